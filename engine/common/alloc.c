@@ -1,0 +1,109 @@
+/*
+ * alloc.c - allocation wrappers over the process allocator (jemalloc in the
+ * tenderidx executables) with a fault-injection counter for tests.
+ *
+ * Threading: the fault counter is a single atomic; everything else is the
+ * allocator's own thread safety.
+ */
+#include "alloc.h"
+
+#include <jemalloc/jemalloc.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+/* <0: disabled; otherwise the number of allocations still allowed. */
+static _Atomic long fail_countdown = -1;
+
+static int should_fail(void)
+{
+    long v = atomic_load_explicit(&fail_countdown, memory_order_relaxed);
+    if (v < 0)
+        return 0;
+    while (v > 0) {
+        if (atomic_compare_exchange_weak(&fail_countdown, &v, v - 1))
+            return 0;
+        if (v < 0)
+            return 0;
+    }
+    return 1;
+}
+
+void tdx_alloc_fail_after(long n)
+{
+    atomic_store(&fail_countdown, n < 0 ? -1 : n);
+}
+
+void *tdx_malloc(size_t n)
+{
+    if (should_fail())
+        return NULL;
+    return malloc(n ? n : 1);
+}
+
+void *tdx_calloc(size_t count, size_t size)
+{
+    if (should_fail())
+        return NULL;
+    return calloc(count ? count : 1, size ? size : 1);
+}
+
+void *tdx_realloc(void *p, size_t n)
+{
+    if (should_fail())
+        return NULL;
+    return realloc(p, n ? n : 1);
+}
+
+void *tdx_reallocarray(void *p, size_t count, size_t size)
+{
+    if (size != 0 && count > SIZE_MAX / size)
+        return NULL;
+    return tdx_realloc(p, count * size);
+}
+
+void tdx_free(void *p)
+{
+    free(p);
+}
+
+char *tdx_strndup(const char *s, size_t n)
+{
+    if (s == NULL)
+        return NULL;
+    char *d = tdx_malloc(n + 1);
+    if (d == NULL)
+        return NULL;
+    memcpy(d, s, n);
+    d[n] = '\0';
+    return d;
+}
+
+char *tdx_strdup(const char *s)
+{
+    return s ? tdx_strndup(s, strlen(s)) : NULL;
+}
+
+void tdx_alloc_stats(tdx_mem_stats *out)
+{
+    out->allocated = 0;
+    out->resident = 0;
+    uint64_t epoch = 1;
+    size_t sz = sizeof epoch;
+    /* jemalloc caches its statistics; advancing the epoch refreshes them. */
+    if (mallctl("epoch", &epoch, &sz, &epoch, sz) != 0)
+        return;
+    sz = sizeof(size_t);
+    mallctl("stats.allocated", &out->allocated, &sz, NULL, 0);
+    sz = sizeof(size_t);
+    mallctl("stats.resident", &out->resident, &sz, NULL, 0);
+}
+
+size_t tdx_peak_rss(void)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0)
+        return 0;
+    return (size_t)ru.ru_maxrss * 1024;
+}

@@ -1,0 +1,143 @@
+/*
+ * match.h - watch lists and the Hyperscan matcher.
+ *
+ * A watch list is a UTF-8 TSV file, one alias per row:
+ *     entity<TAB>category<TAB>pattern[<TAB>flags]
+ * '#' starts a comment line, blank lines are ignored.  A pattern written
+ * /.../ is a regular expression (Hyperscan syntax) run on normalized text;
+ * anything else is a literal, normalized with the same tdx_norm as
+ * documents.  Several rows with the same entity are its aliases.
+ *
+ * Boundary rule: a literal whose first (last) character is an ASCII letter
+ * or digit only matches where the character before (after) it in the
+ * normalized text is not an ASCII letter or digit; the flag "substring"
+ * turns the rule off for that row.
+ *
+ * Lifecycle: tdx_watchlist_load/parse -> tdx_match_compile -> per thread
+ * tdx_match_scratch_create -> tdx_match_scan per document.
+ *
+ * Threading: a tdx_watchlist and a tdx_matcher are immutable after creation
+ * and shared; a tdx_match_scratch belongs to one thread.
+ */
+#ifndef TDX_MATCH_H
+#define TDX_MATCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../common/err.h"
+#include "../normalize/normalize.h"
+
+enum tdx_pattern_flag {
+    TDX_PAT_REGEX = 1u << 0,     /* written /.../ */
+    TDX_PAT_SUBSTRING = 1u << 1, /* "substring": no boundary rule */
+};
+
+/** One watch-list row after parsing.  All strings borrowed from the watch list. */
+typedef struct tdx_pattern {
+    uint32_t id;       /* 0-based, in file order */
+    uint32_t entity;   /* index into the entity table */
+    uint32_t category; /* index into the category table */
+    unsigned flags;    /* tdx_pattern_flag bits */
+    uint32_t line;     /* 1-based line in the file */
+    const char *text;  /* the pattern as written (without slashes for regexes) */
+    const char *norm;  /* normalized literal, or the regex as compiled */
+    size_t norm_len;
+} tdx_pattern;
+
+/** A problem found in a watch list: file, line, column (1-based, in bytes). */
+typedef struct tdx_diag {
+    char *file;
+    uint32_t line, col;
+    int is_error; /* 1: error (nothing indexed), 0: warning */
+    char *msg;
+} tdx_diag;
+
+typedef struct tdx_watchlist tdx_watchlist;
+
+/**
+ * Read and parse a watch-list file.  Any error (invalid regex, empty pattern,
+ * pattern that normalizes to nothing, unknown flag, missing column) fails
+ * the whole load with TDX_EPATTERN and err->msg = "FILE:LINE:COL: reason"
+ * for the first one.  Warnings (duplicate alias, one-character CJK literal)
+ * do not fail; they are listed by tdx_watchlist_diag().  Errors: TDX_EIO,
+ * TDX_EPATTERN, TDX_ELIMIT, TDX_ENOMEM.  Owned: free with tdx_watchlist_free().
+ */
+int tdx_watchlist_load(const char *path, const tdx_norm *norm, tdx_watchlist **out_wl,
+                       tdx_err *err);
+/** Same from memory; name is used in messages. */
+int tdx_watchlist_parse(const char *name, const char *data, size_t len, const tdx_norm *norm,
+                        tdx_watchlist **out_wl, tdx_err *err);
+void tdx_watchlist_free(tdx_watchlist *wl);
+
+/** Diagnostics (errors then warnings, in line order) of the last parse. Borrowed. */
+size_t tdx_watchlist_ndiags(const tdx_watchlist *wl);
+const tdx_diag *tdx_watchlist_diag(const tdx_watchlist *wl, size_t i);
+/**
+ * Parse for validation only: always returns the list with all diagnostics
+ * (errors included) unless reading fails or memory runs out.
+ */
+int tdx_watchlist_check(const char *path, const tdx_norm *norm, tdx_watchlist **out_wl,
+                        tdx_err *err);
+
+size_t tdx_watchlist_npatterns(const tdx_watchlist *wl);
+const tdx_pattern *tdx_watchlist_pattern(const tdx_watchlist *wl, uint32_t id);
+size_t tdx_watchlist_nentities(const tdx_watchlist *wl);
+const char *tdx_watchlist_entity(const tdx_watchlist *wl, uint32_t entity);
+size_t tdx_watchlist_ncategories(const tdx_watchlist *wl);
+const char *tdx_watchlist_category(const tdx_watchlist *wl, uint32_t category);
+/** Category of an entity (an entity has exactly one; the first row decides). */
+uint32_t tdx_watchlist_entity_category(const tdx_watchlist *wl, uint32_t entity);
+/** Hash of the parsed content (rows, flags, normalized forms): cache key part. */
+uint64_t tdx_watchlist_hash(const tdx_watchlist *wl);
+
+typedef struct tdx_match_opts {
+    const char *cache_dir; /* NULL: $TENDERIDX_CACHE_DIR, else $XDG_CACHE_HOME/tenderidx, else ~/.cache/tenderidx; "" disables the cache */
+} tdx_match_opts;
+
+typedef struct tdx_matcher tdx_matcher;
+
+/**
+ * Compile the watch list into Hyperscan databases (literals through the
+ * literal API, regexes grouped by flag set) or load them from the cache.
+ * wl must outlive the matcher.  Errors: TDX_EPATTERN (message names file,
+ * line, column and Hyperscan's reason), TDX_ENOMEM, TDX_EINTERNAL.
+ */
+int tdx_match_compile(const tdx_watchlist *wl, const tdx_match_opts *opts,
+                      tdx_matcher **out_m, tdx_err *err);
+void tdx_match_free(tdx_matcher *m);
+
+typedef struct tdx_match_info {
+    double compile_ms;  /* time to compile or load */
+    int from_cache;     /* 1 when loaded from the cache */
+    size_t db_bytes;    /* total size of the compiled databases */
+    size_t nliterals, nregexes, ndatabases;
+} tdx_match_info;
+void tdx_match_get_info(const tdx_matcher *m, tdx_match_info *out);
+
+typedef struct tdx_match_scratch tdx_match_scratch;
+int tdx_match_scratch_create(const tdx_matcher *m, tdx_match_scratch **out_s, tdx_err *err);
+void tdx_match_scratch_free(tdx_match_scratch *s);
+
+/** A hit in normalized text: bytes [start, end) matched pattern `pattern`. */
+typedef struct tdx_hit {
+    uint32_t pattern;
+    uint32_t start, end;
+} tdx_hit;
+
+typedef struct tdx_hits {
+    tdx_hit *v;
+    size_t n, cap;
+} tdx_hits;
+
+void tdx_hits_free(tdx_hits *h);
+
+/**
+ * Scan normalized text; replace out's contents with every hit (overlapping
+ * and nested ones included) that satisfies the boundary rule, sorted by
+ * (start, end, pattern).  Errors: TDX_ENOMEM, TDX_EINTERNAL (Hyperscan).
+ */
+int tdx_match_scan(const tdx_matcher *m, tdx_match_scratch *s, const uint8_t *text, size_t len,
+                   tdx_hits *out, tdx_err *err);
+
+#endif

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds tenderidx with warnings as errors, and
+# runs the whole test suite (meson test: unit + cli suites).
+#
+#   scripts/test.sh                  everything
+#   scripts/test.sh --suite unit     only the unit suites (extra args go to meson test)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/setup.sh
+
+builddir=${TDX_BUILDDIR:-build}
+if [[ ! -f "$builddir/build.ninja" ]]; then
+  meson setup "$builddir" -Dwerror=true -Dtests=enabled
+fi
+meson compile -C "$builddir"
+meson test -C "$builddir" --print-errorlogs --num-processes "$(nproc)" "$@"
