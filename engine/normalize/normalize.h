@@ -1,0 +1,142 @@
+/*
+ * normalize.h - the text normalizer: one function for documents, literal
+ * watch-list patterns and query strings.
+ *
+ * Steps (each can be switched off when an index is created):
+ *   nfkc_cf  ICU NFKC_Casefold: compatibility decomposition + composition,
+ *            case folding, removal of default-ignorable code points;
+ *            full-width Latin, digits and punctuation become ASCII.
+ *   t2s      ICU "Traditional-Simplified" transliteration, applied to the
+ *            output of nfkc_cf (context rules such as 甚麼 -> 什么 included).
+ *   space    A run of Unicode White_Space between two CJK characters is
+ *            removed; any other run becomes one ASCII space.
+ * The reference is the direct ICU call chain (unorm2_normalize with the
+ * nfkc_cf instance, then utrans_transUChars, then the whitespace rule); the
+ * fast path is a code-point table built from ICU's own answers when the
+ * normalizer is created, with ICU itself used only where a table cannot be
+ * exact.  Invalid UTF-8 becomes U+FFFD (one per maximal ill-formed subpart).
+ *
+ * Offsets: every run also records which source bytes each output byte came
+ * from, as a sparse list of "units" (see tdx_norm_out): stretches not listed
+ * map byte-for-byte.
+ *
+ * Threading: a tdx_norm is immutable after creation and shared by all
+ * threads; each thread passes its own tdx_norm_out (and, for runs that need
+ * ICU, its own tdx_norm_ctx).
+ */
+#ifndef TDX_NORMALIZE_H
+#define TDX_NORMALIZE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../common/buf.h"
+#include "../common/err.h"
+
+enum tdx_norm_step {
+    TDX_NORM_NFKC_CF = 1u << 0,
+    TDX_NORM_T2S = 1u << 1,
+    TDX_NORM_SPACE = 1u << 2,
+    TDX_NORM_ALL = TDX_NORM_NFKC_CF | TDX_NORM_T2S | TDX_NORM_SPACE,
+};
+
+/**
+ * Parse "nfkc_cf,t2s,space" (any subset, any order), "all" or "none".
+ * TDX_EINVAL with a message naming the unknown step.
+ */
+int tdx_norm_parse_steps(const char *list, unsigned *out_steps, tdx_err *err);
+
+/** Canonical spelling of a step set ("nfkc_cf,t2s,space" or "none"); static. */
+const char *tdx_norm_steps_name(unsigned steps);
+
+typedef struct tdx_norm tdx_norm;
+
+/**
+ * Build a normalizer for the given steps.  Asks ICU about every code point
+ * once (tens of milliseconds).  Owned: free with tdx_norm_free().
+ * Errors: TDX_ENOMEM, TDX_EINTERNAL (ICU data missing; message has ICU's).
+ */
+int tdx_norm_create(unsigned steps, tdx_norm **out_norm, tdx_err *err);
+void tdx_norm_free(tdx_norm *n);
+
+unsigned tdx_norm_steps(const tdx_norm *n);
+
+/**
+ * Identity of this normalizer: "steps=<names>;icu=<version>;unicode=<v>;table=<16 hex>",
+ * where table is a hash over the complete mapping.  Two normalizers with
+ * the same identity produce the same output for every input.  Borrowed,
+ * valid until tdx_norm_free().
+ */
+const char *tdx_norm_identity(const tdx_norm *n);
+
+/** ICU version string, e.g. "72.1". Static. */
+const char *tdx_norm_icu_version(void);
+
+/**
+ * One stretch of output whose bytes do not map one-to-one onto the source:
+ * output [out_off, out_off+out_len) came from source [src_off, src_off+src_len).
+ * out_len may be 0 (source deleted, e.g. whitespace between CJK characters).
+ */
+typedef struct tdx_norm_unit {
+    uint32_t out_off, out_len;
+    uint32_t src_off, src_len;
+} tdx_norm_unit;
+
+/**
+ * Result of one run; reusable across runs (init once, reset implicitly by
+ * tdx_norm_run, free at the end).  Owned by the caller.
+ *   text     normalized UTF-8 (always well-formed), NUL-terminated
+ *   units    non-identity units in increasing out_off (and src_off) order;
+ *            every output byte outside a unit at output offset o maps to
+ *            source byte o + delta, delta fixed between units
+ *   invalid  number of ill-formed UTF-8 sequences replaced by U+FFFD
+ */
+typedef struct tdx_norm_out {
+    tdx_buf text;
+    tdx_norm_unit *units;
+    size_t nunits, cap_units;
+    size_t invalid;
+    size_t src_len;
+} tdx_norm_out;
+
+void tdx_norm_out_init(tdx_norm_out *o);
+void tdx_norm_out_free(tdx_norm_out *o);
+
+/** Per-thread state for the ICU slow path (context-dependent stretches). */
+typedef struct tdx_norm_ctx tdx_norm_ctx;
+int tdx_norm_ctx_create(const tdx_norm *n, tdx_norm_ctx **out_ctx, tdx_err *err);
+void tdx_norm_ctx_free(tdx_norm_ctx *c);
+
+/**
+ * Normalize src[0..len) into out (previous contents replaced).  Never fails
+ * on bad input: invalid UTF-8 is replaced and counted.  Errors: TDX_ENOMEM,
+ * TDX_ELIMIT (len >= 4 GiB), TDX_EINTERNAL (ICU failure in the slow path).
+ */
+int tdx_norm_run(const tdx_norm *n, tdx_norm_ctx *ctx, const uint8_t *src, size_t len,
+                 tdx_norm_out *out, tdx_err *err);
+
+/**
+ * Convenience for short strings (patterns, queries): normalize a C string
+ * into an owned, NUL-terminated copy (free with tdx_free).
+ */
+int tdx_norm_str(const tdx_norm *n, const char *s, size_t len, char **out_str, size_t *out_len,
+                 tdx_err *err);
+
+/** Source offset of the first source byte that produced output byte out_off. */
+size_t tdx_norm_map_start(const tdx_norm_out *o, size_t out_off);
+/** Source offset just past the source bytes that produced output bytes before out_end. */
+size_t tdx_norm_map_end(const tdx_norm_out *o, size_t out_end);
+
+/**
+ * Character class of a normalized code point, for tokenizers and the
+ * whitespace rule: TDX_CC_CJK (Han, kana, hangul, bopomofo, CJK symbols and
+ * punctuation), TDX_CC_SPACE (White_Space), TDX_CC_WORD (ASCII letter or
+ * digit), TDX_CC_OTHER.
+ */
+enum { TDX_CC_OTHER = 0, TDX_CC_CJK = 1, TDX_CC_SPACE = 2, TDX_CC_WORD = 3 };
+int tdx_norm_char_class(uint32_t cp);
+
+/** Terminal display width of UTF-8 text (East Asian Wide/Fullwidth = 2). */
+size_t tdx_text_width(const char *s, size_t len);
+
+#endif
