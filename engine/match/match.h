@@ -11,7 +11,20 @@
  * Boundary rule: a literal whose first (last) character is an ASCII letter
  * or digit only matches where the character before (after) it in the
  * normalized text is not an ASCII letter or digit; the flag "substring"
- * turns the rule off for that row.
+ * turns the rule off for that row.  A regex hit is held to the same rule,
+ * judged on the first and last character of the text it matched (Hyperscan
+ * has no look-behind, so a regex could not say it by itself).
+ *
+ * Regexes are compiled with HS_FLAG_UTF8 | HS_FLAG_UCP | HS_FLAG_CASELESS
+ * (normalized text is case-folded, so /H100/ must find "h100") and report
+ * the leftmost start of each match.  They are not normalized: write them in
+ * Simplified characters and half-width ASCII, as normalized text is.
+ *
+ * Cells: a line ending in CRLF is read as LF, a UTF-8 BOM at the start of
+ * the file is skipped, ASCII white space around a cell is not part of it,
+ * and a literal's leading/trailing white space is dropped after
+ * normalization.  A line whose first non-blank character is '#' is a
+ * comment.  Columns in diagnostics are 1-based byte offsets in the line.
  *
  * Lifecycle: tdx_watchlist_load/parse -> tdx_match_compile -> per thread
  * tdx_match_scratch_create -> tdx_match_scan per document.
@@ -43,7 +56,14 @@ typedef struct tdx_pattern {
     const char *text;  /* the pattern as written (without slashes for regexes) */
     const char *norm;  /* normalized literal, or the regex as compiled */
     size_t norm_len;
+    uint32_t col;    /* 1-based byte column of the pattern cell */
+    uint32_t dup_of; /* first pattern of the same kind with the same norm (own id if none) */
 } tdx_pattern;
+
+/* Limits; exceeding one is an error with code TDX_ELIMIT. */
+#define TDX_MATCH_MAX_PATTERNS      (1u << 22) /* rows with a pattern */
+#define TDX_MATCH_MAX_PATTERN_BYTES 1024u      /* normalized literal or regex body */
+#define TDX_MATCH_MAX_FILE_BYTES    (1u << 30)
 
 /** A problem found in a watch list: file, line, column (1-based, in bytes). */
 typedef struct tdx_diag {
@@ -80,6 +100,13 @@ const tdx_diag *tdx_watchlist_diag(const tdx_watchlist *wl, size_t i);
 int tdx_watchlist_check(const char *path, const tdx_norm *norm, tdx_watchlist **out_wl,
                         tdx_err *err);
 
+/** Number of errors (is_error diagnostics); non-zero only after tdx_watchlist_check(). */
+size_t tdx_watchlist_nerrors(const tdx_watchlist *wl);
+/** The name given to load/parse (used in messages).  Borrowed. */
+const char *tdx_watchlist_name(const tdx_watchlist *wl);
+/** tdx_norm_identity() of the normalizer the literals went through.  Borrowed. */
+const char *tdx_watchlist_norm_identity(const tdx_watchlist *wl);
+
 size_t tdx_watchlist_npatterns(const tdx_watchlist *wl);
 const tdx_pattern *tdx_watchlist_pattern(const tdx_watchlist *wl, uint32_t id);
 size_t tdx_watchlist_nentities(const tdx_watchlist *wl);
@@ -92,7 +119,8 @@ uint32_t tdx_watchlist_entity_category(const tdx_watchlist *wl, uint32_t entity)
 uint64_t tdx_watchlist_hash(const tdx_watchlist *wl);
 
 typedef struct tdx_match_opts {
-    const char *cache_dir; /* NULL: $TENDERIDX_CACHE_DIR, else $XDG_CACHE_HOME/tenderidx, else ~/.cache/tenderidx; "" disables the cache */
+    const char *cache_dir; /* NULL: $TENDERIDX_CACHE_DIR, else $XDG_CACHE_HOME/tenderidx, else
+                              ~/.cache/tenderidx; "" disables the cache */
 } tdx_match_opts;
 
 typedef struct tdx_matcher tdx_matcher;
@@ -101,16 +129,18 @@ typedef struct tdx_matcher tdx_matcher;
  * Compile the watch list into Hyperscan databases (literals through the
  * literal API, regexes grouped by flag set) or load them from the cache.
  * wl must outlive the matcher.  Errors: TDX_EPATTERN (message names file,
- * line, column and Hyperscan's reason), TDX_ENOMEM, TDX_EINTERNAL.
+ * line, column and Hyperscan's reason; also for a list from
+ * tdx_watchlist_check() that has errors), TDX_ENOMEM, TDX_EINTERNAL,
+ * TDX_EINVAL (NULL wl or out_m).  opts may be NULL (= all defaults).
  */
-int tdx_match_compile(const tdx_watchlist *wl, const tdx_match_opts *opts,
-                      tdx_matcher **out_m, tdx_err *err);
+int tdx_match_compile(const tdx_watchlist *wl, const tdx_match_opts *opts, tdx_matcher **out_m,
+                      tdx_err *err);
 void tdx_match_free(tdx_matcher *m);
 
 typedef struct tdx_match_info {
-    double compile_ms;  /* time to compile or load */
-    int from_cache;     /* 1 when loaded from the cache */
-    size_t db_bytes;    /* total size of the compiled databases */
+    double compile_ms; /* time to compile or load */
+    int from_cache;    /* 1 when loaded from the cache */
+    size_t db_bytes;   /* total size of the compiled databases */
     size_t nliterals, nregexes, ndatabases;
 } tdx_match_info;
 void tdx_match_get_info(const tdx_matcher *m, tdx_match_info *out);
@@ -135,7 +165,9 @@ void tdx_hits_free(tdx_hits *h);
 /**
  * Scan normalized text; replace out's contents with every hit (overlapping
  * and nested ones included) that satisfies the boundary rule, sorted by
- * (start, end, pattern).  Errors: TDX_ENOMEM, TDX_EINTERNAL (Hyperscan).
+ * (start, end, pattern).  out is reused across calls (its memory is kept);
+ * free it with tdx_hits_free().  Errors: TDX_ENOMEM, TDX_EINTERNAL
+ * (Hyperscan), TDX_EINVAL (NULL arguments, len > UINT32_MAX).
  */
 int tdx_match_scan(const tdx_matcher *m, tdx_match_scratch *s, const uint8_t *text, size_t len,
                    tdx_hits *out, tdx_err *err);

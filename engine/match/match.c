@@ -1,0 +1,549 @@
+/*
+ * match.c - the Hyperscan matcher: compile a parsed watch list into
+ * databases, scan normalized text, turn raw matches into exact hits.
+ *
+ * Where: compiled once per run (tenderidx index/rescan, watchlist check);
+ * each pipeline worker scans every normalized document with its own
+ * tdx_match_scratch, right after normalization.
+ *
+ * Data: distinct normalized literals (aliases of several entities that
+ * normalize alike share one) go into one literal database compiled with
+ * hs_compile_lit_multi; a literal's Hyperscan id is its index in m->lits,
+ * whose rows chain through m->next.  A literal hit needs no start-of-match
+ * tracking: start = end - length.  Regexes go into databases grouped by
+ * their Hyperscan flags: those whose matches all have one byte length
+ * (hs_expression_info min_width == max_width) need no start-of-match either;
+ * the others are compiled with HS_FLAG_SOM_LEFTMOST.  A regex's Hyperscan
+ * id is its pattern id.
+ *
+ * The Hyperscan callbacks only append (id, end) or (id, start, end) to the
+ * scratch's arrays, which grow by doubling and are reused, so a warm scratch
+ * does not allocate.  The boundary rule and the expansion of shared
+ * literals to their rows run after the scan, over those arrays; the result
+ * is sorted by (start, end, pattern).  Hits arrive ordered by end, which is
+ * nearly the wanted order, so an insertion sort with a move budget does the
+ * sorting (qsort when the budget runs out).
+ *
+ * Threading: a tdx_matcher is immutable after tdx_match_compile and shared;
+ * a tdx_match_scratch (cloned from the matcher's prototype Hyperscan
+ * scratch) belongs to one thread.
+ */
+#include "match.h"
+
+#include "../common/alloc.h"
+#include "../common/hash.h"
+
+#include <hs/hs.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define NONE UINT32_MAX
+
+/* Boundary checks a row asks for. */
+enum { CHECK_LEFT = 1, CHECK_RIGHT = 2 };
+
+typedef struct lit {
+    uint32_t len;
+    uint32_t first; /* first row with this normalized literal; more through m->next */
+    uint8_t check;  /* union of the CHECK_* bits of its rows */
+} lit;
+
+enum db_kind { DB_LITERAL, DB_REGEX_SOM, DB_REGEX_FIXED };
+
+typedef struct mdb {
+    enum db_kind kind;
+    hs_database_t *db;
+    uint32_t n;    /* expressions */
+    uint32_t *ids; /* regex groups: pattern id of each expression */
+} mdb;
+
+struct tdx_matcher {
+    const tdx_watchlist *wl;
+    lit *lits;
+    uint32_t nlits;
+    uint32_t *next;  /* per pattern: next row of the same literal, or NONE */
+    uint8_t *check;  /* per pattern: CHECK_* bits */
+    uint32_t *width; /* per pattern: byte width of a fixed-width regex */
+    mdb dbs[3];
+    size_t ndbs;
+    hs_scratch_t *proto;
+    tdx_match_info info;
+};
+
+typedef struct raw_end {
+    uint32_t id, end;
+} raw_end;
+
+struct tdx_match_scratch {
+    hs_scratch_t *hs;
+    raw_end *lit;
+    size_t nlit, cap_lit;
+    tdx_hit *rx;
+    size_t nrx, cap_rx;
+    const tdx_matcher *m; /* set for the duration of one scan */
+    int oom;
+};
+
+/* ASCII letters and digits: the characters the boundary rule looks at. */
+static const uint8_t is_word[256] = {
+    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1,
+    ['8'] = 1, ['9'] = 1, ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1,
+    ['G'] = 1, ['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1,
+    ['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1,
+    ['W'] = 1, ['X'] = 1, ['Y'] = 1, ['Z'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1,
+    ['e'] = 1, ['f'] = 1, ['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1,
+    ['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1,
+    ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1,
+};
+
+#define REGEX_FLAGS (HS_FLAG_CASELESS | HS_FLAG_UTF8 | HS_FLAG_UCP)
+
+static double now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+}
+
+void tdx_match_free(tdx_matcher *m)
+{
+    if (m == NULL)
+        return;
+    for (size_t i = 0; i < m->ndbs; i++) {
+        hs_free_database(m->dbs[i].db);
+        tdx_free(m->dbs[i].ids);
+    }
+    hs_free_scratch(m->proto);
+    tdx_free(m->lits);
+    tdx_free(m->next);
+    tdx_free(m->check);
+    tdx_free(m->width);
+    tdx_free(m);
+}
+
+/* ---- layout: which pattern goes to which database ------------------------ */
+
+static int layout(tdx_matcher *m, tdx_err *err)
+{
+    const tdx_watchlist *wl = m->wl;
+    uint32_t np = (uint32_t)tdx_watchlist_npatterns(wl);
+    m->next = tdx_reallocarray(NULL, np ? np : 1, sizeof *m->next);
+    m->check = tdx_calloc(np ? np : 1, 1);
+    m->width = tdx_calloc(np ? np : 1, sizeof *m->width);
+    m->lits = tdx_reallocarray(NULL, np ? np : 1, sizeof *m->lits);
+    uint32_t *lit_of = tdx_reallocarray(NULL, np ? np : 1, sizeof *lit_of);
+    uint32_t *tail = tdx_reallocarray(NULL, np ? np : 1, sizeof *tail);
+    int rc = TDX_ENOMEM;
+    if (!m->next || !m->check || !m->width || !m->lits || !lit_of || !tail)
+        goto done;
+
+    mdb *som = &m->dbs[1], *fixed = &m->dbs[2];
+    uint32_t nsom = 0, nfixed = 0;
+    for (uint32_t i = 0; i < np; i++) {
+        const tdx_pattern *p = tdx_watchlist_pattern(wl, i);
+        m->next[i] = NONE;
+        int rule = !(p->flags & TDX_PAT_SUBSTRING);
+        if (p->flags & TDX_PAT_REGEX) {
+            m->check[i] = rule ? CHECK_LEFT | CHECK_RIGHT : 0;
+            hs_expr_info_t *info = NULL;
+            hs_compile_error_t *cerr = NULL;
+            /* Parsing already vetted the regex; this only asks for its width. */
+            if (hs_expression_info(p->norm, REGEX_FLAGS, &info, &cerr) == HS_SUCCESS &&
+                info->min_width == info->max_width) {
+                m->width[i] = info->min_width;
+                nfixed++;
+            } else {
+                nsom++;
+            }
+            hs_free_compile_error(cerr);
+            free(info);
+            continue;
+        }
+        const uint8_t *s = (const uint8_t *)p->norm;
+        uint8_t c = 0;
+        if (rule && is_word[s[0]])
+            c |= CHECK_LEFT;
+        if (rule && is_word[s[p->norm_len - 1]])
+            c |= CHECK_RIGHT;
+        m->check[i] = c;
+        if (p->dup_of == i) {
+            lit_of[i] = m->nlits;
+            tail[m->nlits] = i;
+            m->lits[m->nlits++] = (lit){(uint32_t)p->norm_len, i, c};
+        } else {
+            uint32_t l = lit_of[p->dup_of];
+            lit_of[i] = l;
+            m->next[tail[l]] = i;
+            tail[l] = i;
+            m->lits[l].check |= c;
+        }
+    }
+    m->dbs[0] = (mdb){.kind = DB_LITERAL, .n = m->nlits};
+    som->kind = DB_REGEX_SOM;
+    fixed->kind = DB_REGEX_FIXED;
+    som->ids = tdx_reallocarray(NULL, nsom ? nsom : 1, sizeof *som->ids);
+    fixed->ids = tdx_reallocarray(NULL, nfixed ? nfixed : 1, sizeof *fixed->ids);
+    m->ndbs = 3;
+    if (som->ids == NULL || fixed->ids == NULL)
+        goto done;
+    for (uint32_t i = 0; i < np; i++) {
+        if (!(tdx_watchlist_pattern(wl, i)->flags & TDX_PAT_REGEX))
+            continue;
+        mdb *g = m->width[i] ? fixed : som;
+        g->ids[g->n++] = i;
+    }
+    m->info.nliterals = m->nlits;
+    m->info.nregexes = nsom + nfixed;
+    rc = 0;
+done:
+    tdx_free(lit_of);
+    tdx_free(tail);
+    if (rc)
+        tdx_err_set(err, rc, "out of memory while compiling watch list");
+    return rc;
+}
+
+/* ---- compiling ----------------------------------------------------------- */
+
+static int compile_error(const tdx_matcher *m, const mdb *g, hs_compile_error_t *cerr, tdx_err *err)
+{
+    const tdx_watchlist *wl = m->wl;
+    const char *msg = cerr && cerr->message ? cerr->message : "unknown Hyperscan error";
+    int rc = TDX_EPATTERN;
+    if (cerr == NULL || cerr->expression < 0 || (uint32_t)cerr->expression >= g->n) {
+        rc = tdx_err_set(err, TDX_EPATTERN, "%s: cannot compile the watch list: %s",
+                         tdx_watchlist_name(wl), msg);
+    } else {
+        uint32_t id =
+            g->kind == DB_LITERAL ? m->lits[cerr->expression].first : g->ids[cerr->expression];
+        const tdx_pattern *p = tdx_watchlist_pattern(wl, id);
+        if (p->flags & TDX_PAT_REGEX)
+            rc = tdx_err_set(err, TDX_EPATTERN, "%s:%u:%u: cannot compile regex /%s/: %s",
+                             tdx_watchlist_name(wl), p->line, p->col, p->text, msg);
+        else
+            rc = tdx_err_set(err, TDX_EPATTERN, "%s:%u:%u: cannot compile literal '%s': %s",
+                             tdx_watchlist_name(wl), p->line, p->col, p->text, msg);
+    }
+    hs_free_compile_error(cerr);
+    return rc;
+}
+
+static int compile_db(tdx_matcher *m, mdb *g, tdx_err *err)
+{
+    if (g->n == 0)
+        return 0;
+    const tdx_watchlist *wl = m->wl;
+    const char **expr = tdx_reallocarray(NULL, g->n, sizeof *expr);
+    unsigned *flags = tdx_reallocarray(NULL, g->n, sizeof *flags);
+    unsigned *ids = tdx_reallocarray(NULL, g->n, sizeof *ids);
+    size_t *lens = tdx_reallocarray(NULL, g->n, sizeof *lens);
+    int rc = TDX_ENOMEM;
+    if (expr == NULL || flags == NULL || ids == NULL || lens == NULL) {
+        tdx_err_set(err, rc, "out of memory while compiling watch list");
+        goto done;
+    }
+    for (uint32_t i = 0; i < g->n; i++) {
+        uint32_t id = g->kind == DB_LITERAL ? m->lits[i].first : g->ids[i];
+        const tdx_pattern *p = tdx_watchlist_pattern(wl, id);
+        expr[i] = p->norm;
+        lens[i] = p->norm_len;
+        ids[i] = g->kind == DB_LITERAL ? i : id;
+        flags[i] = g->kind == DB_LITERAL     ? 0
+                   : g->kind == DB_REGEX_SOM ? REGEX_FLAGS | HS_FLAG_SOM_LEFTMOST
+                                             : REGEX_FLAGS;
+    }
+    hs_compile_error_t *cerr = NULL;
+    hs_error_t hr;
+    if (g->kind == DB_LITERAL)
+        hr = hs_compile_lit_multi(expr, flags, ids, lens, g->n, HS_MODE_BLOCK, NULL, &g->db, &cerr);
+    else
+        hr = hs_compile_multi(expr, flags, ids, g->n, HS_MODE_BLOCK, NULL, &g->db, &cerr);
+    rc = hr == HS_SUCCESS ? 0 : compile_error(m, g, cerr, err);
+done:
+    tdx_free(expr);
+    tdx_free(flags);
+    tdx_free(ids);
+    tdx_free(lens);
+    return rc;
+}
+
+static int make_proto_scratch(tdx_matcher *m, tdx_err *err)
+{
+    for (size_t i = 0; i < m->ndbs; i++) {
+        if (m->dbs[i].db == NULL)
+            continue;
+        size_t sz = 0;
+        hs_database_size(m->dbs[i].db, &sz);
+        m->info.db_bytes += sz;
+        m->info.ndatabases++;
+        hs_error_t hr = hs_alloc_scratch(m->dbs[i].db, &m->proto);
+        if (hr != HS_SUCCESS)
+            return tdx_err_set(err, hr == HS_NOMEM ? TDX_ENOMEM : TDX_EINTERNAL,
+                               "cannot allocate Hyperscan scratch (error %d)", hr);
+    }
+    return 0;
+}
+
+int tdx_match_compile(const tdx_watchlist *wl, const tdx_match_opts *opts, tdx_matcher **out_m,
+                      tdx_err *err)
+{
+    (void)opts;
+    if (wl == NULL || out_m == NULL)
+        return tdx_err_set(err, TDX_EINVAL, "tdx_match_compile: NULL argument");
+    if (tdx_watchlist_nerrors(wl)) {
+        const tdx_diag *d = tdx_watchlist_diag(wl, 0);
+        return tdx_err_set(err, TDX_EPATTERN, "%s:%u:%u: %s", d->file, d->line, d->col, d->msg);
+    }
+    double t0 = now_ms();
+    tdx_matcher *m = tdx_calloc(1, sizeof *m);
+    if (m == NULL)
+        return tdx_err_set(err, TDX_ENOMEM, "out of memory while compiling watch list");
+    m->wl = wl;
+    int rc = layout(m, err);
+    for (size_t i = 0; rc == 0 && i < m->ndbs; i++)
+        rc = compile_db(m, &m->dbs[i], err);
+    if (rc == 0)
+        rc = make_proto_scratch(m, err);
+    if (rc) {
+        tdx_match_free(m);
+        return rc;
+    }
+    m->info.compile_ms = now_ms() - t0;
+    *out_m = m;
+    return 0;
+}
+
+void tdx_match_get_info(const tdx_matcher *m, tdx_match_info *out)
+{
+    *out = m->info;
+}
+
+/* ---- scanning ------------------------------------------------------------ */
+
+int tdx_match_scratch_create(const tdx_matcher *m, tdx_match_scratch **out_s, tdx_err *err)
+{
+    if (m == NULL || out_s == NULL)
+        return tdx_err_set(err, TDX_EINVAL, "tdx_match_scratch_create: NULL argument");
+    tdx_match_scratch *s = tdx_calloc(1, sizeof *s);
+    if (s == NULL)
+        return tdx_err_set(err, TDX_ENOMEM, "out of memory");
+    if (m->proto) {
+        hs_error_t hr = hs_clone_scratch(m->proto, &s->hs);
+        if (hr != HS_SUCCESS) {
+            tdx_free(s);
+            return tdx_err_set(err, hr == HS_NOMEM ? TDX_ENOMEM : TDX_EINTERNAL,
+                               "cannot allocate Hyperscan scratch (error %d)", hr);
+        }
+    }
+    *out_s = s;
+    return 0;
+}
+
+void tdx_match_scratch_free(tdx_match_scratch *s)
+{
+    if (s == NULL)
+        return;
+    hs_free_scratch(s->hs);
+    tdx_free(s->lit);
+    tdx_free(s->rx);
+    tdx_free(s);
+}
+
+void tdx_hits_free(tdx_hits *h)
+{
+    if (h == NULL)
+        return;
+    tdx_free(h->v);
+    h->v = NULL;
+    h->n = h->cap = 0;
+}
+
+/* Growth helpers: doubling, so a warm scratch never allocates. */
+static int grow(void **v, size_t *cap, size_t need, size_t size)
+{
+    if (need <= *cap)
+        return 0;
+    size_t c = *cap ? *cap : 256;
+    while (c < need)
+        c *= 2;
+    void *p = tdx_reallocarray(*v, c, size);
+    if (p == NULL)
+        return TDX_ENOMEM;
+    *v = p;
+    *cap = c;
+    return 0;
+}
+
+static int on_literal(unsigned id, unsigned long long from, unsigned long long to, unsigned flags,
+                      void *ctx)
+{
+    (void)from;
+    (void)flags;
+    tdx_match_scratch *s = ctx;
+    if (s->nlit == s->cap_lit &&
+        grow((void **)&s->lit, &s->cap_lit, s->nlit + 1, sizeof *s->lit) != 0) {
+        s->oom = 1;
+        return 1;
+    }
+    s->lit[s->nlit++] = (raw_end){id, (uint32_t)to};
+    return 0;
+}
+
+static int on_regex(unsigned id, unsigned long long from, unsigned long long to, unsigned flags,
+                    void *ctx)
+{
+    (void)flags;
+    tdx_match_scratch *s = ctx;
+    if (s->nrx == s->cap_rx && grow((void **)&s->rx, &s->cap_rx, s->nrx + 1, sizeof *s->rx) != 0) {
+        s->oom = 1;
+        return 1;
+    }
+    s->rx[s->nrx++] = (tdx_hit){id, (uint32_t)from, (uint32_t)to};
+    return 0;
+}
+
+static int on_regex_fixed(unsigned id, unsigned long long from, unsigned long long to,
+                          unsigned flags, void *ctx)
+{
+    tdx_match_scratch *s = ctx;
+    return on_regex(id, to - s->m->width[id], to, flags, ctx);
+}
+
+static inline int hit_less(const tdx_hit *a, const tdx_hit *b)
+{
+    uint64_t ka = (uint64_t)a->start << 32 | a->end, kb = (uint64_t)b->start << 32 | b->end;
+    return ka < kb || (ka == kb && a->pattern < b->pattern);
+}
+
+static int hit_cmp(const void *a, const void *b)
+{
+    return hit_less(a, b) ? -1 : hit_less(b, a);
+}
+
+/*
+ * Hits come ordered by end; ordering by start moves a hit back only past
+ * hits that end inside it, which are few.  So insertion sort, with a budget
+ * of moves that a pathological case (a long regex match spanning many
+ * others) exhausts before it costs quadratic time.
+ */
+static void sort_hits(tdx_hit *v, size_t n)
+{
+    size_t moves = 0, budget = 8 * n + 64;
+    for (size_t i = 1; i < n; i++) {
+        if (!hit_less(&v[i], &v[i - 1]))
+            continue;
+        tdx_hit x = v[i];
+        size_t j = i;
+        while (j > 0 && hit_less(&x, &v[j - 1])) {
+            v[j] = v[j - 1];
+            j--;
+            moves++;
+        }
+        v[j] = x;
+        if (moves > budget) {
+            qsort(v, n, sizeof *v, hit_cmp);
+            return;
+        }
+    }
+}
+
+/* Expand literal matches to rows, keeping those that pass the boundary rule. */
+static int literal_hits(const tdx_matcher *m, const tdx_match_scratch *s, const uint8_t *text,
+                        size_t len, tdx_hits *out)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < s->nlit; i++) {
+        const lit *l = &m->lits[s->lit[i].id];
+        uint32_t end = s->lit[i].end, start = end - l->len;
+        unsigned fail = 0;
+        if (l->check) {
+            if ((l->check & CHECK_LEFT) && start > 0 && is_word[text[start - 1]])
+                fail |= CHECK_LEFT;
+            if ((l->check & CHECK_RIGHT) && end < len && is_word[text[end]])
+                fail |= CHECK_RIGHT;
+        }
+        for (uint32_t p = l->first; p != NONE; p = m->next[p]) {
+            if (m->check[p] & fail)
+                continue;
+            if (n == out->cap && grow((void **)&out->v, &out->cap, n + 1, sizeof *out->v) != 0)
+                return TDX_ENOMEM;
+            out->v[n++] = (tdx_hit){p, start, end};
+        }
+    }
+    out->n = n;
+    return 0;
+}
+
+/* Boundary rule for regex hits, judged on the text each one matched. */
+static size_t regex_filter(const tdx_matcher *m, tdx_hit *v, size_t n, const uint8_t *text,
+                           size_t len)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        const tdx_hit *h = &v[i];
+        if (m->check[h->pattern]) {
+            if (h->start > 0 && is_word[text[h->start]] && is_word[text[h->start - 1]])
+                continue;
+            if (h->end < len && is_word[text[h->end - 1]] && is_word[text[h->end]])
+                continue;
+        }
+        v[k++] = *h;
+    }
+    return k;
+}
+
+int tdx_match_scan(const tdx_matcher *m, tdx_match_scratch *s, const uint8_t *text, size_t len,
+                   tdx_hits *out, tdx_err *err)
+{
+    if (m == NULL || s == NULL || out == NULL || (text == NULL && len))
+        return tdx_err_set(err, TDX_EINVAL, "tdx_match_scan: NULL argument");
+    if (len > UINT32_MAX)
+        return tdx_err_set(err, TDX_EINVAL, "tdx_match_scan: text of %zu bytes is too long", len);
+    out->n = 0;
+    s->nlit = s->nrx = 0;
+    s->oom = 0;
+    s->m = m;
+    if (len == 0 || s->hs == NULL)
+        return 0;
+    static match_event_handler const handler[] = {
+        [DB_LITERAL] = on_literal,
+        [DB_REGEX_SOM] = on_regex,
+        [DB_REGEX_FIXED] = on_regex_fixed,
+    };
+    for (size_t i = 0; i < m->ndbs; i++) {
+        const mdb *g = &m->dbs[i];
+        if (g->db == NULL)
+            continue;
+        hs_error_t hr =
+            hs_scan(g->db, (const char *)text, (unsigned)len, 0, s->hs, handler[g->kind], s);
+        if (s->oom)
+            return tdx_err_set(err, TDX_ENOMEM, "out of memory while matching");
+        if (hr != HS_SUCCESS)
+            return tdx_err_set(err, TDX_EINTERNAL, "Hyperscan scan failed (error %d)", hr);
+    }
+    if (literal_hits(m, s, text, len, out) != 0) {
+        out->n = 0;
+        return tdx_err_set(err, TDX_ENOMEM, "out of memory while matching");
+    }
+    sort_hits(out->v, out->n);
+    size_t nrx = regex_filter(m, s->rx, s->nrx, text, len);
+    if (nrx == 0)
+        return 0;
+    sort_hits(s->rx, nrx);
+    size_t nl = out->n;
+    if (grow((void **)&out->v, &out->cap, nl + nrx, sizeof *out->v) != 0) {
+        out->n = 0;
+        return tdx_err_set(err, TDX_ENOMEM, "out of memory while matching");
+    }
+    /* Merge the two sorted runs from the back, in place. */
+    size_t i = nl, j = nrx, k = nl + nrx;
+    while (j > 0) {
+        if (i > 0 && hit_less(&s->rx[j - 1], &out->v[i - 1]))
+            out->v[--k] = out->v[--i];
+        else
+            out->v[--k] = s->rx[--j];
+    }
+    out->n = nl + nrx;
+    return 0;
+}
