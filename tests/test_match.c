@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <xxhash.h>
 
 #include "common/alloc.h"
 #include "match/match.h"
@@ -546,8 +547,11 @@ static void differential_round(uint64_t seed, size_t npat, size_t text_tokens)
         if (forms[r].cjk)
             tdx_buf_printf(&wlt, "R%zu\tmodel\t/深.{0,%d}圳/\n", r, forms[r].hi);
         else
-            tdx_buf_printf(&wlt, "R%zu\tmodel\t/%c\\d{%d,%d}/%s\n", r, forms[r].letter, forms[r].lo,
-                           forms[r].hi, sub ? "\tsubstring" : "");
+            /* [0-9] has one byte width, \d (Unicode digits) does not: both
+             * kinds of regex database get used. */
+            tdx_buf_printf(&wlt, "R%zu\tmodel\t/%c%s{%d,%d}/%s\n", r, forms[r].letter,
+                           r % 2 ? "[0-9]" : "\\d", forms[r].lo, forms[r].hi,
+                           sub ? "\tsubstring" : "");
         nrx++;
     }
     /* Text: random tokens with patterns planted, so long ones occur too. */
@@ -599,6 +603,201 @@ Test(match, matcher_equals_naive_matcher_on_generated_corpora, .timeout = 120)
     uint64_t st = seed;
     for (int round = 0; round < 4; round++)
         differential_round(tu_rand(&st), 500 + 1000 * (size_t)round, 40000);
+}
+
+/* ---- the cache ---------------------------------------------------------------------- */
+
+static const char cache_list[] = "深圳大学\tuniversity\t深圳大学\n"
+                                 "深圳大学\tuniversity\tSZU\n"
+                                 "NVIDIA H100\tchip\tH100\n"
+                                 "NVIDIA H100\tchip\t/h100[-\\s]?(pcie|sxm5?)/\n"
+                                 "model\tchip\t/a[0-9]{3}/\n"
+                                 "pair\tx\t/深圳.{0,3}大学/\n";
+static const char cache_doc[] = "深圳大学采购H100 SXM5服务器与A800、深圳某大学 szu a100";
+
+/* The only file in dir (the cache file); aborts when there is not exactly one. */
+static const char *cache_file(const char *dir)
+{
+    static char path[4096];
+    char cmd[4200], *out = NULL;
+    snprintf(cmd, sizeof cmd, "ls -A '%s'", dir);
+    cr_assert(eq(int, tu_run(cmd, &out, NULL), 0));
+    char *nl = strchr(out, '\n');
+    cr_assert(nl != NULL && nl[1] == '\0', "cache dir holds: %s", out);
+    *nl = '\0';
+    snprintf(path, sizeof path, "%s/%s", dir, out);
+    free(out);
+    return path;
+}
+
+static void expect_same_hits(const tdx_hits *a, const tdx_hits *b)
+{
+    cr_assert(eq(sz, a->n, b->n));
+    cr_assert(eq(int, memcmp(a->v, b->v, a->n * sizeof *a->v), 0));
+}
+
+static tdx_matcher *compile_info(const tdx_watchlist *wl, const char *dir, tdx_match_info *info)
+{
+    tdx_matcher *m = compile_ok(wl, dir);
+    tdx_match_get_info(m, info);
+    return m;
+}
+
+Test(match, second_compile_loads_from_cache_with_identical_hits)
+{
+    const char *dir = tu_path("cache/sub");
+    tdx_watchlist *wl = parse_ok(cache_list);
+    tdx_match_info i1, i2;
+    tdx_matcher *m1 = compile_info(wl, dir, &i1);
+    cr_assert(eq(int, i1.from_cache, 0));
+    cr_assert(eq(sz, i1.ndatabases, 3), "literals, SOM regexes, fixed-width regexes");
+    const char *file = cache_file(dir);
+    cr_assert(strstr(file, "/match-") != NULL);
+    tdx_matcher *m2 = compile_info(wl, dir, &i2);
+    cr_assert(eq(int, i2.from_cache, 1));
+    cr_assert(eq(sz, i2.db_bytes, i1.db_bytes));
+    cr_assert(eq(sz, i2.ndatabases, i1.ndatabases));
+    cr_assert(eq(sz, i2.nliterals, i1.nliterals));
+    cr_assert(eq(sz, i2.nregexes, i1.nregexes));
+    tdx_hits h1 = {0}, h2 = {0};
+    tdx_norm_out no;
+    tdx_norm_out_init(&no);
+    scan_doc(m1, cache_doc, &h1, &no);
+    scan_doc(m2, cache_doc, &h2, &no);
+    cr_assert(gt(sz, h1.n, 5));
+    expect_same_hits(&h1, &h2);
+
+    /* Another watch list gets its own file. */
+    tdx_watchlist *wl2 = parse_ok("a\tb\tc\n");
+    tdx_match_info i3;
+    tdx_match_free(compile_info(wl2, dir, &i3));
+    cr_assert(eq(int, i3.from_cache, 0));
+    tdx_watchlist_free(wl2);
+
+    tdx_hits_free(&h1);
+    tdx_hits_free(&h2);
+    tdx_norm_out_free(&no);
+    tdx_match_free(m1);
+    tdx_match_free(m2);
+    tdx_watchlist_free(wl);
+}
+
+/* Damage the cache file, then check it is rebuilt and the hits stay right. */
+static void damage_and_rebuild(void (*damage)(uint8_t *, size_t *), const char *what)
+{
+    const char *dir = tu_path("cache");
+    tdx_watchlist *wl = parse_ok(cache_list);
+    tdx_match_info info;
+    tdx_matcher *m = compile_info(wl, dir, &info);
+    tdx_hits want = {0}, got = {0};
+    tdx_norm_out no;
+    tdx_norm_out_init(&no);
+    scan_doc(m, cache_doc, &want, &no);
+    tdx_match_free(m);
+
+    char file[4096];
+    snprintf(file, sizeof file, "%s", cache_file(dir));
+    size_t len;
+    uint8_t *bytes = (uint8_t *)tu_read_file(file, &len);
+    damage(bytes, &len);
+    tu_write_file(file, bytes, len);
+    free(bytes);
+
+    m = compile_info(wl, dir, &info);
+    cr_assert(eq(int, info.from_cache, 0), "%s: damaged cache was used", what);
+    scan_doc(m, cache_doc, &got, &no);
+    expect_same_hits(&want, &got);
+    tdx_match_free(m);
+    m = compile_info(wl, dir, &info);
+    cr_assert(eq(int, info.from_cache, 1), "%s: cache file was not rewritten", what);
+    scan_doc(m, cache_doc, &got, &no);
+    expect_same_hits(&want, &got);
+    tdx_match_free(m);
+    tdx_hits_free(&want);
+    tdx_hits_free(&got);
+    tdx_norm_out_free(&no);
+    tdx_watchlist_free(wl);
+}
+
+static void flip_middle(uint8_t *b, size_t *len)
+{
+    b[*len / 2] ^= 0x55;
+}
+
+static void truncate_half(uint8_t *b, size_t *len)
+{
+    (void)b;
+    *len /= 2;
+}
+
+/* A consistent file whose database bytes are damaged: Hyperscan must refuse it. */
+static void flip_and_fix_checksum(uint8_t *b, size_t *len)
+{
+    b[*len / 2] ^= 0x55;
+    uint64_t sum = XXH3_64bits(b, *len - 8);
+    for (int i = 0; i < 8; i++)
+        b[*len - 8 + i] = (uint8_t)(sum >> (56 - 8 * i));
+}
+
+static void empty_file(uint8_t *b, size_t *len)
+{
+    (void)b;
+    *len = 0;
+}
+
+Test(match, corrupt_cache_file_is_rebuilt)
+{
+    damage_and_rebuild(flip_middle, "flipped byte");
+}
+
+Test(match, truncated_cache_file_is_rebuilt)
+{
+    damage_and_rebuild(truncate_half, "truncated");
+}
+
+Test(match, empty_cache_file_is_rebuilt)
+{
+    damage_and_rebuild(empty_file, "empty");
+}
+
+Test(match, cache_file_with_bad_database_and_good_checksum_is_rebuilt)
+{
+    damage_and_rebuild(flip_and_fix_checksum, "database bytes");
+}
+
+Test(match, cache_dir_comes_from_environment_when_not_given)
+{
+    const char *dir = tu_path("envcache");
+    setenv("TENDERIDX_CACHE_DIR", dir, 1);
+    tdx_watchlist *wl = parse_ok(cache_list);
+    tdx_matcher *m = NULL;
+    tdx_match_info info;
+    cr_assert(eq(int, tdx_match_compile(wl, NULL, &m, NULL), 0));
+    tdx_match_free(m);
+    cr_assert(eq(int, tdx_match_compile(wl, NULL, &m, NULL), 0));
+    tdx_match_get_info(m, &info);
+    cr_assert(eq(int, info.from_cache, 1));
+    cache_file(dir);
+    tdx_match_free(m);
+
+    /* XDG_CACHE_HOME, then HOME, when TENDERIDX_CACHE_DIR is unset. */
+    unsetenv("TENDERIDX_CACHE_DIR");
+    setenv("XDG_CACHE_HOME", tu_path("xdg"), 1);
+    cr_assert(eq(int, tdx_match_compile(wl, NULL, &m, NULL), 0));
+    tdx_match_free(m);
+    cache_file(tu_path("xdg/tenderidx"));
+    unsetenv("XDG_CACHE_HOME");
+    setenv("HOME", tu_path("home"), 1);
+    cr_assert(eq(int, tdx_match_compile(wl, NULL, &m, NULL), 0));
+    tdx_match_free(m);
+    cache_file(tu_path("home/.cache/tenderidx"));
+
+    /* An unwritable cache directory only costs time. */
+    tu_write_str(tu_path("file"), "x");
+    tdx_match_opts opts = {.cache_dir = tu_path("file/sub")};
+    cr_assert(eq(int, tdx_match_compile(wl, &opts, &m, NULL), 0));
+    tdx_match_free(m);
+    tdx_watchlist_free(wl);
 }
 
 /* ---- error paths ----------------------------------------------------------------- */

@@ -24,6 +24,23 @@
  * nearly the wanted order, so an insertion sort with a move budget does the
  * sorting (qsort when the budget runs out).
  *
+ * Cache: the serialized databases of a watch list are kept in one file,
+ * <cache dir>/match-<key>.hsdb, where key = XXH3-128 of the watch-list
+ * hash, the normalizer identity, hs_version() and the CPU platform
+ * (hs_populate_platform).  File layout, integers big-endian:
+ *     "TDXHSDB\0"  magic (8 bytes)
+ *     u32          CACHE_FORMAT
+ *     16 bytes     the key
+ *     u32          number of databases that follow
+ *     per database: u32 kind, u32 expressions, u32 bytes, then the
+ *                   hs_serialize_database() bytes
+ *     8 bytes      XXH3-64 of everything before
+ * A file is used only when every field matches what this watch list and
+ * this machine would compile and Hyperscan accepts each database
+ * (hs_serialized_database_info, hs_deserialize_database); anything else is
+ * a miss, and the databases are compiled and the file rewritten (temporary
+ * file + rename, so readers never see half a file).
+ *
  * Threading: a tdx_matcher is immutable after tdx_match_compile and shared;
  * a tdx_match_scratch (cloned from the matcher's prototype Hyperscan
  * scratch) belongs to one thread.
@@ -31,12 +48,18 @@
 #include "match.h"
 
 #include "../common/alloc.h"
+#include "../common/buf.h"
 #include "../common/hash.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <hs/hs.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #define NONE UINT32_MAX
 
@@ -285,10 +308,202 @@ static int make_proto_scratch(tdx_matcher *m, tdx_err *err)
     return 0;
 }
 
+/* ---- the cache ------------------------------------------------------------ */
+
+#define CACHE_FORMAT 1u
+#define CACHE_MAGIC  "TDXHSDB"
+
+/* The cache directory, or "" when caching is off. */
+static void cache_dir(const tdx_match_opts *opts, char *out, size_t cap)
+{
+    const char *env;
+    out[0] = '\0';
+    if (opts && opts->cache_dir)
+        snprintf(out, cap, "%s", opts->cache_dir);
+    else if ((env = getenv("TENDERIDX_CACHE_DIR")) != NULL)
+        snprintf(out, cap, "%s", env);
+    else if ((env = getenv("XDG_CACHE_HOME")) != NULL && env[0])
+        snprintf(out, cap, "%s/tenderidx", env);
+    else if ((env = getenv("HOME")) != NULL && env[0])
+        snprintf(out, cap, "%s/.cache/tenderidx", env);
+}
+
+/* mkdir -p; 0 when the directory exists afterwards. */
+static int make_dirs(char *path)
+{
+    for (char *p = path + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        int r = mkdir(path, 0777);
+        *p = '/';
+        if (r != 0 && errno != EEXIST)
+            return -1;
+    }
+    return mkdir(path, 0777) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+static int cache_key(const tdx_matcher *m, uint64_t out[2])
+{
+    hs_platform_info_t plat;
+    if (hs_populate_platform(&plat) != HS_SUCCESS)
+        return -1;
+    tdx_buf b = TDX_BUF_INIT;
+    int rc = tdx_buf_printf(&b, "tenderidx match cache %u\n%016llx\n%s\n%s\n%u %llx\n",
+                            CACHE_FORMAT, (unsigned long long)tdx_watchlist_hash(m->wl),
+                            tdx_watchlist_norm_identity(m->wl), hs_version(), plat.tune,
+                            (unsigned long long)plat.cpu_features);
+    if (rc == 0)
+        tdx_hash128(b.p, b.len, out);
+    tdx_buf_free(&b);
+    return rc ? -1 : 0;
+}
+
+static uint32_t get_be32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static int read_whole(const char *path, uint8_t **out, size_t *out_len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    struct stat st;
+    uint8_t *p = NULL;
+    size_t got = 0;
+    if (fstat(fd, &st) == 0 && st.st_size > 0 && (uint64_t)st.st_size < ((uint64_t)1 << 32) &&
+        (p = tdx_malloc((size_t)st.st_size)) != NULL) {
+        while (got < (size_t)st.st_size) {
+            ssize_t n = read(fd, p + got, (size_t)st.st_size - got);
+            if (n <= 0)
+                break;
+            got += (size_t)n;
+        }
+    }
+    close(fd);
+    if (p == NULL || got != (size_t)st.st_size) {
+        tdx_free(p);
+        return -1;
+    }
+    *out = p;
+    *out_len = got;
+    return 0;
+}
+
+/* Load every database from the file; 0 on a hit, -1 on any mismatch. */
+static int cache_load(tdx_matcher *m, const char *path, const uint64_t key[2])
+{
+    uint8_t *f = NULL;
+    size_t len = 0;
+    if (read_whole(path, &f, &len) != 0)
+        return -1;
+    int ok = 0;
+    const uint8_t *p = f, *end = f + len;
+    uint8_t want_key[16];
+    for (int i = 0; i < 16; i++)
+        want_key[i] = (uint8_t)(key[i / 8] >> (56 - 8 * (i % 8)));
+    size_t ndb = 0;
+    for (size_t i = 0; i < m->ndbs; i++)
+        ndb += m->dbs[i].n > 0;
+    if (len < 8 + 4 + 16 + 4 + 8 || memcmp(p, CACHE_MAGIC, 8) != 0 ||
+        get_be32(p + 8) != CACHE_FORMAT || memcmp(p + 12, want_key, 16) != 0 ||
+        get_be32(p + 28) != ndb)
+        goto done;
+    uint64_t sum = tdx_hash64(f, len - 8), stored = 0;
+    for (int i = 0; i < 8; i++)
+        stored = stored << 8 | end[-8 + i];
+    if (sum != stored)
+        goto done;
+    p += 32;
+    end -= 8;
+    for (size_t i = 0; i < m->ndbs; i++) {
+        mdb *g = &m->dbs[i];
+        if (g->n == 0)
+            continue;
+        if (end - p < 12 || get_be32(p) != (uint32_t)g->kind || get_be32(p + 4) != g->n)
+            goto done;
+        size_t n = get_be32(p + 8);
+        p += 12;
+        if ((size_t)(end - p) < n)
+            goto done;
+        char *info = NULL;
+        if (hs_serialized_database_info((const char *)p, n, &info) != HS_SUCCESS)
+            goto done;
+        free(info); /* Hyperscan's misc allocator: malloc */
+        if (hs_deserialize_database((const char *)p, n, &g->db) != HS_SUCCESS) {
+            g->db = NULL;
+            goto done;
+        }
+        p += n;
+    }
+    ok = p == end;
+done:
+    tdx_free(f);
+    if (!ok) {
+        for (size_t i = 0; i < m->ndbs; i++) {
+            hs_free_database(m->dbs[i].db);
+            m->dbs[i].db = NULL;
+        }
+    }
+    return ok ? 0 : -1;
+}
+
+/* Best effort: a cache that cannot be written only costs the next run time. */
+static void cache_store(const tdx_matcher *m, char *dir, const char *path, const uint64_t key[2])
+{
+    tdx_buf b = TDX_BUF_INIT;
+    int rc = tdx_buf_append(&b, CACHE_MAGIC, 8);
+    rc = rc ? rc : tdx_buf_put_be32(&b, CACHE_FORMAT);
+    for (int i = 0; i < 4 && rc == 0; i++)
+        rc = tdx_buf_put_be32(&b, (uint32_t)(key[i / 2] >> (i % 2 ? 0 : 32)));
+    size_t ndb = 0;
+    for (size_t i = 0; i < m->ndbs; i++)
+        ndb += m->dbs[i].db != NULL;
+    rc = rc ? rc : tdx_buf_put_be32(&b, (uint32_t)ndb);
+    for (size_t i = 0; i < m->ndbs && rc == 0; i++) {
+        const mdb *g = &m->dbs[i];
+        if (g->db == NULL)
+            continue;
+        char *bytes = NULL;
+        size_t n = 0;
+        if (hs_serialize_database(g->db, &bytes, &n) != HS_SUCCESS || n > UINT32_MAX) {
+            free(bytes);
+            rc = -1;
+            break;
+        }
+        rc = tdx_buf_put_be32(&b, (uint32_t)g->kind);
+        rc = rc ? rc : tdx_buf_put_be32(&b, g->n);
+        rc = rc ? rc : tdx_buf_put_be32(&b, (uint32_t)n);
+        rc = rc ? rc : tdx_buf_append(&b, bytes, n);
+        free(bytes); /* Hyperscan's misc allocator: malloc */
+    }
+    if (rc == 0) {
+        uint64_t sum = tdx_hash64(b.p, b.len);
+        rc = tdx_buf_put_be32(&b, (uint32_t)(sum >> 32));
+        rc = rc ? rc : tdx_buf_put_be32(&b, (uint32_t)sum);
+    }
+    char tmp[4200];
+    int fd = -1;
+    if (rc == 0 && make_dirs(dir) == 0 &&
+        snprintf(tmp, sizeof tmp, "%s/.match-XXXXXX", dir) < (int)sizeof tmp &&
+        (fd = mkstemp(tmp)) >= 0) {
+        size_t off = 0;
+        while (off < b.len) {
+            ssize_t w = write(fd, b.p + off, b.len - off);
+            if (w <= 0)
+                break;
+            off += (size_t)w;
+        }
+        if (close(fd) != 0 || off != b.len || rename(tmp, path) != 0)
+            unlink(tmp);
+    }
+    tdx_buf_free(&b);
+}
+
 int tdx_match_compile(const tdx_watchlist *wl, const tdx_match_opts *opts, tdx_matcher **out_m,
                       tdx_err *err)
 {
-    (void)opts;
     if (wl == NULL || out_m == NULL)
         return tdx_err_set(err, TDX_EINVAL, "tdx_match_compile: NULL argument");
     if (tdx_watchlist_nerrors(wl)) {
@@ -301,8 +516,19 @@ int tdx_match_compile(const tdx_watchlist *wl, const tdx_match_opts *opts, tdx_m
         return tdx_err_set(err, TDX_ENOMEM, "out of memory while compiling watch list");
     m->wl = wl;
     int rc = layout(m, err);
-    for (size_t i = 0; rc == 0 && i < m->ndbs; i++)
+    char dir[4096], path[4200] = "";
+    uint64_t key[2];
+    cache_dir(opts, dir, sizeof dir);
+    if (rc == 0 && dir[0] && cache_key(m, key) == 0 &&
+        snprintf(path, sizeof path, "%s/match-%016llx%016llx.hsdb", dir, (unsigned long long)key[0],
+                 (unsigned long long)key[1]) < (int)sizeof path)
+        m->info.from_cache = cache_load(m, path, key) == 0;
+    else
+        path[0] = '\0';
+    for (size_t i = 0; rc == 0 && !m->info.from_cache && i < m->ndbs; i++)
         rc = compile_db(m, &m->dbs[i], err);
+    if (rc == 0 && path[0] && !m->info.from_cache)
+        cache_store(m, dir, path, key);
     if (rc == 0)
         rc = make_proto_scratch(m, err);
     if (rc) {
