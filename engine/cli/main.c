@@ -16,6 +16,7 @@ typedef struct {
 
 static const command commands[] = {
     {"normalize", cmd_normalize, "show how text is normalized"},
+    {"watchlist", cmd_watchlist, "check a watch list: errors, counts, compile cost"},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 

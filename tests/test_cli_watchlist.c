@@ -1,0 +1,114 @@
+/*
+ * test_cli_watchlist.c - `tenderidx watchlist check`: diagnostics with
+ * file:line:col, counts per category, JSON output, exit codes.
+ */
+#include <criterion/criterion.h>
+#include <criterion/new/assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testutil.h"
+
+static void setup(void)
+{
+    tu_tmpdir();
+}
+
+static void teardown(void)
+{
+    tu_tmpdir_remove();
+}
+
+TestSuite(cli_watchlist, .init = setup, .fini = teardown);
+
+static int run(const char *args, char **out, char **err)
+{
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd, "'%s' watchlist %s", tu_tenderidx(), args);
+    return tu_run(cmd, out, err);
+}
+
+static const char good[] = "# chips and schools\n"
+                           "深圳大学\tuniversity\t深圳大学\n"
+                           "深圳大学\tuniversity\tSZU\n"
+                           "深圳大学\tuniversity\t深圳大學\n"
+                           "NVIDIA H20\tchip\tH20\n"
+                           "NVIDIA A100\tchip\t/a100[- ]?(pcie|sxm4?)/\n";
+
+Test(cli_watchlist, valid_list_prints_warnings_counts_and_cost)
+{
+    const char *path = tu_path("wl.tsv");
+    tu_write_str(path, good);
+    char *out = NULL, *err = NULL, args[4200];
+    snprintf(args, sizeof args, "check '%s' --no-cache", path);
+    cr_assert(eq(int, run(args, &out, &err), 0), "stderr: %s", err);
+    char want[4300];
+    snprintf(want, sizeof want, "%s:4:25: warning: duplicate alias '深圳大學'", path);
+    cr_assert(strstr(out, want) != NULL, "%s", out);
+    cr_assert(strstr(out, "valid, 0 errors, 1 warning") != NULL, "%s", out);
+    /* category, patterns, entities, literals, regexes */
+    cr_assert(strstr(out, "university          3          1          3          0") != NULL, "%s",
+              out);
+    cr_assert(strstr(out, "chip                2          2          1          1") != NULL, "%s",
+              out);
+    cr_assert(strstr(out, "compiled in ") != NULL, "%s", out);
+    cr_assert(strstr(out, "MiB") != NULL, "%s", out);
+    free(out);
+    free(err);
+}
+
+Test(cli_watchlist, errors_exit_3_with_file_line_column)
+{
+    const char *path = tu_path("bad.tsv");
+    tu_write_str(path, "a\tb\t/ab(/\nc d\ne\tf\tg\tsubstrin\n");
+    char *out = NULL, *err = NULL, args[4200], want[4300];
+    snprintf(args, sizeof args, "check '%s'", path);
+    cr_assert(eq(int, run(args, &out, &err), 3));
+    snprintf(want, sizeof want, "%s:1:8: error: invalid regex /ab(/: Missing close parenthesis",
+             path);
+    cr_assert(strstr(out, want) != NULL, "%s", out);
+    snprintf(want, sizeof want, "%s:2:4: error: missing column", path);
+    cr_assert(strstr(out, want) != NULL, "%s", out);
+    snprintf(want, sizeof want, "%s:3:7: error: unknown flag 'substrin'", path);
+    cr_assert(strstr(out, want) != NULL, "%s", out);
+    cr_assert(strstr(out, "INVALID, 3 errors") != NULL, "%s", out);
+    free(out);
+    free(err);
+}
+
+Test(cli_watchlist, json_output)
+{
+    const char *path = tu_path("wl.tsv");
+    tu_write_str(path, good);
+    char *out = NULL, args[4200];
+    snprintf(args, sizeof args, "check --json '%s'", path);
+    cr_assert(eq(int, run(args, &out, NULL), 0));
+    cr_assert(strstr(out, "\"valid\":true,\"errors\":0,\"warnings\":1") != NULL, "%s", out);
+    cr_assert(strstr(out, "{\"name\":\"chip\",\"patterns\":2,\"entities\":2,\"literals\":1,"
+                          "\"regexes\":1}") != NULL,
+              "%s", out);
+    cr_assert(strstr(out, "\"line\":4,\"col\":25,\"severity\":\"warning\"") != NULL, "%s", out);
+    cr_assert(strstr(out, "\"db_bytes\":") != NULL, "%s", out);
+    free(out);
+}
+
+Test(cli_watchlist, usage_errors_and_help)
+{
+    char *out = NULL, *err = NULL;
+    cr_assert(eq(int, run("", NULL, &err), 2));
+    free(err);
+    cr_assert(eq(int, run("frobnicate x", NULL, &err), 2));
+    cr_assert(strstr(err, "unknown subcommand 'frobnicate'") != NULL, "%s", err);
+    free(err);
+    cr_assert(eq(int, run("check a b", NULL, NULL), 2));
+    cr_assert(eq(int, run("check --normalize bogus x", NULL, NULL), 2));
+    cr_assert(eq(int, run("check /nonexistent/wl.tsv", NULL, &err), 3));
+    cr_assert(strstr(err, "/nonexistent/wl.tsv") != NULL, "%s", err);
+    free(err);
+    cr_assert(eq(int, run("--help", &out, NULL), 0));
+    cr_assert(strstr(out, "entity<TAB>category<TAB>pattern[<TAB>flags]") != NULL);
+    cr_assert(strstr(out, "substring") != NULL);
+    cr_assert(strstr(out, "Exit codes") != NULL);
+    free(out);
+}
