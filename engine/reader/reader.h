@@ -53,6 +53,8 @@ typedef struct tdx_reject {
     uint64_t line;      /* 1-based line, 0 when not line-based */
     uint64_t offset;    /* byte offset in the (decompressed) source */
     const char *reason; /* one line, no trailing newline */
+    int kept;           /* 1: a warning; the record was still returned, repaired
+                           (invalid bytes replaced by U+FFFD, see doc->invalid) */
 } tdx_reject;
 
 /** Called for every reject, on the reader's thread. */
@@ -81,7 +83,9 @@ typedef struct tdx_read_progress {
     uint64_t bytes;       /* bytes read from disk (compressed size for archives) */
     uint64_t total_bytes; /* sum of input sizes when known, else 0 */
     uint64_t docs;        /* documents returned */
-    uint64_t rejects;
+    uint64_t rejects;     /* rejects with kept == 0: records or files not returned */
+    uint64_t warnings;    /* rejects with kept == 1: returned with repairs */
+    uint64_t total_files; /* regular files among the inputs, counted at open */
     uint64_t dates_unparsed;
     uint64_t skipped_files;
     uint64_t skipped_records;

@@ -1,0 +1,589 @@
+/*
+ * test_reader.c - the reader stage: inputs, formats, encodings, archives,
+ * dates and bad input.  Every fixture is generated here, in the test's own
+ * temp dir; archives and legacy encodings come from the system tools
+ * (zip, tar, gzip, bzip2, xz, zstd, iconv) or libarchive's writer, so the
+ * reader is checked against independent producers.
+ */
+#include <criterion/criterion.h>
+#include <criterion/new/assert.h>
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../engine/common/alloc.h"
+#include "../engine/reader/reader.h"
+#include "../engine/reader/reader_int.h"
+#include "testutil.h"
+
+/* ---------------------------------------------------------------------- */
+/* harness: read everything, keep owned copies of docs and rejects         */
+
+typedef struct got_doc {
+    char *key, *source, *title, *date, *url, *format, *encoding, *text, *meta;
+    uint64_t file_index, record, line, offset;
+    size_t text_len, invalid;
+    int date_parsed;
+} got_doc;
+
+typedef struct got_rej {
+    char *source, *reason;
+    uint64_t line, offset;
+    int kept;
+} got_rej;
+
+typedef struct got {
+    got_doc *d;
+    size_t nd, capd;
+    got_rej *j;
+    size_t nj, capj;
+    tdx_read_progress prog;
+    /* on_file control */
+    const char *skip_path;
+    uint64_t skip_records_for;
+    const char *skip_records_path;
+    char files_seen[4096];
+} got;
+
+static char *dup0(const char *s)
+{
+    return strdup(s ? s : "(null)");
+}
+
+static void on_reject(void *ctx, const tdx_reject *r)
+{
+    got *g = ctx;
+    if (g->nj == g->capj) {
+        g->capj = g->capj ? g->capj * 2 : 16;
+        g->j = realloc(g->j, g->capj * sizeof *g->j);
+    }
+    got_rej *j = &g->j[g->nj++];
+    j->source = dup0(r->source);
+    j->reason = dup0(r->reason);
+    j->line = r->line;
+    j->offset = r->offset;
+    j->kept = r->kept;
+}
+
+static int on_file(void *ctx, const char *path, uint64_t idx, uint64_t size, int64_t mtime,
+                   uint64_t *skip)
+{
+    got *g = ctx;
+    (void)size;
+    (void)mtime;
+    size_t l = strlen(g->files_seen);
+    snprintf(g->files_seen + l, sizeof g->files_seen - l, "%llu:%s\n", (unsigned long long)idx,
+             path);
+    if (g->skip_path && strcmp(path, g->skip_path) == 0)
+        return 1;
+    if (g->skip_records_path && strcmp(path, g->skip_records_path) == 0)
+        *skip = g->skip_records_for;
+    return 0;
+}
+
+static void read_all_opts(const char *const *inputs, size_t n, tdx_reader_opts *o, got *g)
+{
+    tdx_reader *r = NULL;
+    tdx_err err = {0};
+    o->on_reject = on_reject;
+    o->on_file = on_file;
+    o->ctx = g;
+    int rc = tdx_reader_open(inputs, n, o, &r, &err);
+    cr_assert(eq(int, rc, 0), "open: %s", err.msg);
+    tdx_doc d;
+    while ((rc = tdx_reader_next(r, &d, &err)) == 1) {
+        cr_assert(d.text[d.text_len] == 0, "text not NUL-terminated");
+        cr_assert(eq(sz, tdx_reader_utf8_check(d.text, d.text_len), d.text_len),
+                  "text is not well-formed UTF-8 (%s)", d.key);
+        cr_assert(eq(sz, strlen((const char *)d.text), d.text_len), "NUL inside text");
+        if (g->nd == g->capd) {
+            g->capd = g->capd ? g->capd * 2 : 16;
+            g->d = realloc(g->d, g->capd * sizeof *g->d);
+        }
+        got_doc *x = &g->d[g->nd++];
+        x->key = dup0(d.key);
+        x->source = dup0(d.source);
+        x->title = dup0(d.title);
+        x->date = dup0(d.date);
+        x->url = dup0(d.url);
+        x->format = dup0(d.format);
+        x->encoding = dup0(d.encoding);
+        x->text = dup0((const char *)d.text);
+        x->text_len = d.text_len;
+        x->file_index = d.file_index;
+        x->record = d.record;
+        x->line = d.line;
+        x->offset = d.offset;
+        x->invalid = d.invalid;
+        x->date_parsed = d.date_parsed;
+        char meta[4096] = "";
+        for (size_t i = 0; i < d.nmeta; i++) {
+            size_t l = strlen(meta);
+            snprintf(meta + l, sizeof meta - l, "%s%s=%s", i ? ";" : "", d.meta[i].key,
+                     d.meta[i].val);
+        }
+        x->meta = strdup(meta);
+    }
+    cr_assert(eq(int, rc, 0), "next: %s", err.msg);
+    tdx_reader_progress(r, &g->prog);
+    tdx_reader_free(r);
+}
+
+static void read_all(const char *const *inputs, size_t n, got *g)
+{
+    tdx_reader_opts o = {0};
+    read_all_opts(inputs, n, &o, g);
+}
+
+static void read_one(const char *path, got *g)
+{
+    read_all(&path, 1, g);
+}
+
+static void setup(void)
+{
+    tu_tmpdir();
+    mkdir(tu_path("in"), 0755);
+}
+
+static void teardown(void)
+{
+    tu_tmpdir_remove();
+}
+
+static void dump(const got *g)
+{
+    for (size_t i = 0; i < g->nd; i++)
+        fprintf(stderr, "doc %zu key=%s src=%s line=%llu off=%llu enc=%s text=[%s]\n", i,
+                g->d[i].key, g->d[i].source, (unsigned long long)g->d[i].line,
+                (unsigned long long)g->d[i].offset, g->d[i].encoding, g->d[i].text);
+    for (size_t i = 0; i < g->nj; i++)
+        fprintf(stderr, "rej %zu src=%s line=%llu off=%llu kept=%d: %s\n", i, g->j[i].source,
+                (unsigned long long)g->j[i].line, (unsigned long long)g->j[i].offset,
+                g->j[i].kept, g->j[i].reason);
+}
+
+#define expect_reject(g, i, src, ln, off, substr)                                              \
+    do {                                                                                       \
+        cr_assert(lt(sz, (size_t)(i), (g)->nj), "missing reject %d", (int)(i));                \
+        cr_expect(eq(str, (g)->j[i].source, (char *)(src)));                                   \
+        cr_expect(eq(u64, (g)->j[i].line, (uint64_t)(ln)));                                    \
+        cr_expect(eq(u64, (g)->j[i].offset, (uint64_t)(off)));                                 \
+        cr_expect(strstr((g)->j[i].reason, substr) != NULL, "reason '%s' lacks '%s'",          \
+                  (g)->j[i].reason, substr);                                                   \
+    } while (0)
+
+/* ---------------------------------------------------------------------- */
+/* JSON Lines                                                             */
+
+Test(reader, jsonl_fields_metadata_and_keys, .init = setup, .fini = teardown)
+{
+    const char *path = tu_path("in/a.jsonl");
+    tu_write_str(path,
+                 "{\"id\":\"N-1\",\"title\":\"深圳大学采购\",\"date\":\"2023-03-15\","
+                 "\"url\":\"http://x/1\",\"text\":\"第一行\\n第二行 \\\"引号\\\" \\u00e9\\ud83d\\ude00\","
+                 "\"budget\":1.5e6,\"open\":true,\"region\":\"广东\",\"none\":null,"
+                 "\"tags\":[1,{\"a\":[]}]}\n"
+                 "{\"text\":\"no id here\",\"id\":\"\"}\n"
+                 "{\"id\":42,\"text\":\"numeric id\"}\n");
+    got g = {0};
+    read_one(path, &g);
+    dump(&g);
+    cr_assert(eq(sz, g.nd, 3));
+    cr_assert(eq(sz, g.nj, 0));
+    cr_expect(eq(str, g.d[0].key, "N-1"));
+    cr_expect(eq(str, g.d[0].title, "深圳大学采购"));
+    cr_expect(eq(str, g.d[0].date, "2023-03-15"));
+    cr_expect(eq(int, g.d[0].date_parsed, 1));
+    cr_expect(eq(str, g.d[0].url, "http://x/1"));
+    cr_expect(eq(str, g.d[0].text, "第一行\n第二行 \"引号\" é😀"));
+    cr_expect(eq(str, g.d[0].meta, "budget=1.5e6;open=true;region=广东"));
+    cr_expect(eq(str, g.d[0].format, "jsonl"));
+    cr_expect(eq(str, g.d[0].encoding, "UTF-8"));
+    cr_expect(eq(u64, g.d[0].line, 1));
+    cr_expect(eq(u64, g.d[0].offset, 0));
+    cr_expect(eq(u64, g.d[0].record, 0));
+    cr_expect(eq(str, g.d[1].key, (char *)tu_path("in/a.jsonl:2")));
+    cr_expect(eq(str, g.d[1].source, (char *)path));
+    cr_expect(eq(str, g.d[1].title, ""));
+    cr_expect(eq(u64, g.d[1].record, 1));
+    cr_expect(eq(str, g.d[2].key, "42"));
+    cr_expect(eq(u64, g.prog.docs, 3));
+    cr_expect(eq(u64, g.prog.files, 1));
+}
+
+Test(reader, jsonl_splits_on_newline_only, .init = setup, .fini = teardown)
+{
+    /* U+0085 and U+2028 are content; CRLF, blank lines and a missing final newline are fine. */
+    const char *path = tu_path("in/b.jsonl");
+    tu_write_str(path, "{\"text\":\"a\xC2\x85" "b\xE2\x80\xA8" "c\"}\r\n"
+                       "\n   \r\n"
+                       "{\"text\":\"last\"}");
+    got g = {0};
+    read_one(path, &g);
+    cr_assert(eq(sz, g.nd, 2));
+    cr_assert(eq(sz, g.nj, 0));
+    cr_expect(eq(str, g.d[0].text, "a\xC2\x85" "b\xE2\x80\xA8" "c"));
+    cr_expect(eq(u64, g.d[1].line, 4));
+    cr_expect(eq(u64, g.d[1].record, 1));
+    cr_expect(eq(u64, g.d[1].offset, strlen("{\"text\":\"a\xC2\x85" "b\xE2\x80\xA8" "c\"}\r\n"
+                                               "\n   \r\n")));
+}
+
+Test(reader, jsonl_field_mapping, .init = setup, .fini = teardown)
+{
+    const char *path = tu_path("in/c.jsonl");
+    tu_write_str(path, "{\"notice_id\":\"Z9\",\"content\":\"正文\",\"publish_time\":\"2023年3月15日\","
+                       "\"text\":\"kept as metadata\",\"name\":\"标题\"}\n");
+    got g = {0};
+    tdx_reader_opts o = {.fields = "text=content,id=notice_id,date=publish_time,title=name"};
+    read_all_opts(&path, 1, &o, &g);
+    cr_assert(eq(sz, g.nd, 1));
+    cr_expect(eq(str, g.d[0].key, "Z9"));
+    cr_expect(eq(str, g.d[0].text, "正文"));
+    cr_expect(eq(str, g.d[0].title, "标题"));
+    cr_expect(eq(str, g.d[0].date, "2023-03-15"));
+    cr_expect(eq(str, g.d[0].meta, "text=kept as metadata"));
+}
+
+Test(reader, bad_field_map_and_options_are_einval)
+{
+    const char *in[] = {"x"};
+    tdx_reader *r = NULL;
+    tdx_err err = {0};
+    tdx_reader_opts o = {.fields = "body=content"};
+    cr_expect(eq(int, tdx_reader_open(in, 1, &o, &r, &err), TDX_EINVAL));
+    cr_expect(strstr(err.msg, "body") != NULL);
+    tdx_reader_opts o2 = {.fields = "text="};
+    cr_expect(eq(int, tdx_reader_open(in, 1, &o2, &r, NULL), TDX_EINVAL));
+    tdx_reader_opts o3 = {.format = "pdf"};
+    cr_expect(eq(int, tdx_reader_open(in, 1, &o3, &r, NULL), TDX_EINVAL));
+    tdx_reader_opts o4 = {.encoding = "no-such-charset"};
+    cr_expect(eq(int, tdx_reader_open(in, 1, &o4, &r, NULL), TDX_EINVAL));
+    cr_expect(eq(int, tdx_reader_open(in, 1, NULL, NULL, NULL), TDX_EINVAL));
+    cr_expect(r == NULL);
+    cr_expect(eq(int, tdx_reader_next(NULL, NULL, NULL), TDX_EINVAL));
+    tdx_reader_free(NULL);
+}
+
+Test(reader, jsonl_malformed_lines_are_rejected_precisely, .init = setup, .fini = teardown)
+{
+    const char *lines[] = {
+        "{\"text\":\"ok1\"}",
+        "{\"text\":\"a\",}",                 /* trailing comma */
+        "{\"text\":\"unterminated}",
+        "[1,2]",                             /* not an object */
+        "{\"text\":\"bad \\x escape\"}",
+        "{\"text\":\"x\"} trailing",
+        "{\"text\":\"lone \\ud800 surrogate\"}",
+        "{\"text\":\"nul \\u0000\"}",
+        "{\"text\":01}",
+        "{\"text\":\"ok2\",\"n\":-0.5e+3}",
+        "{\"text\":\"raw\ttab\"}",
+        "{\"text\":tru}",
+        "{\"text\":\"deep\",\"x\":[[[[{\"a\":[1,2,}]]]]]}",
+        "{\"text\":\"ok3\"}",
+    };
+    /* Where each bad line stops making sense (byte offset in the line). */
+    const struct {
+        int line;
+        const char *at; /* the error is at the first occurrence of this in the line */
+        const char *why;
+    } bad[] = {
+        {2, "}", "expected a string key"},
+        {3, NULL, "unterminated string"},
+        {4, "[", "expected '{'"},
+        {5, "\\x", "invalid escape"},
+        {6, "trailing", "after the object"},
+        {7, "\\ud800", "unpaired high surrogate"},
+        {8, "\\u0000", "NUL"},
+        {9, "1}", "expected ',' or '}'"},
+        {11, "\t", "control character"},
+        {12, "tru", "where a value was expected"},
+        {13, "}]", "where a value was expected"},
+    };
+    char all[4096] = "";
+    size_t starts[32];
+    for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++) {
+        starts[i + 1] = strlen(all);
+        strcat(all, lines[i]);
+        strcat(all, "\n");
+    }
+    const char *path = tu_path("in/bad.jsonl");
+    tu_write_str(path, all);
+    got g = {0};
+    read_one(path, &g);
+    dump(&g);
+    cr_assert(eq(sz, g.nd, 3));
+    cr_expect(eq(str, g.d[0].text, "ok1"));
+    cr_expect(eq(str, g.d[1].text, "ok2"));
+    cr_expect(eq(str, g.d[1].meta, "n=-0.5e+3"));
+    cr_expect(eq(str, g.d[2].text, "ok3"));
+    cr_expect(eq(u64, g.d[2].line, 14));
+    cr_expect(eq(u64, g.d[2].record, 13));
+    cr_assert(eq(sz, g.nj, sizeof bad / sizeof bad[0]));
+    for (size_t i = 0; i < g.nj; i++) {
+        const char *l = lines[bad[i].line - 1];
+        size_t col = bad[i].at ? (size_t)(strstr(l, bad[i].at) - l) : strlen(l);
+        expect_reject(&g, i, path, bad[i].line, starts[bad[i].line] + col, bad[i].why);
+        cr_expect(eq(int, g.j[i].kept, 0));
+    }
+    cr_expect(eq(u64, g.prog.rejects, g.nj));
+}
+
+Test(reader, jsonl_invalid_utf8_is_repaired_with_a_warning, .init = setup, .fini = teardown)
+{
+    const char *path = tu_path("in/u.jsonl");
+    /* A UTF-8 file with one stray byte and one truncated sequence in line 2. */
+    tu_write_str(path, "{\"text\":\"深圳大学\"}\n"
+                       "{\"text\":\"深圳\xFF大学\xE5\xA4\"}\n");
+    got g = {0};
+    read_one(path, &g);
+    dump(&g);
+    cr_assert(eq(sz, g.nd, 2));
+    cr_expect(eq(str, g.d[1].text, "深圳\xEF\xBF\xBD大学\xEF\xBF\xBD"));
+    cr_expect(eq(sz, g.d[1].invalid, 2));
+    cr_expect(eq(str, g.d[1].encoding, "UTF-8"));
+    cr_assert(eq(sz, g.nj, 1));
+    size_t l1 = strlen("{\"text\":\"深圳大学\"}\n");
+    expect_reject(&g, 0, path, 2, l1 + strlen("{\"text\":\"深圳"), "2 invalid UTF-8");
+    cr_expect(eq(int, g.j[0].kept, 1));
+    cr_expect(eq(u64, g.prog.warnings, 1));
+    cr_expect(eq(u64, g.prog.rejects, 0));
+}
+
+Test(reader, jsonl_no_text_and_nul_byte_lines, .init = setup, .fini = teardown)
+{
+    const char *path = tu_path("in/n.jsonl");
+    const char data[] = "{\"title\":\"only a title\"}\n{\"text\":\"a\0b\"}\n{\"text\":\"fine\"}\n";
+    tu_write_file(path, data, sizeof data - 1);
+    got g = {0};
+    read_one(path, &g);
+    dump(&g);
+    cr_assert(eq(sz, g.nd, 1));
+    cr_expect(eq(str, g.d[0].text, "fine"));
+    cr_assert(eq(sz, g.nj, 2));
+    expect_reject(&g, 0, path, 1, 0, "no text");
+    size_t l1 = strlen("{\"title\":\"only a title\"}\n");
+    expect_reject(&g, 1, path, 2, l1 + strlen("{\"text\":\"a"), "NUL byte");
+}
+
+Test(reader, jsonl_html_field_is_the_text_source, .init = setup, .fini = teardown)
+{
+    const char *path = tu_path("in/h.jsonl");
+    tu_write_str(path, "{\"id\":\"h1\",\"html\":\"<html><head><title>公告</title>"
+                       "<script>var x=1;</script></head><body><p>深圳<span>大学</span></p>"
+                       "<p>采购&amp;招标</p></body></html>\"}\n");
+    got g = {0};
+    read_one(path, &g);
+    cr_assert(eq(sz, g.nd, 1));
+    cr_expect(eq(str, g.d[0].text, "深圳大学\n采购&招标"));
+    cr_expect(eq(str, g.d[0].title, "公告"));
+}
+
+Test(reader, max_doc_bytes_limits_records_and_documents, .init = setup, .fini = teardown)
+{
+    char big[300];
+    memset(big, 'x', sizeof big);
+    big[sizeof big - 1] = 0;
+    char data[1024];
+    snprintf(data, sizeof data, "{\"text\":\"small\"}\n{\"text\":\"%s\"}\n{\"text\":\"after\"}\n",
+             big);
+    const char *path = tu_path("in/m.jsonl");
+    tu_write_str(path, data);
+    const char *tpath = tu_path("in/big.txt");
+    tu_write_str(tpath, big);
+    const char *tsmall = tu_path("in/small.txt");
+    tu_write_str(tsmall, "tiny");
+    const char *in[] = {path, tpath, tsmall};
+    got g = {0};
+    tdx_reader_opts o = {.max_doc_bytes = 100};
+    read_all_opts(in, 3, &o, &g);
+    dump(&g);
+    cr_assert(eq(sz, g.nd, 3));
+    cr_expect(eq(str, g.d[0].text, "small"));
+    cr_expect(eq(str, g.d[1].text, "after"));
+    cr_expect(eq(u64, g.d[1].record, 2));
+    cr_expect(eq(str, g.d[2].text, "tiny"));
+    cr_assert(eq(sz, g.nj, 2));
+    expect_reject(&g, 0, path, 2, strlen("{\"text\":\"small\"}\n"), "max-doc-bytes");
+    expect_reject(&g, 1, tpath, 0, 0, "max-doc-bytes");
+}
+
+Test(reader, long_lines_across_reads, .init = setup, .fini = teardown)
+{
+    /* Lines larger than a read chunk, and one over the limit in the middle. */
+    size_t n = 3u << 20;
+    char *t = malloc(n + 1);
+    for (size_t i = 0; i < n; i++)
+        t[i] = (char)('a' + i % 26);
+    t[n] = 0;
+    const char *path = tu_path("in/long.jsonl");
+    FILE *f = fopen(path, "wb");
+    fprintf(f, "{\"text\":\"%s\"}\n{\"text\":\"%.*s\"}\n{\"text\":\"%s\"}\n", t, (int)(n / 3), t,
+            t);
+    fclose(f);
+    got g = {0};
+    tdx_reader_opts o = {.max_doc_bytes = 2u << 20};
+    read_all_opts(&path, 1, &o, &g);
+    cr_assert(eq(sz, g.nd, 1));
+    cr_expect(eq(sz, g.d[0].text_len, n / 3));
+    cr_expect(eq(u64, g.d[0].line, 2));
+    cr_assert(eq(sz, g.nj, 2));
+    expect_reject(&g, 0, path, 1, 0, "max-doc-bytes");
+    /* Each line is {"text":"…"} plus '\n': 12 bytes around the text. */
+    expect_reject(&g, 1, path, 3, (n + 12) + (n / 3 + 12), "max-doc-bytes");
+    free(t);
+}
+
+/* ---------------------------------------------------------------------- */
+/* plain text, files and directories                                      */
+
+Test(reader, text_file_is_one_document, .init = setup, .fini = teardown)
+{
+    const char *path = tu_path("in/notice.txt");
+    tu_write_str(path, "\xEF\xBB\xBF招标公告\n深圳大学\n");
+    got g = {0};
+    read_one(path, &g);
+    cr_assert(eq(sz, g.nd, 1));
+    cr_expect(eq(str, g.d[0].key, (char *)path));
+    cr_expect(eq(str, g.d[0].text, "招标公告\n深圳大学\n"));
+    cr_expect(eq(str, g.d[0].format, "text"));
+    cr_expect(eq(str, g.d[0].encoding, "UTF-8"));
+    cr_expect(eq(u64, g.d[0].line, 0));
+}
+
+Test(reader, directories_walk_in_sorted_byte_order, .init = setup, .fini = teardown)
+{
+    const char *dirs[] = {"in/d", "in/d/a", "in/d/a/z", "in/d/B", "in/d/empty"};
+    for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++)
+        mkdir(tu_path(dirs[i]), 0755);
+    const char *files[] = {"in/d/a.txt", "in/d/a/b.txt", "in/d/a/z/y.txt", "in/d/B/c.txt",
+                           "in/d/a-b.txt", "in/d/é.txt", "in/d/Z.txt", "in/d/a0.txt"};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
+        tu_write_str(tu_path(files[i]), files[i]);
+    char *want = NULL;
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "find '%s' -type f | LC_ALL=C sort", tu_path("in/d"));
+    cr_assert(eq(int, tu_run(cmd, &want, NULL), 0));
+    for (int pass = 0; pass < 2; pass++) {
+        got g = {0};
+        const char *in = tu_path(pass ? "in/d/" : "in/d");
+        read_one(in, &g);
+        char have[4096] = "";
+        for (size_t i = 0; i < g.nd; i++) {
+            /* "in/d/" and "in/d" must give the same paths. */
+            strcat(have, g.d[i].source);
+            strcat(have, "\n");
+            cr_expect(eq(u64, g.d[i].file_index, i));
+            cr_expect(eq(str, g.d[i].text, strstr(g.d[i].source, "in/d/")));
+        }
+        cr_expect(eq(str, have, want));
+        cr_expect(eq(u64, g.prog.total_files, sizeof files / sizeof files[0]));
+        cr_expect(eq(u64, g.prog.files, sizeof files / sizeof files[0]));
+    }
+    free(want);
+}
+
+Test(reader, stdin_is_an_input, .init = setup, .fini = teardown)
+{
+    const char *path = tu_path("in/stdin.jsonl");
+    tu_write_str(path, "{\"text\":\"from stdin\"}\n");
+    int fd = open(path, O_RDONLY);
+    cr_assert(fd >= 0);
+    dup2(fd, 0);
+    close(fd);
+    const char *in[] = {"-"};
+    got g = {0};
+    read_all(in, 1, &g);
+    cr_assert(eq(sz, g.nd, 1));
+    cr_expect(eq(str, g.d[0].text, "from stdin"));
+    cr_expect(eq(str, g.d[0].source, "-"));
+    cr_expect(eq(str, g.d[0].key, "-:1"));
+    cr_expect(eq(u64, g.prog.total_bytes, 0));
+}
+
+Test(reader, on_file_skips_files_and_leading_records, .init = setup, .fini = teardown)
+{
+    const char *a = tu_path("in/a.jsonl"), *b = tu_path("in/b.jsonl"), *c = tu_path("in/c.txt");
+    tu_write_str(a, "{\"text\":\"a1\"}\n{\"text\":\"a2\"}\n");
+    tu_write_str(b, "{\"text\":\"b1\"}\nnot json\n\n{\"text\":\"b3\"}\n{\"text\":\"b4\"}\n");
+    tu_write_str(c, "c");
+    const char *in[] = {a, b, c};
+    got g = {0};
+    g.skip_path = a;
+    g.skip_records_path = b;
+    g.skip_records_for = 2; /* b1 and the malformed line were read by an earlier run */
+    read_all(in, 3, &g);
+    dump(&g);
+    cr_assert(eq(sz, g.nd, 3));
+    cr_expect(eq(str, g.d[0].text, "b3"));
+    cr_expect(eq(u64, g.d[0].record, 2));
+    cr_expect(eq(u64, g.d[0].file_index, 1));
+    cr_expect(eq(u64, g.d[0].line, 4));
+    cr_expect(eq(str, g.d[1].text, "b4"));
+    cr_expect(eq(str, g.d[2].text, "c"));
+    cr_expect(eq(u64, g.d[2].file_index, 2));
+    cr_expect(eq(sz, g.nj, 0));
+    cr_expect(eq(u64, g.prog.skipped_files, 1));
+    cr_expect(eq(u64, g.prog.skipped_records, 2));
+    char want[2048];
+    snprintf(want, sizeof want, "0:%s\n1:%s\n2:%s\n", a, b, c);
+    cr_expect(eq(str, g.files_seen, want));
+}
+
+Test(reader, unreadable_empty_binary_and_missing_inputs, .init = setup, .fini = teardown)
+{
+    const char *empty = tu_path("in/empty.jsonl");
+    tu_write_str(empty, "");
+    const char *bin = tu_path("in/blob.dat");
+    tu_write_file(bin, "\x01\x02\x00\x03xyz", 7);
+    const char *missing = tu_path("in/missing.jsonl");
+    const char *ok = tu_path("in/ok.txt");
+    tu_write_str(ok, "fine");
+    const char *unk = tu_path("in/page.xml");
+    tu_write_str(unk, "<?xml version=\"1.0\"?><root/>");
+    const char *in[] = {empty, bin, missing, unk, ok};
+    got g = {0};
+    read_all(in, 5, &g);
+    dump(&g);
+    cr_assert(eq(sz, g.nd, 1));
+    cr_expect(eq(str, g.d[0].text, "fine"));
+    cr_expect(eq(u64, g.d[0].file_index, 4));
+    cr_assert(eq(sz, g.nj, 4));
+    expect_reject(&g, 0, empty, 0, 0, "empty file");
+    expect_reject(&g, 1, bin, 0, 0, "unknown format");
+    expect_reject(&g, 2, missing, 0, 0, "No such file");
+    expect_reject(&g, 3, unk, 0, 0, "unknown format");
+    if (geteuid() != 0) {
+        const char *locked = tu_path("in/locked.txt");
+        tu_write_str(locked, "secret");
+        chmod(locked, 0);
+        got h = {0};
+        read_one(locked, &h);
+        cr_expect(eq(sz, h.nd, 0));
+        cr_assert(eq(sz, h.nj, 1));
+        expect_reject(&h, 0, locked, 0, 0, "Permission denied");
+    }
+}
+
+Test(reader, text_with_nul_bytes_is_rejected, .init = setup, .fini = teardown)
+{
+    /* Beyond the sniffed prefix, so the format is text and the NUL is found later. */
+    size_t n = 100000;
+    char *t = malloc(n);
+    memset(t, 'a', n);
+    t[90000] = 0;
+    const char *path = tu_path("in/nul.txt");
+    tu_write_file(path, t, n);
+    got g = {0};
+    read_one(path, &g);
+    cr_assert(eq(sz, g.nd, 0));
+    cr_assert(eq(sz, g.nj, 1));
+    expect_reject(&g, 0, path, 0, 90000, "NUL byte");
+    free(t);
+}
