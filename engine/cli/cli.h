@@ -49,4 +49,14 @@ int cmd_hits(int argc, char **argv);
 int cmd_dump(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 
+/** Write s[0..len) as a JSON string literal (quotes included). */
+void cli_json_str(FILE *f, const char *s, size_t len);
+/** Same into a growable buffer. */
+struct tdx_buf;
+void cli_json_buf(struct tdx_buf *b, const char *s, size_t len);
+/** Format n with thousands separators into buf (static rotating buffer if buf NULL). */
+const char *cli_num(uint64_t n);
+/** Human-readable byte size ("12.3 MB"). */
+const char *cli_bytes(uint64_t n);
+
 #endif

@@ -15,8 +15,13 @@ typedef struct {
 } command;
 
 static const command commands[] = {
+    {"index", cmd_index, "index documents against a watch list"},
+    {"query", cmd_query, "ask a question of an index"},
+    {"stats", cmd_stats, "counts and sizes of an index"},
     {"normalize", cmd_normalize, "show how text is normalized"},
     {"watchlist", cmd_watchlist, "check a watch list: errors, counts, compile cost"},
+    {"dump", cmd_dump, "print the logical content of an index"},
+    {"check", cmd_check, "verify the integrity of an index"},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 

@@ -122,3 +122,77 @@ double cli_now(void)
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
+
+#include "../common/buf.h"
+
+void cli_json_buf(tdx_buf *b, const char *s, size_t len)
+{
+    tdx_buf_putc(b, '"');
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        switch (c) {
+        case '"':
+            tdx_buf_puts(b, "\\\"");
+            break;
+        case '\\':
+            tdx_buf_puts(b, "\\\\");
+            break;
+        case '\n':
+            tdx_buf_puts(b, "\\n");
+            break;
+        case '\r':
+            tdx_buf_puts(b, "\\r");
+            break;
+        case '\t':
+            tdx_buf_puts(b, "\\t");
+            break;
+        default:
+            if (c < 0x20 || c == 0x7f)
+                tdx_buf_printf(b, "\\u%04x", c);
+            else
+                tdx_buf_putc(b, c);
+        }
+    }
+    tdx_buf_putc(b, '"');
+}
+
+void cli_json_str(FILE *f, const char *s, size_t len)
+{
+    tdx_buf b = TDX_BUF_INIT;
+    cli_json_buf(&b, s, len);
+    fwrite(b.p, 1, b.len, f);
+    tdx_buf_free(&b);
+}
+
+const char *cli_num(uint64_t n)
+{
+    static char bufs[8][32];
+    static int next;
+    char *out = bufs[next++ & 7];
+    char tmp[32];
+    int len = snprintf(tmp, sizeof tmp, "%llu", (unsigned long long)n);
+    int o = 0;
+    for (int i = 0; i < len; i++) {
+        if (i && (len - i) % 3 == 0)
+            out[o++] = ',';
+        out[o++] = tmp[i];
+    }
+    out[o] = 0;
+    return out;
+}
+
+const char *cli_bytes(uint64_t n)
+{
+    static char bufs[8][32];
+    static int next;
+    char *out = bufs[next++ & 7];
+    const char *units[] = {"B", "KB", "MB", "GB", "TB"};
+    double v = (double)n;
+    int u = 0;
+    while (v >= 1000 && u < 4) {
+        v /= 1000;
+        u++;
+    }
+    snprintf(out, 32, u ? "%.1f %s" : "%.0f %s", v, units[u]);
+    return out;
+}

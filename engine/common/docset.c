@@ -1,0 +1,152 @@
+/*
+ * docset.c - sorted doc-id sets (see docset.h).
+ */
+#include "docset.h"
+
+#include "alloc.h"
+#include "err.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void tdx_docset_free(tdx_docset *d)
+{
+    tdx_free(d->v);
+    d->v = NULL;
+    d->n = d->cap = 0;
+}
+
+int tdx_docset_reserve(tdx_docset *d, size_t extra)
+{
+    if (d->n + extra <= d->cap)
+        return 0;
+    size_t cap = d->cap ? d->cap : 64;
+    while (cap < d->n + extra)
+        cap *= 2;
+    uint32_t *v = tdx_reallocarray(d->v, cap, sizeof *v);
+    if (v == NULL)
+        return TDX_ENOMEM;
+    d->v = v;
+    d->cap = cap;
+    return 0;
+}
+
+int tdx_docset_push(tdx_docset *d, uint32_t id)
+{
+    if (d->n == d->cap && tdx_docset_reserve(d, 1))
+        return TDX_ENOMEM;
+    d->v[d->n++] = id;
+    return 0;
+}
+
+int tdx_docset_copy(tdx_docset *dst, const tdx_docset *src)
+{
+    dst->n = 0;
+    if (tdx_docset_reserve(dst, src->n))
+        return TDX_ENOMEM;
+    if (src->n)
+        memcpy(dst->v, src->v, src->n * sizeof *src->v);
+    dst->n = src->n;
+    return 0;
+}
+
+/* First index i >= lo with v[i] >= x, galloping from lo. */
+static size_t gallop(const uint32_t *v, size_t n, size_t lo, uint32_t x)
+{
+    size_t step = 1, hi = lo;
+    while (hi < n && v[hi] < x) {
+        lo = hi + 1;
+        hi += step;
+        step *= 2;
+    }
+    if (hi > n)
+        hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (v[mid] < x)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+int tdx_docset_and(const tdx_docset *a, const tdx_docset *b, tdx_docset *out)
+{
+    if (a->n > b->n) {
+        const tdx_docset *t = a;
+        a = b;
+        b = t;
+    }
+    out->n = 0;
+    if (tdx_docset_reserve(out, a->n))
+        return TDX_ENOMEM;
+    size_t j = 0;
+    for (size_t i = 0; i < a->n && j < b->n; i++) {
+        j = gallop(b->v, b->n, j, a->v[i]);
+        if (j < b->n && b->v[j] == a->v[i])
+            out->v[out->n++] = a->v[i];
+    }
+    return 0;
+}
+
+int tdx_docset_or(const tdx_docset *a, const tdx_docset *b, tdx_docset *out)
+{
+    out->n = 0;
+    if (tdx_docset_reserve(out, a->n + b->n))
+        return TDX_ENOMEM;
+    size_t i = 0, j = 0;
+    while (i < a->n && j < b->n) {
+        if (a->v[i] < b->v[j])
+            out->v[out->n++] = a->v[i++];
+        else if (a->v[i] > b->v[j])
+            out->v[out->n++] = b->v[j++];
+        else {
+            out->v[out->n++] = a->v[i++];
+            j++;
+        }
+    }
+    while (i < a->n)
+        out->v[out->n++] = a->v[i++];
+    while (j < b->n)
+        out->v[out->n++] = b->v[j++];
+    return 0;
+}
+
+int tdx_docset_sub(const tdx_docset *a, const tdx_docset *b, tdx_docset *out)
+{
+    out->n = 0;
+    if (tdx_docset_reserve(out, a->n))
+        return TDX_ENOMEM;
+    size_t j = 0;
+    for (size_t i = 0; i < a->n; i++) {
+        j = gallop(b->v, b->n, j, a->v[i]);
+        if (!(j < b->n && b->v[j] == a->v[i]))
+            out->v[out->n++] = a->v[i];
+    }
+    return 0;
+}
+
+int tdx_docset_has(const tdx_docset *d, uint32_t id)
+{
+    size_t i = gallop(d->v, d->n, 0, id);
+    return i < d->n && d->v[i] == id;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+void tdx_docset_normalize(tdx_docset *d)
+{
+    if (d->n < 2)
+        return;
+    qsort(d->v, d->n, sizeof *d->v, cmp_u32);
+    size_t w = 1;
+    for (size_t i = 1; i < d->n; i++)
+        if (d->v[i] != d->v[w - 1])
+            d->v[w++] = d->v[i];
+    d->n = w;
+}

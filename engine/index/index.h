@@ -1,0 +1,91 @@
+/*
+ * index.h - term extraction and per-batch postings building.
+ *
+ * Terms (the byte strings the store keys postings by; the first byte is the
+ * term class):
+ *   'u' cp            every non-ASCII character of the normalized text
+ *   'b' cp1 cp2       every pair of adjacent non-ASCII characters
+ *   'w' word          every maximal run of ASCII letters and digits
+ *                     (lower-case once normalized), cut at TDX_WORD_MAX bytes
+ *   'f' name 0x1f v   a metadata field with its normalized value
+ *   'e' / 'c' / 'p'   entity, category and pattern ids (4 bytes big-endian);
+ *                     'p' entries carry the hits of the pattern as payload
+ * ASCII punctuation and spaces are not indexed.  Together the classes make
+ * any substring of the normalized text findable: a query is cut into the
+ * same terms, the postings are intersected, and, unless the terms already
+ * prove the match, candidates are verified against the text.
+ *
+ * A tdx_gram_builder collects the terms of a batch of documents (numbered
+ * 0, 1, 2, ... within the batch) and emits them as a tdx_postings sorted by
+ * term bytes.  Repeats within a document are dropped as they arrive, using
+ * each term's last document; terms get dense per-batch ids through an
+ * open-addressing table so the final sort is a counting sort by id.
+ *
+ * Threading: a builder belongs to one worker.
+ */
+#ifndef TDX_INDEX_H
+#define TDX_INDEX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../common/err.h"
+#include "../common/postings.h"
+
+#define TDX_WORD_MAX 64
+#define TDX_FIELD_TERM_MAX 256
+
+enum {
+    TDX_TERM_BIGRAM = 'b',
+    TDX_TERM_CATEGORY = 'c',
+    TDX_TERM_ENTITY = 'e',
+    TDX_TERM_FIELD = 'f',
+    TDX_TERM_PATTERN = 'p',
+    TDX_TERM_UNIGRAM = 'u',
+    TDX_TERM_WORD = 'w',
+};
+
+typedef struct tdx_gram_builder tdx_gram_builder;
+
+int tdx_gram_builder_create(tdx_gram_builder **out_b, tdx_err *err);
+void tdx_gram_builder_free(tdx_gram_builder *b);
+/** Forget all terms (keeps memory). */
+void tdx_gram_builder_reset(tdx_gram_builder *b);
+
+/**
+ * Add the unigram, bigram and word terms of normalized UTF-8 text for batch
+ * document `doc`.  Documents must be added in increasing order.  With
+ * grams == 0 only words are skipped too (entity-only profile: nothing).
+ */
+int tdx_gram_add_text(tdx_gram_builder *b, uint32_t doc, const uint8_t *text, size_t len);
+/** Add one explicit term (fields, entities, categories) for `doc`. */
+int tdx_gram_add_term(tdx_gram_builder *b, uint32_t doc, const uint8_t *term, size_t len);
+
+/** Emit all terms, sorted by bytes, into out (reset first). */
+int tdx_gram_emit(tdx_gram_builder *b, tdx_postings *out, tdx_err *err);
+
+/** Number of distinct terms collected so far. */
+size_t tdx_gram_nterms(const tdx_gram_builder *b);
+
+/**
+ * Query side: the terms a substring query needs.  For normalized query text
+ * q, fills `terms` (each prefixed by its class byte) with the terms every
+ * matching document must contain, and reports through *out_exact whether
+ * containing them all already proves the match (1-2 non-ASCII characters,
+ * or one whole ASCII word bounded inside the query).  Word fragments that
+ * touch an end of the query are returned separately in `partial` with the
+ * kind of match the dictionary must do: TDX_PART_PREFIX (word starts with),
+ * TDX_PART_SUFFIX (ends with), TDX_PART_INFIX (contains).
+ */
+enum { TDX_PART_EXACT = 0, TDX_PART_PREFIX = 1, TDX_PART_SUFFIX = 2, TDX_PART_INFIX = 3 };
+
+typedef struct tdx_qterm {
+    uint8_t term[TDX_WORD_MAX + 8];
+    uint8_t len;
+    uint8_t part; /* TDX_PART_* (words only; EXACT for grams) */
+} tdx_qterm;
+
+int tdx_query_terms(const uint8_t *q, size_t len, tdx_qterm *out, size_t cap, size_t *out_n,
+                    int *out_exact);
+
+#endif

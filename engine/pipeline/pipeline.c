@@ -1,0 +1,999 @@
+/*
+ * pipeline.c - the indexing run (pipeline.h).
+ *
+ *   reader thread ──work_q──► N worker threads ──done_q──► writer (caller)
+ *
+ * The reader fills batches (a few MB of documents, copied into one arena)
+ * and numbers them; workers normalize, match, cut terms and compress each
+ * document and build the batch's sorted postings; the writer puts batches
+ * back in sequence order and hands each to tdx_store_write_batch, one LMDB
+ * transaction per batch.  Doc ids are given by the writer, in input order,
+ * so the index is the same with 1 or N workers.
+ *
+ * Memory: every batch holds a share of a byte budget (common/queue.h) from
+ * the moment the reader starts filling it until the writer has committed
+ * it, so what is in flight stays under --memory whatever the corpus size.
+ *
+ * Errors: the first fatal error (any thread) is recorded once under
+ * err_mu; it stops the reader, closes the budget so nobody waits on it,
+ * and lets workers and writer drain without doing work, then all threads
+ * are joined and the error returned.
+ *
+ * Threading: see the comments on the fields of `run` and `batch`.
+ */
+#include "pipeline.h"
+
+#include "../common/alloc.h"
+#include "../common/buf.h"
+#include "../common/hash.h"
+#include "../common/postings.h"
+#include "../common/queue.h"
+#include "../common/varint.h"
+#include "../index/index.h"
+#include "../match/match.h"
+#include "../normalize/normalize.h"
+#include "../store/store.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define KEY_MAX 400
+#define FIELD_VALUE_MAX 200
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+uint32_t tdx_date_ymd(const char *s)
+{
+    if (s == NULL)
+        return 0;
+    for (int i = 0; i < 10; i++) {
+        if (i == 4 || i == 7) {
+            if (s[i] != '-')
+                return 0;
+        } else if (s[i] < '0' || s[i] > '9') {
+            return 0;
+        }
+    }
+    uint32_t y = (uint32_t)atoi(s), m = (uint32_t)atoi(s + 5), d = (uint32_t)atoi(s + 8);
+    if (m < 1 || m > 12 || d < 1 || d > 31 || y < 1)
+        return 0;
+    return y * 10000 + m * 100 + d;
+}
+
+/* A document of a batch: offsets into the batch arena (strings NUL-terminated). */
+typedef struct bdoc {
+    uint32_t key, source, title, date, url, format, encoding, text;
+    uint32_t text_len;
+    uint32_t kv0, nkv; /* index of the first pair in batch.kv, number of pairs */
+    uint64_t line, offset, invalid;
+    uint32_t date_ymd;
+    /* worker results */
+    uint64_t hash[2];
+    uint32_t hit0, nhits;
+    uint32_t z0, zlen;
+} bdoc;
+
+typedef struct binput {
+    uint32_t path; /* arena offset */
+    uint64_t size;
+    int64_t mtime;
+    uint64_t records;
+    int complete;
+} binput;
+
+/* Owned by the reader while filling, then by one worker, then the writer. */
+typedef struct batch {
+    uint64_t seq;
+    size_t budget; /* bytes of the budget this batch holds */
+    tdx_buf arena;
+    bdoc *docs;
+    size_t ndocs, cap_docs;
+    uint32_t *kv; /* pairs of arena offsets */
+    size_t nkv, cap_kv;
+    binput *inputs;
+    size_t ninputs, cap_inputs;
+    uint64_t rejects;
+    /* worker results */
+    tdx_store_hit *hits;
+    size_t nhits, cap_hits;
+    tdx_buf z;
+    tdx_postings post;
+    tdx_stage_times t;
+    struct batch *next; /* writer's reorder list */
+} batch;
+
+typedef struct run run;
+
+typedef struct worker {
+    run *p;
+    pthread_t th;
+    tdx_norm_ctx *nctx;
+    tdx_norm_out nout, fout;
+    tdx_match_scratch *scratch;
+    tdx_hits hits;
+    tdx_gram_builder *gb;
+    tdx_store_zctx *z;
+    tdx_buf zbuf, term;
+} worker;
+
+struct run {
+    const tdx_pipeline_opts *o;
+    /* immutable while threads run */
+    tdx_norm *norm;
+    tdx_watchlist *wl;
+    tdx_matcher *matcher;
+    tdx_store *store;
+    int grams;
+    size_t batch_bytes;
+    int nworkers;
+    worker *workers;
+    tdx_queue *work_q, *done_q;
+    tdx_budget budget;
+    /* first fatal error: guarded by err_mu */
+    pthread_mutex_t err_mu;
+    tdx_err err;
+    atomic_int failed;
+    atomic_int live_workers; /* last worker out closes done_q */
+    /* reader thread only */
+    pthread_t reader_th;
+    tdx_reader *reader;
+    tdx_rtxn *reader_txn;
+    batch *cur;
+    uint64_t next_seq;
+    char *file_path;
+    uint64_t file_size;
+    int64_t file_mtime;
+    uint64_t file_records;
+    int have_file;
+    double last_progress;
+    /* read by the reader for progress, written by the writer */
+    atomic_uint_fast64_t docs_added, bytes_indexed, docs_read, rejects;
+    double t0;
+    tdx_run_stats *st; /* writer (and the reader's own counters after join) */
+    double read_time;  /* reader thread */
+};
+
+static void fail(run *p, const tdx_err *e, int code)
+{
+    pthread_mutex_lock(&p->err_mu);
+    if (p->err.code == 0) {
+        if (e && e->code)
+            tdx_err_set(&p->err, e->code, "%s", e->msg);
+        else
+            tdx_err_set(&p->err, code, "%s", tdx_strerror(code));
+    }
+    pthread_mutex_unlock(&p->err_mu);
+    atomic_store(&p->failed, 1);
+    tdx_budget_close(&p->budget);
+}
+
+/* ---- batches ---- */
+
+static void batch_free(batch *b)
+{
+    if (b == NULL)
+        return;
+    tdx_buf_free(&b->arena);
+    tdx_free(b->docs);
+    tdx_free(b->kv);
+    tdx_free(b->inputs);
+    tdx_free(b->hits);
+    tdx_buf_free(&b->z);
+    tdx_postings_free(&b->post);
+    tdx_free(b);
+}
+
+static int arena_str(batch *b, const char *s, size_t len, uint32_t *out)
+{
+    if (b->arena.len + len + 1 > UINT32_MAX)
+        return TDX_ELIMIT;
+    *out = (uint32_t)b->arena.len;
+    int rc = tdx_buf_append(&b->arena, s, len);
+    return rc ? rc : tdx_buf_putc(&b->arena, 0);
+}
+
+static int grow(void **p, size_t *cap, size_t need, size_t size)
+{
+    if (need <= *cap)
+        return 0;
+    size_t c = *cap ? *cap * 2 : 64;
+    while (c < need)
+        c *= 2;
+    void *np = tdx_reallocarray(*p, c, size);
+    if (np == NULL)
+        return TDX_ENOMEM;
+    *p = np;
+    *cap = c;
+    return 0;
+}
+
+static inline const char *astr(const batch *b, uint32_t off)
+{
+    return (const char *)b->arena.p + off;
+}
+
+/* ---- reader thread ---- */
+
+static int new_batch(run *p)
+{
+    size_t want = p->batch_bytes * 3;
+    if (tdx_budget_acquire(&p->budget, want) != 0)
+        return TDX_ECANCELED;
+    batch *b = tdx_calloc(1, sizeof *b);
+    if (b == NULL) {
+        tdx_budget_release(&p->budget, want);
+        return TDX_ENOMEM;
+    }
+    b->budget = want;
+    tdx_postings_init(&b->post, 0);
+    p->cur = b;
+    return 0;
+}
+
+static int add_input_progress(run *p, int complete)
+{
+    batch *b = p->cur;
+    if (!p->have_file)
+        return 0;
+    int rc = grow((void **)&b->inputs, &b->cap_inputs, b->ninputs + 1, sizeof *b->inputs);
+    if (rc)
+        return rc;
+    binput *in = &b->inputs[b->ninputs];
+    rc = arena_str(b, p->file_path, strlen(p->file_path), &in->path);
+    if (rc)
+        return rc;
+    in->size = p->file_size;
+    in->mtime = p->file_mtime;
+    in->records = p->file_records;
+    in->complete = complete;
+    b->ninputs++;
+    return 0;
+}
+
+static int dispatch(run *p)
+{
+    batch *b = p->cur;
+    p->cur = NULL;
+    if (b == NULL)
+        return 0;
+    /* A batch that outgrew its share (one huge document) takes the rest now. */
+    size_t need = b->arena.len * 3;
+    if (need > b->budget) {
+        if (tdx_budget_acquire(&p->budget, need - b->budget) != 0) {
+            tdx_budget_release(&p->budget, b->budget);
+            batch_free(b);
+            return TDX_ECANCELED;
+        }
+        b->budget = need;
+    }
+    b->seq = p->next_seq++;
+    if (tdx_queue_push(p->work_q, b) != 0) {
+        tdx_budget_release(&p->budget, b->budget);
+        batch_free(b);
+        return TDX_ECANCELED;
+    }
+    return 0;
+}
+
+static int on_file(void *ctx, const char *path, uint64_t file_index, uint64_t size,
+                   int64_t mtime, uint64_t *skip_records)
+{
+    run *p = ctx;
+    (void)file_index;
+    /* The previous file is complete: record it with the batch in hand. */
+    if (p->have_file && p->cur && add_input_progress(p, 1) != 0)
+        fail(p, NULL, TDX_ENOMEM);
+    tdx_free(p->file_path);
+    p->file_path = tdx_strdup(path);
+    p->have_file = p->file_path != NULL;
+    p->file_size = size;
+    p->file_mtime = mtime;
+    p->file_records = 0;
+    *skip_records = 0;
+    if (p->reader_txn == NULL || strcmp(path, "-") == 0)
+        return 0;
+    tdx_store_input in;
+    if (tdx_store_get_input(p->reader_txn, path, &in, NULL) != 0)
+        return 0;
+    if (in.size != size || in.mtime != mtime)
+        return 0; /* changed since: read it all, keys and hashes sort it out */
+    if (in.complete) {
+        p->st->skipped_files++;
+        p->have_file = 0;
+        return 1;
+    }
+    *skip_records = in.records;
+    p->file_records = in.records;
+    return 0;
+}
+
+static void on_reject(void *ctx, const tdx_reject *r)
+{
+    run *p = ctx;
+    if (r->kept) {
+        p->st->warnings++;
+    } else {
+        if (p->cur)
+            p->cur->rejects++;
+        atomic_fetch_add(&p->rejects, 1);
+    }
+    if (p->o->reader.on_reject)
+        p->o->reader.on_reject(p->o->reader.ctx, r);
+}
+
+static void report_progress(run *p, int final)
+{
+    if (p->o->on_progress == NULL)
+        return;
+    tdx_progress pr = {0};
+    if (p->reader) {
+        tdx_read_progress rp;
+        tdx_reader_progress(p->reader, &rp);
+        pr.files = rp.files;
+        pr.bytes_read = rp.bytes;
+        pr.total_bytes = rp.total_bytes;
+    }
+    pr.docs_read = atomic_load(&p->docs_read);
+    pr.docs_added = atomic_load(&p->docs_added);
+    pr.rejects = atomic_load(&p->rejects);
+    pr.bytes_indexed = atomic_load(&p->bytes_indexed);
+    pr.elapsed_s = now_s() - p->t0;
+    pr.final = final;
+    p->o->on_progress(p->o->ctx, &pr);
+}
+
+static int add_doc(run *p, const tdx_doc *d)
+{
+    batch *b = p->cur;
+    int rc = grow((void **)&b->docs, &b->cap_docs, b->ndocs + 1, sizeof *b->docs);
+    if (rc)
+        return rc;
+    bdoc *x = &b->docs[b->ndocs];
+    memset(x, 0, sizeof *x);
+    size_t klen = strlen(d->key);
+    if (klen == 0) {
+        rc = arena_str(b, d->source, strlen(d->source), &x->key);
+    } else if (klen > KEY_MAX) {
+        /* LMDB keys are short: keep a prefix and a hash of the whole key. */
+        char k[KEY_MAX + 24];
+        int n = snprintf(k, sizeof k, "%.*s#%016llx", KEY_MAX - 20, d->key,
+                         (unsigned long long)tdx_hash64(d->key, klen));
+        rc = arena_str(b, k, (size_t)n, &x->key);
+    } else {
+        rc = arena_str(b, d->key, klen, &x->key);
+    }
+    rc = rc ? rc : arena_str(b, d->source, strlen(d->source), &x->source);
+    rc = rc ? rc : arena_str(b, d->title, strlen(d->title), &x->title);
+    rc = rc ? rc : arena_str(b, d->date, strlen(d->date), &x->date);
+    rc = rc ? rc : arena_str(b, d->url, strlen(d->url), &x->url);
+    rc = rc ? rc : arena_str(b, d->format, strlen(d->format), &x->format);
+    rc = rc ? rc : arena_str(b, d->encoding, strlen(d->encoding), &x->encoding);
+    rc = rc ? rc : arena_str(b, (const char *)d->text, d->text_len, &x->text);
+    if (rc)
+        return rc;
+    x->text_len = (uint32_t)d->text_len;
+    x->line = d->line;
+    x->offset = d->offset;
+    x->invalid = d->invalid;
+    x->date_ymd = d->date_parsed ? tdx_date_ymd(d->date) : 0;
+    x->kv0 = (uint32_t)b->nkv;
+    rc = grow((void **)&b->kv, &b->cap_kv, 2 * (b->nkv + d->nmeta), sizeof *b->kv);
+    for (size_t i = 0; rc == 0 && i < d->nmeta; i++) {
+        uint32_t ko, vo;
+        rc = arena_str(b, d->meta[i].key, strlen(d->meta[i].key), &ko);
+        rc = rc ? rc : arena_str(b, d->meta[i].val, d->meta[i].val_len, &vo);
+        if (rc == 0) {
+            b->kv[2 * b->nkv] = ko;
+            b->kv[2 * b->nkv + 1] = vo;
+            b->nkv++;
+        }
+    }
+    x->nkv = (uint32_t)(b->nkv - x->kv0);
+    b->ndocs++;
+    return rc;
+}
+
+static void *reader_main(void *arg)
+{
+    run *p = arg;
+    const tdx_pipeline_opts *o = p->o;
+    tdx_err err = {0};
+    double t = now_s();
+    int rc = new_batch(p);
+    while (rc == 0) {
+        if ((o->stop && *o->stop) || atomic_load(&p->failed))
+            break;
+        tdx_doc d;
+        double r0 = now_s();
+        int got = tdx_reader_next(p->reader, &d, &err);
+        p->read_time += now_s() - r0;
+        if (got < 0) {
+            rc = got;
+            break;
+        }
+        if (got == 0)
+            break;
+        atomic_fetch_add(&p->docs_read, 1);
+        if (d.text_len > UINT32_MAX / 2) {
+            tdx_reject rj = {d.source, d.line, d.offset, "document too large to index", 0};
+            on_reject(p, &rj);
+            continue;
+        }
+        rc = add_doc(p, &d);
+        p->file_records = d.record + 1;
+        p->st->invalid += d.invalid;
+        p->st->bytes_read += d.text_len;
+        if (rc == 0 && (p->cur->arena.len >= p->batch_bytes || p->cur->ndocs >= (1u << 20))) {
+            rc = add_input_progress(p, 0);
+            rc = rc ? rc : dispatch(p);
+            rc = rc ? rc : new_batch(p);
+        }
+        double nw = now_s();
+        if (nw - p->last_progress > 0.2) {
+            p->last_progress = nw;
+            report_progress(p, 0);
+        }
+    }
+    if (rc == 0 && p->cur) {
+        int interrupted = (o->stop && *o->stop) || atomic_load(&p->failed);
+        /* At the end of all inputs the file in hand is complete. */
+        rc = add_input_progress(p, !interrupted);
+        if (rc == 0 && (p->cur->ndocs || p->cur->ninputs || p->cur->rejects))
+            rc = dispatch(p);
+    }
+    if (p->cur) {
+        tdx_budget_release(&p->budget, p->cur->budget);
+        batch_free(p->cur);
+        p->cur = NULL;
+    }
+    if (rc && rc != TDX_ECANCELED)
+        fail(p, err.code ? &err : NULL, rc);
+    tdx_queue_close(p->work_q);
+    p->read_time = p->read_time > 0 ? p->read_time : now_s() - t;
+    return NULL;
+}
+
+/* ---- workers ---- */
+
+static int add_field_terms(worker *w, uint32_t doc, const char *name, const char *val,
+                           size_t vlen)
+{
+    run *p = w->p;
+    size_t nl = strlen(name);
+    if (nl == 0 || nl > 64 || vlen == 0)
+        return 0;
+    tdx_err e = {0};
+    int rc = tdx_norm_run(p->norm, w->nctx, (const uint8_t *)val, vlen, &w->fout, &e);
+    if (rc)
+        return rc;
+    size_t l = w->fout.text.len;
+    const uint8_t *v = w->fout.text.p;
+    /* Trim the single spaces the whitespace rule may leave at the ends. */
+    while (l && v[0] == ' ') {
+        v++;
+        l--;
+    }
+    while (l && v[l - 1] == ' ')
+        l--;
+    if (l == 0)
+        return 0;
+    if (l > FIELD_VALUE_MAX) {
+        l = FIELD_VALUE_MAX;
+        while (l && (v[l] & 0xC0) == 0x80)
+            l--;
+    }
+    tdx_buf_reset(&w->term);
+    tdx_buf_putc(&w->term, TDX_TERM_FIELD);
+    tdx_buf_append(&w->term, name, nl);
+    tdx_buf_putc(&w->term, 0x1f);
+    for (size_t i = 0; i < l; i++)
+        tdx_buf_putc(&w->term, v[i] == 0 ? ' ' : v[i]);
+    if (w->term.p == NULL)
+        return TDX_ENOMEM;
+    return tdx_gram_add_term(w->gb, doc, w->term.p, w->term.len);
+}
+
+static int process_batch(worker *w, batch *b, tdx_err *err)
+{
+    run *p = w->p;
+    tdx_gram_builder_reset(w->gb);
+    tdx_buf_reset(&b->z);
+    b->nhits = 0;
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < b->ndocs; i++) {
+        bdoc *x = &b->docs[i];
+        const uint8_t *text = (const uint8_t *)astr(b, x->text);
+        double t0 = now_s();
+        rc = tdx_norm_run(p->norm, w->nctx, text, x->text_len, &w->nout, err);
+        if (rc)
+            break;
+        double t1 = now_s();
+        tdx_hash128(w->nout.text.p, w->nout.text.len, x->hash);
+        rc = tdx_match_scan(p->matcher, w->scratch, w->nout.text.p, w->nout.text.len, &w->hits,
+                            err);
+        if (rc)
+            break;
+        double t2 = now_s();
+        rc = grow((void **)&b->hits, &b->cap_hits, b->nhits + w->hits.n, sizeof *b->hits);
+        if (rc)
+            break;
+        x->hit0 = (uint32_t)b->nhits;
+        x->nhits = (uint32_t)w->hits.n;
+        for (size_t h = 0; h < w->hits.n; h++) {
+            const tdx_hit *hit = &w->hits.v[h];
+            tdx_store_hit *sh = &b->hits[b->nhits++];
+            sh->pattern = hit->pattern;
+            sh->nstart = hit->start;
+            sh->nend = hit->end;
+            sh->ostart = (uint32_t)tdx_norm_map_start(&w->nout, hit->start);
+            sh->oend = (uint32_t)tdx_norm_map_end(&w->nout, hit->end);
+        }
+        uint32_t doc = (uint32_t)i;
+        if (p->grams)
+            rc = tdx_gram_add_text(w->gb, doc, w->nout.text.p, w->nout.text.len);
+        for (size_t h = 0; rc == 0 && h < w->hits.n; h++) {
+            const tdx_pattern *pat = tdx_watchlist_pattern(p->wl, w->hits.v[h].pattern);
+            uint8_t term[5];
+            term[0] = TDX_TERM_PATTERN;
+            tdx_be32_put(term + 1, pat->id);
+            rc = tdx_gram_add_term(w->gb, doc, term, 5);
+            term[0] = TDX_TERM_ENTITY;
+            tdx_be32_put(term + 1, pat->entity);
+            rc = rc ? rc : tdx_gram_add_term(w->gb, doc, term, 5);
+            term[0] = TDX_TERM_CATEGORY;
+            tdx_be32_put(term + 1, pat->category);
+            rc = rc ? rc : tdx_gram_add_term(w->gb, doc, term, 5);
+        }
+        for (uint32_t k = 0; rc == 0 && k < x->nkv; k++) {
+            const char *name = astr(b, b->kv[2 * (x->kv0 + k)]);
+            const char *val = astr(b, b->kv[2 * (x->kv0 + k) + 1]);
+            rc = add_field_terms(w, doc, name, val, strlen(val));
+        }
+        if (rc == 0)
+            rc = add_field_terms(w, doc, "format", astr(b, x->format), strlen(astr(b, x->format)));
+        if (rc == 0)
+            rc = add_field_terms(w, doc, "encoding", astr(b, x->encoding),
+                                 strlen(astr(b, x->encoding)));
+        if (rc) {
+            rc = tdx_err_set(err, rc, "out of memory collecting terms");
+            break;
+        }
+        double t3 = now_s();
+        rc = tdx_store_compress(w->z, text, x->text_len, &w->zbuf, err);
+        if (rc)
+            break;
+        if (b->z.len + w->zbuf.len > UINT32_MAX) {
+            rc = tdx_err_set(err, TDX_ELIMIT, "batch too large");
+            break;
+        }
+        x->z0 = (uint32_t)b->z.len;
+        x->zlen = (uint32_t)w->zbuf.len;
+        rc = tdx_buf_append(&b->z, w->zbuf.p, w->zbuf.len);
+        if (rc) {
+            rc = tdx_err_set(err, rc, "out of memory");
+            break;
+        }
+        double t4 = now_s();
+        b->t.normalize += t1 - t0;
+        b->t.match += t2 - t1;
+        b->t.terms += t3 - t2;
+        b->t.compress += t4 - t3;
+    }
+    if (rc == 0) {
+        double t0 = now_s();
+        rc = tdx_gram_emit(w->gb, &b->post, err);
+        b->t.terms += now_s() - t0;
+    }
+    return rc;
+}
+
+static void *worker_main(void *arg)
+{
+    worker *w = arg;
+    run *p = w->p;
+    void *item;
+    while (tdx_queue_pop(p->work_q, &item)) {
+        batch *b = item;
+        if (!atomic_load(&p->failed)) {
+            tdx_err err = {0};
+            int rc = process_batch(w, b, &err);
+            if (rc)
+                fail(p, &err, rc);
+        }
+        if (tdx_queue_push(p->done_q, b) != 0) {
+            tdx_budget_release(&p->budget, b->budget);
+            batch_free(b);
+        }
+    }
+    if (atomic_fetch_sub(&p->live_workers, 1) == 1)
+        tdx_queue_close(p->done_q);
+    return NULL;
+}
+
+static void worker_free(worker *w)
+{
+    tdx_norm_ctx_free(w->nctx);
+    tdx_norm_out_free(&w->nout);
+    tdx_norm_out_free(&w->fout);
+    tdx_match_scratch_free(w->scratch);
+    tdx_hits_free(&w->hits);
+    tdx_gram_builder_free(w->gb);
+    tdx_store_zctx_free(w->z);
+    tdx_buf_free(&w->zbuf);
+    tdx_buf_free(&w->term);
+}
+
+static int worker_init(run *p, worker *w, tdx_err *err)
+{
+    memset(w, 0, sizeof *w);
+    w->p = p;
+    tdx_norm_out_init(&w->nout);
+    tdx_norm_out_init(&w->fout);
+    int rc = tdx_norm_ctx_create(p->norm, &w->nctx, err);
+    rc = rc ? rc : tdx_match_scratch_create(p->matcher, &w->scratch, err);
+    rc = rc ? rc : tdx_gram_builder_create(&w->gb, err);
+    if (rc == 0 && tdx_store_zctx_create(&w->z) != 0)
+        rc = tdx_err_set(err, TDX_ENOMEM, "out of memory");
+    return rc;
+}
+
+/* ---- writer (calling thread) ---- */
+
+static int write_batch(run *p, batch *b, tdx_err *err)
+{
+    tdx_store_doc *docs = tdx_calloc(b->ndocs + 1, sizeof *docs);
+    tdx_store_kv *kv = tdx_calloc(b->nkv + 1, sizeof *kv);
+    tdx_store_input *ins = tdx_calloc(b->ninputs + 1, sizeof *ins);
+    if (!docs || !kv || !ins) {
+        tdx_free(docs);
+        tdx_free(kv);
+        tdx_free(ins);
+        return tdx_err_set(err, TDX_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < b->nkv; i++) {
+        kv[i].key = astr(b, b->kv[2 * i]);
+        kv[i].val = astr(b, b->kv[2 * i + 1]);
+    }
+    for (size_t i = 0; i < b->ndocs; i++) {
+        const bdoc *x = &b->docs[i];
+        tdx_store_doc *d = &docs[i];
+        d->key = astr(b, x->key);
+        d->source = astr(b, x->source);
+        d->title = astr(b, x->title);
+        d->date = astr(b, x->date);
+        d->url = astr(b, x->url);
+        d->format = astr(b, x->format);
+        d->encoding = astr(b, x->encoding);
+        d->line = x->line;
+        d->offset = x->offset;
+        d->date_ymd = x->date_ymd;
+        d->text_len = x->text_len;
+        d->invalid = x->invalid;
+        d->hash[0] = x->hash[0];
+        d->hash[1] = x->hash[1];
+        d->meta = kv + x->kv0;
+        d->nmeta = x->nkv;
+        d->hits = b->hits + x->hit0;
+        d->nhits = x->nhits;
+        d->ztext = b->z.p + x->z0;
+        d->ztext_len = x->zlen;
+    }
+    for (size_t i = 0; i < b->ninputs; i++) {
+        ins[i].path = astr(b, b->inputs[i].path);
+        ins[i].size = b->inputs[i].size;
+        ins[i].mtime = b->inputs[i].mtime;
+        ins[i].records = b->inputs[i].records;
+        ins[i].complete = b->inputs[i].complete;
+    }
+    tdx_store_batch sb = {docs, b->ndocs, &b->post, ins, b->ninputs, b->rejects};
+    tdx_store_batch_stats bs;
+    double t0 = now_s();
+    int rc = tdx_store_write_batch(p->store, &sb, p->o->replace, &bs, err);
+    p->st->stages.write += now_s() - t0;
+    if (rc == 0) {
+        tdx_run_stats *st = p->st;
+        st->added += bs.added;
+        st->existing += bs.existing;
+        st->duplicates += bs.duplicates;
+        st->changed += bs.changed;
+        st->replaced += bs.replaced;
+        st->hits += bs.hits;
+        st->bytes += bs.bytes;
+        st->batches++;
+        atomic_fetch_add(&p->docs_added, bs.added);
+        atomic_fetch_add(&p->bytes_indexed, bs.bytes);
+    }
+    p->st->stages.normalize += b->t.normalize;
+    p->st->stages.match += b->t.match;
+    p->st->stages.terms += b->t.terms;
+    p->st->stages.compress += b->t.compress;
+    tdx_free(docs);
+    tdx_free(kv);
+    tdx_free(ins);
+    return rc;
+}
+
+static void writer_loop(run *p)
+{
+    batch *pending = NULL; /* sorted by seq */
+    uint64_t next = 0;
+    void *item;
+    while (tdx_queue_pop(p->done_q, &item)) {
+        batch *b = item;
+        batch **pp = &pending;
+        while (*pp && (*pp)->seq < b->seq)
+            pp = &(*pp)->next;
+        b->next = *pp;
+        *pp = b;
+        while (pending && pending->seq == next) {
+            batch *w = pending;
+            pending = w->next;
+            next++;
+            if (!atomic_load(&p->failed)) {
+                tdx_err err = {0};
+                int rc = write_batch(p, w, &err);
+                if (rc)
+                    fail(p, &err, rc);
+            }
+            tdx_budget_release(&p->budget, w->budget);
+            batch_free(w);
+        }
+    }
+    while (pending) {
+        batch *w = pending;
+        pending = w->next;
+        tdx_budget_release(&p->budget, w->budget);
+        batch_free(w);
+    }
+}
+
+/* ---- setup and run ---- */
+
+static int setup_schema(run *p, tdx_err *err)
+{
+    const tdx_watchlist *wl = p->wl;
+    size_t np = tdx_watchlist_npatterns(wl), ne = tdx_watchlist_nentities(wl),
+           nc = tdx_watchlist_ncategories(wl);
+    tdx_store_pattern *pats = tdx_calloc(np + 1, sizeof *pats);
+    const char **ents = tdx_calloc(ne + 1, sizeof *ents);
+    uint32_t *ecat = tdx_calloc(ne + 1, sizeof *ecat);
+    const char **cats = tdx_calloc(nc + 1, sizeof *cats);
+    int rc = 0;
+    if (!pats || !ents || !ecat || !cats) {
+        rc = tdx_err_set(err, TDX_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < np; i++) {
+        const tdx_pattern *q = tdx_watchlist_pattern(wl, (uint32_t)i);
+        pats[i].entity = q->entity;
+        pats[i].category = q->category;
+        pats[i].flags = q->flags;
+        pats[i].line = q->line;
+        pats[i].text = q->text;
+        pats[i].norm = q->norm;
+    }
+    for (size_t i = 0; i < ne; i++) {
+        ents[i] = tdx_watchlist_entity(wl, (uint32_t)i);
+        ecat[i] = tdx_watchlist_entity_category(wl, (uint32_t)i);
+    }
+    for (size_t i = 0; i < nc; i++)
+        cats[i] = tdx_watchlist_category(wl, (uint32_t)i);
+    tdx_store_schema sc = {
+        tdx_norm_identity(p->norm),
+        tdx_norm_steps(p->norm),
+        p->grams,
+        tdx_watchlist_hash(wl),
+        p->o->watchlist_path,
+        pats,
+        np,
+        ents,
+        ecat,
+        ne,
+        cats,
+        nc,
+    };
+    rc = tdx_store_setup(p->store, &sc, err);
+done:
+    tdx_free(pats);
+    tdx_free(ents);
+    tdx_free(ecat);
+    tdx_free(cats);
+    return rc;
+}
+
+/* An existing index fixes the normalizer and profile; a new one takes the options. */
+static int choose_settings(run *p, unsigned *steps, tdx_err *err)
+{
+    const tdx_pipeline_opts *o = p->o;
+    int rc = tdx_norm_parse_steps(o->normalize, steps, err);
+    if (rc)
+        return rc;
+    p->grams = !o->no_grams;
+    tdx_rtxn *t;
+    rc = tdx_store_read_begin(p->store, &t, err);
+    if (rc)
+        return rc;
+    tdx_store_info info;
+    rc = tdx_store_get_info(t, &info, err);
+    tdx_store_read_end(t);
+    if (rc)
+        return rc;
+    if (info.normalizer[0] == 0)
+        return 0; /* new index */
+    if (o->normalize && *steps != info.norm_steps)
+        return tdx_err_set(err, TDX_EFORMAT,
+                           "index '%s' normalizes with '%s'; --normalize %s would differ (build "
+                           "a new index to change it)",
+                           o->index_path, tdx_norm_steps_name(info.norm_steps), o->normalize);
+    if (o->no_grams && info.grams)
+        return tdx_err_set(err, TDX_EFORMAT,
+                           "index '%s' has the gram index; --no-grams applies only to a new "
+                           "index",
+                           o->index_path);
+    *steps = info.norm_steps;
+    p->grams = info.grams;
+    return 0;
+}
+
+int tdx_pipeline_run(const tdx_pipeline_opts *o, tdx_run_stats *st, tdx_err *err)
+{
+    run P;
+    memset(&P, 0, sizeof P);
+    memset(st, 0, sizeof *st);
+    run *p = &P;
+    p->o = o;
+    p->st = st;
+    p->t0 = now_s();
+    pthread_mutex_init(&p->err_mu, NULL);
+    int rc = 0, budget_ok = 0, started_workers = 0, reader_started = 0;
+    if (o->index_path == NULL || o->watchlist_path == NULL)
+        return tdx_err_set(err, TDX_EINVAL, "index and watch list are required");
+
+    p->nworkers = o->threads > 0 ? o->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (p->nworkers < 1)
+        p->nworkers = 1;
+    if (p->nworkers > 256)
+        p->nworkers = 256;
+    st->threads = p->nworkers;
+    size_t mem = o->memory_limit ? o->memory_limit : ((size_t)512 << 20);
+    size_t slots = (size_t)p->nworkers * 2 + 3; /* batches that can be in flight */
+    p->batch_bytes = o->batch_bytes ? o->batch_bytes : mem / (3 * slots);
+    if (p->batch_bytes > ((size_t)64 << 20))
+        p->batch_bytes = (size_t)64 << 20;
+    if (p->batch_bytes < ((size_t)64 << 10))
+        p->batch_bytes = (size_t)64 << 10;
+
+    tdx_store_opts so = {0, 1, 0};
+    rc = tdx_store_open(o->index_path, &so, &p->store, err);
+    unsigned steps = TDX_NORM_ALL;
+    if (rc == 0)
+        rc = choose_settings(p, &steps, err);
+    if (rc == 0)
+        rc = tdx_norm_create(steps, &p->norm, err);
+    if (rc == 0)
+        rc = tdx_watchlist_load(o->watchlist_path, p->norm, &p->wl, err);
+    if (rc == 0) {
+        tdx_match_opts mo = {o->cache_dir};
+        rc = tdx_match_compile(p->wl, &mo, &p->matcher, err);
+    }
+    if (rc == 0) {
+        tdx_match_info mi;
+        tdx_match_get_info(p->matcher, &mi);
+        st->compile_ms = mi.compile_ms;
+        st->from_cache = mi.from_cache;
+        st->npatterns = tdx_watchlist_npatterns(p->wl);
+        st->nentities = tdx_watchlist_nentities(p->wl);
+        rc = setup_schema(p, err);
+    }
+    if (rc)
+        goto done;
+    rc = tdx_budget_init(&p->budget, mem);
+    if (rc)
+        goto done;
+    budget_ok = 1;
+    rc = tdx_queue_create((size_t)p->nworkers * 2, &p->work_q);
+    if (rc == 0)
+        rc = tdx_queue_create((size_t)p->nworkers * 2 + 4, &p->done_q);
+    if (rc == 0) {
+        p->workers = tdx_calloc((size_t)p->nworkers, sizeof *p->workers);
+        if (p->workers == NULL)
+            rc = TDX_ENOMEM;
+    }
+    for (int i = 0; rc == 0 && i < p->nworkers; i++)
+        rc = worker_init(p, &p->workers[i], err);
+    if (rc) {
+        rc = tdx_err_set(err, rc, "out of memory");
+        goto done;
+    }
+    tdx_reader_opts ro = o->reader;
+    ro.on_file = on_file;
+    ro.on_reject = on_reject;
+    ro.ctx = p;
+    rc = tdx_reader_open(o->inputs, o->ninputs, &ro, &p->reader, err);
+    if (rc)
+        goto done;
+    rc = tdx_store_read_begin(p->store, &p->reader_txn, err);
+    if (rc)
+        goto done;
+
+    atomic_store(&p->live_workers, p->nworkers);
+    for (int i = 0; i < p->nworkers; i++) {
+        if (pthread_create(&p->workers[i].th, NULL, worker_main, &p->workers[i]) != 0) {
+            rc = tdx_err_set(err, TDX_EINTERNAL, "cannot start worker thread");
+            break;
+        }
+        started_workers++;
+    }
+    if (rc == 0 && pthread_create(&p->reader_th, NULL, reader_main, p) != 0)
+        rc = tdx_err_set(err, TDX_EINTERNAL, "cannot start reader thread");
+    else if (rc == 0)
+        reader_started = 1;
+    if (rc) {
+        fail(p, NULL, rc);
+        tdx_queue_close(p->work_q);
+    }
+    if (started_workers < p->nworkers) {
+        /* Workers that never started cannot close done_q for us. */
+        atomic_fetch_sub(&p->live_workers, p->nworkers - started_workers);
+        if (started_workers == 0)
+            tdx_queue_close(p->done_q);
+    }
+    writer_loop(p);
+    if (reader_started)
+        pthread_join(p->reader_th, NULL);
+    for (int i = 0; i < started_workers; i++)
+        pthread_join(p->workers[i].th, NULL);
+    tdx_store_read_end(p->reader_txn);
+    p->reader_txn = NULL;
+    st->stages.read = p->read_time;
+    if (p->reader) {
+        tdx_read_progress rp;
+        tdx_reader_progress(p->reader, &rp);
+        st->dates_unparsed = rp.dates_unparsed;
+        st->skipped_records = rp.skipped_records;
+    }
+    st->docs_read = atomic_load(&p->docs_read);
+    st->rejects = atomic_load(&p->rejects);
+    st->interrupted = o->stop && *o->stop;
+    if (atomic_load(&p->failed)) {
+        rc = tdx_err_set(err, p->err.code ? p->err.code : TDX_EINTERNAL, "%s", p->err.msg);
+        goto done;
+    }
+    if (!st->interrupted && !o->no_merge) {
+        double t0 = now_s();
+        rc = tdx_store_merge(p->store, err);
+        st->stages.merge = now_s() - t0;
+    }
+    if (rc == 0)
+        rc = tdx_store_sync(p->store, err);
+done:
+    st->peak_inflight = budget_ok ? tdx_budget_peak(&p->budget) : 0;
+    report_progress(p, 1);
+    for (int i = 0; p->workers && i < p->nworkers; i++)
+        worker_free(&p->workers[i]);
+    tdx_free(p->workers);
+    tdx_queue_free(p->work_q);
+    tdx_queue_free(p->done_q);
+    if (budget_ok)
+        tdx_budget_destroy(&p->budget);
+    tdx_reader_free(p->reader);
+    tdx_match_free(p->matcher);
+    tdx_watchlist_free(p->wl);
+    tdx_norm_free(p->norm);
+    tdx_store_close(p->store);
+    tdx_free(p->file_path);
+    pthread_mutex_destroy(&p->err_mu);
+    st->seconds = now_s() - p->t0;
+    st->peak_rss = tdx_peak_rss();
+    return rc;
+}

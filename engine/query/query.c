@@ -1,0 +1,2042 @@
+/*
+ * query.c - parsing, planning and evaluating queries (query.h).
+ *
+ * Where it sits: `tenderidx query`, `hits` and the benchmarks open a
+ * tdx_qctx (a read snapshot of the index plus the normalizer it was built
+ * with), parse a query into a tree of qnodes, and evaluate it.
+ *
+ * Evaluation works on two sorted doc sets per node, S ⊆ answer ⊆ P (see
+ * query.h).  Leaves read postings; AND children are evaluated, then
+ * intersected smallest first with galloping search; a substring's terms
+ * are intersected rarest first and the intersection stops once few
+ * candidates remain, since they are verified anyway.  Verification loads a
+ * doc's stored text once, normalizes it, and evaluates the whole tree on
+ * it (eval_doc), answering exact leaves from their S sets.
+ *
+ * Threading: none; a tdx_qctx belongs to one thread.
+ */
+#include "query.h"
+
+#include "../common/alloc.h"
+#include "../common/utf8.h"
+#include "../common/varint.h"
+#include "../index/index.h"
+#include "../match/match.h"
+#include "../normalize/normalize.h"
+#include "../store/store.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define QUERY_MAX_BYTES 65536
+#define QUERY_MAX_DEPTH 64
+#define QUERY_MAX_NODES 4096
+#define QTERMS_MAX 256
+
+enum {
+    N_SUB,   /* substring of normalized text */
+    N_ENT,   /* entity ids */
+    N_CAT,   /* category ids */
+    N_PAT,   /* pattern ids */
+    N_FIELD, /* 'f' term */
+    N_DATE,  /* date range */
+    N_REGEX,
+    N_NEAR,
+    N_AND,
+    N_OR,
+    N_NOT,
+};
+
+typedef struct qnode {
+    int kind;
+    struct qnode **kids;
+    size_t nkids;
+    uint32_t near_n;
+    char *str; /* N_SUB: normalized text; N_FIELD: term bytes */
+    size_t len;
+    char *display; /* the leaf as written */
+    uint32_t *ids;
+    size_t nids;
+    uint32_t date_from, date_to;
+    tdx_watchlist *rwl;
+    tdx_matcher *rm;
+    tdx_match_scratch *rs;
+    /* evaluation */
+    tdx_docset S, P;
+    int exact; /* S == P */
+    int evaluated;
+} qnode;
+
+struct tdx_query {
+    qnode *root;
+    size_t nnodes;
+};
+
+struct tdx_qctx {
+    tdx_store *s;
+    tdx_rtxn *t;
+    tdx_store_info info;
+    tdx_store_schema_view sv;
+    tdx_norm *norm;
+    tdx_norm_ctx *nctx;
+    tdx_docset deleted;
+    tdx_docset live;
+    int live_loaded;
+    uint32_t *dates; /* [next_doc], index by id */
+    int dates_loaded;
+    char **ent_norm; /* normalized entity names, lazily */
+    /* the doc being verified */
+    uint32_t vdoc;
+    int vtext, vnorm;
+    tdx_buf text;
+    tdx_norm_out nout;
+    tdx_store_hit *hits;
+    size_t nh, caph;
+    uint32_t hits_doc;
+    tdx_hits rhits;
+    tdx_store_docinfo di;
+};
+
+/* ---- context ---- */
+
+int tdx_qctx_open(const char *index_path, tdx_qctx **out_q, tdx_err *err)
+{
+    tdx_qctx *q = tdx_calloc(1, sizeof *q);
+    if (q == NULL)
+        return tdx_err_set(err, TDX_ENOMEM, "out of memory");
+    tdx_norm_out_init(&q->nout);
+    tdx_store_opts so = {1, 0, 0};
+    int rc = tdx_store_open(index_path, &so, &q->s, err);
+    if (rc == 0)
+        rc = tdx_store_read_begin(q->s, &q->t, err);
+    if (rc == 0)
+        rc = tdx_store_get_info(q->t, &q->info, err);
+    if (rc == 0 && q->info.normalizer[0] == 0)
+        rc = tdx_err_set(err, TDX_ENOTFOUND, "index '%s' is empty (never indexed)", index_path);
+    if (rc == 0)
+        rc = tdx_store_get_schema(q->t, &q->sv, err);
+    if (rc == 0)
+        rc = tdx_norm_create(q->info.norm_steps, &q->norm, err);
+    if (rc == 0 && strcmp(tdx_norm_identity(q->norm), q->info.normalizer) != 0)
+        rc = tdx_err_set(err, TDX_EFORMAT,
+                         "index '%s' was built with normalizer '%s', but this build normalizes "
+                         "as '%s' (another ICU version?): queries could miss; rebuild the index "
+                         "with this build",
+                         index_path, q->info.normalizer, tdx_norm_identity(q->norm));
+    if (rc == 0)
+        rc = tdx_norm_ctx_create(q->norm, &q->nctx, err);
+    if (rc == 0)
+        rc = tdx_store_deleted(q->t, &q->deleted, err);
+    if (rc) {
+        tdx_qctx_close(q);
+        return rc;
+    }
+    *out_q = q;
+    return 0;
+}
+
+void tdx_qctx_close(tdx_qctx *q)
+{
+    if (q == NULL)
+        return;
+    if (q->ent_norm) {
+        for (size_t i = 0; i < q->sv.nentities; i++)
+            tdx_free(q->ent_norm[i]);
+        tdx_free(q->ent_norm);
+    }
+    tdx_store_schema_view_free(&q->sv);
+    tdx_store_read_end(q->t);
+    tdx_store_close(q->s);
+    tdx_norm_ctx_free(q->nctx);
+    tdx_norm_free(q->norm);
+    tdx_docset_free(&q->deleted);
+    tdx_docset_free(&q->live);
+    tdx_free(q->dates);
+    tdx_buf_free(&q->text);
+    tdx_norm_out_free(&q->nout);
+    tdx_free(q->hits);
+    tdx_hits_free(&q->rhits);
+    tdx_free(q);
+}
+
+static int load_live(tdx_qctx *q, tdx_err *err)
+{
+    if (q->live_loaded)
+        return 0;
+    q->live.n = 0;
+    uint64_t n = q->info.next_doc;
+    if (tdx_docset_reserve(&q->live, (size_t)n))
+        return tdx_err_set(err, TDX_ENOMEM, "out of memory");
+    size_t j = 0;
+    for (uint64_t id = 1; id < n; id++) {
+        while (j < q->deleted.n && q->deleted.v[j] < id)
+            j++;
+        if (j < q->deleted.n && q->deleted.v[j] == id)
+            continue;
+        q->live.v[q->live.n++] = (uint32_t)id;
+    }
+    q->live_loaded = 1;
+    return 0;
+}
+
+int tdx_qctx_dates(tdx_qctx *q, const uint32_t **out_dates, size_t *out_n, tdx_err *err)
+{
+    if (!q->dates_loaded) {
+        size_t n = (size_t)q->info.next_doc;
+        q->dates = tdx_calloc(n + 1, sizeof *q->dates);
+        if (q->dates == NULL)
+            return tdx_err_set(err, TDX_ENOMEM, "out of memory");
+        int rc = n > 1 ? tdx_store_dates(q->t, q->dates + 1, n - 1, err) : 0;
+        if (rc)
+            return rc;
+        q->dates_loaded = 1;
+    }
+    *out_dates = q->dates;
+    *out_n = (size_t)q->info.next_doc;
+    return 0;
+}
+
+const char *tdx_qctx_entity_name(tdx_qctx *q, uint32_t e)
+{
+    return e < q->sv.nentities ? q->sv.entities[e] : "?";
+}
+
+const char *tdx_qctx_category_name(tdx_qctx *q, uint32_t c)
+{
+    return c < q->sv.ncategories ? q->sv.categories[c] : "?";
+}
+
+const char *tdx_qctx_pattern_text(tdx_qctx *q, uint32_t p)
+{
+    return p < q->sv.npatterns ? q->sv.patterns[p].text : "?";
+}
+
+size_t tdx_qctx_nentities(tdx_qctx *q)
+{
+    return q->sv.nentities;
+}
+
+size_t tdx_qctx_ncategories(tdx_qctx *q)
+{
+    return q->sv.ncategories;
+}
+
+int tdx_qctx_doc(tdx_qctx *q, uint32_t id, tdx_qdoc *out, tdx_err *err)
+{
+    int rc = tdx_store_get_doc(q->t, id, &q->di, err);
+    if (rc)
+        return rc;
+    out->id = id;
+    out->key = q->di.key;
+    out->key_len = q->di.key_len;
+    out->title = q->di.title;
+    out->title_len = q->di.title_len;
+    out->date = q->di.date;
+    out->date_len = q->di.date_len;
+    out->url = q->di.url;
+    out->url_len = q->di.url_len;
+    out->source = q->di.source;
+    out->source_len = q->di.source_len;
+    out->date_ymd = q->di.date_ymd;
+    return 0;
+}
+
+int tdx_qctx_hits(tdx_qctx *q, uint32_t id, tdx_qhit **hits, size_t *n, size_t *cap,
+                  tdx_err *err)
+{
+    size_t nh = 0;
+    int rc = tdx_store_get_hits(q->t, id, &q->hits, &nh, &q->caph, err);
+    if (rc)
+        return rc;
+    if (nh > *cap) {
+        tdx_qhit *h = tdx_reallocarray(*hits, nh, sizeof *h);
+        if (h == NULL)
+            return tdx_err_set(err, TDX_ENOMEM, "out of memory");
+        *hits = h;
+        *cap = nh;
+    }
+    for (size_t i = 0; i < nh; i++) {
+        const tdx_store_hit *s = &q->hits[i];
+        tdx_qhit *h = &(*hits)[i];
+        h->pattern = s->pattern;
+        h->entity = s->pattern < q->sv.npatterns ? q->sv.patterns[s->pattern].entity : 0;
+        h->category = s->pattern < q->sv.npatterns ? q->sv.patterns[s->pattern].category : 0;
+        h->ostart = s->ostart;
+        h->oend = s->oend;
+        h->nstart = s->nstart;
+        h->nend = s->nend;
+    }
+    q->hits_doc = 0; /* q->hits was reused */
+    *n = nh;
+    return 0;
+}
+
+int tdx_qctx_text(tdx_qctx *q, uint32_t id, tdx_buf *out, tdx_err *err)
+{
+    return tdx_store_get_text(q->t, id, out, err);
+}
+
+/* ---- nodes ---- */
+
+static void node_free(qnode *n)
+{
+    if (n == NULL)
+        return;
+    for (size_t i = 0; i < n->nkids; i++)
+        node_free(n->kids[i]);
+    tdx_free(n->kids);
+    tdx_free(n->str);
+    tdx_free(n->display);
+    tdx_free(n->ids);
+    tdx_match_scratch_free(n->rs);
+    tdx_match_free(n->rm);
+    tdx_watchlist_free(n->rwl);
+    tdx_docset_free(&n->S);
+    tdx_docset_free(&n->P);
+    tdx_free(n);
+}
+
+void tdx_query_free(tdx_query *query)
+{
+    if (query == NULL)
+        return;
+    node_free(query->root);
+    tdx_free(query);
+}
+
+/* ---- lexer and parser ---- */
+
+enum {
+    T_END,
+    T_LP,
+    T_RP,
+    T_COMMA,
+    T_AND,
+    T_OR,
+    T_NOT,
+    T_NEAR,
+    T_WORD,   /* bare word */
+    T_QUOTED, /* "..." */
+    T_REGEX,  /* /.../ */
+    T_PREFIXED, /* name:value */
+};
+
+typedef struct token {
+    int type;
+    size_t pos, end; /* byte range in the query */
+    char *val;       /* unescaped value (words, quoted, regex, prefixed value) */
+    char prefix[64]; /* T_PREFIXED */
+    int value_quoted;
+} token;
+
+typedef struct parser {
+    tdx_qctx *q;
+    const char *s;
+    size_t len, pos;
+    token tok;
+    int near_args; /* ',' is a token inside NEAR( ) */
+    size_t nnodes;
+    int depth;
+    tdx_err *err;
+    size_t err_pos;
+    int failed;
+} parser;
+
+static size_t col_of(const char *s, size_t pos)
+{
+    size_t col = 1;
+    for (size_t i = 0; i < pos; i++)
+        if (((unsigned char)s[i] & 0xC0) != 0x80)
+            col++;
+    return col;
+}
+
+static int perr(parser *p, size_t pos, int code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int perr(parser *p, size_t pos, int code, const char *fmt, ...)
+{
+    if (p->failed)
+        return code;
+    p->failed = 1;
+    p->err_pos = pos;
+    va_list ap;
+    va_start(ap, fmt);
+    tdx_err_vset(p->err, code, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+static int is_space_at(const char *s, size_t len, size_t i, size_t *adv)
+{
+    unsigned char c = (unsigned char)s[i];
+    if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v') {
+        *adv = 1;
+        return 1;
+    }
+    /* U+3000 ideographic space, typed by CJK input methods. */
+    if (c == 0xE3 && i + 2 < len + 0 && (unsigned char)s[i + 1] == 0x80 &&
+        (unsigned char)s[i + 2] == 0x80) {
+        *adv = 3;
+        return 1;
+    }
+    return 0;
+}
+
+static int is_delim(parser *p, size_t i)
+{
+    size_t adv;
+    char c = p->s[i];
+    return is_space_at(p->s, p->len, i, &adv) || c == '(' || c == ')' || c == '"' ||
+           (p->near_args && c == ',');
+}
+
+static void tok_clear(token *t)
+{
+    tdx_free(t->val);
+    memset(t, 0, sizeof *t);
+}
+
+/* Read a "..." string starting at p->pos (on the quote); returns the end. */
+static int lex_quoted(parser *p, size_t start, char **out, size_t *out_end)
+{
+    tdx_buf b = TDX_BUF_INIT;
+    size_t i = start + 1;
+    while (i < p->len && p->s[i] != '"') {
+        if (p->s[i] == '\\' && i + 1 < p->len && (p->s[i + 1] == '"' || p->s[i + 1] == '\\'))
+            i++;
+        tdx_buf_putc(&b, (uint8_t)p->s[i]);
+        i++;
+    }
+    if (i >= p->len) {
+        tdx_buf_free(&b);
+        return perr(p, start, TDX_ESYNTAX, "unterminated quote: expected a closing '\"'");
+    }
+    if (tdx_buf_grow(&b, 0)) {
+        tdx_buf_free(&b);
+        return perr(p, start, TDX_ENOMEM, "out of memory");
+    }
+    *out = (char *)tdx_buf_steal(&b, NULL);
+    *out_end = i + 1;
+    return 0;
+}
+
+static int next_token(parser *p)
+{
+    tok_clear(&p->tok);
+    size_t adv;
+    while (p->pos < p->len && is_space_at(p->s, p->len, p->pos, &adv))
+        p->pos += adv;
+    token *t = &p->tok;
+    t->pos = p->pos;
+    if (p->pos >= p->len) {
+        t->type = T_END;
+        t->end = p->pos;
+        return 0;
+    }
+    char c = p->s[p->pos];
+    if (c == '(' || c == ')' || (c == ',' && p->near_args)) {
+        t->type = c == '(' ? T_LP : c == ')' ? T_RP : T_COMMA;
+        p->pos++;
+        t->end = p->pos;
+        return 0;
+    }
+    if (c == '"') {
+        int rc = lex_quoted(p, p->pos, &t->val, &t->end);
+        if (rc)
+            return rc;
+        t->type = T_QUOTED;
+        p->pos = t->end;
+        return 0;
+    }
+    if (c == '/') {
+        tdx_buf b = TDX_BUF_INIT;
+        size_t i = p->pos + 1;
+        while (i < p->len && p->s[i] != '/') {
+            if (p->s[i] == '\\' && i + 1 < p->len && p->s[i + 1] == '/')
+                i++;
+            else if (p->s[i] == '\\' && i + 1 < p->len) {
+                tdx_buf_putc(&b, '\\');
+                i++;
+            }
+            tdx_buf_putc(&b, (uint8_t)p->s[i]);
+            i++;
+        }
+        if (i >= p->len) {
+            tdx_buf_free(&b);
+            return perr(p, p->pos, TDX_ESYNTAX, "unterminated regex: expected a closing '/'");
+        }
+        tdx_buf_grow(&b, 0);
+        t->val = (char *)tdx_buf_steal(&b, NULL);
+        if (t->val == NULL)
+            return perr(p, p->pos, TDX_ENOMEM, "out of memory");
+        t->type = T_REGEX;
+        t->end = i + 1;
+        p->pos = t->end;
+        return 0;
+    }
+    size_t i = p->pos;
+    while (i < p->len && !is_delim(p, i))
+        i++;
+    size_t wl = i - p->pos;
+    const char *w = p->s + p->pos;
+    if (wl == 4 && memcmp(w, "NEAR", 4) == 0 && i < p->len && p->s[i] == '(') {
+        t->type = T_NEAR;
+        t->end = p->pos = i;
+        return 0;
+    }
+    if ((wl == 3 && memcmp(w, "AND", 3) == 0) || (wl == 2 && memcmp(w, "OR", 2) == 0) ||
+        (wl == 3 && memcmp(w, "NOT", 3) == 0)) {
+        t->type = w[0] == 'A' ? T_AND : w[0] == 'O' ? T_OR : T_NOT;
+        t->end = p->pos = i;
+        return 0;
+    }
+    /* name:value, name an ASCII identifier. */
+    size_t k = 0;
+    while (k < wl && k < sizeof t->prefix - 1 &&
+           (isalnum((unsigned char)w[k]) || w[k] == '_' || w[k] == '-' || w[k] == '.'))
+        k++;
+    if (k > 0 && k < wl && w[k] == ':' && isalpha((unsigned char)w[0])) {
+        memcpy(t->prefix, w, k);
+        t->prefix[k] = 0;
+        t->type = T_PREFIXED;
+        if (k + 1 == wl && i < p->len && p->s[i] == '"') {
+            int rc = lex_quoted(p, i, &t->val, &t->end);
+            if (rc)
+                return rc;
+            t->value_quoted = 1;
+            p->pos = t->end;
+            return 0;
+        }
+        t->val = tdx_strndup(w + k + 1, wl - k - 1);
+        if (t->val == NULL)
+            return perr(p, p->pos, TDX_ENOMEM, "out of memory");
+        t->end = p->pos = i;
+        return 0;
+    }
+    t->val = tdx_strndup(w, wl);
+    if (t->val == NULL)
+        return perr(p, p->pos, TDX_ENOMEM, "out of memory");
+    t->type = T_WORD;
+    t->end = p->pos = i;
+    return 0;
+}
+
+static qnode *new_node(parser *p, int kind)
+{
+    if (++p->nnodes > QUERY_MAX_NODES) {
+        perr(p, p->tok.pos, TDX_ELIMIT, "query too large (more than %d terms)", QUERY_MAX_NODES);
+        return NULL;
+    }
+    qnode *n = tdx_calloc(1, sizeof *n);
+    if (n == NULL)
+        perr(p, p->tok.pos, TDX_ENOMEM, "out of memory");
+    else
+        n->kind = kind;
+    return n;
+}
+
+static int add_kid(parser *p, qnode *n, qnode *k)
+{
+    qnode **nk = tdx_reallocarray(n->kids, n->nkids + 1, sizeof *nk);
+    if (nk == NULL) {
+        node_free(k);
+        return perr(p, p->tok.pos, TDX_ENOMEM, "out of memory");
+    }
+    n->kids = nk;
+    n->kids[n->nkids++] = k;
+    return 0;
+}
+
+static int norm_text(parser *p, const char *s, size_t len, char **out, size_t *out_len)
+{
+    tdx_err e = {0};
+    int rc = tdx_norm_run(p->q->norm, p->q->nctx, (const uint8_t *)s, len, &p->q->nout, &e);
+    if (rc)
+        return perr(p, p->tok.pos, rc, "%s", e.msg);
+    *out = tdx_strndup((const char *)p->q->nout.text.p, p->q->nout.text.len);
+    if (*out == NULL)
+        return perr(p, p->tok.pos, TDX_ENOMEM, "out of memory");
+    *out_len = p->q->nout.text.len;
+    p->q->vdoc = 0; /* nout no longer holds a document */
+    return 0;
+}
+
+/* Edit distance over bytes, bounded: enough to rank suggestions. */
+static size_t edit_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 200 || lb > 200)
+        return SIZE_MAX;
+    size_t prev[201], cur[201];
+    for (size_t j = 0; j <= lb; j++)
+        prev[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        cur[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
+            size_t del = prev[j] + 1, ins = cur[j - 1] + 1;
+            cur[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+        }
+        memcpy(prev, cur, (lb + 1) * sizeof *cur);
+    }
+    return prev[lb];
+}
+
+/* "did you mean" over names (normalized forms in `norms` when given). */
+static void suggest(char *out, size_t cap, const char *want, const char *const *names,
+                    char *const *norms, size_t n)
+{
+    size_t best[3] = {SIZE_MAX, SIZE_MAX, SIZE_MAX}, bi[3] = {0, 0, 0};
+    for (size_t i = 0; i < n; i++) {
+        const char *cand = norms ? norms[i] : names[i];
+        size_t d = edit_distance(want, cand);
+        if (strstr(cand, want) || strstr(want, cand))
+            d = d / 4;
+        for (int k = 0; k < 3; k++)
+            if (d < best[k]) {
+                for (int m = 2; m > k; m--) {
+                    best[m] = best[m - 1];
+                    bi[m] = bi[m - 1];
+                }
+                best[k] = d;
+                bi[k] = i;
+                break;
+            }
+    }
+    size_t o = 0;
+    out[0] = 0;
+    size_t wl = strlen(want);
+    for (int k = 0; k < 3; k++) {
+        if (best[k] == SIZE_MAX || best[k] > wl / 2 + 3)
+            continue;
+        int w = snprintf(out + o, cap - o, "%s'%s'", o ? ", " : "", names[bi[k]]);
+        if (w < 0 || (size_t)w >= cap - o)
+            break;
+        o += (size_t)w;
+    }
+}
+
+static int load_entity_norms(parser *p)
+{
+    tdx_qctx *q = p->q;
+    if (q->ent_norm)
+        return 0;
+    q->ent_norm = tdx_calloc(q->sv.nentities + 1, sizeof *q->ent_norm);
+    if (q->ent_norm == NULL)
+        return perr(p, p->tok.pos, TDX_ENOMEM, "out of memory");
+    for (size_t i = 0; i < q->sv.nentities; i++) {
+        size_t l;
+        int rc = norm_text(p, q->sv.entities[i], strlen(q->sv.entities[i]), &q->ent_norm[i], &l);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static int push_id(parser *p, qnode *n, uint32_t id)
+{
+    uint32_t *v = tdx_reallocarray(n->ids, n->nids + 1, sizeof *v);
+    if (v == NULL)
+        return perr(p, p->tok.pos, TDX_ENOMEM, "out of memory");
+    n->ids = v;
+    n->ids[n->nids++] = id;
+    return 0;
+}
+
+static int parse_date_end(const char *s, size_t len, int upper, uint32_t *out)
+{
+    /* YYYY, YYYY-MM, YYYY-MM-DD (also / or . separators, or YYYYMMDD). */
+    char d[16];
+    size_t k = 0;
+    for (size_t i = 0; i < len && k < sizeof d - 1; i++) {
+        if (isdigit((unsigned char)s[i]))
+            d[k++] = s[i];
+        else if (s[i] != '-' && s[i] != '/' && s[i] != '.')
+            return -1;
+    }
+    d[k] = 0;
+    if (k != 4 && k != 6 && k != 8)
+        return -1;
+    unsigned y = 0, m = upper ? 99 : 0, dd = upper ? 99 : 0;
+    sscanf(d, "%4u", &y);
+    if (k >= 6) {
+        sscanf(d + 4, "%2u", &m);
+        if (m < 1 || m > 12)
+            return -1;
+    }
+    if (k == 8) {
+        sscanf(d + 6, "%2u", &dd);
+        if (dd < 1 || dd > 31)
+            return -1;
+    }
+    *out = y * 10000 + m * 100 + dd;
+    return 0;
+}
+
+static qnode *parse_leaf(parser *p);
+static qnode *parse_or(parser *p);
+
+static qnode *leaf_substring(parser *p, const char *val, size_t vlen)
+{
+    qnode *n = new_node(p, N_SUB);
+    if (n == NULL)
+        return NULL;
+    n->display = tdx_strndup(p->s + p->tok.pos, p->tok.end - p->tok.pos);
+    if (n->display == NULL || norm_text(p, val, vlen, &n->str, &n->len)) {
+        perr(p, p->tok.pos, TDX_ENOMEM, "out of memory");
+        node_free(n);
+        return NULL;
+    }
+    if (n->len == 0 || (n->len == 1 && n->str[0] == ' ')) {
+        perr(p, p->tok.pos, TDX_ESYNTAX, "'%s' normalizes to nothing: expected a search term",
+             n->display);
+        node_free(n);
+        return NULL;
+    }
+    return n;
+}
+
+static qnode *leaf_prefixed(parser *p)
+{
+    tdx_qctx *q = p->q;
+    token *t = &p->tok;
+    const char *pre = t->prefix, *val = t->val;
+    size_t vlen = strlen(val);
+    char sugg[400];
+    if (vlen == 0) {
+        perr(p, t->pos + strlen(pre) + 1, TDX_ESYNTAX, "expected a value after '%s:'", pre);
+        return NULL;
+    }
+    qnode *n = NULL;
+    if (strcmp(pre, "entity") == 0) {
+        if ((n = new_node(p, N_ENT)) == NULL)
+            return NULL;
+        for (size_t i = 0; i < q->sv.nentities; i++)
+            if (strcmp(q->sv.entities[i], val) == 0 && push_id(p, n, (uint32_t)i))
+                goto fail;
+        if (n->nids == 0) {
+            char *nv;
+            size_t nl;
+            if (load_entity_norms(p) || norm_text(p, val, vlen, &nv, &nl))
+                goto fail;
+            for (size_t i = 0; i < q->sv.nentities; i++)
+                if (strcmp(q->ent_norm[i], nv) == 0 && push_id(p, n, (uint32_t)i)) {
+                    tdx_free(nv);
+                    goto fail;
+                }
+            if (n->nids == 0) {
+                suggest(sugg, sizeof sugg, nv, (const char *const *)q->sv.entities, q->ent_norm,
+                        q->sv.nentities);
+                perr(p, t->pos, TDX_ENOTFOUND, "unknown entity '%s'%s%s", val,
+                     sugg[0] ? "; did you mean " : " (see the watch list)", sugg);
+            }
+            tdx_free(nv);
+            if (n->nids == 0)
+                goto fail;
+        }
+    } else if (strcmp(pre, "cat") == 0 || strcmp(pre, "category") == 0) {
+        if ((n = new_node(p, N_CAT)) == NULL)
+            return NULL;
+        for (size_t i = 0; i < q->sv.ncategories; i++)
+            if (strcasecmp(q->sv.categories[i], val) == 0 && push_id(p, n, (uint32_t)i))
+                goto fail;
+        if (n->nids == 0) {
+            suggest(sugg, sizeof sugg, val, (const char *const *)q->sv.categories, NULL,
+                    q->sv.ncategories);
+            char all[400] = "";
+            size_t o = 0;
+            for (size_t i = 0; i < q->sv.ncategories && o < sizeof all - 64; i++)
+                o += (size_t)snprintf(all + o, sizeof all - o, "%s%s", i ? ", " : "",
+                                      q->sv.categories[i]);
+            perr(p, t->pos, TDX_ENOTFOUND, "unknown category '%s'%s%s (categories: %s)", val,
+                 sugg[0] ? "; did you mean " : "", sugg, all);
+            goto fail;
+        }
+    } else if (strcmp(pre, "pattern") == 0 || strcmp(pre, "alias") == 0) {
+        if ((n = new_node(p, N_PAT)) == NULL)
+            return NULL;
+        char *nv;
+        size_t nl;
+        if (norm_text(p, val, vlen, &nv, &nl))
+            goto fail;
+        for (size_t i = 0; i < q->sv.npatterns; i++) {
+            const tdx_store_pattern *sp = &q->sv.patterns[i];
+            if ((strcmp(sp->text, val) == 0 || strcmp(sp->norm, nv) == 0) &&
+                push_id(p, n, (uint32_t)i)) {
+                tdx_free(nv);
+                goto fail;
+            }
+        }
+        if (n->nids == 0) {
+            const char **texts = tdx_calloc(q->sv.npatterns + 1, sizeof *texts);
+            if (texts) {
+                for (size_t i = 0; i < q->sv.npatterns; i++)
+                    texts[i] = q->sv.patterns[i].text;
+                suggest(sugg, sizeof sugg, val, texts, NULL, q->sv.npatterns);
+                tdx_free(texts);
+            } else {
+                sugg[0] = 0;
+            }
+            perr(p, t->pos, TDX_ENOTFOUND, "no watch-list pattern '%s'%s%s", val,
+                 sugg[0] ? "; did you mean " : "", sugg);
+        }
+        tdx_free(nv);
+        if (n->nids == 0)
+            goto fail;
+    } else if (strcmp(pre, "date") == 0) {
+        if ((n = new_node(p, N_DATE)) == NULL)
+            return NULL;
+        const char *dots = strstr(val, "..");
+        int bad;
+        if (dots) {
+            n->date_from = 0;
+            n->date_to = 99999999;
+            bad = (dots > val && parse_date_end(val, (size_t)(dots - val), 0, &n->date_from)) ||
+                  (dots[2] && parse_date_end(dots + 2, strlen(dots + 2), 1, &n->date_to)) ||
+                  (dots == val && !dots[2]);
+        } else {
+            bad = parse_date_end(val, vlen, 0, &n->date_from) ||
+                  parse_date_end(val, vlen, 1, &n->date_to);
+        }
+        if (bad) {
+            perr(p, t->pos + 5, TDX_ESYNTAX,
+                 "expected a date or range after 'date:' (2023, 2023-03, 2023-03-15, "
+                 "2023-01..2023-06, 2023.., ..2022), not '%s'",
+                 val);
+            goto fail;
+        }
+    } else {
+        if ((n = new_node(p, N_FIELD)) == NULL)
+            return NULL;
+        char *nv;
+        size_t nl;
+        if (norm_text(p, val, vlen, &nv, &nl))
+            goto fail;
+        size_t a = 0;
+        while (a < nl && nv[a] == ' ')
+            a++;
+        while (nl > a && nv[nl - 1] == ' ')
+            nl--;
+        size_t pl = strlen(pre);
+        n->str = tdx_malloc(pl + (nl - a) + 3);
+        if (n->str == NULL) {
+            tdx_free(nv);
+            perr(p, t->pos, TDX_ENOMEM, "out of memory");
+            goto fail;
+        }
+        n->str[0] = TDX_TERM_FIELD;
+        memcpy(n->str + 1, pre, pl);
+        n->str[1 + pl] = 0x1f;
+        memcpy(n->str + 2 + pl, nv + a, nl - a);
+        n->len = pl + 2 + (nl - a);
+        if (n->len > TDX_FIELD_TERM_MAX + 2)
+            n->len = TDX_FIELD_TERM_MAX + 2;
+        tdx_free(nv);
+    }
+    n->display = tdx_strndup(p->s + t->pos, t->end - t->pos);
+    if (n->display == NULL) {
+        perr(p, t->pos, TDX_ENOMEM, "out of memory");
+        goto fail;
+    }
+    return n;
+fail:
+    node_free(n);
+    return NULL;
+}
+
+static qnode *leaf_regex(parser *p)
+{
+    token *t = &p->tok;
+    if (t->val[0] == 0) {
+        perr(p, t->pos, TDX_ESYNTAX, "empty regex: expected a pattern between the slashes");
+        return NULL;
+    }
+    if (strpbrk(t->val, "\t\n\r")) {
+        perr(p, t->pos, TDX_EPATTERN, "a regex may not contain tabs or line breaks");
+        return NULL;
+    }
+    qnode *n = new_node(p, N_REGEX);
+    if (n == NULL)
+        return NULL;
+    tdx_buf row = TDX_BUF_INIT;
+    tdx_buf_printf(&row, "query\tquery\t/%s/\tsubstring\n", t->val);
+    tdx_err e = {0};
+    int rc = row.p ? tdx_watchlist_parse("query", (const char *)row.p, row.len, p->q->norm,
+                                         &n->rwl, &e)
+                   : TDX_ENOMEM;
+    tdx_buf_free(&row);
+    if (rc == 0) {
+        tdx_match_opts mo = {""};
+        rc = tdx_match_compile(n->rwl, &mo, &n->rm, &e);
+    }
+    if (rc == 0)
+        rc = tdx_match_scratch_create(n->rm, &n->rs, &e);
+    if (rc) {
+        /* Drop the "query:1:COL: " prefix of the watch-list message. */
+        const char *m = e.msg;
+        for (int k = 0; k < 3; k++) {
+            const char *c = strchr(m, ':');
+            if (c == NULL)
+                break;
+            m = c + 1;
+        }
+        while (*m == ' ')
+            m++;
+        perr(p, t->pos, rc == TDX_ENOMEM ? rc : TDX_EPATTERN, "invalid regex /%s/: %s", t->val,
+             *m ? m : e.msg);
+        node_free(n);
+        return NULL;
+    }
+    n->display = tdx_strndup(p->s + t->pos, t->end - t->pos);
+    /* A required literal, for candidates from the gram index: the longest
+     * run of plain characters at the top level, outside classes, not made
+     * optional by a quantifier.  Anything unusual just ends the run. */
+    const char *re = t->val;
+    size_t best_s = 0, best_l = 0, run_s = 0, run_l = 0;
+    int top_alt = 0, depth = 0;
+    for (size_t i = 0;; i++) {
+        char c = re[i];
+        int lit = c && depth == 0 && (isalnum((unsigned char)c) || (unsigned char)c >= 0x80);
+        if (lit) {
+            if (run_l == 0)
+                run_s = i;
+            run_l++;
+            continue;
+        }
+        if (run_l && (c == '?' || c == '*' || c == '{'))
+            run_l--; /* the last character may be absent */
+        if (run_l > best_l) {
+            best_s = run_s;
+            best_l = run_l;
+        }
+        run_l = 0;
+        if (!c)
+            break;
+        if (c == '\\' && re[i + 1]) {
+            i++;
+        } else if (c == '[') {
+            size_t k = i + 1;
+            if (re[k] == '^')
+                k++;
+            if (re[k] == ']')
+                k++;
+            while (re[k] && re[k] != ']') {
+                if (re[k] == '\\' && re[k + 1])
+                    k++;
+                k++;
+            }
+            i = re[k] ? k : k - 1;
+        } else if (c == '(') {
+            depth++;
+        } else if (c == ')') {
+            depth--;
+        } else if (c == '|' && depth == 0) {
+            top_alt = 1;
+        }
+    }
+    /* Multi-byte characters: keep the run on character boundaries. */
+    while (best_l && ((unsigned char)re[best_s + best_l - 1] & 0xC0) == 0xC0)
+        best_l--;
+    while (best_l && best_s + best_l < strlen(re) &&
+           ((unsigned char)re[best_s + best_l] & 0xC0) == 0x80)
+        best_l--;
+    if (!top_alt && best_l >= 2) {
+        size_t nl;
+        if (norm_text(p, re + best_s, best_l, &n->str, &nl)) {
+            node_free(n);
+            return NULL;
+        }
+        n->len = nl;
+    }
+    return n;
+}
+
+static qnode *parse_leaf(parser *p)
+{
+    token *t = &p->tok;
+    qnode *n = NULL;
+    switch (t->type) {
+    case T_WORD:
+    case T_QUOTED:
+        n = leaf_substring(p, t->val, strlen(t->val));
+        break;
+    case T_PREFIXED:
+        n = leaf_prefixed(p);
+        break;
+    case T_REGEX:
+        n = leaf_regex(p);
+        break;
+    case T_END:
+        perr(p, t->pos, TDX_ESYNTAX, "unexpected end of query: expected a term");
+        return NULL;
+    case T_RP:
+        perr(p, t->pos, TDX_ESYNTAX, "unexpected ')': expected a term");
+        return NULL;
+    case T_COMMA:
+        perr(p, t->pos, TDX_ESYNTAX, "unexpected ',': expected a term");
+        return NULL;
+    default:
+        perr(p, t->pos, TDX_ESYNTAX, "unexpected '%.*s': expected a term",
+             (int)(t->end - t->pos), p->s + t->pos);
+        return NULL;
+    }
+    if (n && next_token(p)) {
+        node_free(n);
+        return NULL;
+    }
+    return n;
+}
+
+static qnode *parse_primary(parser *p)
+{
+    token *t = &p->tok;
+    if (++p->depth > QUERY_MAX_DEPTH) {
+        perr(p, t->pos, TDX_ELIMIT, "query nested too deeply (more than %d levels)",
+             QUERY_MAX_DEPTH);
+        return NULL;
+    }
+    qnode *n = NULL;
+    if (t->type == T_NOT) {
+        if (next_token(p))
+            return NULL;
+        qnode *k = parse_primary(p);
+        if (k == NULL)
+            return NULL;
+        n = new_node(p, N_NOT);
+        if (n == NULL || add_kid(p, n, k)) {
+            node_free(n ? n : k);
+            return NULL;
+        }
+    } else if (t->type == T_LP) {
+        size_t open = t->pos;
+        int saved = p->near_args;
+        p->near_args = 0;
+        if (next_token(p))
+            return NULL;
+        n = parse_or(p);
+        p->near_args = saved;
+        if (n == NULL)
+            return NULL;
+        if (p->tok.type != T_RP) {
+            perr(p, p->tok.pos, TDX_ESYNTAX, "expected ')' to close the '(' at column %zu",
+                 col_of(p->s, open));
+            node_free(n);
+            return NULL;
+        }
+        if (next_token(p)) {
+            node_free(n);
+            return NULL;
+        }
+    } else if (t->type == T_NEAR) {
+        n = new_node(p, N_NEAR);
+        if (n == NULL)
+            return NULL;
+        n->display = tdx_strdup("NEAR");
+        int saved = p->near_args;
+        p->near_args = 1;
+        if (next_token(p) || next_token(p)) /* NEAR, ( */
+            goto near_fail;
+        for (int k = 0; k < 2; k++) {
+            int tt = p->tok.type;
+            if (tt != T_WORD && tt != T_QUOTED && tt != T_PREFIXED) {
+                perr(p, p->tok.pos, TDX_ESYNTAX,
+                     "NEAR(a, b, N): expected a term (word, \"phrase\", entity:, cat: or "
+                     "pattern:) as argument %d",
+                     k + 1);
+                goto near_fail;
+            }
+            qnode *leaf = parse_leaf(p);
+            if (leaf == NULL)
+                goto near_fail;
+            if (leaf->kind == N_DATE || leaf->kind == N_FIELD) {
+                perr(p, p->tok.pos, TDX_ESYNTAX,
+                     "NEAR(a, b, N): dates and fields have no position in the text");
+                node_free(leaf);
+                goto near_fail;
+            }
+            if (add_kid(p, n, leaf))
+                goto near_fail;
+            if (p->tok.type != T_COMMA) {
+                perr(p, p->tok.pos, TDX_ESYNTAX, "NEAR(a, b, N): expected ','");
+                goto near_fail;
+            }
+            if (next_token(p))
+                goto near_fail;
+        }
+        uint64_t dist = 0;
+        if (p->tok.type != T_WORD || p->tok.val[0] < '0' || p->tok.val[0] > '9' ||
+            strlen(p->tok.val) > 9 || (dist = strtoull(p->tok.val, NULL, 10), 0) ||
+            strspn(p->tok.val, "0123456789") != strlen(p->tok.val)) {
+            perr(p, p->tok.pos, TDX_ESYNTAX,
+                 "NEAR(a, b, N): expected a distance in characters as N");
+            goto near_fail;
+        }
+        n->near_n = (uint32_t)dist;
+        if (next_token(p))
+            goto near_fail;
+        if (p->tok.type != T_RP) {
+            perr(p, p->tok.pos, TDX_ESYNTAX, "NEAR(a, b, N): expected ')'");
+            goto near_fail;
+        }
+        p->near_args = saved;
+        if (next_token(p)) {
+            node_free(n);
+            return NULL;
+        }
+    } else {
+        n = parse_leaf(p);
+    }
+    p->depth--;
+    return n;
+near_fail:
+    node_free(n);
+    return NULL;
+}
+
+static int starts_unary(int type)
+{
+    return type == T_NOT || type == T_LP || type == T_NEAR || type == T_WORD ||
+           type == T_QUOTED || type == T_REGEX || type == T_PREFIXED;
+}
+
+static qnode *parse_and(parser *p)
+{
+    qnode *first = parse_primary(p);
+    if (first == NULL)
+        return NULL;
+    if (p->tok.type != T_AND && !starts_unary(p->tok.type))
+        return first;
+    qnode *n = new_node(p, N_AND);
+    if (n == NULL || add_kid(p, n, first)) {
+        node_free(n ? n : first);
+        return NULL;
+    }
+    while (p->tok.type == T_AND || starts_unary(p->tok.type)) {
+        if (p->tok.type == T_AND && next_token(p))
+            goto fail;
+        qnode *k = parse_primary(p);
+        if (k == NULL || add_kid(p, n, k))
+            goto fail;
+    }
+    return n;
+fail:
+    node_free(n);
+    return NULL;
+}
+
+static qnode *parse_or(parser *p)
+{
+    qnode *first = parse_and(p);
+    if (first == NULL)
+        return NULL;
+    if (p->tok.type != T_OR)
+        return first;
+    qnode *n = new_node(p, N_OR);
+    if (n == NULL || add_kid(p, n, first)) {
+        node_free(n ? n : first);
+        return NULL;
+    }
+    while (p->tok.type == T_OR) {
+        if (next_token(p))
+            goto fail;
+        qnode *k = parse_and(p);
+        if (k == NULL || add_kid(p, n, k))
+            goto fail;
+    }
+    return n;
+fail:
+    node_free(n);
+    return NULL;
+}
+
+int tdx_query_parse(tdx_qctx *q, const char *text, tdx_query **out_query, size_t *out_col,
+                    tdx_err *err)
+{
+    parser P;
+    memset(&P, 0, sizeof P);
+    P.q = q;
+    P.s = text;
+    P.len = strlen(text);
+    P.err = err;
+    if (out_col)
+        *out_col = 0;
+    if (P.len > QUERY_MAX_BYTES)
+        return tdx_err_set(err, TDX_ELIMIT, "query longer than %d bytes", QUERY_MAX_BYTES);
+    if (!tdx_utf8_valid((const uint8_t *)text, P.len))
+        return tdx_err_set(err, TDX_ESYNTAX, "query is not valid UTF-8");
+    qnode *root = NULL;
+    if (next_token(&P) == 0) {
+        if (P.tok.type == T_END)
+            perr(&P, 0, TDX_ESYNTAX, "empty query: expected a term");
+        else
+            root = parse_or(&P);
+    }
+    if (root && P.tok.type != T_END) {
+        if (P.tok.type == T_RP)
+            perr(&P, P.tok.pos, TDX_ESYNTAX, "unexpected ')' with no '(' to close");
+        else
+            perr(&P, P.tok.pos, TDX_ESYNTAX, "unexpected '%.*s': expected AND, OR or the end",
+                 (int)(P.tok.end - P.tok.pos), P.s + P.tok.pos);
+        node_free(root);
+        root = NULL;
+    }
+    tok_clear(&P.tok);
+    if (root == NULL) {
+        if (out_col)
+            *out_col = col_of(text, P.err_pos);
+        return err && err->code ? err->code : TDX_ESYNTAX;
+    }
+    tdx_query *query = tdx_calloc(1, sizeof *query);
+    if (query == NULL) {
+        node_free(root);
+        return tdx_err_set(err, TDX_ENOMEM, "out of memory");
+    }
+    query->root = root;
+    query->nnodes = P.nnodes;
+    *out_query = query;
+    return 0;
+}
+
+/* ---- evaluation: sets ---- */
+
+static int drop_deleted(tdx_qctx *q, tdx_docset *d)
+{
+    if (q->deleted.n == 0 || d->n == 0)
+        return 0;
+    tdx_docset out = {0};
+    int rc = tdx_docset_sub(d, &q->deleted, &out);
+    if (rc)
+        return rc;
+    tdx_docset_free(d);
+    *d = out;
+    return 0;
+}
+
+static int union_into(tdx_docset *acc, const tdx_docset *add)
+{
+    if (acc->n == 0)
+        return tdx_docset_copy(acc, add);
+    tdx_docset out = {0};
+    int rc = tdx_docset_or(acc, add, &out);
+    if (rc)
+        return rc;
+    tdx_docset_free(acc);
+    *acc = out;
+    return 0;
+}
+
+static int and_into(tdx_docset *acc, const tdx_docset *with)
+{
+    tdx_docset out = {0};
+    int rc = tdx_docset_and(acc, with, &out);
+    if (rc)
+        return rc;
+    tdx_docset_free(acc);
+    *acc = out;
+    return 0;
+}
+
+static int id_postings(tdx_qctx *q, uint8_t cls, const uint32_t *ids, size_t n, tdx_docset *out,
+                       tdx_err *err)
+{
+    tdx_docset tmp = {0};
+    int rc = 0;
+    out->n = 0;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        uint8_t term[5];
+        term[0] = cls;
+        tdx_be32_put(term + 1, ids[i]);
+        rc = tdx_store_postings(q->t, term, 5, &tmp, err);
+        if (rc == 0 && union_into(out, &tmp))
+            rc = tdx_err_set(err, TDX_ENOMEM, "out of memory");
+    }
+    tdx_docset_free(&tmp);
+    return rc;
+}
+
+typedef struct word_match {
+    tdx_qctx *q;
+    const uint8_t *frag;
+    size_t len;
+    int part;
+    tdx_docset *acc, tmp;
+    tdx_err *err;
+    int rc;
+} word_match;
+
+static int word_visit(void *ctx, const uint8_t *term, size_t len)
+{
+    word_match *w = ctx;
+    const uint8_t *word = term + 1;
+    size_t wl = len - 1;
+    int ok = 0;
+    if (w->part == TDX_PART_PREFIX)
+        ok = wl >= w->len && memcmp(word, w->frag, w->len) == 0;
+    else if (w->part == TDX_PART_SUFFIX)
+        ok = wl >= w->len && memcmp(word + wl - w->len, w->frag, w->len) == 0;
+    else
+        ok = memmem(word, wl, w->frag, w->len) != NULL;
+    if (!ok)
+        return 0;
+    w->rc = tdx_store_postings(w->q->t, term, len, &w->tmp, w->err);
+    if (w->rc == 0 && union_into(w->acc, &w->tmp))
+        w->rc = tdx_err_set(w->err, TDX_ENOMEM, "out of memory");
+    return w->rc != 0;
+}
+
+/* Docs containing a word term: exact match, or through the dictionary. */
+static int word_postings(tdx_qctx *q, const tdx_qterm *t, tdx_docset *out, tdx_err *err)
+{
+    out->n = 0;
+    if (t->part == TDX_PART_EXACT)
+        return tdx_store_postings(q->t, t->term, t->len, out, err);
+    word_match w = {q, t->term + 1, (size_t)t->len - 1, t->part, out, {0}, err, 0};
+    /* Prefix matches are a range of the dictionary; others walk all of it. */
+    int rc = tdx_store_terms(q->t, TDX_TERM_WORD, t->part == TDX_PART_PREFIX ? w.frag : NULL,
+                             t->part == TDX_PART_PREFIX ? w.len : 0, word_visit, &w, err);
+    tdx_docset_free(&w.tmp);
+    return rc ? rc : w.rc;
+}
+
+typedef struct qt_plan {
+    tdx_qterm t;
+    uint64_t count;
+    tdx_docset set; /* filled for dictionary terms */
+    int have_set;
+} qt_plan;
+
+static int cmp_plan(const void *a, const void *b)
+{
+    const qt_plan *x = a, *y = b;
+    return x->count < y->count ? -1 : x->count > y->count;
+}
+
+static int eval_substring(tdx_qctx *q, qnode *n, tdx_err *err)
+{
+    tdx_qterm terms[QTERMS_MAX];
+    size_t nt = 0;
+    int exact = 0;
+    int rc = tdx_query_terms((const uint8_t *)n->str, n->len, terms, QTERMS_MAX, &nt, &exact);
+    if (rc == TDX_ELIMIT) {
+        nt = QTERMS_MAX; /* use the first terms as a filter; verification decides */
+        exact = 0;
+    } else if (rc) {
+        return tdx_err_set(err, rc, "cannot cut the query into terms");
+    }
+    if (nt == 0 || !q->info.grams) {
+        n->exact = 0;
+        rc = load_live(q, err);
+        return rc ? rc : (tdx_docset_copy(&n->P, &q->live) ? TDX_ENOMEM : 0);
+    }
+    qt_plan *plan = tdx_calloc(nt, sizeof *plan);
+    if (plan == NULL)
+        return tdx_err_set(err, TDX_ENOMEM, "out of memory");
+    for (size_t i = 0; rc == 0 && i < nt; i++) {
+        plan[i].t = terms[i];
+        if (terms[i].term[0] == TDX_TERM_WORD && terms[i].part != TDX_PART_EXACT) {
+            rc = word_postings(q, &terms[i], &plan[i].set, err);
+            plan[i].have_set = 1;
+            plan[i].count = plan[i].set.n;
+        } else {
+            rc = tdx_store_postings_count(q->t, terms[i].term, terms[i].len, &plan[i].count, err);
+        }
+    }
+    if (rc == 0)
+        qsort(plan, nt, sizeof *plan, cmp_plan);
+    tdx_docset tmp = {0};
+    for (size_t i = 0; rc == 0 && i < nt; i++) {
+        tdx_docset *cur = &tmp;
+        if (plan[i].have_set)
+            cur = &plan[i].set;
+        else
+            rc = tdx_store_postings(q->t, plan[i].t.term, plan[i].t.len, &tmp, err);
+        if (rc)
+            break;
+        if (i == 0)
+            rc = tdx_docset_copy(&n->P, cur);
+        else
+            rc = and_into(&n->P, cur);
+        if (rc) {
+            rc = tdx_err_set(err, TDX_ENOMEM, "out of memory");
+            break;
+        }
+        /* Few candidates left: verifying them beats reading more postings,
+         * unless every term is needed to make the answer exact. */
+        if (!exact && n->P.n <= 32)
+            break;
+        if (n->P.n == 0)
+            break;
+    }
+    tdx_docset_free(&tmp);
+    for (size_t i = 0; i < nt; i++)
+        tdx_docset_free(&plan[i].set);
+    tdx_free(plan);
+    if (rc)
+        return rc;
+    if (drop_deleted(q, &n->P))
+        return tdx_err_set(err, TDX_ENOMEM, "out of memory");
+    n->exact = exact;
+    return 0;
+}
+
+static int eval_node(tdx_qctx *q, qnode *n, tdx_err *err);
+
+static int set_exact(qnode *n)
+{
+    n->exact = 1;
+    return tdx_docset_copy(&n->S, &n->P) ? TDX_ENOMEM : 0;
+}
+
+static int cmp_kid_size(const void *a, const void *b)
+{
+    const qnode *x = *(qnode *const *)a, *y = *(qnode *const *)b;
+    return x->P.n < y->P.n ? -1 : x->P.n > y->P.n;
+}
+
+static int eval_node(tdx_qctx *q, qnode *n, tdx_err *err)
+{
+    if (n->evaluated)
+        return 0;
+    int rc = 0;
+    n->S.n = n->P.n = 0;
+    switch (n->kind) {
+    case N_SUB:
+        rc = eval_substring(q, n, err);
+        if (rc == 0 && n->exact && set_exact(n))
+            rc = TDX_ENOMEM;
+        break;
+    case N_ENT:
+    case N_CAT:
+    case N_PAT: {
+        uint8_t cls = n->kind == N_ENT   ? TDX_TERM_ENTITY
+                      : n->kind == N_CAT ? TDX_TERM_CATEGORY
+                                         : TDX_TERM_PATTERN;
+        rc = id_postings(q, cls, n->ids, n->nids, &n->P, err);
+        if (rc == 0 && (drop_deleted(q, &n->P) || set_exact(n)))
+            rc = TDX_ENOMEM;
+        break;
+    }
+    case N_FIELD:
+        rc = tdx_store_postings(q->t, (const uint8_t *)n->str, n->len, &n->P, err);
+        if (rc == 0 && (drop_deleted(q, &n->P) || set_exact(n)))
+            rc = TDX_ENOMEM;
+        break;
+    case N_DATE: {
+        const uint32_t *dates;
+        size_t nd;
+        rc = tdx_qctx_dates(q, &dates, &nd, err);
+        if (rc == 0)
+            rc = load_live(q, err);
+        for (size_t i = 0; rc == 0 && i < q->live.n; i++) {
+            uint32_t id = q->live.v[i], d = dates[id];
+            if (d && d >= n->date_from && d <= n->date_to && tdx_docset_push(&n->P, id))
+                rc = TDX_ENOMEM;
+        }
+        if (rc == 0 && set_exact(n))
+            rc = TDX_ENOMEM;
+        break;
+    }
+    case N_REGEX:
+        if (n->str && q->info.grams) {
+            qnode tmp;
+            memset(&tmp, 0, sizeof tmp);
+            tmp.kind = N_SUB;
+            tmp.str = n->str;
+            tmp.len = n->len;
+            rc = eval_substring(q, &tmp, err);
+            n->P = tmp.P;
+        } else {
+            rc = load_live(q, err);
+            if (rc == 0 && tdx_docset_copy(&n->P, &q->live))
+                rc = TDX_ENOMEM;
+        }
+        n->exact = 0;
+        break;
+    case N_NEAR:
+        rc = eval_node(q, n->kids[0], err);
+        rc = rc ? rc : eval_node(q, n->kids[1], err);
+        if (rc == 0 && tdx_docset_and(&n->kids[0]->P, &n->kids[1]->P, &n->P))
+            rc = TDX_ENOMEM;
+        n->exact = 0;
+        break;
+    case N_AND:
+    case N_OR: {
+        for (size_t i = 0; rc == 0 && i < n->nkids; i++)
+            rc = eval_node(q, n->kids[i], err);
+        if (rc)
+            break;
+        qnode **kids = tdx_reallocarray(NULL, n->nkids, sizeof *kids);
+        if (kids == NULL) {
+            rc = TDX_ENOMEM;
+            break;
+        }
+        memcpy(kids, n->kids, n->nkids * sizeof *kids);
+        if (n->kind == N_AND)
+            qsort(kids, n->nkids, sizeof *kids, cmp_kid_size); /* smallest first */
+        int exact = 1;
+        for (size_t i = 0; rc == 0 && i < n->nkids; i++) {
+            qnode *k = kids[i];
+            exact &= k->exact;
+            if (i == 0) {
+                if (tdx_docset_copy(&n->P, &k->P) || tdx_docset_copy(&n->S, &k->S))
+                    rc = TDX_ENOMEM;
+            } else if (n->kind == N_AND) {
+                if (and_into(&n->P, &k->P) || and_into(&n->S, &k->S))
+                    rc = TDX_ENOMEM;
+            } else {
+                if (union_into(&n->P, &k->P) || union_into(&n->S, &k->S))
+                    rc = TDX_ENOMEM;
+            }
+        }
+        tdx_free(kids);
+        n->exact = exact;
+        break;
+    }
+    case N_NOT: {
+        qnode *k = n->kids[0];
+        rc = eval_node(q, k, err);
+        rc = rc ? rc : load_live(q, err);
+        if (rc == 0 && (tdx_docset_sub(&q->live, &k->P, &n->S) ||
+                        tdx_docset_sub(&q->live, &k->S, &n->P)))
+            rc = TDX_ENOMEM;
+        n->exact = k->exact;
+        break;
+    }
+    }
+    if (rc == TDX_ENOMEM && !(err && err->code))
+        rc = tdx_err_set(err, TDX_ENOMEM, "out of memory");
+    if (rc == 0)
+        n->evaluated = 1;
+    return rc;
+}
+
+/* ---- evaluation: one document ---- */
+
+static int doc_norm(tdx_qctx *q, uint32_t id, tdx_err *err)
+{
+    if (q->vdoc == id && q->vnorm)
+        return 0;
+    q->vdoc = id;
+    q->vnorm = 0;
+    int rc = tdx_store_get_text(q->t, id, &q->text, err);
+    if (rc == 0)
+        rc = tdx_norm_run(q->norm, q->nctx, q->text.p, q->text.len, &q->nout, err);
+    if (rc == 0)
+        q->vnorm = 1;
+    return rc;
+}
+
+static int doc_hits(tdx_qctx *q, uint32_t id, tdx_err *err)
+{
+    if (q->hits_doc == id)
+        return 0;
+    int rc = tdx_store_get_hits(q->t, id, &q->hits, &q->nh, &q->caph, err);
+    if (rc == TDX_ENOTFOUND) {
+        q->nh = 0;
+        tdx_err_clear(err);
+        rc = 0;
+    }
+    if (rc == 0)
+        q->hits_doc = id;
+    return rc;
+}
+
+static int id_in(const uint32_t *ids, size_t n, uint32_t x)
+{
+    for (size_t i = 0; i < n; i++)
+        if (ids[i] == x)
+            return 1;
+    return 0;
+}
+
+/* Does hit h belong to leaf n (entity / category / pattern)? */
+static int hit_of(tdx_qctx *q, const qnode *n, const tdx_store_hit *h)
+{
+    if (h->pattern >= q->sv.npatterns)
+        return 0;
+    const tdx_store_pattern *p = &q->sv.patterns[h->pattern];
+    switch (n->kind) {
+    case N_ENT:
+        return id_in(n->ids, n->nids, p->entity);
+    case N_CAT:
+        return id_in(n->ids, n->nids, p->category);
+    case N_PAT:
+        return id_in(n->ids, n->nids, h->pattern);
+    }
+    return 0;
+}
+
+typedef struct occ {
+    uint32_t s, e; /* normalized byte range */
+} occ;
+
+typedef struct occvec {
+    occ *v;
+    size_t n, cap;
+} occvec;
+
+static int occ_push(occvec *o, uint32_t s, uint32_t e)
+{
+    if (o->n == o->cap) {
+        size_t cap = o->cap ? o->cap * 2 : 16;
+        occ *v = tdx_reallocarray(o->v, cap, sizeof *v);
+        if (v == NULL)
+            return TDX_ENOMEM;
+        o->v = v;
+        o->cap = cap;
+    }
+    o->v[o->n].s = s;
+    o->v[o->n].e = e;
+    o->n++;
+    return 0;
+}
+
+/* Occurrences of a positional leaf in the normalized text of the current doc. */
+static int leaf_occurrences(tdx_qctx *q, const qnode *n, uint32_t id, occvec *out, tdx_err *err)
+{
+    out->n = 0;
+    int rc;
+    if (n->kind == N_SUB) {
+        rc = doc_norm(q, id, err);
+        if (rc)
+            return rc;
+        const uint8_t *t = q->nout.text.p, *end = t + q->nout.text.len, *p = t;
+        while (p < end) {
+            const uint8_t *f = memmem(p, (size_t)(end - p), n->str, n->len);
+            if (f == NULL)
+                break;
+            if (occ_push(out, (uint32_t)(f - t), (uint32_t)(f - t + n->len)))
+                return tdx_err_set(err, TDX_ENOMEM, "out of memory");
+            /* Next occurrence may overlap: advance one character. */
+            p = f + 1;
+            while (p < end && (*p & 0xC0) == 0x80)
+                p++;
+        }
+        return 0;
+    }
+    if (n->kind == N_REGEX) {
+        rc = doc_norm(q, id, err);
+        if (rc)
+            return rc;
+        rc = tdx_match_scan(n->rm, n->rs, q->nout.text.p, q->nout.text.len, &q->rhits, err);
+        for (size_t i = 0; rc == 0 && i < q->rhits.n; i++)
+            if (occ_push(out, q->rhits.v[i].start, q->rhits.v[i].end))
+                rc = tdx_err_set(err, TDX_ENOMEM, "out of memory");
+        return rc;
+    }
+    rc = doc_hits(q, id, err);
+    for (size_t i = 0; rc == 0 && i < q->nh; i++)
+        if (hit_of(q, n, &q->hits[i]) && occ_push(out, q->hits[i].nstart, q->hits[i].nend))
+            rc = tdx_err_set(err, TDX_ENOMEM, "out of memory");
+    return rc;
+}
+
+/* Characters of normalized text between byte offsets a <= b. */
+static size_t chars_between(tdx_qctx *q, uint32_t a, uint32_t b)
+{
+    size_t c = 0;
+    for (uint32_t i = a; i < b && i < q->nout.text.len; i++)
+        c += (q->nout.text.p[i] & 0xC0) != 0x80;
+    return c;
+}
+
+static int near_holds(tdx_qctx *q, const qnode *n, uint32_t id, int *out, tdx_err *err)
+{
+    occvec a = {0}, b = {0};
+    int rc = leaf_occurrences(q, n->kids[0], id, &a, err);
+    rc = rc ? rc : leaf_occurrences(q, n->kids[1], id, &b, err);
+    if (rc == 0 && (a.n && b.n))
+        rc = doc_norm(q, id, err); /* distances are counted in the normalized text */
+    *out = 0;
+    for (size_t i = 0; rc == 0 && i < a.n && !*out; i++)
+        for (size_t j = 0; j < b.n && !*out; j++) {
+            const occ *x = &a.v[i], *y = &b.v[j];
+            if (x->s > y->s) {
+                const occ *t = x;
+                x = y;
+                y = t;
+            }
+            size_t gap = y->s <= x->e ? 0 : chars_between(q, x->e, y->s);
+            *out = gap <= n->near_n;
+        }
+    tdx_free(a.v);
+    tdx_free(b.v);
+    return rc;
+}
+
+static int eval_doc(tdx_qctx *q, const qnode *n, uint32_t id, int *out, tdx_err *err)
+{
+    if (n->exact) {
+        *out = tdx_docset_has(&n->S, id);
+        return 0;
+    }
+    if (!tdx_docset_has(&n->P, id)) {
+        *out = 0;
+        return 0;
+    }
+    if (tdx_docset_has(&n->S, id)) {
+        *out = 1;
+        return 0;
+    }
+    int rc = 0;
+    switch (n->kind) {
+    case N_SUB:
+        rc = doc_norm(q, id, err);
+        *out = rc == 0 && memmem(q->nout.text.p, q->nout.text.len, n->str, n->len) != NULL;
+        return rc;
+    case N_REGEX: {
+        occvec o = {0};
+        rc = leaf_occurrences(q, n, id, &o, err);
+        *out = o.n > 0;
+        tdx_free(o.v);
+        return rc;
+    }
+    case N_NEAR:
+        return near_holds(q, n, id, out, err);
+    case N_AND:
+        for (size_t i = 0; i < n->nkids; i++) {
+            rc = eval_doc(q, n->kids[i], id, out, err);
+            if (rc || !*out)
+                return rc;
+        }
+        return 0;
+    case N_OR:
+        for (size_t i = 0; i < n->nkids; i++) {
+            rc = eval_doc(q, n->kids[i], id, out, err);
+            if (rc || *out)
+                return rc;
+        }
+        return 0;
+    case N_NOT:
+        rc = eval_doc(q, n->kids[0], id, out, err);
+        *out = !*out;
+        return rc;
+    }
+    *out = 0;
+    return 0;
+}
+
+int tdx_query_run(tdx_qctx *q, tdx_query *query, size_t limit, tdx_docset *out,
+                  tdx_qstats *st, tdx_err *err)
+{
+    tdx_qstats local;
+    if (st == NULL)
+        st = &local;
+    memset(st, 0, sizeof *st);
+    out->n = 0;
+    qnode *root = query->root;
+    int rc = eval_node(q, root, err);
+    if (rc)
+        return rc;
+    st->sure = root->S.n;
+    if (root->exact) {
+        size_t n = limit && limit < root->S.n ? limit : root->S.n;
+        if (tdx_docset_reserve(out, n))
+            return tdx_err_set(err, TDX_ENOMEM, "out of memory");
+        memcpy(out->v, root->S.v, n * sizeof *out->v);
+        out->n = n;
+        return 0;
+    }
+    /* Walk P in doc order: S members are in, the rest are verified. */
+    size_t j = 0;
+    for (size_t i = 0; i < root->P.n; i++) {
+        uint32_t id = root->P.v[i];
+        while (j < root->S.n && root->S.v[j] < id)
+            j++;
+        int in = j < root->S.n && root->S.v[j] == id;
+        if (!in) {
+            st->candidates++;
+            st->verified++;
+            rc = eval_doc(q, root, id, &in, err);
+            if (rc)
+                return rc;
+        }
+        if (in && tdx_docset_push(out, id))
+            return tdx_err_set(err, TDX_ENOMEM, "out of memory");
+        if (limit && out->n >= limit)
+            break;
+    }
+    return 0;
+}
+
+static int leaves_walk(tdx_qctx *q, qnode *n, tdx_leaf_fn fn, void *ctx, tdx_err *err)
+{
+    if (n->nkids && n->kind != N_NEAR) {
+        for (size_t i = 0; i < n->nkids; i++) {
+            int rc = leaves_walk(q, n->kids[i], fn, ctx, err);
+            if (rc)
+                return rc;
+        }
+        return 0;
+    }
+    int rc = eval_node(q, n, err);
+    if (rc)
+        return rc;
+    uint64_t count = n->S.n;
+    if (!n->exact) {
+        /* Verify the candidates of this leaf alone. */
+        count = 0;
+        for (size_t i = 0; i < n->P.n; i++) {
+            int in = 0;
+            rc = eval_doc(q, n, n->P.v[i], &in, err);
+            if (rc)
+                return rc;
+            count += in;
+        }
+    }
+    fn(ctx, n->display ? n->display : "?", count, n->exact);
+    return 0;
+}
+
+int tdx_query_leaves(tdx_qctx *q, tdx_query *query, tdx_leaf_fn fn, void *ctx, tdx_err *err)
+{
+    return leaves_walk(q, query->root, fn, ctx, err);
+}
+
+/* ---- highlights ---- */
+
+static int cmp_span(const void *a, const void *b)
+{
+    const tdx_span32 *x = a, *y = b;
+    if (x->start != y->start)
+        return x->start < y->start ? -1 : 1;
+    return x->end < y->end ? -1 : x->end > y->end;
+}
+
+static int collect_spans(tdx_qctx *q, const qnode *n, int negated, uint32_t id, tdx_span32 **spans,
+                         size_t *ns, size_t *cap, tdx_err *err)
+{
+    if (n->kind == N_NOT)
+        return collect_spans(q, n->kids[0], !negated, id, spans, ns, cap, err);
+    if (n->kind == N_AND || n->kind == N_OR || n->kind == N_NEAR) {
+        for (size_t i = 0; i < n->nkids; i++) {
+            int rc = collect_spans(q, n->kids[i], negated, id, spans, ns, cap, err);
+            if (rc)
+                return rc;
+        }
+        return 0;
+    }
+    if (negated || n->kind == N_DATE || n->kind == N_FIELD)
+        return 0;
+    occvec o = {0};
+    int rc = leaf_occurrences(q, n, id, &o, err);
+    if (rc == 0 && o.n)
+        rc = doc_norm(q, id, err);
+    for (size_t i = 0; rc == 0 && i < o.n; i++) {
+        if (*ns == *cap) {
+            size_t c = *cap ? *cap * 2 : 16;
+            tdx_span32 *v = tdx_reallocarray(*spans, c, sizeof *v);
+            if (v == NULL) {
+                rc = tdx_err_set(err, TDX_ENOMEM, "out of memory");
+                break;
+            }
+            *spans = v;
+            *cap = c;
+        }
+        (*spans)[*ns].start = (uint32_t)tdx_norm_map_start(&q->nout, o.v[i].s);
+        (*spans)[*ns].end = (uint32_t)tdx_norm_map_end(&q->nout, o.v[i].e);
+        (*ns)++;
+    }
+    tdx_free(o.v);
+    return rc;
+}
+
+int tdx_query_highlights(tdx_qctx *q, tdx_query *query, uint32_t id, tdx_span32 **spans,
+                         size_t *n, size_t *cap, tdx_err *err)
+{
+    *n = 0;
+    int rc = collect_spans(q, query->root, 0, id, spans, n, cap, err);
+    if (rc || *n == 0)
+        return rc;
+    qsort(*spans, *n, sizeof **spans, cmp_span);
+    size_t w = 0;
+    for (size_t i = 0; i < *n; i++) {
+        if (w && (*spans)[i].start <= (*spans)[w - 1].end) {
+            if ((*spans)[i].end > (*spans)[w - 1].end)
+                (*spans)[w - 1].end = (*spans)[i].end;
+        } else {
+            (*spans)[w++] = (*spans)[i];
+        }
+    }
+    *n = w;
+    return 0;
+}
+
+/* ---- facets ---- */
+
+void tdx_facets_free(tdx_facet *f, size_t n)
+{
+    for (size_t i = 0; f && i < n; i++)
+        tdx_free(f[i].value);
+    tdx_free(f);
+}
+
+static int cmp_facet(const void *a, const void *b)
+{
+    const tdx_facet *x = a, *y = b;
+    if (x->count != y->count)
+        return x->count > y->count ? -1 : 1;
+    return strcmp(x->value, y->value);
+}
+
+typedef struct facet_acc {
+    tdx_facet *v;
+    size_t n, cap;
+} facet_acc;
+
+static int facet_add(facet_acc *a, const char *val, size_t len, uint64_t count)
+{
+    for (size_t i = 0; i < a->n; i++)
+        if (strlen(a->v[i].value) == len && memcmp(a->v[i].value, val, len) == 0) {
+            a->v[i].count += count;
+            return 0;
+        }
+    if (a->n == a->cap) {
+        size_t c = a->cap ? a->cap * 2 : 32;
+        tdx_facet *v = tdx_reallocarray(a->v, c, sizeof *v);
+        if (v == NULL)
+            return TDX_ENOMEM;
+        a->v = v;
+        a->cap = c;
+    }
+    a->v[a->n].value = tdx_strndup(val, len);
+    if (a->v[a->n].value == NULL)
+        return TDX_ENOMEM;
+    a->v[a->n].count = count;
+    a->n++;
+    return 0;
+}
+
+int tdx_query_facet(tdx_qctx *q, const tdx_docset *docs, const char *by, tdx_facet **out,
+                    size_t *n, tdx_err *err)
+{
+    facet_acc a = {0};
+    int rc = 0;
+    *out = NULL;
+    *n = 0;
+    if (strcmp(by, "year") == 0 || strcmp(by, "month") == 0 || strcmp(by, "day") == 0) {
+        const uint32_t *dates;
+        size_t nd;
+        rc = tdx_qctx_dates(q, &dates, &nd, err);
+        if (rc)
+            return rc;
+        /* Counts per yyyymm in a flat array, then names for the non-zero ones. */
+        int month = strcmp(by, "month") == 0, day = strcmp(by, "day") == 0;
+        if (day) {
+            for (size_t i = 0; rc == 0 && i < docs->n; i++) {
+                uint32_t d = docs->v[i] < nd ? dates[docs->v[i]] : 0;
+                char s[16];
+                int l = d ? snprintf(s, sizeof s, "%04u-%02u-%02u", d / 10000, d / 100 % 100,
+                                     d % 100)
+                          : snprintf(s, sizeof s, "unknown");
+                rc = facet_add(&a, s, (size_t)l, 1);
+            }
+        } else {
+            uint64_t *cnt = tdx_calloc(10000 * 13, sizeof *cnt);
+            uint64_t unknown = 0;
+            if (cnt == NULL)
+                return tdx_err_set(err, TDX_ENOMEM, "out of memory");
+            for (size_t i = 0; i < docs->n; i++) {
+                uint32_t d = docs->v[i] < nd ? dates[docs->v[i]] : 0;
+                uint32_t y = d / 10000, m = d / 100 % 100;
+                if (d == 0 || y >= 10000 || m > 12)
+                    unknown++;
+                else
+                    cnt[y * 13 + (month ? m : 0)]++;
+            }
+            for (size_t k = 0; rc == 0 && k < 10000 * 13; k++) {
+                if (!cnt[k])
+                    continue;
+                char s[16];
+                int l = month ? snprintf(s, sizeof s, "%04zu-%02zu", k / 13, k % 13)
+                              : snprintf(s, sizeof s, "%04zu", k / 13);
+                rc = facet_add(&a, s, (size_t)l, cnt[k]);
+            }
+            if (rc == 0 && unknown)
+                rc = facet_add(&a, "unknown", 7, unknown);
+            tdx_free(cnt);
+        }
+    } else if (strcmp(by, "entity") == 0 || strcmp(by, "cat") == 0 ||
+               strcmp(by, "category") == 0) {
+        int ent = strcmp(by, "entity") == 0;
+        size_t ng = ent ? q->sv.nentities : q->sv.ncategories;
+        uint64_t *cnt = tdx_calloc(ng + 1, sizeof *cnt);
+        uint8_t *seen = tdx_calloc(ng + 1, 1);
+        if (cnt == NULL || seen == NULL) {
+            tdx_free(cnt);
+            tdx_free(seen);
+            return tdx_err_set(err, TDX_ENOMEM, "out of memory");
+        }
+        if (docs->n < 4 * ng + 1000) {
+            /* Few docs: read their hit lists. */
+            for (size_t i = 0; rc == 0 && i < docs->n; i++) {
+                rc = doc_hits(q, docs->v[i], err);
+                memset(seen, 0, ng);
+                for (size_t h = 0; rc == 0 && h < q->nh; h++) {
+                    uint32_t pat = q->hits[h].pattern;
+                    if (pat >= q->sv.npatterns)
+                        continue;
+                    uint32_t g = ent ? q->sv.patterns[pat].entity : q->sv.patterns[pat].category;
+                    if (g < ng && !seen[g]) {
+                        seen[g] = 1;
+                        cnt[g]++;
+                    }
+                }
+            }
+        } else {
+            /* Many docs: intersect each group's postings with them. */
+            tdx_docset post = {0}, both = {0};
+            for (size_t g = 0; rc == 0 && g < ng; g++) {
+                uint8_t term[5];
+                term[0] = ent ? TDX_TERM_ENTITY : TDX_TERM_CATEGORY;
+                tdx_be32_put(term + 1, (uint32_t)g);
+                rc = tdx_store_postings(q->t, term, 5, &post, err);
+                if (rc == 0 && tdx_docset_and(&post, docs, &both))
+                    rc = tdx_err_set(err, TDX_ENOMEM, "out of memory");
+                cnt[g] = both.n;
+            }
+            tdx_docset_free(&post);
+            tdx_docset_free(&both);
+        }
+        for (size_t g = 0; rc == 0 && g < ng; g++)
+            if (cnt[g]) {
+                const char *name = ent ? q->sv.entities[g] : q->sv.categories[g];
+                rc = facet_add(&a, name, strlen(name), cnt[g]);
+            }
+        tdx_free(cnt);
+        tdx_free(seen);
+    } else {
+        /* A metadata field: read the records of the docs. */
+        size_t bl = strlen(by);
+        for (size_t i = 0; rc == 0 && i < docs->n; i++) {
+            tdx_store_docinfo d;
+            rc = tdx_store_get_doc(q->t, docs->v[i], &d, err);
+            const uint8_t *pos = d.meta;
+            tdx_span k, v;
+            int found = 0;
+            while (rc == 0 && tdx_store_meta_next(&d, &pos, &k, &v)) {
+                if (k.len == bl && memcmp(k.p, by, bl) == 0) {
+                    rc = facet_add(&a, (const char *)v.p, v.len, 1);
+                    found = 1;
+                    break;
+                }
+            }
+            if (rc == 0 && !found)
+                rc = facet_add(&a, "(none)", 6, 1);
+        }
+    }
+    if (rc) {
+        tdx_facets_free(a.v, a.n);
+        if (!(err && err->code))
+            tdx_err_set(err, rc, "out of memory");
+        return rc;
+    }
+    qsort(a.v, a.n, sizeof *a.v, cmp_facet);
+    *out = a.v;
+    *n = a.n;
+    return 0;
+}

@@ -1,0 +1,2321 @@
+/*
+ * store.c - the LMDB index: on-disk format, the single writer, readers.
+ *
+ * Where it sits: the pipeline's writer thread calls tdx_store_write_batch()
+ * once per batch, in input order; `tenderidx query` and friends open the
+ * same environment read-only and read through tdx_rtxn snapshots, which
+ * never block the writer (LMDB MVCC).
+ *
+ * ON-DISK FORMAT, version 1 (meta "format" = "1").  One LMDB environment
+ * (a directory holding data.mdb and lock.mdb) with these named databases.
+ * be32 = 4-byte big-endian unsigned; vint = unsigned LEB128 varint;
+ * lbytes = vint length followed by that many bytes; doc ids start at 1.
+ *
+ *   meta        key: ASCII name
+ *     "format"      "1"
+ *     "normalizer"  tdx_norm_identity() of the normalizer the index uses
+ *     "norm_steps"  vint step bits
+ *     "grams"       "1" full profile (gram index), "0" entity-only
+ *     "wl_hash"     16 lower-case hex digits of the watch-list hash
+ *     "wl_source"   path of the watch list the index was created with
+ *     "post"        "a" or "b": which of post.a / post.b is the main postings
+ *     "counts"      vint next_doc, docs, deleted, duplicates, bytes, hits, rejects
+ *   docs        be32 id -> doc record:
+ *                 vint 1 (record version)
+ *                 lbytes key, source, title, date, url, format, encoding
+ *                 vint line, offset, text_len, invalid, date_ymd, nhits
+ *                 be64 hash_hi, be64 hash_lo    (XXH3-128 of normalized text)
+ *                 vint nmeta, then nmeta x (lbytes name, lbytes value)
+ *   text        be32 id -> one zstd frame of the original UTF-8 text
+ *   hits        be32 id -> vint n, then n x (vint pattern, vint nstart - prev nstart,
+ *                 vint nend - nstart, vint ostart - prev ostart, vint oend - ostart)
+ *                 hits sorted by (nstart, nend, pattern); n = ostart/oend are byte
+ *                 offsets in the original text, nstart/nend in the normalized text
+ *   keys        external key -> be32 id, u8 kind (0: the document's key,
+ *                 1: a later document with the same content, recorded as duplicate)
+ *   hashes      be64 hash_hi, be64 hash_lo -> be32 id of the live document
+ *   deleted     be32 id -> "" (tombstones: replaced documents)
+ *   dates       be32 (id / 1024) -> 1024 x be32 yyyymmdd (0: unknown) for ids
+ *                 block*1024 .. block*1024+1023
+ *   inputs      path -> vint size, vint zigzag(mtime), vint records, u8 complete
+ *   patterns    be32 pattern id -> vint entity, vint category, vint flags, vint line,
+ *                 lbytes text, lbytes norm
+ *   entities    be32 entity id -> vint category, name bytes
+ *   categories  be32 category id -> name bytes
+ *   post.a / post.b   main postings, term-major:
+ *               term 0x00 be32(first doc id) -> vint n, then n-1 x vint (doc[i] - doc[i-1])
+ *               blocks of one term are consecutive and ascending; at most
+ *               POST_BLOCK_MAX docs per block
+ *   postseg     postings segments, one per written batch, batch-major:
+ *               be32(seg) term -> vint n, vint (doc[0] - seg), n-1 x vint deltas
+ *               seg = first doc id the batch added
+ *
+ * Terms are a class byte followed by bytes (see index/index.h): 'u' 'b'
+ * 'w' 'f' never contain 0x00; 'e' 'c' 'p' are fixed length (class + be32),
+ * so "term 0x00" never makes one term's keys interleave with another's.
+ *
+ * Why segments: inserting each batch's blocks into the term-major tree
+ * lands them in the middle of every term's key range, and LMDB splits pages
+ * half-and-half for such inserts: measured here, 200k such inserts per batch
+ * left pages about a quarter full.  Appending a batch as a segment
+ * (MDB_APPEND, full pages) and folding segments into a fresh term-major
+ * tree with MDB_APPEND at the end of a run (tdx_store_merge) keeps both the
+ * writes sequential and the pages full.  Readers consult main + segments.
+ *
+ * Threading: the environment is shared; the write transaction belongs to
+ * the caller of tdx_store_write_batch/merge; a tdx_rtxn belongs to one
+ * thread.  The cached segment list of a tdx_rtxn is per transaction.
+ */
+#include "store.h"
+
+#include "../common/alloc.h"
+#include "../common/varint.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <lmdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <zstd.h>
+
+#define POST_BLOCK_MAX 1024
+#define DATES_PER_BLOCK 1024
+#define DEFAULT_MAP_SIZE ((size_t)16 << 30)
+
+enum {
+    DB_META,
+    DB_DOCS,
+    DB_TEXT,
+    DB_HITS,
+    DB_KEYS,
+    DB_HASHES,
+    DB_DELETED,
+    DB_DATES,
+    DB_INPUTS,
+    DB_PATTERNS,
+    DB_ENTITIES,
+    DB_CATEGORIES,
+    DB_POST_A,
+    DB_POST_B,
+    DB_POSTSEG,
+    NDBS
+};
+
+static const char *const db_names[NDBS] = {
+    "meta",     "docs",     "text",     "hits",     "keys",       "hashes", "deleted", "dates",
+    "inputs",   "patterns", "entities", "categories", "post.a", "post.b", "postseg",
+};
+
+struct tdx_store {
+    MDB_env *env;
+    MDB_dbi dbi[NDBS];
+    int readonly;
+    size_t map_size;
+    char path[4096];
+};
+
+typedef struct counts {
+    uint64_t next_doc, docs, deleted, duplicates, bytes, hits, rejects;
+} counts;
+
+struct tdx_rtxn {
+    tdx_store *s;
+    MDB_txn *txn;
+    MDB_dbi post; /* current main postings */
+    uint32_t *segs; /* pending segment ids, loaded on first use */
+    size_t nsegs;
+    int segs_loaded;
+    ZSTD_DCtx *dctx;
+};
+
+struct tdx_store_zctx {
+    ZSTD_CCtx *cctx;
+};
+
+/* ---- small helpers ---- */
+
+static int lmdb_err(tdx_err *err, int rc, const char *what)
+{
+    int code = TDX_EIO;
+    if (rc == ENOMEM)
+        code = TDX_ENOMEM;
+    else if (rc == ENOSPC || rc == EDQUOT)
+        code = TDX_ENOSPC;
+    else if (rc == MDB_CORRUPTED || rc == MDB_PAGE_NOTFOUND || rc == MDB_INVALID ||
+             rc == MDB_BAD_VALSIZE)
+        code = TDX_ECORRUPT;
+    else if (rc == MDB_VERSION_MISMATCH)
+        code = TDX_EFORMAT;
+    if (code == TDX_ENOSPC)
+        return tdx_err_set(err, code, "%s: no space left on device (the index is intact at its "
+                                      "last commit)", what);
+    return tdx_err_set(err, code, "%s: %s", what, mdb_strerror(rc));
+}
+
+static inline MDB_val mval(const void *p, size_t n)
+{
+    MDB_val v = {n, (void *)p};
+    return v;
+}
+
+static int put_lbytes_str(tdx_buf *b, const char *s)
+{
+    return tdx_buf_put_lenbytes(b, s ? s : "", s ? strlen(s) : 0);
+}
+
+typedef struct rd {
+    const uint8_t *p, *end;
+    int bad;
+} rd;
+
+static uint64_t rd_vint(rd *r)
+{
+    uint64_t v = 0;
+    size_t n = r->bad ? 0 : tdx_varint_get(r->p, r->end, &v);
+    if (n == 0) {
+        r->bad = 1;
+        return 0;
+    }
+    r->p += n;
+    return v;
+}
+
+static const uint8_t *rd_bytes(rd *r, size_t *out_len)
+{
+    uint64_t n = rd_vint(r);
+    if (r->bad || n > (uint64_t)(r->end - r->p)) {
+        r->bad = 1;
+        *out_len = 0;
+        return (const uint8_t *)"";
+    }
+    const uint8_t *p = r->p;
+    r->p += n;
+    *out_len = (size_t)n;
+    return p;
+}
+
+static uint64_t rd_be64(rd *r)
+{
+    if (r->bad || r->end - r->p < 8) {
+        r->bad = 1;
+        return 0;
+    }
+    uint64_t v = tdx_be64_get(r->p);
+    r->p += 8;
+    return v;
+}
+
+/* ---- open / close ---- */
+
+static int is_dir(const char *p)
+{
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static int open_dbis(tdx_store *s, MDB_txn *txn, unsigned flags, tdx_err *err)
+{
+    for (int i = 0; i < NDBS; i++) {
+        int rc = mdb_dbi_open(txn, db_names[i], flags, &s->dbi[i]);
+        if (rc == MDB_NOTFOUND)
+            return tdx_err_set(err, TDX_EFORMAT,
+                               "'%s' is not a tenderidx index (no '%s' table)", s->path,
+                               db_names[i]);
+        if (rc)
+            return lmdb_err(err, rc, "cannot open index table");
+    }
+    return 0;
+}
+
+static int read_counts(MDB_txn *txn, tdx_store *s, counts *c)
+{
+    memset(c, 0, sizeof *c);
+    c->next_doc = 1;
+    MDB_val k = mval("counts", 6), v;
+    int rc = mdb_get(txn, s->dbi[DB_META], &k, &v);
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (rc)
+        return rc;
+    rd r = {v.mv_data, (const uint8_t *)v.mv_data + v.mv_size, 0};
+    c->next_doc = rd_vint(&r);
+    c->docs = rd_vint(&r);
+    c->deleted = rd_vint(&r);
+    c->duplicates = rd_vint(&r);
+    c->bytes = rd_vint(&r);
+    c->hits = rd_vint(&r);
+    c->rejects = rd_vint(&r);
+    return r.bad ? MDB_CORRUPTED : 0;
+}
+
+static int write_counts(MDB_txn *txn, tdx_store *s, const counts *c)
+{
+    uint8_t b[7 * TDX_VARINT_MAX];
+    size_t n = 0;
+    n += tdx_varint_put(b + n, c->next_doc);
+    n += tdx_varint_put(b + n, c->docs);
+    n += tdx_varint_put(b + n, c->deleted);
+    n += tdx_varint_put(b + n, c->duplicates);
+    n += tdx_varint_put(b + n, c->bytes);
+    n += tdx_varint_put(b + n, c->hits);
+    n += tdx_varint_put(b + n, c->rejects);
+    MDB_val k = mval("counts", 6), v = mval(b, n);
+    return mdb_put(txn, s->dbi[DB_META], &k, &v, 0);
+}
+
+static int meta_put_str(MDB_txn *txn, tdx_store *s, const char *name, const char *val)
+{
+    MDB_val k = mval(name, strlen(name)), v = mval(val, strlen(val));
+    return mdb_put(txn, s->dbi[DB_META], &k, &v, 0);
+}
+
+/* Current main postings table: "a" unless meta says "b". */
+static MDB_dbi main_post(MDB_txn *txn, tdx_store *s)
+{
+    MDB_val k = mval("post", 4), v;
+    if (mdb_get(txn, s->dbi[DB_META], &k, &v) == 0 && v.mv_size == 1 &&
+        *(const char *)v.mv_data == 'b')
+        return s->dbi[DB_POST_B];
+    return s->dbi[DB_POST_A];
+}
+
+int tdx_store_open(const char *path, const tdx_store_opts *opts, tdx_store **out_store,
+                   tdx_err *err)
+{
+    tdx_store_opts defaults = {0};
+    if (opts == NULL)
+        opts = &defaults;
+    if (path == NULL || *path == 0)
+        return tdx_err_set(err, TDX_EINVAL, "no index path given");
+    int exists = is_dir(path);
+    if (!exists) {
+        if (!opts->create || opts->readonly)
+            return tdx_err_set(err, TDX_ENOTFOUND, "no index at '%s'", path);
+        if (mkdir(path, 0777) != 0 && errno != EEXIST)
+            return tdx_err_set(err, tdx_err_from_errno(errno), "cannot create index '%s': %s",
+                               path, strerror(errno));
+    } else {
+        char data[4200];
+        snprintf(data, sizeof data, "%s/data.mdb", path);
+        struct stat st;
+        if (stat(data, &st) != 0 && (!opts->create || opts->readonly))
+            return tdx_err_set(err, TDX_ENOTFOUND, "no index at '%s' (no data.mdb)", path);
+    }
+    tdx_store *s = tdx_calloc(1, sizeof *s);
+    if (s == NULL)
+        return tdx_err_set(err, TDX_ENOMEM, "out of memory");
+    snprintf(s->path, sizeof s->path, "%s", path);
+    s->readonly = opts->readonly;
+    s->map_size = opts->map_size ? opts->map_size : DEFAULT_MAP_SIZE;
+    const char *env_map = getenv("TENDERIDX_MAP_SIZE");
+    if (env_map && *env_map && opts->map_size == 0)
+        s->map_size = (size_t)strtoull(env_map, NULL, 10);
+    int rc = mdb_env_create(&s->env);
+    if (rc) {
+        tdx_free(s);
+        return lmdb_err(err, rc, "cannot create LMDB environment");
+    }
+    mdb_env_set_maxdbs(s->env, NDBS + 2);
+    mdb_env_set_maxreaders(s->env, 256);
+    /* A reader opening an index that a writer has grown uses the larger size. */
+    struct stat st;
+    char data[4200];
+    snprintf(data, sizeof data, "%s/data.mdb", path);
+    if (stat(data, &st) == 0 && (size_t)st.st_size > s->map_size)
+        s->map_size = (size_t)st.st_size;
+    mdb_env_set_mapsize(s->env, s->map_size);
+    unsigned flags = MDB_NOTLS | MDB_NOMETASYNC | (s->readonly ? MDB_RDONLY : 0);
+    rc = mdb_env_open(s->env, path, flags, 0666);
+    if (rc) {
+        int code = lmdb_err(err, rc, "cannot open index");
+        if (rc == MDB_INVALID || rc == MDB_VERSION_MISMATCH) {
+            tdx_err_clear(err);
+            code = tdx_err_set(err, TDX_EFORMAT, "'%s' is not a tenderidx index: %s", path,
+                               mdb_strerror(rc));
+        }
+        mdb_env_close(s->env);
+        tdx_free(s);
+        return code;
+    }
+    MDB_envinfo ei;
+    mdb_env_info(s->env, &ei);
+    s->map_size = ei.me_mapsize;
+
+    MDB_txn *txn;
+    rc = mdb_txn_begin(s->env, NULL, s->readonly ? MDB_RDONLY : 0, &txn);
+    if (rc) {
+        lmdb_err(err, rc, "cannot open index");
+        goto fail;
+    }
+    rc = open_dbis(s, txn, s->readonly ? 0 : MDB_CREATE, err);
+    if (rc) {
+        mdb_txn_abort(txn);
+        goto fail;
+    }
+    MDB_val k = mval("format", 6), v;
+    int grc = mdb_get(txn, s->dbi[DB_META], &k, &v);
+    if (grc == MDB_NOTFOUND && !s->readonly) {
+        char f[16];
+        snprintf(f, sizeof f, "%d", TDX_STORE_FORMAT);
+        grc = meta_put_str(txn, s, "format", f);
+        if (grc == 0)
+            grc = meta_put_str(txn, s, "post", "a");
+        if (grc) {
+            mdb_txn_abort(txn);
+            lmdb_err(err, grc, "cannot initialize index");
+            goto fail;
+        }
+    } else if (grc) {
+        mdb_txn_abort(txn);
+        tdx_err_set(err, TDX_EFORMAT, "'%s' is not a tenderidx index (no format record)", path);
+        goto fail;
+    } else if (v.mv_size != 1 || *(const char *)v.mv_data != '0' + TDX_STORE_FORMAT) {
+        mdb_txn_abort(txn);
+        tdx_err_set(err, TDX_EFORMAT,
+                    "index '%s' has format '%.*s'; this tenderidx reads format %d", path,
+                    (int)v.mv_size, (const char *)v.mv_data, TDX_STORE_FORMAT);
+        goto fail;
+    }
+    rc = mdb_txn_commit(txn);
+    if (rc) {
+        lmdb_err(err, rc, "cannot open index");
+        goto fail;
+    }
+    *out_store = s;
+    return 0;
+fail:
+    mdb_env_close(s->env);
+    tdx_free(s);
+    return err && err->code ? err->code : TDX_EIO;
+}
+
+void tdx_store_close(tdx_store *s)
+{
+    if (s == NULL)
+        return;
+    mdb_env_close(s->env);
+    tdx_free(s);
+}
+
+int tdx_store_sync(tdx_store *s, tdx_err *err)
+{
+    int rc = mdb_env_sync(s->env, 1);
+    return rc ? lmdb_err(err, rc, "cannot flush index") : 0;
+}
+
+/* ---- schema ---- */
+
+static void hex64(uint64_t v, char out[17])
+{
+    snprintf(out, 17, "%016" PRIx64, v);
+}
+
+static int meta_eq(MDB_txn *txn, tdx_store *s, const char *name, const char *want, char *got,
+                   size_t cap)
+{
+    MDB_val k = mval(name, strlen(name)), v;
+    if (mdb_get(txn, s->dbi[DB_META], &k, &v) != 0) {
+        snprintf(got, cap, "(none)");
+        return 0;
+    }
+    snprintf(got, cap, "%.*s", (int)v.mv_size, (const char *)v.mv_data);
+    return strlen(want) == v.mv_size && memcmp(want, v.mv_data, v.mv_size) == 0;
+}
+
+static int write_schema(MDB_txn *txn, tdx_store *s, const tdx_store_schema *sc)
+{
+    char h[17];
+    hex64(sc->wl_hash, h);
+    uint8_t steps[TDX_VARINT_MAX];
+    MDB_val k = mval("norm_steps", 10), v = mval(steps, tdx_varint_put(steps, sc->norm_steps));
+    int rc = mdb_put(txn, s->dbi[DB_META], &k, &v, 0);
+    if (rc == 0)
+        rc = meta_put_str(txn, s, "normalizer", sc->normalizer);
+    if (rc == 0)
+        rc = meta_put_str(txn, s, "grams", sc->grams ? "1" : "0");
+    if (rc == 0)
+        rc = meta_put_str(txn, s, "wl_hash", h);
+    if (rc == 0)
+        rc = meta_put_str(txn, s, "wl_source", sc->wl_source ? sc->wl_source : "");
+    tdx_buf b = TDX_BUF_INIT;
+    for (size_t i = 0; rc == 0 && i < sc->npatterns; i++) {
+        const tdx_store_pattern *p = &sc->patterns[i];
+        tdx_buf_reset(&b);
+        int e = tdx_buf_put_varint(&b, p->entity) | tdx_buf_put_varint(&b, p->category) |
+                tdx_buf_put_varint(&b, p->flags) | tdx_buf_put_varint(&b, p->line) |
+                put_lbytes_str(&b, p->text) | put_lbytes_str(&b, p->norm);
+        if (e) {
+            rc = ENOMEM;
+            break;
+        }
+        uint8_t kb[4];
+        tdx_be32_put(kb, (uint32_t)i);
+        k = mval(kb, 4);
+        v = mval(b.p, b.len);
+        rc = mdb_put(txn, s->dbi[DB_PATTERNS], &k, &v, MDB_APPEND);
+    }
+    for (size_t i = 0; rc == 0 && i < sc->nentities; i++) {
+        tdx_buf_reset(&b);
+        if (tdx_buf_put_varint(&b, sc->entity_category[i]) ||
+            tdx_buf_puts(&b, sc->entities[i])) {
+            rc = ENOMEM;
+            break;
+        }
+        uint8_t kb[4];
+        tdx_be32_put(kb, (uint32_t)i);
+        k = mval(kb, 4);
+        v = mval(b.p, b.len);
+        rc = mdb_put(txn, s->dbi[DB_ENTITIES], &k, &v, MDB_APPEND);
+    }
+    for (size_t i = 0; rc == 0 && i < sc->ncategories; i++) {
+        uint8_t kb[4];
+        tdx_be32_put(kb, (uint32_t)i);
+        k = mval(kb, 4);
+        v = mval(sc->categories[i], strlen(sc->categories[i]));
+        rc = mdb_put(txn, s->dbi[DB_CATEGORIES], &k, &v, MDB_APPEND);
+    }
+    tdx_buf_free(&b);
+    return rc;
+}
+
+int tdx_store_setup(tdx_store *s, const tdx_store_schema *sc, tdx_err *err)
+{
+    if (s->readonly)
+        return tdx_err_set(err, TDX_EINVAL, "index opened read-only");
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+    if (rc)
+        return lmdb_err(err, rc, "cannot begin write");
+    MDB_val k = mval("normalizer", 10), v;
+    if (mdb_get(txn, s->dbi[DB_META], &k, &v) == MDB_NOTFOUND) {
+        rc = write_schema(txn, s, sc);
+        if (rc == 0)
+            rc = mdb_txn_commit(txn);
+        else
+            mdb_txn_abort(txn);
+        return rc ? lmdb_err(err, rc, "cannot record the index settings") : 0;
+    }
+    char got[512], h[17];
+    int code = 0;
+    if (!meta_eq(txn, s, "normalizer", sc->normalizer, got, sizeof got)) {
+        code = tdx_err_set(err, TDX_EFORMAT,
+                           "index '%s' was built with normalizer '%s'; this run uses '%s' "
+                           "(a different --normalize setting or ICU version); use the same "
+                           "setting or build a new index",
+                           s->path, got, sc->normalizer);
+    } else if (!meta_eq(txn, s, "grams", sc->grams ? "1" : "0", got, sizeof got)) {
+        code = tdx_err_set(err, TDX_EFORMAT,
+                           "index '%s' was built %s; this run asks for %s", s->path,
+                           got[0] == '1' ? "with the gram index" : "entity-only (--no-grams)",
+                           sc->grams ? "the gram index" : "entity-only (--no-grams)");
+    } else {
+        hex64(sc->wl_hash, h);
+        if (!meta_eq(txn, s, "wl_hash", h, got, sizeof got)) {
+            char src[1024];
+            meta_eq(txn, s, "wl_source", "", src, sizeof src);
+            code = tdx_err_set(err, TDX_EFORMAT,
+                               "index '%s' was built with a different watch list ('%s', hash "
+                               "%s; this one hashes to %s): documents already indexed would "
+                               "not be matched against the new names; build a new index with "
+                               "the new watch list",
+                               s->path, src, got, h);
+        }
+    }
+    mdb_txn_abort(txn);
+    return code;
+}
+
+/* ---- compression ---- */
+
+int tdx_store_zctx_create(tdx_store_zctx **out_z)
+{
+    tdx_store_zctx *z = tdx_calloc(1, sizeof *z);
+    if (z == NULL)
+        return TDX_ENOMEM;
+    z->cctx = ZSTD_createCCtx();
+    if (z->cctx == NULL) {
+        tdx_free(z);
+        return TDX_ENOMEM;
+    }
+    ZSTD_CCtx_setParameter(z->cctx, ZSTD_c_compressionLevel, 3);
+    ZSTD_CCtx_setParameter(z->cctx, ZSTD_c_checksumFlag, 1);
+    *out_z = z;
+    return 0;
+}
+
+void tdx_store_zctx_free(tdx_store_zctx *z)
+{
+    if (z == NULL)
+        return;
+    ZSTD_freeCCtx(z->cctx);
+    tdx_free(z);
+}
+
+int tdx_store_compress(tdx_store_zctx *z, const uint8_t *text, size_t len, tdx_buf *out,
+                       tdx_err *err)
+{
+    tdx_buf_reset(out);
+    size_t bound = ZSTD_compressBound(len);
+    if (tdx_buf_grow(out, bound))
+        return tdx_err_set(err, TDX_ENOMEM, "out of memory");
+    size_t n = ZSTD_compress2(z->cctx, out->p, bound, text, len);
+    if (ZSTD_isError(n))
+        return tdx_err_set(err, TDX_EINTERNAL, "zstd: %s", ZSTD_getErrorName(n));
+    out->len = n;
+    return 0;
+}
+
+/* ---- writing a batch ---- */
+
+static int encode_doc(tdx_buf *b, const tdx_store_doc *d)
+{
+    int e = tdx_buf_put_varint(b, 1);
+    e |= put_lbytes_str(b, d->key);
+    e |= put_lbytes_str(b, d->source);
+    e |= put_lbytes_str(b, d->title);
+    e |= put_lbytes_str(b, d->date);
+    e |= put_lbytes_str(b, d->url);
+    e |= put_lbytes_str(b, d->format);
+    e |= put_lbytes_str(b, d->encoding);
+    e |= tdx_buf_put_varint(b, d->line);
+    e |= tdx_buf_put_varint(b, d->offset);
+    e |= tdx_buf_put_varint(b, d->text_len);
+    e |= tdx_buf_put_varint(b, d->invalid);
+    e |= tdx_buf_put_varint(b, d->date_ymd);
+    e |= tdx_buf_put_varint(b, d->nhits);
+    uint8_t h[16];
+    tdx_be64_put(h, d->hash[0]);
+    tdx_be64_put(h + 8, d->hash[1]);
+    e |= tdx_buf_append(b, h, 16);
+    e |= tdx_buf_put_varint(b, d->nmeta);
+    for (size_t i = 0; i < d->nmeta; i++) {
+        e |= put_lbytes_str(b, d->meta[i].key);
+        e |= put_lbytes_str(b, d->meta[i].val);
+    }
+    return e ? TDX_ENOMEM : 0;
+}
+
+static int encode_hits(tdx_buf *b, const tdx_store_hit *h, size_t n)
+{
+    int e = tdx_buf_put_varint(b, n);
+    uint32_t pn = 0, po = 0;
+    for (size_t i = 0; i < n; i++) {
+        e |= tdx_buf_put_varint(b, h[i].pattern);
+        e |= tdx_buf_put_varint(b, h[i].nstart - pn);
+        e |= tdx_buf_put_varint(b, h[i].nend - h[i].nstart);
+        e |= tdx_buf_put_varint(b, h[i].ostart - po);
+        e |= tdx_buf_put_varint(b, h[i].oend - h[i].ostart);
+        pn = h[i].nstart;
+        po = h[i].ostart;
+    }
+    return e ? TDX_ENOMEM : 0;
+}
+
+static int decode_doc(const MDB_val *v, uint32_t id, tdx_store_docinfo *d)
+{
+    rd r = {v->mv_data, (const uint8_t *)v->mv_data + v->mv_size, 0};
+    memset(d, 0, sizeof *d);
+    d->id = id;
+    if (rd_vint(&r) != 1)
+        return TDX_ECORRUPT;
+    d->key = (const char *)rd_bytes(&r, &d->key_len);
+    d->source = (const char *)rd_bytes(&r, &d->source_len);
+    d->title = (const char *)rd_bytes(&r, &d->title_len);
+    d->date = (const char *)rd_bytes(&r, &d->date_len);
+    d->url = (const char *)rd_bytes(&r, &d->url_len);
+    d->format = (const char *)rd_bytes(&r, &d->format_len);
+    d->encoding = (const char *)rd_bytes(&r, &d->encoding_len);
+    d->line = rd_vint(&r);
+    d->offset = rd_vint(&r);
+    d->text_len = rd_vint(&r);
+    d->invalid = rd_vint(&r);
+    d->date_ymd = (uint32_t)rd_vint(&r);
+    d->nhits = (uint32_t)rd_vint(&r);
+    d->hash[0] = rd_be64(&r);
+    d->hash[1] = rd_be64(&r);
+    d->nmeta = (size_t)rd_vint(&r);
+    d->meta = r.p;
+    d->meta_end = r.end;
+    if (r.bad)
+        return TDX_ECORRUPT;
+    /* Validate the metadata list now so walkers cannot run off the end. */
+    for (size_t i = 0; i < d->nmeta && !r.bad; i++) {
+        size_t l;
+        rd_bytes(&r, &l);
+        rd_bytes(&r, &l);
+    }
+    return r.bad || r.p != r.end ? TDX_ECORRUPT : 0;
+}
+
+int tdx_store_meta_next(const tdx_store_docinfo *d, const uint8_t **pos, tdx_span *out_k,
+                        tdx_span *out_v)
+{
+    if (*pos >= d->meta_end)
+        return 0;
+    rd r = {*pos, d->meta_end, 0};
+    out_k->p = rd_bytes(&r, &out_k->len);
+    out_v->p = rd_bytes(&r, &out_v->len);
+    if (r.bad)
+        return 0;
+    *pos = r.p;
+    return 1;
+}
+
+static int get_doc_hash(MDB_txn *txn, tdx_store *s, uint32_t id, uint64_t out[2])
+{
+    uint8_t kb[4];
+    tdx_be32_put(kb, id);
+    MDB_val k = mval(kb, 4), v;
+    int rc = mdb_get(txn, s->dbi[DB_DOCS], &k, &v);
+    if (rc)
+        return rc;
+    tdx_store_docinfo d;
+    if (decode_doc(&v, id, &d))
+        return MDB_CORRUPTED;
+    out[0] = d.hash[0];
+    out[1] = d.hash[1];
+    return 0;
+}
+
+static int set_date(MDB_txn *txn, tdx_store *s, uint32_t id, uint32_t ymd)
+{
+    uint8_t kb[4];
+    tdx_be32_put(kb, id / DATES_PER_BLOCK);
+    MDB_val k = mval(kb, 4), v;
+    uint8_t block[DATES_PER_BLOCK * 4];
+    int rc = mdb_get(txn, s->dbi[DB_DATES], &k, &v);
+    if (rc == MDB_NOTFOUND)
+        memset(block, 0, sizeof block);
+    else if (rc)
+        return rc;
+    else if (v.mv_size != sizeof block)
+        return MDB_CORRUPTED;
+    else
+        memcpy(block, v.mv_data, sizeof block);
+    tdx_be32_put(block + (id % DATES_PER_BLOCK) * 4, ymd);
+    v = mval(block, sizeof block);
+    return mdb_put(txn, s->dbi[DB_DATES], &k, &v, 0);
+}
+
+typedef struct writer_state {
+    tdx_buf rec, key;
+    uint32_t *remap;
+} writer_state;
+
+static int put_input(MDB_txn *txn, tdx_store *s, const tdx_store_input *in)
+{
+    uint8_t b[4 * TDX_VARINT_MAX + 1];
+    size_t n = 0;
+    n += tdx_varint_put(b + n, in->size);
+    uint64_t zz = ((uint64_t)in->mtime << 1) ^ (uint64_t)(in->mtime >> 63);
+    n += tdx_varint_put(b + n, zz);
+    n += tdx_varint_put(b + n, in->records);
+    b[n++] = in->complete ? 1 : 0;
+    MDB_val k = mval(in->path, strlen(in->path)), v = mval(b, n);
+    if (k.mv_size == 0 || k.mv_size > 511)
+        return 0; /* LMDB key limit: such inputs are simply re-read next time */
+    return mdb_put(txn, s->dbi[DB_INPUTS], &k, &v, 0);
+}
+
+/* One attempt at writing the batch; returns an LMDB code (MDB_MAP_FULL retried). */
+static int write_batch_txn(tdx_store *s, const tdx_store_batch *b, int replace,
+                           tdx_store_batch_stats *st, writer_state *w, tdx_err *err)
+{
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+    if (rc)
+        return rc;
+    counts c;
+    rc = read_counts(txn, s, &c);
+    memset(st, 0, sizeof *st);
+    uint32_t seg = 0;
+    for (size_t i = 0; rc == 0 && i < b->ndocs; i++) {
+        const tdx_store_doc *d = &b->docs[i];
+        w->remap[i] = 0;
+        size_t klen = strlen(d->key);
+        if (klen == 0 || klen > 511) {
+            /* The pipeline rejects such keys before they get here. */
+            rc = MDB_BAD_VALSIZE;
+            break;
+        }
+        MDB_val k = mval(d->key, klen), v;
+        uint8_t hk[16];
+        tdx_be64_put(hk, d->hash[0]);
+        tdx_be64_put(hk + 8, d->hash[1]);
+        MDB_val hkv = mval(hk, 16);
+        uint32_t old = 0;
+        rc = mdb_get(txn, s->dbi[DB_KEYS], &k, &v);
+        if (rc == 0) {
+            if (v.mv_size != 5) {
+                rc = MDB_CORRUPTED;
+                break;
+            }
+            old = tdx_be32_get(v.mv_data);
+            uint64_t oh[2];
+            rc = get_doc_hash(txn, s, old, oh);
+            if (rc)
+                break;
+            if (oh[0] == d->hash[0] && oh[1] == d->hash[1]) {
+                st->existing++;
+                continue;
+            }
+            if (!replace) {
+                st->changed++;
+                continue;
+            }
+            /* Replace: tombstone the old document and forget its content hash,
+             * unless that key was only a duplicate pointer. */
+            if (((const uint8_t *)v.mv_data)[4] == 0) {
+                uint8_t ok[4];
+                tdx_be32_put(ok, old);
+                MDB_val okv = mval(ok, 4), empty = mval("", 0);
+                rc = mdb_put(txn, s->dbi[DB_DELETED], &okv, &empty, 0);
+                uint8_t ohk[16];
+                tdx_be64_put(ohk, oh[0]);
+                tdx_be64_put(ohk + 8, oh[1]);
+                MDB_val ohv = mval(ohk, 16);
+                if (rc == 0) {
+                    rc = mdb_del(txn, s->dbi[DB_HASHES], &ohv, NULL);
+                    if (rc == MDB_NOTFOUND)
+                        rc = 0;
+                }
+                if (rc)
+                    break;
+                c.deleted++;
+                c.docs--;
+            } else {
+                c.duplicates--;
+            }
+            st->replaced++;
+        } else if (rc != MDB_NOTFOUND) {
+            break;
+        }
+        rc = mdb_get(txn, s->dbi[DB_HASHES], &hkv, &v);
+        if (rc == 0) {
+            if (v.mv_size != 4) {
+                rc = MDB_CORRUPTED;
+                break;
+            }
+            uint8_t kv[5];
+            memcpy(kv, v.mv_data, 4);
+            kv[4] = 1;
+            MDB_val val = mval(kv, 5);
+            rc = mdb_put(txn, s->dbi[DB_KEYS], &k, &val, 0);
+            if (rc)
+                break;
+            st->duplicates++;
+            c.duplicates++;
+            continue;
+        } else if (rc != MDB_NOTFOUND) {
+            break;
+        }
+        if (c.next_doc >= UINT32_MAX) {
+            rc = MDB_MAP_FULL + 1000; /* sentinel: out of doc ids */
+            break;
+        }
+        uint32_t id = (uint32_t)c.next_doc++;
+        if (seg == 0)
+            seg = id;
+        w->remap[i] = id;
+        uint8_t idk[4];
+        tdx_be32_put(idk, id);
+        MDB_val idv = mval(idk, 4);
+        uint8_t kv[5];
+        memcpy(kv, idk, 4);
+        kv[4] = 0;
+        MDB_val val = mval(kv, 5);
+        rc = mdb_put(txn, s->dbi[DB_KEYS], &k, &val, 0);
+        if (rc == 0)
+            rc = mdb_put(txn, s->dbi[DB_HASHES], &hkv, &idv, 0);
+        tdx_buf_reset(&w->rec);
+        if (rc == 0 && encode_doc(&w->rec, d) != 0)
+            rc = ENOMEM;
+        if (rc == 0) {
+            val = mval(w->rec.p, w->rec.len);
+            rc = mdb_put(txn, s->dbi[DB_DOCS], &idv, &val, MDB_APPEND);
+        }
+        if (rc == 0) {
+            val = mval(d->ztext, d->ztext_len);
+            rc = mdb_put(txn, s->dbi[DB_TEXT], &idv, &val, MDB_APPEND);
+        }
+        tdx_buf_reset(&w->rec);
+        if (rc == 0 && encode_hits(&w->rec, d->hits, d->nhits) != 0)
+            rc = ENOMEM;
+        if (rc == 0) {
+            val = mval(w->rec.p, w->rec.len);
+            rc = mdb_put(txn, s->dbi[DB_HITS], &idv, &val, MDB_APPEND);
+        }
+        if (rc == 0 && d->date_ymd)
+            rc = set_date(txn, s, id, d->date_ymd);
+        c.docs++;
+        c.bytes += d->text_len;
+        c.hits += d->nhits;
+        st->added++;
+        st->hits += d->nhits;
+        st->bytes += d->text_len;
+    }
+    /* Postings of the kept documents, as one segment appended at the end. */
+    const tdx_postings *p = b->post;
+    for (size_t t = 0; rc == 0 && seg && p && t < p->nterms; t++) {
+        size_t e0 = tdx_postings_ent_begin(p, t), e1 = p->ent_end[t];
+        size_t n = 0;
+        for (size_t e = e0; e < e1; e++)
+            n += w->remap[p->docs[e]] != 0;
+        if (n == 0)
+            continue;
+        tdx_span term = tdx_postings_term(p, t);
+        tdx_buf_reset(&w->key);
+        tdx_buf_reset(&w->rec);
+        int e = tdx_buf_put_be32(&w->key, seg) | tdx_buf_append(&w->key, term.p, term.len) |
+                tdx_buf_put_varint(&w->rec, n);
+        uint32_t prev = seg;
+        for (size_t k = e0; k < e1 && e == 0; k++) {
+            uint32_t id = w->remap[p->docs[k]];
+            if (id == 0)
+                continue;
+            e = tdx_buf_put_varint(&w->rec, id - prev);
+            prev = id;
+        }
+        if (e) {
+            rc = ENOMEM;
+            break;
+        }
+        MDB_val k = mval(w->key.p, w->key.len), v = mval(w->rec.p, w->rec.len);
+        rc = mdb_put(txn, s->dbi[DB_POSTSEG], &k, &v, MDB_APPEND);
+    }
+    for (size_t i = 0; rc == 0 && i < b->ninputs; i++)
+        rc = put_input(txn, s, &b->inputs[i]);
+    c.rejects += b->rejects;
+    if (rc == 0)
+        rc = write_counts(txn, s, &c);
+    if (rc == 0) {
+        rc = mdb_txn_commit(txn);
+        if (rc)
+            st->added = 0;
+        return rc;
+    }
+    mdb_txn_abort(txn);
+    (void)err;
+    return rc;
+}
+
+static int grow_map(tdx_store *s, tdx_err *err)
+{
+    size_t want = s->map_size < ((size_t)1 << 30) ? ((size_t)1 << 30) : s->map_size * 2;
+    int rc = mdb_env_set_mapsize(s->env, want);
+    if (rc)
+        return lmdb_err(err, rc, "cannot grow the index map");
+    MDB_envinfo ei;
+    mdb_env_info(s->env, &ei);
+    s->map_size = ei.me_mapsize;
+    return 0;
+}
+
+int tdx_store_write_batch(tdx_store *s, const tdx_store_batch *b, int replace,
+                          tdx_store_batch_stats *stats, tdx_err *err)
+{
+    if (s->readonly)
+        return tdx_err_set(err, TDX_EINVAL, "index opened read-only");
+    tdx_store_batch_stats local;
+    if (stats == NULL)
+        stats = &local;
+    writer_state w = {TDX_BUF_INIT, TDX_BUF_INIT, NULL};
+    w.remap = tdx_calloc(b->ndocs + 1, sizeof *w.remap);
+    if (w.remap == NULL)
+        return tdx_err_set(err, TDX_ENOMEM, "out of memory");
+    int rc;
+    for (;;) {
+        rc = write_batch_txn(s, b, replace, stats, &w, err);
+        if (rc != MDB_MAP_FULL)
+            break;
+        rc = grow_map(s, err);
+        if (rc)
+            break;
+    }
+    tdx_free(w.remap);
+    tdx_buf_free(&w.rec);
+    tdx_buf_free(&w.key);
+    if (rc == MDB_MAP_FULL + 1000)
+        return tdx_err_set(err, TDX_ELIMIT, "index is full: 2^32-1 documents");
+    if (rc > 0 || rc == MDB_MAP_FULL || (rc < 0 && rc > -30999))
+        return lmdb_err(err, rc, "cannot write batch");
+    return rc;
+}
+
+/* ---- reading ---- */
+
+int tdx_store_read_begin(tdx_store *s, tdx_rtxn **out_txn, tdx_err *err)
+{
+    tdx_rtxn *t = tdx_calloc(1, sizeof *t);
+    if (t == NULL)
+        return tdx_err_set(err, TDX_ENOMEM, "out of memory");
+    t->s = s;
+    int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &t->txn);
+    if (rc == MDB_MAP_RESIZED) {
+        /* A writer grew the map since we opened: adopt its size and retry. */
+        mdb_env_set_mapsize(s->env, 0);
+        rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &t->txn);
+    }
+    if (rc) {
+        tdx_free(t);
+        return lmdb_err(err, rc, "cannot read index");
+    }
+    t->post = main_post(t->txn, s);
+    *out_txn = t;
+    return 0;
+}
+
+void tdx_store_read_end(tdx_rtxn *t)
+{
+    if (t == NULL)
+        return;
+    mdb_txn_abort(t->txn);
+    tdx_free(t->segs);
+    if (t->dctx)
+        ZSTD_freeDCtx(t->dctx);
+    tdx_free(t);
+}
+
+static uint64_t meta_u64(MDB_txn *txn, tdx_store *s, const char *name)
+{
+    MDB_val k = mval(name, strlen(name)), v;
+    if (mdb_get(txn, s->dbi[DB_META], &k, &v))
+        return 0;
+    uint64_t x = 0;
+    tdx_varint_get(v.mv_data, (const uint8_t *)v.mv_data + v.mv_size, &x);
+    return x;
+}
+
+static int load_segments(tdx_rtxn *t, tdx_err *err)
+{
+    if (t->segs_loaded)
+        return 0;
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(t->txn, t->s->dbi[DB_POSTSEG], &cur);
+    if (rc)
+        return lmdb_err(err, rc, "cannot read postings");
+    size_t cap = 0;
+    MDB_val k, v;
+    rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    while (rc == 0) {
+        if (k.mv_size < 4) {
+            mdb_cursor_close(cur);
+            return tdx_err_set(err, TDX_ECORRUPT, "postings segment key too short");
+        }
+        uint32_t seg = tdx_be32_get(k.mv_data);
+        if (t->nsegs == cap) {
+            cap = cap ? cap * 2 : 16;
+            uint32_t *ns = tdx_reallocarray(t->segs, cap, sizeof *ns);
+            if (ns == NULL) {
+                mdb_cursor_close(cur);
+                return tdx_err_set(err, TDX_ENOMEM, "out of memory");
+            }
+            t->segs = ns;
+        }
+        t->segs[t->nsegs++] = seg;
+        if (seg == UINT32_MAX)
+            break;
+        uint8_t next[4];
+        tdx_be32_put(next, seg + 1);
+        k = mval(next, 4);
+        rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    }
+    mdb_cursor_close(cur);
+    if (rc && rc != MDB_NOTFOUND)
+        return lmdb_err(err, rc, "cannot read postings");
+    t->segs_loaded = 1;
+    return 0;
+}
+
+int tdx_store_get_info(tdx_rtxn *t, tdx_store_info *out, tdx_err *err)
+{
+    memset(out, 0, sizeof *out);
+    tdx_store *s = t->s;
+    out->format = TDX_STORE_FORMAT;
+    MDB_val k = mval("normalizer", 10), v;
+    if (mdb_get(t->txn, s->dbi[DB_META], &k, &v) == 0)
+        snprintf(out->normalizer, sizeof out->normalizer, "%.*s", (int)v.mv_size,
+                 (const char *)v.mv_data);
+    out->norm_steps = (unsigned)meta_u64(t->txn, s, "norm_steps");
+    k = mval("grams", 5);
+    out->grams = mdb_get(t->txn, s->dbi[DB_META], &k, &v) == 0 && v.mv_size == 1 &&
+                 *(const char *)v.mv_data == '1';
+    k = mval("wl_hash", 7);
+    if (mdb_get(t->txn, s->dbi[DB_META], &k, &v) == 0 && v.mv_size == 16) {
+        char h[17];
+        memcpy(h, v.mv_data, 16);
+        h[16] = 0;
+        out->wl_hash = strtoull(h, NULL, 16);
+    }
+    k = mval("wl_source", 9);
+    if (mdb_get(t->txn, s->dbi[DB_META], &k, &v) == 0)
+        snprintf(out->wl_source, sizeof out->wl_source, "%.*s", (int)v.mv_size,
+                 (const char *)v.mv_data);
+    counts c;
+    int rc = read_counts(t->txn, s, &c);
+    if (rc)
+        return lmdb_err(err, rc, "cannot read index counts");
+    out->docs = c.docs;
+    out->next_doc = c.next_doc;
+    out->deleted = c.deleted;
+    out->duplicates = c.duplicates;
+    out->bytes = c.bytes;
+    out->hits = c.hits;
+    out->rejects = c.rejects;
+    MDB_stat ms;
+    if (mdb_stat(t->txn, s->dbi[DB_PATTERNS], &ms) == 0)
+        out->npatterns = ms.ms_entries;
+    if (mdb_stat(t->txn, s->dbi[DB_ENTITIES], &ms) == 0)
+        out->nentities = ms.ms_entries;
+    if (mdb_stat(t->txn, s->dbi[DB_CATEGORIES], &ms) == 0)
+        out->ncategories = ms.ms_entries;
+    rc = load_segments(t, err);
+    if (rc)
+        return rc;
+    out->segments = t->nsegs;
+    char data[4200];
+    snprintf(data, sizeof data, "%s/data.mdb", s->path);
+    struct stat st;
+    if (stat(data, &st) == 0)
+        out->file_bytes = (uint64_t)st.st_blocks * 512;
+    return 0;
+}
+
+int tdx_store_get_schema(tdx_rtxn *t, tdx_store_schema_view *out, tdx_err *err)
+{
+    memset(out, 0, sizeof *out);
+    tdx_store *s = t->s;
+    MDB_stat ms;
+    mdb_stat(t->txn, s->dbi[DB_PATTERNS], &ms);
+    size_t np = ms.ms_entries;
+    mdb_stat(t->txn, s->dbi[DB_ENTITIES], &ms);
+    size_t ne = ms.ms_entries;
+    mdb_stat(t->txn, s->dbi[DB_CATEGORIES], &ms);
+    size_t nc = ms.ms_entries;
+    out->patterns = tdx_calloc(np + 1, sizeof *out->patterns);
+    out->entities = tdx_calloc(ne + 1, sizeof *out->entities);
+    out->entity_category = tdx_calloc(ne + 1, sizeof *out->entity_category);
+    out->categories = tdx_calloc(nc + 1, sizeof *out->categories);
+    /* Names are returned NUL-terminated, so they are copied into one arena. */
+    if (!out->patterns || !out->entities || !out->entity_category || !out->categories) {
+        tdx_store_schema_view_free(out);
+        return tdx_err_set(err, TDX_ENOMEM, "out of memory");
+    }
+    MDB_cursor *cur = NULL;
+    MDB_val k, v;
+    int rc = 0;
+    int bad = 0;
+    /* Pass 1: patterns. */
+    for (int table = 0; table < 3 && !bad && rc == 0; table++) {
+        int db = table == 0 ? DB_PATTERNS : table == 1 ? DB_ENTITIES : DB_CATEGORIES;
+        size_t limit = table == 0 ? np : table == 1 ? ne : nc;
+        rc = mdb_cursor_open(t->txn, s->dbi[db], &cur);
+        if (rc)
+            break;
+        size_t i = 0;
+        int g = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+        while (g == 0 && i < limit) {
+            if (k.mv_size != 4 || tdx_be32_get(k.mv_data) != i) {
+                bad = 1;
+                break;
+            }
+            rd r = {v.mv_data, (const uint8_t *)v.mv_data + v.mv_size, 0};
+            if (table == 0) {
+                tdx_store_pattern *p = &out->patterns[i];
+                p->entity = (uint32_t)rd_vint(&r);
+                p->category = (uint32_t)rd_vint(&r);
+                p->flags = (unsigned)rd_vint(&r);
+                p->line = (uint32_t)rd_vint(&r);
+                size_t l1, l2;
+                const uint8_t *a = rd_bytes(&r, &l1);
+                const uint8_t *b2 = rd_bytes(&r, &l2);
+                if (r.bad || p->entity >= ne || p->category >= nc) {
+                    bad = 1;
+                    break;
+                }
+                p->text = tdx_strndup((const char *)a, l1);
+                p->norm = tdx_strndup((const char *)b2, l2);
+                if (!p->text || !p->norm) {
+                    rc = ENOMEM;
+                    break;
+                }
+            } else if (table == 1) {
+                out->entity_category[i] = (uint32_t)rd_vint(&r);
+                if (r.bad || out->entity_category[i] >= nc) {
+                    bad = 1;
+                    break;
+                }
+                out->entities[i] = tdx_strndup((const char *)r.p, (size_t)(r.end - r.p));
+                if (!out->entities[i]) {
+                    rc = ENOMEM;
+                    break;
+                }
+            } else {
+                out->categories[i] = tdx_strndup(v.mv_data, v.mv_size);
+                if (!out->categories[i]) {
+                    rc = ENOMEM;
+                    break;
+                }
+            }
+            i++;
+            g = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+        }
+        mdb_cursor_close(cur);
+        if (table == 0)
+            out->npatterns = i;
+        else if (table == 1)
+            out->nentities = i;
+        else
+            out->ncategories = i;
+    }
+    if (bad || rc) {
+        tdx_store_schema_view_free(out);
+        if (rc == ENOMEM)
+            return tdx_err_set(err, TDX_ENOMEM, "out of memory");
+        if (rc)
+            return lmdb_err(err, rc, "cannot read watch-list tables");
+        return tdx_err_set(err, TDX_ECORRUPT, "watch-list tables of the index are corrupt");
+    }
+    return 0;
+}
+
+void tdx_store_schema_view_free(tdx_store_schema_view *v)
+{
+    for (size_t i = 0; v->patterns && i < v->npatterns; i++) {
+        tdx_free((void *)v->patterns[i].text);
+        tdx_free((void *)v->patterns[i].norm);
+    }
+    for (size_t i = 0; v->entities && i < v->nentities; i++)
+        tdx_free((void *)v->entities[i]);
+    for (size_t i = 0; v->categories && i < v->ncategories; i++)
+        tdx_free((void *)v->categories[i]);
+    tdx_free(v->patterns);
+    tdx_free(v->entities);
+    tdx_free(v->entity_category);
+    tdx_free(v->categories);
+    memset(v, 0, sizeof *v);
+}
+
+int tdx_store_get_doc(tdx_rtxn *t, uint32_t id, tdx_store_docinfo *out, tdx_err *err)
+{
+    uint8_t kb[4];
+    tdx_be32_put(kb, id);
+    MDB_val k = mval(kb, 4), v;
+    int rc = mdb_get(t->txn, t->s->dbi[DB_DOCS], &k, &v);
+    if (rc == MDB_NOTFOUND)
+        return tdx_err_set(err, TDX_ENOTFOUND, "no document %u", id);
+    if (rc)
+        return lmdb_err(err, rc, "cannot read document");
+    if (decode_doc(&v, id, out))
+        return tdx_err_set(err, TDX_ECORRUPT, "record of document %u is corrupt", id);
+    MDB_val dv;
+    out->deleted = mdb_get(t->txn, t->s->dbi[DB_DELETED], &k, &dv) == 0;
+    return 0;
+}
+
+int tdx_store_get_text(tdx_rtxn *t, uint32_t id, tdx_buf *out, tdx_err *err)
+{
+    uint8_t kb[4];
+    tdx_be32_put(kb, id);
+    MDB_val k = mval(kb, 4), v;
+    int rc = mdb_get(t->txn, t->s->dbi[DB_TEXT], &k, &v);
+    if (rc == MDB_NOTFOUND)
+        return tdx_err_set(err, TDX_ENOTFOUND, "no stored text for document %u", id);
+    if (rc)
+        return lmdb_err(err, rc, "cannot read stored text");
+    unsigned long long n = ZSTD_getFrameContentSize(v.mv_data, v.mv_size);
+    if (n == ZSTD_CONTENTSIZE_ERROR || n == ZSTD_CONTENTSIZE_UNKNOWN || n > ((size_t)1 << 34))
+        return tdx_err_set(err, TDX_ECORRUPT, "stored text of document %u is corrupt", id);
+    if (t->dctx == NULL && (t->dctx = ZSTD_createDCtx()) == NULL)
+        return tdx_err_set(err, TDX_ENOMEM, "out of memory");
+    tdx_buf_reset(out);
+    if (tdx_buf_grow(out, (size_t)n))
+        return tdx_err_set(err, TDX_ENOMEM, "out of memory");
+    size_t got = ZSTD_decompressDCtx(t->dctx, out->p, (size_t)n, v.mv_data, v.mv_size);
+    if (ZSTD_isError(got) || got != n)
+        return tdx_err_set(err, TDX_ECORRUPT, "stored text of document %u is corrupt: %s", id,
+                           ZSTD_isError(got) ? ZSTD_getErrorName(got) : "length mismatch");
+    out->len = got;
+    out->p[got] = 0;
+    return 0;
+}
+
+static int decode_hits(const MDB_val *v, tdx_store_hit **hits, size_t *n, size_t *cap)
+{
+    rd r = {v->mv_data, (const uint8_t *)v->mv_data + v->mv_size, 0};
+    uint64_t cnt = rd_vint(&r);
+    if (r.bad || cnt > v->mv_size)
+        return TDX_ECORRUPT;
+    if (cnt > *cap) {
+        tdx_store_hit *h = tdx_reallocarray(*hits, (size_t)cnt, sizeof *h);
+        if (h == NULL)
+            return TDX_ENOMEM;
+        *hits = h;
+        *cap = (size_t)cnt;
+    }
+    uint64_t pn = 0, po = 0;
+    for (uint64_t i = 0; i < cnt; i++) {
+        tdx_store_hit *h = &(*hits)[i];
+        uint64_t pat = rd_vint(&r), dn = rd_vint(&r), ln = rd_vint(&r), dO = rd_vint(&r),
+                 lo = rd_vint(&r);
+        pn += dn;
+        po += dO;
+        if (r.bad || pat > UINT32_MAX || pn + ln > UINT32_MAX || po + lo > UINT32_MAX)
+            return TDX_ECORRUPT;
+        h->pattern = (uint32_t)pat;
+        h->nstart = (uint32_t)pn;
+        h->nend = (uint32_t)(pn + ln);
+        h->ostart = (uint32_t)po;
+        h->oend = (uint32_t)(po + lo);
+    }
+    if (r.p != r.end)
+        return TDX_ECORRUPT;
+    *n = (size_t)cnt;
+    return 0;
+}
+
+int tdx_store_get_hits(tdx_rtxn *t, uint32_t id, tdx_store_hit **hits, size_t *n, size_t *cap,
+                       tdx_err *err)
+{
+    uint8_t kb[4];
+    tdx_be32_put(kb, id);
+    MDB_val k = mval(kb, 4), v;
+    int rc = mdb_get(t->txn, t->s->dbi[DB_HITS], &k, &v);
+    if (rc == MDB_NOTFOUND) {
+        *n = 0;
+        return tdx_err_set(err, TDX_ENOTFOUND, "no hit list for document %u", id);
+    }
+    if (rc)
+        return lmdb_err(err, rc, "cannot read hits");
+    rc = decode_hits(&v, hits, n, cap);
+    if (rc == TDX_ENOMEM)
+        return tdx_err_set(err, rc, "out of memory");
+    if (rc)
+        return tdx_err_set(err, rc, "hit list of document %u is corrupt", id);
+    return 0;
+}
+
+int tdx_store_find_key(tdx_rtxn *t, const char *key, size_t len, uint32_t *out_id, tdx_err *err)
+{
+    if (len == 0 || len > 511)
+        return tdx_err_set(err, TDX_ENOTFOUND, "no document with that key");
+    MDB_val k = mval(key, len), v;
+    int rc = mdb_get(t->txn, t->s->dbi[DB_KEYS], &k, &v);
+    if (rc == MDB_NOTFOUND)
+        return tdx_err_set(err, TDX_ENOTFOUND, "no document with key '%.*s'", (int)len, key);
+    if (rc)
+        return lmdb_err(err, rc, "cannot read keys");
+    if (v.mv_size != 5)
+        return tdx_err_set(err, TDX_ECORRUPT, "key record is corrupt");
+    *out_id = tdx_be32_get(v.mv_data);
+    return 0;
+}
+
+/*
+ * Append the docs of one postings block to out.  Main blocks: the first doc
+ * is `base` (from the key) and n-1 deltas follow.  Segment blocks: n deltas
+ * follow, the first relative to `base` (the segment id, may be 0).
+ */
+static int decode_block(const MDB_val *v, uint32_t base, int seg_block, tdx_docset *out)
+{
+    rd r = {v->mv_data, (const uint8_t *)v->mv_data + v->mv_size, 0};
+    uint64_t n = rd_vint(&r);
+    if (r.bad || n == 0 || n > v->mv_size)
+        return TDX_ECORRUPT;
+    if (tdx_docset_reserve(out, (size_t)n))
+        return TDX_ENOMEM;
+    uint64_t cur = base;
+    for (uint64_t i = 0; i < n; i++) {
+        if (i > 0 || seg_block) {
+            uint64_t d = rd_vint(&r);
+            if (d == 0 && i > 0)
+                return TDX_ECORRUPT;
+            cur += d;
+        }
+        if (r.bad || cur > UINT32_MAX || cur == 0 || (out->n && cur <= out->v[out->n - 1]))
+            return TDX_ECORRUPT;
+        out->v[out->n++] = (uint32_t)cur;
+    }
+    return r.p == r.end ? 0 : TDX_ECORRUPT;
+}
+
+static int term_key_main(const uint8_t *term, size_t len, uint32_t first, uint8_t *out)
+{
+    memcpy(out, term, len);
+    out[len] = 0;
+    tdx_be32_put(out + len + 1, first);
+    return (int)len + 5;
+}
+
+int tdx_store_postings(tdx_rtxn *t, const uint8_t *term, size_t len, tdx_docset *out,
+                       tdx_err *err)
+{
+    out->n = 0;
+    if (len == 0 || len > 500)
+        return 0;
+    int rc = load_segments(t, err);
+    if (rc)
+        return rc;
+    uint8_t kb[512];
+    int kl = term_key_main(term, len, 0, kb);
+    MDB_cursor *cur;
+    rc = mdb_cursor_open(t->txn, t->post, &cur);
+    if (rc)
+        return lmdb_err(err, rc, "cannot read postings");
+    MDB_val k = mval(kb, (size_t)kl), v;
+    int g = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    while (g == 0 && k.mv_size == (size_t)kl && memcmp(k.mv_data, kb, len + 1) == 0) {
+        rc = decode_block(&v, tdx_be32_get((const uint8_t *)k.mv_data + len + 1), 0, out);
+        if (rc)
+            break;
+        g = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close(cur);
+    if (rc == 0 && g && g != MDB_NOTFOUND)
+        return lmdb_err(err, g, "cannot read postings");
+    for (size_t i = 0; rc == 0 && i < t->nsegs; i++) {
+        tdx_be32_put(kb, t->segs[i]);
+        memcpy(kb + 4, term, len);
+        k = mval(kb, len + 4);
+        g = mdb_get(t->txn, t->s->dbi[DB_POSTSEG], &k, &v);
+        if (g == MDB_NOTFOUND)
+            continue;
+        if (g)
+            return lmdb_err(err, g, "cannot read postings");
+        rc = decode_block(&v, t->segs[i], 1, out);
+    }
+    if (rc == TDX_ENOMEM)
+        return tdx_err_set(err, rc, "out of memory");
+    if (rc)
+        return tdx_err_set(err, rc, "postings of a term are corrupt");
+    return 0;
+}
+
+int tdx_store_postings_count(tdx_rtxn *t, const uint8_t *term, size_t len, uint64_t *out_n,
+                             tdx_err *err)
+{
+    *out_n = 0;
+    if (len == 0 || len > 500)
+        return 0;
+    int rc = load_segments(t, err);
+    if (rc)
+        return rc;
+    uint8_t kb[512];
+    int kl = term_key_main(term, len, 0, kb);
+    MDB_cursor *cur;
+    rc = mdb_cursor_open(t->txn, t->post, &cur);
+    if (rc)
+        return lmdb_err(err, rc, "cannot read postings");
+    MDB_val k = mval(kb, (size_t)kl), v;
+    int g = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    uint64_t total = 0, n;
+    while (g == 0 && k.mv_size == (size_t)kl && memcmp(k.mv_data, kb, len + 1) == 0) {
+        if (tdx_varint_get(v.mv_data, (const uint8_t *)v.mv_data + v.mv_size, &n) == 0)
+            break;
+        total += n;
+        g = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close(cur);
+    for (size_t i = 0; i < t->nsegs; i++) {
+        tdx_be32_put(kb, t->segs[i]);
+        memcpy(kb + 4, term, len);
+        k = mval(kb, len + 4);
+        if (mdb_get(t->txn, t->s->dbi[DB_POSTSEG], &k, &v) == 0 &&
+            tdx_varint_get(v.mv_data, (const uint8_t *)v.mv_data + v.mv_size, &n))
+            total += n;
+    }
+    *out_n = total;
+    return 0;
+}
+
+typedef struct termvec {
+    tdx_buf bytes;
+    uint32_t *end;
+    size_t n, cap;
+} termvec;
+
+static int termvec_push(termvec *tv, const uint8_t *p, size_t len)
+{
+    if (tv->n == tv->cap) {
+        size_t cap = tv->cap ? tv->cap * 2 : 256;
+        uint32_t *e = tdx_reallocarray(tv->end, cap, sizeof *e);
+        if (e == NULL)
+            return TDX_ENOMEM;
+        tv->end = e;
+        tv->cap = cap;
+    }
+    if (tdx_buf_append(&tv->bytes, p, len))
+        return TDX_ENOMEM;
+    tv->end[tv->n++] = (uint32_t)tv->bytes.len;
+    return 0;
+}
+
+static int cmp_tv(const void *a, const void *b, void *ctx)
+{
+    const termvec *tv = ctx;
+    uint32_t i = *(const uint32_t *)a, j = *(const uint32_t *)b;
+    uint32_t si = i ? tv->end[i - 1] : 0, sj = j ? tv->end[j - 1] : 0;
+    size_t li = tv->end[i] - si, lj = tv->end[j] - sj;
+    int c = memcmp(tv->bytes.p + si, tv->bytes.p + sj, li < lj ? li : lj);
+    return c ? c : (li < lj ? -1 : li > lj);
+}
+
+int tdx_store_terms(tdx_rtxn *t, uint8_t cls, const uint8_t *prefix, size_t plen,
+                    tdx_term_fn fn, void *ctx, tdx_err *err)
+{
+    if (plen > 400)
+        return 0;
+    int rc = load_segments(t, err);
+    if (rc)
+        return rc;
+    termvec tv = {TDX_BUF_INIT, NULL, 0, 0};
+    uint8_t kb[512];
+    kb[0] = cls;
+    memcpy(kb + 1, prefix, plen);
+    size_t kl = plen + 1;
+    MDB_cursor *cur;
+    rc = mdb_cursor_open(t->txn, t->post, &cur);
+    if (rc)
+        return lmdb_err(err, rc, "cannot read postings");
+    MDB_val k = mval(kb, kl), v;
+    int g = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    const uint8_t *last = NULL;
+    size_t last_len = 0;
+    while (g == 0 && rc == 0 && k.mv_size >= kl + 5 && memcmp(k.mv_data, kb, kl) == 0) {
+        size_t tl = k.mv_size - 5;
+        if (!(last && last_len == tl && memcmp(last, k.mv_data, tl) == 0))
+            rc = termvec_push(&tv, k.mv_data, tl);
+        last = k.mv_data;
+        last_len = tl;
+        g = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close(cur);
+    for (size_t i = 0; rc == 0 && i < t->nsegs; i++) {
+        rc = mdb_cursor_open(t->txn, t->s->dbi[DB_POSTSEG], &cur);
+        if (rc) {
+            rc = TDX_EIO;
+            break;
+        }
+        uint8_t sk[512];
+        tdx_be32_put(sk, t->segs[i]);
+        memcpy(sk + 4, kb, kl);
+        k = mval(sk, kl + 4);
+        g = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+        while (g == 0 && rc == 0 && k.mv_size >= kl + 4 && memcmp(k.mv_data, sk, kl + 4) == 0) {
+            rc = termvec_push(&tv, (const uint8_t *)k.mv_data + 4, k.mv_size - 4);
+            g = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+        }
+        mdb_cursor_close(cur);
+    }
+    uint32_t *order = NULL;
+    if (rc == 0 && tv.n) {
+        order = tdx_reallocarray(NULL, tv.n, sizeof *order);
+        if (order == NULL)
+            rc = TDX_ENOMEM;
+    }
+    if (rc == 0 && tv.n) {
+        for (size_t i = 0; i < tv.n; i++)
+            order[i] = (uint32_t)i;
+        qsort_r(order, tv.n, sizeof *order, cmp_tv, &tv);
+        for (size_t i = 0; i < tv.n; i++) {
+            if (i && cmp_tv(&order[i - 1], &order[i], &tv) == 0)
+                continue;
+            uint32_t s0 = order[i] ? tv.end[order[i] - 1] : 0;
+            if (fn(ctx, tv.bytes.p + s0, tv.end[order[i]] - s0))
+                break;
+        }
+    }
+    tdx_free(order);
+    tdx_free(tv.end);
+    tdx_buf_free(&tv.bytes);
+    if (rc == TDX_ENOMEM)
+        return tdx_err_set(err, rc, "out of memory");
+    if (rc)
+        return tdx_err_set(err, TDX_EIO, "cannot read postings");
+    return 0;
+}
+
+int tdx_store_deleted(tdx_rtxn *t, tdx_docset *out, tdx_err *err)
+{
+    out->n = 0;
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(t->txn, t->s->dbi[DB_DELETED], &cur);
+    if (rc)
+        return lmdb_err(err, rc, "cannot read tombstones");
+    MDB_val k, v;
+    int g = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    while (g == 0) {
+        if (k.mv_size != 4 || tdx_docset_push(out, tdx_be32_get(k.mv_data))) {
+            mdb_cursor_close(cur);
+            return tdx_err_set(err, k.mv_size != 4 ? TDX_ECORRUPT : TDX_ENOMEM,
+                               "cannot read tombstones");
+        }
+        g = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close(cur);
+    return 0;
+}
+
+int tdx_store_dates(tdx_rtxn *t, uint32_t *out, size_t n, tdx_err *err)
+{
+    memset(out, 0, n * sizeof *out);
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(t->txn, t->s->dbi[DB_DATES], &cur);
+    if (rc)
+        return lmdb_err(err, rc, "cannot read dates");
+    MDB_val k, v;
+    int g = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    while (g == 0) {
+        if (k.mv_size != 4 || v.mv_size != DATES_PER_BLOCK * 4) {
+            mdb_cursor_close(cur);
+            return tdx_err_set(err, TDX_ECORRUPT, "date table is corrupt");
+        }
+        uint64_t base = (uint64_t)tdx_be32_get(k.mv_data) * DATES_PER_BLOCK;
+        const uint8_t *p = v.mv_data;
+        for (size_t i = 0; i < DATES_PER_BLOCK; i++) {
+            uint64_t id = base + i;
+            if (id >= 1 && id - 1 < n)
+                out[id - 1] = tdx_be32_get(p + 4 * i);
+        }
+        g = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close(cur);
+    return 0;
+}
+
+int tdx_store_get_input(tdx_rtxn *t, const char *path, tdx_store_input *out, tdx_err *err)
+{
+    size_t len = strlen(path);
+    if (len == 0 || len > 511)
+        return TDX_ENOTFOUND;
+    MDB_val k = mval(path, len), v;
+    int rc = mdb_get(t->txn, t->s->dbi[DB_INPUTS], &k, &v);
+    if (rc == MDB_NOTFOUND)
+        return TDX_ENOTFOUND;
+    if (rc)
+        return lmdb_err(err, rc, "cannot read input records");
+    rd r = {v.mv_data, (const uint8_t *)v.mv_data + v.mv_size, 0};
+    out->path = path;
+    out->size = rd_vint(&r);
+    uint64_t zz = rd_vint(&r);
+    out->mtime = (int64_t)(zz >> 1) ^ -(int64_t)(zz & 1);
+    out->records = rd_vint(&r);
+    if (r.bad || r.p + 1 != r.end)
+        return tdx_err_set(err, TDX_ECORRUPT, "input record of '%s' is corrupt", path);
+    out->complete = *r.p != 0;
+    return 0;
+}
+
+int tdx_store_pending_segments(tdx_store *s, size_t *out_n, tdx_err *err)
+{
+    tdx_rtxn *t;
+    int rc = tdx_store_read_begin(s, &t, err);
+    if (rc)
+        return rc;
+    rc = load_segments(t, err);
+    if (rc == 0)
+        *out_n = t->nsegs;
+    tdx_store_read_end(t);
+    return rc;
+}
+
+/* ---- merging segments into the main postings ---- */
+
+typedef struct mstream {
+    MDB_cursor *cur;
+    uint32_t seg; /* 0 for the main stream */
+    MDB_val k, v;
+    int valid;
+} mstream;
+
+static void mstream_term(const mstream *m, const uint8_t **term, size_t *len)
+{
+    if (m->seg == 0) {
+        *term = m->k.mv_data;
+        *len = m->k.mv_size - 5;
+    } else {
+        *term = (const uint8_t *)m->k.mv_data + 4;
+        *len = m->k.mv_size - 4;
+    }
+}
+
+static int mstream_step(mstream *m, MDB_cursor_op op)
+{
+    int g = mdb_cursor_get(m->cur, &m->k, &m->v, op);
+    if (g == MDB_NOTFOUND) {
+        m->valid = 0;
+        return 0;
+    }
+    if (g)
+        return g;
+    if (m->seg == 0) {
+        m->valid = m->k.mv_size >= 6;
+        return m->valid ? 0 : MDB_CORRUPTED;
+    }
+    m->valid = m->k.mv_size > 4 && tdx_be32_get(m->k.mv_data) == m->seg;
+    return 0;
+}
+
+static int cmp_bytes(const uint8_t *a, size_t la, const uint8_t *b, size_t lb)
+{
+    int c = memcmp(a, b, la < lb ? la : lb);
+    return c ? c : (la < lb ? -1 : la > lb);
+}
+
+/* Write docs as main blocks of at most POST_BLOCK_MAX with MDB_APPEND. */
+static int flush_blocks(MDB_txn *txn, MDB_dbi dbi, const uint8_t *term, size_t tlen,
+                        const tdx_docset *d, tdx_buf *val)
+{
+    uint8_t kb[520];
+    for (size_t i = 0; i < d->n; i += POST_BLOCK_MAX) {
+        size_t n = d->n - i < POST_BLOCK_MAX ? d->n - i : POST_BLOCK_MAX;
+        tdx_buf_reset(val);
+        if (tdx_buf_put_varint(val, n))
+            return ENOMEM;
+        for (size_t j = 1; j < n; j++)
+            if (tdx_buf_put_varint(val, d->v[i + j] - d->v[i + j - 1]))
+                return ENOMEM;
+        int kl = term_key_main(term, tlen, d->v[i], kb);
+        MDB_val k = mval(kb, (size_t)kl), v = mval(val->p, val->len);
+        int rc = mdb_put(txn, dbi, &k, &v, MDB_APPEND);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static int merge_txn(tdx_store *s, int *out_did, tdx_err *err)
+{
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+    if (rc)
+        return rc;
+    tdx_rtxn rt = {s, txn, 0, NULL, 0, 0, NULL};
+    rt.post = main_post(txn, s);
+    if (load_segments(&rt, err) != 0) {
+        mdb_txn_abort(txn);
+        return MDB_CORRUPTED;
+    }
+    *out_did = rt.nsegs > 0;
+    if (rt.nsegs == 0) {
+        mdb_txn_abort(txn);
+        tdx_free(rt.segs);
+        return 0;
+    }
+    int to_b = rt.post == s->dbi[DB_POST_A];
+    MDB_dbi dst = to_b ? s->dbi[DB_POST_B] : s->dbi[DB_POST_A];
+    size_t nst = rt.nsegs + 1;
+    mstream *st = tdx_calloc(nst, sizeof *st);
+    tdx_docset pend = {0};
+    tdx_buf val = TDX_BUF_INIT;
+    uint8_t *cur_term = tdx_malloc(520);
+    if (st == NULL || cur_term == NULL) {
+        rc = ENOMEM;
+        goto done;
+    }
+    rc = mdb_drop(txn, dst, 0);
+    for (size_t i = 0; rc == 0 && i < nst; i++) {
+        st[i].seg = i == 0 ? 0 : rt.segs[i - 1];
+        rc = mdb_cursor_open(txn, i == 0 ? rt.post : s->dbi[DB_POSTSEG], &st[i].cur);
+        if (rc)
+            break;
+        if (i == 0) {
+            rc = mstream_step(&st[i], MDB_FIRST);
+        } else {
+            uint8_t kb[4];
+            tdx_be32_put(kb, st[i].seg);
+            st[i].k = mval(kb, 4);
+            rc = mstream_step(&st[i], MDB_SET_RANGE);
+        }
+    }
+    while (rc == 0) {
+        /* The smallest current term over all streams. */
+        const uint8_t *tmin = NULL;
+        size_t lmin = 0;
+        for (size_t i = 0; i < nst; i++) {
+            if (!st[i].valid)
+                continue;
+            const uint8_t *tt;
+            size_t tl;
+            mstream_term(&st[i], &tt, &tl);
+            if (tmin == NULL || cmp_bytes(tt, tl, tmin, lmin) < 0) {
+                tmin = tt;
+                lmin = tl;
+            }
+        }
+        if (tmin == NULL)
+            break;
+        if (lmin > 512) {
+            rc = MDB_CORRUPTED;
+            break;
+        }
+        memcpy(cur_term, tmin, lmin);
+        size_t tlen = lmin;
+        pend.n = 0;
+        /* Main blocks are copied as they are, except a short last block,
+         * which is reopened so the segments' docs can fill it up. */
+        mstream *m = &st[0];
+        while (rc == 0 && m->valid) {
+            const uint8_t *tt;
+            size_t tl;
+            mstream_term(m, &tt, &tl);
+            if (cmp_bytes(tt, tl, cur_term, tlen) != 0)
+                break;
+            MDB_val k = m->k, v = m->v;
+            uint32_t first = tdx_be32_get((const uint8_t *)k.mv_data + tl + 1);
+            rc = mstream_step(m, MDB_NEXT);
+            if (rc)
+                break;
+            int last = !m->valid;
+            if (!last) {
+                mstream_term(m, &tt, &tl);
+                last = cmp_bytes(tt, tl, cur_term, tlen) != 0;
+            }
+            uint64_t n = 0;
+            tdx_varint_get(v.mv_data, (const uint8_t *)v.mv_data + v.mv_size, &n);
+            if (last && n < POST_BLOCK_MAX) {
+                if (decode_block(&v, first, 0, &pend)) {
+                    rc = MDB_CORRUPTED;
+                    break;
+                }
+            } else {
+                rc = mdb_put(txn, dst, &k, &v, MDB_APPEND);
+            }
+        }
+        for (size_t i = 1; rc == 0 && i < nst; i++) {
+            if (!st[i].valid)
+                continue;
+            const uint8_t *tt;
+            size_t tl;
+            mstream_term(&st[i], &tt, &tl);
+            if (cmp_bytes(tt, tl, cur_term, tlen) != 0)
+                continue;
+            if (decode_block(&st[i].v, st[i].seg, 1, &pend)) {
+                rc = MDB_CORRUPTED;
+                break;
+            }
+            rc = mstream_step(&st[i], MDB_NEXT);
+        }
+        if (rc == 0 && pend.n)
+            rc = flush_blocks(txn, dst, cur_term, tlen, &pend, &val);
+    }
+    for (size_t i = 0; st && i < nst; i++)
+        if (st[i].cur)
+            mdb_cursor_close(st[i].cur);
+    if (rc == 0)
+        rc = mdb_drop(txn, rt.post, 0);
+    if (rc == 0)
+        rc = mdb_drop(txn, s->dbi[DB_POSTSEG], 0);
+    if (rc == 0)
+        rc = meta_put_str(txn, s, "post", to_b ? "b" : "a");
+done:
+    tdx_free(st);
+    tdx_free(cur_term);
+    tdx_docset_free(&pend);
+    tdx_buf_free(&val);
+    tdx_free(rt.segs);
+    if (rc == 0)
+        return mdb_txn_commit(txn);
+    mdb_txn_abort(txn);
+    return rc;
+}
+
+int tdx_store_merge(tdx_store *s, tdx_err *err)
+{
+    if (s->readonly)
+        return tdx_err_set(err, TDX_EINVAL, "index opened read-only");
+    for (;;) {
+        int did = 0;
+        int rc = merge_txn(s, &did, err);
+        if (rc == 0)
+            return 0;
+        if (rc == MDB_MAP_FULL) {
+            rc = grow_map(s, err);
+            if (rc)
+                return rc;
+            continue;
+        }
+        if (rc == ENOMEM)
+            return tdx_err_set(err, TDX_ENOMEM, "out of memory merging postings");
+        if (err && err->code)
+            return err->code;
+        return lmdb_err(err, rc, "cannot merge postings");
+    }
+}
+
+/* ---- dump and check ---- */
+
+typedef struct out_line {
+    tdx_buf b;
+    tdx_line_fn fn;
+    void *ctx;
+} out_line;
+
+static void esc(tdx_buf *b, const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint8_t c = p[i];
+        if (c == '\\')
+            tdx_buf_puts(b, "\\\\");
+        else if (c == '\n')
+            tdx_buf_puts(b, "\\n");
+        else if (c == '\t')
+            tdx_buf_puts(b, "\\t");
+        else if (c < 0x20 || c == 0x7f)
+            tdx_buf_printf(b, "\\x%02x", c);
+        else
+            tdx_buf_putc(b, c);
+    }
+}
+
+static int emit(out_line *o)
+{
+    int rc = o->fn(o->ctx, (const char *)o->b.p, o->b.len);
+    tdx_buf_reset(&o->b);
+    return rc;
+}
+
+static void term_text(tdx_buf *b, const uint8_t *t, size_t n)
+{
+    tdx_buf_putc(b, t[0]);
+    tdx_buf_putc(b, ':');
+    if ((t[0] == 'e' || t[0] == 'c' || t[0] == 'p') && n == 5)
+        tdx_buf_printf(b, "%u", tdx_be32_get(t + 1));
+    else
+        esc(b, t + 1, n - 1);
+}
+
+static const uint8_t term_classes[] = {'b', 'c', 'e', 'f', 'p', 'u', 'w'};
+
+typedef struct term_walk {
+    tdx_rtxn *t;
+    tdx_docset docs;
+    int (*visit)(struct term_walk *w, const uint8_t *term, size_t len);
+    void *ctx;
+    tdx_err *err;
+    int rc;
+} term_walk;
+
+static int term_walk_fn(void *ctx, const uint8_t *term, size_t len)
+{
+    term_walk *w = ctx;
+    w->rc = tdx_store_postings(w->t, term, len, &w->docs, w->err);
+    if (w->rc == 0)
+        w->rc = w->visit(w, term, len);
+    return w->rc != 0;
+}
+
+static int walk_all_terms(term_walk *w)
+{
+    for (size_t i = 0; i < sizeof term_classes && w->rc == 0; i++) {
+        int rc = tdx_store_terms(w->t, term_classes[i], NULL, 0, term_walk_fn, w, w->err);
+        if (rc)
+            return rc;
+    }
+    return w->rc;
+}
+
+static int dump_term(term_walk *w, const uint8_t *term, size_t len)
+{
+    out_line *o = w->ctx;
+    tdx_buf_puts(&o->b, "term ");
+    term_text(&o->b, term, len);
+    for (size_t i = 0; i < w->docs.n; i++)
+        tdx_buf_printf(&o->b, " %u", w->docs.v[i]);
+    return emit(o) ? TDX_ECANCELED : 0;
+}
+
+int tdx_store_dump(tdx_rtxn *t, tdx_line_fn fn, void *ctx, tdx_err *err)
+{
+    out_line o = {TDX_BUF_INIT, fn, ctx};
+    tdx_store *s = t->s;
+    tdx_store_info info;
+    int rc = tdx_store_get_info(t, &info, err);
+    if (rc)
+        return rc;
+    tdx_buf_printf(&o.b, "format %u", info.format);
+    emit(&o);
+    tdx_buf_printf(&o.b, "normalizer %s", info.normalizer);
+    emit(&o);
+    tdx_buf_printf(&o.b, "profile %s", info.grams ? "full" : "entity-only");
+    emit(&o);
+    tdx_buf_printf(&o.b,
+                   "counts docs=%" PRIu64 " next=%" PRIu64 " deleted=%" PRIu64
+                   " duplicates=%" PRIu64 " bytes=%" PRIu64 " hits=%" PRIu64
+                   " rejects=%" PRIu64,
+                   info.docs, info.next_doc, info.deleted, info.duplicates, info.bytes,
+                   info.hits, info.rejects);
+    emit(&o);
+    tdx_store_schema_view sv;
+    rc = tdx_store_get_schema(t, &sv, err);
+    if (rc)
+        goto done;
+    for (size_t i = 0; i < sv.ncategories; i++) {
+        tdx_buf_printf(&o.b, "category %zu ", i);
+        esc(&o.b, (const uint8_t *)sv.categories[i], strlen(sv.categories[i]));
+        emit(&o);
+    }
+    for (size_t i = 0; i < sv.nentities; i++) {
+        tdx_buf_printf(&o.b, "entity %zu category=%u name=", i, sv.entity_category[i]);
+        esc(&o.b, (const uint8_t *)sv.entities[i], strlen(sv.entities[i]));
+        emit(&o);
+    }
+    for (size_t i = 0; i < sv.npatterns; i++) {
+        const tdx_store_pattern *p = &sv.patterns[i];
+        tdx_buf_printf(&o.b, "pattern %zu entity=%u category=%u flags=%u line=%u text=", i,
+                       p->entity, p->category, p->flags, p->line);
+        esc(&o.b, (const uint8_t *)p->text, strlen(p->text));
+        tdx_buf_puts(&o.b, " norm=");
+        esc(&o.b, (const uint8_t *)p->norm, strlen(p->norm));
+        emit(&o);
+    }
+    tdx_store_schema_view_free(&sv);
+
+    tdx_buf text = TDX_BUF_INIT;
+    tdx_store_hit *hits = NULL;
+    size_t nh = 0, caph = 0;
+    for (uint64_t id = 1; rc == 0 && id < info.next_doc; id++) {
+        tdx_store_docinfo d;
+        rc = tdx_store_get_doc(t, (uint32_t)id, &d, err);
+        if (rc)
+            break;
+        tdx_buf_printf(&o.b, "doc %u key=", d.id);
+        esc(&o.b, (const uint8_t *)d.key, d.key_len);
+        tdx_buf_puts(&o.b, " source=");
+        esc(&o.b, (const uint8_t *)d.source, d.source_len);
+        tdx_buf_printf(&o.b, " line=%" PRIu64 " offset=%" PRIu64 " title=", d.line, d.offset);
+        esc(&o.b, (const uint8_t *)d.title, d.title_len);
+        tdx_buf_puts(&o.b, " date=");
+        esc(&o.b, (const uint8_t *)d.date, d.date_len);
+        tdx_buf_printf(&o.b, " ymd=%u url=", d.date_ymd);
+        esc(&o.b, (const uint8_t *)d.url, d.url_len);
+        tdx_buf_puts(&o.b, " format=");
+        esc(&o.b, (const uint8_t *)d.format, d.format_len);
+        tdx_buf_puts(&o.b, " encoding=");
+        esc(&o.b, (const uint8_t *)d.encoding, d.encoding_len);
+        tdx_buf_printf(&o.b,
+                       " len=%" PRIu64 " invalid=%" PRIu64 " hash=%016" PRIx64 "%016" PRIx64
+                       " hits=%u deleted=%d",
+                       d.text_len, d.invalid, d.hash[0], d.hash[1], d.nhits, d.deleted);
+        const uint8_t *pos = d.meta;
+        tdx_span mk, mv;
+        while (tdx_store_meta_next(&d, &pos, &mk, &mv)) {
+            tdx_buf_puts(&o.b, " meta:");
+            esc(&o.b, mk.p, mk.len);
+            tdx_buf_putc(&o.b, '=');
+            esc(&o.b, mv.p, mv.len);
+        }
+        emit(&o);
+        rc = tdx_store_get_text(t, (uint32_t)id, &text, err);
+        if (rc)
+            break;
+        tdx_buf_printf(&o.b, "text %u ", d.id);
+        esc(&o.b, text.p, text.len);
+        emit(&o);
+        rc = tdx_store_get_hits(t, (uint32_t)id, &hits, &nh, &caph, err);
+        for (size_t i = 0; rc == 0 && i < nh; i++) {
+            tdx_buf_printf(&o.b, "hit %u pattern=%u norm=%u-%u orig=%u-%u", d.id,
+                           hits[i].pattern, hits[i].nstart, hits[i].nend, hits[i].ostart,
+                           hits[i].oend);
+            emit(&o);
+        }
+    }
+    tdx_free(hits);
+    tdx_buf_free(&text);
+    if (rc)
+        goto done;
+
+    /* Keys and inputs, in key order. */
+    MDB_cursor *cur;
+    for (int table = 0; table < 2 && rc == 0; table++) {
+        rc = mdb_cursor_open(t->txn, s->dbi[table == 0 ? DB_KEYS : DB_INPUTS], &cur);
+        if (rc) {
+            rc = lmdb_err(err, rc, "cannot read index");
+            break;
+        }
+        MDB_val k, v;
+        int g = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+        while (g == 0) {
+            tdx_buf_puts(&o.b, table == 0 ? "key " : "input ");
+            esc(&o.b, k.mv_data, k.mv_size);
+            if (table == 0 && v.mv_size == 5) {
+                tdx_buf_printf(&o.b, " doc=%u %s", tdx_be32_get(v.mv_data),
+                               ((const uint8_t *)v.mv_data)[4] ? "duplicate" : "own");
+            } else if (table == 1) {
+                tdx_store_input in;
+                char pbuf[520];
+                snprintf(pbuf, sizeof pbuf, "%.*s", (int)k.mv_size, (const char *)k.mv_data);
+                if (tdx_store_get_input(t, pbuf, &in, NULL) == 0)
+                    tdx_buf_printf(&o.b, " size=%" PRIu64 " records=%" PRIu64 " complete=%d",
+                                   in.size, in.records, in.complete);
+            }
+            emit(&o);
+            g = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+        }
+        mdb_cursor_close(cur);
+    }
+    if (rc == 0) {
+        term_walk w = {t, {0}, dump_term, &o, err, 0};
+        rc = walk_all_terms(&w);
+        tdx_docset_free(&w.docs);
+    }
+done:
+    tdx_buf_free(&o.b);
+    return rc;
+}
+
+/* Check state: expected doc sets of 'p', 'e' and 'c' terms from the hit lists. */
+typedef struct check_ctx {
+    out_line o;
+    uint64_t problems;
+    tdx_docset *per_pattern, *per_entity, *per_category;
+    size_t np, ne, nc;
+    uint64_t next_doc;
+    const uint8_t *deleted; /* bitmap by id */
+} check_ctx;
+
+static int problem(check_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int problem(check_ctx *c, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char msg[600];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    c->problems++;
+    tdx_buf_puts(&c->o.b, msg);
+    return emit(&c->o);
+}
+
+static int check_term(term_walk *w, const uint8_t *term, size_t len)
+{
+    check_ctx *c = w->ctx;
+    const tdx_docset *d = &w->docs;
+    if (d->n && d->v[d->n - 1] >= c->next_doc)
+        problem(c, "term %c: postings name doc %u beyond the last doc %" PRIu64, term[0],
+                d->v[d->n - 1], c->next_doc - 1);
+    tdx_docset *want = NULL;
+    if (len == 5 && (term[0] == 'p' || term[0] == 'e' || term[0] == 'c')) {
+        uint32_t id = tdx_be32_get(term + 1);
+        if (term[0] == 'p' && id < c->np)
+            want = &c->per_pattern[id];
+        else if (term[0] == 'e' && id < c->ne)
+            want = &c->per_entity[id];
+        else if (term[0] == 'c' && id < c->nc)
+            want = &c->per_category[id];
+        if (want == NULL) {
+            problem(c, "postings for unknown %s id %u",
+                    term[0] == 'p' ? "pattern" : term[0] == 'e' ? "entity" : "category", id);
+            return 0;
+        }
+        /* Tombstoned docs stay in postings; compare live docs only. */
+        size_t i = 0, j = 0;
+        int same = 1;
+        while (i < d->n || j < want->n) {
+            while (i < d->n && c->deleted[d->v[i]])
+                i++;
+            if (i == d->n && j == want->n)
+                break;
+            if (i == d->n || j == want->n || d->v[i] != want->v[j]) {
+                same = 0;
+                break;
+            }
+            i++;
+            j++;
+        }
+        if (!same)
+            problem(c, "postings of %s %u disagree with the documents' hit lists",
+                    term[0] == 'p' ? "pattern" : term[0] == 'e' ? "entity" : "category", id);
+        want->cap = SIZE_MAX; /* mark seen */
+    }
+    return 0;
+}
+
+int tdx_store_check(tdx_rtxn *t, tdx_line_fn fn, void *ctx, uint64_t *out_problems,
+                    tdx_err *err)
+{
+    tdx_store *s = t->s;
+    check_ctx c;
+    memset(&c, 0, sizeof c);
+    c.o.fn = fn;
+    c.o.ctx = ctx;
+    tdx_store_info info;
+    int rc = tdx_store_get_info(t, &info, err);
+    if (rc)
+        return rc;
+    c.next_doc = info.next_doc;
+    tdx_store_schema_view sv;
+    rc = tdx_store_get_schema(t, &sv, err);
+    if (rc) {
+        problem(&c, "watch-list tables: %s", err ? err->msg : "unreadable");
+        if (err)
+            tdx_err_clear(err);
+        memset(&sv, 0, sizeof sv);
+        rc = 0;
+    }
+    c.np = sv.npatterns;
+    c.ne = sv.nentities;
+    c.nc = sv.ncategories;
+    c.per_pattern = tdx_calloc(c.np + 1, sizeof(tdx_docset));
+    c.per_entity = tdx_calloc(c.ne + 1, sizeof(tdx_docset));
+    c.per_category = tdx_calloc(c.nc + 1, sizeof(tdx_docset));
+    tdx_docset *sets[3] = {c.per_pattern, c.per_entity, c.per_category};
+    size_t ns[3] = {c.np, c.ne, c.nc};
+    uint8_t *deleted = tdx_calloc(info.next_doc + 1, 1);
+    tdx_docset dl = {0};
+    tdx_buf text = TDX_BUF_INIT;
+    tdx_store_hit *hits = NULL;
+    size_t nh = 0, caph = 0;
+    if (!c.per_pattern || !c.per_entity || !c.per_category || !deleted) {
+        rc = tdx_err_set(err, TDX_ENOMEM, "out of memory");
+        goto done;
+    }
+    c.deleted = deleted;
+    rc = tdx_store_deleted(t, &dl, err);
+    if (rc)
+        goto done;
+    for (size_t i = 0; i < dl.n; i++) {
+        if (dl.v[i] == 0 || dl.v[i] >= info.next_doc)
+            problem(&c, "tombstone for doc %u, which does not exist", dl.v[i]);
+        else
+            deleted[dl.v[i]] = 1;
+    }
+    MDB_stat ms;
+    mdb_stat(t->txn, s->dbi[DB_DOCS], &ms);
+    if (ms.ms_entries != info.next_doc - 1)
+        problem(&c, "%zu document records, but doc ids 1..%" PRIu64 " are in use",
+                (size_t)ms.ms_entries, info.next_doc - 1);
+    uint64_t live = 0, bytes = 0, nhits = 0;
+    for (uint64_t id = 1; id < info.next_doc; id++) {
+        tdx_store_docinfo d;
+        tdx_err e2 = {0};
+        if (tdx_store_get_doc(t, (uint32_t)id, &d, &e2)) {
+            problem(&c, "doc %" PRIu64 ": %s", id, e2.msg);
+            continue;
+        }
+        if (!deleted[id]) {
+            live++;
+            bytes += d.text_len;
+            nhits += d.nhits;
+        }
+        tdx_err_clear(&e2);
+        if (tdx_store_get_text(t, (uint32_t)id, &text, &e2))
+            problem(&c, "doc %" PRIu64 ": %s", id, e2.msg);
+        else if (text.len != d.text_len)
+            problem(&c, "doc %" PRIu64 ": stored text has %zu bytes, record says %" PRIu64, id,
+                    text.len, d.text_len);
+        tdx_err_clear(&e2);
+        if (tdx_store_get_hits(t, (uint32_t)id, &hits, &nh, &caph, &e2)) {
+            problem(&c, "doc %" PRIu64 ": %s", id, e2.msg);
+            continue;
+        }
+        if (nh != d.nhits)
+            problem(&c, "doc %" PRIu64 ": %zu hits stored, record says %u", id, nh, d.nhits);
+        for (size_t i = 0; i < nh; i++) {
+            const tdx_store_hit *h = &hits[i];
+            if (h->pattern >= c.np) {
+                problem(&c, "doc %" PRIu64 ": hit of unknown pattern %u", id, h->pattern);
+                continue;
+            }
+            if (h->nstart > h->nend || h->ostart > h->oend || h->oend > d.text_len)
+                problem(&c, "doc %" PRIu64 ": hit %zu has bad offsets", id, i);
+            if (i && (hits[i - 1].nstart > h->nstart ||
+                      (hits[i - 1].nstart == h->nstart && hits[i - 1].nend > h->nend)))
+                problem(&c, "doc %" PRIu64 ": hits out of order", id);
+            if (deleted[id])
+                continue;
+            const tdx_store_pattern *p = &sv.patterns[h->pattern];
+            /* Hits come in text order, not pattern order: collect, dedupe later. */
+            if (tdx_docset_push(&c.per_pattern[h->pattern], (uint32_t)id) ||
+                tdx_docset_push(&c.per_entity[p->entity], (uint32_t)id) ||
+                tdx_docset_push(&c.per_category[p->category], (uint32_t)id)) {
+                rc = tdx_err_set(err, TDX_ENOMEM, "out of memory");
+                goto done;
+            }
+        }
+        if (!deleted[id]) {
+            uint8_t hk[16];
+            tdx_be64_put(hk, d.hash[0]);
+            tdx_be64_put(hk + 8, d.hash[1]);
+            MDB_val k = mval(hk, 16), v;
+            if (mdb_get(t->txn, s->dbi[DB_HASHES], &k, &v) != 0 || v.mv_size != 4 ||
+                tdx_be32_get(v.mv_data) != id)
+                problem(&c, "doc %" PRIu64 ": content hash not recorded for it", id);
+        }
+    }
+    /* Per-doc pushes are in doc order, with repeats within a doc: squeeze. */
+    for (int k = 0; k < 3; k++)
+        for (size_t i = 0; i < ns[k]; i++) {
+            tdx_docset *d = &sets[k][i];
+            size_t w = 0;
+            for (size_t r = 0; r < d->n; r++)
+                if (w == 0 || d->v[w - 1] != d->v[r])
+                    d->v[w++] = d->v[r];
+            d->n = w;
+        }
+    if (live != info.docs)
+        problem(&c, "%" PRIu64 " live documents, counts say %" PRIu64, live, info.docs);
+    if (bytes != info.bytes)
+        problem(&c, "%" PRIu64 " bytes of live text, counts say %" PRIu64, bytes, info.bytes);
+    if (nhits != info.hits)
+        problem(&c, "%" PRIu64 " hits in live documents, counts say %" PRIu64, nhits, info.hits);
+    /* Keys point at existing documents. */
+    MDB_cursor *cur;
+    rc = mdb_cursor_open(t->txn, s->dbi[DB_KEYS], &cur);
+    if (rc) {
+        rc = lmdb_err(err, rc, "cannot read keys");
+        goto done;
+    }
+    MDB_val k, v;
+    uint64_t dups = 0;
+    int g = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    while (g == 0) {
+        if (v.mv_size != 5 || tdx_be32_get(v.mv_data) == 0 ||
+            tdx_be32_get(v.mv_data) >= info.next_doc)
+            problem(&c, "key '%.*s' points at no document", (int)(k.mv_size > 80 ? 80 : k.mv_size),
+                    (const char *)k.mv_data);
+        else if (((const uint8_t *)v.mv_data)[4])
+            dups++;
+        g = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close(cur);
+    if (dups != info.duplicates)
+        problem(&c, "%" PRIu64 " duplicate keys, counts say %" PRIu64, dups, info.duplicates);
+    {
+        term_walk w = {t, {0}, check_term, &c, err, 0};
+        rc = walk_all_terms(&w);
+        tdx_docset_free(&w.docs);
+        if (rc == TDX_ECORRUPT) {
+            problem(&c, "postings: %s", err ? err->msg : "corrupt");
+            if (err)
+                tdx_err_clear(err);
+            rc = 0;
+        }
+    }
+    for (int kk = 0; kk < 3 && rc == 0; kk++)
+        for (size_t i = 0; i < ns[kk]; i++)
+            if (sets[kk][i].n && sets[kk][i].cap != SIZE_MAX)
+                problem(&c, "%s %zu has hits but no postings",
+                        kk == 0 ? "pattern" : kk == 1 ? "entity" : "category", i);
+done:
+    for (int kk = 0; kk < 3; kk++)
+        for (size_t i = 0; sets[kk] && i < ns[kk]; i++) {
+            sets[kk][i].cap = 0;
+            tdx_docset_free(&sets[kk][i]);
+        }
+    tdx_free(c.per_pattern);
+    tdx_free(c.per_entity);
+    tdx_free(c.per_category);
+    tdx_free(deleted);
+    tdx_docset_free(&dl);
+    tdx_buf_free(&text);
+    tdx_free(hits);
+    tdx_store_schema_view_free(&sv);
+    tdx_buf_free(&c.o.b);
+    if (rc == 0)
+        *out_problems = c.problems;
+    return rc;
+}

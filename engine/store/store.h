@@ -1,0 +1,280 @@
+/*
+ * store.h - the LMDB index: layout, the single writer, read transactions.
+ *
+ * An index is one LMDB environment (a directory).  The on-disk grammar and
+ * its format version are written down at the top of store.c.  The writer
+ * takes whole batches of processed documents: it drops documents whose key
+ * or content is already indexed, gives the rest consecutive doc ids, and
+ * appends their records, stored text, hit lists and postings in one write
+ * transaction that also records how far ingest got.  Postings of a batch
+ * are first appended as a segment; tdx_store_merge() folds segments into
+ * the term-ordered main postings (see store.c for why).
+ *
+ * Threading: one tdx_store per process; tdx_store_write_batch() and
+ * tdx_store_merge() from one thread at a time; read transactions may be
+ * used from any thread, one per thread at a time (LMDB's rule).
+ */
+#ifndef TDX_STORE_H
+#define TDX_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../common/buf.h"
+#include "../common/docset.h"
+#include "../common/err.h"
+#include "../common/postings.h"
+
+#define TDX_STORE_FORMAT 1
+
+typedef struct tdx_store tdx_store;
+
+typedef struct tdx_store_opts {
+    int readonly;    /* open for reading only (queries) */
+    int create;      /* create the index directory if it does not exist */
+    size_t map_size; /* initial map size in bytes; 0: default (grows on demand) */
+} tdx_store_opts;
+
+/**
+ * Open (or create) the index at path.  Errors: TDX_ENOTFOUND (no index
+ * there and !create), TDX_EFORMAT (made by an incompatible version),
+ * TDX_ECORRUPT, TDX_EIO.  Owned: close with tdx_store_close().
+ */
+int tdx_store_open(const char *path, const tdx_store_opts *opts, tdx_store **out_store,
+                   tdx_err *err);
+void tdx_store_close(tdx_store *s);
+
+/* ---- schema: what the index was built with ---- */
+
+typedef struct tdx_store_pattern {
+    uint32_t entity, category;
+    unsigned flags;
+    uint32_t line;
+    const char *text; /* as written in the watch list */
+    const char *norm; /* normalized literal / regex as compiled */
+} tdx_store_pattern;
+
+typedef struct tdx_store_schema {
+    const char *normalizer; /* tdx_norm_identity() */
+    unsigned norm_steps;
+    int grams;              /* 1: full profile with the gram index */
+    uint64_t wl_hash;       /* tdx_watchlist_hash() */
+    const char *wl_source;  /* path the watch list was read from */
+    const tdx_store_pattern *patterns;
+    size_t npatterns;
+    const char *const *entities;
+    const uint32_t *entity_category;
+    size_t nentities;
+    const char *const *categories;
+    size_t ncategories;
+} tdx_store_schema;
+
+/**
+ * Record the schema in a new (empty) index, or check it against the one an
+ * existing index was built with.  Errors: TDX_EFORMAT with a message that
+ * says what differs (normalizer, watch list, profile).
+ */
+int tdx_store_setup(tdx_store *s, const tdx_store_schema *schema, tdx_err *err);
+
+/* ---- writing ---- */
+
+typedef struct tdx_store_kv {
+    const char *key, *val;
+} tdx_store_kv;
+
+/** One hit of a document: pattern, normalized and original byte ranges. */
+typedef struct tdx_store_hit {
+    uint32_t pattern;
+    uint32_t nstart, nend;
+    uint32_t ostart, oend;
+} tdx_store_hit;
+
+/** A processed document, as the writer takes it.  All borrowed. */
+typedef struct tdx_store_doc {
+    const char *key, *source, *title, *date, *url, *format, *encoding;
+    uint64_t line, offset;
+    uint32_t date_ymd;     /* yyyymmdd, 0 when unknown */
+    uint64_t text_len;     /* bytes of original UTF-8 text */
+    uint64_t invalid;      /* replaced invalid sequences */
+    uint64_t hash[2];      /* content hash of the normalized text */
+    const tdx_store_kv *meta;
+    size_t nmeta;
+    const tdx_store_hit *hits; /* sorted by (nstart, nend, pattern) */
+    size_t nhits;
+    const uint8_t *ztext;  /* stored text, from tdx_store_compress() */
+    size_t ztext_len;
+} tdx_store_doc;
+
+/** Ingest progress of one input file, recorded with the batch. */
+typedef struct tdx_store_input {
+    const char *path;
+    uint64_t size;
+    int64_t mtime;
+    uint64_t records;   /* records of this file consumed so far */
+    int complete;       /* 1 once the whole file is in */
+} tdx_store_input;
+
+typedef struct tdx_store_batch {
+    const tdx_store_doc *docs;
+    size_t ndocs;
+    const tdx_postings *post; /* terms for batch-local doc numbers 0..ndocs-1 */
+    const tdx_store_input *inputs;
+    size_t ninputs;
+    uint64_t rejects; /* rejected records read while filling this batch */
+} tdx_store_batch;
+
+typedef struct tdx_store_batch_stats {
+    size_t added;      /* new documents */
+    size_t existing;   /* key already indexed with the same content */
+    size_t duplicates; /* same content as an indexed document under a new key */
+    size_t replaced;   /* key indexed with other content, re-indexed (replace mode) */
+    size_t changed;    /* key indexed with other content, kept (not replace mode) */
+    uint64_t hits;
+    uint64_t bytes;
+} tdx_store_batch_stats;
+
+/**
+ * Write one batch in one transaction (retried after growing the map when
+ * LMDB reports MDB_MAP_FULL).  replace: a key already indexed with other
+ * content is re-indexed (the old document becomes a tombstone).  stats may
+ * be NULL.  Errors: TDX_ENOSPC (disk full: the index stays valid at its
+ * last commit), TDX_EIO, TDX_ECORRUPT, TDX_ENOMEM.
+ */
+int tdx_store_write_batch(tdx_store *s, const tdx_store_batch *b, int replace,
+                          tdx_store_batch_stats *stats, tdx_err *err);
+
+/** Number of postings segments not yet merged. */
+int tdx_store_pending_segments(tdx_store *s, size_t *out_n, tdx_err *err);
+
+/**
+ * Fold all pending segments into the main postings, in one transaction.
+ * Run at the end of an index run; queries see the same answers before and
+ * after (they read segments too), only faster after.
+ */
+int tdx_store_merge(tdx_store *s, tdx_err *err);
+
+/** Flush to disk (the writer commits without forcing the meta page). */
+int tdx_store_sync(tdx_store *s, tdx_err *err);
+
+/**
+ * Compress text for tdx_store_doc.ztext.  ctx is a per-thread compression
+ * context (tdx_store_zctx_create); out is replaced.
+ */
+typedef struct tdx_store_zctx tdx_store_zctx;
+int tdx_store_zctx_create(tdx_store_zctx **out_z);
+void tdx_store_zctx_free(tdx_store_zctx *z);
+int tdx_store_compress(tdx_store_zctx *z, const uint8_t *text, size_t len, tdx_buf *out,
+                       tdx_err *err);
+
+/* ---- reading ---- */
+
+typedef struct tdx_rtxn tdx_rtxn;
+
+/** Begin a read transaction: a consistent snapshot of the last commit. */
+int tdx_store_read_begin(tdx_store *s, tdx_rtxn **out_txn, tdx_err *err);
+/** End it; every pointer borrowed from it becomes invalid. */
+void tdx_store_read_end(tdx_rtxn *t);
+
+typedef struct tdx_store_info {
+    uint32_t format;
+    char normalizer[256];
+    unsigned norm_steps;
+    int grams;
+    uint64_t wl_hash;
+    char wl_source[1024];
+    uint64_t docs;       /* live documents */
+    uint64_t next_doc;   /* doc ids in use: 1 .. next_doc-1 */
+    uint64_t deleted;    /* tombstones */
+    uint64_t duplicates; /* keys recorded as duplicates of another document */
+    uint64_t bytes;      /* original text bytes of live documents */
+    uint64_t hits;
+    uint64_t rejects;    /* records rejected over all runs */
+    uint64_t npatterns, nentities, ncategories;
+    uint64_t segments;   /* pending postings segments */
+    uint64_t file_bytes; /* size of the LMDB data file */
+} tdx_store_info;
+
+int tdx_store_get_info(tdx_rtxn *t, tdx_store_info *out, tdx_err *err);
+
+/** Schema as recorded; strings borrowed from the transaction. */
+typedef struct tdx_store_schema_view {
+    tdx_store_pattern *patterns;
+    size_t npatterns;
+    const char **entities;
+    uint32_t *entity_category;
+    size_t nentities;
+    const char **categories;
+    size_t ncategories;
+} tdx_store_schema_view;
+int tdx_store_get_schema(tdx_rtxn *t, tdx_store_schema_view *out, tdx_err *err);
+void tdx_store_schema_view_free(tdx_store_schema_view *v);
+
+/** A document record; strings borrowed from the transaction. */
+typedef struct tdx_store_docinfo {
+    uint32_t id;
+    const char *key, *source, *title, *date, *url, *format, *encoding;
+    size_t key_len, source_len, title_len, date_len, url_len, format_len, encoding_len;
+    uint64_t line, offset, text_len, invalid, hash[2];
+    uint32_t date_ymd;
+    uint32_t nhits;
+    size_t nmeta;
+    const uint8_t *meta; /* encoded; walk with tdx_store_meta_next */
+    const uint8_t *meta_end;
+    int deleted;
+} tdx_store_docinfo;
+
+/** TDX_ENOTFOUND when id is not a document. */
+int tdx_store_get_doc(tdx_rtxn *t, uint32_t id, tdx_store_docinfo *out, tdx_err *err);
+/** Next metadata pair from *pos (start at info->meta); 0 at the end, 1 with k/v set. */
+int tdx_store_meta_next(const tdx_store_docinfo *d, const uint8_t **pos, tdx_span *out_k,
+                        tdx_span *out_v);
+/** Original text of a document (decompressed into out). */
+int tdx_store_get_text(tdx_rtxn *t, uint32_t id, tdx_buf *out, tdx_err *err);
+/** Hits of a document, in (nstart, nend, pattern) order, into a growable array. */
+int tdx_store_get_hits(tdx_rtxn *t, uint32_t id, tdx_store_hit **hits, size_t *n, size_t *cap,
+                       tdx_err *err);
+/** Doc id for an external key; TDX_ENOTFOUND. */
+int tdx_store_find_key(tdx_rtxn *t, const char *key, size_t len, uint32_t *out_id, tdx_err *err);
+
+/**
+ * All documents whose postings list for `term` (class byte + bytes) holds,
+ * ascending, tombstones included (the caller filters with the deleted set).
+ * An unknown term gives an empty set.
+ */
+int tdx_store_postings(tdx_rtxn *t, const uint8_t *term, size_t len, tdx_docset *out,
+                       tdx_err *err);
+/** Number of documents in a term's postings (reads block headers only). */
+int tdx_store_postings_count(tdx_rtxn *t, const uint8_t *term, size_t len, uint64_t *out_n,
+                             tdx_err *err);
+
+/**
+ * Visit every distinct term of class `cls` whose bytes (after the class
+ * byte) start with `prefix`, in byte order.  fn returns nonzero to stop.
+ */
+typedef int (*tdx_term_fn)(void *ctx, const uint8_t *term, size_t len);
+int tdx_store_terms(tdx_rtxn *t, uint8_t cls, const uint8_t *prefix, size_t plen,
+                    tdx_term_fn fn, void *ctx, tdx_err *err);
+
+/** Tombstoned doc ids, ascending. */
+int tdx_store_deleted(tdx_rtxn *t, tdx_docset *out, tdx_err *err);
+/** Dates (yyyymmdd, 0 unknown) of docs 1..next_doc-1 into out[0..next_doc-2]. */
+int tdx_store_dates(tdx_rtxn *t, uint32_t *out, size_t n, tdx_err *err);
+
+/** Recorded progress of an input file; TDX_ENOTFOUND when never seen. */
+int tdx_store_get_input(tdx_rtxn *t, const char *path, tdx_store_input *out, tdx_err *err);
+
+/* ---- whole-index walks ---- */
+
+/** Sink for dump and check output: one line per call, no trailing newline. */
+typedef int (*tdx_line_fn)(void *ctx, const char *line, size_t len);
+
+/** Logical content in a stable text form (independent of batch boundaries). */
+int tdx_store_dump(tdx_rtxn *t, tdx_line_fn fn, void *ctx, tdx_err *err);
+/**
+ * Verify every structure; each problem is reported through fn.  Returns 0
+ * and *out_problems = count; an error only when the walk itself fails.
+ */
+int tdx_store_check(tdx_rtxn *t, tdx_line_fn fn, void *ctx, uint64_t *out_problems,
+                    tdx_err *err);
+
+#endif
