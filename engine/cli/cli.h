@@ -56,6 +56,10 @@ struct tdx_buf;
 void cli_json_buf(struct tdx_buf *b, const char *s, size_t len);
 /** Format n with thousands separators into buf (static rotating buffer if buf NULL). */
 const char *cli_num(uint64_t n);
+/** Write one RFC 4180 CSV field (quoted when needed). */
+void cli_csv_field(FILE *f, const char *s, size_t len);
+/** Print s cut to `width` terminal columns (CJK counts two), padded to width. */
+void cli_put_cell(const char *s, size_t len, size_t width);
 /** Human-readable byte size ("12.3 MB"). */
 const char *cli_bytes(uint64_t n);
 

@@ -94,51 +94,6 @@ static void print_caret(const char *q, size_t col)
     fputs("^\n", stderr);
 }
 
-static void csv_field(FILE *f, const char *s, size_t len)
-{
-    int quote = 0;
-    for (size_t i = 0; i < len; i++)
-        if (s[i] == ',' || s[i] == '"' || s[i] == '\n' || s[i] == '\r')
-            quote = 1;
-    if (!quote) {
-        fwrite(s, 1, len, f);
-        return;
-    }
-    fputc('"', f);
-    for (size_t i = 0; i < len; i++) {
-        if (s[i] == '"')
-            fputc('"', f);
-        fputc(s[i], f);
-    }
-    fputc('"', f);
-}
-
-/* Print s cut to `width` display columns, padded to exactly width. */
-static void put_cell(const char *s, size_t len, size_t width)
-{
-    size_t w = 0, i = 0;
-    while (i < len) {
-        size_t l = 1;
-        while (i + l < len && (s[i + l] & 0xC0) == 0x80)
-            l++;
-        size_t cw = s[i] == '\n' || s[i] == '\t' ? 1 : tdx_text_width(s + i, l);
-        if (w + cw > width - (i + l < len ? 1 : 0) && w + cw > width - 1 && i + l < len) {
-            fputs("…", stdout);
-            w++;
-            i = len;
-            break;
-        }
-        if (s[i] == '\n' || s[i] == '\t' || s[i] == '\r')
-            fputc(' ', stdout);
-        else
-            fwrite(s + i, 1, l, stdout);
-        w += cw;
-        i += l;
-    }
-    while (w++ < width)
-        fputc(' ', stdout);
-}
-
 /* Distinct entity names of a doc's hits, in first-seen order. */
 static size_t entity_names(tdx_qctx *q, const tdx_qhit *h, size_t n, tdx_buf *out)
 {
@@ -318,9 +273,9 @@ static int run(tdx_qctx *q, tdx_query *query, const char *qtext, const qopts *o)
         } else if (o->out == OUT_CSV) {
             printf("facet,value,count\n");
             for (size_t i = 0; i < nf; i++) {
-                csv_field(stdout, o->facets[f], strlen(o->facets[f]));
+                cli_csv_field(stdout, o->facets[f], strlen(o->facets[f]));
                 putchar(',');
-                csv_field(stdout, fv[i].value, strlen(fv[i].value));
+                cli_csv_field(stdout, fv[i].value, strlen(fv[i].value));
                 printf(",%" PRIu64 "\n", fv[i].count);
             }
         } else {
@@ -334,7 +289,7 @@ static int run(tdx_qctx *q, tdx_query *query, const char *qtext, const qopts *o)
                 wmax = 40;
             for (size_t i = 0; i < nf; i++) {
                 printf("  ");
-                put_cell(fv[i].value, strlen(fv[i].value), wmax);
+                cli_put_cell(fv[i].value, strlen(fv[i].value), wmax);
                 printf("  %10s\n", cli_num(fv[i].count));
             }
         }
@@ -431,15 +386,15 @@ static int run(tdx_qctx *q, tdx_query *query, const char *qtext, const qopts *o)
             fwrite(line.p, 1, line.len, stdout);
         } else if (o->out == OUT_CSV) {
             entity_names(q, hits, nh, &ents);
-            csv_field(stdout, key, strlen(key));
+            cli_csv_field(stdout, key, strlen(key));
             printf(",%u,", id);
-            csv_field(stdout, date, strlen(date));
+            cli_csv_field(stdout, date, strlen(date));
             putchar(',');
-            csv_field(stdout, title, strlen(title));
+            cli_csv_field(stdout, title, strlen(title));
             putchar(',');
-            csv_field(stdout, url, strlen(url));
+            cli_csv_field(stdout, url, strlen(url));
             putchar(',');
-            csv_field(stdout, (const char *)ents.p, ents.len);
+            cli_csv_field(stdout, (const char *)ents.p, ents.len);
             if (o->snippets) {
                 /* One field: passages separated by " | ". */
                 tdx_buf flat = TDX_BUF_INIT;
@@ -452,17 +407,17 @@ static int run(tdx_qctx *q, tdx_query *query, const char *qtext, const qopts *o)
                     }
                 }
                 putchar(',');
-                csv_field(stdout, flat.p ? (const char *)flat.p : "", flat.len);
+                cli_csv_field(stdout, flat.p ? (const char *)flat.p : "", flat.len);
                 tdx_buf_free(&flat);
             }
             printf("\r\n");
         } else {
             entity_names(q, hits, nh, &ents);
-            put_cell(key, strlen(key), 20);
+            cli_put_cell(key, strlen(key), 20);
             printf("  ");
-            put_cell(date, strlen(date), 10);
+            cli_put_cell(date, strlen(date), 10);
             printf("  ");
-            put_cell(title, strlen(title), 44);
+            cli_put_cell(title, strlen(title), 44);
             printf("  %s\n", ents.p ? (const char *)ents.p : "");
             if (o->snippets && sn.len)
                 fwrite(sn.p, 1, sn.len, stdout);

@@ -17,6 +17,7 @@ typedef struct {
 static const command commands[] = {
     {"index", cmd_index, "index documents against a watch list"},
     {"query", cmd_query, "ask a question of an index"},
+    {"hits", cmd_hits, "export every watch-list hit"},
     {"stats", cmd_stats, "counts and sizes of an index"},
     {"normalize", cmd_normalize, "show how text is normalized"},
     {"watchlist", cmd_watchlist, "check a watch list: errors, counts, compile cost"},

@@ -124,6 +124,7 @@ double cli_now(void)
 }
 
 #include "../common/buf.h"
+#include "../normalize/normalize.h"
 
 void cli_json_buf(tdx_buf *b, const char *s, size_t len)
 {
@@ -196,3 +197,49 @@ const char *cli_bytes(uint64_t n)
     snprintf(out, 32, u ? "%.1f %s" : "%.0f %s", v, units[u]);
     return out;
 }
+
+void cli_csv_field(FILE *f, const char *s, size_t len)
+{
+    int quote = 0;
+    for (size_t i = 0; i < len; i++)
+        if (s[i] == ',' || s[i] == '"' || s[i] == '\n' || s[i] == '\r')
+            quote = 1;
+    if (!quote) {
+        fwrite(s, 1, len, f);
+        return;
+    }
+    fputc('"', f);
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] == '"')
+            fputc('"', f);
+        fputc(s[i], f);
+    }
+    fputc('"', f);
+}
+
+/* Print s cut to `width` display columns, padded to exactly width. */
+void cli_put_cell(const char *s, size_t len, size_t width)
+{
+    size_t w = 0, i = 0;
+    while (i < len) {
+        size_t l = 1;
+        while (i + l < len && (s[i + l] & 0xC0) == 0x80)
+            l++;
+        size_t cw = s[i] == '\n' || s[i] == '\t' ? 1 : tdx_text_width(s + i, l);
+        if (w + cw > width - (i + l < len ? 1 : 0) && w + cw > width - 1 && i + l < len) {
+            fputs("…", stdout);
+            w++;
+            i = len;
+            break;
+        }
+        if (s[i] == '\n' || s[i] == '\t' || s[i] == '\r')
+            fputc(' ', stdout);
+        else
+            fwrite(s + i, 1, l, stdout);
+        w += cw;
+        i += l;
+    }
+    while (w++ < width)
+        fputc(' ', stdout);
+}
+
