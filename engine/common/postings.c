@@ -60,6 +60,28 @@ int tdx_postings_add_term(tdx_postings *p, const void *term, size_t len)
     return 0;
 }
 
+int tdx_postings_add_docs(tdx_postings *p, const uint32_t *docs, size_t n)
+{
+    if (p->with_payload)
+        return TDX_EINVAL;
+    if (p->nentries + n > p->cap_entries) {
+        size_t cap = p->cap_entries ? p->cap_entries : 4096;
+        while (cap < p->nentries + n)
+            cap *= 2;
+        uint32_t *d = tdx_reallocarray(p->docs, cap, sizeof *d);
+        if (d == NULL)
+            return TDX_ENOMEM;
+        p->docs = d;
+        p->cap_entries = cap;
+    }
+    if (p->nentries + n >= UINT32_MAX)
+        return TDX_ELIMIT;
+    memcpy(p->docs + p->nentries, docs, n * sizeof *docs);
+    p->nentries += n;
+    p->ent_end[p->nterms - 1] = (uint32_t)p->nentries;
+    return 0;
+}
+
 int tdx_postings_add_doc(tdx_postings *p, uint32_t doc, const void *payload, size_t len)
 {
     if (p->nentries == p->cap_entries) {

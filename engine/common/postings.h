@@ -40,6 +40,8 @@ void tdx_postings_free(tdx_postings *p);
 int tdx_postings_add_term(tdx_postings *p, const void *term, size_t len);
 /** Append an entry to the current term (doc greater than the previous one). */
 int tdx_postings_add_doc(tdx_postings *p, uint32_t doc, const void *payload, size_t len);
+/** Append n entries without payload to the current term (ascending docs). */
+int tdx_postings_add_docs(tdx_postings *p, const uint32_t *docs, size_t n);
 
 static inline tdx_span tdx_postings_term(const tdx_postings *p, size_t i)
 {

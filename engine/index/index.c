@@ -5,17 +5,23 @@
  * normalized text is cut into terms here, and at the end of the batch the
  * builder hands the writer one tdx_postings sorted by term bytes.
  *
- * Data structures, all reused batch after batch:
- *   tab      open-addressing hash (linear probing) from a 64-bit term code
- *            to a dense term id.  Grams have exact codes (class, cp1, cp2);
- *            string terms (words, fields, ids) are interned in `strs` and
- *            their code is a hash, confirmed by comparing bytes.
- *   terms    per term id: code, string offset/length, last document seen
- *            (drops repeats within a document without a per-document set)
- *            and number of documents.
- *   pairs    (term id, doc) in arrival order, i.e. sorted by doc; emitting
- *            is a counting sort by term id followed by ordering the terms
- *            by their key bytes.
+ * Grams (most of the work: one unigram and one bigram per CJK character)
+ * take a fast path built for memory locality:
+ *   - each distinct character of the batch gets a dense rank on first
+ *     sight (a direct table for the BMP); unigram repeats within a
+ *     document are dropped with a last-document array indexed by rank;
+ *   - a bigram is the 32-bit key (rank1 << 16 | rank2); it is appended as
+ *     (key, doc) unless a small direct-mapped filter says the same pair was
+ *     just appended for this document (it catches most repeats);
+ *   - at emit time ranks are renumbered in code-point order, the pairs are
+ *     radix-sorted by key in two 16-bit passes (stable, so documents stay
+ *     in order within a key), and remaining repeats fall out as equal
+ *     neighbours.
+ * Everything else (words, fields, entity/category/pattern ids, and grams
+ * of characters beyond 65535 distinct ones in a batch) goes through a
+ * general path: an open-addressing table from term bytes to a dense id,
+ * with the last document per id, then a counting sort by id.  The two
+ * sorted streams are merged by term bytes when emitting.
  *
  * Threading: one builder per worker; no shared state.
  */
@@ -30,18 +36,23 @@
 
 typedef struct term_rec {
     uint64_t code;
-    uint32_t str_off; /* string terms: offset into strs; grams: 0 */
-    uint32_t str_len; /* 0 for grams */
+    uint32_t str_off; /* offset of the term bytes in strs */
+    uint32_t str_len;
     uint32_t last_doc;
     uint32_t ndocs;
 } term_rec;
 
 typedef struct pair {
-    uint32_t term;
+    uint32_t term; /* term id, rank, or bigram key */
     uint32_t doc;
 } pair;
 
+#define MAX_RANKS 65535u
+#define FILTER_SIZE 4096u
+#define NO_RANK UINT32_MAX
+
 struct tdx_gram_builder {
+    /* general path */
     uint32_t *tab; /* slot -> term id + 1 (0 = empty) */
     size_t tab_mask;
     term_rec *terms;
@@ -49,28 +60,53 @@ struct tdx_gram_builder {
     pair *pairs;
     size_t npairs, cap_pairs;
     tdx_buf strs;
+    /* gram path */
+    uint32_t *rank_bmp;   /* [65536] code point -> rank + 1 (0: none yet) */
+    uint32_t *astral;     /* open addressing: (cp << 16 | rank) + 1 for cp > 0xFFFF */
+    size_t astral_mask, nastral;
+    uint32_t *rank_cp;    /* [MAX_RANKS] rank -> code point */
+    uint32_t *uni_last;   /* [MAX_RANKS] rank -> last doc */
+    size_t nranks;
+    pair *uni;            /* (rank, doc), no repeats */
+    size_t nuni, cap_uni;
+    pair *bi;             /* (rank1 << 16 | rank2, doc), few repeats */
+    size_t nbi, cap_bi;
+    uint64_t filter[FILTER_SIZE]; /* (key << 32 | doc) + 1 of recent bigrams */
     /* emit scratch */
+    pair *tmp;
+    size_t cap_tmp;
+    uint32_t *ord;        /* rank -> position in code-point order */
+    uint32_t *ord_cp;     /* position -> code point */
     uint32_t *order;
     size_t cap_order;
     uint32_t *start;
+    size_t cap_start;
     uint32_t *sorted_docs;
     size_t cap_sorted;
+    uint32_t *docbuf;
+    size_t cap_docbuf;
 };
-
-#define GRAM_CODE(cls, a, b) (((uint64_t)(cls) << 56) | ((uint64_t)(a) << 21) | (uint64_t)(b))
-#define STR_CODE_FLAG (1ULL << 63)
 
 int tdx_gram_builder_create(tdx_gram_builder **out_b, tdx_err *err)
 {
     tdx_gram_builder *b = tdx_calloc(1, sizeof *b);
     if (b == NULL)
         return tdx_err_set(err, TDX_ENOMEM, "out of memory");
-    b->tab_mask = (1u << 16) - 1;
+    b->tab_mask = (1u << 12) - 1;
+    b->astral_mask = (1u << 8) - 1;
     b->tab = tdx_calloc(b->tab_mask + 1, sizeof *b->tab);
-    if (b->tab == NULL) {
-        tdx_free(b);
+    b->astral = tdx_calloc(b->astral_mask + 1, sizeof *b->astral);
+    b->rank_bmp = tdx_calloc(65536, sizeof *b->rank_bmp);
+    b->rank_cp = tdx_calloc(MAX_RANKS, sizeof *b->rank_cp);
+    b->uni_last = tdx_calloc(MAX_RANKS, sizeof *b->uni_last);
+    b->ord = tdx_calloc(MAX_RANKS, sizeof *b->ord);
+    b->ord_cp = tdx_calloc(MAX_RANKS, sizeof *b->ord_cp);
+    if (!b->tab || !b->astral || !b->rank_bmp || !b->rank_cp || !b->uni_last || !b->ord ||
+        !b->ord_cp) {
+        tdx_gram_builder_free(b);
         return tdx_err_set(err, TDX_ENOMEM, "out of memory");
     }
+    tdx_gram_builder_reset(b);
     *out_b = b;
     return 0;
 }
@@ -83,9 +119,19 @@ void tdx_gram_builder_free(tdx_gram_builder *b)
     tdx_free(b->terms);
     tdx_free(b->pairs);
     tdx_buf_free(&b->strs);
+    tdx_free(b->rank_bmp);
+    tdx_free(b->astral);
+    tdx_free(b->rank_cp);
+    tdx_free(b->uni_last);
+    tdx_free(b->uni);
+    tdx_free(b->bi);
+    tdx_free(b->tmp);
+    tdx_free(b->ord);
+    tdx_free(b->ord_cp);
     tdx_free(b->order);
     tdx_free(b->start);
     tdx_free(b->sorted_docs);
+    tdx_free(b->docbuf);
     tdx_free(b);
 }
 
@@ -95,11 +141,22 @@ void tdx_gram_builder_reset(tdx_gram_builder *b)
     b->nterms = 0;
     b->npairs = 0;
     tdx_buf_reset(&b->strs);
+    /* Clear only the ranks in use: the BMP table is 256 KB. */
+    for (size_t r = 0; r < b->nranks; r++)
+        if (b->rank_cp[r] < 0x10000)
+            b->rank_bmp[b->rank_cp[r]] = 0;
+    memset(b->astral, 0, (b->astral_mask + 1) * sizeof *b->astral);
+    b->nastral = 0;
+    b->nranks = 0;
+    b->nuni = 0;
+    b->nbi = 0;
+    /* Stale (key, doc) entries would match the next batch's doc numbers. */
+    memset(b->filter, 0, sizeof b->filter);
 }
 
 size_t tdx_gram_nterms(const tdx_gram_builder *b)
 {
-    return b->nterms;
+    return b->nterms + b->nranks;
 }
 
 static int grow_tab(tdx_gram_builder *b)
@@ -110,7 +167,7 @@ static int grow_tab(tdx_gram_builder *b)
         return TDX_ENOMEM;
     size_t mask = nsize - 1;
     for (size_t i = 0; i < b->nterms; i++) {
-        size_t h = (size_t)tdx_mix64(b->terms[i].code) & mask;
+        size_t h = (size_t)b->terms[i].code & mask;
         while (t[h])
             h = (h + 1) & mask;
         t[h] = (uint32_t)i + 1;
@@ -121,17 +178,45 @@ static int grow_tab(tdx_gram_builder *b)
     return 0;
 }
 
-static int new_term(tdx_gram_builder *b, uint64_t code, const uint8_t *s, size_t len,
-                    uint32_t *out_id)
+static int grow_array(void **p, size_t *cap, size_t need, size_t size, size_t first)
 {
-    if (b->nterms == b->cap_terms) {
-        size_t cap = b->cap_terms ? b->cap_terms * 2 : 4096;
-        term_rec *t = tdx_reallocarray(b->terms, cap, sizeof *t);
-        if (t == NULL)
-            return TDX_ENOMEM;
-        b->terms = t;
-        b->cap_terms = cap;
+    if (need <= *cap)
+        return 0;
+    size_t c = *cap ? *cap : first;
+    while (c < need)
+        c *= 2;
+    void *np = tdx_reallocarray(*p, c, size);
+    if (np == NULL)
+        return TDX_ENOMEM;
+    *p = np;
+    *cap = c;
+    return 0;
+}
+
+/* General path: find or create the term with these bytes. */
+static int lookup(tdx_gram_builder *b, const uint8_t *s, size_t len, uint32_t *out_id)
+{
+    if ((b->nterms + 1) * 2 > b->tab_mask + 1) {
+        int rc = grow_tab(b);
+        if (rc)
+            return rc;
     }
+    uint64_t code = tdx_hash64(s, len);
+    size_t h = (size_t)code & b->tab_mask;
+    for (;;) {
+        uint32_t v = b->tab[h];
+        if (v == 0)
+            break;
+        term_rec *r = &b->terms[v - 1];
+        if (r->code == code && r->str_len == len && memcmp(b->strs.p + r->str_off, s, len) == 0) {
+            *out_id = v - 1;
+            return 0;
+        }
+        h = (h + 1) & b->tab_mask;
+    }
+    int rc = grow_array((void **)&b->terms, &b->cap_terms, b->nterms + 1, sizeof *b->terms, 1024);
+    if (rc)
+        return rc;
     if (b->nterms >= UINT32_MAX - 1 || b->strs.len + len > UINT32_MAX)
         return TDX_ELIMIT;
     term_rec *r = &b->terms[b->nterms];
@@ -140,82 +225,34 @@ static int new_term(tdx_gram_builder *b, uint64_t code, const uint8_t *s, size_t
     r->str_len = (uint32_t)len;
     r->last_doc = UINT32_MAX;
     r->ndocs = 0;
-    if (len) {
-        int rc = tdx_buf_append(&b->strs, s, len);
-        if (rc)
-            return rc;
-    }
-    *out_id = (uint32_t)b->nterms++;
-    return 0;
-}
-
-/* Find or create the term; s/len are the string for string terms. */
-static int lookup(tdx_gram_builder *b, uint64_t code, const uint8_t *s, size_t len,
-                  uint32_t *out_id)
-{
-    if ((b->nterms + 1) * 2 > b->tab_mask + 1) {
-        int rc = grow_tab(b);
-        if (rc)
-            return rc;
-    }
-    size_t h = (size_t)tdx_mix64(code) & b->tab_mask;
-    for (;;) {
-        uint32_t v = b->tab[h];
-        if (v == 0)
-            break;
-        term_rec *r = &b->terms[v - 1];
-        if (r->code == code &&
-            (len == 0 || (r->str_len == len && memcmp(b->strs.p + r->str_off, s, len) == 0))) {
-            *out_id = v - 1;
-            return 0;
-        }
-        h = (h + 1) & b->tab_mask;
-    }
-    uint32_t id;
-    int rc = new_term(b, code, s, len, &id);
+    rc = tdx_buf_append(&b->strs, s, len);
     if (rc)
         return rc;
-    b->tab[h] = id + 1;
-    *out_id = id;
+    b->tab[h] = (uint32_t)b->nterms + 1;
+    *out_id = (uint32_t)b->nterms++;
     return 0;
-}
-
-static int add_pair(tdx_gram_builder *b, uint32_t term, uint32_t doc)
-{
-    term_rec *r = &b->terms[term];
-    if (r->last_doc == doc)
-        return 0;
-    r->last_doc = doc;
-    r->ndocs++;
-    if (b->npairs == b->cap_pairs) {
-        size_t cap = b->cap_pairs ? b->cap_pairs * 2 : 65536;
-        pair *p = tdx_reallocarray(b->pairs, cap, sizeof *p);
-        if (p == NULL)
-            return TDX_ENOMEM;
-        b->pairs = p;
-        b->cap_pairs = cap;
-    }
-    b->pairs[b->npairs].term = term;
-    b->pairs[b->npairs].doc = doc;
-    b->npairs++;
-    return 0;
-}
-
-static int add_code(tdx_gram_builder *b, uint32_t doc, uint64_t code)
-{
-    uint32_t id;
-    int rc = lookup(b, code, NULL, 0, &id);
-    return rc ? rc : add_pair(b, id, doc);
 }
 
 int tdx_gram_add_term(tdx_gram_builder *b, uint32_t doc, const uint8_t *term, size_t len)
 {
     if (len == 0 || len > TDX_FIELD_TERM_MAX + 8)
         return TDX_EINVAL;
-    uint64_t code = tdx_hash64(term, len) | STR_CODE_FLAG;
     uint32_t id;
-    int rc = lookup(b, code, term, len, &id);
-    return rc ? rc : add_pair(b, id, doc);
+    int rc = lookup(b, term, len, &id);
+    if (rc)
+        return rc;
+    term_rec *r = &b->terms[id];
+    if (r->last_doc == doc)
+        return 0;
+    r->last_doc = doc;
+    r->ndocs++;
+    if (b->npairs == b->cap_pairs &&
+        grow_array((void **)&b->pairs, &b->cap_pairs, b->npairs + 1, sizeof *b->pairs, 4096))
+        return TDX_ENOMEM;
+    b->pairs[b->npairs].term = id;
+    b->pairs[b->npairs].doc = doc;
+    b->npairs++;
+    return 0;
 }
 
 /* Long ASCII runs are indexed as 64-byte windows every 32 bytes (the last
@@ -244,15 +281,77 @@ static inline int is_word_byte(uint8_t c)
     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
 
+/* Rank of a code point, assigned on first sight; NO_RANK when the batch
+ * already has MAX_RANKS distinct characters. */
+static inline uint32_t rank_of(tdx_gram_builder *b, uint32_t cp)
+{
+    uint32_t *slot;
+    if (cp < 0x10000) {
+        slot = &b->rank_bmp[cp];
+        if (*slot)
+            return *slot - 1;
+    } else {
+        size_t h = (cp * 2654435761u) & b->astral_mask;
+        while (b->astral[h]) {
+            if ((b->astral[h] - 1) >> 16 == cp - 0x10000 + 1)
+                return (b->astral[h] - 1) & 0xFFFF;
+            h = (h + 1) & b->astral_mask;
+        }
+        slot = &b->astral[h];
+    }
+    if (b->nranks >= MAX_RANKS)
+        return NO_RANK;
+    if (cp >= 0x10000 && (b->nastral + 1) * 2 > b->astral_mask + 1)
+        return NO_RANK; /* astral table full: general path (rare) */
+    uint32_t r = (uint32_t)b->nranks++;
+    b->rank_cp[r] = cp;
+    b->uni_last[r] = UINT32_MAX;
+    if (cp < 0x10000) {
+        *slot = r + 1;
+    } else {
+        *slot = (((cp - 0x10000 + 1) << 16) | r) + 1;
+        b->nastral++;
+    }
+    return r;
+}
+
+/* Grams the fast path cannot take, through the general path: the bigram
+ * (prev_cp, cp) when prev_cp >= 0, and cp's unigram when `unigram`. */
+static int add_gram_slow(tdx_gram_builder *b, uint32_t doc, int32_t prev_cp, uint32_t cp,
+                         int unigram)
+{
+    uint8_t t[9];
+    size_t n;
+    int rc = 0;
+    if (unigram) {
+        t[0] = TDX_TERM_UNIGRAM;
+        n = 1 + tdx_utf8_encode(t + 1, cp);
+        rc = tdx_gram_add_term(b, doc, t, n);
+    }
+    if (rc || prev_cp < 0)
+        return rc;
+    t[0] = TDX_TERM_BIGRAM;
+    n = 1 + tdx_utf8_encode(t + 1, (uint32_t)prev_cp);
+    n += tdx_utf8_encode(t + n, cp);
+    return tdx_gram_add_term(b, doc, t, n);
+}
+
 int tdx_gram_add_text(tdx_gram_builder *b, uint32_t doc, const uint8_t *text, size_t len)
 {
     const uint8_t *p = text, *end = text + len;
-    int32_t prev = -1; /* previous non-ASCII code point, if adjacent */
+    /* Room for every character of this text up front: no checks per char. */
+    if (grow_array((void **)&b->uni, &b->cap_uni, b->nuni + len / 2 + 1, sizeof *b->uni, 65536) ||
+        grow_array((void **)&b->bi, &b->cap_bi, b->nbi + len / 2 + 1, sizeof *b->bi, 65536))
+        return TDX_ENOMEM;
+    pair *uni = b->uni + b->nuni, *bi = b->bi + b->nbi;
+    uint32_t prev = NO_RANK; /* rank of the previous character if adjacent non-ASCII */
+    int32_t prev_cp = -1;
     int rc = 0;
     while (p < end && rc == 0) {
         uint8_t c = *p;
         if (c < 0x80) {
-            prev = -1;
+            prev = NO_RANK;
+            prev_cp = -1;
             if (is_word_byte(c)) {
                 const uint8_t *w = p;
                 while (p < end && is_word_byte(*p))
@@ -263,96 +362,238 @@ int tdx_gram_add_text(tdx_gram_builder *b, uint32_t doc, const uint8_t *text, si
             }
             continue;
         }
-        size_t l;
-        int32_t cp = tdx_utf8_decode(p, end, &l);
-        p += l;
-        if (cp < 0) {
-            prev = -1;
+        uint32_t cp;
+        /* Normalized text is well-formed UTF-8; decode without checks on the
+         * hot 3-byte (CJK) form, the strict decoder for everything else. */
+        if ((c & 0xF0) == 0xE0 && end - p >= 3) {
+            cp = ((uint32_t)(c & 0x0F) << 12) | ((uint32_t)(p[1] & 0x3F) << 6) | (p[2] & 0x3F);
+            p += 3;
+        } else {
+            size_t l;
+            int32_t d = tdx_utf8_decode(p, end, &l);
+            p += l;
+            if (d < 0) {
+                prev = NO_RANK;
+                prev_cp = -1;
+                continue;
+            }
+            cp = (uint32_t)d;
+        }
+        uint32_t r = rank_of(b, cp);
+        if (r == NO_RANK) {
+            /* A character beyond the batch's rank table: both its grams go
+             * the general way (and so will every gram it is part of). */
+            rc = add_gram_slow(b, doc, prev_cp, cp, 1);
+            prev = NO_RANK;
+            prev_cp = (int32_t)cp;
             continue;
         }
-        rc = add_code(b, doc, GRAM_CODE(TDX_TERM_UNIGRAM, 0, cp));
-        if (rc == 0 && prev >= 0)
-            rc = add_code(b, doc, GRAM_CODE(TDX_TERM_BIGRAM, prev, cp));
-        prev = cp;
+        if (b->uni_last[r] != doc) {
+            b->uni_last[r] = doc;
+            uni->term = r;
+            uni->doc = doc;
+            uni++;
+        }
+        if (prev != NO_RANK) {
+            uint32_t key = (prev << 16) | r;
+            uint64_t tag = (((uint64_t)key << 32) | doc) + 1;
+            uint64_t *f = &b->filter[(key * 2654435761u) >> 20];
+            if (*f != tag) {
+                *f = tag;
+                bi->term = key;
+                bi->doc = doc;
+                bi++;
+            }
+        } else if (prev_cp >= 0) {
+            rc = add_gram_slow(b, doc, prev_cp, cp, 0);
+        }
+        prev = r;
+        prev_cp = (int32_t)cp;
     }
+    b->nuni = (size_t)(uni - b->uni);
+    b->nbi = (size_t)(bi - b->bi);
     return rc;
 }
 
-/* Key bytes of a term: class byte + payload. */
-static size_t term_key(const tdx_gram_builder *b, const term_rec *r, uint8_t *out)
+/* ---- emitting ---- */
+
+static int cmp_cp(const void *x, const void *y, void *ctx)
 {
-    if (r->str_len) {
-        memcpy(out, b->strs.p + r->str_off, r->str_len);
-        return r->str_len;
+    const uint32_t *cp = ctx;
+    uint32_t a = cp[*(const uint32_t *)x], c = cp[*(const uint32_t *)y];
+    return a < c ? -1 : a > c;
+}
+
+/* Stable LSD radix sort of pairs by their 32-bit term, two 16-bit passes. */
+static void radix_sort(pair *a, pair *tmp, size_t n, uint32_t *count /* [65536] */)
+{
+    for (int pass = 0; pass < 2; pass++) {
+        int shift = pass * 16;
+        memset(count, 0, 65536 * sizeof *count);
+        for (size_t i = 0; i < n; i++)
+            count[(a[i].term >> shift) & 0xFFFF]++;
+        uint32_t acc = 0;
+        for (size_t k = 0; k < 65536; k++) {
+            uint32_t c = count[k];
+            count[k] = acc;
+            acc += c;
+        }
+        for (size_t i = 0; i < n; i++)
+            tmp[count[(a[i].term >> shift) & 0xFFFF]++] = a[i];
+        pair *t = a;
+        a = tmp;
+        tmp = t;
     }
-    uint8_t cls = (uint8_t)(r->code >> 56);
-    uint32_t a = (uint32_t)(r->code >> 21) & 0x1FFFFF, c2 = (uint32_t)r->code & 0x1FFFFF;
-    size_t n = 0;
-    out[n++] = cls;
-    if (cls == TDX_TERM_BIGRAM)
-        n += tdx_utf8_encode(out + n, a);
-    n += tdx_utf8_encode(out + n, c2);
-    return n;
+    /* After two passes the sorted data is back in the original array. */
 }
 
 static int cmp_terms(const void *x, const void *y, void *ctx)
 {
     const tdx_gram_builder *b = ctx;
     const term_rec *r = &b->terms[*(const uint32_t *)x], *s = &b->terms[*(const uint32_t *)y];
-    /* Grams of one class compare by code: code order is UTF-8 byte order. */
-    if (!r->str_len && !s->str_len && (r->code >> 56) == (s->code >> 56))
-        return r->code < s->code ? -1 : r->code > s->code;
-    uint8_t ka[TDX_FIELD_TERM_MAX + 16], kb[TDX_FIELD_TERM_MAX + 16];
-    size_t la = term_key(b, r, ka), lb = term_key(b, s, kb);
-    int c = memcmp(ka, kb, la < lb ? la : lb);
+    size_t la = r->str_len, lb = s->str_len;
+    int c = memcmp(b->strs.p + r->str_off, b->strs.p + s->str_off, la < lb ? la : lb);
     return c ? c : (la < lb ? -1 : la > lb);
+}
+
+/* Cursor over the sorted gram pairs (bigrams then unigrams). */
+typedef struct gram_cursor {
+    const tdx_gram_builder *b;
+    size_t i;     /* position in the current array */
+    int stage;    /* 0 bigrams, 1 unigrams, 2 done */
+    uint8_t key[12];
+    size_t klen;
+    size_t run_end; /* end of the current run of equal terms */
+} gram_cursor;
+
+static void gram_cursor_fill(gram_cursor *g)
+{
+    const tdx_gram_builder *b = g->b;
+    for (;;) {
+        const pair *a = g->stage == 0 ? b->bi : b->uni;
+        size_t n = g->stage == 0 ? b->nbi : b->nuni;
+        if (g->stage > 1)
+            return;
+        if (g->i >= n) {
+            g->stage++;
+            g->i = 0;
+            continue;
+        }
+        uint32_t t = a[g->i].term;
+        size_t j = g->i + 1;
+        while (j < n && a[j].term == t)
+            j++;
+        g->run_end = j;
+        g->klen = 0;
+        if (g->stage == 0) {
+            g->key[g->klen++] = TDX_TERM_BIGRAM;
+            g->klen += tdx_utf8_encode(g->key + g->klen, b->ord_cp[t >> 16]);
+            g->klen += tdx_utf8_encode(g->key + g->klen, b->ord_cp[t & 0xFFFF]);
+        } else {
+            g->key[g->klen++] = TDX_TERM_UNIGRAM;
+            g->klen += tdx_utf8_encode(g->key + g->klen, b->ord_cp[t]);
+        }
+        return;
+    }
+}
+
+static int emit_gram_run(tdx_gram_builder *b, gram_cursor *g, tdx_postings *out)
+{
+    const pair *a = g->stage == 0 ? b->bi : b->uni;
+    int rc = tdx_postings_add_term(out, g->key, g->klen);
+    if (rc)
+        return rc;
+    /* Collect the run's docs, dropping repeats (equal neighbours). */
+    size_t n = g->run_end - g->i;
+    if (grow_array((void **)&b->docbuf, &b->cap_docbuf, n, sizeof *b->docbuf, 1024))
+        return TDX_ENOMEM;
+    size_t k = 0;
+    for (size_t j = g->i; j < g->run_end; j++)
+        if (k == 0 || b->docbuf[k - 1] != a[j].doc)
+            b->docbuf[k++] = a[j].doc;
+    rc = tdx_postings_add_docs(out, b->docbuf, k);
+    g->i = g->run_end;
+    gram_cursor_fill(g);
+    return rc;
 }
 
 int tdx_gram_emit(tdx_gram_builder *b, tdx_postings *out, tdx_err *err)
 {
     tdx_postings_reset(out);
-    size_t n = b->nterms;
-    if (n > b->cap_order) {
-        uint32_t *o = tdx_reallocarray(b->order, n, sizeof *o);
-        uint32_t *s = o ? tdx_reallocarray(b->start, n + 1, sizeof *s) : NULL;
-        if (o)
-            b->order = o;
-        if (s)
-            b->start = s;
-        if (o == NULL || s == NULL)
-            return tdx_err_set(err, TDX_ENOMEM, "out of memory");
-        b->cap_order = n;
+    int rc = 0;
+    /* 1. Ranks renumbered in code-point order, so key order is byte order. */
+    size_t U = b->nranks;
+    if (grow_array((void **)&b->order, &b->cap_order, (U > b->nterms ? U : b->nterms) + 1,
+                   sizeof *b->order, 1024))
+        return tdx_err_set(err, TDX_ENOMEM, "out of memory");
+    for (size_t r = 0; r < U; r++)
+        b->order[r] = (uint32_t)r;
+    qsort_r(b->order, U, sizeof *b->order, cmp_cp, b->rank_cp);
+    for (size_t o = 0; o < U; o++) {
+        b->ord[b->order[o]] = (uint32_t)o;
+        b->ord_cp[o] = b->rank_cp[b->order[o]];
     }
-    if (b->npairs > b->cap_sorted) {
-        uint32_t *d = tdx_reallocarray(b->sorted_docs, b->npairs, sizeof *d);
-        if (d == NULL)
-            return tdx_err_set(err, TDX_ENOMEM, "out of memory");
-        b->sorted_docs = d;
-        b->cap_sorted = b->npairs;
+    for (size_t i = 0; i < b->nbi; i++) {
+        uint32_t k = b->bi[i].term;
+        b->bi[i].term = (b->ord[k >> 16] << 16) | b->ord[k & 0xFFFF];
     }
-    /* Counting sort of the pairs by term id; arrival order keeps docs sorted. */
+    for (size_t i = 0; i < b->nuni; i++)
+        b->uni[i].term = b->ord[b->uni[i].term];
+    /* 2. Sort both pair arrays by term (docs stay ascending within a term). */
+    size_t need = b->nbi > b->nuni ? b->nbi : b->nuni;
+    size_t nt = b->nterms;
+    if (grow_array((void **)&b->tmp, &b->cap_tmp, need + 1, sizeof *b->tmp, 65536) ||
+        grow_array((void **)&b->start, &b->cap_start, (nt > 65536 ? nt : 65536) + 1,
+                   sizeof *b->start, 65536) ||
+        grow_array((void **)&b->sorted_docs, &b->cap_sorted, b->npairs + 1,
+                   sizeof *b->sorted_docs, 4096))
+        return tdx_err_set(err, TDX_ENOMEM, "out of memory");
+    radix_sort(b->bi, b->tmp, b->nbi, b->start);
+    radix_sort(b->uni, b->tmp, b->nuni, b->start);
+    /* 3. General-path terms: counting sort of pairs by id, ids by bytes. */
+    uint32_t *tstart = b->start, *tdocs = b->sorted_docs;
     uint32_t acc = 0;
-    for (size_t i = 0; i < n; i++) {
-        b->start[i] = acc;
+    for (size_t i = 0; i < nt; i++) {
+        tstart[i] = acc;
         acc += b->terms[i].ndocs;
     }
     for (size_t i = 0; i < b->npairs; i++)
-        b->sorted_docs[b->start[b->pairs[i].term]++] = b->pairs[i].doc;
-    /* start[i] now points past term i's run. */
-    for (size_t i = 0; i < n; i++)
+        tdocs[tstart[b->pairs[i].term]++] = b->pairs[i].doc;
+    for (size_t i = 0; i < nt; i++)
         b->order[i] = (uint32_t)i;
-    qsort_r(b->order, n, sizeof *b->order, cmp_terms, b);
-    for (size_t k = 0; k < n; k++) {
-        uint32_t id = b->order[k];
-        uint8_t key[TDX_FIELD_TERM_MAX + 16];
-        size_t kl = term_key(b, &b->terms[id], key);
-        int rc = tdx_postings_add_term(out, key, kl);
-        uint32_t end = b->start[id], beg = end - b->terms[id].ndocs;
-        for (uint32_t j = beg; rc == 0 && j < end; j++)
-            rc = tdx_postings_add_doc(out, b->sorted_docs[j], NULL, 0);
-        if (rc)
-            return tdx_err_set(err, rc, "out of memory building postings");
+    qsort_r(b->order, nt, sizeof *b->order, cmp_terms, b);
+    /* 4. Merge the two sorted streams by term bytes. */
+    gram_cursor g = {b, 0, 0, {0}, 0, 0};
+    gram_cursor_fill(&g);
+    size_t k = 0;
+    while (rc == 0 && (g.stage < 2 || k < nt)) {
+        int take_gram;
+        if (g.stage >= 2) {
+            take_gram = 0;
+        } else if (k >= nt) {
+            take_gram = 1;
+        } else {
+            const term_rec *r = &b->terms[b->order[k]];
+            size_t l = r->str_len < g.klen ? r->str_len : g.klen;
+            int c = memcmp(g.key, b->strs.p + r->str_off, l);
+            /* Equal bytes cannot happen: a gram takes one path per batch
+             * only when its characters have ranks; if they did not, the
+             * general path holds it alone.  Order equal prefixes by length. */
+            take_gram = c < 0 || (c == 0 && g.klen < r->str_len);
+        }
+        if (take_gram) {
+            rc = emit_gram_run(b, &g, out);
+        } else {
+            uint32_t id = b->order[k++];
+            const term_rec *r = &b->terms[id];
+            rc = tdx_postings_add_term(out, b->strs.p + r->str_off, r->str_len);
+            uint32_t end = tstart[id], beg = end - r->ndocs;
+            if (rc == 0)
+                rc = tdx_postings_add_docs(out, tdocs + beg, end - beg);
+        }
     }
+    if (rc)
+        return tdx_err_set(err, rc, "out of memory building postings");
     return 0;
 }
 

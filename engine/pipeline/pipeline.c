@@ -236,6 +236,13 @@ static int new_batch(run *p)
     }
     b->budget = want;
     tdx_postings_init(&b->post, 0);
+    /* The arena is filled to about batch_bytes: reserve it once instead of
+     * doubling (and copying) its way up. */
+    if (tdx_buf_grow(&b->arena, p->batch_bytes + (p->batch_bytes >> 3))) {
+        tdx_budget_release(&p->budget, want);
+        batch_free(b);
+        return TDX_ENOMEM;
+    }
     p->cur = b;
     return 0;
 }
