@@ -189,6 +189,8 @@ void watch_scan_raw(const watch *w, const uint8_t *t, size_t len, size_t from, s
 void watch_scan(const watch *w, const uint8_t *t, size_t len, ghits *out);
 /** 1 when some alias could occur across position j of t (a junction). */
 int watch_crosses(const watch *w, const uint8_t *t, size_t len, size_t j_lo, size_t j_hi);
+/** 0 when t cannot hold any key (no adjacent pair of it occurs in one). */
+int watch_may_hold(const watch *w, const uint8_t *t, size_t len);
 /** 1 when the code-point pair (a, b) occurs in some normalized alias. */
 int watch_pair(const watch *w, uint32_t a, uint32_t b);
 /** The rendering of row with the VAR_* transforms in combo (memoized). */

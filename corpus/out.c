@@ -71,51 +71,59 @@ out_sink *out_open(const out_opts *o, const char *path)
     return s;
 }
 
+/* Bytes that need an escape in a JSON string. */
+static const uint8_t json_special[256] = {
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, ['\\'] = 1,
+};
+
 /* JSON string body: escape quote, backslash and control characters. */
 static void json_str(tdx_buf *b, const char *s, size_t len)
 {
     static const char hex[] = "0123456789abcdef";
-    if (tdx_buf_grow(b, len + len / 8 + 16) != 0)
+    /* worst case: every byte becomes \u00XX */
+    if (tdx_buf_grow(b, len * 6 + 2) != 0)
         gen_die("out of memory");
-    gen_put(b, "\"", 1);
-    size_t run = 0;
-    for (size_t i = 0; i < len; i++) {
-        uint8_t c = (uint8_t)s[i];
-        if (c >= 0x20 && c != '"' && c != '\\')
-            continue;
-        gen_put(b, s + run, i - run);
-        run = i + 1;
-        char e[6] = {'\\', 0};
-        size_t n = 2;
+    uint8_t *o = b->p + b->len;
+    const uint8_t *p = (const uint8_t *)s, *end = p + len;
+    *o++ = '"';
+    while (p < end) {
+        const uint8_t *q = p;
+        while (q < end && !json_special[*q])
+            q++;
+        memcpy(o, p, (size_t)(q - p));
+        o += q - p;
+        if (q == end)
+            break;
+        uint8_t c = *q;
+        p = q + 1;
+        *o++ = '\\';
         switch (c) {
         case '"':
-            e[1] = '"';
-            break;
         case '\\':
-            e[1] = '\\';
+            *o++ = c;
             break;
         case '\n':
-            e[1] = 'n';
+            *o++ = 'n';
             break;
         case '\t':
-            e[1] = 't';
+            *o++ = 't';
             break;
         case '\r':
-            e[1] = 'r';
+            *o++ = 'r';
             break;
         default:
-            e[1] = 'u';
-            e[2] = '0';
-            e[3] = '0';
-            e[4] = hex[c >> 4];
-            e[5] = hex[c & 15];
-            n = 6;
+            *o++ = 'u';
+            *o++ = '0';
+            *o++ = '0';
+            *o++ = (uint8_t)hex[c >> 4];
+            *o++ = (uint8_t)hex[c & 15];
             break;
         }
-        gen_put(b, e, n);
     }
-    gen_put(b, s + run, len - run);
-    gen_put(b, "\"", 1);
+    *o++ = '"';
+    b->len = (size_t)(o - b->p);
+    b->p[b->len] = 0;
 }
 
 static void json_field(tdx_buf *b, const char *key, const char *val, size_t len, int first)

@@ -36,6 +36,12 @@
 #define FNV_PRIME 1099511628211ULL
 #define NO_INST UINT32_MAX
 #define MAX_EXPANSIONS 4096
+#define PAIR_BLOOM_BITS (1u << 20)
+
+static inline uint32_t pair_bit(uint64_t k)
+{
+    return (uint32_t)((k * 0x9E3779B97F4A7C15ULL) >> 44) & (PAIR_BLOOM_BITS - 1);
+}
 
 typedef struct dent {
     uint64_t h;
@@ -60,9 +66,11 @@ struct watch {
     size_t ninst, inst_cap;
     size_t maxlen;
     size_t unchecked;
+    int single_char_keys; /* some key is one character long */
 
     uint64_t *pairs; /* set of (cp << 32 | cp), 0 = empty */
     size_t pair_cap, pair_n;
+    uint64_t bloom[PAIR_BLOOM_BITS / 64]; /* most junctions are cleared here */
 
     variant ***memo; /* per row: VAR_COMBOS variants, built on demand */
     tdx_buf tmp[4];
@@ -131,6 +139,7 @@ static dent *tab_insert(watch *w, uint64_t h, const uint8_t *p, size_t len)
 
 static void pair_add(watch *w, uint64_t k)
 {
+    w->bloom[pair_bit(k) / 64] |= 1ULL << (pair_bit(k) % 64);
     if ((w->pair_n + 1) * 2 > w->pair_cap) {
         size_t ncap = w->pair_cap ? w->pair_cap * 2 : 1024;
         uint64_t *np = gen_alloc(ncap * sizeof *np);
@@ -161,7 +170,7 @@ static void pair_add(watch *w, uint64_t k)
 int watch_pair(const watch *w, uint32_t a, uint32_t b)
 {
     uint64_t k = (uint64_t)a << 32 | b;
-    if (w->pair_cap == 0 || k == 0)
+    if (w->pair_cap == 0 || k == 0 || !(w->bloom[pair_bit(k) / 64] >> (pair_bit(k) % 64) & 1))
         return 0;
     size_t mask = w->pair_cap - 1;
     for (size_t i = tdx_mix64(k) & mask;; i = (i + 1) & mask) {
@@ -195,6 +204,10 @@ static void add_key(watch *w, uint32_t row, const uint8_t *p, size_t len)
     e->inst = (uint32_t)w->ninst++;
     if (len > w->maxlen)
         w->maxlen = len;
+    size_t l0;
+    gen_cp(p, p + len, &l0);
+    if (l0 == len)
+        w->single_char_keys = 1;
     const uint8_t *q = p, *end = p + len;
     uint32_t prev = 0;
     while (q < end) {
@@ -705,6 +718,23 @@ void watch_scan_raw(const watch *w, const uint8_t *t, size_t len, size_t from, s
                 ghits_push(out, (uint32_t)s, (uint32_t)(s + i + 1), w->inst_row[k]);
         }
     }
+}
+
+int watch_may_hold(const watch *w, const uint8_t *t, size_t len)
+{
+    if (w->single_char_keys)
+        return 1;
+    const uint8_t *p = t, *end = t + len;
+    uint32_t prev = 0;
+    while (p < end) {
+        size_t l;
+        uint32_t c = gen_cp(p, end, &l);
+        if (prev && watch_pair(w, prev, c))
+            return 1;
+        prev = c;
+        p += l;
+    }
+    return 0;
 }
 
 static int boundary_ok(const watch *w, const uint8_t *t, size_t len, const ghit *h)
