@@ -1,0 +1,188 @@
+/*
+ * util.c - small helpers of corpus/gen: fatal errors, allocation that
+ * cannot fail, UTF-8 edges, and the text transforms (normalize with the
+ * tdx normalizer, Simplified -> Traditional with ICU, full-width folding).
+ *
+ * Single-threaded: the generator runs on one thread; a gen_norm holds the
+ * normalizer state and is reused for every call.
+ */
+#include "gen.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unicode/ustring.h>
+#include <unicode/utrans.h>
+
+#include "common/alloc.h"
+#include "common/utf8.h"
+
+void gen_die(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("gen: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    exit(GEN_EXIT_FATAL);
+}
+
+void gen_warn(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("gen: warning: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+void *gen_alloc(size_t n)
+{
+    void *p = tdx_calloc(1, n ? n : 1);
+    if (p == NULL)
+        gen_die("out of memory");
+    return p;
+}
+
+void *gen_realloc(void *p, size_t n)
+{
+    void *q = tdx_realloc(p, n ? n : 1);
+    if (q == NULL)
+        gen_die("out of memory");
+    return q;
+}
+
+char *gen_strndup(const char *s, size_t n)
+{
+    char *p = gen_alloc(n + 1);
+    memcpy(p, s, n);
+    return p;
+}
+
+void gen_put(tdx_buf *b, const void *p, size_t n)
+{
+    if (tdx_buf_append(b, p, n) != 0)
+        gen_die("out of memory");
+}
+
+uint32_t gen_cp(const uint8_t *p, const uint8_t *end, size_t *out_len)
+{
+    int32_t c = tdx_utf8_decode(p, end, out_len);
+    return c < 0 ? p[0] : (uint32_t)c;
+}
+
+uint32_t gen_last_cp(const uint8_t *start, const uint8_t *end)
+{
+    if (end <= start)
+        return 0;
+    const uint8_t *p = end - 1;
+    while (p > start && (*p & 0xC0) == 0x80 && end - p < 4)
+        p--;
+    size_t l;
+    return gen_cp(p, end, &l);
+}
+
+int gen_is_cjk(uint32_t cp)
+{
+    if (cp < 0x80)
+        return 0;
+    return tdx_norm_char_class(cp) == TDX_CC_CJK;
+}
+
+void gen_norm_open(gen_norm *gn)
+{
+    tdx_err err = {0};
+    memset(gn, 0, sizeof *gn);
+    if (tdx_norm_create(TDX_NORM_ALL, &gn->norm, &err) != 0 ||
+        tdx_norm_ctx_create(gn->norm, &gn->ctx, &err) != 0)
+        gen_die("cannot create the normalizer: %s", err.msg);
+    tdx_norm_out_init(&gn->out);
+    UErrorCode st = U_ZERO_ERROR;
+    UChar id[32];
+    u_uastrcpy(id, "Simplified-Traditional");
+    gn->s2t = utrans_openU(id, -1, UTRANS_FORWARD, NULL, 0, NULL, &st);
+    if (U_FAILURE(st))
+        gen_die("ICU Simplified-Traditional: %s", u_errorName(st));
+}
+
+void gen_norm_close(gen_norm *gn)
+{
+    tdx_norm_out_free(&gn->out);
+    tdx_norm_ctx_free(gn->ctx);
+    tdx_norm_free(gn->norm);
+    if (gn->s2t)
+        utrans_close(gn->s2t);
+    memset(gn, 0, sizeof *gn);
+}
+
+static int is_ws_byte(uint8_t c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+void gen_normalize(gen_norm *gn, const char *s, size_t len, tdx_buf *out, int *lead_ws,
+                   int *trail_ws)
+{
+    tdx_err err = {0};
+    if (lead_ws)
+        *lead_ws = len > 0 && is_ws_byte((uint8_t)s[0]);
+    if (trail_ws)
+        *trail_ws = len > 0 && is_ws_byte((uint8_t)s[len - 1]);
+    if (tdx_norm_run(gn->norm, gn->ctx, (const uint8_t *)s, len, &gn->out, &err) != 0)
+        gen_die("normalize: %s", err.msg);
+    const uint8_t *p = gn->out.text.p, *e = p + gn->out.text.len;
+    while (p < e && *p == ' ')
+        p++;
+    while (e > p && e[-1] == ' ')
+        e--;
+    tdx_buf_reset(out);
+    gen_put(out, p, (size_t)(e - p));
+}
+
+void gen_to_trad(gen_norm *gn, const char *s, size_t len, tdx_buf *out)
+{
+    UErrorCode st = U_ZERO_ERROR;
+    int32_t ulen = 0;
+    u_strFromUTF8(NULL, 0, &ulen, s, (int32_t)len, &st);
+    st = U_ZERO_ERROR;
+    int32_t cap = ulen * 2 + 16;
+    UChar *u = gen_alloc((size_t)cap * sizeof(UChar));
+    u_strFromUTF8(u, cap, &ulen, s, (int32_t)len, &st);
+    int32_t limit = ulen;
+    if (U_SUCCESS(st))
+        utrans_transUChars(gn->s2t, u, &ulen, cap, 0, &limit, &st);
+    if (U_FAILURE(st))
+        gen_die("ICU Simplified-Traditional: %s", u_errorName(st));
+    int32_t blen = 0;
+    st = U_ZERO_ERROR;
+    u_strToUTF8(NULL, 0, &blen, u, ulen, &st);
+    tdx_buf_reset(out);
+    if (tdx_buf_grow(out, (size_t)blen + 1) != 0)
+        gen_die("out of memory");
+    st = U_ZERO_ERROR;
+    u_strToUTF8((char *)out->p, blen + 1, &blen, u, ulen, &st);
+    if (U_FAILURE(st))
+        gen_die("ICU UTF-8: %s", u_errorName(st));
+    out->len = (size_t)blen;
+    out->p[blen] = 0;
+    tdx_free(u);
+}
+
+void gen_to_fullwidth(const char *s, size_t len, tdx_buf *out)
+{
+    tdx_buf_reset(out);
+    for (size_t i = 0; i < len; i++) {
+        uint8_t c = (uint8_t)s[i];
+        if (gen_is_alnum(c)) {
+            /* U+FF01..U+FF5E mirror U+0021..U+007E */
+            uint32_t cp = 0xFF01 + (c - 0x21u);
+            uint8_t b[3] = {(uint8_t)(0xE0 | (cp >> 12)), (uint8_t)(0x80 | ((cp >> 6) & 0x3F)),
+                            (uint8_t)(0x80 | (cp & 0x3F))};
+            gen_put(out, b, 3);
+        } else {
+            gen_put(out, &c, 1);
+        }
+    }
+}
