@@ -245,6 +245,11 @@ int tdx_qctx_doc(tdx_qctx *q, uint32_t id, tdx_qdoc *out, tdx_err *err)
     return 0;
 }
 
+int tdx_qctx_find_key(tdx_qctx *q, const char *key, size_t len, uint32_t *out_id, tdx_err *err)
+{
+    return tdx_store_find_key(q->t, key, len, out_id, err);
+}
+
 int tdx_qctx_hits(tdx_qctx *q, uint32_t id, tdx_qhit **hits, size_t *n, size_t *cap,
                   tdx_err *err)
 {
@@ -1883,6 +1888,16 @@ static int cmp_facet(const void *a, const void *b)
     return strcmp(x->value, y->value);
 }
 
+static int cmp_facet_value(const void *a, const void *b)
+{
+    /* "unknown" sorts after every date. */
+    const tdx_facet *x = a, *y = b;
+    int ux = strcmp(x->value, "unknown") == 0, uy = strcmp(y->value, "unknown") == 0;
+    if (ux != uy)
+        return ux - uy;
+    return strcmp(x->value, y->value);
+}
+
 typedef struct facet_acc {
     tdx_facet *v;
     size_t n, cap;
@@ -2035,7 +2050,9 @@ int tdx_query_facet(tdx_qctx *q, const tdx_docset *docs, const char *by, tdx_fac
             tdx_err_set(err, rc, "out of memory");
         return rc;
     }
-    qsort(a.v, a.n, sizeof *a.v, cmp_facet);
+    /* Time facets read best in time order; the others by count. */
+    int by_time = strcmp(by, "year") == 0 || strcmp(by, "month") == 0 || strcmp(by, "day") == 0;
+    qsort(a.v, a.n, sizeof *a.v, by_time ? cmp_facet_value : cmp_facet);
     *out = a.v;
     *n = a.n;
     return 0;

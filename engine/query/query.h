@@ -86,6 +86,12 @@ typedef struct tdx_qdoc {
 /** Record of a doc; strings borrowed until the next call or tdx_qctx_close. */
 int tdx_qctx_doc(tdx_qctx *q, uint32_t id, tdx_qdoc *out, tdx_err *err);
 
+/**
+ * Doc id for an external key.  A key recorded as a duplicate (same content
+ * as an earlier document) gives that earlier document's id.  TDX_ENOTFOUND.
+ */
+int tdx_qctx_find_key(tdx_qctx *q, const char *key, size_t len, uint32_t *out_id, tdx_err *err);
+
 /** A hit of a document with names resolved. */
 typedef struct tdx_qhit {
     uint32_t pattern, entity, category;
@@ -125,8 +131,9 @@ typedef struct tdx_facet {
 } tdx_facet;
 
 /**
- * Count the docs of `docs` by entity, cat, year, month, or a metadata field
- * name.  *out is an owned array sorted by count (descending) then value;
+ * Count the docs of `docs` by entity, cat, year, month, day, or a metadata
+ * field name.  *out is an owned array sorted by count (descending) then
+ * value, except year/month/day, which come in time order (unknown last);
  * free with tdx_facets_free.
  */
 int tdx_query_facet(tdx_qctx *q, const tdx_docset *docs, const char *by, tdx_facet **out,
