@@ -43,6 +43,7 @@
 
 #include "../common/alloc.h"
 #include "../common/hash.h"
+#include "../common/utf8.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -72,6 +73,7 @@ typedef struct builder {
     USet *src;  /* transliterator source set */
     USet *S;    /* characters of multi-character rule keys */
     USet *F;    /* first characters of multi-character rule keys */
+    USet *F2;   /* second characters of multi-character rule keys */
     size_t cap_pool;
     rule *rules;
     size_t nrules, cap_rules;
@@ -244,7 +246,7 @@ static int t1_entry(builder *b, uint32_t cp, uint32_t *out)
     if (!(n->steps & TDX_NORM_T2S) || is_surrogate(cp) || !uset_contains(b->src, (UChar32)cp))
         return 0;
     uint32_t o[MAXSTR];
-    size_t ol;
+    size_t ol = 0;
     int rc = translit(b, &cp, 1, o, &ol);
     if (rc)
         return rc;
@@ -351,6 +353,54 @@ done:
     return rc;
 }
 
+/* Append the UTF-8 of a pool string to the byte pool. */
+static int bpool_add(builder *b, uint32_t str, uint32_t *out_off, uint32_t *out_len)
+{
+    tdx_norm *n = b->n;
+    uint32_t len;
+    const uint32_t *cps = norm_pool_str(n, str, &len);
+    uint8_t *p = tdx_realloc(n->bpool, n->nbpool + (size_t)len * 4 + 1);
+    if (p == NULL)
+        return oom(b);
+    n->bpool = p;
+    *out_off = (uint32_t)n->nbpool;
+    for (uint32_t i = 0; i < len; i++)
+        n->nbpool += tdx_utf8_encode(p + n->nbpool, cps[i]);
+    *out_len = (uint32_t)(n->nbpool - *out_off);
+    return 0;
+}
+
+/*
+ * UTF-8 of every phrase, and whether the fast path may match keys on the
+ * source bytes: that needs every character of S to be inert under nfkc_cf
+ * (unchanged, a boundary on both sides), so that the t2s input is the
+ * source itself.
+ */
+static int phrase_bytes(builder *b)
+{
+    tdx_norm *n = b->n;
+    for (size_t i = 0; i < n->nphrases; i++) {
+        norm_phrase *ph = &n->phrases[i];
+        int rc = bpool_add(b, ph->lhs, &ph->lhs8, &ph->lhs8_len);
+        if (rc == 0)
+            rc = bpool_add(b, ph->rhs, &ph->rhs8, &ph->rhs8_len);
+        if (rc)
+            return rc;
+    }
+    int ok = 1;
+    int32_t nitems = uset_getItemCount(b->S);
+    for (int32_t i = 0; i < nitems && ok; i++) {
+        UErrorCode st = U_ZERO_ERROR;
+        UChar32 lo, hi;
+        uset_getItem(b->S, i, &lo, &hi, NULL, 0, &st);
+        for (UChar32 c = lo; c <= hi && ok; c++)
+            if ((n->steps & TDX_NORM_NFKC_CF) && !unorm2_isInert(n->nfkc_cf, c))
+                ok = 0;
+    }
+    n->phrase_inline = ok;
+    return 1;
+}
+
 /*
  * Check the parsed rules against ICU and build S, F and the phrase index.
  * Returns 1 when the rules can be used natively, 0 for the fallback.
@@ -374,9 +424,10 @@ static int check_rules(builder *b)
             for (uint32_t k = 0; k < ll; k++)
                 uset_add(b->S, (UChar32)lhs[k]);
             uset_add(b->F, (UChar32)lhs[0]);
+            uset_add(b->F2, (UChar32)lhs[1]);
         }
         uint32_t o[MAXSTR];
-        size_t ol;
+        size_t ol = 0;
         int rc = translit(b, lhs, ll, o, &ol);
         if (rc) {
             ok = rc;
@@ -431,7 +482,7 @@ static int check_rules(builder *b)
             continue;
         norm_pair *p = (norm_pair *)norm_pair_find(n, lhs[0], lhs[1]);
         /* insertion sort within the group: longest key first */
-        norm_phrase ph = {b->rules[i].lhs, b->rules[i].rhs};
+        norm_phrase ph = {b->rules[i].lhs, b->rules[i].rhs, 0, 0, 0, 0};
         uint32_t k = p->first + p->count++;
         while (k > p->first) {
             uint32_t pl;
@@ -444,7 +495,7 @@ static int check_rules(builder *b)
         n->phrases[k] = ph;
     }
     n->nphrases = nmulti;
-    return 1;
+    return phrase_bytes(b);
 }
 
 static int t2s_setup(builder *b)
@@ -461,7 +512,8 @@ static int t2s_setup(builder *b)
     b->src = uset_openEmpty();
     b->S = uset_openEmpty();
     b->F = uset_openEmpty();
-    if (b->src == NULL || b->S == NULL || b->F == NULL)
+    b->F2 = uset_openEmpty();
+    if (b->src == NULL || b->S == NULL || b->F == NULL || b->F2 == NULL)
         return oom(b);
     utrans_getSourceSet(b->tr, 0, b->src, &st);
     if (U_FAILURE(st))
@@ -478,10 +530,16 @@ static int t2s_setup(builder *b)
         uset_addAll(b->S, b->src);
         uset_clear(b->F);
         uset_addAll(b->F, b->src);
+        uset_clear(b->F2);
+        uset_addAll(b->F2, b->src);
         tdx_free(n->phrases);
         tdx_free(n->pairs);
+        tdx_free(n->bpool);
         n->phrases = NULL;
         n->pairs = NULL;
+        n->bpool = NULL;
+        n->nbpool = 0;
+        n->phrase_inline = 0;
         n->nphrases = 0;
         n->npairs_cap = 0;
     }
@@ -544,6 +602,11 @@ static int fast_entry(builder *b, uint32_t cp, uint32_t *out)
             flags |= FE_PFIRST;
         if (t1e & MAP_S)
             flags |= FE_INS;
+        /* Pair indexes exist for the BMP only (fast_bmp). */
+        if (cp >= 0x10000 && (t1e & MAP_S)) {
+            *out = FE_SPECIAL;
+            return 0;
+        }
     }
     uint32_t buf2[1];
     const uint32_t *f;
@@ -554,7 +617,7 @@ static int fast_entry(builder *b, uint32_t cp, uint32_t *out)
     }
     uint32_t c = cls[f[0]] & 3;
     if ((n->steps & TDX_NORM_SPACE) && c == TDX_CC_SPACE) {
-        *out = FE_SPECIAL;
+        *out = FE_SPECIAL | ((uint32_t)TDX_CC_SPACE << FE_CLS_SHIFT);
         return 0;
     }
     uint32_t e = flags | (c << FE_CLS_SHIFT);
@@ -585,8 +648,41 @@ static int finish(builder *b)
     n->fast_bmp = tdx_reallocarray(NULL, 0x10000, sizeof *n->fast_bmp);
     if (n->fast_bmp == NULL)
         return oom(b);
-    for (uint32_t cp = 0; cp < 0x10000; cp++)
-        n->fast_bmp[cp] = cptab_get(&n->fast, cp);
+    /* Pair indexes: in the fallback every S character is index 1 on both
+     * sides and the pair (1, 1) is set, so any two S characters in a row
+     * leave the hot loop. */
+    int32_t nf = b->F ? uset_size(b->F) : 0, ns = b->F2 ? uset_size(b->F2) : 0;
+    if (n->t2s_icu)
+        nf = ns = 1;
+    if ((uint32_t)nf > FX_MAXIDX || (uint32_t)ns > FX_MAXIDX)
+        return tdx_err_set(b->err, TDX_EINTERNAL, "too many t2s rule prefixes");
+    n->nsec = (uint32_t)ns + 1;
+    size_t nbits = ((size_t)nf + 1) * n->nsec;
+    n->pairbits = tdx_calloc(nbits / 8 + 1, 1);
+    if (n->pairbits == NULL)
+        return oom(b);
+    if (n->t2s_icu) {
+        size_t bit = 1 * n->nsec + 1;
+        n->pairbits[bit >> 3] |= (uint8_t)(1u << (bit & 7));
+    }
+    for (size_t i = 0; i < n->nphrases; i++) {
+        uint32_t ll;
+        const uint32_t *lhs = norm_pool_str(n, n->phrases[i].lhs, &ll);
+        size_t bit = (size_t)(uset_indexOf(b->F, (UChar32)lhs[0]) + 1) * n->nsec +
+                     (size_t)(uset_indexOf(b->F2, (UChar32)lhs[1]) + 1);
+        n->pairbits[bit >> 3] |= (uint8_t)(1u << (bit & 7));
+    }
+    for (uint32_t cp = 0; cp < 0x10000; cp++) {
+        uint32_t e = cptab_get(&n->fast, cp), l;
+        uint64_t hi = 0;
+        if (!(e & FE_SPECIAL) && FE_LEN(e) == 0)
+            e |= utf8_entry(cp, &l) | (l << FE_LEN_SHIFT);
+        if ((e & FE_PFIRST) && b->F)
+            hi |= n->t2s_icu ? 1u : (uint32_t)(uset_indexOf(b->F, (UChar32)cp) + 1);
+        if ((e & FE_INS) && b->F2 && (n->t2s_icu || uset_contains(b->F2, (UChar32)cp)))
+            hi |= (n->t2s_icu ? 1u : (uint32_t)(uset_indexOf(b->F2, (UChar32)cp) + 1)) << 16;
+        n->fast_bmp[cp] = e | hi << 32;
+    }
     n->e_invalid = cptab_get(&n->fast, 0xFFFD) | FE_SPECIAL;
 
     /* 8-byte ASCII blocks: every printable character maps to itself (or,
@@ -594,7 +690,7 @@ static int finish(builder *b)
      * character lacks a boundary before it. */
     int ok = 1;
     for (uint32_t c = 0; c < 0x80; c++) {
-        uint32_t e = n->fast_bmp[c];
+        uint32_t e = (uint32_t)n->fast_bmp[c];
         if (e & (FE_NB | FE_PFIRST | FE_INS))
             ok = 0;
         if (c < 0x20 || c == 0x7F)
@@ -613,9 +709,10 @@ static int finish(builder *b)
     }
     n->ascii_block = ok;
 
-    n->table_bytes = 0x10000 * sizeof(uint32_t) + tab_bytes(&n->fast) + tab_bytes(&n->nf) +
+    n->table_bytes = 0x10000 * sizeof(uint64_t) + nbits / 8 + 1 + tab_bytes(&n->fast) + tab_bytes(&n->nf) +
                      tab_bytes(&n->t1) + n->npool * sizeof(uint32_t) +
-                     n->nphrases * sizeof(norm_phrase) + n->npairs_cap * sizeof(norm_pair);
+                     n->nphrases * sizeof(norm_phrase) + n->npairs_cap * sizeof(norm_pair) +
+                     n->nbpool;
 
     XXH3_state_t *h = XXH3_createState();
     if (h == NULL)
@@ -629,6 +726,8 @@ static int finish(builder *b)
     XXH3_64bits_update(h, n->pool, n->npool * sizeof(uint32_t));
     if (n->nphrases)
         XXH3_64bits_update(h, n->phrases, n->nphrases * sizeof(norm_phrase));
+    if (n->nbpool)
+        XXH3_64bits_update(h, n->bpool, n->nbpool);
     XXH3_64bits_update(h, norm_class_table(), 0x110000);
     uint64_t hv = XXH3_64bits_digest(h);
     XXH3_freeState(h);
@@ -681,6 +780,8 @@ done:
         uset_close(b.S);
     if (b.F)
         uset_close(b.F);
+    if (b.F2)
+        uset_close(b.F2);
     tdx_free(b.rules);
     tdx_free(b.tb);
     clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -691,10 +792,12 @@ done:
 void norm_build_free(tdx_norm *n)
 {
     tdx_free(n->fast_bmp);
+    tdx_free(n->pairbits);
     tdx_free(n->fast.blocks);
     tdx_free(n->nf.blocks);
     tdx_free(n->t1.blocks);
     tdx_free(n->pool);
     tdx_free(n->phrases);
     tdx_free(n->pairs);
+    tdx_free(n->bpool);
 }

@@ -16,8 +16,12 @@
  * for that character alone, plus what the hot loop must know about its
  * neighbours.
  *   bits 0-23  UTF-8 bytes of the single output character (when FE_LEN != 0)
- *   bits 24-25 output length in bytes; 0 = output is the input (identity)
- *   bits 26-27 character class of the output (TDX_CC_*)
+ *   bits 24-25 output length in bytes; 0 = output is the input (identity;
+ *              only in the two-stage table: fast_bmp spells identity out,
+ *              so the hot loop stores without a branch)
+ *   bits 26-27 character class of the output (TDX_CC_*); on a SPECIAL
+ *              entry TDX_CC_SPACE marks plain white space (one white-space
+ *              character out, boundary before) and 0 everything else
  *   bit 28     SPECIAL: the table alone cannot answer (no boundary before,
  *              deleted, several output characters, white space, ...)
  *   bit 29     NB: no nfkc_cf boundary before this character
@@ -26,6 +30,17 @@
  * PFIRST and INS are only set when nfkc_cf leaves the character unchanged;
  * a character that nfkc_cf maps into S is SPECIAL instead.
  */
+/*
+ * fast_bmp holds 64-bit entries: the fast entry in the low half, and in
+ * the high half the character's index among the first characters of t2s
+ * rule keys (bits 0-11, 0 = none) and among the second characters (bits
+ * 16-27), so the hot loop tests "does a rule start here" with one bit of
+ * pairbits and no branch on the common path.
+ */
+#define FX_FIDX(x)     ((uint32_t)((x) >> 32) & 0xFFFu)
+#define FX_SIDX(x)     ((uint32_t)((x) >> 48) & 0xFFFu)
+#define FX_MAXIDX      0xFFFu
+
 #define FE_LEN_SHIFT   24
 #define FE_LEN(e)      (((e) >> FE_LEN_SHIFT) & 3u)
 #define FE_CLS_SHIFT   26
@@ -34,6 +49,9 @@
 #define FE_NB          (1u << 29)
 #define FE_PFIRST      (1u << 30)
 #define FE_INS         (1u << 31)
+/* SPECIAL, and not plain white space (which no t2s rule or composition
+ * reaches across). */
+#define FE_HARD(e)     (((e) & FE_SPECIAL) && FE_CLS(e) != TDX_CC_SPACE)
 
 /*
  * Map entry (nf and t1 tables): 0 = identity; otherwise bits 0-20 hold a
@@ -57,9 +75,14 @@ static inline uint32_t cptab_get(const cptab *t, uint32_t cp)
     return t->blocks[((size_t)t->idx[cp >> 8] << 8) | (cp & 0xFF)];
 }
 
-/* A multi-character t2s rule; lhs and rhs are pool strings. */
+/*
+ * A multi-character t2s rule: lhs and rhs are pool strings (code points);
+ * lhs8/rhs8 index the same strings in UTF-8 in the byte pool, so the fast
+ * path can compare and copy bytes.
+ */
 typedef struct norm_phrase {
     uint32_t lhs, rhs;
+    uint32_t lhs8, lhs8_len, rhs8, rhs8_len;
 } norm_phrase;
 
 /* Pair hash slot: the first two characters of a rule's left side. */
@@ -73,7 +96,9 @@ struct tdx_norm {
     unsigned flags;          /* TDX_NORM_X_* */
     int t2s_icu;             /* t2s runs of S characters through ICU (rules not understood) */
     const UNormalizer2 *nfkc_cf;
-    uint32_t *fast_bmp;      /* 0x10000 fast entries, direct */
+    uint64_t *fast_bmp;      /* 0x10000 fast entries with pair indexes, direct */
+    uint8_t *pairbits;       /* bit fidx * nsec + sidx: a rule key starts with that pair */
+    uint32_t nsec;
     cptab fast;              /* fast entries for every code point */
     cptab nf;                /* nfkc_cf of one character */
     cptab t1;                /* t2s of one character (+ MAP_S, MAP_FIRST) */
@@ -81,9 +106,12 @@ struct tdx_norm {
     size_t npool;
     norm_phrase *phrases;
     size_t nphrases;
+    uint8_t *bpool;          /* UTF-8 of phrase keys and replacements */
+    size_t nbpool;
+    int phrase_inline;       /* rule keys are inert under nfkc_cf: fast path may match them */
     norm_pair *pairs;        /* open addressing, npairs_cap a power of two */
     size_t npairs_cap;
-    uint32_t e_invalid;      /* fast entry used for an ill-formed sequence */
+    uint64_t e_invalid;      /* fast entry used for an ill-formed sequence */
     int ascii_block;         /* 8-byte ASCII blocks may be copied (and case folded) */
     size_t table_bytes;
     double build_ms;
@@ -155,7 +183,7 @@ static inline uint32_t norm_map_apply(const tdx_norm *n, uint32_t e, uint32_t cp
 /* Fast entry of a scalar value. */
 static inline uint32_t norm_fast(const tdx_norm *n, uint32_t cp)
 {
-    return cp < 0x10000 ? n->fast_bmp[cp] : cptab_get(&n->fast, cp);
+    return cp < 0x10000 ? (uint32_t)n->fast_bmp[cp] : cptab_get(&n->fast, cp);
 }
 
 /* Phrases starting with the pair (a, b), or NULL. */

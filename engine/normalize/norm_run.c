@@ -46,6 +46,12 @@
 #include <string.h>
 #include <unicode/ustring.h>
 
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+#define le32(x) __builtin_bswap32(x)
+#else
+#define le32(x) (x)
+#endif
+
 typedef struct run {
     const tdx_norm *n;
     tdx_norm_ctx *c;
@@ -74,6 +80,22 @@ static int out_reserve(run *r, size_t extra)
     return 0;
 }
 
+static int grow_units(run *r, size_t extra)
+{
+    tdx_norm_out *o = r->out;
+    size_t cap = o->cap_units ? o->cap_units : 64;
+    while (cap - o->nunits < extra)
+        cap *= 2;
+    if (cap == o->cap_units)
+        return 0;
+    tdx_norm_unit *u = tdx_reallocarray(o->units, cap, sizeof *u);
+    if (u == NULL)
+        return oom(r);
+    o->units = u;
+    o->cap_units = cap;
+    return 0;
+}
+
 static int push_unit(run *r, size_t oo, size_t ol, size_t so, size_t sl)
 {
     tdx_norm_out *o = r->out;
@@ -85,37 +107,39 @@ static int push_unit(run *r, size_t oo, size_t ol, size_t so, size_t sl)
         }
     }
     if (o->nunits == o->cap_units) {
-        size_t cap = o->cap_units ? o->cap_units * 2 : 64;
-        tdx_norm_unit *u = tdx_reallocarray(o->units, cap, sizeof *u);
-        if (u == NULL)
-            return oom(r);
-        o->units = u;
-        o->cap_units = cap;
+        int rc = grow_units(r, 1);
+        if (rc)
+            return rc;
     }
     o->units[o->nunits++] = (tdx_norm_unit){(uint32_t)oo, (uint32_t)ol, (uint32_t)so, (uint32_t)sl};
     return 0;
 }
 
-/* Decode one character for the fast path; ill-formed -> e_invalid. */
-static inline void dec(const tdx_norm *n, const uint8_t *p, const uint8_t *end, uint32_t *cp,
-                       size_t *cl, uint32_t *e)
+/*
+ * Decode one character for the fast path; ill-formed -> e_invalid.  The
+ * common cases (ASCII, three-byte BMP) read one little-endian word.
+ */
+static inline void dec(const tdx_norm *n, const uint64_t *bmp, const uint8_t *p,
+                       const uint8_t *end, uint32_t *cp, size_t *cl, uint64_t *e)
 {
-    uint32_t c0 = p[0];
-    if (c0 < 0x80) {
-        *cp = c0;
-        *cl = 1;
-        *e = n->fast_bmp[c0];
-        return;
-    }
-    if ((c0 & 0xF0) == 0xE0 && end - p >= 3) {
-        uint32_t c1 = p[1], c2 = p[2];
-        uint32_t c = ((c0 & 0x0F) << 12) | ((c1 & 0x3F) << 6) | (c2 & 0x3F);
-        if (((c1 & 0xC0) == 0x80) & ((c2 & 0xC0) == 0x80) & (c >= 0x800) &
-            ((c & 0xF800) != 0xD800)) {
-            *cp = c;
-            *cl = 3;
-            *e = n->fast_bmp[c];
+    if (end - p >= 4) {
+        uint32_t w;
+        memcpy(&w, p, 4);
+        w = le32(w);
+        if (!(w & 0x80)) {
+            *cp = w & 0x7F;
+            *cl = 1;
+            *e = bmp[w & 0x7F];
             return;
+        }
+        if ((w & 0xC0C0F0) == 0x8080E0) {
+            uint32_t c = ((w & 0x0F) << 12) | ((w >> 2) & 0xFC0) | ((w >> 16) & 0x3F);
+            if (c >= 0x800 && (c & 0xF800) != 0xD800) {
+                *cp = c;
+                *cl = 3;
+                *e = bmp[c];
+                return;
+            }
         }
     }
     size_t l;
@@ -127,7 +151,20 @@ static inline void dec(const tdx_norm *n, const uint8_t *p, const uint8_t *end, 
         return;
     }
     *cp = (uint32_t)c;
-    *e = norm_fast(n, (uint32_t)c);
+    *e = c < 0x10000 ? bmp[c] : cptab_get(&n->fast, (uint32_t)c);
+}
+
+/* Class of the character that ends at o (o > base). */
+static int out_last_class(const uint8_t *base, const uint8_t *o, const uint8_t *cls)
+{
+    const uint8_t *q = o - 1;
+    if (*q < 0x80)
+        return cls[*q] & 3;
+    while (q > base && (*q & 0xC0) == 0x80)
+        q--;
+    size_t l;
+    int32_t cp = tdx_utf8_decode(q, o, &l);
+    return cp < 0 ? TDX_CC_OTHER : (cls[cp] & 3);
 }
 
 #define H8 0x8080808080808080ULL
@@ -168,87 +205,216 @@ static inline size_t ascii_blocks(const tdx_norm *n, const uint8_t *p, const uin
 }
 
 /*
+ * Longest t2s rule key at p (the pair (cp, next) is a key prefix), matched
+ * on the source bytes: returns the phrase, or NULL when no key matches in
+ * full (then the one-character rule applies).
+ */
+static const norm_phrase *phrase_at(const tdx_norm *n, const uint8_t *p, const uint8_t *end,
+                                    uint32_t cp, uint32_t next)
+{
+    const norm_pair *pr = norm_pair_find(n, cp, next);
+    if (pr == NULL)
+        return NULL;
+    for (uint32_t k = 0; k < pr->count; k++) {
+        const norm_phrase *ph = &n->phrases[pr->first + k];
+        if (ph->lhs8_len <= (size_t)(end - p) && memcmp(p, n->bpool + ph->lhs8, ph->lhs8_len) == 0)
+            return ph;
+    }
+    return NULL;
+}
+
+/*
  * Run the fast path from *io_pos; stop at the end or at a fresh position
- * the general path must handle.
+ * the general path must handle.  Besides plain characters it handles two
+ * frequent cases inline: runs of plain white space followed by a plain
+ * character (the whitespace rule needs only the classes of the last output
+ * character and of that one), and t2s rule keys on inert characters.
  */
 static int fast_loop(run *r, size_t *io_pos)
 {
     const tdx_norm *n = r->n;
+    const uint64_t *bmp = n->fast_bmp;
+    const uint8_t *pairbits = n->pairbits;
+    const uint32_t nsec = n->nsec;
+    const uint8_t *cls = r->cls;
     const uint8_t *s = r->src, *end = s + r->len, *p = s + *io_pos;
     tdx_buf *t = &r->out->text;
-    const int sp = (n->steps & TDX_NORM_SPACE) != 0;
-    uint8_t *o = t->p + t->len;
+    const int sp = (n->steps & TDX_NORM_SPACE) != 0, ablk = n->ascii_block;
+    const int inl = n->phrase_inline && !n->t2s_icu;
+    uint8_t *base = t->p, *o = t->p + t->len;
     uint8_t *olim = t->p + t->cap - 17;
-    uint32_t cp, e;
+    uint32_t cp;
+    uint64_t e;
     size_t cl;
     int rc = 0;
     if (p >= end)
         return 0;
-    dec(n, p, end, &cp, &cl, &e);
+    dec(n, bmp, p, end, &cp, &cl, &e);
     for (;;) {
-        if (o > olim) {
-            t->len = (size_t)(o - t->p);
+        if (__builtin_expect(o > olim, 0)) {
+            t->len = (size_t)(o - base);
             if ((rc = out_reserve(r, 64)) != 0)
                 break;
-            o = t->p + t->len;
-            olim = t->p + t->cap - 17;
+            base = t->p;
+            o = base + t->len;
+            olim = base + t->cap - 17;
         }
-        if (e & FE_SPECIAL) {
-            /* A single space next to printable ASCII stays as it is. */
-            if (cp == ' ' && sp && end - p >= 2) {
-                uint32_t ncp, ne;
-                size_t ncl;
-                dec(n, p + 1, end, &ncp, &ncl, &ne);
-                if (!(ne & FE_SPECIAL) &&
-                    ((p > s && (uint32_t)p[-1] - 0x21u < 0x5Eu) || ncp - 0x21u < 0x5Eu)) {
-                    *o++ = ' ';
-                    p++;
-                    cp = ncp;
-                    cl = ncl;
-                    e = ne;
-                    continue;
-                }
+        if (__builtin_expect(e & FE_SPECIAL, 0)) {
+            if (!sp || FE_CLS(e) != TDX_CC_SPACE)
+                break;
+            /* A run of plain white space: one space, or nothing between two
+             * CJK characters. */
+            const uint8_t *q = p + cl;
+            uint32_t zcp = 0;
+            uint64_t ze = 0;
+            size_t zl = 0;
+            while (q < end) {
+                dec(n, bmp, q, end, &zcp, &zl, &ze);
+                if (!(ze & FE_SPECIAL) || FE_CLS(ze) != TDX_CC_SPACE)
+                    break;
+                q += zl;
             }
-            break;
+            if (q < end && (ze & FE_SPECIAL))
+                break;
+            size_t rl = (size_t)(q - p);
+            if (q < end && FE_CLS(ze) == TDX_CC_CJK && o > base &&
+                out_last_class(base, o, cls) == TDX_CC_CJK) {
+                rc = push_unit(r, (size_t)(o - base), 0, (size_t)(p - s), rl);
+            } else {
+                *o++ = ' ';
+                if (rl != 1)
+                    rc = push_unit(r, (size_t)(o - base) - 1, 1, (size_t)(p - s), rl);
+            }
+            if (rc)
+                break;
+            p = q;
+            if (p >= end)
+                break;
+            cp = zcp;
+            cl = zl;
+            e = ze;
+            continue;
         }
-        if (cp < 0x80 && n->ascii_block) {
+        if (cl == 3) {
+            /* Runs of three-byte characters (CJK text): the hot loop.  Each
+             * step reads the next character, checks what the current one
+             * depends on (the pair bit: does a t2s rule key start here), and
+             * stores the current output word.  A unit record is written
+             * every time and kept only when the length changed, so neither
+             * the pair test nor the unit costs a branch that mispredicts. */
+            tdx_norm_out *out = r->out;
+            if (out->cap_units - out->nunits < 1024) {
+                if ((rc = grow_units(r, 1024)) != 0)
+                    break;
+            }
+            tdx_norm_unit *u = out->units + out->nunits;
+            const uint8_t *pend = end - 7;
+            size_t room = (size_t)(olim - o);
+            size_t uroom = 3 * (out->cap_units - out->nunits - 1);
+            if (room > uroom)
+                room = uroom;
+            if (pend > p && (size_t)(pend - p) > room)
+                pend = p + room;
+            while (p < pend) {
+                uint32_t w;
+                memcpy(&w, p + 3, 4);
+                w = le32(w);
+                if ((w & 0xC0C0F0) != 0x8080E0)
+                    break;
+                uint32_t nc = ((w & 0x0F) << 12) | ((w >> 2) & 0xFC0) | ((w >> 16) & 0x3F);
+                if (nc < 0x800 || (nc & 0xF800) == 0xD800)
+                    break;
+                uint64_t nx = bmp[nc];
+                if (__builtin_expect(nx & (FE_NB | FE_SPECIAL), 0)) {
+                    if ((nx & FE_NB) || ((e & FE_PFIRST) && FE_HARD(nx)))
+                        break;
+                }
+                uint32_t pi = FX_FIDX(e) * nsec + FX_SIDX(nx);
+                if (__builtin_expect((pairbits[pi >> 3] >> (pi & 7)) & 1, 0))
+                    break;
+                uint32_t ww = le32((uint32_t)e), ol = FE_LEN(e);
+                memcpy(o, &ww, 4);
+                *u = (tdx_norm_unit){(uint32_t)(o - base), ol, (uint32_t)(p - s), 3};
+                u += ol != 3;
+                o += ol;
+                p += 3;
+                cp = nc;
+                e = nx;
+                if (e & FE_SPECIAL)
+                    break;
+            }
+            out->nunits = (size_t)(u - out->units);
+            if (e & FE_SPECIAL)
+                continue;
+        }
+        if (cp < 0x80 && ablk) {
             size_t adv = ascii_blocks(n, p, end, o, olim);
             if (adv) {
                 p += adv;
                 o += adv;
                 if (p >= end)
                     break;
-                dec(n, p, end, &cp, &cl, &e);
+                dec(n, bmp, p, end, &cp, &cl, &e);
                 continue;
             }
         }
         const uint8_t *q = p + cl;
-        uint32_t ncp = 0, ne = 0;
+        uint32_t ncp = 0;
+        uint64_t ne = 0;
         size_t ncl = 0;
         if (q < end)
-            dec(n, q, end, &ncp, &ncl, &ne);
-        if (ne & FE_NB)
+            dec(n, bmp, q, end, &ncp, &ncl, &ne);
+        if (__builtin_expect(ne & FE_NB, 0))
             break;
-        if (e & FE_PFIRST) {
-            if (ne & FE_SPECIAL)
+        if (__builtin_expect((e & FE_PFIRST) && (FE_HARD(ne) || (ne & FE_INS)), 0)) {
+            if (FE_HARD(ne) || !inl)
                 break;
-            if ((ne & FE_INS) && (n->t2s_icu || norm_pair_find(n, cp, ncp) != NULL))
-                break;
+            const norm_phrase *ph = phrase_at(n, p, end, cp, ncp);
+            if (ph) {
+                /* The key's characters are inert; the one after it must
+                 * have a boundary before it. */
+                const uint8_t *pe = p + ph->lhs8_len;
+                if (pe < end) {
+                    dec(n, bmp, pe, end, &ncp, &ncl, &ne);
+                    if (ne & FE_NB)
+                        break;
+                }
+                if ((size_t)(olim - o) < ph->rhs8_len) {
+                    t->len = (size_t)(o - base);
+                    if ((rc = out_reserve(r, ph->rhs8_len + 64)) != 0)
+                        break;
+                    base = t->p;
+                    o = base + t->len;
+                    olim = base + t->cap - 17;
+                }
+                memcpy(o, n->bpool + ph->rhs8, ph->rhs8_len);
+                if (ph->rhs8_len != ph->lhs8_len || memcmp(o, p, ph->lhs8_len) != 0)
+                    rc = push_unit(r, (size_t)(o - base), ph->rhs8_len, (size_t)(p - s),
+                                   ph->lhs8_len);
+                o += ph->rhs8_len;
+                if (rc)
+                    break;
+                p = pe;
+                if (p >= end)
+                    break;
+                cp = ncp;
+                cl = ncl;
+                e = ne;
+                continue;
+            }
         }
         uint32_t ol = FE_LEN(e);
-        if (ol == 0) {
-            if (end - p >= 4)
-                memcpy(o, p, 4);
-            else
-                memcpy(o, p, cl);
-            o += cl;
-        } else {
-            memcpy(o, &e, 4);
+        if (__builtin_expect(ol != 0, 1)) {
+            uint32_t w = le32((uint32_t)e);
+            memcpy(o, &w, 4);
             o += ol;
-            if (ol != cl) {
-                if ((rc = push_unit(r, (size_t)(o - t->p) - ol, ol, (size_t)(p - s), cl)) != 0)
+            if (__builtin_expect(ol != cl, 0)) {
+                if ((rc = push_unit(r, (size_t)(o - base) - ol, ol, (size_t)(p - s), cl)) != 0)
                     break;
             }
+        } else {
+            memcpy(o, p, cl);
+            o += cl;
         }
         p = q;
         if (p >= end)
@@ -257,7 +423,7 @@ static int fast_loop(run *r, size_t *io_pos)
         cl = ncl;
         e = ne;
     }
-    t->len = (size_t)(o - t->p);
+    t->len = (size_t)(o - base);
     t->p[t->len] = 0;
     *io_pos = (size_t)(p - s);
     return rc;
@@ -616,17 +782,19 @@ static int general(run *r, size_t a, int whole, size_t *out_end)
     size_t b = r->len;
     int next_cls = -1, rc;
     if (!whole) {
-        uint32_t cp, e;
+        uint32_t cp;
+        uint64_t e;
         size_t cl;
-        dec(n, s + a, end, &cp, &cl, &e);
+        dec(n, n->fast_bmp, s + a, end, &cp, &cl, &e);
         size_t q = a + cl;
         while (q < r->len) {
-            dec(n, s + q, end, &cp, &cl, &e);
+            dec(n, n->fast_bmp, s + q, end, &cp, &cl, &e);
             if (!(e & (FE_SPECIAL | FE_INS | FE_PFIRST))) {
-                uint32_t ncp, ne = 0;
+                uint32_t ncp;
+                uint64_t ne = 0;
                 size_t ncl;
                 if (q + cl < r->len)
-                    dec(n, s + q + cl, end, &ncp, &ncl, &ne);
+                    dec(n, n->fast_bmp, s + q + cl, end, &ncp, &ncl, &ne);
                 if (!(ne & FE_NB)) {
                     b = q;
                     next_cls = (int)FE_CLS(e);
