@@ -8,6 +8,7 @@
 #include <criterion/criterion.h>
 #include <criterion/new/assert.h>
 #include <criterion/parameterized.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -458,4 +459,489 @@ Test(normalize, short_random_strings_match_icu_chain, .timeout = 120)
     /* Short texts put every special case at the start and the end. */
     for (unsigned steps = 0; steps < 8; steps++)
         differential(steps, 0, 400, 6);
+}
+
+/* ---- idempotence ------------------------------------------------------------ */
+
+/* Realistic text: the spellings of names and notices, with the noise that
+ * extraction leaves (spaces between characters, full-width forms, breaks). */
+static size_t gen_real(uint64_t *st, uint8_t *buf, size_t target)
+{
+    static const char *const words[] = {
+        "深圳大学", "深圳大學", "之江實驗室", "之江实验室", "亞馬遜雲科技", "亚马逊云科技",
+        "國家超級計算中心", "国家超级计算中心", "採購項目", "采购项目", "中標公告", "招标文件",
+        "伺服器", "服务器", "人工智慧", "預算金額", "萬元", "供應商", "聯絡人", "關係",
+        "這裡", "計畫", "ＮＶＩＤＩＡ　Ａ１００", "Ｈ１００", "ＡＷＳ", "（２０２３）", "A100",
+        "H800", "Amazon  Web Services", "2023-06-01", "，", "。", "、", "：", "（", "）",
+        "“", "”", "「", "」", "\n", " ", "　", "㈱", "①", "ﬁ", "…",
+    };
+    size_t len = 0;
+    while (len < target) {
+        const char *w = words[tu_rand(st) % (sizeof words / sizeof words[0])];
+        size_t l = strlen(w);
+        if (tu_rand(st) % 20 == 0 && l >= 6 && (uint8_t)w[0] >= 0xE0) {
+            for (size_t i = 0; i < l; i += 3) { /* 深 圳 大 學 */
+                memcpy(buf + len, w + i, 3);
+                len += 3;
+                buf[len++] = ' ';
+            }
+        } else {
+            memcpy(buf + len, w, l);
+            len += l;
+        }
+    }
+    return len;
+}
+
+Test(normalize, idempotent_on_real_text)
+{
+    uint64_t seed = tu_seed("normalize idempotence"), st = seed;
+    uint8_t *buf = malloc(70000);
+    for (unsigned steps = 0; steps < 8; steps++) {
+        nx x;
+        nx_open(&x, steps, 0);
+        for (int round = 0; round < 20; round++) {
+            size_t len = gen_real(&st, buf, 60000);
+            size_t l1;
+            char *once = ref(&x, buf, len, &l1, NULL);
+            cr_assert(eq(str, (char *)fast(&x, buf, len), once), "seed %llu",
+                      (unsigned long long)seed);
+            const char *twice = fast(&x, once, l1);
+            cr_assert(eq(str, (char *)twice, once), "seed %llu steps %s round %d: not idempotent",
+                      (unsigned long long)seed, tdx_norm_steps_name(steps), round);
+            free(once);
+        }
+        nx_close(&x);
+    }
+    free(buf);
+}
+
+/*
+ * Where ICU's chain itself is not idempotent, and why; the fast path must
+ * follow it there too:
+ *   - a few t2s rules keep a Traditional character whose own rule differs
+ *     (顯著 > 显著, but 著 > 着 alone);
+ *   - removing spaces between CJK characters happens after t2s and can form
+ *     a rule key for the second pass (沈 寂 -> 沈寂, then 沈寂 > 沉寂);
+ *   - one-character rules that form a cycle (U+82CE 苎 > 苧, U+82E7 苧 > 苎);
+ *   - removing spaces between Hangul jamo forms a sequence nfkc_cf composes
+ *     on the second pass (ᄀ ᅡ -> 가 -> 가).
+ */
+Test(normalize, not_idempotent_where_icu_is_not)
+{
+    static const char *const cases[][3] = {
+        {"顯著", "显著", "显着"},
+        {"沈 寂", "沈寂", "沉寂"},
+        {"\u82CE", "\u82E7", "\u82CE"},
+        {"\u1100 \u1161", "\u1100\u1161", "\uAC00"},
+    };
+    nx x;
+    nx_open(&x, TDX_NORM_ALL, 0);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        size_t l1, l2;
+        char *once = ref(&x, cases[i][0], strlen(cases[i][0]), &l1, NULL);
+        char *twice = ref(&x, once, l1, &l2, NULL);
+        cr_expect(eq(str, once, (char *)cases[i][1]), "case %zu, ICU first pass", i);
+        cr_expect(eq(str, twice, (char *)cases[i][2]), "case %zu, ICU second pass", i);
+        cr_expect(eq(str, (char *)fast(&x, cases[i][0], strlen(cases[i][0])), once));
+        cr_expect(eq(str, (char *)fast(&x, once, l1), twice));
+        free(once);
+        free(twice);
+    }
+    nx_close(&x);
+}
+
+/* ---- each step switch ------------------------------------------------------------ */
+
+typedef struct step_case {
+    unsigned steps;
+    const char *in, *want;
+} step_case;
+
+Test(normalize, each_step_switches_alone)
+{
+    static const step_case cases[] = {
+        /* none: only invalid UTF-8 is replaced */
+        {0, "ＡＢ 臺灣  x\xff", "ＡＢ 臺灣  x\xEF\xBF\xBD"},
+        /* nfkc_cf: full-width and ideographic space fold, no t2s, runs stay */
+        {TDX_NORM_NFKC_CF, "ＡＢ臺灣　x  y", "ab臺灣 x  y"},
+        /* t2s: Traditional -> Simplified, full-width and spaces untouched */
+        {TDX_NORM_T2S, "ＡＢ臺灣 甚麼", "ＡＢ台湾 什么"},
+        /* space: runs between CJK removed, others collapsed, nothing else */
+        {TDX_NORM_SPACE, "深 圳\u3000大\t學  Ｘ", "深圳大學 Ｘ"},
+        {TDX_NORM_NFKC_CF | TDX_NORM_SPACE, "深 圳 大 學 Ａ", "深圳大學 a"},
+        {TDX_NORM_T2S | TDX_NORM_SPACE, "深 圳 大 學 Ａ", "深圳大学 Ａ"},
+        {TDX_NORM_ALL, "深 圳 大 學 Ａ", "深圳大学 a"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        nx x;
+        nx_open(&x, cases[i].steps, 0);
+        const char *in = cases[i].in;
+        cr_expect(eq(str, (char *)fast(&x, in, strlen(in)), (char *)cases[i].want), "steps %s",
+                  tdx_norm_steps_name(cases[i].steps));
+        char *r = ref(&x, in, strlen(in), NULL, NULL);
+        cr_expect(eq(str, r, (char *)cases[i].want), "reference, steps %s",
+                  tdx_norm_steps_name(cases[i].steps));
+        free(r);
+        nx_close(&x);
+    }
+}
+
+Test(normalize, step_lists_parse_and_print)
+{
+    tdx_err err = {0};
+    unsigned s;
+    cr_assert(eq(int, tdx_norm_parse_steps("space,nfkc_cf", &s, &err), 0));
+    cr_assert(eq(u32, s, TDX_NORM_SPACE | TDX_NORM_NFKC_CF));
+    cr_assert(eq(str, (char *)tdx_norm_steps_name(s), "nfkc_cf,space"));
+    cr_assert(eq(int, tdx_norm_parse_steps("all", &s, &err), 0));
+    cr_assert(eq(u32, s, TDX_NORM_ALL));
+    cr_assert(eq(int, tdx_norm_parse_steps(NULL, &s, &err), 0));
+    cr_assert(eq(u32, s, TDX_NORM_ALL));
+    cr_assert(eq(int, tdx_norm_parse_steps("none", &s, &err), 0));
+    cr_assert(eq(u32, s, 0));
+    cr_assert(eq(str, (char *)tdx_norm_steps_name(0), "none"));
+    for (unsigned k = 1; k < 8; k++) {
+        cr_assert(eq(int, tdx_norm_parse_steps(tdx_norm_steps_name(k), &s, &err), 0));
+        cr_assert(eq(u32, s, k));
+    }
+    cr_assert(eq(int, tdx_norm_parse_steps("t2s,nfkc", &s, &err), TDX_EINVAL));
+    cr_assert(strstr(err.msg, "'nfkc'") != NULL, "%s", err.msg);
+    tdx_err_clear(&err);
+    cr_assert(eq(int, tdx_norm_parse_steps("", &s, &err), TDX_EINVAL));
+    tdx_err_clear(&err);
+    cr_assert(eq(int, tdx_norm_parse_steps("t2s,", &s, &err), TDX_EINVAL));
+}
+
+/* ---- invalid UTF-8 ------------------------------------------------------------------ */
+
+typedef struct bad_case {
+    const char *in;
+    size_t nfffd;       /* U+FFFD expected (= invalid count) */
+    const char *parts;  /* byte length of each maximal subpart, in order */
+} bad_case;
+
+Test(normalize, invalid_utf8_maximal_subparts)
+{
+    static const bad_case cases[] = {
+        {"\x80", 1, "1"},                   /* lone continuation byte */
+        {"a\xE4\xB8", 1, "2"},              /* truncated three-byte sequence */
+        {"\xE4\xB8" "a", 1, "2"},
+        {"\xC0\xAF", 2, "11"},              /* overlong two-byte */
+        {"\xE0\x80\xAF", 3, "111"},         /* overlong three-byte */
+        {"\xED\xA0\x80", 3, "111"},         /* surrogate U+D800 */
+        {"\xF4\x90\x80\x80", 4, "1111"},    /* above U+10FFFF */
+        {"\xF0\x9F\x98", 1, "3"},           /* truncated four-byte */
+        {"\xF5\x80\x80\x80", 4, "1111"},
+        {"\xFF\xFE", 2, "11"},
+        {"中\x80\x80文", 2, "11"},
+        {"深 \xE5\x9C 學", 1, "2"},
+        {"\xE4\xB8\xE4\xB8\xAD", 1, "2"},  /* truncated, then 中 */
+    };
+    nx x;
+    nx_open(&x, TDX_NORM_ALL, 0);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const bad_case *c = &cases[i];
+        size_t len = strlen(c->in), rinv;
+        char *r = ref(&x, c->in, len, NULL, &rinv);
+        const char *f = fast(&x, c->in, len);
+        cr_expect(eq(str, (char *)f, r), "case %zu", i);
+        cr_expect(eq(sz, x.o.invalid, c->nfffd), "case %zu", i);
+        cr_expect(eq(sz, rinv, c->nfffd), "case %zu", i);
+        /* Each U+FFFD maps onto exactly its ill-formed bytes, in order. */
+        size_t k = 0, off = 0;
+        const uint8_t *o = x.o.text.p;
+        while (off < x.o.text.len) {
+            size_t cl;
+            int32_t cp = tdx_utf8_decode(o + off, o + x.o.text.len, &cl);
+            if (cp == 0xFFFD) {
+                size_t s0 = tdx_norm_map_start(&x.o, off), s1 = tdx_norm_map_end(&x.o, off + cl);
+                cr_expect(eq(sz, s1 - s0, (size_t)(c->parts[k] - '0')), "case %zu part %zu", i, k);
+                size_t l;
+                cr_expect(tdx_utf8_decode((const uint8_t *)c->in + s0,
+                                          (const uint8_t *)c->in + len, &l) < 0);
+                k++;
+            }
+            off += cl;
+        }
+        cr_expect(eq(sz, k, c->nfffd), "case %zu", i);
+        check_map(&x, (const uint8_t *)c->in, len, 1); /* last: it reuses x.o */
+        free(r);
+    }
+    nx_close(&x);
+}
+
+/* ---- offsets ---------------------------------------------------------------------- */
+
+Test(normalize, offsets_point_at_source_characters)
+{
+    nx x;
+    nx_open(&x, TDX_NORM_ALL, 0);
+    /* Ａ１ 深 圳甚麼: bytes Ａ 0-3, １ 3-6, ' ' 6, 深 7-10, ' ' 10, 圳 11-14,
+     * 甚麼 14-20 */
+    const char *in = "Ａ１ 深 圳甚麼";
+    cr_assert(eq(str, (char *)fast(&x, in, strlen(in)), "a1 深圳什么"));
+    static const size_t want[][4] = {
+        /* out range, source range */
+        {0, 1, 0, 3}, {1, 2, 3, 6}, {2, 3, 6, 7}, {3, 6, 7, 10}, {6, 9, 11, 14},
+        {9, 12, 14, 20}, {12, 15, 14, 20},
+    };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        cr_expect(eq(sz, tdx_norm_map_start(&x.o, want[i][0]), want[i][2]), "char %zu start", i);
+        cr_expect(eq(sz, tdx_norm_map_end(&x.o, want[i][1]), want[i][3]), "char %zu end", i);
+    }
+    /* The removed space is a unit of its own with no output. */
+    int found = 0;
+    for (size_t i = 0; i < x.o.nunits; i++)
+        if (x.o.units[i].out_len == 0 && x.o.units[i].src_off == 10 && x.o.units[i].src_len == 1)
+            found = 1;
+    cr_expect(found, "no empty unit for the removed space");
+    /* Identity text needs no units at all. */
+    fast(&x, "深圳大学abc", strlen("深圳大学abc"));
+    cr_expect(eq(sz, x.o.nunits, 0));
+    /* Out of range offsets clamp. */
+    cr_expect(eq(sz, tdx_norm_map_start(&x.o, 1000), strlen("深圳大学abc")));
+    cr_expect(eq(sz, tdx_norm_map_end(&x.o, 1000), strlen("深圳大学abc")));
+    nx_close(&x);
+}
+
+/* ---- class and width tables ------------------------------------------------------------ */
+
+Test(normalize, char_class_and_width_match_icu_properties)
+{
+    for (uint32_t cp = 0; cp <= 0x10FFFF; cp++) {
+        int want;
+        if (cp < 0x80 && ((cp >= '0' && cp <= '9') || (cp >= 'a' && cp <= 'z') ||
+                          (cp >= 'A' && cp <= 'Z')))
+            want = TDX_CC_WORD;
+        else if (u_isUWhiteSpace((UChar32)cp))
+            want = TDX_CC_SPACE;
+        else {
+            UErrorCode st = U_ZERO_ERROR;
+            UScriptCode sc = uscript_getScript((UChar32)cp, &st);
+            want = (sc == USCRIPT_HAN || sc == USCRIPT_HIRAGANA || sc == USCRIPT_KATAKANA ||
+                    sc == USCRIPT_HANGUL || sc == USCRIPT_BOPOMOFO ||
+                    ublock_getCode((UChar32)cp) == UBLOCK_CJK_SYMBOLS_AND_PUNCTUATION)
+                       ? TDX_CC_CJK
+                       : TDX_CC_OTHER;
+        }
+        if (cp < 0x80 && want != TDX_CC_WORD && !u_isUWhiteSpace((UChar32)cp))
+            want = TDX_CC_OTHER;
+        cr_assert(eq(int, tdx_norm_char_class(cp), want), "U+%04X", cp);
+        if (cp >= 0xD800 && cp <= 0xDFFF)
+            continue;
+        int ea = u_getIntPropertyValue((UChar32)cp, UCHAR_EAST_ASIAN_WIDTH);
+        size_t w = (u_getCombiningClass((UChar32)cp) != 0 || cp == 0x200B) ? 0
+                   : (ea == U_EA_WIDE || ea == U_EA_FULLWIDTH)             ? 2
+                                                                           : 1;
+        uint8_t b[4];
+        size_t l = put(b, cp);
+        cr_assert(eq(sz, tdx_text_width((const char *)b, l), w), "width of U+%04X", cp);
+    }
+    cr_assert(eq(int, tdx_norm_char_class(0x110000), TDX_CC_OTHER));
+    cr_assert(eq(sz, tdx_text_width("深圳 ab", strlen("深圳 ab")), 7));
+    cr_assert(eq(sz, tdx_text_width("\xff\xfe", 2), 2));
+    cr_assert(eq(sz, tdx_text_width(NULL, 5), 0));
+}
+
+/* ---- identity ---------------------------------------------------------------------- */
+
+Test(normalize, identity_names_steps_versions_and_table)
+{
+    tdx_norm *a, *b, *c;
+    tdx_err err = {0};
+    cr_assert(eq(int, tdx_norm_create(TDX_NORM_ALL, &a, &err), 0));
+    cr_assert(eq(int, tdx_norm_create(TDX_NORM_ALL, &b, &err), 0));
+    cr_assert(eq(int, tdx_norm_create(TDX_NORM_NFKC_CF, &c, &err), 0));
+    const char *id = tdx_norm_identity(a);
+    char want[64];
+    snprintf(want, sizeof want, "steps=nfkc_cf,t2s,space;icu=%s;unicode=", tdx_norm_icu_version());
+    cr_assert(eq(int, strncmp(id, want, strlen(want)), 0), "%s", id);
+    const char *t = strstr(id, ";table=");
+    cr_assert(t != NULL && strlen(t + 7) == 16 && strspn(t + 7, "0123456789abcdef") == 16, "%s",
+              id);
+    cr_assert(eq(str, (char *)id, (char *)tdx_norm_identity(b)));
+    cr_assert(strcmp(tdx_norm_identity(c) + strlen("steps=nfkc_cf"), strstr(id, ";icu")) != 0);
+    cr_assert(eq(u32, tdx_norm_steps(c), TDX_NORM_NFKC_CF));
+    tdx_norm_free(a);
+    tdx_norm_free(b);
+    tdx_norm_free(c);
+}
+
+/* ---- errors ------------------------------------------------------------------------- */
+
+Test(normalize, bad_arguments_are_rejected)
+{
+    tdx_err err = {0};
+    tdx_norm *n = NULL;
+    cr_assert(eq(int, tdx_norm_create(0x80, &n, &err), TDX_EINVAL));
+    cr_assert(eq(ptr, n, NULL));
+    tdx_err_clear(&err);
+    cr_assert(eq(int, tdx_norm_create(TDX_NORM_ALL, NULL, &err), TDX_EINVAL));
+    tdx_err_clear(&err);
+    cr_assert(eq(int, tdx_norm_create(TDX_NORM_ALL, &n, &err), 0));
+    tdx_norm_ctx *c = NULL;
+    cr_assert(eq(int, tdx_norm_ctx_create(NULL, &c, &err), TDX_EINVAL));
+    tdx_err_clear(&err);
+    cr_assert(eq(int, tdx_norm_ctx_create(n, &c, &err), 0));
+    tdx_norm_out o;
+    tdx_norm_out_init(&o);
+    cr_assert(eq(int, tdx_norm_run(n, NULL, (const uint8_t *)"a", 1, &o, &err), TDX_EINVAL));
+    tdx_err_clear(&err);
+    cr_assert(eq(int, tdx_norm_run(n, c, NULL, 1, &o, &err), TDX_EINVAL));
+    tdx_err_clear(&err);
+    cr_assert(eq(int, tdx_norm_run(NULL, c, (const uint8_t *)"a", 1, &o, &err), TDX_EINVAL));
+    tdx_err_clear(&err);
+    cr_assert(eq(int, tdx_norm_run(n, c, (const uint8_t *)"a", 1, NULL, &err), TDX_EINVAL));
+    tdx_err_clear(&err);
+    cr_assert(eq(int, tdx_norm_run_reference(n, NULL, (const uint8_t *)"a", 1, &o, &err),
+                 TDX_EINVAL));
+    tdx_err_clear(&err);
+    char *s = NULL;
+    cr_assert(eq(int, tdx_norm_str(n, NULL, 3, &s, NULL, &err), TDX_EINVAL));
+    tdx_err_clear(&err);
+    cr_assert(eq(int, tdx_norm_str(NULL, "a", 1, &s, NULL, &err), TDX_EINVAL));
+    /* empty input is fine, also with a NULL pointer */
+    cr_assert(eq(int, tdx_norm_run(n, c, NULL, 0, &o, &err), 0));
+    cr_assert(eq(sz, o.text.len, 0));
+    cr_assert(eq(str, (char *)o.text.p, ""));
+    tdx_norm_out_free(&o);
+    tdx_norm_out_free(NULL);
+    tdx_norm_ctx_free(c);
+    tdx_norm_ctx_free(NULL);
+    tdx_norm_free(n);
+    tdx_norm_free(NULL);
+}
+
+/* A text that takes every path: blocks, CJK runs, rule keys, white space,
+ * composition, invalid bytes, expansions, deletions, supplementary. */
+static const char oom_text[] = "Amazon Web Services ＮＶＩＤＩＡ　Ａ１００ 深 圳 大 學 甚麼關係 "
+                               "e\u0301\u0323 ᄀ\u1161 \xE4\xB8 a\u200Bb \uFDFA\u3231 \U00020000"
+                               "国家超级计算中心，之江實驗室。";
+
+Test(normalize, out_of_memory_fails_cleanly_everywhere, .timeout = 120)
+{
+    tdx_err err = {0};
+    /* create */
+    tdx_norm *n = NULL;
+    int rc = TDX_ENOMEM;
+    long k;
+    for (k = 0; rc != 0; k++) {
+        tdx_err_clear(&err);
+        tdx_alloc_fail_after(k);
+        rc = tdx_norm_create(TDX_NORM_ALL, &n, &err);
+        tdx_alloc_fail_after(-1);
+        if (rc)
+            cr_assert(eq(int, rc, TDX_ENOMEM), "create, allocation %ld: %s", k, err.msg);
+    }
+    cr_assert(k > 1);
+    /* context */
+    tdx_norm_ctx *c = NULL;
+    tdx_alloc_fail_after(0);
+    rc = tdx_norm_ctx_create(n, &c, &err);
+    tdx_alloc_fail_after(-1);
+    cr_assert(eq(int, rc, TDX_ENOMEM));
+    cr_assert(eq(int, tdx_norm_ctx_create(n, &c, &err), 0));
+    /* run, from a cold context and result every time */
+    size_t len = strlen(oom_text);
+    for (k = 0, rc = TDX_ENOMEM; rc != 0; k++) {
+        tdx_norm_ctx *c2 = NULL;
+        cr_assert(eq(int, tdx_norm_ctx_create(n, &c2, &err), 0));
+        tdx_norm_out o;
+        tdx_norm_out_init(&o);
+        tdx_err_clear(&err);
+        tdx_alloc_fail_after(k);
+        rc = tdx_norm_run(n, c2, (const uint8_t *)oom_text, len, &o, &err);
+        tdx_alloc_fail_after(-1);
+        if (rc) {
+            cr_assert(eq(int, rc, TDX_ENOMEM), "run, allocation %ld: %s", k, err.msg);
+            cr_assert(eq(sz, o.text.len, 0));
+            cr_assert(eq(sz, o.nunits, 0));
+        } else {
+            tdx_norm_out r;
+            tdx_norm_out_init(&r);
+            cr_assert(eq(int, tdx_norm_run_reference(n, c2, (const uint8_t *)oom_text, len, &r,
+                                                     &err),
+                         0));
+            cr_assert(eq(str, (char *)o.text.p, (char *)r.text.p));
+            tdx_norm_out_free(&r);
+        }
+        tdx_norm_out_free(&o);
+        tdx_norm_ctx_free(c2);
+    }
+    cr_assert(k > 3);
+    /* the convenience function */
+    char *s = NULL;
+    for (k = 0, rc = TDX_ENOMEM; rc != 0; k++) {
+        tdx_err_clear(&err);
+        tdx_alloc_fail_after(k);
+        rc = tdx_norm_str(n, oom_text, len, &s, NULL, &err);
+        tdx_alloc_fail_after(-1);
+        if (rc)
+            cr_assert(eq(int, rc, TDX_ENOMEM), "str, allocation %ld", k);
+    }
+    tdx_free(s);
+    /* the reference */
+    for (k = 0, rc = TDX_ENOMEM; rc != 0; k++) {
+        tdx_norm_out o;
+        tdx_norm_out_init(&o);
+        tdx_err_clear(&err);
+        tdx_alloc_fail_after(k);
+        rc = tdx_norm_run_reference(n, c, (const uint8_t *)oom_text, len, &o, &err);
+        tdx_alloc_fail_after(-1);
+        if (rc)
+            cr_assert(eq(int, rc, TDX_ENOMEM), "reference, allocation %ld", k);
+        tdx_norm_out_free(&o);
+    }
+    tdx_norm_ctx_free(c);
+    tdx_norm_free(n);
+}
+
+/* ---- threads ---------------------------------------------------------------------- */
+
+typedef struct thr {
+    const tdx_norm *n;
+    const uint8_t *text;
+    size_t len;
+    uint64_t hash;
+    int rc;
+} thr;
+
+static void *thr_main(void *arg)
+{
+    thr *t = arg;
+    tdx_err err = {0};
+    tdx_norm_ctx *c = NULL;
+    tdx_norm_out o;
+    tdx_norm_out_init(&o);
+    t->rc = tdx_norm_ctx_create(t->n, &c, &err);
+    for (int i = 0; i < 20 && t->rc == 0; i++) {
+        t->rc = tdx_norm_run(t->n, c, t->text, t->len, &o, &err);
+        t->hash = t->hash * 31 + o.text.len + o.nunits;
+    }
+    tdx_norm_out_free(&o);
+    tdx_norm_ctx_free(c);
+    return NULL;
+}
+
+Test(normalize, one_normalizer_shared_by_threads)
+{
+    nx x;
+    nx_open(&x, TDX_NORM_ALL, 0);
+    uint64_t seed = tu_seed("normalize threads"), st = seed;
+    uint8_t *buf = malloc(200000);
+    size_t len = gen(x.n, &st, buf, 10000);
+    thr t[4];
+    pthread_t id[4];
+    for (int i = 0; i < 4; i++) {
+        t[i] = (thr){x.n, buf, len, 0, 0};
+        cr_assert(eq(int, pthread_create(&id[i], NULL, thr_main, &t[i]), 0));
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(id[i], NULL);
+        cr_assert(eq(int, t[i].rc, 0));
+        cr_assert(eq(u64, t[i].hash, t[0].hash));
+    }
+    free(buf);
+    nx_close(&x);
 }

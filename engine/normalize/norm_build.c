@@ -74,7 +74,7 @@ typedef struct builder {
     USet *S;    /* characters of multi-character rule keys */
     USet *F;    /* first characters of multi-character rule keys */
     USet *F2;   /* second characters of multi-character rule keys */
-    size_t cap_pool;
+    size_t cap_pool, cap_bpool;
     rule *rules;
     size_t nrules, cap_rules;
     tabb *tb;   /* scratch for one table at a time */
@@ -359,10 +359,17 @@ static int bpool_add(builder *b, uint32_t str, uint32_t *out_off, uint32_t *out_
     tdx_norm *n = b->n;
     uint32_t len;
     const uint32_t *cps = norm_pool_str(n, str, &len);
-    uint8_t *p = tdx_realloc(n->bpool, n->nbpool + (size_t)len * 4 + 1);
-    if (p == NULL)
-        return oom(b);
-    n->bpool = p;
+    if (n->nbpool + (size_t)len * 4 > b->cap_bpool) {
+        size_t cap = b->cap_bpool ? b->cap_bpool * 2 : 16384;
+        while (cap < n->nbpool + (size_t)len * 4)
+            cap *= 2;
+        uint8_t *q = tdx_realloc(n->bpool, cap);
+        if (q == NULL)
+            return oom(b);
+        n->bpool = q;
+        b->cap_bpool = cap;
+    }
+    uint8_t *p = n->bpool;
     *out_off = (uint32_t)n->nbpool;
     for (uint32_t i = 0; i < len; i++)
         n->nbpool += tdx_utf8_encode(p + n->nbpool, cps[i]);
