@@ -1,33 +1,35 @@
 /*
- * normalize.c - PROVISIONAL reference implementation: the direct ICU call
- * chain (nfkc_cf, Traditional-Simplified, whitespace rule) on the whole
- * input.  Offsets are coarse (one unit spanning the whole text whenever the
- * output differs from the input).  Replaced by the table-driven fast path.
+ * normalize.c - the normalizer's interface: step lists, creation and
+ * identity, result buffers, per-thread contexts, offset mapping, and the
+ * character class / display width tables used by the whitespace rule and
+ * by tokenizers.
+ *
+ * Pipeline position: workers call tdx_norm_run() on every document before
+ * matching and tokenizing; watch-list literals and queries go through
+ * tdx_norm_str().  The work itself is in norm_run.c (fast path and general
+ * path), norm_build.c (tables built from ICU) and norm_ref.c (the direct
+ * ICU chain that defines the semantics).
+ *
+ * Main data structure here: the class table, one byte per code point
+ * (class in bits 0-1, display width in bits 2-3), filled once per process
+ * from ICU's property maps under pthread_once and read-only afterwards.
+ *
+ * Threading: a tdx_norm is immutable after tdx_norm_create(); contexts and
+ * result buffers belong to one thread at a time.
  */
-#include "normalize.h"
+#include "norm_int.h"
 
 #include "../common/alloc.h"
-#include "../common/hash.h"
 #include "../common/utf8.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <unicode/uchar.h>
-#include <unicode/unorm2.h>
+#include <unicode/ucpmap.h>
 #include <unicode/uscript.h>
-#include <unicode/ustring.h>
-#include <unicode/utrans.h>
+#include <unicode/uset.h>
 #include <unicode/uversion.h>
-
-struct tdx_norm {
-    unsigned steps;
-    const UNormalizer2 *nfkc_cf;
-    char identity[160];
-};
-
-struct tdx_norm_ctx {
-    UTransliterator *t2s;
-};
 
 static const struct {
     const char *name;
@@ -37,9 +39,12 @@ static const struct {
     {"t2s", TDX_NORM_T2S},
     {"space", TDX_NORM_SPACE},
 };
+#define NSTEP_NAMES (sizeof step_names / sizeof step_names[0])
 
 int tdx_norm_parse_steps(const char *list, unsigned *out_steps, tdx_err *err)
 {
+    if (out_steps == NULL)
+        return tdx_err_set(err, TDX_EINVAL, "tdx_norm_parse_steps: no output");
     if (list == NULL || strcmp(list, "all") == 0) {
         *out_steps = TDX_NORM_ALL;
         return 0;
@@ -50,21 +55,26 @@ int tdx_norm_parse_steps(const char *list, unsigned *out_steps, tdx_err *err)
     }
     unsigned steps = 0;
     const char *p = list;
-    while (*p) {
+    if (*p == '\0')
+        return tdx_err_set(err, TDX_EINVAL,
+                           "empty normalization step list (expected a comma-separated subset "
+                           "of nfkc_cf, t2s, space; or all, none)");
+    for (;;) {
         size_t n = strcspn(p, ",");
         size_t i;
-        for (i = 0; i < sizeof step_names / sizeof step_names[0]; i++)
+        for (i = 0; i < NSTEP_NAMES; i++)
             if (strlen(step_names[i].name) == n && memcmp(step_names[i].name, p, n) == 0)
                 break;
-        if (i == sizeof step_names / sizeof step_names[0])
+        if (i == NSTEP_NAMES)
             return tdx_err_set(err, TDX_EINVAL,
                                "unknown normalization step '%.*s' (expected a comma-separated "
                                "subset of nfkc_cf, t2s, space; or all, none)",
                                (int)n, p);
         steps |= step_names[i].bit;
         p += n;
-        if (*p == ',')
-            p++;
+        if (*p == '\0')
+            break;
+        p++; /* ',' */
     }
     *out_steps = steps;
     return 0;
@@ -73,8 +83,8 @@ int tdx_norm_parse_steps(const char *list, unsigned *out_steps, tdx_err *err)
 const char *tdx_norm_steps_name(unsigned steps)
 {
     static const char *names[8] = {
-        "none",          "nfkc_cf",           "t2s",           "nfkc_cf,t2s",
-        "space",         "nfkc_cf,space",     "t2s,space",     "nfkc_cf,t2s,space",
+        "none",  "nfkc_cf",       "t2s",       "nfkc_cf,t2s",
+        "space", "nfkc_cf,space", "t2s,space", "nfkc_cf,t2s,space",
     };
     return names[steps & 7];
 }
@@ -88,82 +98,22 @@ const char *tdx_norm_icu_version(void)
     return v;
 }
 
-int tdx_norm_create(unsigned steps, tdx_norm **out_norm, tdx_err *err)
-{
-    tdx_norm *n = tdx_calloc(1, sizeof *n);
-    if (n == NULL)
-        return tdx_err_set(err, TDX_ENOMEM, "out of memory");
-    n->steps = steps & TDX_NORM_ALL;
-    UErrorCode st = U_ZERO_ERROR;
-    n->nfkc_cf = unorm2_getNFKCCasefoldInstance(&st);
-    if (U_FAILURE(st)) {
-        tdx_free(n);
-        return tdx_err_set(err, TDX_EINTERNAL, "ICU nfkc_cf: %s", u_errorName(st));
-    }
-    snprintf(n->identity, sizeof n->identity, "steps=%s;icu=%s;table=reference",
-             tdx_norm_steps_name(n->steps), tdx_norm_icu_version());
-    *out_norm = n;
-    return 0;
-}
+/* ---- class and width table -------------------------------------------- */
 
-void tdx_norm_free(tdx_norm *n)
-{
-    tdx_free(n);
-}
+/*
+ * One byte per code point: written only inside cls_init (pthread_once),
+ * read-only afterwards.  A flat array keeps tdx_norm_char_class() to one
+ * load; it is 1.1 MB of BSS.
+ */
+static uint8_t cls_tab[0x110000];
+static int cls_ok;
+static pthread_once_t cls_once = PTHREAD_ONCE_INIT;
 
-unsigned tdx_norm_steps(const tdx_norm *n)
+/* The definition, straight from ICU properties (also the fallback). */
+static int class_direct(uint32_t cp)
 {
-    return n->steps;
-}
-
-const char *tdx_norm_identity(const tdx_norm *n)
-{
-    return n->identity;
-}
-
-void tdx_norm_out_init(tdx_norm_out *o)
-{
-    memset(o, 0, sizeof *o);
-}
-
-void tdx_norm_out_free(tdx_norm_out *o)
-{
-    tdx_buf_free(&o->text);
-    tdx_free(o->units);
-    memset(o, 0, sizeof *o);
-}
-
-int tdx_norm_ctx_create(const tdx_norm *n, tdx_norm_ctx **out_ctx, tdx_err *err)
-{
-    tdx_norm_ctx *c = tdx_calloc(1, sizeof *c);
-    if (c == NULL)
-        return tdx_err_set(err, TDX_ENOMEM, "out of memory");
-    if (n->steps & TDX_NORM_T2S) {
-        UErrorCode st = U_ZERO_ERROR;
-        UChar id[32];
-        u_uastrcpy(id, "Traditional-Simplified");
-        c->t2s = utrans_openU(id, -1, UTRANS_FORWARD, NULL, 0, NULL, &st);
-        if (U_FAILURE(st)) {
-            tdx_free(c);
-            return tdx_err_set(err, TDX_EINTERNAL, "ICU Traditional-Simplified: %s",
-                               u_errorName(st));
-        }
-    }
-    *out_ctx = c;
-    return 0;
-}
-
-void tdx_norm_ctx_free(tdx_norm_ctx *c)
-{
-    if (c == NULL)
-        return;
-    if (c->t2s)
-        utrans_close(c->t2s);
-    tdx_free(c);
-}
-
-int tdx_norm_char_class(uint32_t cp)
-{
+    if (cp > 0x10FFFF)
+        return TDX_CC_OTHER;
     if (cp < 0x80) {
         if ((cp >= '0' && cp <= '9') || (cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z'))
             return TDX_CC_WORD;
@@ -181,155 +131,249 @@ int tdx_norm_char_class(uint32_t cp)
     return TDX_CC_OTHER;
 }
 
+static int width_direct(uint32_t cp)
+{
+    if (u_getCombiningClass((UChar32)cp) != 0 || cp == 0x200B)
+        return 0;
+    int ea = u_getIntPropertyValue((UChar32)cp, UCHAR_EAST_ASIAN_WIDTH);
+    return (ea == U_EA_WIDE || ea == U_EA_FULLWIDTH) ? 2 : 1;
+}
+
+/* Apply fn(value) -> or-mask over the ranges of an int property. */
+static int cls_apply_map(UProperty prop, int (*pick)(uint32_t value), uint8_t mask, int clear)
+{
+    UErrorCode st = U_ZERO_ERROR;
+    const UCPMap *m = u_getIntPropertyMap(prop, &st);
+    if (U_FAILURE(st))
+        return -1;
+    UChar32 start = 0, end;
+    uint32_t v;
+    while ((end = ucpmap_getRange(m, start, UCPMAP_RANGE_NORMAL, 0, NULL, NULL, &v)) >= 0) {
+        int x = pick(v);
+        if (x >= 0)
+            for (UChar32 c = start; c <= end; c++)
+                cls_tab[c] = (uint8_t)((clear ? (cls_tab[c] & ~mask) : cls_tab[c]) | (x & mask));
+        start = end + 1;
+    }
+    return 0;
+}
+
+static int pick_script(uint32_t v)
+{
+    return (v == USCRIPT_HAN || v == USCRIPT_HIRAGANA || v == USCRIPT_KATAKANA ||
+            v == USCRIPT_HANGUL || v == USCRIPT_BOPOMOFO)
+               ? TDX_CC_CJK
+               : -1;
+}
+
+static int pick_block(uint32_t v)
+{
+    return v == UBLOCK_CJK_SYMBOLS_AND_PUNCTUATION ? TDX_CC_CJK : -1;
+}
+
+static int pick_eaw(uint32_t v)
+{
+    return (v == U_EA_WIDE || v == U_EA_FULLWIDTH) ? (2 << 2) : -1;
+}
+
+static int pick_ccc(uint32_t v)
+{
+    return v != 0 ? 0 : -1;
+}
+
+static void cls_init(void)
+{
+    /* width 1, class OTHER */
+    memset(cls_tab, 1 << 2, sizeof cls_tab);
+    if (cls_apply_map(UCHAR_SCRIPT, pick_script, 3, 0) || cls_apply_map(UCHAR_BLOCK, pick_block, 3, 0) ||
+        cls_apply_map(UCHAR_EAST_ASIAN_WIDTH, pick_eaw, 0xC, 1) ||
+        cls_apply_map(UCHAR_CANONICAL_COMBINING_CLASS, pick_ccc, 0xC, 1))
+        return;
+    cls_tab[0x200B] &= 3;
+    UErrorCode st = U_ZERO_ERROR;
+    const USet *ws = u_getBinaryPropertySet(UCHAR_WHITE_SPACE, &st);
+    if (U_FAILURE(st))
+        return;
+    int32_t nitems = uset_getItemCount(ws);
+    for (int32_t i = 0; i < nitems; i++) {
+        UChar32 a, b;
+        if (uset_getItem(ws, i, &a, &b, NULL, 0, &st) != 0 || U_FAILURE(st))
+            return;
+        for (UChar32 c = a; c <= b; c++)
+            cls_tab[c] = (uint8_t)((cls_tab[c] & ~3) | TDX_CC_SPACE);
+    }
+    for (uint32_t c = 0; c < 0x80; c++)
+        if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))
+            cls_tab[c] = (uint8_t)((cls_tab[c] & ~3) | TDX_CC_WORD);
+    cls_ok = 1;
+}
+
+const uint8_t *norm_class_table(void)
+{
+    pthread_once(&cls_once, cls_init);
+    return cls_ok ? cls_tab : NULL;
+}
+
+int tdx_norm_char_class(uint32_t cp)
+{
+    pthread_once(&cls_once, cls_init);
+    if (cp > 0x10FFFF)
+        return TDX_CC_OTHER;
+    return cls_ok ? (cls_tab[cp] & 3) : class_direct(cp);
+}
+
 size_t tdx_text_width(const char *s, size_t len)
 {
+    if (s == NULL)
+        return 0;
+    pthread_once(&cls_once, cls_init);
     const uint8_t *p = (const uint8_t *)s, *end = p + len;
     size_t w = 0;
     while (p < end) {
+        if (*p < 0x80) {
+            w += cls_ok ? (size_t)(cls_tab[*p] >> 2) : (size_t)width_direct(*p);
+            p++;
+            continue;
+        }
         size_t l;
         int32_t cp = tdx_utf8_decode(p, end, &l);
         p += l;
-        if (cp < 0) {
+        if (cp < 0)
             w++;
-            continue;
-        }
-        int ea = u_getIntPropertyValue(cp, UCHAR_EAST_ASIAN_WIDTH);
-        if (u_getCombiningClass(cp) != 0 || cp == 0x200B)
-            continue;
-        w += (ea == U_EA_WIDE || ea == U_EA_FULLWIDTH) ? 2 : 1;
+        else
+            w += cls_ok ? (size_t)(cls_tab[cp] >> 2) : (size_t)width_direct((uint32_t)cp);
     }
     return w;
 }
 
-/* UTF-8 -> UTF-16 with U+FFFD for each maximal ill-formed subpart. */
-static int to_utf16(const uint8_t *src, size_t len, UChar **out, int32_t *out_len,
-                    size_t *invalid)
+/* ---- normalizer --------------------------------------------------------- */
+
+int tdx_norm_create_ex(unsigned steps, unsigned xflags, tdx_norm **out_norm, tdx_err *err)
 {
-    UChar *u = tdx_reallocarray(NULL, len + 1, sizeof(UChar));
-    if (u == NULL)
-        return TDX_ENOMEM;
-    int32_t n = 0;
-    const uint8_t *p = src, *end = src + len;
-    while (p < end) {
-        size_t l;
-        int32_t cp = tdx_utf8_decode(p, end, &l);
-        p += l;
-        if (cp < 0) {
-            cp = 0xFFFD;
-            (*invalid)++;
+    if (out_norm == NULL)
+        return tdx_err_set(err, TDX_EINVAL, "tdx_norm_create: no output");
+    if (steps & ~(unsigned)TDX_NORM_ALL)
+        return tdx_err_set(err, TDX_EINVAL, "unknown normalization step bits 0x%x",
+                           steps & ~(unsigned)TDX_NORM_ALL);
+    if (norm_class_table() == NULL)
+        return tdx_err_set(err, TDX_EINTERNAL, "ICU character properties are unavailable");
+    tdx_norm *n = tdx_calloc(1, sizeof *n);
+    if (n == NULL)
+        return tdx_err_set(err, TDX_ENOMEM, "out of memory");
+    n->steps = steps;
+    n->flags = xflags;
+    int rc = norm_build(n, err);
+    if (rc) {
+        tdx_norm_free(n);
+        return rc;
+    }
+    *out_norm = n;
+    return 0;
+}
+
+int tdx_norm_create(unsigned steps, tdx_norm **out_norm, tdx_err *err)
+{
+    return tdx_norm_create_ex(steps, 0, out_norm, err);
+}
+
+void tdx_norm_free(tdx_norm *n)
+{
+    if (n == NULL)
+        return;
+    norm_build_free(n);
+    tdx_free(n);
+}
+
+unsigned tdx_norm_steps(const tdx_norm *n)
+{
+    return n ? n->steps : 0;
+}
+
+const char *tdx_norm_identity(const tdx_norm *n)
+{
+    return n ? n->identity : "";
+}
+
+size_t tdx_norm_table_bytes(const tdx_norm *n)
+{
+    return n ? n->table_bytes : 0;
+}
+
+double tdx_norm_build_ms(const tdx_norm *n)
+{
+    return n ? n->build_ms : 0;
+}
+
+void tdx_norm_out_init(tdx_norm_out *o)
+{
+    memset(o, 0, sizeof *o);
+}
+
+void tdx_norm_out_free(tdx_norm_out *o)
+{
+    if (o == NULL)
+        return;
+    tdx_buf_free(&o->text);
+    tdx_free(o->units);
+    memset(o, 0, sizeof *o);
+}
+
+int tdx_norm_ctx_create(const tdx_norm *n, tdx_norm_ctx **out_ctx, tdx_err *err)
+{
+    if (n == NULL || out_ctx == NULL)
+        return tdx_err_set(err, TDX_EINVAL, "tdx_norm_ctx_create: missing argument");
+    tdx_norm_ctx *c = tdx_calloc(1, sizeof *c);
+    if (c == NULL)
+        return tdx_err_set(err, TDX_ENOMEM, "out of memory");
+    /* Only the ICU fallback for t2s needs a transliterator; open it now so
+     * that failures show at setup, not in the middle of a document. */
+    if (n->t2s_icu && (n->steps & TDX_NORM_T2S)) {
+        int rc = norm_ctx_t2s(c, err);
+        if (rc) {
+            tdx_norm_ctx_free(c);
+            return rc;
         }
-        U16_APPEND_UNSAFE(u, n, cp);
     }
-    *out = u;
-    *out_len = n;
+    *out_ctx = c;
     return 0;
 }
 
-static int push_unit(tdx_norm_out *o, uint32_t oo, uint32_t ol, uint32_t so, uint32_t sl)
+int norm_ctx_t2s(tdx_norm_ctx *c, tdx_err *err)
 {
-    if (o->nunits == o->cap_units) {
-        size_t cap = o->cap_units ? o->cap_units * 2 : 16;
-        tdx_norm_unit *u = tdx_reallocarray(o->units, cap, sizeof *u);
-        if (u == NULL)
-            return TDX_ENOMEM;
-        o->units = u;
-        o->cap_units = cap;
-    }
-    o->units[o->nunits++] = (tdx_norm_unit){oo, ol, so, sl};
-    return 0;
-}
-
-int tdx_norm_run(const tdx_norm *n, tdx_norm_ctx *ctx, const uint8_t *src, size_t len,
-                 tdx_norm_out *out, tdx_err *err)
-{
-    if (len >= UINT32_MAX / 4)
-        return tdx_err_set(err, TDX_ELIMIT, "text of %zu bytes is too long to normalize", len);
-    tdx_buf_reset(&out->text);
-    out->nunits = 0;
-    out->invalid = 0;
-    out->src_len = len;
-
-    UChar *u = NULL, *v = NULL;
-    int32_t ulen = 0;
-    int rc = to_utf16(src, len, &u, &ulen, &out->invalid);
-    if (rc)
-        return tdx_err_set(err, rc, "out of memory");
+    if (c->t2s)
+        return 0;
     UErrorCode st = U_ZERO_ERROR;
-    if (n->steps & TDX_NORM_NFKC_CF) {
-        int32_t cap = ulen * 4 + 16;
-        v = tdx_reallocarray(NULL, (size_t)cap, sizeof(UChar));
-        if (v == NULL) {
-            rc = tdx_err_set(err, TDX_ENOMEM, "out of memory");
-            goto done;
-        }
-        int32_t vlen = unorm2_normalize(n->nfkc_cf, u, ulen, v, cap, &st);
-        if (U_FAILURE(st)) {
-            rc = tdx_err_set(err, TDX_EINTERNAL, "ICU normalize: %s", u_errorName(st));
-            goto done;
-        }
-        tdx_free(u);
-        u = v;
-        v = NULL;
-        ulen = vlen;
+    UChar id[32];
+    u_uastrcpy(id, "Traditional-Simplified");
+    c->t2s = utrans_openU(id, -1, UTRANS_FORWARD, NULL, 0, NULL, &st);
+    if (U_FAILURE(st)) {
+        c->t2s = NULL;
+        if (st == U_MEMORY_ALLOCATION_ERROR)
+            return tdx_err_set(err, TDX_ENOMEM, "out of memory (ICU transliterator)");
+        return tdx_err_set(err, TDX_EINTERNAL, "ICU Traditional-Simplified: %s",
+                           u_errorName(st));
     }
-    if ((n->steps & TDX_NORM_T2S) && ctx && ctx->t2s) {
-        int32_t cap = ulen * 2 + 16;
-        UChar *w = tdx_reallocarray(u, (size_t)cap, sizeof(UChar));
-        if (w == NULL) {
-            rc = tdx_err_set(err, TDX_ENOMEM, "out of memory");
-            goto done;
-        }
-        u = w;
-        int32_t limit = ulen;
-        utrans_transUChars(ctx->t2s, u, &ulen, cap, 0, &limit, &st);
-        if (U_FAILURE(st)) {
-            rc = tdx_err_set(err, TDX_EINTERNAL, "ICU transliterate: %s", u_errorName(st));
-            goto done;
-        }
-    }
-    /* UTF-16 -> UTF-8 with the whitespace rule. */
-    {
-        int prev_cjk = 0, pending = 0, any = 0;
-        int32_t i = 0;
-        while (i < ulen) {
-            UChar32 cp;
-            U16_NEXT(u, i, ulen, cp);
-            int cc = tdx_norm_char_class((uint32_t)cp);
-            if ((n->steps & TDX_NORM_SPACE) && cc == TDX_CC_SPACE) {
-                pending = 1;
-                continue;
-            }
-            if (pending) {
-                if (!(any && prev_cjk && cc == TDX_CC_CJK))
-                    tdx_buf_putc(&out->text, ' ');
-                pending = 0;
-            }
-            uint8_t b[4];
-            if ((rc = tdx_buf_append(&out->text, b, tdx_utf8_encode(b, (uint32_t)cp))) != 0) {
-                rc = tdx_err_set(err, rc, "out of memory");
-                goto done;
-            }
-            prev_cjk = cc == TDX_CC_CJK;
-            any = 1;
-        }
-        if (pending)
-            tdx_buf_putc(&out->text, ' ');
-    }
-    if (out->text.len != len || (len && memcmp(out->text.p, src, len) != 0))
-        rc = push_unit(out, 0, (uint32_t)out->text.len, 0, (uint32_t)len);
-    if (rc)
-        rc = tdx_err_set(err, rc, "out of memory");
-    if (out->text.p == NULL)
-        tdx_buf_grow(&out->text, 0);
-done:
-    tdx_free(u);
-    tdx_free(v);
-    return rc;
+    return 0;
+}
+
+void tdx_norm_ctx_free(tdx_norm_ctx *c)
+{
+    if (c == NULL)
+        return;
+    if (c->t2s)
+        utrans_close(c->t2s);
+    tdx_free(c->a);
+    tdx_free(c->b);
+    tdx_free(c->u16);
+    tdx_free(c->v16);
+    tdx_free(c);
 }
 
 int tdx_norm_str(const tdx_norm *n, const char *s, size_t len, char **out_str, size_t *out_len,
                  tdx_err *err)
 {
+    if (n == NULL || out_str == NULL || (s == NULL && len > 0))
+        return tdx_err_set(err, TDX_EINVAL, "tdx_norm_str: missing argument");
     tdx_norm_ctx *ctx = NULL;
     int rc = tdx_norm_ctx_create(n, &ctx, err);
     if (rc)
@@ -353,13 +397,13 @@ int tdx_norm_str(const tdx_norm *n, const char *s, size_t len, char **out_str, s
     return rc;
 }
 
-static const tdx_norm_unit *unit_before(const tdx_norm_out *o, size_t out_off)
+/* Last unit with out_off <= pos (units are sorted by out_off). */
+static const tdx_norm_unit *unit_before(const tdx_norm_out *o, size_t pos)
 {
-    /* Last unit with out_off <= pos. */
     size_t lo = 0, hi = o->nunits;
     while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (o->units[mid].out_off <= out_off)
+        size_t mid = lo + (hi - lo) / 2;
+        if (o->units[mid].out_off <= pos)
             lo = mid + 1;
         else
             hi = mid;
@@ -369,22 +413,34 @@ static const tdx_norm_unit *unit_before(const tdx_norm_out *o, size_t out_off)
 
 size_t tdx_norm_map_start(const tdx_norm_out *o, size_t out_off)
 {
+    if (out_off > o->text.len)
+        out_off = o->text.len;
     const tdx_norm_unit *u = unit_before(o, out_off);
+    size_t r;
     if (u == NULL)
-        return out_off;
-    if (out_off < (size_t)u->out_off + u->out_len)
-        return u->src_off;
-    return (size_t)u->src_off + u->src_len + (out_off - u->out_off - u->out_len);
+        r = out_off;
+    else if (out_off < (size_t)u->out_off + u->out_len)
+        r = u->src_off;
+    else
+        r = (size_t)u->src_off + u->src_len + (out_off - u->out_off - u->out_len);
+    return r < o->src_len ? r : o->src_len;
 }
 
 size_t tdx_norm_map_end(const tdx_norm_out *o, size_t out_end)
 {
     if (out_end == 0)
         return 0;
+    if (out_end > o->text.len)
+        out_end = o->text.len;
+    if (out_end == 0)
+        return 0;
     const tdx_norm_unit *u = unit_before(o, out_end - 1);
+    size_t r;
     if (u == NULL)
-        return out_end;
-    if (out_end - 1 < (size_t)u->out_off + u->out_len)
-        return (size_t)u->src_off + u->src_len;
-    return (size_t)u->src_off + u->src_len + (out_end - u->out_off - u->out_len);
+        r = out_end;
+    else if (out_end - 1 < (size_t)u->out_off + u->out_len)
+        r = (size_t)u->src_off + u->src_len;
+    else
+        r = (size_t)u->src_off + u->src_len + (out_end - u->out_off - u->out_len);
+    return r < o->src_len ? r : o->src_len;
 }

@@ -116,6 +116,18 @@ int tdx_norm_run(const tdx_norm *n, tdx_norm_ctx *ctx, const uint8_t *src, size_
                  tdx_norm_out *out, tdx_err *err);
 
 /**
+ * The reference: the direct ICU call chain on the whole text (unorm2_normalize
+ * with nfkc_cf, utrans_transUChars with Traditional-Simplified, then the
+ * whitespace rule), which defines the semantics tdx_norm_run must match.
+ * Slow (ICU's transliterator runs at tens of MB/s); for tests, benchmarks
+ * and `tenderidx normalize --reference`.  Offsets are coarse: one unit over
+ * the whole text when it changed.  Same errors as tdx_norm_run, plus
+ * TDX_ELIMIT for texts of 512 MiB or more.
+ */
+int tdx_norm_run_reference(const tdx_norm *n, tdx_norm_ctx *ctx, const uint8_t *src, size_t len,
+                           tdx_norm_out *out, tdx_err *err);
+
+/**
  * Convenience for short strings (patterns, queries): normalize a C string
  * into an owned, NUL-terminated copy (free with tdx_free).
  */
