@@ -22,9 +22,12 @@
  * a checksum of the hits so that no work can be optimized away.
  *
  *   bench_match [--quick] [--mb N] [--runs N] [--part 1|2|3] [--list FILE]
+ *               [--dump-corpus FILE]
  *
  * --list FILE replaces the built-in realistic rows by a watch list (the
- * bundled one, say); the generated names are still added.
+ * bundled one, say); the generated names are still added.  --dump-corpus
+ * FILE writes the corpus, one document per line, for peers (rg, grep) and
+ * exits.
  */
 #include "common/alloc.h"
 #include "common/buf.h"
@@ -752,6 +755,7 @@ static void scaling(const tdx_norm *norm, const names *gen, const corpus *c, tdx
 int main(int argc, char **argv)
 {
     int quick = 0, runs = 7, part = 0;
+    const char *dump = NULL;
     size_t mb = 64;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--quick") == 0)
@@ -764,10 +768,13 @@ int main(int argc, char **argv)
             part = atoi(argv[++i]);
         else if (strcmp(argv[i], "--list") == 0 && i + 1 < argc)
             user_list = argv[++i];
+        else if (strcmp(argv[i], "--dump-corpus") == 0 && i + 1 < argc)
+            dump = argv[++i];
         else {
             fprintf(
                 stderr,
-                "usage: bench_match [--quick] [--mb N] [--runs N] [--part 1|2|3] [--list FILE]\n");
+                "usage: bench_match [--quick] [--mb N] [--runs N] [--part 1|2|3] [--list FILE]\n"
+                "                   [--dump-corpus FILE]\n");
             return 2;
         }
     }
@@ -789,6 +796,17 @@ int main(int argc, char **argv)
     gen_corpus(&c, &gen, mb << 20);
     printf("corpus: %.1f MB normalized text, %zu documents (generated in %.1f s)\n",
            (double)c.text.len / 1e6, c.ndocs, now_s() - t0);
+
+    if (dump) {
+        FILE *f = fopen(dump, "wb");
+        for (size_t d = 0; f && d < c.ndocs; d++) {
+            fwrite(c.text.p + c.doc_off[d], 1, c.doc_off[d + 1] - c.doc_off[d], f);
+            fputc('\n', f);
+        }
+        if (f == NULL || fclose(f) != 0)
+            die(dump, NULL);
+        return 0;
+    }
 
     tdx_buf list = TDX_BUF_INIT;
     char cache_dir[] = "/tmp/bench_match.XXXXXX";

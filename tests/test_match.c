@@ -271,6 +271,21 @@ Test(match, check_collects_every_error_then_warnings_in_line_order)
     tdx_watchlist_free(wl);
 }
 
+Test(match, regex_that_only_the_compiler_rejects_names_its_row)
+{
+    /* Hyperscan's parser accepts it; its compiler finds it too large. */
+    tdx_watchlist *wl = parse_ok("a\tb\tfoo\nwide\tx\t/a.{1000}b/\n");
+    tdx_matcher *m = NULL;
+    tdx_err err = {0};
+    tdx_match_opts opts = {.cache_dir = ""};
+    cr_assert(eq(int, tdx_match_compile(wl, &opts, &m, &err), TDX_EPATTERN));
+    cr_assert(eq(ptr, m, NULL));
+    cr_assert(strstr(err.msg,
+                     "t.tsv:2:8: cannot compile regex /a.{1000}b/: Pattern is too large") != NULL,
+              "%s", err.msg);
+    tdx_watchlist_free(wl);
+}
+
 Test(match, warnings_do_not_fail_a_load)
 {
     tdx_watchlist *wl = parse_ok("a\tc\t华\nb\tc\tx1\nb\tc\tX1\n");

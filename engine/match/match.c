@@ -50,7 +50,9 @@
  * a miss, and the databases are compiled and the file rewritten (temporary
  * file + rename, so readers never see half a file).
  *
- * Threading: a tdx_matcher is immutable after tdx_match_compile and shared;
+ * Threading: tdx_match_compile compiles the literal database on a helper
+ * thread, joined before it returns.  A tdx_matcher is immutable after
+ * tdx_match_compile and shared;
  * a tdx_match_scratch (cloned from the matcher's prototype Hyperscan
  * scratch) belongs to one thread.
  */
@@ -63,6 +65,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <hs/hs.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -459,6 +462,48 @@ static int make_proto_scratch(tdx_matcher *m, tdx_err *err)
     return 0;
 }
 
+typedef struct compile_job {
+    tdx_matcher *m;
+    int rc;
+    tdx_err err;
+} compile_job;
+
+static void *compile_literals(void *arg)
+{
+    compile_job *j = arg;
+    j->rc = compile_db(j->m, &j->m->dbs[DB_LITERAL], &j->err);
+    return NULL;
+}
+
+/*
+ * Compile every database.  Hyperscan compiles each database on one core,
+ * and 200 regexes cost about as much as 50,000 literals, so the literal
+ * database is compiled on a second thread (joined before returning) while
+ * this one does the regexes.
+ */
+static int compile_all(tdx_matcher *m, tdx_err *err)
+{
+    compile_job job = {.m = m};
+    pthread_t th;
+    int threaded = m->dbs[DB_LITERAL].n > 0 && m->info.nregexes > 0 &&
+                   pthread_create(&th, NULL, compile_literals, &job) == 0;
+    if (!threaded)
+        compile_literals(&job);
+    int rc = 0;
+    tdx_err rx_err = {0};
+    for (size_t i = 0; i < m->ndbs; i++)
+        if (i != DB_LITERAL && rc == 0)
+            rc = compile_db(m, &m->dbs[i], &rx_err);
+    if (threaded)
+        pthread_join(th, NULL);
+    /* Report in database order: the literals' error first. */
+    if (job.rc)
+        return tdx_err_set(err, job.rc, "%s", job.err.msg);
+    if (rc)
+        return tdx_err_set(err, rc, "%s", rx_err.msg);
+    return 0;
+}
+
 /* ---- the cache ------------------------------------------------------------ */
 
 #define CACHE_FORMAT 3u
@@ -676,8 +721,8 @@ int tdx_match_compile(const tdx_watchlist *wl, const tdx_match_opts *opts, tdx_m
         m->info.from_cache = cache_load(m, path, key) == 0;
     else
         path[0] = '\0';
-    for (size_t i = 0; rc == 0 && !m->info.from_cache && i < m->ndbs; i++)
-        rc = compile_db(m, &m->dbs[i], err);
+    if (rc == 0 && !m->info.from_cache)
+        rc = compile_all(m, err);
     if (rc == 0 && path[0] && !m->info.from_cache)
         cache_store(m, dir, path, key);
     if (rc == 0)
