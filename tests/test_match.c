@@ -930,6 +930,54 @@ Test(match, parse_out_of_memory_at_every_allocation)
     cr_assert(eq(sz, live_bytes(), before));
 }
 
+Test(match, compile_and_scan_out_of_memory_at_every_allocation)
+{
+    tdx_watchlist *wl = parse_ok("深圳大学\tuniversity\t深圳大学\n"
+                                 "深圳大学\tuniversity\tSZU\n"
+                                 "x\ty\tszu\n"
+                                 "NVIDIA H100\tchip\t/h100[-\\s]?(pcie|sxm5?)/\n"
+                                 "model\tchip\t/a[0-9]{3}/\n");
+    const char *t = "深圳大学(szu)采购h100 sxm5和a800";
+    tdx_hits want = {0};
+    tdx_matcher *m = compile_ok(wl, NULL); /* warm-up, and the expected hits */
+    scan_all(m, t, strlen(t), &want);
+    tdx_match_free(m);
+    cr_assert(eq(sz, want.n, 5));
+    size_t before = live_bytes();
+    int rc = TDX_ENOMEM;
+    long n;
+    for (n = 0; n < 10000 && rc == TDX_ENOMEM; n++) {
+        tdx_err err = {0};
+        tdx_match_opts opts = {.cache_dir = ""};
+        tdx_match_scratch *s = NULL;
+        tdx_hits h = {0};
+        m = NULL;
+        tdx_alloc_fail_after(n);
+        rc = tdx_match_compile(wl, &opts, &m, &err);
+        if (rc == 0)
+            rc = tdx_match_scratch_create(m, &s, &err);
+        if (rc == 0)
+            rc = tdx_match_scan(m, s, (const uint8_t *)t, strlen(t), &h, &err);
+        tdx_alloc_fail_after(-1);
+        if (rc == 0) {
+            cr_assert(eq(sz, h.n, want.n));
+            cr_assert(eq(int, memcmp(h.v, want.v, h.n * sizeof *h.v), 0));
+        } else {
+            cr_assert(eq(int, rc, TDX_ENOMEM), "allocation %ld: %s", n, err.msg);
+            cr_assert(eq(int, err.code, TDX_ENOMEM));
+            cr_assert(eq(sz, h.n, 0), "no partial results");
+        }
+        tdx_hits_free(&h);
+        tdx_match_scratch_free(s);
+        tdx_match_free(m);
+        cr_assert(eq(sz, live_bytes(), before), "allocation %ld leaks", n);
+    }
+    cr_assert(eq(int, rc, 0));
+    cr_assert(gt(long, n, 5));
+    tdx_hits_free(&want);
+    tdx_watchlist_free(wl);
+}
+
 Test(match, leak_check_sees_a_leak)
 {
     /* The out-of-memory test relies on jemalloc's live byte count. */
