@@ -77,6 +77,19 @@ Test(cli_watchlist, errors_exit_3_with_file_line_column)
     free(err);
 }
 
+Test(cli_watchlist, compile_errors_are_reported_like_parse_errors)
+{
+    const char *path = tu_path("big.tsv");
+    tu_write_str(path, "a\tb\tfoo\nwide\tx\t/a.{1000}b/\n");
+    char *out = NULL, *err = NULL, args[4200], want[4300];
+    snprintf(args, sizeof args, "check '%s'", path);
+    cr_assert(eq(int, run(args, &out, &err), 3));
+    snprintf(want, sizeof want, "%s:2:8: error: cannot compile regex /a.{1000}b/", path);
+    cr_assert(strstr(out, want) != NULL, "stdout: %s\nstderr: %s", out, err);
+    free(out);
+    free(err);
+}
+
 Test(cli_watchlist, json_output)
 {
     const char *path = tu_path("wl.tsv");

@@ -271,6 +271,21 @@ Test(match, check_collects_every_error_then_warnings_in_line_order)
     tdx_watchlist_free(wl);
 }
 
+Test(match, regex_that_only_the_compiler_rejects_names_its_row)
+{
+    /* Hyperscan's parser accepts it; its compiler finds it too large. */
+    tdx_watchlist *wl = parse_ok("a\tb\tfoo\nwide\tx\t/a.{1000}b/\n");
+    tdx_matcher *m = NULL;
+    tdx_err err = {0};
+    tdx_match_opts opts = {.cache_dir = ""};
+    cr_assert(eq(int, tdx_match_compile(wl, &opts, &m, &err), TDX_EPATTERN));
+    cr_assert(eq(ptr, m, NULL));
+    cr_assert(strstr(err.msg,
+                     "t.tsv:2:8: cannot compile regex /a.{1000}b/: Pattern is too large") != NULL,
+              "%s", err.msg);
+    tdx_watchlist_free(wl);
+}
+
 Test(match, warnings_do_not_fail_a_load)
 {
     tdx_watchlist *wl = parse_ok("a\tc\t华\nb\tc\tx1\nb\tc\tX1\n");
@@ -408,6 +423,29 @@ Test(match, empty_watch_list_and_empty_text)
     tdx_watchlist_free(wl);
 }
 
+Test(match, count_raw_counts_hyperscan_matches_before_the_rules)
+{
+    tdx_watchlist *wl = parse_ok("a\tb\t深圳大学\nc\td\th20\n");
+    tdx_matcher *m = compile_ok(wl, NULL);
+    tdx_match_scratch *s = NULL;
+    cr_assert(eq(int, tdx_match_scratch_create(m, &s, NULL), 0));
+    const char *t = "深圳大学和深圳大学的h200";
+    size_t n = 99;
+    cr_assert(eq(int, tdx_match_count_raw(m, s, (const uint8_t *)t, strlen(t), &n, NULL), 0));
+    cr_assert(eq(sz, n, 3), "two names and h20 inside h200, before the boundary rule");
+    tdx_hits h = {0};
+    cr_assert(eq(int, tdx_match_scan(m, s, (const uint8_t *)t, strlen(t), &h, NULL), 0));
+    cr_assert(eq(sz, h.n, 2));
+    cr_assert(eq(int, tdx_match_count_raw(NULL, s, (const uint8_t *)t, 1, &n, NULL), TDX_EINVAL));
+    cr_assert(eq(int, tdx_match_count_raw(m, NULL, (const uint8_t *)t, 1, &n, NULL), TDX_EINVAL));
+    cr_assert(eq(int, tdx_match_count_raw(m, s, NULL, 1, &n, NULL), TDX_EINVAL));
+    cr_assert(eq(int, tdx_match_count_raw(m, s, (const uint8_t *)t, 1, NULL, NULL), TDX_EINVAL));
+    tdx_hits_free(&h);
+    tdx_match_scratch_free(s);
+    tdx_match_free(m);
+    tdx_watchlist_free(wl);
+}
+
 /* ---- differential test against a naive matcher -------------------------------- */
 
 /* Tokens of the generated text and patterns: CJK, ASCII words, separators. */
@@ -534,7 +572,7 @@ static void differential_round(uint64_t seed, size_t npat, size_t text_tokens)
     uint32_t id = 0;
     for (size_t i = 0; i < npat; i++, id++) {
         tdx_buf_reset(&pat);
-        gen_tokens(&st, &pat, 1 + tu_rand(&st) % 5, 1);
+        gen_tokens(&st, &pat, 1 + tu_rand(&st) % (i % 4 ? 5 : 14), 1);
         tdx_buf_printf(&wlt, "E%zu\tcat%d\t%s%s\n", i / 3, (int)(i / 3 % 4), (char *)pat.p,
                        tu_rand(&st) % 8 == 0 ? "\tsubstring" : "");
     }
@@ -890,6 +928,54 @@ Test(match, parse_out_of_memory_at_every_allocation)
     cr_assert(eq(sz, tdx_watchlist_ndiags(wl), 3));
     tdx_watchlist_free(wl);
     cr_assert(eq(sz, live_bytes(), before));
+}
+
+Test(match, compile_and_scan_out_of_memory_at_every_allocation)
+{
+    tdx_watchlist *wl = parse_ok("深圳大学\tuniversity\t深圳大学\n"
+                                 "深圳大学\tuniversity\tSZU\n"
+                                 "x\ty\tszu\n"
+                                 "NVIDIA H100\tchip\t/h100[-\\s]?(pcie|sxm5?)/\n"
+                                 "model\tchip\t/a[0-9]{3}/\n");
+    const char *t = "深圳大学(szu)采购h100 sxm5和a800";
+    tdx_hits want = {0};
+    tdx_matcher *m = compile_ok(wl, NULL); /* warm-up, and the expected hits */
+    scan_all(m, t, strlen(t), &want);
+    tdx_match_free(m);
+    cr_assert(eq(sz, want.n, 5));
+    size_t before = live_bytes();
+    int rc = TDX_ENOMEM;
+    long n;
+    for (n = 0; n < 10000 && rc == TDX_ENOMEM; n++) {
+        tdx_err err = {0};
+        tdx_match_opts opts = {.cache_dir = ""};
+        tdx_match_scratch *s = NULL;
+        tdx_hits h = {0};
+        m = NULL;
+        tdx_alloc_fail_after(n);
+        rc = tdx_match_compile(wl, &opts, &m, &err);
+        if (rc == 0)
+            rc = tdx_match_scratch_create(m, &s, &err);
+        if (rc == 0)
+            rc = tdx_match_scan(m, s, (const uint8_t *)t, strlen(t), &h, &err);
+        tdx_alloc_fail_after(-1);
+        if (rc == 0) {
+            cr_assert(eq(sz, h.n, want.n));
+            cr_assert(eq(int, memcmp(h.v, want.v, h.n * sizeof *h.v), 0));
+        } else {
+            cr_assert(eq(int, rc, TDX_ENOMEM), "allocation %ld: %s", n, err.msg);
+            cr_assert(eq(int, err.code, TDX_ENOMEM));
+            cr_assert(eq(sz, h.n, 0), "no partial results");
+        }
+        tdx_hits_free(&h);
+        tdx_match_scratch_free(s);
+        tdx_match_free(m);
+        cr_assert(eq(sz, live_bytes(), before), "allocation %ld leaks", n);
+    }
+    cr_assert(eq(int, rc, 0));
+    cr_assert(gt(long, n, 5));
+    tdx_hits_free(&want);
+    tdx_watchlist_free(wl);
 }
 
 Test(match, leak_check_sees_a_leak)

@@ -228,6 +228,14 @@ static int check(const char *path, const char *steps_arg, int json, int no_cache
                 printf(",\"valid\":false,\"errors\":1,\"message\":");
                 json_str(err.msg);
                 printf("}\n");
+            } else if (rc == TDX_EPATTERN && strncmp(err.msg, path, strlen(path)) == 0) {
+                /* "FILE:LINE:COL: reason", printed like the parser's errors. */
+                const char *p = err.msg + strlen(path);
+                size_t n = strspn(p, ":0123456789");
+                if (n > 0 && p[n] == ' ')
+                    printf("%.*s%.*s error:%s\n", (int)strlen(path), err.msg, (int)n, p, p + n);
+                else
+                    printf("%s\n", err.msg);
             } else {
                 cli_fail("watchlist", rc, &err);
             }

@@ -7,14 +7,23 @@
  * tdx_match_scratch, right after normalization.
  *
  * Data: distinct normalized literals (aliases of several entities that
- * normalize alike share one) go into one literal database compiled with
- * hs_compile_lit_multi; a literal's Hyperscan id is its index in m->lits,
- * whose rows chain through m->next.  A literal hit needs no start-of-match
- * tracking: start = end - length.  Regexes go into databases grouped by
- * their Hyperscan flags: those whose matches all have one byte length
- * (hs_expression_info min_width == max_width) need no start-of-match either;
- * the others are compiled with HS_FLAG_SOM_LEFTMOST.  A regex's Hyperscan
- * id is its pattern id.
+ * normalize alike share one, m->lits; its rows chain through m->next) are
+ * not handed to Hyperscan whole.  Hyperscan's matcher finds the last 8
+ * bytes of a long literal and then confirms every literal sharing them one
+ * by one; watch-list names share their endings (thousands end in 有限公司),
+ * so a plain literal database spends its time confirming (5 MB/s with 10,000
+ * company names).  Instead each literal is represented by an anchor: the
+ * whole literal when it has at most ANCHOR_BYTES bytes, else the 8-byte
+ * window of it that the fewest other literals contain (a proxy for how rare
+ * it is in text: the core of a name, not its suffix).  Literals with equal
+ * anchors chain through lit.next; the anchor's Hyperscan id is the index
+ * of the first literal of its chain.  After the scan a literal is confirmed
+ * against the text around its anchor.
+ * A literal needs no start-of-match tracking: start = anchor end - offset.
+ * Regexes go into databases grouped by their Hyperscan flags: those whose
+ * matches all have one byte length (hs_expression_info min_width ==
+ * max_width) need no start-of-match either; the others are compiled with
+ * HS_FLAG_SOM_LEFTMOST.  A regex's Hyperscan id is its pattern id.
  *
  * The Hyperscan callbacks only append (id, end) or (id, start, end) to the
  * scratch's arrays, which grow by doubling and are reused, so a warm scratch
@@ -41,7 +50,9 @@
  * a miss, and the databases are compiled and the file rewritten (temporary
  * file + rename, so readers never see half a file).
  *
- * Threading: a tdx_matcher is immutable after tdx_match_compile and shared;
+ * Threading: tdx_match_compile compiles the literal database on a helper
+ * thread, joined before it returns.  A tdx_matcher is immutable after
+ * tdx_match_compile and shared;
  * a tdx_match_scratch (cloned from the matcher's prototype Hyperscan
  * scratch) belongs to one thread.
  */
@@ -54,6 +65,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <hs/hs.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,29 +78,43 @@
 /* Boundary checks a row asks for. */
 enum { CHECK_LEFT = 1, CHECK_RIGHT = 2 };
 
+/*
+ * A distinct normalized literal, laid out for the scan: confirming a window
+ * match reads this struct and the text, and touches the literal's bytes
+ * only for literals longer than 16 bytes whose first and last 8 match.
+ */
 typedef struct lit {
+    uint64_t head, tail; /* first and last 8 bytes (literals longer than 8) */
+    const char *bytes;   /* the normalized literal (borrowed from the watch list) */
     uint32_t len;
-    uint32_t first; /* first row with this normalized literal; more through m->next */
-    uint8_t check;  /* union of the CHECK_* bits of its rows */
+    uint32_t off_end; /* the anchor is bytes [off_end - anchor length, off_end) */
+    uint32_t next;    /* next literal with the same anchor, or NONE */
+    uint32_t first;   /* first row with this normalized literal; more through m->next */
+    uint8_t check;    /* union of the CHECK_* bits of its rows */
+    uint8_t one_row;  /* `first` is its only row: m->next and m->check need no look */
 } lit;
 
-enum db_kind { DB_LITERAL, DB_REGEX_SOM, DB_REGEX_FIXED };
+/* Hyperscan's short-literal length: longer literals are matched by a window. */
+#define ANCHOR_BYTES 8
+
+enum db_kind { DB_LITERAL, DB_REGEX_SOM, DB_REGEX_FIXED, NKINDS };
 
 typedef struct mdb {
     enum db_kind kind;
     hs_database_t *db;
     uint32_t n;    /* expressions */
-    uint32_t *ids; /* regex groups: pattern id of each expression */
+    uint32_t *ids; /* Hyperscan id of each expression: see the top of the file */
 } mdb;
 
 struct tdx_matcher {
     const tdx_watchlist *wl;
     lit *lits;
     uint32_t nlits;
+    uint32_t nanchors;
     uint32_t *next;  /* per pattern: next row of the same literal, or NONE */
     uint8_t *check;  /* per pattern: CHECK_* bits */
     uint32_t *width; /* per pattern: byte width of a fixed-width regex */
-    mdb dbs[3];
+    mdb dbs[NKINDS];
     size_t ndbs;
     hs_scratch_t *proto;
     tdx_match_info info;
@@ -147,6 +173,119 @@ void tdx_match_free(tdx_matcher *m)
 
 /* ---- layout: which pattern goes to which database ------------------------ */
 
+/* A window of a literal, and how many literals contain its bytes. */
+typedef struct window {
+    uint64_t key; /* the 8 bytes */
+    uint32_t lit, off;
+    uint32_t count;
+} window;
+
+static int window_cmp(const void *a, const void *b)
+{
+    const window *x = a, *y = b;
+    if (x->key != y->key)
+        return x->key < y->key ? -1 : 1;
+    return x->lit < y->lit ? -1 : x->lit > y->lit;
+}
+
+/* An anchor candidate: its bytes (zero-padded), length and literal. */
+typedef struct anchor_key {
+    uint64_t key;
+    uint32_t len, lit;
+} anchor_key;
+
+static int anchor_key_cmp(const void *a, const void *b)
+{
+    const anchor_key *x = a, *y = b;
+    if (x->key != y->key)
+        return x->key < y->key ? -1 : 1;
+    if (x->len != y->len)
+        return x->len < y->len ? -1 : 1;
+    return x->lit < y->lit ? -1 : x->lit > y->lit;
+}
+
+static uint32_t anchor_len(const lit *l)
+{
+    return l->len < ANCHOR_BYTES ? l->len : ANCHOR_BYTES;
+}
+
+static uint64_t load_key(const void *p, size_t n)
+{
+    uint64_t k = 0;
+    memcpy(&k, p, n);
+    return k;
+}
+
+/*
+ * Give every literal an anchor (see the top of the file) and merge equal
+ * anchors.  The counts are of literals, not of windows: a name that repeats
+ * a window inside itself does not make that window look common.
+ */
+static int choose_anchors(tdx_matcher *m, uint32_t *heads)
+{
+    size_t nwin = 0;
+    for (uint32_t i = 0; i < m->nlits; i++)
+        if (m->lits[i].len > ANCHOR_BYTES)
+            nwin += m->lits[i].len - ANCHOR_BYTES + 1;
+    window *w = tdx_reallocarray(NULL, nwin ? nwin : 1, sizeof *w);
+    anchor_key *ak = tdx_reallocarray(NULL, m->nlits ? m->nlits : 1, sizeof *ak);
+    uint32_t *best = tdx_reallocarray(NULL, m->nlits ? m->nlits : 1, sizeof *best);
+    int rc = TDX_ENOMEM;
+    if (w == NULL || ak == NULL || best == NULL)
+        goto done;
+    size_t k = 0;
+    for (uint32_t i = 0; i < m->nlits; i++) {
+        lit *l = &m->lits[i];
+        l->off_end = l->len;
+        l->next = NONE;
+        best[i] = UINT32_MAX;
+        if (l->len <= ANCHOR_BYTES)
+            continue;
+        l->head = load_key(l->bytes, 8);
+        l->tail = load_key(l->bytes + l->len - 8, 8);
+        for (uint32_t off = 0; off + ANCHOR_BYTES <= l->len; off++)
+            w[k++] = (window){load_key(l->bytes + off, ANCHOR_BYTES), i, off, 0};
+    }
+    qsort(w, nwin, sizeof *w, window_cmp);
+    for (size_t a = 0, b; a < nwin; a = b) {
+        uint32_t distinct = 0;
+        for (b = a; b < nwin && w[b].key == w[a].key; b++)
+            distinct += b == a || w[b].lit != w[b - 1].lit;
+        for (size_t j = a; j < b; j++)
+            w[j].count = distinct;
+    }
+    /* Best window per literal: fewest sharers, then the earliest. */
+    for (size_t j = 0; j < nwin; j++) {
+        lit *l = &m->lits[w[j].lit];
+        uint32_t off_end = w[j].off + ANCHOR_BYTES;
+        if (w[j].count < best[w[j].lit] || (w[j].count == best[w[j].lit] && off_end < l->off_end)) {
+            best[w[j].lit] = w[j].count;
+            l->off_end = off_end;
+        }
+    }
+    for (uint32_t i = 0; i < m->nlits; i++) {
+        const lit *l = &m->lits[i];
+        uint32_t alen = anchor_len(l);
+        ak[i] = (anchor_key){load_key(l->bytes + l->off_end - alen, alen), alen, i};
+    }
+    qsort(ak, m->nlits, sizeof *ak, anchor_key_cmp);
+    /* Chains keep literal order, so equal input gives equal databases. */
+    uint32_t tail = NONE;
+    for (uint32_t i = 0; i < m->nlits; i++) {
+        if (i == 0 || ak[i].key != ak[i - 1].key || ak[i].len != ak[i - 1].len)
+            heads[m->nanchors++] = ak[i].lit;
+        else
+            m->lits[tail].next = ak[i].lit;
+        tail = ak[i].lit;
+    }
+    rc = 0;
+done:
+    tdx_free(w);
+    tdx_free(ak);
+    tdx_free(best);
+    return rc;
+}
+
 static int layout(tdx_matcher *m, tdx_err *err)
 {
     const tdx_watchlist *wl = m->wl;
@@ -161,7 +300,6 @@ static int layout(tdx_matcher *m, tdx_err *err)
     if (!m->next || !m->check || !m->width || !m->lits || !lit_of || !tail)
         goto done;
 
-    mdb *som = &m->dbs[1], *fixed = &m->dbs[2];
     uint32_t nsom = 0, nfixed = 0;
     for (uint32_t i = 0; i < np; i++) {
         const tdx_pattern *p = tdx_watchlist_pattern(wl, i);
@@ -193,23 +331,34 @@ static int layout(tdx_matcher *m, tdx_err *err)
         if (p->dup_of == i) {
             lit_of[i] = m->nlits;
             tail[m->nlits] = i;
-            m->lits[m->nlits++] = (lit){(uint32_t)p->norm_len, i, c};
+            m->lits[m->nlits++] = (lit){.bytes = p->norm,
+                                        .len = (uint32_t)p->norm_len,
+                                        .first = i,
+                                        .check = c,
+                                        .one_row = 1};
         } else {
             uint32_t l = lit_of[p->dup_of];
             lit_of[i] = l;
             m->next[tail[l]] = i;
             tail[l] = i;
             m->lits[l].check |= c;
+            m->lits[l].one_row = 0;
         }
     }
-    m->dbs[0] = (mdb){.kind = DB_LITERAL, .n = m->nlits};
-    som->kind = DB_REGEX_SOM;
-    fixed->kind = DB_REGEX_FIXED;
-    som->ids = tdx_reallocarray(NULL, nsom ? nsom : 1, sizeof *som->ids);
-    fixed->ids = tdx_reallocarray(NULL, nfixed ? nfixed : 1, sizeof *fixed->ids);
-    m->ndbs = 3;
-    if (som->ids == NULL || fixed->ids == NULL)
+    mdb *lits = &m->dbs[DB_LITERAL];
+    mdb *som = &m->dbs[DB_REGEX_SOM], *fixed = &m->dbs[DB_REGEX_FIXED];
+    m->ndbs = NKINDS;
+    for (size_t k = 0; k < NKINDS; k++)
+        m->dbs[k].kind = (enum db_kind)k;
+    lits->ids = tdx_reallocarray(NULL, m->nlits + 1, sizeof *lits->ids);
+    som->ids = tdx_reallocarray(NULL, nsom + 1, sizeof *som->ids);
+    fixed->ids = tdx_reallocarray(NULL, nfixed + 1, sizeof *fixed->ids);
+    if (!lits->ids || !som->ids || !fixed->ids)
         goto done;
+    if ((rc = choose_anchors(m, lits->ids)) != 0)
+        goto done;
+    rc = TDX_ENOMEM;
+    lits->n = m->nanchors;
     for (uint32_t i = 0; i < np; i++) {
         if (!(tdx_watchlist_pattern(wl, i)->flags & TDX_PAT_REGEX))
             continue;
@@ -238,8 +387,8 @@ static int compile_error(const tdx_matcher *m, const mdb *g, hs_compile_error_t 
         rc = tdx_err_set(err, TDX_EPATTERN, "%s: cannot compile the watch list: %s",
                          tdx_watchlist_name(wl), msg);
     } else {
-        uint32_t id =
-            g->kind == DB_LITERAL ? m->lits[cerr->expression].first : g->ids[cerr->expression];
+        uint32_t id = g->kind == DB_LITERAL ? m->lits[g->ids[cerr->expression]].first
+                                            : g->ids[cerr->expression];
         const tdx_pattern *p = tdx_watchlist_pattern(wl, id);
         if (p->flags & TDX_PAT_REGEX)
             rc = tdx_err_set(err, TDX_EPATTERN, "%s:%u:%u: cannot compile regex /%s/: %s",
@@ -267,11 +416,16 @@ static int compile_db(tdx_matcher *m, mdb *g, tdx_err *err)
         goto done;
     }
     for (uint32_t i = 0; i < g->n; i++) {
-        uint32_t id = g->kind == DB_LITERAL ? m->lits[i].first : g->ids[i];
-        const tdx_pattern *p = tdx_watchlist_pattern(wl, id);
-        expr[i] = p->norm;
-        lens[i] = p->norm_len;
-        ids[i] = g->kind == DB_LITERAL ? i : id;
+        ids[i] = g->ids[i];
+        if (g->kind == DB_LITERAL) {
+            const lit *l = &m->lits[g->ids[i]];
+            lens[i] = anchor_len(l);
+            expr[i] = l->bytes + l->off_end - lens[i];
+        } else {
+            const tdx_pattern *p = tdx_watchlist_pattern(wl, g->ids[i]);
+            expr[i] = p->norm;
+            lens[i] = p->norm_len;
+        }
         flags[i] = g->kind == DB_LITERAL     ? 0
                    : g->kind == DB_REGEX_SOM ? REGEX_FLAGS | HS_FLAG_SOM_LEFTMOST
                                              : REGEX_FLAGS;
@@ -308,9 +462,51 @@ static int make_proto_scratch(tdx_matcher *m, tdx_err *err)
     return 0;
 }
 
+typedef struct compile_job {
+    tdx_matcher *m;
+    int rc;
+    tdx_err err;
+} compile_job;
+
+static void *compile_literals(void *arg)
+{
+    compile_job *j = arg;
+    j->rc = compile_db(j->m, &j->m->dbs[DB_LITERAL], &j->err);
+    return NULL;
+}
+
+/*
+ * Compile every database.  Hyperscan compiles each database on one core,
+ * and 200 regexes cost about as much as 50,000 literals, so the literal
+ * database is compiled on a second thread (joined before returning) while
+ * this one does the regexes.
+ */
+static int compile_all(tdx_matcher *m, tdx_err *err)
+{
+    compile_job job = {.m = m};
+    pthread_t th;
+    int threaded = m->dbs[DB_LITERAL].n > 0 && m->info.nregexes > 0 &&
+                   pthread_create(&th, NULL, compile_literals, &job) == 0;
+    if (!threaded)
+        compile_literals(&job);
+    int rc = 0;
+    tdx_err rx_err = {0};
+    for (size_t i = 0; i < m->ndbs; i++)
+        if (i != DB_LITERAL && rc == 0)
+            rc = compile_db(m, &m->dbs[i], &rx_err);
+    if (threaded)
+        pthread_join(th, NULL);
+    /* Report in database order: the literals' error first. */
+    if (job.rc)
+        return tdx_err_set(err, job.rc, "%s", job.err.msg);
+    if (rc)
+        return tdx_err_set(err, rc, "%s", rx_err.msg);
+    return 0;
+}
+
 /* ---- the cache ------------------------------------------------------------ */
 
-#define CACHE_FORMAT 1u
+#define CACHE_FORMAT 3u
 #define CACHE_MAGIC  "TDXHSDB"
 
 /* The cache directory, or "" when caching is off. */
@@ -525,8 +721,8 @@ int tdx_match_compile(const tdx_watchlist *wl, const tdx_match_opts *opts, tdx_m
         m->info.from_cache = cache_load(m, path, key) == 0;
     else
         path[0] = '\0';
-    for (size_t i = 0; rc == 0 && !m->info.from_cache && i < m->ndbs; i++)
-        rc = compile_db(m, &m->dbs[i], err);
+    if (rc == 0 && !m->info.from_cache)
+        rc = compile_all(m, err);
     if (rc == 0 && path[0] && !m->info.from_cache)
         cache_store(m, dir, path, key);
     if (rc == 0)
@@ -674,27 +870,57 @@ static void sort_hits(tdx_hit *v, size_t n)
     }
 }
 
-/* Expand literal matches to rows, keeping those that pass the boundary rule. */
+/*
+ * Confirm each anchor match as the literals it stands for, expand them to
+ * their rows and keep those that pass the boundary rule.
+ */
 static int literal_hits(const tdx_matcher *m, const tdx_match_scratch *s, const uint8_t *text,
                         size_t len, tdx_hits *out)
 {
     size_t n = 0;
     for (size_t i = 0; i < s->nlit; i++) {
-        const lit *l = &m->lits[s->lit[i].id];
-        uint32_t end = s->lit[i].end, start = end - l->len;
-        unsigned fail = 0;
-        if (l->check) {
-            if ((l->check & CHECK_LEFT) && start > 0 && is_word[text[start - 1]])
-                fail |= CHECK_LEFT;
-            if ((l->check & CHECK_RIGHT) && end < len && is_word[text[end]])
-                fail |= CHECK_RIGHT;
-        }
-        for (uint32_t p = l->first; p != NONE; p = m->next[p]) {
-            if (m->check[p] & fail)
+        /* The literal table is larger than L2 for big watch lists: ask for
+         * the entries of later matches while this one is confirmed. */
+        if (i + 8 < s->nlit)
+            __builtin_prefetch(&m->lits[s->lit[i + 8].id]);
+        uint32_t aend = s->lit[i].end;
+        for (uint32_t a = s->lit[i].id; a != NONE; a = m->lits[a].next) {
+            const lit *l = &m->lits[a];
+            if (aend < l->off_end)
                 continue;
-            if (n == out->cap && grow((void **)&out->v, &out->cap, n + 1, sizeof *out->v) != 0)
-                return TDX_ENOMEM;
-            out->v[n++] = (tdx_hit){p, start, end};
+            uint32_t start = aend - l->off_end, end = start + l->len;
+            /* A literal longer than its anchor: the anchor matched a window
+             * only.  Both 8-byte ends first; they decide up to 16 bytes. */
+            if (l->len > ANCHOR_BYTES) {
+                const uint8_t *t = text + start;
+                if (end > len || load_key(t, 8) != l->head ||
+                    load_key(t + l->len - 8, 8) != l->tail)
+                    continue;
+                if (l->len > 16 && memcmp(t + 8, l->bytes + 8, l->len - 16) != 0)
+                    continue;
+            }
+            unsigned fail = 0;
+            if (l->check) {
+                if ((l->check & CHECK_LEFT) && start > 0 && is_word[text[start - 1]])
+                    fail |= CHECK_LEFT;
+                if ((l->check & CHECK_RIGHT) && end < len && is_word[text[end]])
+                    fail |= CHECK_RIGHT;
+            }
+            if (l->one_row) {
+                if (fail)
+                    continue;
+                if (n == out->cap && grow((void **)&out->v, &out->cap, n + 1, sizeof *out->v) != 0)
+                    return TDX_ENOMEM;
+                out->v[n++] = (tdx_hit){l->first, start, end};
+                continue;
+            }
+            for (uint32_t p = l->first; p != NONE; p = m->next[p]) {
+                if (m->check[p] & fail)
+                    continue;
+                if (n == out->cap && grow((void **)&out->v, &out->cap, n + 1, sizeof *out->v) != 0)
+                    return TDX_ENOMEM;
+                out->v[n++] = (tdx_hit){p, start, end};
+            }
         }
     }
     out->n = n;
@@ -771,5 +997,34 @@ int tdx_match_scan(const tdx_matcher *m, tdx_match_scratch *s, const uint8_t *te
             out->v[--k] = s->rx[--j];
     }
     out->n = nl + nrx;
+    return 0;
+}
+
+static int on_count(unsigned id, unsigned long long from, unsigned long long to, unsigned flags,
+                    void *ctx)
+{
+    (void)id;
+    (void)from;
+    (void)to;
+    (void)flags;
+    (*(size_t *)ctx)++;
+    return 0;
+}
+
+int tdx_match_count_raw(const tdx_matcher *m, tdx_match_scratch *s, const uint8_t *text, size_t len,
+                        size_t *out_count, tdx_err *err)
+{
+    if (m == NULL || s == NULL || out_count == NULL || (text == NULL && len) || len > UINT32_MAX)
+        return tdx_err_set(err, TDX_EINVAL, "tdx_match_count_raw: invalid argument");
+    size_t n = 0;
+    for (size_t i = 0; len && s->hs && i < m->ndbs; i++) {
+        if (m->dbs[i].db == NULL)
+            continue;
+        hs_error_t hr =
+            hs_scan(m->dbs[i].db, (const char *)text, (unsigned)len, 0, s->hs, on_count, &n);
+        if (hr != HS_SUCCESS)
+            return tdx_err_set(err, TDX_EINTERNAL, "Hyperscan scan failed (error %d)", hr);
+    }
+    *out_count = n;
     return 0;
 }

@@ -172,4 +172,14 @@ void tdx_hits_free(tdx_hits *h);
 int tdx_match_scan(const tdx_matcher *m, tdx_match_scratch *s, const uint8_t *text, size_t len,
                    tdx_hits *out, tdx_err *err);
 
+/**
+ * Run only the Hyperscan scans of tdx_match_scan over text, with a callback
+ * that counts matches, and store the count (raw matches, before the
+ * boundary rule and before shared literals are expanded to their rows).
+ * This is the cost floor of tdx_match_scan; bench_match measures one
+ * against the other.  Errors: TDX_EINVAL, TDX_EINTERNAL.
+ */
+int tdx_match_count_raw(const tdx_matcher *m, tdx_match_scratch *s, const uint8_t *text,
+                        size_t len, size_t *out_count, tdx_err *err);
+
 #endif
