@@ -484,3 +484,144 @@ Test(corpus, generated_watch_list_has_n_entities_and_no_shared_alias, .init = se
     cr_assert(strstr(errout, "0 mismatched") != NULL, "%s", errout);
     free(errout);
 }
+
+#include <unicode/ucnv.h>
+
+/* Decode a notice file: UTF-8 when valid, else the first of GB18030 and Big5
+ * that turns it back into `want`.  Returns the encoding used, or NULL. */
+static const char *decode_as(const char *bytes, size_t n, const char *want)
+{
+    static const char *const encs[] = {"UTF-8", "GB18030", "Big5"};
+    for (int i = 0; i < 3; i++) {
+        UErrorCode st = U_ZERO_ERROR;
+        char *out = calloc(n * 4 + 16, 1);
+        int32_t m = ucnv_convert("UTF-8", encs[i], out, (int32_t)(n * 4 + 16), bytes,
+                                 (int32_t)n, &st);
+        int ok = U_SUCCESS(st) && (size_t)m == strlen(want) && memcmp(out, want, (size_t)m) == 0;
+        free(out);
+        if (ok)
+            return encs[i];
+    }
+    return NULL;
+}
+
+Test(corpus, text_files_hold_the_notice_text_in_their_encoding, .init = setup, .fini = teardown)
+{
+    char args[2048];
+    const char *common = "-n 120 -s 11 --trad 0.5 --plant 0.5 -q";
+    snprintf(args, sizeof args, "%s -o '%s'", common, tu_path("n.jsonl"));
+    cr_assert(eq(int, run_gen(args, NULL), 0));
+    snprintf(args, sizeof args, "%s --format text --encoding-share gb18030=0.4,big5=0.6 -o '%s'",
+             common, tu_path("txt"));
+    cr_assert(eq(int, run_gen(args, NULL), 0));
+    char *all = tu_read_file(tu_path("n.jsonl"), NULL);
+    int seen[3] = {0};
+    for (char *line = strtok(all, "\n"); line; line = strtok(NULL, "\n")) {
+        char *id = json_get(line, "id", NULL), *text = json_get(line, "text", NULL);
+        char name[512];
+        snprintf(name, sizeof name, "txt/00000/%s.txt", id);
+        size_t n;
+        char *bytes = tu_read_file(tu_path(name), &n);
+        cr_assert(bytes != NULL, "missing %s", name);
+        const char *enc = decode_as(bytes, n, text);
+        cr_assert(enc != NULL, "%s does not decode to the notice text", name);
+        seen[enc[0] == 'U' ? 0 : enc[0] == 'G' ? 1 : 2]++;
+        free(bytes);
+        free(id);
+        free(text);
+    }
+    cr_assert(seen[0] > 0 && seen[1] > 0 && seen[2] > 0, "encodings used: %d %d %d", seen[0],
+              seen[1], seen[2]);
+    free(all);
+}
+
+/* Visible text of a generated page: blocks end lines, tags go, entities decode. */
+static char *page_text(const char *html)
+{
+    const char *body = strstr(html, "<body>");
+    cr_assert(body != NULL);
+    char *out = calloc(strlen(body) + 1, 1), *o = out;
+    for (const char *p = body + 6; *p;) {
+        if (*p == '<') {
+            int block = strncmp(p, "</p>", 4) == 0 || strncmp(p, "</div>", 6) == 0 ||
+                        strncmp(p, "</h1>", 5) == 0;
+            p = strchr(p, '>') + 1;
+            if (block && o > out && o[-1] != '\n')
+                *o++ = '\n';
+        } else if (*p == '\n') {
+            p++;
+        } else if (*p == '&') {
+            static const char *const ent[][2] = {{"&amp;", "&"}, {"&lt;", "<"}, {"&gt;", ">"}};
+            int hit = 0;
+            for (int k = 0; k < 3 && !hit; k++)
+                if (strncmp(p, ent[k][0], strlen(ent[k][0])) == 0) {
+                    *o++ = ent[k][1][0];
+                    p += strlen(ent[k][0]);
+                    hit = 1;
+                }
+            cr_assert(hit, "unexpected entity");
+        } else {
+            *o++ = *p++;
+        }
+    }
+    return out;
+}
+
+Test(corpus, html_pages_show_the_notice_text_the_truth_points_into, .init = setup,
+     .fini = teardown)
+{
+    char args[2048];
+    snprintf(args, sizeof args, "-n 60 -s 4 --plant 0.9 --format html -q -o '%s' -t '%s'",
+             tu_path("html"), tu_path("h.tsv"));
+    cr_assert(eq(int, run_gen(args, NULL), 0));
+    char *truth = tu_read_file(tu_path("h.tsv"), NULL);
+    size_t rows = 0;
+    for (char *line = strtok(truth, "\n"); line; line = strtok(NULL, "\n")) {
+        char *f[6];
+        for (int k = 0; k < 6; k++) {
+            f[k] = line;
+            line = strchr(line, '\t');
+            if (k < 5)
+                *line++ = 0;
+        }
+        char name[512];
+        snprintf(name, sizeof name, "html/00000/%s.html", f[0]);
+        char *page = tu_read_file(tu_path(name), NULL);
+        cr_assert(page != NULL, "missing %s", name);
+        char *text = page_text(page);
+        size_t s = strtoul(f[4], NULL, 10), e = strtoul(f[5], NULL, 10);
+        cr_assert(e <= strlen(text) && memcmp(text + s, f[3], e - s) == 0,
+                  "%s: truth row '%s' [%zu, %zu) is not in the page's text", f[0], f[3], s, e);
+        free(text);
+        free(page);
+        rows++;
+    }
+    cr_assert(rows > 20);
+    free(truth);
+}
+
+Test(corpus, compressed_and_archived_output_unpacks_to_the_same_notices, .init = setup,
+     .fini = teardown)
+{
+    char args[2048], cmd[4096];
+    snprintf(args, sizeof args, "-n 80 -s 2 -q -o '%s'", tu_path("p.jsonl"));
+    cr_assert(eq(int, run_gen(args, NULL), 0));
+    snprintf(args, sizeof args, "-n 80 -s 2 -q --compress gz -o '%s'", tu_path("p.jsonl.gz"));
+    cr_assert(eq(int, run_gen(args, NULL), 0));
+    snprintf(args, sizeof args, "-n 80 -s 2 -q --compress tar -o '%s'", tu_path("p.tar"));
+    cr_assert(eq(int, run_gen(args, NULL), 0));
+    snprintf(args, sizeof args, "-n 80 -s 2 -q --compress zst -o '%s'", tu_path("p.jsonl.zst"));
+    cr_assert(eq(int, run_gen(args, NULL), 0));
+    snprintf(cmd, sizeof cmd, "gzip -dc '%s' | cmp - '%s'", tu_path("p.jsonl.gz"),
+             tu_path("p.jsonl"));
+    cr_assert(eq(int, tu_run(cmd, NULL, NULL), 0), "gz stream differs");
+    snprintf(cmd, sizeof cmd, "tar -xOf '%s' part-00000.jsonl | cmp - '%s'", tu_path("p.tar"),
+             tu_path("p.jsonl"));
+    cr_assert(eq(int, tu_run(cmd, NULL, NULL), 0), "tar member differs");
+    size_t n;
+    char *z = tu_read_file(tu_path("p.jsonl.zst"), &n);
+    cr_assert(n > 4 && (unsigned char)z[0] == 0x28 && (unsigned char)z[1] == 0xB5 &&
+                  (unsigned char)z[2] == 0x2F && (unsigned char)z[3] == 0xFD,
+              "not a zstd frame");
+    free(z);
+}
