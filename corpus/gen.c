@@ -41,6 +41,8 @@
 #include "common/alloc.h"
 #include "out.h"
 
+int wlgen_main(int argc, char **argv);
+
 #ifndef TDX_CORPUS_DIR
 #define TDX_CORPUS_DIR "corpus"
 #endif
@@ -214,7 +216,7 @@ typedef struct doc {
     int minute[ND];
 
     tdx_buf text, tail, tsave, tmp, tmp2;
-    size_t title_len;
+    size_t title_off, title_len, footer_off;
     uint32_t last_cp;
     int last_cjk, pending_ws, prev_plant;
     trow *tr;
@@ -229,6 +231,7 @@ typedef struct gen {
     grammar g;
     uint32_t *plantable; /* entities with at least one literal alias */
     size_t nplantable;
+    int rule_html_nav, rule_html_footer;
     int rule_req, rule_mention, rule_purchaser, rule_agency, rule_supplier, rule_person,
         rule_addr, rule_proj[3];
     int *rule_plant_req, *rule_plant_mention; /* per category, -1 when none */
@@ -254,6 +257,18 @@ static int rule_by_name(const grammar *g, const char *name)
     return find_rule(g, name, strlen(name));
 }
 
+/*
+ * Forms Taiwan writes (and Big5 has) where ICU's transliterator picks
+ * another: 啟 for 啓, ≧ for ≥.  Same byte length, replaced in place.
+ */
+static void taiwan_forms(tdx_buf *t)
+{
+    static const char *const from[] = {"啓", "≥"}, *const to[] = {"啟", "≧"};
+    for (size_t k = 0; k < 2; k++)
+        for (uint8_t *p = t->p; (p = (uint8_t *)strstr((char *)p, from[k])) != NULL; p += 3)
+            memcpy(p, to[k], 3);
+}
+
 static uint32_t make_piece(gen *G, const char *s, size_t len)
 {
     grammar *g = &G->g;
@@ -265,6 +280,7 @@ static uint32_t make_piece(gen *G, const char *s, size_t len)
     memset(p, 0, sizeof *p);
     tdx_buf t = TDX_BUF_INIT, f = TDX_BUF_INIT, n = TDX_BUF_INIT;
     gen_to_trad(&G->gn, s, len, &t);
+    taiwan_forms(&t);
     const char *src[2] = {s, (const char *)t.p};
     size_t slen[2] = {len, t.len};
     for (int sc = 0; sc < 2; sc++) {
@@ -1270,11 +1286,34 @@ static void make_doc(gen *G, doc *d, uint64_t index)
     snprintf(name, sizeof name, "%s%s", DOC_RULE_PREFIX[0], TYPES[d->type].key);
     expand(G, d, rule_by_name(&G->g, name), &d->u);
 
+    size_t body_units = d->u.n;
+    int html = G->o.out.format == OUT_HTML;
+    if (html) {
+        /* the page around the notice is text a reader sees too */
+        expand(G, d, G->rule_html_nav, &d->u);
+        size_t nav_units = d->u.n;
+        expand(G, d, G->rule_html_footer, &d->u);
+        emit_units(G, d, &d->u, body_units, nav_units);
+        gen_put(&d->text, "\n", 1);
+        d->pending_ws = 1;
+        d->title_off = d->text.len;
+        emit_units(G, d, &d->u, 0, title_units);
+        d->title_len = d->text.len - d->title_off;
+        gen_put(&d->text, "\n", 1);
+        d->pending_ws = 1;
+        emit_units(G, d, &d->u, title_units, body_units);
+        d->footer_off = d->text.len;
+        emit_units(G, d, &d->u, nav_units, d->u.n);
+        gen_put(&d->text, "\n", 1);
+        return;
+    }
+    d->title_off = 0;
     emit_units(G, d, &d->u, 0, title_units);
     d->title_len = d->text.len;
     gen_put(&d->text, "\n", 1);
     d->pending_ws = 1;
-    emit_units(G, d, &d->u, title_units, d->u.n);
+    emit_units(G, d, &d->u, title_units, body_units);
+    d->footer_off = d->text.len;
 }
 
 /* ---- verification: the reference matcher over the whole normalized notice ------ */
@@ -1287,6 +1326,28 @@ static int cmp_trow(const void *a, const void *b)
     if (x->end != y->end)
         return x->end < y->end ? -1 : 1;
     return (x->entity > y->entity) - (x->entity < y->entity);
+}
+
+/*
+ * Does the truth slice normalize to the hit's text?  Alone, or -- since
+ * ICU's Traditional-Simplified rules look at neighbours (西嶽 -> 西岳, but
+ * 嶽 alone stays) -- with a few characters of left context, whose
+ * normalization must then end with the hit.
+ */
+static int slice_is_hit(gen_norm *gn, const tdx_buf *text, const trow *t, const uint8_t *hit,
+                        size_t hlen, tdx_buf *tmp)
+{
+    gen_normalize(gn, (const char *)text->p + t->start, t->end - t->start, tmp, NULL, NULL);
+    if (tmp->len == hlen && memcmp(tmp->p, hit, hlen) == 0)
+        return 1;
+    size_t s = t->start;
+    for (int k = 0; k < 8 && s > 0; k++) {
+        s--;
+        while (s > 0 && (text->p[s] & 0xC0) == 0x80)
+            s--;
+    }
+    gen_normalize(gn, (const char *)text->p + s, t->end - s, tmp, NULL, NULL);
+    return tmp->len >= hlen && memcmp(tmp->p + tmp->len - hlen, hit, hlen) == 0;
 }
 
 /*
@@ -1324,10 +1385,8 @@ static int verify_doc(gen *G, doc *d, const char *id)
             bad = 1;
             break;
         }
-        gen_normalize(gn, (const char *)d->text.p + d->tr[i].start,
-                      d->tr[i].end - d->tr[i].start, &G->vtmp, NULL, NULL);
-        if (G->vtmp.len != got[i].end - got[i].start ||
-            memcmp(G->vtmp.p, norm_text.p + got[i].start, G->vtmp.len) != 0)
+        if (!slice_is_hit(gn, &d->text, &d->tr[i], norm_text.p + got[i].start,
+                          got[i].end - got[i].start, &G->vtmp))
             bad = 1;
     }
     if (bad) {
@@ -1353,7 +1412,8 @@ static int verify_doc(gen *G, doc *d, const char *id)
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: gen [OPTIONS]\n"
+            "usage: gen [OPTIONS]            generate tender notices\n"
+            "       gen watchlist [OPTIONS]  generate a watch list (gen watchlist --help)\n"
             "\n"
             "Writes realistic Chinese public-procurement notices, deterministically per\n"
             "--seed, planting names from a watch list, and the exact ground truth of where\n"
@@ -1459,6 +1519,8 @@ static void gen_setup(gen *G)
     compile_grammar(G);
     grammar *g = &G->g;
     G->rule_req = rule_by_name(g, "req");
+    G->rule_html_nav = rule_by_name(g, "html.nav");
+    G->rule_html_footer = rule_by_name(g, "html.footer");
     G->rule_mention = rule_by_name(g, "plant.mention");
     G->rule_purchaser = rule_by_name(g, "purchaser");
     G->rule_agency = rule_by_name(g, "agency");
@@ -1549,6 +1611,8 @@ static void make_id(const opts *o, uint64_t i, char *id, size_t cap)
 
 int main(int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], "watchlist") == 0)
+        return wlgen_main(argc - 1, argv + 1);
     gen G;
     memset(&G, 0, sizeof G);
     opts *o = &G.o;
@@ -1665,6 +1729,8 @@ int main(int argc, char **argv)
             return GEN_EXIT_USAGE;
         }
         if (bad) {
+            if (c == O_FORMAT || c == O_ENC || c == O_COMPRESS)
+                return GEN_EXIT_USAGE; /* out_opts_parse said why */
             if (li >= 0)
                 fprintf(stderr, "gen: invalid value '%s' for --%s\n", optarg, lo[li].name);
             else
@@ -1704,8 +1770,9 @@ int main(int argc, char **argv)
             break;
         uint64_t src = o->dup > 0 ? dup_source(o, i) : i;
         make_doc(&G, &d, src);
-        char id[64], url[160], date[16];
+        char id[64], src_id[64], url[160], date[16];
         make_id(o, i, id, sizeof id);
+        make_id(o, src, src_id, sizeof src_id);
         int y, m, dd;
         ymd(d.day[D_PUB], &y, &m, &dd);
         snprintf(date, sizeof date, "%04d-%02d-%02d", y, m, dd);
@@ -1728,8 +1795,11 @@ int main(int argc, char **argv)
                  d.money[M_BUDGET] % 100);
         out_doc rec = {
             .id = id,
-            .title = (const char *)d.text.p,
+            .title = (const char *)d.text.p + d.title_off,
             .title_len = d.title_len,
+            .title_off = d.title_off,
+            .footer_off = d.footer_off,
+            .seed = o->seed,
             .date = date,
             .url = url,
             .text = (const char *)d.text.p,
@@ -1741,6 +1811,7 @@ int main(int argc, char **argv)
             .province = prov,
             .city = strcmp(GRAM_PROVS[d.prov].suffix, "市") == 0 ? prov : cityname,
             .notice_type = TYPES[d.type].name,
+            .dup_of = src != i ? src_id : NULL,
             .trad = d.trad,
             .index = i,
         };
@@ -1762,7 +1833,7 @@ int main(int argc, char **argv)
         d.seps = d.unsafe = 0;
     }
     uint64_t bytes = out_bytes(sink);
-    out_close(sink);
+    out_close(sink, o->quiet);
     if (truth && fclose(truth) != 0)
         gen_die("cannot write '%s': %s", o->truth, strerror(errno));
     clock_gettime(CLOCK_MONOTONIC, &t1);

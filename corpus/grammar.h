@@ -170,6 +170,13 @@ static const gram_row GRAMMAR[] = {
      "本次公开的采购意向是本单位政府采购工作的初步安排，具体采购项目情况以相关采购公告和采购"
      "文件为准。\n{$purchaser}\n{#date pub}\n"},
 
+    /* ---- the page around a notice (--format html) ------------------------ */
+    {"html.nav", "|首页 > 政府采购 > 采购公告|当前位置：首页 > 交易信息 > 政府采购|"
+                 "您现在的位置：首页 > 信息公开 > 采购公告|{$prov}政府采购网 > 公告信息"},
+    {"html.footer", "主办单位：{$prov}{$prov_sfx}财政厅　承办：{$prov}{$prov_sfx}政府采购中心\n"
+                    "网站标识码：{#int 1000000000 1999999999}　建议使用1280×800以上分辨率浏览"},
+    {"html.footer", "版权所有：{platform}\n技术支持：{company_f}　联系电话：{#phone}"},
+
     /* ---- shared sections --------------------------------------------- */
     {"contacts",
      "1.采购人信息\n名称：{$purchaser}\n地址：{$addr1}\n联系方式：{$person1}，{$phone1}\n"

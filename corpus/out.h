@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 enum { OUT_JSONL, OUT_TEXT, OUT_HTML };
-enum { COMP_NONE, COMP_GZ, COMP_ZST, COMP_TAR, COMP_ZIP };
+enum { COMP_NONE, COMP_GZ, COMP_ZST, COMP_TAR, COMP_ZIP, COMP_TAR_GZ, COMP_TAR_ZST };
 
 typedef struct out_opts {
     int format, compress;
@@ -23,13 +23,19 @@ int out_opts_parse(out_opts *o, const char *name, const char *val);
 /** Check the combination against the output path; prints the reason, -1 when bad. */
 int out_opts_check(const out_opts *o, const char *path);
 
-/** One notice as the sinks see it.  All strings borrowed for the call. */
+/**
+ * One notice as the sinks see it.  All strings borrowed for the call.
+ * text holds, for html, a navigation line before title_off and footer lines
+ * from footer_off; title is text + title_off.
+ */
 typedef struct out_doc {
     const char *id, *title, *date, *url, *text;
-    size_t title_len, text_len;
+    size_t title_len, text_len, title_off, footer_off;
     const char *purchaser, *agency, *project_no, *budget, *province, *city, *notice_type;
+    const char *dup_of; /* id of the notice this one re-publishes, NULL for an original */
     int trad;       /* written in Traditional script (Big5 goes to those) */
     uint64_t index; /* notice number: picks the file encoding deterministically */
+    uint64_t seed;
 } out_doc;
 
 typedef struct out_sink out_sink;
@@ -39,7 +45,7 @@ out_sink *out_open(const out_opts *o, const char *path);
 void out_write(out_sink *s, const out_doc *d);
 /** Bytes written so far (uncompressed, as produced). */
 uint64_t out_bytes(const out_sink *s);
-/** Flush and close (dies on a write error). */
-void out_close(out_sink *s);
+/** Flush and close (dies on a write error); unless quiet, report encodings used. */
+void out_close(out_sink *s, int quiet);
 
 #endif

@@ -130,6 +130,31 @@ void gen_normalize(gen_norm *gn, const char *s, size_t len, tdx_buf *out, int *l
         *lead_ws = len > 0 && is_ws_byte((uint8_t)s[0]);
     if (trail_ws)
         *trail_ws = len > 0 && is_ws_byte((uint8_t)s[len - 1]);
+    /* Printable ASCII only folds case and collapses white space (NFKC_CF
+     * and Traditional-Simplified leave it alone); skip ICU for it. */
+    size_t i = 0;
+    while (i < len && (((uint8_t)s[i] >= 0x20 && (uint8_t)s[i] < 0x7F) || is_ws_byte((uint8_t)s[i])))
+        i++;
+    if (i == len) {
+        tdx_buf_reset(out);
+        if (tdx_buf_grow(out, len + 1) != 0)
+            gen_die("out of memory");
+        size_t o = 0;
+        for (i = 0; i < len; i++) {
+            uint8_t c = (uint8_t)s[i];
+            if (is_ws_byte(c)) {
+                if (o > 0 && out->p[o - 1] != ' ')
+                    out->p[o++] = ' ';
+                continue;
+            }
+            out->p[o++] = (uint8_t)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+        }
+        while (o > 0 && out->p[o - 1] == ' ')
+            o--;
+        out->len = o;
+        out->p[o] = 0;
+        return;
+    }
     if (tdx_norm_run(gn->norm, gn->ctx, (const uint8_t *)s, len, &gn->out, &err) != 0)
         gen_die("normalize: %s", err.msg);
     const uint8_t *p = gn->out.text.p, *e = p + gn->out.text.len;

@@ -503,7 +503,8 @@ static uint32_t entity_id(watch *w, const char *name, uint32_t cat)
     for (; w->ent_slots[i]; i = (i + 1) & mask)
         if (strcmp(w->ents[w->ent_slots[i] - 1].name, name) == 0)
             return w->ent_slots[i] - 1;
-    w->ents = gen_realloc(w->ents, (w->nents + 1) * sizeof *w->ents);
+    if ((w->nents & (w->nents - 1)) == 0)
+        w->ents = gen_realloc(w->ents, (w->nents ? 2 * w->nents : 1) * sizeof *w->ents);
     wentity *e = &w->ents[w->nents];
     memset(e, 0, sizeof *e);
     e->name = gen_strndup(name, strlen(name));
@@ -579,7 +580,8 @@ watch *watch_load(const char *path, gen_norm *gn)
         uint32_t c = category_id(w, cat);
         uint32_t e = entity_id(w, ent, c);
         uint32_t row = (uint32_t)w->nrows;
-        w->rows = gen_realloc(w->rows, (w->nrows + 1) * sizeof *w->rows);
+        if ((row & (row - 1)) == 0) /* grow at powers of two */
+            w->rows = gen_realloc(w->rows, (row ? 2 * (size_t)row : 1) * sizeof *w->rows);
         w->rows[row] = (wrow){e, lineno, flags, gen_strndup(pat, strlen(pat))};
         w->nrows++;
         if (flags & ROW_REGEX) {

@@ -331,16 +331,28 @@ Test(corpus, truth_equals_a_naive_search_of_the_normalized_text, .init = setup,
         for (size_t k = 0; k < ng; k++) {
             cr_assert(eq(str, (char *)got[k].entity, (char *)want[k].entity), "seed %llu, %s",
                       (unsigned long long)seed, id);
-            /* the truth slice normalizes to what the search found */
-            char *ns = NULL;
-            size_t nl = 0;
+            /* the truth slice normalizes to what the search found (with a
+             * little left context: Traditional-Simplified looks at neighbours) */
+            size_t hl = got[k].end - got[k].start, from = want[k].start;
+            for (int back = 0; back < 8 && from > 0; back++)
+                do
+                    from--;
+                while (from > 0 && (text[from] & 0xC0) == 0x80);
+            char *ns = NULL, *nc = NULL;
+            size_t nl = 0, ncl = 0;
             cr_assert(eq(int, tdx_norm_str(norm, text + want[k].start,
                                            want[k].end - want[k].start, &ns, &nl, &err),
                          0));
-            cr_assert(nl == got[k].end - got[k].start &&
-                          memcmp(ns, out.text.p + got[k].start, nl) == 0,
-                      "seed %llu, %s: truth slice and hit differ", (unsigned long long)seed, id);
+            cr_assert(eq(int, tdx_norm_str(norm, text + from, want[k].end - from, &nc, &ncl, &err),
+                         0));
+            while (ncl > 0 && nc[ncl - 1] == ' ')
+                ncl--;
+            const char *h = (const char *)out.text.p + got[k].start;
+            int same = (nl == hl && memcmp(ns, h, hl) == 0) ||
+                       (ncl >= hl && memcmp(nc + ncl - hl, h, hl) == 0);
+            cr_assert(same, "seed %llu, %s: truth slice and hit differ", (unsigned long long)seed, id);
             free(ns);
+            free(nc);
         }
         nhits += ng;
         ndocs++;
@@ -402,4 +414,214 @@ Test(corpus, bad_usage_and_hopeless_watch_lists_are_refused, .init = setup, .fin
     cr_assert(eq(int, run_gen(args, &err), 3));
     cr_assert(strstr(err, "bad.tsv:1:") != NULL, "%s", err);
     free(err);
+}
+
+Test(corpus, generated_watch_list_has_n_entities_and_no_shared_alias, .init = setup,
+     .fini = teardown, .timeout = 120)
+{
+    char args[2048];
+    snprintf(args, sizeof args, "watchlist --names 1000 --seed 5 -o '%s'", tu_path("w1.tsv"));
+    cr_assert(eq(int, run_gen(args, NULL), 0));
+    snprintf(args, sizeof args, "watchlist --names 1000 --seed 5 -o '%s'", tu_path("w2.tsv"));
+    cr_assert(eq(int, run_gen(args, NULL), 0));
+    char *a = tu_read_file(tu_path("w1.tsv"), NULL), *b = tu_read_file(tu_path("w2.tsv"), NULL);
+    cr_assert(eq(str, a, b), "same seed, different watch list");
+    free(b);
+
+    tdx_norm *norm = NULL;
+    tdx_err err = {0};
+    cr_assert(eq(int, tdx_norm_create(TDX_NORM_ALL, &norm, &err), 0));
+    /* entity of every normalized alias, by linear search: obviously right */
+    size_t n = 0, nent = 0, cats[4] = {0};
+    char **keys = calloc(8000, sizeof *keys), **owner = calloc(8000, sizeof *owner);
+    char prev[512] = "";
+    for (char *line = strtok(a, "\n"); line; line = strtok(NULL, "\n")) {
+        if (line[0] == '#')
+            continue;
+        char *t1 = strchr(line, '\t'), *t2 = t1 ? strchr(t1 + 1, '\t') : NULL;
+        cr_assert(t1 && t2, "bad row '%s'", line);
+        *t1 = *t2 = 0;
+        const char *ent = line, *cat = t1 + 1, *pat = t2 + 1;
+        static const char *const names[] = {"company", "university", "lab", "intermediary"};
+        int ci = -1;
+        for (int k = 0; k < 4; k++)
+            if (strcmp(cat, names[k]) == 0)
+                ci = k;
+        cr_assert(ci >= 0, "unexpected category '%s'", cat);
+        if (strcmp(prev, ent) != 0) {
+            nent++;
+            cats[ci]++;
+            snprintf(prev, sizeof prev, "%s", ent);
+        }
+        char *k = NULL;
+        size_t kl = 0;
+        cr_assert(eq(int, tdx_norm_str(norm, pat, strlen(pat), &k, &kl, &err), 0));
+        for (size_t j = 0; j < n; j++)
+            cr_assert(strcmp(keys[j], k) != 0, "alias '%s' of '%s' also belongs to '%s'", pat,
+                      ent, owner[j]);
+        cr_assert(n < 8000);
+        keys[n] = k;
+        owner[n++] = strdup(ent);
+    }
+    cr_assert(eq(sz, nent, 1000));
+    cr_assert(n >= 2000, "expected several aliases per entity, got %zu rows", n);
+    for (int k = 0; k < 4; k++)
+        cr_assert(cats[k] >= 50, "category %d has only %zu entities", k, cats[k]);
+    for (size_t j = 0; j < n; j++) {
+        free(keys[j]);
+        free(owner[j]);
+    }
+    free(keys);
+    free(owner);
+    free(a);
+    tdx_norm_free(norm);
+
+    /* and notices planting them keep an exact truth */
+    char *errout = NULL;
+    snprintf(args, sizeof args, "-w '%s' -n 300 --plant 0.9 --variants 0.5 --verify -o /dev/null",
+             tu_path("w1.tsv"));
+    cr_assert(eq(int, run_gen(args, &errout), 0), "%s", errout);
+    cr_assert(strstr(errout, "0 mismatched") != NULL, "%s", errout);
+    free(errout);
+}
+
+#include <unicode/ucnv.h>
+
+/* Decode a notice file: UTF-8 when valid, else the first of GB18030 and Big5
+ * that turns it back into `want`.  Returns the encoding used, or NULL. */
+static const char *decode_as(const char *bytes, size_t n, const char *want)
+{
+    static const char *const encs[] = {"UTF-8", "GB18030", "Big5"};
+    for (int i = 0; i < 3; i++) {
+        UErrorCode st = U_ZERO_ERROR;
+        char *out = calloc(n * 4 + 16, 1);
+        int32_t m = ucnv_convert("UTF-8", encs[i], out, (int32_t)(n * 4 + 16), bytes,
+                                 (int32_t)n, &st);
+        int ok = U_SUCCESS(st) && (size_t)m == strlen(want) && memcmp(out, want, (size_t)m) == 0;
+        free(out);
+        if (ok)
+            return encs[i];
+    }
+    return NULL;
+}
+
+Test(corpus, text_files_hold_the_notice_text_in_their_encoding, .init = setup, .fini = teardown)
+{
+    char args[2048];
+    const char *common = "-n 120 -s 11 --trad 0.5 --plant 0.5 -q";
+    snprintf(args, sizeof args, "%s -o '%s'", common, tu_path("n.jsonl"));
+    cr_assert(eq(int, run_gen(args, NULL), 0));
+    snprintf(args, sizeof args, "%s --format text --encoding-share gb18030=0.4,big5=0.6 -o '%s'",
+             common, tu_path("txt"));
+    cr_assert(eq(int, run_gen(args, NULL), 0));
+    char *all = tu_read_file(tu_path("n.jsonl"), NULL);
+    int seen[3] = {0};
+    for (char *line = strtok(all, "\n"); line; line = strtok(NULL, "\n")) {
+        char *id = json_get(line, "id", NULL), *text = json_get(line, "text", NULL);
+        char name[512];
+        snprintf(name, sizeof name, "txt/00000/%s.txt", id);
+        size_t n;
+        char *bytes = tu_read_file(tu_path(name), &n);
+        cr_assert(bytes != NULL, "missing %s", name);
+        const char *enc = decode_as(bytes, n, text);
+        cr_assert(enc != NULL, "%s does not decode to the notice text", name);
+        seen[enc[0] == 'U' ? 0 : enc[0] == 'G' ? 1 : 2]++;
+        free(bytes);
+        free(id);
+        free(text);
+    }
+    cr_assert(seen[0] > 0 && seen[1] > 0 && seen[2] > 0, "encodings used: %d %d %d", seen[0],
+              seen[1], seen[2]);
+    free(all);
+}
+
+/* Visible text of a generated page: blocks end lines, tags go, entities decode. */
+static char *page_text(const char *html)
+{
+    const char *body = strstr(html, "<body>");
+    cr_assert(body != NULL);
+    char *out = calloc(strlen(body) + 1, 1), *o = out;
+    for (const char *p = body + 6; *p;) {
+        if (*p == '<') {
+            int block = strncmp(p, "</p>", 4) == 0 || strncmp(p, "</div>", 6) == 0 ||
+                        strncmp(p, "</h1>", 5) == 0;
+            p = strchr(p, '>') + 1;
+            if (block && o > out && o[-1] != '\n')
+                *o++ = '\n';
+        } else if (*p == '\n') {
+            p++;
+        } else if (*p == '&') {
+            static const char *const ent[][2] = {{"&amp;", "&"}, {"&lt;", "<"}, {"&gt;", ">"}};
+            int hit = 0;
+            for (int k = 0; k < 3 && !hit; k++)
+                if (strncmp(p, ent[k][0], strlen(ent[k][0])) == 0) {
+                    *o++ = ent[k][1][0];
+                    p += strlen(ent[k][0]);
+                    hit = 1;
+                }
+            cr_assert(hit, "unexpected entity");
+        } else {
+            *o++ = *p++;
+        }
+    }
+    return out;
+}
+
+Test(corpus, html_pages_show_the_notice_text_the_truth_points_into, .init = setup,
+     .fini = teardown)
+{
+    char args[2048];
+    snprintf(args, sizeof args, "-n 60 -s 4 --plant 0.9 --format html -q -o '%s' -t '%s'",
+             tu_path("html"), tu_path("h.tsv"));
+    cr_assert(eq(int, run_gen(args, NULL), 0));
+    char *truth = tu_read_file(tu_path("h.tsv"), NULL);
+    size_t rows = 0;
+    for (char *line = strtok(truth, "\n"); line; line = strtok(NULL, "\n")) {
+        char *f[6];
+        for (int k = 0; k < 6; k++) {
+            f[k] = line;
+            line = strchr(line, '\t');
+            if (k < 5)
+                *line++ = 0;
+        }
+        char name[512];
+        snprintf(name, sizeof name, "html/00000/%s.html", f[0]);
+        char *page = tu_read_file(tu_path(name), NULL);
+        cr_assert(page != NULL, "missing %s", name);
+        char *text = page_text(page);
+        size_t s = strtoul(f[4], NULL, 10), e = strtoul(f[5], NULL, 10);
+        cr_assert(e <= strlen(text) && memcmp(text + s, f[3], e - s) == 0,
+                  "%s: truth row '%s' [%zu, %zu) is not in the page's text", f[0], f[3], s, e);
+        free(text);
+        free(page);
+        rows++;
+    }
+    cr_assert(rows > 20);
+    free(truth);
+}
+
+Test(corpus, compressed_and_archived_output_unpacks_to_the_same_notices, .init = setup,
+     .fini = teardown)
+{
+    char args[2048], cmd[4096];
+    snprintf(args, sizeof args, "-n 80 -s 2 -q -o '%s'", tu_path("p.jsonl"));
+    cr_assert(eq(int, run_gen(args, NULL), 0));
+    snprintf(args, sizeof args, "-n 80 -s 2 -q --compress gz -o '%s'", tu_path("p.jsonl.gz"));
+    cr_assert(eq(int, run_gen(args, NULL), 0));
+    snprintf(args, sizeof args, "-n 80 -s 2 -q --compress tar -o '%s'", tu_path("p.tar"));
+    cr_assert(eq(int, run_gen(args, NULL), 0));
+    snprintf(args, sizeof args, "-n 80 -s 2 -q --compress zst -o '%s'", tu_path("p.jsonl.zst"));
+    cr_assert(eq(int, run_gen(args, NULL), 0));
+    snprintf(cmd, sizeof cmd, "gzip -dc '%s' | cmp - '%s'", tu_path("p.jsonl.gz"),
+             tu_path("p.jsonl"));
+    cr_assert(eq(int, tu_run(cmd, NULL, NULL), 0), "gz stream differs");
+    snprintf(cmd, sizeof cmd, "tar -xOf '%s' part-00000.jsonl | cmp - '%s'", tu_path("p.tar"),
+             tu_path("p.jsonl"));
+    cr_assert(eq(int, tu_run(cmd, NULL, NULL), 0), "tar member differs");
+    size_t n;
+    char *z = tu_read_file(tu_path("p.jsonl.zst"), &n);
+    cr_assert(n > 4 && (unsigned char)z[0] == 0x28 && (unsigned char)z[1] == 0xB5 &&
+                  (unsigned char)z[2] == 0x2F && (unsigned char)z[3] == 0xFD,
+              "not a zstd frame");
+    free(z);
 }
