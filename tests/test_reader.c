@@ -9,6 +9,7 @@
 #include <criterion/new/assert.h>
 
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -586,4 +587,303 @@ Test(reader, text_with_nul_bytes_is_rejected, .init = setup, .fini = teardown)
     cr_assert(eq(sz, g.nj, 1));
     expect_reject(&g, 0, path, 0, 90000, "NUL byte");
     free(t);
+}
+
+/* ---------------------------------------------------------------------- */
+/* archives and compressed streams                                        */
+
+static void sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Run a shell command in the temp dir; the test fails if it fails. */
+static void sh(const char *fmt, ...)
+{
+    char cmd[4096], full[8192];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    snprintf(full, sizeof full, "cd '%s' && %s", tu_path(""), cmd);
+    char *err = NULL;
+    int st = tu_run(full, NULL, &err);
+    cr_assert(eq(int, st, 0), "command failed: %s\n%s", cmd, err ? err : "");
+    free(err);
+}
+
+/* The tree every archive test packs: JSON Lines, text and HTML. */
+static void make_tree(void)
+{
+    mkdir(tu_path("t"), 0755);
+    mkdir(tu_path("t/d"), 0755);
+    mkdir(tu_path("t/d/sub"), 0755);
+    tu_write_str(tu_path("t/d/x.jsonl"), "{\"id\":\"a1\",\"text\":\"甲\"}\n{\"text\":\"乙\"}\n");
+    tu_write_str(tu_path("t/d/sub/n.txt"), "深圳大学");
+    tu_write_str(tu_path("t/d/sub/p.html"), "<title>T</title><p>深圳<b>大学</b></p>");
+}
+
+/* What reading the tree packed under `prefix` must give, in archive order. */
+static void expect_tree(const got *g, size_t first, const char *prefix, const char *jsonl_member)
+{
+    char src[1024], key[1100];
+    cr_assert(ge(sz, g->nd, first + 4));
+    snprintf(src, sizeof src, "%s!%s", prefix, jsonl_member);
+    cr_expect(eq(str, g->d[first].key, "a1"));
+    cr_expect(eq(str, g->d[first].source, src));
+    cr_expect(eq(str, g->d[first].text, "甲"));
+    snprintf(key, sizeof key, "%s:2", src);
+    cr_expect(eq(str, g->d[first + 1].key, key));
+    cr_expect(eq(u64, g->d[first + 1].offset, strlen("{\"id\":\"a1\",\"text\":\"甲\"}\n")));
+    snprintf(src, sizeof src, "%s!d/sub/n.txt", prefix);
+    cr_expect(eq(str, g->d[first + 2].key, src));
+    cr_expect(eq(str, g->d[first + 2].text, "深圳大学"));
+    snprintf(src, sizeof src, "%s!d/sub/p.html", prefix);
+    cr_expect(eq(str, g->d[first + 3].key, src));
+    cr_expect(eq(str, g->d[first + 3].text, "深圳大学"));
+    cr_expect(eq(str, g->d[first + 3].title, "T"));
+    for (size_t i = first; i < first + 4; i++)
+        cr_expect(eq(u64, g->d[i].record, i - first));
+}
+
+Test(reader, tar_zip_and_compressed_tars, .init = setup, .fini = teardown)
+{
+    make_tree();
+    /* Explicit member order, so the expected order does not depend on readdir. */
+    const char *members = "d/x.jsonl d/sub/n.txt d/sub/p.html";
+    sh("cd t && tar cf ../a.tar %s && zip -q ../a.zip %s", members, members);
+    sh("gzip -kc a.tar > a.tar.gz && bzip2 -kc a.tar > a.tar.bz2 && xz -kc a.tar > a.txz && "
+       "zstd -qc a.tar > a.tar.zst");
+    const char *names[] = {"a.tar", "a.zip", "a.tar.gz", "a.tar.bz2", "a.txz", "a.tar.zst"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        got g = {0};
+        read_one(tu_path(names[i]), &g);
+        dump(&g);
+        cr_expect(eq(sz, g.nj, 0), "%s", names[i]);
+        cr_expect(eq(sz, g.nd, 4), "%s", names[i]);
+        expect_tree(&g, 0, tu_path(names[i]), "d/x.jsonl");
+        cr_expect(eq(u64, g.prog.bytes, g.prog.total_bytes), "%s", names[i]);
+    }
+}
+
+Test(reader, compressed_streams, .init = setup, .fini = teardown)
+{
+    make_tree();
+    sh("cp t/d/x.jsonl x.jsonl && gzip -k x.jsonl && bzip2 -k x.jsonl && xz -k x.jsonl && "
+       "zstd -q x.jsonl && cp t/d/sub/p.html p.html && gzip p.html");
+    const char *names[] = {"x.jsonl.gz", "x.jsonl.bz2", "x.jsonl.xz", "x.jsonl.zst"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        got g = {0};
+        read_one(tu_path(names[i]), &g);
+        cr_assert(eq(sz, g.nd, 2), "%s", names[i]);
+        cr_expect(eq(sz, g.nj, 0));
+        /* A compressed stream is one source: no "!member". */
+        cr_expect(eq(str, g.d[0].source, (char *)tu_path(names[i])));
+        cr_expect(eq(str, g.d[1].text, "乙"));
+        char key[1100];
+        snprintf(key, sizeof key, "%s:2", tu_path(names[i]));
+        cr_expect(eq(str, g.d[1].key, key));
+    }
+    got g = {0};
+    read_one(tu_path("p.html.gz"), &g);
+    cr_assert(eq(sz, g.nd, 1));
+    cr_expect(eq(str, g.d[0].format, "html"));
+    cr_expect(eq(str, g.d[0].text, "深圳大学"));
+}
+
+Test(reader, zip_of_compressed_jsonl_and_archive_in_archive, .init = setup, .fini = teardown)
+{
+    make_tree();
+    sh("cd t && gzip -k d/x.jsonl && zip -q ../n.zip d/x.jsonl.gz d/sub/n.txt d/sub/p.html");
+    got g = {0};
+    read_one(tu_path("n.zip"), &g);
+    dump(&g);
+    cr_expect(eq(sz, g.nj, 0));
+    cr_assert(eq(sz, g.nd, 4));
+    expect_tree(&g, 0, tu_path("n.zip"), "d/x.jsonl.gz");
+    /* A zip inside a tar.gz, and the limit on nesting depth. */
+    sh("cd t && zip -q ../inner.zip d/x.jsonl.gz d/sub/n.txt d/sub/p.html && cd .. && "
+       "tar czf outer.tgz inner.zip && zip -q deep.zip outer.tgz && gzip -k deep.zip");
+    got h = {0};
+    read_one(tu_path("outer.tgz"), &h);
+    cr_expect(eq(sz, h.nj, 0));
+    char prefix[1100];
+    snprintf(prefix, sizeof prefix, "%s!inner.zip", tu_path("outer.tgz"));
+    expect_tree(&h, 0, prefix, "d/x.jsonl.gz");
+    got k = {0};
+    read_one(tu_path("deep.zip.gz"), &k);
+    dump(&k);
+    /*
+     * Three containers deep at most: deep.zip.gz (gzip and zip are one
+     * libarchive reader), outer.tgz, inner.zip; the .gz inside is refused,
+     * its siblings are read.
+     */
+    cr_assert(eq(sz, k.nd, 2));
+    cr_expect(eq(str, k.d[0].text, "深圳大学"));
+    cr_assert(eq(sz, k.nj, 1));
+    snprintf(prefix, sizeof prefix, "%s!outer.tgz!inner.zip!d/x.jsonl.gz", tu_path("deep.zip.gz"));
+    expect_reject(&k, 0, prefix, 0, 0, "nested more than");
+}
+
+#include <archive.h>
+#include <archive_entry.h>
+
+/* Write an archive with libarchive's writer (the only 7z producer we can count on). */
+static void write_archive(const char *path, int (*set_format)(struct archive *),
+                          const char *const *names, const char *const *datas, size_t n)
+{
+    struct archive *a = archive_write_new();
+    cr_assert(eq(int, set_format(a), ARCHIVE_OK));
+    cr_assert(eq(int, archive_write_open_filename(a, path), ARCHIVE_OK), "%s",
+              archive_error_string(a));
+    for (size_t i = 0; i < n; i++) {
+        struct archive_entry *e = archive_entry_new();
+        archive_entry_set_pathname(e, names[i]);
+        archive_entry_set_size(e, (la_int64_t)strlen(datas[i]));
+        archive_entry_set_filetype(e, AE_IFREG);
+        archive_entry_set_perm(e, 0644);
+        cr_assert(eq(int, archive_write_header(a, e), ARCHIVE_OK));
+        cr_assert(eq(long, (long)archive_write_data(a, datas[i], strlen(datas[i])),
+                     (long)strlen(datas[i])));
+        archive_entry_free(e);
+    }
+    archive_write_close(a);
+    archive_write_free(a);
+}
+
+Test(reader, seven_zip_through_libarchive, .init = setup, .fini = teardown)
+{
+    const char *names[] = {"d/x.jsonl", "d/sub/n.txt", "d/sub/p.html", "d/empty.txt"};
+    const char *datas[] = {"{\"id\":\"a1\",\"text\":\"甲\"}\n{\"text\":\"乙\"}\n", "深圳大学",
+                           "<title>T</title><p>深圳<b>大学</b></p>", ""};
+    const char *path = tu_path("a.7z");
+    write_archive(path, archive_write_set_format_7zip, names, datas, 4);
+    got g = {0};
+    read_one(path, &g);
+    dump(&g);
+    cr_assert(eq(sz, g.nd, 4));
+    expect_tree(&g, 0, path, "d/x.jsonl");
+    cr_assert(eq(sz, g.nj, 1));
+    char src[1100];
+    snprintf(src, sizeof src, "%s!d/empty.txt", path);
+    expect_reject(&g, 0, src, 0, 0, "empty file");
+}
+
+Test(reader, chinese_member_names_in_a_legacy_charset, .init = setup, .fini = teardown)
+{
+    /* Windows zip tools store GBK names without the UTF-8 flag. */
+    char gbk[64];
+    FILE *p = popen("printf '公告.txt' | iconv -f UTF-8 -t GBK", "r");
+    size_t n = fread(gbk, 1, sizeof gbk - 1, p);
+    pclose(p);
+    gbk[n] = 0;
+    const char *names[] = {gbk};
+    const char *datas[] = {"正文"};
+    const char *path = tu_path("gbk.zip");
+    write_archive(path, archive_write_set_format_zip, names, datas, 1);
+    got g = {0};
+    read_one(path, &g);
+    cr_assert(eq(sz, g.nd, 1));
+    char want[1100];
+    snprintf(want, sizeof want, "%s!公告.txt", path);
+    cr_expect(eq(str, g.d[0].source, want));
+}
+
+/* Lines of the generated big JSON Lines file. */
+static void make_big_jsonl(const char *path, int n)
+{
+    FILE *f = fopen(path, "wb");
+    for (int i = 0; i < n; i++)
+        fprintf(f, "{\"id\":\"k%d\",\"text\":\"深圳大学 %d 采购项目 %d\"}\n", i, i, i * 7);
+    fclose(f);
+}
+
+Test(reader, truncated_and_corrupt_compressed_data, .init = setup, .fini = teardown)
+{
+    make_big_jsonl(tu_path("big.jsonl"), 40000);
+    sh("gzip -k big.jsonl && n=$(stat -c %%s big.jsonl.gz) && head -c $((n / 2)) big.jsonl.gz "
+       "> cut.jsonl.gz && zstd -q big.jsonl && n=$(stat -c %%s big.jsonl.zst) && "
+       "head -c $((n / 2)) big.jsonl.zst > cut.jsonl.zst && zip -q big.zip big.jsonl && "
+       "n=$(stat -c %%s big.zip) && head -c $((n / 2)) big.zip > cut.zip && "
+       "tar cf t.tar big.jsonl.gz && head -c 20000 t.tar > cut.tar");
+    const char *names[] = {"cut.jsonl.gz", "cut.jsonl.zst", "cut.zip", "cut.tar"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        const char *after = tu_path("after.txt");
+        tu_write_str(after, "after");
+        const char *in[] = {tu_path(names[i]), after};
+        got g = {0};
+        read_all(in, 2, &g);
+        /* Every document returned is one of the originals, in order, then the next file. */
+        cr_assert(ge(sz, g.nd, 1), "%s", names[i]);
+        for (size_t k = 0; k + 1 < g.nd; k++) {
+            char key[32];
+            snprintf(key, sizeof key, "k%zu", k);
+            cr_assert(eq(str, g.d[k].key, key), "%s", names[i]);
+        }
+        cr_expect(eq(str, g.d[g.nd - 1].text, "after"), "%s", names[i]);
+        cr_assert(eq(sz, g.nj, 1), "%s", names[i]);
+        cr_expect(strstr(g.j[0].source, names[i]) != NULL);
+        cr_expect(strstr(g.j[0].reason, "truncated") != NULL ||
+                      strstr(g.j[0].reason, "corrupt") != NULL ||
+                      strstr(g.j[0].reason, "Truncated") != NULL,
+                  "%s: %s", names[i], g.j[0].reason);
+        fprintf(stderr, "%s: %zu docs, reject at %llu: %s\n", names[i], g.nd - 1,
+                (unsigned long long)g.j[0].offset, g.j[0].reason);
+        if (strstr(names[i], "jsonl")) {
+            /* A stream cut in half yields about half the lines, and the offset says where. */
+            cr_expect(gt(sz, g.nd - 1, 10000), "%s", names[i]);
+            cr_expect(gt(u64, g.j[0].offset, 0));
+        }
+    }
+    /* Garbage in the middle of a zip member. */
+    size_t zn = 0;
+    char *z = tu_read_file(tu_path("big.zip"), &zn);
+    for (size_t i = zn / 2; i < zn / 2 + 64; i++)
+        z[i] ^= 0x5A;
+    tu_write_file(tu_path("bad.zip"), z, zn);
+    free(z);
+    got g = {0};
+    read_one(tu_path("bad.zip"), &g);
+    /*
+     * Deflate may turn the damage into garbage rather than an error: lines
+     * up to the damage come out intact, garbage lines are rejected one by
+     * one, and the end of the member reports the data as corrupt.
+     */
+    size_t intact = 0;
+    while (intact < g.nd) {
+        char key[32];
+        snprintf(key, sizeof key, "k%zu", intact);
+        if (strcmp(g.d[intact].key, key) != 0)
+            break;
+        intact++;
+    }
+    cr_expect(gt(sz, intact, 10000));
+    cr_expect(lt(sz, g.nd, 40000));
+    int corrupt = 0;
+    for (size_t k = 0; k < g.nj; k++)
+        corrupt += g.j[k].kept == 0 && strstr(g.j[k].reason, "corrupt data") != NULL;
+    cr_expect(eq(int, corrupt, 1));
+}
+
+Test(reader, compressed_stdin, .init = setup, .fini = teardown)
+{
+    make_big_jsonl(tu_path("s.jsonl"), 100);
+    sh("gzip s.jsonl");
+    int fd = open(tu_path("s.jsonl.gz"), O_RDONLY);
+    dup2(fd, 0);
+    close(fd);
+    const char *in[] = {"-"};
+    got g = {0};
+    read_all(in, 1, &g);
+    cr_assert(eq(sz, g.nd, 100));
+    cr_expect(eq(str, g.d[99].key, "k99"));
+    cr_expect(eq(str, g.d[99].source, "-"));
+}
+
+Test(reader, office_files_are_not_opened_as_archives, .init = setup, .fini = teardown)
+{
+    make_tree();
+    sh("cd t && zip -q ../report.docx d/x.jsonl");
+    got g = {0};
+    read_one(tu_path("report.docx"), &g);
+    cr_expect(eq(sz, g.nd, 0));
+    cr_assert(eq(sz, g.nj, 1));
+    expect_reject(&g, 0, tu_path("report.docx"), 0, 0, "unknown format");
 }
