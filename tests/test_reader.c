@@ -887,3 +887,303 @@ Test(reader, office_files_are_not_opened_as_archives, .init = setup, .fini = tea
     cr_assert(eq(sz, g.nj, 1));
     expect_reject(&g, 0, tu_path("report.docx"), 0, 0, "unknown format");
 }
+
+/* ---------------------------------------------------------------------- */
+/* encodings                                                              */
+
+static const char simp[] =
+    "深圳大学关于采购高性能计算服务器的招标公告。根据《中华人民共和国政府采购法》等有关规定，"
+    "现就本项目进行公开招标，欢迎符合条件的供应商参加投标。项目编号：SZU2023-0315。采购内容："
+    "图形处理器服务器十台，须配备英伟达A100或同等性能的加速卡，含三年原厂质保及现场技术支持。"
+    "投标人须具有独立承担民事责任的能力，具有良好的商业信誉和健全的财务会计制度。投标截止时间"
+    "为四月十日上午九时三十分，逾期送达的投标文件将被拒收。联系人：王老师，联系电话见采购文件。";
+static const char trad[] =
+    "香港科技大學關於採購高效能運算伺服器的招標公告。根據有關規定，現就本項目進行公開招標，"
+    "歡迎符合條件的供應商參加投標。採購內容：圖形處理器伺服器十台，須配備輝達加速卡，含三年原廠"
+    "保固及現場技術支援。投標人須具有獨立承擔民事責任的能力，具有良好的商業信譽和健全的財務會計"
+    "制度。投標截止時間為四月十日上午九時三十分，逾期送達的投標文件將被拒收。聯絡人：陳先生。"
+    "許功蓋";
+static const char hk[] = "呢個項目嘅招標文件喺網站度下載，佢哋話啲伺服器要喺三個月內交貨，"
+                         "冇問題嘅話請聯絡我哋。";
+
+/* Write `utf8` converted to `charset` by iconv (an independent converter). */
+static void write_in(const char *name, const char *charset, const char *utf8)
+{
+    tu_write_str(tu_path("src.utf8"), utf8);
+    sh("iconv -f UTF-8 -t %s src.utf8 > 'in/%s'", charset, name);
+}
+
+Test(reader, legacy_encodings_are_detected, .init = setup, .fini = teardown)
+{
+    char both[4096];
+    snprintf(both, sizeof both, "%s%s", hk, trad);
+    const struct {
+        const char *name, *charset, *text, *want_enc;
+    } cases[] = {
+        {"gb18030.txt", "GB18030", simp, "GB18030"},
+        {"gbk.txt", "GBK", simp, "GB18030"},
+        {"gb2312.txt", "GB2312", simp, "GB18030"},
+        {"big5.txt", "BIG5", trad, "Big5"},
+        {"hkscs.txt", "BIG5-HKSCS", both, "Big5-HKSCS"},
+        {"utf16.txt", "UTF-16", simp, "UTF-16LE"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        write_in(cases[i].name, cases[i].charset, cases[i].text);
+        char path[256];
+        snprintf(path, sizeof path, "in/%s", cases[i].name);
+        got g = {0};
+        read_one(tu_path(path), &g);
+        cr_assert(eq(sz, g.nd, 1), "%s", cases[i].name);
+        cr_expect(eq(str, g.d[0].encoding, (char *)cases[i].want_enc), "%s", cases[i].name);
+        cr_expect(eq(str, g.d[0].text, (char *)cases[i].text), "%s", cases[i].name);
+        cr_expect(eq(sz, g.d[0].invalid, 0));
+        cr_expect(eq(sz, g.nj, 0), "%s", cases[i].name);
+    }
+}
+
+Test(reader, legacy_encoded_json_lines, .init = setup, .fini = teardown)
+{
+    /* Big5 trail bytes include '\\' (許 = B3 5C): lines must be decoded before parsing. */
+    char lines[8192];
+    snprintf(lines, sizeof lines, "{\"id\":\"t1\",\"title\":\"許功蓋\",\"text\":\"%s\"}\n"
+                                  "{\"id\":\"t2\",\"text\":\"%s\",\"機關\":\"香港\"}\n",
+             trad, trad);
+    write_in("big5.jsonl", "BIG5", lines);
+    snprintf(lines, sizeof lines, "{\"id\":\"s1\",\"text\":\"%s\"}\n{\"id\":\"s2\",\"text\":\"%s\"}\n",
+             simp, simp);
+    write_in("gb.jsonl", "GB18030", lines);
+    got g = {0};
+    const char *in[] = {tu_path("in/big5.jsonl"), tu_path("in/gb.jsonl")};
+    read_all(in, 2, &g);
+    dump(&g);
+    cr_assert(eq(sz, g.nd, 4));
+    cr_expect(eq(sz, g.nj, 0));
+    cr_expect(eq(str, g.d[0].title, "許功蓋"));
+    cr_expect(eq(str, g.d[0].text, (char *)trad));
+    cr_expect(eq(str, g.d[0].encoding, "Big5"));
+    cr_expect(eq(str, g.d[1].meta, "機關=香港"));
+    cr_expect(eq(str, g.d[2].text, (char *)simp));
+    cr_expect(eq(str, g.d[3].encoding, "GB18030"));
+    /* Offsets are in the source bytes, not in the decoded text. */
+    size_t line1 = 0;
+    char *raw = tu_read_file(tu_path("in/big5.jsonl"), NULL);
+    line1 = (size_t)(strchr(raw, '\n') - raw) + 1;
+    free(raw);
+    cr_expect(eq(u64, g.d[1].offset, line1));
+}
+
+Test(reader, legacy_lines_after_an_ascii_start, .init = setup, .fini = teardown)
+{
+    /* 1.3 MB of ASCII lines, more than the sniffed prefix, then GB18030. */
+    FILE *f = fopen(tu_path("src.utf8"), "wb");
+    for (int i = 0; i < 20000; i++)
+        fprintf(f, "{\"id\":\"a%05d\",\"text\":\"plain ascii line number %05d, more\"}\n", i, i);
+    fprintf(f, "{\"id\":\"gb\",\"text\":\"%s\"}\n{\"id\":\"gb2\",\"text\":\"%s\"}\n", simp, simp);
+    fclose(f);
+    sh("iconv -f UTF-8 -t GB18030 src.utf8 > in/late.jsonl");
+    got g = {0};
+    read_one(tu_path("in/late.jsonl"), &g);
+    cr_assert(eq(sz, g.nd, 20002));
+    cr_expect(eq(sz, g.nj, 0));
+    cr_expect(eq(str, g.d[20000].text, (char *)simp));
+    cr_expect(eq(str, g.d[20000].encoding, "GB18030"));
+    cr_expect(eq(str, g.d[20001].encoding, "GB18030"));
+    cr_expect(eq(str, g.d[0].encoding, "UTF-8"));
+}
+
+Test(reader, forced_and_declared_encodings, .init = setup, .fini = teardown)
+{
+    /* Too short for detection: only the declaration or the option can tell. */
+    write_in("short.txt", "GB18030", "深圳大学");
+    char html[1024];
+    snprintf(html, sizeof html, "<html><head><meta charset=\"gb2312\"><title>公告</title></head>"
+                                "<body><p>深圳大学</p></body></html>");
+    write_in("meta.html", "GB18030", html);
+    snprintf(html, sizeof html, "<html><head><META HTTP-EQUIV=\"Content-Type\" "
+                                "CONTENT=\"text/html; charset=big5\"></head><body>香港大學</body>"
+                                "</html>");
+    write_in("equiv.html", "BIG5", html);
+    /* Declared UTF-8, actually GB18030: the bytes win. */
+    snprintf(html, sizeof html, "<html><head><meta charset=\"utf-8\"></head><body><p>%s</p>"
+                                "</body></html>", simp);
+    write_in("liar.html", "GB18030", html);
+    got g = {0};
+    tdx_reader_opts o = {.encoding = "gbk"};
+    const char *in1 = tu_path("in/short.txt");
+    read_all_opts(&in1, 1, &o, &g);
+    cr_assert(eq(sz, g.nd, 1));
+    cr_expect(eq(str, g.d[0].text, "深圳大学"));
+    cr_expect(eq(str, g.d[0].encoding, "GB18030"));
+    got h = {0};
+    const char *in2[] = {tu_path("in/meta.html"), tu_path("in/equiv.html"),
+                         tu_path("in/liar.html")};
+    read_all(in2, 3, &h);
+    dump(&h);
+    cr_assert(eq(sz, h.nd, 3));
+    cr_expect(eq(str, h.d[0].text, "深圳大学"));
+    cr_expect(eq(str, h.d[0].title, "公告"));
+    cr_expect(eq(str, h.d[0].encoding, "GB18030"));
+    cr_expect(eq(str, h.d[1].text, "香港大學"));
+    cr_expect(eq(str, h.d[1].encoding, "Big5"));
+    cr_expect(eq(str, h.d[2].text, (char *)simp));
+    cr_expect(eq(str, h.d[2].encoding, "GB18030"));
+    cr_expect(eq(sz, h.nj, 0));
+}
+
+Test(reader, invalid_bytes_in_a_declared_encoding, .init = setup, .fini = teardown)
+{
+    /* 0x81 0x20 is no GB18030 sequence. */
+    write_in("bad.txt", "GB18030", "深圳");
+    char *raw = tu_read_file(tu_path("in/bad.txt"), NULL);
+    char data[64];
+    snprintf(data, sizeof data, "%s\x81 %s", raw, raw);
+    free(raw);
+    tu_write_str(tu_path("in/bad.txt"), data);
+    got g = {0};
+    tdx_reader_opts o = {.encoding = "GB18030"};
+    const char *in = tu_path("in/bad.txt");
+    read_all_opts(&in, 1, &o, &g);
+    dump(&g);
+    cr_assert(eq(sz, g.nd, 1));
+    cr_expect(eq(str, g.d[0].text, "深圳\xEF\xBF\xBD 深圳"));
+    cr_expect(eq(sz, g.d[0].invalid, 1));
+    cr_assert(eq(sz, g.nj, 1));
+    expect_reject(&g, 0, in, 0, 4, "1 invalid GB18030 byte sequence");
+    cr_expect(eq(int, g.j[0].kept, 1));
+}
+
+Test(reader, utf16_json_lines_are_refused, .init = setup, .fini = teardown)
+{
+    write_in("w.jsonl", "UTF-16", "{\"text\":\"x\"}\n");
+    tu_write_str(tu_path("in/ok.jsonl"), "\xEF\xBB\xBF{\"text\":\"bom\"}\n");
+    got g = {0};
+    const char *in[] = {tu_path("in/w.jsonl"), tu_path("in/ok.jsonl")};
+    read_all(in, 2, &g);
+    cr_assert(eq(sz, g.nd, 1));
+    cr_expect(eq(str, g.d[0].text, "bom"));
+    cr_expect(eq(u64, g.d[0].offset, 3));
+    cr_assert(eq(sz, g.nj, 1));
+    expect_reject(&g, 0, in[0], 0, 0, "UTF-16LE JSON Lines are not supported");
+}
+
+/* ---------------------------------------------------------------------- */
+/* HTML                                                                   */
+
+Test(reader, html_visible_text, .init = setup, .fini = teardown)
+{
+    const char *page =
+        "<!DOCTYPE html><HTML><head><title>\n  招标  公告 </title>"
+        "<meta name=\"PubDate\" content=\"2023年03月15日\">"
+        "<style>p{color:red}</style><script>document.write('深圳大学')</script></head>\n"
+        "<body><div>深圳<span>大学</span><b>采购</b></div>\n"
+        "<p>第一段&amp;&lt;&#x6DF1;&#22323;&nbsp;&nbsp;大学</p>"
+        "<template><p>模板</p></template><noscript>请启用脚本</noscript>"
+        "<p hidden>隐藏</p><!-- 注释 -->"
+        "<ul><li>甲</li><li>乙</li></ul>行一<br>行二<br/>"
+        "<table><tr><td>单位</td><td>金额</td></tr><tr><td>A</td><td>1</td></tr></table>"
+        "<pre>  保留\n  空白</pre>"
+        "<p>Unclosed <i>inline";
+    tu_write_str(tu_path("in/p.html"), page);
+    got g = {0};
+    read_one(tu_path("in/p.html"), &g);
+    cr_assert(eq(sz, g.nd, 1));
+    cr_expect(eq(str, g.d[0].format, "html"));
+    cr_expect(eq(str, g.d[0].title, "招标 公告"));
+    cr_expect(eq(str, g.d[0].date, "2023-03-15"));
+    cr_expect(eq(int, g.d[0].date_parsed, 1));
+    cr_expect(eq(str, g.d[0].text, "深圳大学采购\n"
+                                   "第一段&<深圳 大学\n"
+                                   "甲\n乙\n"
+                                   "行一\n行二\n"
+                                   "单位\t金额\nA\t1\n"
+                                   "  保留\n  空白\n"
+                                   "Unclosed inline"));
+}
+
+Test(reader, html_sniffed_by_content_and_forced_format, .init = setup, .fini = teardown)
+{
+    tu_write_str(tu_path("in/page"), "  <div>正文<br>第二行</div>");
+    tu_write_str(tu_path("in/raw.html"), "<p>tags kept as text</p>");
+    got g = {0};
+    read_one(tu_path("in/page"), &g);
+    cr_assert(eq(sz, g.nd, 1));
+    cr_expect(eq(str, g.d[0].format, "html"));
+    cr_expect(eq(str, g.d[0].text, "正文\n第二行"));
+    got h = {0};
+    tdx_reader_opts o = {.format = "text"};
+    const char *in = tu_path("in/raw.html");
+    read_all_opts(&in, 1, &o, &h);
+    cr_assert(eq(sz, h.nd, 1));
+    cr_expect(eq(str, h.d[0].text, "<p>tags kept as text</p>"));
+    cr_expect(eq(str, h.d[0].format, "text"));
+}
+
+/* ---------------------------------------------------------------------- */
+/* dates                                                                  */
+
+Test(reader, dates_to_iso8601)
+{
+    const struct {
+        const char *in, *out; /* out NULL: not a date */
+    } cases[] = {
+        {"2023-03-15", "2023-03-15"},
+        {"2023/03/15", "2023-03-15"},
+        {"2023/3/5", "2023-03-05"},
+        {"2023.03.15", "2023-03-15"},
+        {"2023年3月15日", "2023-03-15"},
+        {"2023年03月15号", "2023-03-15"},
+        {"2023 年 3 月 15 日", "2023-03-15"},
+        {"２０２３年３月１５日", "2023-03-15"},
+        {"二〇二三年三月十五日", "2023-03-15"},
+        {"二〇二三年十二月三十一日", "2023-12-31"},
+        {"二〇二〇年二月二十九日", "2020-02-29"},
+        {"20230315", "2023-03-15"},
+        {"2023-03-15 10:00:00", "2023-03-15T10:00:00"},
+        {"2023-03-15 10:00", "2023-03-15T10:00:00"},
+        {"2023-03-15T10:00:00Z", "2023-03-15T10:00:00"},
+        {"2023-03-15T10:00:00.123+08:00", "2023-03-15T10:00:00"},
+        {"2023年3月15日 9时30分", "2023-03-15T09:30:00"},
+        {"2023年3月15日9点", "2023-03-15T09:00:00"},
+        {" 2023-03-15 ", "2023-03-15"},
+        {"1678838400", "2023-03-15T08:00:00"},
+        {"1678838400000", "2023-03-15T08:00:00"},
+        {"2023-02-29", NULL},
+        {"2023-13-01", NULL},
+        {"2023-03-15 25:00", NULL},
+        {"2023-03", NULL},
+        {"2023/03-15", NULL},
+        {"15/03/2023", NULL},
+        {"三月十五日", NULL},
+        {"yesterday", NULL},
+        {"", NULL},
+        {"2023-03-15 10:00 extra", NULL},
+        {"202303150", NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char out[TDX_DATE_MAX] = "";
+        int ok = tdx_reader_date_parse(cases[i].in, strlen(cases[i].in), out);
+        if (cases[i].out) {
+            cr_expect(eq(int, ok, 1), "'%s' should parse", cases[i].in);
+            cr_expect(eq(str, out, (char *)cases[i].out), "'%s'", cases[i].in);
+        } else {
+            cr_expect(eq(int, ok, 0), "'%s' should not parse (got %s)", cases[i].in, out);
+        }
+    }
+}
+
+Test(reader, unparsed_dates_are_kept_and_counted, .init = setup, .fini = teardown)
+{
+    tu_write_str(tu_path("in/d.jsonl"), "{\"text\":\"a\",\"date\":\"2023年3月15日\"}\n"
+                                        "{\"text\":\"b\",\"date\":\"上周三\"}\n"
+                                        "{\"text\":\"c\",\"date\":20230316}\n"
+                                        "{\"text\":\"d\"}\n");
+    got g = {0};
+    read_one(tu_path("in/d.jsonl"), &g);
+    cr_assert(eq(sz, g.nd, 4));
+    cr_expect(eq(str, g.d[0].date, "2023-03-15"));
+    cr_expect(eq(str, g.d[1].date, "上周三"));
+    cr_expect(eq(int, g.d[1].date_parsed, 0));
+    cr_expect(eq(str, g.d[2].date, "2023-03-16"));
+    cr_expect(eq(str, g.d[3].date, ""));
+    cr_expect(eq(u64, g.prog.dates_unparsed, 1));
+}

@@ -162,6 +162,17 @@ int tdx_reader_date_parse(const char *s, size_t len, char out[TDX_DATE_MAX])
         return 0;
     while (n > 0 && f[n - 1] == ' ')
         f[--n] = 0;
+    /* "2023 年 3 月": spaces around the Chinese unit characters carry nothing. */
+    size_t w = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (f[i] == ' ' && ((i > 0 && strchr("ymdhns", f[i - 1])) ||
+                            (i + 1 < n && strchr("ymdhns", f[i + 1]))) &&
+            !(i > 0 && f[i - 1] == 'd' && i + 1 < n && f[i + 1] >= '0' && f[i + 1] <= '9'))
+            continue;
+        f[w++] = f[i];
+    }
+    f[w] = 0;
+    n = w;
     size_t digits = strspn(f, "0123456789");
     if (digits == n && (n == 10 || n == 13))
         return epoch(f, n, out);

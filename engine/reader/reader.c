@@ -1273,8 +1273,8 @@ static int is_blank(const uint8_t *p, size_t n)
  * *out_enc and *out_invalid describe what was done.  offset is the source
  * offset of the record, for the warning.  Returns 0 or TDX_ENOMEM.
  */
-static int to_utf8(tdx_reader *r, const uint8_t **pp, size_t *pn, uint64_t line, uint64_t offset,
-                   const char *enc, int fixed, int html, const char **out_enc, size_t *out_invalid)
+static int to_utf8(tdx_reader *r, const uint8_t **pp, size_t *pn, uint64_t offset, const char *enc,
+                   int fixed, int html, const char **out_enc, size_t *out_invalid)
 {
     const uint8_t *p = *pp;
     size_t n = *pn, inv = 0, first_bad = 0;
@@ -1310,7 +1310,7 @@ static int to_utf8(tdx_reader *r, const uint8_t **pp, size_t *pn, uint64_t line,
 convert:
     tdx_buf_reset(&r->conv);
     {
-        int rc = tdx_reader_charset_convert(r->cs, enc, p, n, &r->conv, &inv, &first_bad);
+        int rc = tdx_reader_charset_decode(r->cs, enc, p, n, &r->conv, &inv, &first_bad, out_enc);
         if (rc == TDX_ENOMEM)
             return rc;
         if (rc != 0) {
@@ -1373,7 +1373,7 @@ static int jsonl_record(tdx_reader *r, uint8_t *line, size_t len, uint64_t off, 
     const uint8_t *p = line;
     size_t n = len, invalid;
     const char *enc;
-    int rc = to_utf8(r, &p, &n, r->line, off, r->leaf_enc, r->leaf_enc_fixed, 0, &enc, &invalid);
+    int rc = to_utf8(r, &p, &n, off, r->leaf_enc, r->leaf_enc_fixed, 0, &enc, &invalid);
     if (rc < 0)
         return rc;
     int converted = p != line;
@@ -1563,10 +1563,9 @@ static int whole_step(tdx_reader *r, tdx_doc *out)
     }
     const uint8_t *p = r->buf;
     size_t n = r->end;
-    const char *bom_enc = NULL, *enc;
+    const char *bom_enc = NULL, *enc = NULL;
     size_t bom = tdx_reader_charset_bom(p, n, &bom_enc);
-    int fixed = 1;
-    int html = r->leaf_fmt == FMT_HTML;
+    int html = r->leaf_fmt == FMT_HTML, declared = 0;
     if (r->enc_forced) {
         enc = r->enc_forced;
         if (bom && strcmp(bom_enc, enc) != 0)
@@ -1577,17 +1576,15 @@ static int whole_step(tdx_reader *r, tdx_doc *out)
         const uint8_t *lp;
         size_t ll = html ? tdx_reader_html_meta_charset(p, n, &lp) : 0;
         enc = ll ? tdx_reader_charset_canon(r->cs, (const char *)lp, ll) : NULL;
+        declared = enc != NULL;
         if (enc == NULL) {
             enc = "UTF-8";
-            fixed = 0;
             if (tdx_reader_utf8_check(p, n) != n &&
                 !tdx_reader_charset_looks_utf8(p, n, 0, NULL)) {
                 const char *d = tdx_reader_charset_detect(r->cs, p, n, html);
                 if (d)
                     enc = d;
             }
-        } else {
-            fixed = 0;
         }
     }
     p += bom;
@@ -1603,11 +1600,32 @@ static int whole_step(tdx_reader *r, tdx_doc *out)
     }
     size_t invalid;
     const char *used;
-    /* The encoding is decided: to_utf8 only converts or repairs. */
-    (void)fixed;
-    int rc = to_utf8(r, &p, &n, 0, bom, enc, 1, html, &used, &invalid);
+    const uint8_t *q = p;
+    size_t qn = n;
+    int rc = to_utf8(r, &q, &qn, bom, enc, 1, html, &used, &invalid);
     if (rc < 0)
         return rc;
+    if (declared && invalid > 0) {
+        /* Saved pages often declare one charset and hold another: trust the bytes. */
+        const char *d = tdx_reader_charset_detect(r->cs, p, n, html);
+        if (d && strcmp(d, enc) != 0) {
+            size_t inv2;
+            const char *used2;
+            const uint8_t *q2 = p;
+            size_t qn2 = n;
+            if ((rc = to_utf8(r, &q2, &qn2, bom, d, 1, html, &used2, &inv2)) < 0)
+                return rc;
+            if (inv2 < invalid) {
+                q = q2, qn = qn2, used = used2, invalid = inv2;
+            } else {
+                q = p, qn = n;
+                if ((rc = to_utf8(r, &q, &qn, bom, enc, 1, html, &used, &invalid)) < 0)
+                    return rc;
+            }
+        }
+    }
+    p = q;
+    n = qn;
     if (is_wide_encoding(used) && memchr(p, 0, n)) {
         reject(r, r->leaf_source, 0, 0, 0, "NUL character in the text: not a text document");
         return 0;
