@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "../engine/common/alloc.h"
+#include "../engine/common/utf8.h"
 #include "../engine/reader/reader.h"
 #include "../engine/reader/reader_int.h"
 #include "testutil.h"
@@ -1186,4 +1187,396 @@ Test(reader, unparsed_dates_are_kept_and_counted, .init = setup, .fini = teardow
     cr_expect(eq(str, g.d[2].date, "2023-03-16"));
     cr_expect(eq(str, g.d[3].date, ""));
     cr_expect(eq(u64, g.prog.dates_unparsed, 1));
+}
+
+/* ---------------------------------------------------------------------- */
+/* the JSON parser against jansson, on seeded random lines                */
+
+#include <dlfcn.h>
+#include <jansson.h>
+
+/*
+ * jansson is loaded at run time: it is the reference for this test only
+ * and is not a dependency of the engine.
+ */
+typedef struct jansson_api {
+    json_t *(*loadb)(const char *, size_t, size_t, json_error_t *);
+    void *(*iter)(json_t *);
+    void *(*iter_next)(json_t *, void *);
+    const char *(*iter_key)(void *);
+    size_t (*iter_key_len)(void *);
+    json_t *(*iter_value)(void *);
+    const char *(*string_value)(const json_t *);
+    size_t (*string_length)(const json_t *);
+    json_int_t (*integer_value)(const json_t *);
+    double (*real_value)(const json_t *);
+    void (*del)(json_t *);
+} jansson_api;
+
+static void load_jansson(jansson_api *j)
+{
+    void *h = dlopen("libjansson.so.4", RTLD_NOW);
+    cr_assert(h != NULL, "libjansson.so.4 not found (scripts/setup.sh installs it): %s",
+              dlerror());
+#define SYM(field, name)                                                                       \
+    do {                                                                                       \
+        *(void **)&j->field = dlsym(h, name);                                                  \
+        cr_assert(j->field != NULL, "jansson lacks %s", name);                                 \
+    } while (0)
+    SYM(loadb, "json_loadb");
+    SYM(iter, "json_object_iter");
+    SYM(iter_next, "json_object_iter_next");
+    SYM(iter_key, "json_object_iter_key");
+    SYM(iter_key_len, "json_object_iter_key_len");
+    SYM(iter_value, "json_object_iter_value");
+    SYM(string_value, "json_string_value");
+    SYM(string_length, "json_string_length");
+    SYM(integer_value, "json_integer_value");
+    SYM(real_value, "json_real_value");
+    SYM(del, "json_delete");
+#undef SYM
+}
+
+typedef struct gen {
+    uint64_t rng;
+    char *p;
+    size_t n, cap;
+} gen;
+
+static void gput(gen *g, const char *s, size_t n)
+{
+    if (g->n + n + 1 > g->cap) {
+        g->cap = (g->n + n + 1) * 2;
+        g->p = realloc(g->p, g->cap);
+    }
+    memcpy(g->p + g->n, s, n);
+    g->n += n;
+    g->p[g->n] = 0;
+}
+
+static void gputs(gen *g, const char *s)
+{
+    gput(g, s, strlen(s));
+}
+
+static unsigned rnd(gen *g, unsigned n)
+{
+    return (unsigned)(tu_rand(&g->rng) % n);
+}
+
+static void gen_ws(gen *g)
+{
+    static const char *const ws[] = {"", "", "", " ", "\t", " \r ", "  "};
+    gputs(g, ws[rnd(g, 7)]);
+}
+
+static void gen_string(gen *g)
+{
+    static const char *const pieces[] = {
+        "a",      "深圳",   "大学",   " ",       "\\n",     "\\\"",    "\\\\",   "\\/",
+        "\\b",    "\\f",    "\\r",    "\\t",     "\\u00e9", "\\u6DF1", "\\uD83D\\uDE00",
+        "\xE2\x80\xA8",     "\xC2\x85",          "😀",      "'",       "{}[]:,", "é",
+    };
+    gputs(g, "\"");
+    unsigned n = rnd(g, 8);
+    for (unsigned i = 0; i < n; i++)
+        gputs(g, pieces[rnd(g, sizeof pieces / sizeof pieces[0])]);
+    gputs(g, "\"");
+}
+
+static void gen_value(gen *g, int depth)
+{
+    char b[64];
+    switch (rnd(g, depth < 3 ? 9 : 7)) {
+    case 0:
+    case 1:
+        gen_string(g);
+        break;
+    case 2:
+        snprintf(b, sizeof b, "%lld", (long long)(tu_rand(&g->rng) % 2000000000000ULL) - 1000000000000LL);
+        gputs(g, b);
+        break;
+    case 3:
+        snprintf(b, sizeof b, "%s%u.%u%s", rnd(g, 2) ? "-" : "", rnd(g, 1000), rnd(g, 1000),
+                 rnd(g, 2) ? "e-3" : rnd(g, 2) ? "E+2" : "");
+        gputs(g, b);
+        break;
+    case 4:
+        gputs(g, "true");
+        break;
+    case 5:
+        gputs(g, rnd(g, 2) ? "false" : "null");
+        break;
+    case 6:
+        gputs(g, rnd(g, 2) ? "0" : "-0");
+        break;
+    case 7: {
+        gputs(g, "[");
+        unsigned n = rnd(g, 4);
+        for (unsigned i = 0; i < n; i++) {
+            if (i)
+                gputs(g, ",");
+            gen_ws(g);
+            gen_value(g, depth + 1);
+            gen_ws(g);
+        }
+        gputs(g, "]");
+        break;
+    }
+    default: {
+        gputs(g, "{");
+        unsigned n = rnd(g, 4);
+        for (unsigned i = 0; i < n; i++) {
+            if (i)
+                gputs(g, ",");
+            gen_ws(g);
+            gen_string(g);
+            gen_ws(g);
+            gputs(g, ":");
+            gen_value(g, depth + 1);
+        }
+        gputs(g, "}");
+        break;
+    }
+    }
+}
+
+static void gen_line(gen *g)
+{
+    static const char *const keys[] = {"\"id\"", "\"text\"", "\"title\"", "\"date\"", "\"k\""};
+    g->n = 0;
+    gen_ws(g);
+    gputs(g, "{");
+    unsigned n = rnd(g, 7);
+    for (unsigned i = 0; i < n; i++) {
+        if (i)
+            gputs(g, ",");
+        gen_ws(g);
+        if (rnd(g, 3))
+            gputs(g, keys[rnd(g, 5)]); /* repeated keys: the last one wins */
+        else
+            gen_string(g);
+        gen_ws(g);
+        gputs(g, ":");
+        gen_ws(g);
+        gen_value(g, 1);
+        gen_ws(g);
+    }
+    gputs(g, "}");
+    gen_ws(g);
+}
+
+static void mutate(gen *g)
+{
+    static const char bytes[] = "\"\\{}[],:0123456789eE+-.tfnu \t\x01\x1f/ab";
+    if (g->n == 0)
+        return;
+    size_t at = rnd(g, (unsigned)g->n);
+    char c = bytes[rnd(g, sizeof bytes - 1)];
+    switch (rnd(g, 4)) {
+    case 0: /* delete */
+        memmove(g->p + at, g->p + at + 1, g->n - at);
+        g->n--;
+        break;
+    case 1: /* insert */
+        gput(g, "x", 1);
+        memmove(g->p + at + 1, g->p + at, g->n - at - 1);
+        g->p[at] = c;
+        break;
+    case 2: /* replace */
+        g->p[at] = c;
+        break;
+    default: /* truncate */
+        g->n = at;
+        g->p[at] = 0;
+        break;
+    }
+}
+
+/*
+ * Compare one line; returns 1 when both accept, 2 when both reject, 0 when
+ * jansson's own limits (integer range) make it moot.
+ */
+static int compare_line(const jansson_api *j, tdx_jparser *jp, const char *line, size_t n,
+                        uint64_t seed)
+{
+    uint8_t *copy = malloc(n + 1 + TDX_READER_SLACK);
+    memcpy(copy, line, n);
+    memset(copy + n, 0, 1 + TDX_READER_SLACK);
+    int mine = tdx_reader_json_parse(jp, copy, n);
+    cr_assert(mine == 0 || mine == 1);
+    json_error_t e;
+    json_t *ref = j->loadb(line, n, 0, &e);
+    if (ref == NULL && (strstr(e.text, "too big") || strstr(e.text, "overflow"))) {
+        free(copy);
+        return 0;
+    }
+    int ref_ok = ref != NULL && json_is_object(ref);
+    cr_assert(eq(int, mine == 0, ref_ok), "seed %llu: accept differs on [%s]: ours %s, jansson %s",
+              (unsigned long long)seed, line, mine == 0 ? "ok" : jp->err,
+              ref ? "ok (not an object?)" : e.text);
+    if (ref_ok) {
+        /* Ours lists repeats; jansson keeps the first position with the last value. */
+        size_t k = 0;
+        for (void *it = j->iter(ref); it; it = j->iter_next(ref, it), k++) {
+            const char *key = j->iter_key(it);
+            size_t klen = j->iter_key_len(it);
+            const tdx_jmember *m = NULL;
+            for (size_t i = 0; i < jp->n; i++)
+                if (jp->m[i].key_len == klen && memcmp(jp->m[i].key, key, klen) == 0)
+                    m = &jp->m[i];
+            cr_assert(m != NULL, "seed %llu: key '%s' missing in [%s]", (unsigned long long)seed,
+                      key, line);
+            json_t *v = j->iter_value(it);
+            switch (json_typeof(v)) {
+            case JSON_STRING:
+                cr_assert(eq(int, m->type, TDX_JSTRING));
+                cr_assert(eq(sz, m->val_len, j->string_length(v)), "[%s]", line);
+                cr_assert(memcmp(m->val, j->string_value(v), m->val_len) == 0, "[%s]", line);
+                break;
+            case JSON_INTEGER:
+                cr_assert(eq(int, m->type, TDX_JNUMBER));
+                cr_assert(eq(i64, strtoll(m->val, NULL, 10), (int64_t)j->integer_value(v)));
+                break;
+            case JSON_REAL:
+                cr_assert(eq(int, m->type, TDX_JNUMBER));
+                cr_assert(strtod(m->val, NULL) == j->real_value(v), "[%s]", line);
+                break;
+            case JSON_TRUE:
+                cr_assert(eq(int, m->type, TDX_JTRUE));
+                break;
+            case JSON_FALSE:
+                cr_assert(eq(int, m->type, TDX_JFALSE));
+                break;
+            case JSON_NULL:
+                cr_assert(eq(int, m->type, TDX_JNULL));
+                break;
+            case JSON_OBJECT:
+                cr_assert(eq(int, m->type, TDX_JOBJECT));
+                break;
+            case JSON_ARRAY:
+                cr_assert(eq(int, m->type, TDX_JARRAY));
+                break;
+            }
+        }
+        size_t distinct = 0;
+        for (size_t i = 0; i < jp->n; i++) {
+            size_t d = 0;
+            while (d < i && !(jp->m[d].key_len == jp->m[i].key_len &&
+                              memcmp(jp->m[d].key, jp->m[i].key, jp->m[i].key_len) == 0))
+                d++;
+            distinct += d == i;
+        }
+        cr_assert(eq(sz, k, distinct), "[%s]", line);
+    }
+    if (ref)
+        j->del(ref);
+    free(copy);
+    return ref_ok ? 1 : 2;
+}
+
+Test(reader, json_parser_agrees_with_jansson)
+{
+    jansson_api j;
+    load_jansson(&j);
+    uint64_t seed = tu_seed("json_parser_agrees_with_jansson");
+    gen g = {seed, NULL, 0, 0};
+    tdx_jparser jp = {0};
+    size_t outcome[3] = {0, 0, 0};
+    for (int i = 0; i < 20000; i++) {
+        gen_line(&g);
+        cr_assert(eq(int, compare_line(&j, &jp, g.p, g.n, seed), 1), "[%s]", g.p);
+        for (int m = 0; m < 4; m++) {
+            gen_line(&g);
+            unsigned muts = 1 + rnd(&g, 3);
+            for (unsigned k = 0; k < muts; k++)
+                mutate(&g);
+            if (memchr(g.p, '\n', g.n) || !tdx_utf8_valid((const uint8_t *)g.p, g.n))
+                continue;
+            outcome[compare_line(&j, &jp, g.p, g.n, seed)]++;
+        }
+    }
+    fprintf(stderr, "corrupted lines: %zu accepted, %zu rejected, %zu out of jansson's range\n",
+            outcome[1], outcome[2], outcome[0]);
+    /* Both paths are exercised in bulk. */
+    cr_expect(gt(sz, outcome[1], 5000));
+    cr_expect(gt(sz, outcome[2], 40000));
+    tdx_reader_json_free(&jp);
+    free(g.p);
+}
+
+Test(reader, json_error_positions_and_depth_limit)
+{
+    tdx_jparser jp = {0};
+    const struct {
+        const char *line;
+        size_t pos;
+        const char *why;
+    } cases[] = {
+        {"", 0, "expected '{'"},
+        {"{", 1, "expected a string key"},
+        {"{\"a\"", 4, "expected ':'"},
+        {"{\"a\":", 5, "where a value was expected"},
+        {"{\"a\":1", 6, "expected ',' or '}'"},
+        {"{\"a\":\"\\u12\"}", 6, "4 hex digits"},
+        {"{\"a\":\"\\udc00\"}", 6, "unpaired low surrogate"},
+        {"{\"a\":1.}", 7, "digit after '.'"},
+        {"{\"a\":1e}", 7, "exponent"},
+        {"{\"a\":-}", 6, "expected a digit"},
+        {"{\"a\":[1 2]}", 8, "expected ',' or ']'"},
+        {"{} {}", 3, "after the object"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        size_t n = strlen(cases[i].line);
+        uint8_t *c = calloc(1, n + 1 + TDX_READER_SLACK);
+        memcpy(c, cases[i].line, n);
+        cr_expect(eq(int, tdx_reader_json_parse(&jp, c, n), 1), "%s", cases[i].line);
+        cr_expect(eq(sz, jp.err_pos, cases[i].pos), "%s: %s", cases[i].line, jp.err);
+        cr_expect(strstr(jp.err, cases[i].why) != NULL, "%s: %s", cases[i].line, jp.err);
+        free(c);
+    }
+    /* Nesting: 511 levels below the top object are fine, 512 are not. */
+    for (int depth = 511; depth <= 512; depth++) {
+        size_t n = 6 + 2 * (size_t)depth + 1;
+        uint8_t *c = calloc(1, n + 1 + TDX_READER_SLACK);
+        memcpy(c, "{\"a\":", 5);
+        memset(c + 5, '[', (size_t)depth);
+        memset(c + 5 + depth, ']', (size_t)depth);
+        c[5 + 2 * depth] = '}';
+        n = 6 + 2 * (size_t)depth;
+        int rc = tdx_reader_json_parse(&jp, c, n);
+        cr_expect(eq(int, rc, depth == 511 ? 0 : 1), "depth %d: %s", depth, jp.err);
+        free(c);
+    }
+    tdx_reader_json_free(&jp);
+}
+
+/* ---------------------------------------------------------------------- */
+/* UTF-8 checks against the common decoder                                */
+
+Test(reader, utf8_check_agrees_with_the_scalar_decoder)
+{
+    uint64_t seed = tu_seed("utf8_check_agrees_with_the_scalar_decoder"), st = seed;
+    static const char *const pieces[] = {"a", "abcdefgh", "é", "深", "😀", "\xEF\xBF\xBD",
+                                         "\xED\x9F\xBF", "\xF4\x8F\xBF\xBF"};
+    static const uint8_t bad[] = {0x80, 0xBF, 0xC0, 0xC1, 0xE0, 0xED, 0xF0, 0xF4, 0xF5, 0xFF};
+    uint8_t *buf = malloc(4096 + TDX_READER_SLACK);
+    for (int iter = 0; iter < 20000; iter++) {
+        size_t n = 0, want_len = tu_rand(&st) % 3000;
+        while (n < want_len) {
+            const char *pc = pieces[tu_rand(&st) % 8];
+            memcpy(buf + n, pc, strlen(pc));
+            n += strlen(pc);
+        }
+        if (tu_rand(&st) % 4 != 0 && n > 0) {
+            size_t at = tu_rand(&st) % n;
+            buf[at] = bad[tu_rand(&st) % sizeof bad];
+            if (tu_rand(&st) % 2)
+                n = at + 1 + tu_rand(&st) % 3 < n ? at + 1 + tu_rand(&st) % 3 : n;
+        }
+        memset(buf + n, 0, TDX_READER_SLACK);
+        cr_assert(eq(sz, tdx_reader_utf8_check(buf, n), tdx_utf8_first_invalid(buf, n)),
+                  "seed %llu iteration %d", (unsigned long long)seed, iter);
+    }
+    free(buf);
 }
