@@ -47,7 +47,7 @@
 #include <unistd.h>
 
 #define DEFAULT_MAX_DOC   ((size_t)64 << 20)
-#define READ_CHUNK        ((size_t)1 << 20)
+#define READ_CHUNK        ((size_t)256 << 10)
 #define SNIFF_BYTES       ((size_t)64 << 10)
 #define FRAME_BUF         ((size_t)256 << 10)
 #define MAX_FRAMES        3
@@ -92,6 +92,7 @@ struct tdx_reader {
     int format_forced;
     const char *enc_forced; /* canonical name or NULL */
     char *fmap[NFIELDS];    /* source key of each document field */
+    size_t fmap_len[NFIELDS];
     size_t max_doc;
     tdx_reject_fn on_reject;
     tdx_file_fn on_file;
@@ -186,9 +187,11 @@ static void reject(tdx_reader *r, const char *source, uint64_t line, uint64_t of
 
 static int parse_fields(tdx_reader *r, const char *spec, tdx_err *err)
 {
-    for (int i = 0; i < NFIELDS; i++)
+    for (int i = 0; i < NFIELDS; i++) {
         if ((r->fmap[i] = tdx_strdup(field_names[i])) == NULL)
             return tdx_err_set(err, TDX_ENOMEM, "out of memory");
+        r->fmap_len[i] = strlen(r->fmap[i]);
+    }
     if (spec == NULL)
         return 0;
     const char *p = spec;
@@ -217,6 +220,8 @@ static int parse_fields(tdx_reader *r, const char *spec, tdx_err *err)
         if (*p == ',')
             p++;
     }
+    for (int i = 0; i < NFIELDS; i++)
+        r->fmap_len[i] = strlen(r->fmap[i]);
     return 0;
 }
 
@@ -1401,7 +1406,7 @@ static int jsonl_record(tdx_reader *r, uint8_t *line, size_t len, uint64_t off, 
         const tdx_jmember *m = &r->jp.m[i];
         int t;
         for (t = 0; t < NFIELDS; t++)
-            if (strcmp(m->key, r->fmap[t]) == 0)
+            if (m->key_len == r->fmap_len[t] && memcmp(m->key, r->fmap[t], m->key_len) == 0)
                 break;
         if (t < NFIELDS) {
             f[t] = m->type == TDX_JNULL || m->val == NULL ? NULL : m;
