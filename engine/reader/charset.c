@@ -263,8 +263,11 @@ static void count_cb(const void *ctx, UConverterToUnicodeArgs *args, const char 
             c->first = at > 0 ? (size_t)at : 0;
         }
         c->count++;
+        /* Always U+FFFD: ICU's own substitute is U+001A for some converters. */
+        static const UChar fffd = 0xFFFD;
+        *ec = U_ZERO_ERROR;
+        ucnv_cbToUWriteUChars(args, &fffd, 1, 0, ec);
     }
-    UCNV_TO_U_CALLBACK_SUBSTITUTE(NULL, args, units, len, reason, ec);
 }
 
 static UConverter *get_converter(tdx_charset *cs, const char *name)
@@ -331,6 +334,46 @@ int tdx_reader_charset_convert(tdx_charset *cs, const char *name, const uint8_t 
     return rc;
 }
 
+/*
+ * Code points of the Private Use Area in UTF-8.  windows-950 (ICU's Big5)
+ * maps the user-defined rows, where Big5-HKSCS puts its characters, to the
+ * PUA without complaint: in a notice a PUA character means a wrong guess.
+ */
+static size_t count_pua(const uint8_t *p, size_t n)
+{
+    size_t k = 0;
+    for (size_t i = 0; i + 2 < n; i++)
+        if (p[i] == 0xEE || (p[i] == 0xEF && p[i + 1] >= 0x80 && p[i + 1] <= 0xA3))
+            k++;
+    return k;
+}
+
+int tdx_reader_charset_decode(tdx_charset *cs, const char *name, const uint8_t *p, size_t n,
+                              tdx_buf *out, size_t *out_invalid, size_t *out_first_bad,
+                              const char **out_used)
+{
+    size_t start = out->len;
+    int rc = tdx_reader_charset_convert(cs, name, p, n, out, out_invalid, out_first_bad);
+    *out_used = name;
+    if (rc != 0 || strcmp(name, "Big5") != 0)
+        return rc;
+    size_t pua = count_pua(out->p + start, out->len - start);
+    if (pua == 0 && *out_invalid == 0)
+        return 0;
+    tdx_buf alt = TDX_BUF_INIT;
+    size_t inv2 = 0, first2 = 0;
+    rc = tdx_reader_charset_convert(cs, "Big5-HKSCS", p, n, &alt, &inv2, &first2);
+    if (rc == 0 && inv2 + count_pua(alt.p, alt.len) < *out_invalid + pua) {
+        out->len = start;
+        rc = tdx_buf_append(out, alt.p, alt.len);
+        *out_invalid = inv2;
+        *out_first_bad = first2;
+        *out_used = "Big5-HKSCS";
+    }
+    tdx_buf_free(&alt);
+    return rc == TDX_ENOMEM ? rc : 0;
+}
+
 /* Invalid sequences when decoding a sample, ignoring a sequence cut at its end. */
 static size_t sample_errors(tdx_charset *cs, const char *name, const uint8_t *p, size_t n,
                             tdx_buf *tmp)
@@ -341,7 +384,7 @@ static size_t sample_errors(tdx_charset *cs, const char *name, const uint8_t *p,
         return SIZE_MAX;
     if (inv == 1 && first + 4 >= n)
         inv = 0;
-    return inv;
+    return inv + count_pua(tmp->p, tmp->len);
 }
 
 static int is_cjk(const char *canon)

@@ -23,7 +23,6 @@
 
 #include "../common/utf8.h"
 
-#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -120,6 +119,24 @@ static int number(const char **pp, int maxd, int *out)
     return 1;
 }
 
+/* "YYYY-MM-DD" or "YYYY-MM-DDTHH:MM:SS" (hh < 0: date only), without printf on the hot path. */
+static void format_iso(char out[TDX_DATE_MAX], int y, int m, int d, int hh, int mi, int ss)
+{
+    char *o = out;
+    *o++ = (char)('0' + y / 1000 % 10);
+    *o++ = (char)('0' + y / 100 % 10);
+    *o++ = (char)('0' + y / 10 % 10);
+    *o++ = (char)('0' + y % 10);
+    const int parts[5] = {m, d, hh, mi, ss};
+    const char seps[5] = {'-', '-', 'T', ':', ':'};
+    for (int i = 0; i < (hh < 0 ? 2 : 5); i++) {
+        *o++ = seps[i];
+        *o++ = (char)('0' + parts[i] / 10 % 10);
+        *o++ = (char)('0' + parts[i] % 10);
+    }
+    *o = 0;
+}
+
 static int days_in(int y, int m)
 {
     static const int d[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
@@ -144,9 +161,8 @@ static int epoch(const char *f, size_t n, char out[TDX_DATE_MAX])
     struct tm tm;
     if (gmtime_r(&t, &tm) == NULL || tm.tm_year + 1900 < 1990 || tm.tm_year + 1900 > 2100)
         return 0;
-    snprintf(out, TDX_DATE_MAX, "%04d-%02d-%02dT%02d:%02d:%02d", (tm.tm_year + 1900) % 10000,
-             (tm.tm_mon + 1) % 100, tm.tm_mday % 100, tm.tm_hour % 100, tm.tm_min % 100,
-             tm.tm_sec % 100);
+    format_iso(out, tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+               tm.tm_sec);
     return 1;
 }
 
@@ -162,6 +178,17 @@ int tdx_reader_date_parse(const char *s, size_t len, char out[TDX_DATE_MAX])
         return 0;
     while (n > 0 && f[n - 1] == ' ')
         f[--n] = 0;
+    /* "2023 年 3 月": spaces around the Chinese unit characters carry nothing. */
+    size_t w = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (f[i] == ' ' && ((i > 0 && strchr("ymdhns", f[i - 1])) ||
+                            (i + 1 < n && strchr("ymdhns", f[i + 1]))) &&
+            !(i > 0 && f[i - 1] == 'd' && i + 1 < n && f[i + 1] >= '0' && f[i + 1] <= '9'))
+            continue;
+        f[w++] = f[i];
+    }
+    f[w] = 0;
+    n = w;
     size_t digits = strspn(f, "0123456789");
     if (digits == n && (n == 10 || n == 13))
         return epoch(f, n, out);
@@ -253,13 +280,8 @@ int tdx_reader_date_parse(const char *s, size_t len, char out[TDX_DATE_MAX])
     }
     if (*p != 0)
         return 0;
-    if (hh < 0) {
-        snprintf(out, TDX_DATE_MAX, "%04d-%02d-%02d", y % 10000, m % 100, d % 100);
-        return 1;
-    }
     if (hh > 23 || mi > 59 || ss > 60)
         return 0;
-    snprintf(out, TDX_DATE_MAX, "%04d-%02d-%02dT%02d:%02d:%02d", y % 10000, m % 100, d % 100,
-             hh % 100, mi % 100, ss % 100);
+    format_iso(out, y, m, d, hh, mi, ss);
     return 1;
 }

@@ -47,7 +47,7 @@
 #include <unistd.h>
 
 #define DEFAULT_MAX_DOC   ((size_t)64 << 20)
-#define READ_CHUNK        ((size_t)1 << 20)
+#define READ_CHUNK        ((size_t)256 << 10)
 #define SNIFF_BYTES       ((size_t)64 << 10)
 #define FRAME_BUF         ((size_t)256 << 10)
 #define MAX_FRAMES        3
@@ -81,6 +81,9 @@ typedef struct frame {
     int seekable; /* level 0 over a regular file: libarchive may seek the fd */
     int raw;      /* a single compressed stream, not an archive */
     int failed;   /* a data error was reported; a failing header is the same error */
+    const uint8_t *blk; /* rest of the entry's current data block (libarchive's memory) */
+    size_t blk_len;
+    int warned; /* libarchive flagged the entry's data (bad CRC): report at its end */
 } frame;
 
 struct tdx_reader {
@@ -89,6 +92,7 @@ struct tdx_reader {
     int format_forced;
     const char *enc_forced; /* canonical name or NULL */
     char *fmap[NFIELDS];    /* source key of each document field */
+    size_t fmap_len[NFIELDS];
     size_t max_doc;
     tdx_reject_fn on_reject;
     tdx_file_fn on_file;
@@ -110,6 +114,8 @@ struct tdx_reader {
     uint64_t file_index;
     uint64_t record; /* next record ordinal in this file */
     uint64_t skip;   /* leading records still to skip */
+    uint64_t file_size; /* 0 when unknown (pipes) */
+    uint64_t file_read; /* bytes read from the fd, for progress */
 
     frame frames[MAX_FRAMES];
     int nframes;
@@ -140,6 +146,7 @@ struct tdx_reader {
     tdx_jparser jp;
     tdx_charset *cs;
     char reason[1024];
+    uint64_t first_bad; /* source offset of the first byte to_utf8 replaced */
 
     tdx_read_progress prog;
 };
@@ -163,6 +170,8 @@ static void reject(tdx_reader *r, const char *source, uint64_t line, uint64_t of
     for (char *c = r->reason; *c; c++)
         if (*c == '\n' || *c == '\r')
             *c = ' ';
+    for (size_t n = strlen(r->reason); n > 0 && r->reason[n - 1] == ' ';)
+        r->reason[--n] = 0;
     if (kept)
         r->prog.warnings++;
     else
@@ -178,9 +187,11 @@ static void reject(tdx_reader *r, const char *source, uint64_t line, uint64_t of
 
 static int parse_fields(tdx_reader *r, const char *spec, tdx_err *err)
 {
-    for (int i = 0; i < NFIELDS; i++)
+    for (int i = 0; i < NFIELDS; i++) {
         if ((r->fmap[i] = tdx_strdup(field_names[i])) == NULL)
             return tdx_err_set(err, TDX_ENOMEM, "out of memory");
+        r->fmap_len[i] = strlen(r->fmap[i]);
+    }
     if (spec == NULL)
         return 0;
     const char *p = spec;
@@ -209,6 +220,8 @@ static int parse_fields(tdx_reader *r, const char *spec, tdx_err *err)
         if (*p == ',')
             p++;
     }
+    for (int i = 0; i < NFIELDS; i++)
+        r->fmap_len[i] = strlen(r->fmap[i]);
     return 0;
 }
 
@@ -365,8 +378,18 @@ static void leaf_clear(tdx_reader *r)
     r->discard = 0;
 }
 
+/* Bytes of the current file counted as read: at most its size (zip readers seek back). */
+static uint64_t file_progress(const tdx_reader *r)
+{
+    if (!r->file_open)
+        return 0;
+    return r->file_size && r->file_read > r->file_size ? r->file_size : r->file_read;
+}
+
 static void file_close(tdx_reader *r)
 {
+    r->prog.bytes += file_progress(r);
+    r->file_read = 0;
     leaf_clear(r);
     while (r->nframes > 0)
         frame_close(&r->frames[--r->nframes]);
@@ -414,6 +437,7 @@ void tdx_reader_progress(const tdx_reader *r, tdx_read_progress *out)
     if (r == NULL || out == NULL)
         return;
     *out = r->prog;
+    out->bytes += file_progress(r);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -570,6 +594,8 @@ static int start_file(tdx_reader *r, const char *path, int walked)
     r->file_open = 1;
     r->file_leaf_done = 0;
     r->file_index = index;
+    r->file_size = size;
+    r->file_read = 0;
     r->record = 0;
     r->skip = skip;
     return 1;
@@ -633,7 +659,7 @@ static ssize_t fd_read(tdx_reader *r, void *dst, size_t n)
     for (;;) {
         ssize_t k = read(r->fd, dst, n);
         if (k >= 0) {
-            r->prog.bytes += (uint64_t)k;
+            r->file_read += (uint64_t)k;
             return k;
         }
         if (errno != EINTR)
@@ -641,12 +667,48 @@ static ssize_t fd_read(tdx_reader *r, void *dst, size_t n)
     }
 }
 
+/*
+ * Next bytes of frame `level`'s current entry, in place: block by block
+ * (archive_read_data_block), because archive_read_data() drops what it had
+ * decoded in a call that then fails, and a truncated stream should yield
+ * every line before the damage.  Returns the length (0 at the end) or -1.
+ */
+static ssize_t entry_block(frame *f, const uint8_t **out)
+{
+    while (f->blk_len == 0) {
+        const void *b;
+        size_t len;
+        la_int64_t off;
+        int st = archive_read_data_block(f->a, &b, &len, &off);
+        if (st == ARCHIVE_EOF)
+            return 0;
+        if (st != ARCHIVE_OK && st != ARCHIVE_WARN)
+            return -1;
+        if (st == ARCHIVE_WARN)
+            f->warned = 1;
+        f->blk = b;
+        f->blk_len = len;
+    }
+    *out = f->blk;
+    return (ssize_t)f->blk_len;
+}
+
 /* Read from level `level`: -1 is the file itself, else frame `level`'s entry. */
 static ssize_t level_read(tdx_reader *r, int level, void *dst, size_t n)
 {
     if (level < 0)
         return fd_read(r, dst, n);
-    return archive_read_data(r->frames[level].a, dst, n);
+    frame *f = &r->frames[level];
+    const uint8_t *b;
+    ssize_t k = entry_block(f, &b);
+    if (k <= 0)
+        return k;
+    if ((size_t)k > n)
+        k = (ssize_t)n;
+    memcpy(dst, b, (size_t)k);
+    f->blk += k;
+    f->blk_len -= (size_t)k;
+    return k;
 }
 
 static const char *level_error(tdx_reader *r, int level, int errnum)
@@ -666,13 +728,27 @@ static la_ssize_t frame_read_cb(struct archive *a, void *ud, const void **out)
         f->replay_pos = f->replay_len;
         return (la_ssize_t)n;
     }
-    ssize_t n = level_read(f->r, f->level - 1, f->rbuf, FRAME_BUF);
+    ssize_t n;
+    if (f->level == 0) {
+        n = fd_read(f->r, f->rbuf, FRAME_BUF);
+        *out = f->rbuf;
+    } else {
+        /* Hand the parent's block on without copying. */
+        frame *parent = &f->r->frames[f->level - 1];
+        const uint8_t *b = NULL;
+        n = entry_block(parent, &b);
+        if (n > 0) {
+            parent->blk_len = 0;
+            *out = b;
+        }
+    }
     if (n < 0) {
         int e = errno;
         archive_set_error(a, e ? e : EIO, "%s", level_error(f->r, f->level - 1, e));
         return -1;
     }
-    *out = f->rbuf;
+    if (n == 0)
+        *out = f->rbuf;
     return n;
 }
 
@@ -782,6 +858,8 @@ static int push_frame(tdx_reader *r)
     memset(f, 0, sizeof *f);
     f->r = r;
     f->level = r->nframes;
+    /* Over a leaf already cut short: its end is reported, the frame's own end is the same. */
+    f->failed = r->leaf_failed;
     f->source = tdx_strdup(r->leaf_source);
     f->stem = strip_compression(r->leaf_name);
     f->rbuf = tdx_malloc(FRAME_BUF);
@@ -795,6 +873,8 @@ static int push_frame(tdx_reader *r)
     if (f->seekable) {
         if (lseek(r->fd, 0, SEEK_SET) != 0)
             f->seekable = 0;
+        else
+            r->file_read = 0; /* the sniffed bytes will be read again */
     }
     if (!f->seekable) {
         f->replay = tdx_malloc(r->end ? r->end : 1);
@@ -868,17 +948,30 @@ static ssize_t fill(tdx_reader *r)
     }
     ssize_t n = leaf_read(r, r->buf + r->end, READ_CHUNK);
     if (n < 0) {
-        int e = errno;
+        int e = errno, echo = 0;
+        /* An error below the innermost frame was reported where it happened. */
+        for (int i = 0; i < r->nframes; i++)
+            echo |= r->frames[i].failed;
         if (r->nframes > 0)
             r->frames[r->nframes - 1].failed = 1;
         r->leaf_failed = 1;
-        reject(r, r->leaf_source, 0, r->leaf_off + r->end, 0,
-               "truncated or corrupt data after byte %llu: %s",
-               (unsigned long long)(r->leaf_off + r->end), level_error(r, r->nframes - 1, e));
+        if (!echo)
+            reject(r, r->leaf_source, 0, r->leaf_off + r->end, 0,
+                   "truncated or corrupt data after byte %llu: %s",
+                   (unsigned long long)(r->leaf_off + r->end), level_error(r, r->nframes - 1, e));
         n = 0;
     }
-    if (n == 0)
+    if (n == 0) {
         r->leaf_eof = 1;
+        if (r->nframes > 0 && r->frames[r->nframes - 1].warned && !r->leaf_failed) {
+            /* The data was delivered, then found bad (a CRC mismatch): say so once. */
+            const char *m = archive_error_string(r->frames[r->nframes - 1].a);
+            reject(r, r->leaf_source, 0, r->leaf_off + r->end, 0,
+                   "corrupt data (documents before this point may be damaged): %s",
+                   m ? m : "checksum mismatch");
+            r->frames[r->nframes - 1].warned = 0;
+        }
+    }
     r->end += (size_t)n;
     r->buf[r->end] = 0;
     return n;
@@ -1028,7 +1121,10 @@ static int next_leaf(tdx_reader *r)
         struct archive_entry *e;
         int st = archive_read_next_header(f->a, &e);
         if (st == ARCHIVE_EOF || st == ARCHIVE_FATAL || st == ARCHIVE_RETRY) {
-            if (st != ARCHIVE_EOF && !f->failed) {
+            int echo = 0;
+            for (int i = 0; i < r->nframes; i++)
+                echo |= r->frames[i].failed;
+            if (st != ARCHIVE_EOF && !echo) {
                 const char *m = archive_error_string(f->a);
                 reject(r, f->source, 0, 0, 0, "corrupt archive: %s", m ? m : "unreadable header");
             }
@@ -1036,6 +1132,8 @@ static int next_leaf(tdx_reader *r)
             r->nframes--;
             continue;
         }
+        f->blk_len = 0;
+        f->warned = 0;
         if (archive_entry_filetype(e) != AE_IFREG)
             continue;
         f->raw = archive_format(f->a) == ARCHIVE_FORMAT_RAW;
@@ -1180,8 +1278,8 @@ static int is_blank(const uint8_t *p, size_t n)
  * *out_enc and *out_invalid describe what was done.  offset is the source
  * offset of the record, for the warning.  Returns 0 or TDX_ENOMEM.
  */
-static int to_utf8(tdx_reader *r, const uint8_t **pp, size_t *pn, uint64_t line, uint64_t offset,
-                   const char *enc, int fixed, int html, const char **out_enc, size_t *out_invalid)
+static int to_utf8(tdx_reader *r, const uint8_t **pp, size_t *pn, uint64_t offset, const char *enc,
+                   int fixed, int html, const char **out_enc, size_t *out_invalid)
 {
     const uint8_t *p = *pp;
     size_t n = *pn, inv = 0, first_bad = 0;
@@ -1217,7 +1315,7 @@ static int to_utf8(tdx_reader *r, const uint8_t **pp, size_t *pn, uint64_t line,
 convert:
     tdx_buf_reset(&r->conv);
     {
-        int rc = tdx_reader_charset_convert(r->cs, enc, p, n, &r->conv, &inv, &first_bad);
+        int rc = tdx_reader_charset_decode(r->cs, enc, p, n, &r->conv, &inv, &first_bad, out_enc);
         if (rc == TDX_ENOMEM)
             return rc;
         if (rc != 0) {
@@ -1237,11 +1335,17 @@ done:
     *pp = r->conv.p;
     *pn = r->conv.len;
     *out_invalid = inv;
-    if (inv > 0)
-        reject(r, r->leaf_source, line, offset + first_bad, 1,
-               "%zu invalid %s byte sequence%s replaced by U+FFFD (first at byte %llu)", inv,
-               *out_enc, inv == 1 ? "" : "s", (unsigned long long)(offset + first_bad));
+    r->first_bad = offset + first_bad;
     return 0;
+}
+
+/* The warning for a record returned with repairs (a rejected one says it in its reason). */
+static void warn_repaired(tdx_reader *r, uint64_t line, const char *enc, size_t inv)
+{
+    if (inv > 0)
+        reject(r, r->leaf_source, line, r->first_bad, 1,
+               "%zu invalid %s byte sequence%s replaced by U+FFFD (first at byte %llu)", inv, enc,
+               inv == 1 ? "" : "s", (unsigned long long)r->first_bad);
 }
 
 static int push_meta(tdx_reader *r, const char *k, const char *v, size_t vn)
@@ -1274,7 +1378,7 @@ static int jsonl_record(tdx_reader *r, uint8_t *line, size_t len, uint64_t off, 
     const uint8_t *p = line;
     size_t n = len, invalid;
     const char *enc;
-    int rc = to_utf8(r, &p, &n, r->line, off, r->leaf_enc, r->leaf_enc_fixed, 0, &enc, &invalid);
+    int rc = to_utf8(r, &p, &n, off, r->leaf_enc, r->leaf_enc_fixed, 0, &enc, &invalid);
     if (rc < 0)
         return rc;
     int converted = p != line;
@@ -1282,14 +1386,15 @@ static int jsonl_record(tdx_reader *r, uint8_t *line, size_t len, uint64_t off, 
     if (rc < 0)
         return rc;
     if (rc == 1) {
-        if (converted && strcmp(enc, "UTF-8") != 0)
+        if (invalid > 0)
+            reject(r, r->leaf_source, r->line, off, 0,
+                   "malformed JSON: %s (at byte %zu of the line after replacing %zu invalid %s "
+                   "sequence%s by U+FFFD)",
+                   r->jp.err, r->jp.err_pos, invalid, enc, invalid == 1 ? "" : "s");
+        else if (converted && strcmp(enc, "UTF-8") != 0)
             reject(r, r->leaf_source, r->line, off, 0,
                    "malformed JSON: %s (at byte %zu of the line decoded from %s)", r->jp.err,
                    r->jp.err_pos, enc);
-        else if (converted)
-            reject(r, r->leaf_source, r->line, off, 0,
-                   "malformed JSON: %s (at byte %zu of the repaired line)", r->jp.err,
-                   r->jp.err_pos);
         else
             reject(r, r->leaf_source, r->line, off + r->jp.err_pos, 0,
                    "malformed JSON: %s (at byte %zu of the line)", r->jp.err, r->jp.err_pos);
@@ -1301,7 +1406,7 @@ static int jsonl_record(tdx_reader *r, uint8_t *line, size_t len, uint64_t off, 
         const tdx_jmember *m = &r->jp.m[i];
         int t;
         for (t = 0; t < NFIELDS; t++)
-            if (strcmp(m->key, r->fmap[t]) == 0)
+            if (m->key_len == r->fmap_len[t] && memcmp(m->key, r->fmap[t], m->key_len) == 0)
                 break;
         if (t < NFIELDS) {
             f[t] = m->type == TDX_JNULL || m->val == NULL ? NULL : m;
@@ -1337,6 +1442,7 @@ static int jsonl_record(tdx_reader *r, uint8_t *line, size_t len, uint64_t off, 
                r->fmap[F_TEXT], r->fmap[F_HTML]);
         return 0;
     }
+    warn_repaired(r, r->line, enc, invalid);
     if (f[F_TITLE])
         out->title = f[F_TITLE]->val;
     if (f[F_URL])
@@ -1462,10 +1568,9 @@ static int whole_step(tdx_reader *r, tdx_doc *out)
     }
     const uint8_t *p = r->buf;
     size_t n = r->end;
-    const char *bom_enc = NULL, *enc;
+    const char *bom_enc = NULL, *enc = NULL;
     size_t bom = tdx_reader_charset_bom(p, n, &bom_enc);
-    int fixed = 1;
-    int html = r->leaf_fmt == FMT_HTML;
+    int html = r->leaf_fmt == FMT_HTML, declared = 0;
     if (r->enc_forced) {
         enc = r->enc_forced;
         if (bom && strcmp(bom_enc, enc) != 0)
@@ -1476,17 +1581,15 @@ static int whole_step(tdx_reader *r, tdx_doc *out)
         const uint8_t *lp;
         size_t ll = html ? tdx_reader_html_meta_charset(p, n, &lp) : 0;
         enc = ll ? tdx_reader_charset_canon(r->cs, (const char *)lp, ll) : NULL;
+        declared = enc != NULL;
         if (enc == NULL) {
             enc = "UTF-8";
-            fixed = 0;
             if (tdx_reader_utf8_check(p, n) != n &&
                 !tdx_reader_charset_looks_utf8(p, n, 0, NULL)) {
                 const char *d = tdx_reader_charset_detect(r->cs, p, n, html);
                 if (d)
                     enc = d;
             }
-        } else {
-            fixed = 0;
         }
     }
     p += bom;
@@ -1502,15 +1605,37 @@ static int whole_step(tdx_reader *r, tdx_doc *out)
     }
     size_t invalid;
     const char *used;
-    /* The encoding is decided: to_utf8 only converts or repairs. */
-    (void)fixed;
-    int rc = to_utf8(r, &p, &n, 0, bom, enc, 1, html, &used, &invalid);
+    const uint8_t *q = p;
+    size_t qn = n;
+    int rc = to_utf8(r, &q, &qn, bom, enc, 1, html, &used, &invalid);
     if (rc < 0)
         return rc;
+    if (declared && invalid > 0) {
+        /* Saved pages often declare one charset and hold another: trust the bytes. */
+        const char *d = tdx_reader_charset_detect(r->cs, p, n, html);
+        if (d && strcmp(d, enc) != 0) {
+            size_t inv2;
+            const char *used2;
+            const uint8_t *q2 = p;
+            size_t qn2 = n;
+            if ((rc = to_utf8(r, &q2, &qn2, bom, d, 1, html, &used2, &inv2)) < 0)
+                return rc;
+            if (inv2 < invalid) {
+                q = q2, qn = qn2, used = used2, invalid = inv2;
+            } else {
+                q = p, qn = n;
+                if ((rc = to_utf8(r, &q, &qn, bom, enc, 1, html, &used, &invalid)) < 0)
+                    return rc;
+            }
+        }
+    }
+    p = q;
+    n = qn;
     if (is_wide_encoding(used) && memchr(p, 0, n)) {
         reject(r, r->leaf_source, 0, 0, 0, "NUL character in the text: not a text document");
         return 0;
     }
+    warn_repaired(r, 0, used, invalid);
     doc_base(r, out, rec, 0);
     out->encoding = used;
     out->invalid = invalid;

@@ -121,13 +121,23 @@ const char *tdx_reader_charset_detect(tdx_charset *cs, const uint8_t *p, size_t 
 int tdx_reader_charset_looks_utf8(const uint8_t *p, size_t n, int partial, size_t *out_valid);
 
 /**
- * Convert [p, p+n) from encoding name to UTF-8, appending to out.
+ * Convert [p, p+n) from encoding `name` (a canonical name, as returned by
+ * the functions above) to UTF-8, appending to out.
  * Unmappable or invalid bytes become U+FFFD; their number is returned in
  * *out_invalid and the source offset of the first in *out_first_bad.
  * Returns 0, TDX_ENOMEM, or TDX_EENCODING when no converter exists.
  */
 int tdx_reader_charset_convert(tdx_charset *cs, const char *name, const uint8_t *p, size_t n,
                                tdx_buf *out, size_t *out_invalid, size_t *out_first_bad);
+
+/**
+ * tdx_reader_charset_convert(), and for Big5 the upgrade to Big5-HKSCS when
+ * that decodes with fewer invalid or Private Use characters; *out_used
+ * gets the encoding actually used.
+ */
+int tdx_reader_charset_decode(tdx_charset *cs, const char *name, const uint8_t *p, size_t n,
+                              tdx_buf *out, size_t *out_invalid, size_t *out_first_bad,
+                              const char **out_used);
 
 int tdx_reader_charset_open(tdx_charset **out_cs);
 void tdx_reader_charset_free(tdx_charset *cs);
