@@ -405,17 +405,19 @@ static int lex_quoted(parser *p, size_t start, char **out, size_t *out_end)
 {
     tdx_buf b = TDX_BUF_INIT;
     size_t i = start + 1;
+    int rc = 0;
     while (i < p->len && p->s[i] != '"') {
         if (p->s[i] == '\\' && i + 1 < p->len && (p->s[i + 1] == '"' || p->s[i + 1] == '\\'))
             i++;
-        tdx_buf_putc(&b, (uint8_t)p->s[i]);
+        rc |= tdx_buf_putc(&b, (uint8_t)p->s[i]);
         i++;
     }
     if (i >= p->len) {
         tdx_buf_free(&b);
         return perr(p, start, TDX_ESYNTAX, "unterminated quote: expected a closing '\"'");
     }
-    if (tdx_buf_grow(&b, 0)) {
+    /* Appending nothing still writes the NUL an empty value needs. */
+    if (rc || tdx_buf_append(&b, "", 0)) {
         tdx_buf_free(&b);
         return perr(p, start, TDX_ENOMEM, "out of memory");
     }
@@ -455,24 +457,28 @@ static int next_token(parser *p)
     if (c == '/') {
         tdx_buf b = TDX_BUF_INIT;
         size_t i = p->pos + 1;
+        int rc = 0;
         while (i < p->len && p->s[i] != '/') {
             if (p->s[i] == '\\' && i + 1 < p->len && p->s[i + 1] == '/')
                 i++;
             else if (p->s[i] == '\\' && i + 1 < p->len) {
-                tdx_buf_putc(&b, '\\');
+                rc |= tdx_buf_putc(&b, '\\');
                 i++;
             }
-            tdx_buf_putc(&b, (uint8_t)p->s[i]);
+            rc |= tdx_buf_putc(&b, (uint8_t)p->s[i]);
             i++;
         }
         if (i >= p->len) {
             tdx_buf_free(&b);
             return perr(p, p->pos, TDX_ESYNTAX, "unterminated regex: expected a closing '/'");
         }
-        tdx_buf_grow(&b, 0);
-        t->val = (char *)tdx_buf_steal(&b, NULL);
-        if (t->val == NULL)
+        if (rc == 0)
+            rc = tdx_buf_append(&b, "", 0);
+        t->val = rc ? NULL : (char *)tdx_buf_steal(&b, NULL);
+        if (t->val == NULL) {
+            tdx_buf_free(&b);
             return perr(p, p->pos, TDX_ENOMEM, "out of memory");
+        }
         t->type = T_REGEX;
         t->end = i + 1;
         p->pos = t->end;
