@@ -1055,11 +1055,12 @@ static qnode *parse_primary(parser *p)
                      k + 1);
                 goto near_fail;
             }
+            size_t arg_pos = p->tok.pos;
             qnode *leaf = parse_leaf(p);
             if (leaf == NULL)
                 goto near_fail;
             if (leaf->kind == N_DATE || leaf->kind == N_FIELD) {
-                perr(p, p->tok.pos, TDX_ESYNTAX,
+                perr(p, arg_pos, TDX_ESYNTAX,
                      "NEAR(a, b, N): dates and fields have no position in the text");
                 node_free(leaf);
                 goto near_fail;
