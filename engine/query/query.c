@@ -854,6 +854,51 @@ fail:
     return NULL;
 }
 
+/*
+ * Index of the last byte of the regex escape that starts at re[i] ('\\'),
+ * argument included (\x41, \x{5927}, \p{Han}, \pL, \cA, \o{17}, \12) and
+ * a whole UTF-8 character after the backslash: no part of an escape may be
+ * taken for text the regex requires.
+ */
+static size_t escape_end(const char *re, size_t i)
+{
+    size_t k = i + 1;
+    unsigned char e = (unsigned char)re[k];
+    if (e >= 0x80) {
+        while (((unsigned char)re[k + 1] & 0xC0) == 0x80)
+            k++;
+    } else if (strchr("xopPNgk", e) && re[k + 1] == '{') {
+        k += 2;
+        while (re[k] && re[k] != '}')
+            k++;
+        if (re[k] == 0)
+            k--;
+    } else if (e == 'x') {
+        while (k - i < 3 && isxdigit((unsigned char)re[k + 1]))
+            k++;
+    } else if ((e == 'p' || e == 'P' || e == 'c') && re[k + 1]) {
+        k++;
+    } else if (isdigit(e)) {
+        while (isdigit((unsigned char)re[k + 1]))
+            k++;
+    }
+    return k;
+}
+
+/* (?x) makes spaces and '#' comments in the pattern no text at all. */
+static int extended_mode(const char *re)
+{
+    for (const char *g = strstr(re, "(?"); g; g = strstr(g + 2, "(?")) {
+        const char *f = g + 2;
+        while (isalpha((unsigned char)*f) || *f == '-') {
+            if (*f == 'x')
+                return 1;
+            f++;
+        }
+    }
+    return 0;
+}
+
 static qnode *leaf_regex(parser *p)
 {
     token *t = &p->tok;
@@ -923,7 +968,14 @@ static qnode *leaf_regex(parser *p)
         if (!c)
             break;
         if (c == '\\' && re[i + 1]) {
-            i++;
+            i = escape_end(re, i);
+        } else if (c == '{') {
+            /* A counted repetition: its digits are not text. */
+            size_t k = i + 1;
+            while (isdigit((unsigned char)re[k]) || re[k] == ',')
+                k++;
+            if (re[k] == '}')
+                i = k;
         } else if (c == '[') {
             size_t k = i + 1;
             if (re[k] == '^')
@@ -950,7 +1002,7 @@ static qnode *leaf_regex(parser *p)
     while (best_l && best_s + best_l < strlen(re) &&
            ((unsigned char)re[best_s + best_l] & 0xC0) == 0x80)
         best_l--;
-    if (!top_alt && best_l >= 2) {
+    if (!top_alt && !extended_mode(re) && best_l >= 2) {
         size_t nl;
         if (norm_text(p, re + best_s, best_l, &n->str, &nl)) {
             node_free(n);
