@@ -43,7 +43,7 @@
 #include <unistd.h>
 
 #define KEY_MAX 400
-#define FIELD_VALUE_MAX 200
+#define FIELD_VALUE_MAX 200 /* bytes of a field value in its term; query.c cuts alike */
 
 static double now_s(void)
 {

@@ -36,6 +36,7 @@
 #define QUERY_MAX_DEPTH 64
 #define QUERY_MAX_NODES 4096
 #define QTERMS_MAX 256
+#define FIELD_VALUE_MAX 200 /* bytes of a field value in its term, as pipeline.c cuts it */
 
 enum {
     N_SUB,   /* substring of normalized text */
@@ -827,6 +828,13 @@ static qnode *leaf_prefixed(parser *p)
             a++;
         while (nl > a && nv[nl - 1] == ' ')
             nl--;
+        /* The pipeline indexes a value's first FIELD_VALUE_MAX bytes, cut on
+         * a character boundary: cut the same way, or long values never match. */
+        if (nl - a > FIELD_VALUE_MAX) {
+            nl = a + FIELD_VALUE_MAX;
+            while (nl > a && ((unsigned char)nv[nl] & 0xC0) == 0x80)
+                nl--;
+        }
         size_t pl = strlen(pre);
         n->str = tdx_malloc(pl + (nl - a) + 3);
         if (n->str == NULL) {
@@ -839,8 +847,6 @@ static qnode *leaf_prefixed(parser *p)
         n->str[1 + pl] = 0x1f;
         memcpy(n->str + 2 + pl, nv + a, nl - a);
         n->len = pl + 2 + (nl - a);
-        if (n->len > TDX_FIELD_TERM_MAX + 2)
-            n->len = TDX_FIELD_TERM_MAX + 2;
         tdx_free(nv);
     }
     n->display = tdx_strndup(p->s + t->pos, t->end - t->pos);
