@@ -43,7 +43,10 @@
 #include <unistd.h>
 
 #define KEY_MAX 400
-#define FIELD_VALUE_MAX 200
+#define FIELD_VALUE_MAX 200 /* bytes of a field value in its term; query.c cuts alike */
+/* Longest field name indexed: class byte, name, 0x1f and the longest value
+ * must fit the TDX_FIELD_TERM_MAX + 8 bytes tdx_gram_add_term() takes. */
+#define FIELD_NAME_MAX (TDX_FIELD_TERM_MAX + 8 - 2 - FIELD_VALUE_MAX)
 
 static double now_s(void)
 {
@@ -477,7 +480,7 @@ static int add_field_terms(worker *w, uint32_t doc, const char *name, const char
 {
     run *p = w->p;
     size_t nl = strlen(name);
-    if (nl == 0 || nl > 64 || vlen == 0)
+    if (nl == 0 || nl > FIELD_NAME_MAX || vlen == 0)
         return 0;
     tdx_err e = {0};
     int rc = tdx_norm_run(p->norm, w->nctx, (const uint8_t *)val, vlen, &w->fout, &e);

@@ -36,6 +36,7 @@
 #define QUERY_MAX_DEPTH 64
 #define QUERY_MAX_NODES 4096
 #define QTERMS_MAX 256
+#define FIELD_VALUE_MAX 200 /* bytes of a field value in its term, as pipeline.c cuts it */
 
 enum {
     N_SUB,   /* substring of normalized text */
@@ -410,17 +411,19 @@ static int lex_quoted(parser *p, size_t start, char **out, size_t *out_end)
 {
     tdx_buf b = TDX_BUF_INIT;
     size_t i = start + 1;
+    int rc = 0;
     while (i < p->len && p->s[i] != '"') {
         if (p->s[i] == '\\' && i + 1 < p->len && (p->s[i + 1] == '"' || p->s[i + 1] == '\\'))
             i++;
-        tdx_buf_putc(&b, (uint8_t)p->s[i]);
+        rc |= tdx_buf_putc(&b, (uint8_t)p->s[i]);
         i++;
     }
     if (i >= p->len) {
         tdx_buf_free(&b);
         return perr(p, start, TDX_ESYNTAX, "unterminated quote: expected a closing '\"'");
     }
-    if (tdx_buf_grow(&b, 0)) {
+    /* Appending nothing still writes the NUL an empty value needs. */
+    if (rc || tdx_buf_append(&b, "", 0)) {
         tdx_buf_free(&b);
         return perr(p, start, TDX_ENOMEM, "out of memory");
     }
@@ -460,24 +463,28 @@ static int next_token(parser *p)
     if (c == '/') {
         tdx_buf b = TDX_BUF_INIT;
         size_t i = p->pos + 1;
+        int rc = 0;
         while (i < p->len && p->s[i] != '/') {
             if (p->s[i] == '\\' && i + 1 < p->len && p->s[i + 1] == '/')
                 i++;
             else if (p->s[i] == '\\' && i + 1 < p->len) {
-                tdx_buf_putc(&b, '\\');
+                rc |= tdx_buf_putc(&b, '\\');
                 i++;
             }
-            tdx_buf_putc(&b, (uint8_t)p->s[i]);
+            rc |= tdx_buf_putc(&b, (uint8_t)p->s[i]);
             i++;
         }
         if (i >= p->len) {
             tdx_buf_free(&b);
             return perr(p, p->pos, TDX_ESYNTAX, "unterminated regex: expected a closing '/'");
         }
-        tdx_buf_grow(&b, 0);
-        t->val = (char *)tdx_buf_steal(&b, NULL);
-        if (t->val == NULL)
+        if (rc == 0)
+            rc = tdx_buf_append(&b, "", 0);
+        t->val = rc ? NULL : (char *)tdx_buf_steal(&b, NULL);
+        if (t->val == NULL) {
+            tdx_buf_free(&b);
             return perr(p, p->pos, TDX_ENOMEM, "out of memory");
+        }
         t->type = T_REGEX;
         t->end = i + 1;
         p->pos = t->end;
@@ -826,6 +833,13 @@ static qnode *leaf_prefixed(parser *p)
             a++;
         while (nl > a && nv[nl - 1] == ' ')
             nl--;
+        /* The pipeline indexes a value's first FIELD_VALUE_MAX bytes, cut on
+         * a character boundary: cut the same way, or long values never match. */
+        if (nl - a > FIELD_VALUE_MAX) {
+            nl = a + FIELD_VALUE_MAX;
+            while (nl > a && ((unsigned char)nv[nl] & 0xC0) == 0x80)
+                nl--;
+        }
         size_t pl = strlen(pre);
         n->str = tdx_malloc(pl + (nl - a) + 3);
         if (n->str == NULL) {
@@ -838,8 +852,6 @@ static qnode *leaf_prefixed(parser *p)
         n->str[1 + pl] = 0x1f;
         memcpy(n->str + 2 + pl, nv + a, nl - a);
         n->len = pl + 2 + (nl - a);
-        if (n->len > TDX_FIELD_TERM_MAX + 2)
-            n->len = TDX_FIELD_TERM_MAX + 2;
         tdx_free(nv);
     }
     n->display = tdx_strndup(p->s + t->pos, t->end - t->pos);
@@ -851,6 +863,51 @@ static qnode *leaf_prefixed(parser *p)
 fail:
     node_free(n);
     return NULL;
+}
+
+/*
+ * Index of the last byte of the regex escape that starts at re[i] ('\\'),
+ * argument included (\x41, \x{5927}, \p{Han}, \pL, \cA, \o{17}, \12) and
+ * a whole UTF-8 character after the backslash: no part of an escape may be
+ * taken for text the regex requires.
+ */
+static size_t escape_end(const char *re, size_t i)
+{
+    size_t k = i + 1;
+    unsigned char e = (unsigned char)re[k];
+    if (e >= 0x80) {
+        while (((unsigned char)re[k + 1] & 0xC0) == 0x80)
+            k++;
+    } else if (strchr("xopPNgk", e) && re[k + 1] == '{') {
+        k += 2;
+        while (re[k] && re[k] != '}')
+            k++;
+        if (re[k] == 0)
+            k--;
+    } else if (e == 'x') {
+        while (k - i < 3 && isxdigit((unsigned char)re[k + 1]))
+            k++;
+    } else if ((e == 'p' || e == 'P' || e == 'c') && re[k + 1]) {
+        k++;
+    } else if (isdigit(e)) {
+        while (isdigit((unsigned char)re[k + 1]))
+            k++;
+    }
+    return k;
+}
+
+/* (?x) makes spaces and '#' comments in the pattern no text at all. */
+static int extended_mode(const char *re)
+{
+    for (const char *g = strstr(re, "(?"); g; g = strstr(g + 2, "(?")) {
+        const char *f = g + 2;
+        while (isalpha((unsigned char)*f) || *f == '-') {
+            if (*f == 'x')
+                return 1;
+            f++;
+        }
+    }
+    return 0;
 }
 
 static qnode *leaf_regex(parser *p)
@@ -922,7 +979,14 @@ static qnode *leaf_regex(parser *p)
         if (!c)
             break;
         if (c == '\\' && re[i + 1]) {
-            i++;
+            i = escape_end(re, i);
+        } else if (c == '{') {
+            /* A counted repetition: its digits are not text. */
+            size_t k = i + 1;
+            while (isdigit((unsigned char)re[k]) || re[k] == ',')
+                k++;
+            if (re[k] == '}')
+                i = k;
         } else if (c == '[') {
             size_t k = i + 1;
             if (re[k] == '^')
@@ -949,7 +1013,7 @@ static qnode *leaf_regex(parser *p)
     while (best_l && best_s + best_l < strlen(re) &&
            ((unsigned char)re[best_s + best_l] & 0xC0) == 0x80)
         best_l--;
-    if (!top_alt && best_l >= 2) {
+    if (!top_alt && !extended_mode(re) && best_l >= 2) {
         size_t nl;
         if (norm_text(p, re + best_s, best_l, &n->str, &nl)) {
             node_free(n);
@@ -1054,11 +1118,12 @@ static qnode *parse_primary(parser *p)
                      k + 1);
                 goto near_fail;
             }
+            size_t arg_pos = p->tok.pos;
             qnode *leaf = parse_leaf(p);
             if (leaf == NULL)
                 goto near_fail;
             if (leaf->kind == N_DATE || leaf->kind == N_FIELD) {
-                perr(p, p->tok.pos, TDX_ESYNTAX,
+                perr(p, arg_pos, TDX_ESYNTAX,
                      "NEAR(a, b, N): dates and fields have no position in the text");
                 node_free(leaf);
                 goto near_fail;
