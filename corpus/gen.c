@@ -56,11 +56,11 @@ typedef struct ntype {
 } ntype;
 
 static const ntype TYPES[] = {
-    {"tender", "招标公告", 30, 0, 1},      {"consult", "竞争性磋商公告", 10, 0, 1},
+    {"tender", "招标公告", 30, 0, 1},         {"consult", "竞争性磋商公告", 10, 0, 1},
     {"negotiate", "竞争性谈判公告", 4, 0, 1}, {"inquiry", "询价公告", 10, 0, 1},
     {"single", "单一来源采购公示", 5, 1, 1},  {"award", "中标（成交）结果公告", 20, 1, 1},
-    {"contract", "合同公告", 10, 1, 0},     {"correct", "更正公告", 5, 0, 1},
-    {"terminate", "终止公告", 3, 0, 1},     {"intent", "采购意向公开", 3, 0, 0},
+    {"contract", "合同公告", 10, 1, 0},       {"correct", "更正公告", 5, 0, 1},
+    {"terminate", "终止公告", 3, 0, 1},       {"intent", "采购意向公开", 3, 0, 0},
 };
 #define NTYPES (sizeof TYPES / sizeof TYPES[0])
 
@@ -92,9 +92,9 @@ enum gen_kind {
     G_PLANT,
 };
 
-static const char *const GEN_NAMES[] = {"int",   "date", "datetime", "money", "capmoney",
-                                        "pno",   "phone", "mobile",  "n",     "year",
-                                        "reqs",  "mentions", "plant"};
+static const char *const GEN_NAMES[] = {"int",  "date",     "datetime", "money", "capmoney",
+                                        "pno",  "phone",    "mobile",   "n",     "year",
+                                        "reqs", "mentions", "plant"};
 
 enum { D_PUB, D_DEADLINE, D_SALE_END, D_FIRST, D_SIGN, ND };
 static const char *const DATE_KEYS[] = {"pub", "deadline", "sale_end", "first", "sign"};
@@ -119,10 +119,9 @@ enum var_id {
     V_PHONE2,
     NVARS
 };
-static const char *const VAR_NAMES[] = {"purchaser", "agency", "supplier", "project",
-                                        "prov",      "prov_sfx", "city",   "pno",
-                                        "addr1",     "addr2",  "addr3",    "person1",
-                                        "phone1",    "person2", "phone2"};
+static const char *const VAR_NAMES[] = {"purchaser", "agency",  "supplier", "project", "prov",
+                                        "prov_sfx",  "city",    "pno",      "addr1",   "addr2",
+                                        "addr3",     "person1", "phone1",   "person2", "phone2"};
 
 enum item_kind { IT_TEXT, IT_RULE, IT_VAR, IT_GEN };
 
@@ -232,8 +231,8 @@ typedef struct gen {
     uint32_t *plantable; /* entities with at least one literal alias */
     size_t nplantable;
     int rule_html_nav, rule_html_footer;
-    int rule_req, rule_mention, rule_purchaser, rule_agency, rule_supplier, rule_person,
-        rule_addr, rule_proj[3];
+    int rule_req, rule_mention, rule_purchaser, rule_agency, rule_supplier, rule_person, rule_addr,
+        rule_proj[3];
     int *rule_plant_req, *rule_plant_mention; /* per category, -1 when none */
     ghits vh;
     tdx_buf vtmp;
@@ -394,7 +393,8 @@ static int compile_alt(gen *G, const char *rname, const char *s, alt *out)
             it.kind = IT_VAR;
             it.idx = NVARS;
             for (uint32_t v = 0; v < NVARS; v++)
-                if (strlen(VAR_NAMES[v]) == rlen - 1 && memcmp(VAR_NAMES[v], ref + 1, rlen - 1) == 0)
+                if (strlen(VAR_NAMES[v]) == rlen - 1 &&
+                    memcmp(VAR_NAMES[v], ref + 1, rlen - 1) == 0)
                     it.idx = v;
             if (it.idx == NVARS)
                 gen_die("grammar rule '%s': unknown variable '%.*s'", rname, (int)rlen, ref);
@@ -706,8 +706,8 @@ static void push_ascii_checked(gen *G, doc *d, units *out, int kind, int32_t a, 
             n = (size_t)snprintf(s, sizeof s, "%" PRId64, rng_range(&d->r, a, b));
             break;
         case G_PNO: {
-            static const char *const codes[] = {"ZB", "CG", "ZC", "GK", "HW", "FW", "JC", "XJ",
-                                                "CS", "TP", "DY", "GZ"};
+            static const char *const codes[] = {"ZB", "CG", "ZC", "GK", "HW", "FW",
+                                                "JC", "XJ", "CS", "TP", "DY", "GZ"};
             const char *py = GRAM_PROVS[d->prov].pinyin;
             int y, m, dd;
             ymd(d->day[D_PUB], &y, &m, &dd);
@@ -718,12 +718,12 @@ static void push_ascii_checked(gen *G, doc *d, units *out, int kind, int32_t a, 
                                      rng_below(&d->r, 10000));
                 break;
             case 1:
-                n = (size_t)snprintf(s, sizeof s, "%c%c-%s-%d%06u", py[0] - 32, py[1] - 32, c,
-                                     y, rng_below(&d->r, 1000000));
+                n = (size_t)snprintf(s, sizeof s, "%c%c-%s-%d%06u", py[0] - 32, py[1] - 32, c, y,
+                                     rng_below(&d->r, 1000000));
                 break;
             case 2:
-                n = (size_t)snprintf(s, sizeof s, "%d%02d%c%c%s%05u", y, m, py[0] - 32,
-                                     py[1] - 32, c, rng_below(&d->r, 100000));
+                n = (size_t)snprintf(s, sizeof s, "%d%02d%c%c%s%05u", y, m, py[0] - 32, py[1] - 32,
+                                     c, rng_below(&d->r, 100000));
                 break;
             default:
                 n = (size_t)snprintf(s, sizeof s, "%s[%d]%03u", c, y, rng_below(&d->r, 1000));
@@ -732,9 +732,9 @@ static void push_ascii_checked(gen *G, doc *d, units *out, int kind, int32_t a, 
             break;
         }
         case G_PHONE: {
-            static const char *const area[] = {"010", "021", "022", "023", "020", "0755", "0571",
-                                               "025", "0512", "0531", "028", "027", "0731",
-                                               "029", "0551", "0591", "0451", "024", "0871"};
+            static const char *const area[] = {"010",  "021",  "022",  "023", "020", "0755", "0571",
+                                               "025",  "0512", "0531", "028", "027", "0731", "029",
+                                               "0551", "0591", "0451", "024", "0871"};
             n = (size_t)snprintf(s, sizeof s, "%s-%08u",
                                  area[rng_below(&d->r, sizeof area / sizeof area[0])],
                                  20000000 + rng_below(&d->r, 70000000));
@@ -901,8 +901,18 @@ static void trow_push(doc *d, uint32_t entity, uint32_t s, uint32_t e)
 static void view_piece(const doc *d, const piece *p, uview *v)
 {
     int sc = d->trad, ri = d->trad * 2 + d->fw;
-    *v = (uview){p->r[ri], p->rlen[ri], p->n[sc], p->nlen[sc], p->first[sc], p->last[sc],
-                 p->first_cjk[sc], p->last_cjk[sc], p->lead_ws, p->trail_ws, 0, 0};
+    *v = (uview){p->r[ri],
+                 p->rlen[ri],
+                 p->n[sc],
+                 p->nlen[sc],
+                 p->first[sc],
+                 p->last[sc],
+                 p->first_cjk[sc],
+                 p->last_cjk[sc],
+                 p->lead_ws,
+                 p->trail_ws,
+                 0,
+                 0};
 }
 
 /*
@@ -1021,8 +1031,8 @@ static void emit_view(gen *G, doc *d, const uview *v)
                 }
                 d->seps++;
                 if (G->debug)
-                    gen_warn("separator '%.*s' between \"%.*s\" and \"%.*s\"", (int)sv.rlen,
-                             sv.r, (int)(d->tail.len < 24 ? d->tail.len : 24),
+                    gen_warn("separator '%.*s' between \"%.*s\" and \"%.*s\"", (int)sv.rlen, sv.r,
+                             (int)(d->tail.len < 24 ? d->tail.len : 24),
                              d->tail.p + d->tail.len - (d->tail.len < 24 ? d->tail.len : 24),
                              (int)v->nlen, v->n);
                 done = 1;
@@ -1077,8 +1087,18 @@ static void emit_units(gen *G, doc *d, const units *u, size_t from, size_t to)
         } else {
             const plant *p = &d->plants[x->a];
             const variant *pv = p->v;
-            v = (uview){pv->text, pv->len, pv->norm, pv->nlen, pv->first, pv->last,
-                        gen_is_cjk(pv->first), gen_is_cjk(pv->last), 0, 0, 0, (int)x->a + 1};
+            v = (uview){pv->text,
+                        pv->len,
+                        pv->norm,
+                        pv->nlen,
+                        pv->first,
+                        pv->last,
+                        gen_is_cjk(pv->first),
+                        gen_is_cjk(pv->last),
+                        0,
+                        0,
+                        0,
+                        (int)x->a + 1};
         }
         emit_view(G, d, &v);
     }
@@ -1390,8 +1410,9 @@ static int verify_doc(gen *G, doc *d, const char *id)
             bad = 1;
     }
     if (bad) {
-        fprintf(stderr, "gen: verify: notice %s: the reference matcher finds %zu name(s), the "
-                        "truth has %zu\n",
+        fprintf(stderr,
+                "gen: verify: notice %s: the reference matcher finds %zu name(s), the "
+                "truth has %zu\n",
                 id, ng, d->ntr);
         for (size_t i = 0; i < ng; i++)
             fprintf(stderr, "  found  %-32s '%.*s'\n", watch_entity(G->w, got[i].entity)->name,
@@ -1710,9 +1731,10 @@ int main(int argc, char **argv)
         case O_FORMAT:
         case O_ENC:
         case O_COMPRESS:
-            bad = out_opts_parse(&o->out, c == O_FORMAT ? "format"
-                                          : c == O_ENC  ? "encoding-share"
-                                                        : "compress",
+            bad = out_opts_parse(&o->out,
+                                 c == O_FORMAT ? "format"
+                                 : c == O_ENC  ? "encoding-share"
+                                               : "compress",
                                  optarg);
             break;
         case O_VERIFY:
@@ -1776,7 +1798,8 @@ int main(int argc, char **argv)
         int y, m, dd;
         ymd(d.day[D_PUB], &y, &m, &dd);
         snprintf(date, sizeof date, "%04d-%02d-%02d", y, m, dd);
-        snprintf(url, sizeof url, "http://www.ccgp-%s.gov.cn/cggg/%04d%02d/t%04d%02d%02d_%" PRIu64 ".htm",
+        snprintf(url, sizeof url,
+                 "http://www.ccgp-%s.gov.cn/cggg/%04d%02d/t%04d%02d%02d_%" PRIu64 ".htm",
                  GRAM_PROVS[d.prov].pinyin, y, m, y, m, dd, 1000000 + i);
         render_var(&G, &d, V_PURCHASER, &meta[0]);
         render_var(&G, &d, V_AGENCY, &meta[1]);
@@ -1845,8 +1868,9 @@ int main(int argc, char **argv)
                 ndocs, bytes, ntruth, secs, secs > 0 ? (double)bytes / 1e6 / secs : 0.0,
                 secs > 0 ? (double)ndocs / secs : 0.0);
         if (seps)
-            fprintf(stderr, "gen: %" PRIu64 " separator(s) put between a planted name and a letter "
-                            "or digit, or where an alias could have formed across phrases\n",
+            fprintf(stderr,
+                    "gen: %" PRIu64 " separator(s) put between a planted name and a letter "
+                    "or digit, or where an alias could have formed across phrases\n",
                     seps);
         if (o->verify)
             fprintf(stderr, "gen: verify: %" PRIu64 " notice(s) checked, %" PRIu64 " mismatched\n",

@@ -62,10 +62,10 @@ static inline rng rng_for(uint64_t seed, uint64_t stream, uint64_t index)
 
 /* ---- fatal errors (the generator is a program, not engine code) --------- */
 
-#define GEN_EXIT_OK 0
+#define GEN_EXIT_OK       0
 #define GEN_EXIT_MISMATCH 1
-#define GEN_EXIT_USAGE 2
-#define GEN_EXIT_FATAL 3
+#define GEN_EXIT_USAGE    2
+#define GEN_EXIT_FATAL    3
 
 /** Print "gen: message" and exit with GEN_EXIT_FATAL. */
 _Noreturn void gen_die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -77,6 +77,20 @@ void *gen_realloc(void *p, size_t n);
 char *gen_strndup(const char *s, size_t n);
 /** tdx_buf append that dies on failure. */
 void gen_put(tdx_buf *b, const void *p, size_t n);
+
+/* ---- a string -> uint32 map (open addressing; keys copied) --------------- */
+
+typedef struct gen_strmap {
+    char **keys;
+    uint32_t *vals;
+    size_t cap, n;
+} gen_strmap;
+
+/** Value stored for key, or UINT32_MAX. */
+uint32_t gen_strmap_get(const gen_strmap *m, const char *key);
+/** Store key -> val unless key is present; returns the value stored for key. */
+uint32_t gen_strmap_put(gen_strmap *m, const char *key, uint32_t val);
+void gen_strmap_free(gen_strmap *m);
 
 /* ---- text helpers -------------------------------------------------------- */
 

@@ -126,14 +126,13 @@ static const gram_row GRAMMAR[] = {
      "报价超过预算金额的作无效响应处理。\n"
      "四、响应文件提交截止时间：{#datetime deadline}（北京时间）\n"
      "五、其他补充事宜\n{extra}{#mentions}六、联系方式\n{contacts}"},
-    {"doc.single",
-     "一、项目信息\n采购人：{$purchaser}\n项目名称：{$project}\n项目编号：{$pno}\n"
-     "拟采购的货物或服务的说明：\n{#reqs}"
-     "拟采购的货物或服务的预算金额：{#money budget}\n"
-     "采用单一来源采购方式的原因及相关说明：{single_reason}\n"
-     "二、拟定的唯一供应商名称、地址\n{$supplier}，{$addr3}\n"
-     "三、公示期限\n{#date pub}至{#date sale_end}\n"
-     "四、其他补充事宜\n{extra}{#mentions}五、联系方式\n{contacts}"},
+    {"doc.single", "一、项目信息\n采购人：{$purchaser}\n项目名称：{$project}\n项目编号：{$pno}\n"
+                   "拟采购的货物或服务的说明：\n{#reqs}"
+                   "拟采购的货物或服务的预算金额：{#money budget}\n"
+                   "采用单一来源采购方式的原因及相关说明：{single_reason}\n"
+                   "二、拟定的唯一供应商名称、地址\n{$supplier}，{$addr3}\n"
+                   "三、公示期限\n{#date pub}至{#date sale_end}\n"
+                   "四、其他补充事宜\n{extra}{#mentions}五、联系方式\n{contacts}"},
     {"doc.award",
      "一、项目编号：{$pno}\n二、项目名称：{$project}\n三、中标（成交）信息\n"
      "供应商名称：{$supplier}\n供应商地址：{$addr3}\n中标（成交）金额：{#money bid}\n"
@@ -185,9 +184,8 @@ static const gram_row GRAMMAR[] = {
     {"contacts",
      "采购人：{$purchaser}\n地址：{$addr1}\n联系人：{$person1}\n联系电话：{$phone1}\n"
      "采购代理机构：{$agency}\n地址：{$addr2}\n联系人：{$person2}\n联系电话：{$phone2}\n"},
-    {"qual",
-     "1.满足《中华人民共和国政府采购法》第二十二条规定；\n"
-     "2.落实政府采购政策需满足的资格要求：{policy}\n3.本项目的特定资格要求：{special}\n"},
+    {"qual", "1.满足《中华人民共和国政府采购法》第二十二条规定；\n"
+             "2.落实政府采购政策需满足的资格要求：{policy}\n3.本项目的特定资格要求：{special}\n"},
     {"qual",
      "1.具有独立承担民事责任的能力；\n2.具有良好的商业信誉和健全的财务会计制度；\n"
      "3.具有履行合同所必需的设备和专业技术能力；\n4.有依法缴纳税收和社会保障资金的良好记录；\n"
@@ -217,9 +215,8 @@ static const gram_row GRAMMAR[] = {
      "|该供应商为国内唯一具备相关技术能力和服务能力的单位，经专家论证，采用单一来源方式采购。"},
     {"old_system", "|高性能计算平台|存储系统|计算集群|数据中心网络"},
     {"correct_what", "|采购文件|采购公告|采购文件、采购公告"},
-    {"correct_body",
-     "|投标截止时间及开标时间变更为：{#datetime deadline}（北京时间）。\n"
-     "|采购需求中技术参数调整如下：\n|预算金额更正为：{#money budget}。\n"},
+    {"correct_body", "|投标截止时间及开标时间变更为：{#datetime deadline}（北京时间）。\n"
+                     "|采购需求中技术参数调整如下：\n|预算金额更正为：{#money budget}。\n"},
     {"terminate_reason",
      "|因采购需求发生变化，本项目终止。|因有效投标人不足三家，本项目废标。"
      "|因出现影响采购公正的违法、违规行为，本项目终止。|因预算调整，本项目终止采购。"},
@@ -237,7 +234,8 @@ static const gram_row GRAMMAR[] = {
     {"srv_item", "|GPU服务器|高性能计算服务器|深度学习训练服务器|AI推理服务器|计算节点|管理节点|"
                  "登录节点|机架式服务器|刀片服务器|胖节点服务器"},
     {"srv_spec", "%3 CPU：{cpu}×2，内存≥{mem}GB，GPU：{gpu_f}×{#int 2 8}，系统盘：2×960GB SSD"},
-    {"srv_spec", "%2 2U机架式，CPU：{cpu}，内存：{mem}GB DDR4，硬盘：{#int 2 12}×{disk}，网络：{net}"},
+    {"srv_spec",
+     "%2 2U机架式，CPU：{cpu}，内存：{mem}GB DDR4，硬盘：{#int 2 12}×{disk}，网络：{net}"},
     {"srv_spec", "4U机架式，支持{#int 4 10}块双宽GPU卡，配置{gpu_f}×{#int 4 8}，电源：2+2冗余"},
     {"srv_spec", "CPU：{cpu}×2，内存{mem}GB，{#int 2 4}×{disk}，含{#int 3 5}年原厂质保"},
     {"net_item", "|InfiniBand交换机|万兆以太网交换机|核心交换机|汇聚交换机|下一代防火墙|"

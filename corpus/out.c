@@ -229,8 +229,8 @@ out_sink *out_open(const out_opts *o, const char *path)
 
 /* Bytes that need an escape in a JSON string. */
 static const uint8_t json_special[256] = {
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, ['\\'] = 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, ['\\'] = 1,
 };
 
 /* JSON string body: escape quote, backslash and control characters. */
@@ -374,7 +374,10 @@ static void html_escape(tdx_buf *b, const char *s, size_t n)
 {
     size_t run = 0;
     for (size_t i = 0; i < n; i++) {
-        const char *rep = s[i] == '&' ? "&amp;" : s[i] == '<' ? "&lt;" : s[i] == '>' ? "&gt;" : NULL;
+        const char *rep = s[i] == '&'   ? "&amp;"
+                          : s[i] == '<' ? "&lt;"
+                          : s[i] == '>' ? "&gt;"
+                                        : NULL;
         if (!rep)
             continue;
         gen_put(b, s + run, i - run);
@@ -500,7 +503,9 @@ static void file_doc(out_sink *s, const out_doc *d)
         snprintf(s->made_bucket, sizeof s->made_bucket, "%s", dir);
     }
     snprintf(path, sizeof path, "%s/%s%s", s->path, name,
-             s->o.compress == COMP_GZ ? ".gz" : s->o.compress == COMP_ZST ? ".zst" : "");
+             s->o.compress == COMP_GZ    ? ".gz"
+             : s->o.compress == COMP_ZST ? ".zst"
+                                         : "");
     if (s->o.compress == COMP_GZ) {
         struct archive *a = archive_write_new();
         archive_write_set_format_raw(a);

@@ -33,8 +33,8 @@ typedef struct out_doc {
     size_t title_len, text_len, title_off, footer_off;
     const char *purchaser, *agency, *project_no, *budget, *province, *city, *notice_type;
     const char *dup_of; /* id of the notice this one re-publishes, NULL for an original */
-    int trad;       /* written in Traditional script (Big5 goes to those) */
-    uint64_t index; /* notice number: picks the file encoding deterministically */
+    int trad;           /* written in Traditional script (Big5 goes to those) */
+    uint64_t index;     /* notice number: picks the file encoding deterministically */
     uint64_t seed;
 } out_doc;
 

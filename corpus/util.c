@@ -15,15 +15,21 @@
 #include <unicode/utrans.h>
 
 #include "common/alloc.h"
+#include "common/hash.h"
 #include "common/utf8.h"
+
+static void say(const char *prefix, const char *fmt, va_list ap)
+{
+    fputs(prefix, stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+}
 
 void gen_die(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fputs("gen: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    say("gen: ", fmt, ap);
     va_end(ap);
     exit(GEN_EXIT_FATAL);
 }
@@ -32,9 +38,7 @@ void gen_warn(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fputs("gen: warning: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    say("gen: warning: ", fmt, ap);
     va_end(ap);
 }
 
@@ -65,6 +69,57 @@ void gen_put(tdx_buf *b, const void *p, size_t n)
 {
     if (tdx_buf_append(b, p, n) != 0)
         gen_die("out of memory");
+}
+
+static size_t strmap_slot(const gen_strmap *m, const char *key)
+{
+    size_t mask = m->cap - 1, i = tdx_hash64(key, strlen(key)) & mask;
+    while (m->keys[i] && strcmp(m->keys[i], key) != 0)
+        i = (i + 1) & mask;
+    return i;
+}
+
+uint32_t gen_strmap_get(const gen_strmap *m, const char *key)
+{
+    if (m->cap == 0)
+        return UINT32_MAX;
+    size_t i = strmap_slot(m, key);
+    return m->keys[i] ? m->vals[i] : UINT32_MAX;
+}
+
+uint32_t gen_strmap_put(gen_strmap *m, const char *key, uint32_t val)
+{
+    if ((m->n + 1) * 2 > m->cap) {
+        gen_strmap old = *m;
+        m->cap = old.cap ? old.cap * 2 : 1024;
+        m->keys = gen_alloc(m->cap * sizeof *m->keys);
+        m->vals = gen_alloc(m->cap * sizeof *m->vals);
+        for (size_t i = 0; i < old.cap; i++) {
+            if (old.keys[i] == NULL)
+                continue;
+            size_t j = strmap_slot(m, old.keys[i]);
+            m->keys[j] = old.keys[i];
+            m->vals[j] = old.vals[i];
+        }
+        tdx_free(old.keys);
+        tdx_free(old.vals);
+    }
+    size_t i = strmap_slot(m, key);
+    if (m->keys[i])
+        return m->vals[i];
+    m->keys[i] = gen_strndup(key, strlen(key));
+    m->vals[i] = val;
+    m->n++;
+    return val;
+}
+
+void gen_strmap_free(gen_strmap *m)
+{
+    for (size_t i = 0; i < m->cap; i++)
+        tdx_free(m->keys[i]);
+    tdx_free(m->keys);
+    tdx_free(m->vals);
+    memset(m, 0, sizeof *m);
 }
 
 uint32_t gen_cp(const uint8_t *p, const uint8_t *end, size_t *out_len)
@@ -133,7 +188,8 @@ void gen_normalize(gen_norm *gn, const char *s, size_t len, tdx_buf *out, int *l
     /* Printable ASCII only folds case and collapses white space (NFKC_CF
      * and Traditional-Simplified leave it alone); skip ICU for it. */
     size_t i = 0;
-    while (i < len && (((uint8_t)s[i] >= 0x20 && (uint8_t)s[i] < 0x7F) || is_ws_byte((uint8_t)s[i])))
+    while (i < len &&
+           (((uint8_t)s[i] >= 0x20 && (uint8_t)s[i] < 0x7F) || is_ws_byte((uint8_t)s[i])))
         i++;
     if (i == len) {
         tdx_buf_reset(out);

@@ -32,10 +32,10 @@
 #include "common/alloc.h"
 #include "common/hash.h"
 
-#define FNV_BASIS 1469598103934665603ULL
-#define FNV_PRIME 1099511628211ULL
-#define NO_INST UINT32_MAX
-#define MAX_EXPANSIONS 4096
+#define FNV_BASIS       1469598103934665603ULL
+#define FNV_PRIME       1099511628211ULL
+#define NO_INST         UINT32_MAX
+#define MAX_EXPANSIONS  4096
 #define PAIR_BLOOM_BITS (1u << 20)
 
 static inline uint32_t pair_bit(uint64_t k)
@@ -56,8 +56,7 @@ struct watch {
     size_t nents;
     char **cats;
     size_t ncats;
-    uint32_t *ent_slots; /* name -> entity + 1, open addressing */
-    size_t ent_cap;
+    gen_strmap ent_map; /* name -> entity */
 
     tdx_buf keys;
     dent *tab;
@@ -397,8 +396,7 @@ static void rx_atom(rx *x, sset *out)
         } else {
             add_char(out, e);
         }
-    } else if (c == '.' || c == '*' || c == '+' || c == '^' || c == '$' || c == '{' ||
-               c == '?') {
+    } else if (c == '.' || c == '*' || c == '+' || c == '^' || c == '$' || c == '{' || c == '?') {
         x->bad = 1;
     } else {
         add_char(out, c);
@@ -482,35 +480,16 @@ static char *trim(char *s)
 
 static uint32_t entity_id(watch *w, const char *name, uint32_t cat)
 {
-    if ((w->nents + 1) * 2 > w->ent_cap) {
-        size_t ncap = w->ent_cap ? w->ent_cap * 2 : 256;
-        uint32_t *ns = gen_alloc(ncap * sizeof *ns);
-        for (size_t i = 0; i < w->ent_cap; i++) {
-            if (!w->ent_slots[i])
-                continue;
-            const char *n = w->ents[w->ent_slots[i] - 1].name;
-            size_t j = tdx_hash64(n, strlen(n)) & (ncap - 1);
-            while (ns[j])
-                j = (j + 1) & (ncap - 1);
-            ns[j] = w->ent_slots[i];
-        }
-        tdx_free(w->ent_slots);
-        w->ent_slots = ns;
-        w->ent_cap = ncap;
-    }
-    size_t mask = w->ent_cap - 1;
-    size_t i = tdx_hash64(name, strlen(name)) & mask;
-    for (; w->ent_slots[i]; i = (i + 1) & mask)
-        if (strcmp(w->ents[w->ent_slots[i] - 1].name, name) == 0)
-            return w->ent_slots[i] - 1;
+    uint32_t e = gen_strmap_get(&w->ent_map, name);
+    if (e != UINT32_MAX)
+        return e;
     if ((w->nents & (w->nents - 1)) == 0)
         w->ents = gen_realloc(w->ents, (w->nents ? 2 * w->nents : 1) * sizeof *w->ents);
-    wentity *e = &w->ents[w->nents];
-    memset(e, 0, sizeof *e);
-    e->name = gen_strndup(name, strlen(name));
-    e->category = cat;
-    w->ent_slots[i] = (uint32_t)++w->nents;
-    return (uint32_t)(w->nents - 1);
+    wentity *we = &w->ents[w->nents];
+    memset(we, 0, sizeof *we);
+    we->name = gen_strndup(name, strlen(name));
+    we->category = cat;
+    return gen_strmap_put(&w->ent_map, name, (uint32_t)w->nents++);
 }
 
 static uint32_t category_id(watch *w, const char *name)
@@ -648,7 +627,7 @@ void watch_free(watch *w)
     tdx_free(w->rows);
     tdx_free(w->ents);
     tdx_free(w->cats);
-    tdx_free(w->ent_slots);
+    gen_strmap_free(&w->ent_map);
     tdx_buf_free(&w->keys);
     tdx_free(w->tab);
     tdx_free(w->inst_row);
@@ -811,6 +790,14 @@ int watch_crosses(const watch *w, const uint8_t *t, size_t len, size_t j_lo, siz
 
 /* ---- variants of aliases --------------------------------------------------------- */
 
+/* The transforms of a variant chain through two buffers: result into a. */
+static void take(tdx_buf *a, tdx_buf *b)
+{
+    tdx_buf t = *a;
+    *a = *b;
+    *b = t;
+}
+
 static void spaced(const char *s, size_t len, tdx_buf *out)
 {
     const uint8_t *p = (const uint8_t *)s, *end = p + len;
@@ -882,27 +869,19 @@ const variant *watch_variant(watch *w, gen_norm *gn, uint32_t row, unsigned comb
     gen_put(a, src, strlen(src));
     if (combo & VAR_TRAD) {
         gen_to_trad(gn, (const char *)a->p, a->len, b);
-        tdx_buf t = *a;
-        *a = *b;
-        *b = t;
+        take(a, b);
     }
     if (combo & VAR_CASE) {
         toggle_case((const char *)a->p, a->len, b);
-        tdx_buf t = *a;
-        *a = *b;
-        *b = t;
+        take(a, b);
     }
     if (combo & VAR_SPACED) {
         spaced((const char *)a->p, a->len, b);
-        tdx_buf t = *a;
-        *a = *b;
-        *b = t;
+        take(a, b);
     }
     if (combo & VAR_FW) {
         gen_to_fullwidth((const char *)a->p, a->len, b);
-        tdx_buf t = *a;
-        *a = *b;
-        *b = t;
+        take(a, b);
     }
     v->text = gen_strndup((const char *)a->p, a->len);
     v->len = (uint32_t)a->len;

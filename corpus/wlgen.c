@@ -7,8 +7,8 @@
  * 50k names, and by `gen -w` to plant them.
  *
  * Names are built from place + core + kind (杭州 + 瀚腾 + 信息技术 +
- * 有限公司); the core syllables share no character with the cores of the
- * generator's filler text, so planted names and filler stay apart.  No two
+ * 有限公司); no core is one of the cores of the generator's filler
+ * companies (grammar.h, core_f), so planted names and filler stay apart.  No two
  * entities share an alias after normalization (the normalized forms are
  * kept in a hash set), and a Traditional alias is written only when it
  * normalizes differently from the Simplified one.
@@ -22,7 +22,6 @@
 #include <string.h>
 
 #include "common/alloc.h"
-#include "common/hash.h"
 #include "gen.h"
 
 int wlgen_main(int argc, char **argv);
@@ -32,54 +31,61 @@ typedef struct py {
 } py;
 
 static const py PLACES[] = {
-    {"北京", "Beijing"},     {"上海", "Shanghai"},   {"天津", "Tianjin"},     {"重庆", "Chongqing"},
-    {"广州", "Guangzhou"},   {"深圳", "Shenzhen"},   {"珠海", "Zhuhai"},      {"东莞", "Dongguan"},
-    {"佛山", "Foshan"},      {"杭州", "Hangzhou"},   {"宁波", "Ningbo"},      {"温州", "Wenzhou"},
-    {"南京", "Nanjing"},     {"苏州", "Suzhou"},     {"无锡", "Wuxi"},        {"常州", "Changzhou"},
-    {"合肥", "Hefei"},       {"芜湖", "Wuhu"},       {"济南", "Jinan"},       {"青岛", "Qingdao"},
-    {"烟台", "Yantai"},      {"成都", "Chengdu"},    {"绵阳", "Mianyang"},    {"武汉", "Wuhan"},
-    {"长沙", "Changsha"},    {"郑州", "Zhengzhou"},  {"洛阳", "Luoyang"},     {"西安", "Xi'an"},
-    {"福州", "Fuzhou"},      {"厦门", "Xiamen"},     {"哈尔滨", "Harbin"},    {"沈阳", "Shenyang"},
-    {"大连", "Dalian"},      {"长春", "Changchun"},  {"南昌", "Nanchang"},    {"南宁", "Nanning"},
-    {"昆明", "Kunming"},     {"贵阳", "Guiyang"},    {"太原", "Taiyuan"},     {"兰州", "Lanzhou"},
-    {"石家庄", "Shijiazhuang"}, {"呼和浩特", "Hohhot"}, {"乌鲁木齐", "Urumqi"}, {"海口", "Haikou"},
-    {"银川", "Yinchuan"},    {"西宁", "Xining"},     {"拉萨", "Lhasa"},       {"江苏", "Jiangsu"},
-    {"浙江", "Zhejiang"},    {"广东", "Guangdong"},  {"山东", "Shandong"},    {"四川", "Sichuan"},
-    {"湖北", "Hubei"},       {"湖南", "Hunan"},      {"河南", "Henan"},       {"安徽", "Anhui"},
-    {"福建", "Fujian"},      {"陕西", "Shaanxi"},    {"江西", "Jiangxi"},     {"辽宁", "Liaoning"},
+    {"北京", "Beijing"},    {"上海", "Shanghai"},       {"天津", "Tianjin"},
+    {"重庆", "Chongqing"},  {"广州", "Guangzhou"},      {"深圳", "Shenzhen"},
+    {"珠海", "Zhuhai"},     {"东莞", "Dongguan"},       {"佛山", "Foshan"},
+    {"杭州", "Hangzhou"},   {"宁波", "Ningbo"},         {"温州", "Wenzhou"},
+    {"南京", "Nanjing"},    {"苏州", "Suzhou"},         {"无锡", "Wuxi"},
+    {"常州", "Changzhou"},  {"合肥", "Hefei"},          {"芜湖", "Wuhu"},
+    {"济南", "Jinan"},      {"青岛", "Qingdao"},        {"烟台", "Yantai"},
+    {"成都", "Chengdu"},    {"绵阳", "Mianyang"},       {"武汉", "Wuhan"},
+    {"长沙", "Changsha"},   {"郑州", "Zhengzhou"},      {"洛阳", "Luoyang"},
+    {"西安", "Xi'an"},      {"福州", "Fuzhou"},         {"厦门", "Xiamen"},
+    {"哈尔滨", "Harbin"},   {"沈阳", "Shenyang"},       {"大连", "Dalian"},
+    {"长春", "Changchun"},  {"南昌", "Nanchang"},       {"南宁", "Nanning"},
+    {"昆明", "Kunming"},    {"贵阳", "Guiyang"},        {"太原", "Taiyuan"},
+    {"兰州", "Lanzhou"},    {"石家庄", "Shijiazhuang"}, {"呼和浩特", "Hohhot"},
+    {"乌鲁木齐", "Urumqi"}, {"海口", "Haikou"},         {"银川", "Yinchuan"},
+    {"西宁", "Xining"},     {"拉萨", "Lhasa"},          {"江苏", "Jiangsu"},
+    {"浙江", "Zhejiang"},   {"广东", "Guangdong"},      {"山东", "Shandong"},
+    {"四川", "Sichuan"},    {"湖北", "Hubei"},          {"湖南", "Hunan"},
+    {"河南", "Henan"},      {"安徽", "Anhui"},          {"福建", "Fujian"},
+    {"陕西", "Shaanxi"},    {"江西", "Jiangxi"},        {"辽宁", "Liaoning"},
 };
 #define NPLACES (sizeof PLACES / sizeof PLACES[0])
 
 /* Regions for university names. */
 static const py REGIONS[] = {
-    {"华东", "East China"},  {"华南", "South China"}, {"华北", "North China"},
-    {"西南", "Southwest"},   {"西北", "Northwest"},   {"东北", "Northeast"},
-    {"中南", "Central South"}, {"江南", "Jiangnan"},  {"岭南", "Lingnan"},
-    {"燕山", "Yanshan"},     {"太湖", "Taihu"},       {"秦岭", "Qinling"},
-    {"长江", "Changjiang"},  {"黄河", "Yellow River"}, {"渤海", "Bohai"},
-    {"东海", "Donghai"},     {"南海", "Nanhai"},      {"天山", "Tianshan"},
+    {"华东", "East China"},    {"华南", "South China"},  {"华北", "North China"},
+    {"西南", "Southwest"},     {"西北", "Northwest"},    {"东北", "Northeast"},
+    {"中南", "Central South"}, {"江南", "Jiangnan"},     {"岭南", "Lingnan"},
+    {"燕山", "Yanshan"},       {"太湖", "Taihu"},        {"秦岭", "Qinling"},
+    {"长江", "Changjiang"},    {"黄河", "Yellow River"}, {"渤海", "Bohai"},
+    {"东海", "Donghai"},       {"南海", "Nanhai"},       {"天山", "Tianshan"},
 };
 #define NREGIONS (sizeof REGIONS / sizeof REGIONS[0])
 
-/* Core syllables: disjoint from the filler cores in grammar.h. */
+/* Core syllables: no pair of them is a filler core of grammar.h. */
 static const py CORE_A[] = {
-    {"瀚", "Han"},  {"锐", "Rui"},  {"昊", "Hao"},   {"澜", "Lan"},  {"璟", "Jing"}, {"晟", "Sheng"},
-    {"睿", "Rui"},  {"弘", "Hong"}, {"泓", "Hong"},  {"骏", "Jun"},  {"峻", "Jun"},  {"翔", "Xiang"},
-    {"铭", "Ming"}, {"钧", "Jun"},  {"乾", "Qian"},  {"坤", "Kun"},  {"煜", "Yu"},   {"熠", "Yi"},
-    {"烨", "Ye"},   {"珩", "Heng"}, {"曜", "Yao"},   {"朗", "Lang"}, {"沐", "Mu"},   {"凯", "Kai"},
-    {"启", "Qi"},   {"康", "Kang"}, {"宸", "Chen"},  {"亿", "Yi"},   {"兆", "Zhao"}, {"旭", "Xu"},
-    {"耀", "Yao"},  {"辰", "Chen"}, {"凌", "Ling"},  {"霆", "Ting"}, {"霖", "Lin"},  {"骁", "Xiao"},
-    {"擎", "Qing"}, {"巍", "Wei"},  {"崇", "Chong"}, {"岳", "Yue"},  {"泽", "Ze"},   {"沛", "Pei"},
-    {"昕", "Xin"},  {"昱", "Yu"},   {"晖", "Hui"},   {"炜", "Wei"},  {"灏", "Hao"},  {"鑫", "Xin"},
-    {"淼", "Miao"}, {"垚", "Yao"},
+    {"瀚", "Han"},   {"锐", "Rui"},   {"昊", "Hao"},  {"澜", "Lan"},   {"璟", "Jing"},
+    {"晟", "Sheng"}, {"睿", "Rui"},   {"弘", "Hong"}, {"泓", "Hong"},  {"骏", "Jun"},
+    {"峻", "Jun"},   {"翔", "Xiang"}, {"铭", "Ming"}, {"钧", "Jun"},   {"乾", "Qian"},
+    {"坤", "Kun"},   {"煜", "Yu"},    {"熠", "Yi"},   {"烨", "Ye"},    {"珩", "Heng"},
+    {"曜", "Yao"},   {"朗", "Lang"},  {"沐", "Mu"},   {"凯", "Kai"},   {"启", "Qi"},
+    {"康", "Kang"},  {"宸", "Chen"},  {"亿", "Yi"},   {"兆", "Zhao"},  {"旭", "Xu"},
+    {"耀", "Yao"},   {"辰", "Chen"},  {"凌", "Ling"}, {"霆", "Ting"},  {"霖", "Lin"},
+    {"骁", "Xiao"},  {"擎", "Qing"},  {"巍", "Wei"},  {"崇", "Chong"}, {"岳", "Yue"},
+    {"泽", "Ze"},    {"沛", "Pei"},   {"昕", "Xin"},  {"昱", "Yu"},    {"晖", "Hui"},
+    {"炜", "Wei"},   {"灏", "Hao"},   {"鑫", "Xin"},  {"淼", "Miao"},  {"垚", "Yao"},
 };
 static const py CORE_B[] = {
-    {"腾", "teng"}, {"驰", "chi"}, {"图", "tu"},   {"维", "wei"},  {"扬", "yang"}, {"辉", "hui"},
-    {"航", "hang"}, {"峰", "feng"}, {"途", "tu"},  {"程", "cheng"}, {"锋", "feng"}, {"奕", "yi"},
-    {"骐", "qi"},   {"骋", "cheng"}, {"琪", "qi"}, {"璇", "xuan"}, {"珑", "long"}, {"瑜", "yu"},
-    {"翊", "yi"},   {"寰", "huan"}, {"霄", "xiao"}, {"熙", "xi"},  {"曦", "xi"},   {"麟", "lin"},
-    {"钛", "tai"},  {"砺", "li"},   {"湃", "pai"},  {"澄", "cheng"}, {"衡", "heng"}, {"桓", "huan"},
-    {"穹", "qiong"}, {"曼", "man"}, {"岚", "lan"},  {"枫", "feng"}, {"桐", "tong"},
+    {"腾", "teng"},  {"驰", "chi"},  {"图", "tu"},    {"维", "wei"},   {"扬", "yang"},
+    {"辉", "hui"},   {"航", "hang"}, {"峰", "feng"},  {"途", "tu"},    {"程", "cheng"},
+    {"锋", "feng"},  {"奕", "yi"},   {"骐", "qi"},    {"骋", "cheng"}, {"琪", "qi"},
+    {"璇", "xuan"},  {"珑", "long"}, {"瑜", "yu"},    {"翊", "yi"},    {"寰", "huan"},
+    {"霄", "xiao"},  {"熙", "xi"},   {"曦", "xi"},    {"麟", "lin"},   {"钛", "tai"},
+    {"砺", "li"},    {"湃", "pai"},  {"澄", "cheng"}, {"衡", "heng"},  {"桓", "huan"},
+    {"穹", "qiong"}, {"曼", "man"},  {"岚", "lan"},   {"枫", "feng"},  {"桐", "tong"},
 };
 
 /* Kinds of company: Simplified, English, Taiwan wording (NULL: same). */
@@ -175,62 +181,11 @@ static const kind AGENT_KINDS[] = {
 
 #define N(a) ((uint32_t)(sizeof(a) / sizeof((a)[0])))
 
-/* ---- a set of normalized aliases ------------------------------------------------ */
-
-typedef struct sset {
-    char **v;
-    size_t cap, n;
-} strset;
-
-static int set_add(strset *s, const char *k)
-{
-    if ((s->n + 1) * 2 > s->cap) {
-        size_t ncap = s->cap ? s->cap * 2 : 4096;
-        char **nv = gen_alloc(ncap * sizeof *nv);
-        for (size_t i = 0; i < s->cap; i++) {
-            if (!s->v[i])
-                continue;
-            size_t j = tdx_hash64(s->v[i], strlen(s->v[i])) & (ncap - 1);
-            while (nv[j])
-                j = (j + 1) & (ncap - 1);
-            nv[j] = s->v[i];
-        }
-        tdx_free(s->v);
-        s->v = nv;
-        s->cap = ncap;
-    }
-    size_t i = tdx_hash64(k, strlen(k)) & (s->cap - 1);
-    for (; s->v[i]; i = (i + 1) & (s->cap - 1))
-        if (strcmp(s->v[i], k) == 0)
-            return 0;
-    s->v[i] = gen_strndup(k, strlen(k));
-    s->n++;
-    return 1;
-}
-
-static int set_has(const strset *s, const char *k)
-{
-    if (s->cap == 0)
-        return 0;
-    size_t i = tdx_hash64(k, strlen(k)) & (s->cap - 1);
-    for (; s->v[i]; i = (i + 1) & (s->cap - 1))
-        if (strcmp(s->v[i], k) == 0)
-            return 1;
-    return 0;
-}
-
-static void set_free(strset *s)
-{
-    for (size_t i = 0; i < s->cap; i++)
-        tdx_free(s->v[i]);
-    tdx_free(s->v);
-}
-
 /* ---- one entity -------------------------------------------------------------------- */
 
 typedef struct wlg {
     gen_norm gn;
-    strset seen;
+    gen_strmap seen; /* normalized aliases taken */
     tdx_buf norm, trad, rows;
     FILE *f;
 } wlg;
@@ -257,6 +212,11 @@ static void norm_into(wlg *g, const char *s, char *out, size_t cap)
     out[o] = 0;
 }
 
+static int taken(const wlg *g, const char *norm)
+{
+    return gen_strmap_get(&g->seen, norm) != UINT32_MAX;
+}
+
 typedef struct cand {
     char zh[192], en[256], tw_simp[192], short_zh[96];
 } cand;
@@ -275,23 +235,23 @@ static int emit(wlg *g, rng *r, const char *cat, const cand *c)
     }
     /* the full name must be free; optional aliases are dropped when taken */
     norm_into(g, c->zh, n[0], sizeof n[0]);
-    if (set_has(&g->seen, n[0]))
+    if (taken(g, n[0]))
         return 0;
     norm_into(g, c->en, n[1], sizeof n[1]);
-    if (set_has(&g->seen, n[1]) || strcmp(n[0], n[1]) == 0)
+    if (taken(g, n[1]) || strcmp(n[0], n[1]) == 0)
         return 0;
     for (int i = 2; i < 4; i++) {
         if (al[i] == NULL)
             continue;
         norm_into(g, al[i], n[i], sizeof n[i]);
-        if (set_has(&g->seen, n[i]) || strcmp(n[i], n[0]) == 0 ||
+        if (taken(g, n[i]) || strcmp(n[i], n[0]) == 0 ||
             (i == 3 && al[2] && strcmp(n[3], n[2]) == 0))
             al[i] = NULL;
     }
     for (int i = 0; i < 4; i++) {
         if (al[i] == NULL)
             continue;
-        set_add(&g->seen, n[i]);
+        gen_strmap_put(&g->seen, n[i], 0);
         fprintf(g->f, "%s\t%s\t%s\n", c->zh, cat, al[i]);
     }
     return 1;
@@ -513,7 +473,7 @@ int wlgen_main(int argc, char **argv)
     }
     if (fflush(g.f) != 0 || ferror(g.f) || (output && fclose(g.f) != 0))
         gen_die("write error: %s", strerror(errno));
-    set_free(&g.seen);
+    gen_strmap_free(&g.seen);
     tdx_buf_free(&g.norm);
     tdx_buf_free(&g.trad);
     tdx_buf_free(&g.rows);
