@@ -62,7 +62,7 @@ struct tdx_gram_builder {
     tdx_buf strs;
     /* gram path */
     uint32_t *rank_bmp;   /* [65536] code point -> rank + 1 (0: none yet) */
-    uint32_t *astral;     /* open addressing: (cp << 16 | rank) + 1 for cp > 0xFFFF */
+    uint64_t *astral;     /* open addressing: (cp << 32 | rank) + 1 for cp > 0xFFFF */
     size_t astral_mask, nastral;
     uint32_t *rank_cp;    /* [MAX_RANKS] rank -> code point */
     uint32_t *uni_last;   /* [MAX_RANKS] rank -> last doc */
@@ -85,6 +85,8 @@ struct tdx_gram_builder {
     size_t cap_sorted;
     uint32_t *docbuf;
     size_t cap_docbuf;
+    int emitted;        /* ranks renumbered and pairs sorted by the last emit */
+    size_t emitted_terms;
 };
 
 int tdx_gram_builder_create(tdx_gram_builder **out_b, tdx_err *err)
@@ -152,11 +154,13 @@ void tdx_gram_builder_reset(tdx_gram_builder *b)
     b->nbi = 0;
     /* Stale (key, doc) entries would match the next batch's doc numbers. */
     memset(b->filter, 0, sizeof b->filter);
+    b->emitted = 0;
+    b->emitted_terms = 0;
 }
 
 size_t tdx_gram_nterms(const tdx_gram_builder *b)
 {
-    return b->nterms + b->nranks;
+    return b->emitted_terms;
 }
 
 static int grow_tab(tdx_gram_builder *b)
@@ -235,7 +239,7 @@ static int lookup(tdx_gram_builder *b, const uint8_t *s, size_t len, uint32_t *o
 
 int tdx_gram_add_term(tdx_gram_builder *b, uint32_t doc, const uint8_t *term, size_t len)
 {
-    if (len == 0 || len > TDX_FIELD_TERM_MAX + 8)
+    if (len == 0 || len > TDX_FIELD_TERM_MAX + 8 || b->emitted)
         return TDX_EINVAL;
     uint32_t id;
     int rc = lookup(b, term, len, &id);
@@ -285,33 +289,33 @@ static inline int is_word_byte(uint8_t c)
  * already has MAX_RANKS distinct characters. */
 static inline uint32_t rank_of(tdx_gram_builder *b, uint32_t cp)
 {
-    uint32_t *slot;
     if (cp < 0x10000) {
-        slot = &b->rank_bmp[cp];
-        if (*slot)
-            return *slot - 1;
-    } else {
-        size_t h = (cp * 2654435761u) & b->astral_mask;
-        while (b->astral[h]) {
-            if ((b->astral[h] - 1) >> 16 == cp - 0x10000 + 1)
-                return (b->astral[h] - 1) & 0xFFFF;
-            h = (h + 1) & b->astral_mask;
-        }
-        slot = &b->astral[h];
+        uint32_t v = b->rank_bmp[cp];
+        if (v)
+            return v - 1;
+        if (b->nranks >= MAX_RANKS)
+            return NO_RANK;
+        uint32_t r = (uint32_t)b->nranks++;
+        b->rank_cp[r] = cp;
+        b->uni_last[r] = UINT32_MAX;
+        b->rank_bmp[cp] = r + 1;
+        return r;
     }
-    if (b->nranks >= MAX_RANKS)
+    size_t h = (cp * 2654435761u) & b->astral_mask;
+    while (b->astral[h]) {
+        uint64_t e = b->astral[h] - 1;
+        if ((uint32_t)(e >> 32) == cp)
+            return (uint32_t)e;
+        h = (h + 1) & b->astral_mask;
+    }
+    /* A full table sends new characters down the general path (rare). */
+    if (b->nranks >= MAX_RANKS || (b->nastral + 1) * 2 > b->astral_mask + 1)
         return NO_RANK;
-    if (cp >= 0x10000 && (b->nastral + 1) * 2 > b->astral_mask + 1)
-        return NO_RANK; /* astral table full: general path (rare) */
     uint32_t r = (uint32_t)b->nranks++;
     b->rank_cp[r] = cp;
     b->uni_last[r] = UINT32_MAX;
-    if (cp < 0x10000) {
-        *slot = r + 1;
-    } else {
-        *slot = (((cp - 0x10000 + 1) << 16) | r) + 1;
-        b->nastral++;
-    }
+    b->astral[h] = (((uint64_t)cp << 32) | r) + 1;
+    b->nastral++;
     return r;
 }
 
@@ -339,6 +343,8 @@ static int add_gram_slow(tdx_gram_builder *b, uint32_t doc, int32_t prev_cp, uin
 int tdx_gram_add_text(tdx_gram_builder *b, uint32_t doc, const uint8_t *text, size_t len)
 {
     const uint8_t *p = text, *end = text + len;
+    if (b->emitted)
+        return TDX_EINVAL;
     /* Room for every character of this text up front: no checks per char. */
     if (grow_array((void **)&b->uni, &b->cap_uni, b->nuni + len / 2 + 1, sizeof *b->uni, 65536) ||
         grow_array((void **)&b->bi, &b->cap_bi, b->nbi + len / 2 + 1, sizeof *b->bi, 65536))
@@ -365,8 +371,11 @@ int tdx_gram_add_text(tdx_gram_builder *b, uint32_t doc, const uint8_t *text, si
         uint32_t cp;
         /* Normalized text is well-formed UTF-8; decode without checks on the
          * hot 3-byte (CJK) form, the strict decoder for everything else. */
-        if ((c & 0xF0) == 0xE0 && end - p >= 3) {
-            cp = ((uint32_t)(c & 0x0F) << 12) | ((uint32_t)(p[1] & 0x3F) << 6) | (p[2] & 0x3F);
+        if ((c & 0xF0) == 0xE0 && end - p >= 3 && (p[1] & 0xC0) == 0x80 &&
+            (p[2] & 0xC0) == 0x80 &&
+            (cp = ((uint32_t)(c & 0x0F) << 12) | ((uint32_t)(p[1] & 0x3F) << 6) | (p[2] & 0x3F)) >=
+                0x800 &&
+            (cp < 0xD800 || cp > 0xDFFF)) {
             p += 3;
         } else {
             size_t l;
@@ -521,35 +530,36 @@ int tdx_gram_emit(tdx_gram_builder *b, tdx_postings *out, tdx_err *err)
 {
     tdx_postings_reset(out);
     int rc = 0;
-    /* 1. Ranks renumbered in code-point order, so key order is byte order. */
-    size_t U = b->nranks;
-    if (grow_array((void **)&b->order, &b->cap_order, (U > b->nterms ? U : b->nterms) + 1,
-                   sizeof *b->order, 1024))
-        return tdx_err_set(err, TDX_ENOMEM, "out of memory");
-    for (size_t r = 0; r < U; r++)
-        b->order[r] = (uint32_t)r;
-    qsort_r(b->order, U, sizeof *b->order, cmp_cp, b->rank_cp);
-    for (size_t o = 0; o < U; o++) {
-        b->ord[b->order[o]] = (uint32_t)o;
-        b->ord_cp[o] = b->rank_cp[b->order[o]];
-    }
-    for (size_t i = 0; i < b->nbi; i++) {
-        uint32_t k = b->bi[i].term;
-        b->bi[i].term = (b->ord[k >> 16] << 16) | b->ord[k & 0xFFFF];
-    }
-    for (size_t i = 0; i < b->nuni; i++)
-        b->uni[i].term = b->ord[b->uni[i].term];
-    /* 2. Sort both pair arrays by term (docs stay ascending within a term). */
+    size_t U = b->nranks, nt = b->nterms;
     size_t need = b->nbi > b->nuni ? b->nbi : b->nuni;
-    size_t nt = b->nterms;
-    if (grow_array((void **)&b->tmp, &b->cap_tmp, need + 1, sizeof *b->tmp, 65536) ||
+    if (grow_array((void **)&b->order, &b->cap_order, (U > nt ? U : nt) + 1, sizeof *b->order,
+                   1024) ||
+        grow_array((void **)&b->tmp, &b->cap_tmp, need + 1, sizeof *b->tmp, 65536) ||
         grow_array((void **)&b->start, &b->cap_start, (nt > 65536 ? nt : 65536) + 1,
                    sizeof *b->start, 65536) ||
         grow_array((void **)&b->sorted_docs, &b->cap_sorted, b->npairs + 1,
                    sizeof *b->sorted_docs, 4096))
         return tdx_err_set(err, TDX_ENOMEM, "out of memory");
-    radix_sort(b->bi, b->tmp, b->nbi, b->start);
-    radix_sort(b->uni, b->tmp, b->nuni, b->start);
+    if (!b->emitted) {
+        /* 1. Ranks renumbered in code-point order: key order is byte order. */
+        for (size_t r = 0; r < U; r++)
+            b->order[r] = (uint32_t)r;
+        qsort_r(b->order, U, sizeof *b->order, cmp_cp, b->rank_cp);
+        for (size_t o = 0; o < U; o++) {
+            b->ord[b->order[o]] = (uint32_t)o;
+            b->ord_cp[o] = b->rank_cp[b->order[o]];
+        }
+        for (size_t i = 0; i < b->nbi; i++) {
+            uint32_t k = b->bi[i].term;
+            b->bi[i].term = (b->ord[k >> 16] << 16) | b->ord[k & 0xFFFF];
+        }
+        for (size_t i = 0; i < b->nuni; i++)
+            b->uni[i].term = b->ord[b->uni[i].term];
+        /* 2. Both pair arrays sorted by term; docs stay ascending per term. */
+        radix_sort(b->bi, b->tmp, b->nbi, b->start);
+        radix_sort(b->uni, b->tmp, b->nuni, b->start);
+        b->emitted = 1;
+    }
     /* 3. General-path terms: counting sort of pairs by id, ids by bytes. */
     uint32_t *tstart = b->start, *tdocs = b->sorted_docs;
     uint32_t acc = 0;
@@ -594,6 +604,7 @@ int tdx_gram_emit(tdx_gram_builder *b, tdx_postings *out, tdx_err *err)
     }
     if (rc)
         return tdx_err_set(err, rc, "out of memory building postings");
+    b->emitted_terms = out->nterms;
     return 0;
 }
 

@@ -61,10 +61,18 @@ int tdx_gram_add_text(tdx_gram_builder *b, uint32_t doc, const uint8_t *text, si
 /** Add one explicit term (fields, entities, categories) for `doc`. */
 int tdx_gram_add_term(tdx_gram_builder *b, uint32_t doc, const uint8_t *term, size_t len);
 
-/** Emit all terms, sorted by bytes, into out (reset first). */
+/**
+ * Emit all terms, sorted by bytes, into out (reset first).  Emitting again
+ * gives the same postings; adding after an emit needs tdx_gram_builder_reset
+ * first (TDX_EINVAL otherwise).
+ */
 int tdx_gram_emit(tdx_gram_builder *b, tdx_postings *out, tdx_err *err);
 
-/** Number of distinct terms collected so far. */
+/**
+ * Number of distinct terms the last tdx_gram_emit produced (0 before any).
+ * Bigram repeats are only found when sorting, so there is no exact count
+ * before emitting.
+ */
 size_t tdx_gram_nterms(const tdx_gram_builder *b);
 
 /**
