@@ -551,6 +551,12 @@ int cmd_query(int argc, char **argv)
             print_caret(qtext, col);
         status = rc == TDX_ENOMEM ? TDX_EXIT_FATAL : TDX_EXIT_USAGE;
     } else {
+        if (tdx_query_needs_scan(q, query))
+            cli_warn("query",
+                     "'%s' is an entity-only index (built with --no-grams): text terms are "
+                     "answered by reading every document, which is exact but slow; entity:, "
+                     "cat:, pattern:, field and date terms stay fast",
+                     index);
         status = run(q, query, qtext, &o);
         tdx_query_free(query);
     }

@@ -1833,6 +1833,21 @@ int tdx_query_run(tdx_qctx *q, tdx_query *query, size_t limit, tdx_docset *out,
     return 0;
 }
 
+static int has_text_leaf(const qnode *n)
+{
+    if (n->kind == N_SUB || n->kind == N_REGEX)
+        return 1;
+    for (size_t i = 0; i < n->nkids; i++)
+        if (has_text_leaf(n->kids[i]))
+            return 1;
+    return 0;
+}
+
+int tdx_query_needs_scan(tdx_qctx *q, const tdx_query *query)
+{
+    return !q->info.grams && has_text_leaf(query->root);
+}
+
 static int leaves_walk(tdx_qctx *q, qnode *n, tdx_leaf_fn fn, void *ctx, tdx_err *err)
 {
     if (n->nkids && n->kind != N_NEAR) {

@@ -70,6 +70,13 @@ typedef struct tdx_qstats {
 int tdx_query_run(tdx_qctx *q, tdx_query *query, size_t limit, tdx_docset *out,
                   tdx_qstats *st, tdx_err *err);
 
+/**
+ * 1 when the index has no gram index (built with --no-grams) and the query
+ * has terms that need it (substrings, regexes): they are then answered by
+ * reading every document's text, which is exact but slow.
+ */
+int tdx_query_needs_scan(tdx_qctx *q, const tdx_query *query);
+
 /** For "no result" explanations: each leaf as written, with its doc count. */
 typedef void (*tdx_leaf_fn)(void *ctx, const char *leaf, uint64_t docs, int exact);
 int tdx_query_leaves(tdx_qctx *q, tdx_query *query, tdx_leaf_fn fn, void *ctx, tdx_err *err);
