@@ -112,6 +112,7 @@ typedef struct batch {
     tdx_buf z;
     tdx_postings post;
     tdx_stage_times t;
+    const tdx_store_dict *dict; /* to record with this batch (the index's first) */
     struct batch *next; /* writer's reorder list */
 } batch;
 
@@ -136,6 +137,8 @@ struct run {
     tdx_watchlist *wl;
     tdx_matcher *matcher;
     tdx_store *store;
+    tdx_store_dict *dict; /* set before the first batch is dispatched, then fixed */
+    int dict_tried;       /* reader thread */
     int grams;
     size_t batch_bytes;
     int nworkers;
@@ -150,7 +153,6 @@ struct run {
     /* reader thread only */
     pthread_t reader_th;
     tdx_reader *reader;
-    tdx_rtxn *reader_txn;
     batch *cur;
     uint64_t next_seq;
     char *file_path;
@@ -270,12 +272,41 @@ static int add_input_progress(run *p, int complete)
     return 0;
 }
 
+/*
+ * A new index gets its text dictionary from the documents of its first
+ * batch, before that batch goes to the workers, so every document of the
+ * index is compressed with it.  Too little text: no dictionary.
+ */
+static void train_dict(run *p, batch *b)
+{
+    p->dict_tried = 1;
+    size_t n = 0, total = 0;
+    size_t *sizes = tdx_calloc(b->ndocs + 1, sizeof *sizes);
+    tdx_buf samples = TDX_BUF_INIT;
+    for (size_t i = 0; sizes && i < b->ndocs && total < ((size_t)8 << 20); i++) {
+        const bdoc *x = &b->docs[i];
+        size_t len = x->text_len > 65536 ? 65536 : x->text_len;
+        if (len == 0 || tdx_buf_append(&samples, astr(b, x->text), len))
+            continue;
+        sizes[n++] = len;
+        total += len;
+    }
+    tdx_err e = {0};
+    if (sizes && samples.p &&
+        tdx_store_dict_train(samples.p, sizes, (unsigned)n, &p->dict, &e) == 0)
+        b->dict = p->dict;
+    tdx_free(sizes);
+    tdx_buf_free(&samples);
+}
+
 static int dispatch(run *p)
 {
     batch *b = p->cur;
     p->cur = NULL;
     if (b == NULL)
         return 0;
+    if (!p->dict_tried && p->dict == NULL && b->ndocs)
+        train_dict(p, b);
     /* A batch that outgrew its share (one huge document) takes the rest now. */
     size_t need = b->arena.len * 3;
     if (need > b->budget) {
@@ -310,10 +341,17 @@ static int on_file(void *ctx, const char *path, uint64_t file_index, uint64_t si
     p->file_mtime = mtime;
     p->file_records = 0;
     *skip_records = 0;
-    if (p->reader_txn == NULL || strcmp(path, "-") == 0)
+    if (strcmp(path, "-") == 0)
         return 0;
+    /* A short read transaction per file: one held for the whole run would
+     * keep LMDB from reusing the pages every batch frees. */
     tdx_store_input in;
-    if (tdx_store_get_input(p->reader_txn, path, &in, NULL) != 0)
+    tdx_rtxn *t;
+    if (tdx_store_read_begin(p->store, &t, NULL) != 0)
+        return 0;
+    int found = tdx_store_get_input(t, path, &in, NULL) == 0;
+    tdx_store_read_end(t);
+    if (!found)
         return 0;
     if (in.size != size || in.mtime != mtime)
         return 0; /* changed since: read it all, keys and hashes sort it out */
@@ -579,6 +617,10 @@ static int process_batch(worker *w, batch *b, tdx_err *err)
             break;
         }
         double t3 = now_s();
+        if (w->z == NULL && tdx_store_zctx_create(p->dict, &w->z) != 0) {
+            rc = tdx_err_set(err, TDX_ENOMEM, "out of memory");
+            break;
+        }
         rc = tdx_store_compress(w->z, text, x->text_len, &w->zbuf, err);
         if (rc)
             break;
@@ -652,8 +694,8 @@ static int worker_init(run *p, worker *w, tdx_err *err)
     int rc = tdx_norm_ctx_create(p->norm, &w->nctx, err);
     rc = rc ? rc : tdx_match_scratch_create(p->matcher, &w->scratch, err);
     rc = rc ? rc : tdx_gram_builder_create(&w->gb, err);
-    if (rc == 0 && tdx_store_zctx_create(&w->z) != 0)
-        rc = tdx_err_set(err, TDX_ENOMEM, "out of memory");
+    /* The compression context waits for the first batch: the dictionary of a
+     * new index is only known then. */
     return rc;
 }
 
@@ -705,7 +747,7 @@ static int write_batch(run *p, batch *b, tdx_err *err)
         ins[i].records = b->inputs[i].records;
         ins[i].complete = b->inputs[i].complete;
     }
-    tdx_store_batch sb = {docs, b->ndocs, &b->post, ins, b->ninputs, b->rejects};
+    tdx_store_batch sb = {docs, b->ndocs, &b->post, ins, b->ninputs, b->rejects, b->dict};
     tdx_store_batch_stats bs;
     double t0 = now_s();
     int rc = tdx_store_write_batch(p->store, &sb, p->o->replace, &bs, err);
@@ -905,6 +947,19 @@ int tdx_pipeline_run(const tdx_pipeline_opts *o, tdx_run_stats *st, tdx_err *err
         st->nentities = tdx_watchlist_nentities(p->wl);
         rc = setup_schema(p, err);
     }
+    if (rc == 0) {
+        rc = tdx_store_dict_load(p->store, &p->dict, err);
+        if (rc == TDX_ENOTFOUND)
+            rc = 0;
+        p->dict_tried = p->dict != NULL;
+    }
+    if (rc == 0) {
+        /* A merge cut short by a crash is finished before anything else. */
+        int pending = 0;
+        rc = tdx_store_merge_pending(p->store, &pending, err);
+        if (rc == 0 && pending)
+            rc = tdx_store_merge(p->store, err);
+    }
     if (rc)
         goto done;
     rc = tdx_budget_init(&p->budget, mem);
@@ -930,9 +985,6 @@ int tdx_pipeline_run(const tdx_pipeline_opts *o, tdx_run_stats *st, tdx_err *err
     ro.on_reject = on_reject;
     ro.ctx = p;
     rc = tdx_reader_open(o->inputs, o->ninputs, &ro, &p->reader, err);
-    if (rc)
-        goto done;
-    rc = tdx_store_read_begin(p->store, &p->reader_txn, err);
     if (rc)
         goto done;
 
@@ -963,8 +1015,6 @@ int tdx_pipeline_run(const tdx_pipeline_opts *o, tdx_run_stats *st, tdx_err *err
         pthread_join(p->reader_th, NULL);
     for (int i = 0; i < started_workers; i++)
         pthread_join(p->workers[i].th, NULL);
-    tdx_store_read_end(p->reader_txn);
-    p->reader_txn = NULL;
     st->stages.read = p->read_time;
     if (p->reader) {
         tdx_read_progress rp;
@@ -1001,6 +1051,7 @@ done:
     tdx_watchlist_free(p->wl);
     tdx_norm_free(p->norm);
     tdx_store_close(p->store);
+    tdx_store_dict_free(p->dict);
     tdx_free(p->file_path);
     pthread_mutex_destroy(&p->err_mu);
     st->seconds = now_s() - p->t0;

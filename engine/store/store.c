@@ -19,6 +19,12 @@
  *     "wl_hash"     16 lower-case hex digits of the watch-list hash
  *     "wl_source"   path of the watch list the index was created with
  *     "post"        "a" or "b": which of post.a / post.b is the main postings
+ *     "zdict"       the zstd dictionary of stored text (absent: none)
+ *     "merge"       present while segments are being merged: u8 'a'|'b' (the
+ *                   tree being built), be32 last segment id included, then
+ *                   the term from which the old tree and the segments still
+ *                   hold the postings (terms before it are complete in the
+ *                   new tree)
  *     "counts"      vint next_doc, docs, deleted, duplicates, bytes, hits, rejects
  *   docs        be32 id -> doc record:
  *                 vint 1 (record version)
@@ -26,7 +32,8 @@
  *                 vint line, offset, text_len, invalid, date_ymd, nhits
  *                 be64 hash_hi, be64 hash_lo    (XXH3-128 of normalized text)
  *                 vint nmeta, then nmeta x (lbytes name, lbytes value)
- *   text        be32 id -> one zstd frame of the original UTF-8 text
+ *   text        be32 id -> one zstd frame of the original UTF-8 text, compressed with
+ *                 the dictionary of meta "zdict" when the frame names a dictionary
  *   hits        be32 id -> vint n, then n x (vint pattern, vint nstart - prev nstart,
  *                 vint nend - nstart, vint ostart - prev ostart, vint oend - ostart)
  *                 hits sorted by (nstart, nend, pattern); n = ostart/oend are byte
@@ -61,6 +68,10 @@
  * (MDB_APPEND, full pages) and folding segments into a fresh term-major
  * tree with MDB_APPEND at the end of a run (tdx_store_merge) keeps both the
  * writes sequential and the pages full.  Readers consult main + segments.
+ * The merge runs as a series of transactions of bounded size (so memory
+ * does not grow with the index); between them meta "merge" says which
+ * terms are already in the new tree, readers follow it, and a run that was
+ * killed mid-merge finishes it before writing anything else.
  *
  * Threading: the environment is shared; the write transaction belongs to
  * the caller of tdx_store_write_batch/merge; a tdx_rtxn belongs to one
@@ -78,7 +89,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
+#define ZDICT_STATIC_LINKING_ONLY
+#include <zdict.h>
 #include <zstd.h>
 
 #define POST_BLOCK_MAX 1024
@@ -125,10 +140,25 @@ struct tdx_rtxn {
     tdx_store *s;
     MDB_txn *txn;
     MDB_dbi post; /* current main postings */
+    /* a merge in progress: terms < split are complete in `dst` (plus
+     * segments newer than seg_max); the rest in `post` plus all segments */
+    int merging;
+    MDB_dbi dst;
+    uint32_t seg_max;
+    uint8_t split[512];
+    size_t split_len;
     uint32_t *segs; /* pending segment ids, loaded on first use */
     size_t nsegs;
     int segs_loaded;
     ZSTD_DCtx *dctx;
+    ZSTD_DDict *ddict;
+    int ddict_loaded;
+};
+
+struct tdx_store_dict {
+    void *bytes;
+    size_t len;
+    ZSTD_CDict *cdict; /* thread-safe for reading: shared by all workers */
 };
 
 struct tdx_store_zctx {
@@ -280,6 +310,27 @@ static MDB_dbi main_post(MDB_txn *txn, tdx_store *s)
         *(const char *)v.mv_data == 'b')
         return s->dbi[DB_POST_B];
     return s->dbi[DB_POST_A];
+}
+
+/* Merge state from meta "merge" into t; 0 when none. */
+static int read_merge_state(MDB_txn *txn, tdx_store *s, tdx_rtxn *t)
+{
+    MDB_val k = mval("merge", 5), v;
+    t->merging = 0;
+    int rc = mdb_get(txn, s->dbi[DB_META], &k, &v);
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (rc)
+        return rc;
+    const uint8_t *p = v.mv_data;
+    if (v.mv_size < 5 || v.mv_size - 5 > sizeof t->split || (p[0] != 'a' && p[0] != 'b'))
+        return MDB_CORRUPTED;
+    t->merging = 1;
+    t->dst = s->dbi[p[0] == 'a' ? DB_POST_A : DB_POST_B];
+    t->seg_max = tdx_be32_get(p + 1);
+    t->split_len = v.mv_size - 5;
+    memcpy(t->split, p + 5, t->split_len);
+    return 0;
 }
 
 int tdx_store_open(const char *path, const tdx_store_opts *opts, tdx_store **out_store,
@@ -530,7 +581,90 @@ int tdx_store_setup(tdx_store *s, const tdx_store_schema *sc, tdx_err *err)
 
 /* ---- compression ---- */
 
-int tdx_store_zctx_create(tdx_store_zctx **out_z)
+#define TEXT_LEVEL 3
+#define DICT_BYTES (112 * 1024)
+
+static int make_dict(const void *bytes, size_t len, tdx_store_dict **out_d)
+{
+    tdx_store_dict *d = tdx_calloc(1, sizeof *d);
+    if (d == NULL)
+        return TDX_ENOMEM;
+    d->bytes = tdx_malloc(len);
+    if (d->bytes == NULL) {
+        tdx_free(d);
+        return TDX_ENOMEM;
+    }
+    memcpy(d->bytes, bytes, len);
+    d->len = len;
+    d->cdict = ZSTD_createCDict(d->bytes, d->len, TEXT_LEVEL);
+    if (d->cdict == NULL) {
+        tdx_store_dict_free(d);
+        return TDX_ENOMEM;
+    }
+    *out_d = d;
+    return 0;
+}
+
+void tdx_store_dict_free(tdx_store_dict *d)
+{
+    if (d == NULL)
+        return;
+    ZSTD_freeCDict(d->cdict);
+    tdx_free(d->bytes);
+    tdx_free(d);
+}
+
+int tdx_store_dict_train(const uint8_t *samples, const size_t *sizes, unsigned n,
+                         tdx_store_dict **out_d, tdx_err *err)
+{
+    size_t total = 0;
+    for (unsigned i = 0; i < n; i++)
+        total += sizes[i];
+    /* zstd wants many samples and about 100x the dictionary size in all. */
+    if (n < 16 || total < 8 * DICT_BYTES)
+        return tdx_err_set(err, TDX_ENOTFOUND, "too little text to train a dictionary");
+    void *buf = tdx_malloc(DICT_BYTES);
+    if (buf == NULL)
+        return tdx_err_set(err, TDX_ENOMEM, "out of memory");
+    ZDICT_fastCover_params_t p;
+    memset(&p, 0, sizeof p);
+    p.d = 8;
+    p.k = 200;
+    p.steps = 4;
+    p.zParams.compressionLevel = TEXT_LEVEL;
+    size_t r = ZDICT_optimizeTrainFromBuffer_fastCover(buf, DICT_BYTES, samples, sizes, n, &p);
+    int rc;
+    if (ZDICT_isError(r))
+        rc = tdx_err_set(err, TDX_ENOTFOUND, "cannot train a dictionary: %s",
+                         ZDICT_getErrorName(r));
+    else if ((rc = make_dict(buf, r, out_d)) != 0)
+        tdx_err_set(err, rc, "out of memory");
+    tdx_free(buf);
+    return rc;
+}
+
+int tdx_store_dict_load(tdx_store *s, tdx_store_dict **out_d, tdx_err *err)
+{
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+    if (rc)
+        return lmdb_err(err, rc, "cannot read index");
+    MDB_val k = mval("zdict", 5), v;
+    rc = mdb_get(txn, s->dbi[DB_META], &k, &v);
+    if (rc == MDB_NOTFOUND) {
+        mdb_txn_abort(txn);
+        return TDX_ENOTFOUND;
+    }
+    if (rc) {
+        mdb_txn_abort(txn);
+        return lmdb_err(err, rc, "cannot read the text dictionary");
+    }
+    rc = make_dict(v.mv_data, v.mv_size, out_d);
+    mdb_txn_abort(txn);
+    return rc ? tdx_err_set(err, rc, "out of memory") : 0;
+}
+
+int tdx_store_zctx_create(const tdx_store_dict *d, tdx_store_zctx **out_z)
 {
     tdx_store_zctx *z = tdx_calloc(1, sizeof *z);
     if (z == NULL)
@@ -540,10 +674,10 @@ int tdx_store_zctx_create(tdx_store_zctx **out_z)
         tdx_free(z);
         return TDX_ENOMEM;
     }
-    /* Level -1: measured here on tender text in ~4 KB documents, 244 MB/s at
-     * ratio 2.33, against 176 MB/s at 2.53 for level 1: ingest speed wins. */
-    ZSTD_CCtx_setParameter(z->cctx, ZSTD_c_compressionLevel, -1);
+    ZSTD_CCtx_setParameter(z->cctx, ZSTD_c_compressionLevel, TEXT_LEVEL);
     ZSTD_CCtx_setParameter(z->cctx, ZSTD_c_checksumFlag, 1);
+    if (d)
+        ZSTD_CCtx_refCDict(z->cctx, d->cdict);
     *out_z = z;
     return 0;
 }
@@ -890,6 +1024,12 @@ static int write_batch_txn(tdx_store *s, const tdx_store_batch *b, int replace,
     }
     for (size_t i = 0; rc == 0 && i < b->ninputs; i++)
         rc = put_input(txn, s, &b->inputs[i]);
+    if (rc == 0 && b->dict) {
+        MDB_val k = mval("zdict", 5), v = mval(b->dict->bytes, b->dict->len);
+        rc = mdb_put(txn, s->dbi[DB_META], &k, &v, MDB_NOOVERWRITE);
+        if (rc == MDB_KEYEXIST)
+            rc = MDB_CORRUPTED; /* the pipeline only sends it to an index without one */
+    }
     c.rejects += b->rejects;
     if (rc == 0)
         rc = write_counts(txn, s, &c);
@@ -916,6 +1056,41 @@ static int grow_map(tdx_store *s, tdx_err *err)
     return 0;
 }
 
+/*
+ * Drop this process's mappings of the index file's pages.  LMDB reads pages
+ * through a shared read-only map, so every page a writer has touched (keys
+ * and hashes are inserted all over their trees) stays in the process's
+ * resident set and RSS would grow with the index.  The pages stay in the
+ * page cache; the next access maps them again.  Safe under LMDB: nothing is
+ * lost, pointers stay valid, at worst a page is faulted in again.
+ *
+ * LMDB only reports the map address for MDB_FIXEDMAP environments, so the
+ * mapping of data.mdb is looked up in /proc/self/maps (by device and inode).
+ */
+static void trim_map(tdx_store *s)
+{
+    char data[4200];
+    snprintf(data, sizeof data, "%s/data.mdb", s->path);
+    struct stat st;
+    if (stat(data, &st) != 0)
+        return;
+    FILE *f = fopen("/proc/self/maps", "r");
+    if (f == NULL)
+        return;
+    char line[4608];
+    while (fgets(line, sizeof line, f)) {
+        unsigned long lo, hi, off, ino;
+        unsigned maj, mnr;
+        char perm[8];
+        if (sscanf(line, "%lx-%lx %7s %lx %x:%x %lu", &lo, &hi, perm, &off, &maj, &mnr,
+                   &ino) != 7)
+            continue;
+        if (ino == st.st_ino && makedev(maj, mnr) == st.st_dev && perm[3] == 's')
+            madvise((void *)lo, hi - lo, MADV_DONTNEED);
+    }
+    fclose(f);
+}
+
 int tdx_store_write_batch(tdx_store *s, const tdx_store_batch *b, int replace,
                           tdx_store_batch_stats *stats, tdx_err *err)
 {
@@ -940,6 +1115,7 @@ int tdx_store_write_batch(tdx_store *s, const tdx_store_batch *b, int replace,
     tdx_free(w.remap);
     tdx_buf_free(&w.rec);
     tdx_buf_free(&w.key);
+    trim_map(s);
     if (rc == MDB_MAP_FULL + 1000)
         return tdx_err_set(err, TDX_ELIMIT, "index is full: 2^32-1 documents");
     if (rc > 0 || rc == MDB_MAP_FULL || (rc < 0 && rc > -30999))
@@ -966,6 +1142,12 @@ int tdx_store_read_begin(tdx_store *s, tdx_rtxn **out_txn, tdx_err *err)
         return lmdb_err(err, rc, "cannot read index");
     }
     t->post = main_post(t->txn, s);
+    rc = read_merge_state(t->txn, s, t);
+    if (rc) {
+        mdb_txn_abort(t->txn);
+        tdx_free(t);
+        return lmdb_err(err, rc, "cannot read merge state");
+    }
     *out_txn = t;
     return 0;
 }
@@ -978,6 +1160,7 @@ void tdx_store_read_end(tdx_rtxn *t)
     tdx_free(t->segs);
     if (t->dctx)
         ZSTD_freeDCtx(t->dctx);
+    ZSTD_freeDDict(t->ddict);
     tdx_free(t);
 }
 
@@ -1233,6 +1416,19 @@ int tdx_store_get_text(tdx_rtxn *t, uint32_t id, tdx_buf *out, tdx_err *err)
         return tdx_err_set(err, TDX_ECORRUPT, "stored text of document %u is corrupt", id);
     if (t->dctx == NULL && (t->dctx = ZSTD_createDCtx()) == NULL)
         return tdx_err_set(err, TDX_ENOMEM, "out of memory");
+    if (ZSTD_getDictID_fromFrame(v.mv_data, v.mv_size) != 0 && !t->ddict_loaded) {
+        MDB_val dk = mval("zdict", 5), dv;
+        if (mdb_get(t->txn, t->s->dbi[DB_META], &dk, &dv) != 0)
+            return tdx_err_set(err, TDX_ECORRUPT,
+                               "stored text of document %u needs the text dictionary, which "
+                               "the index does not have",
+                               id);
+        t->ddict = ZSTD_createDDict(dv.mv_data, dv.mv_size);
+        if (t->ddict == NULL)
+            return tdx_err_set(err, TDX_ENOMEM, "out of memory");
+        t->ddict_loaded = 1;
+        ZSTD_DCtx_refDDict(t->dctx, t->ddict);
+    }
     tdx_buf_reset(out);
     if (tdx_buf_grow(out, (size_t)n))
         return tdx_err_set(err, TDX_ENOMEM, "out of memory");
@@ -1352,6 +1548,24 @@ static int term_key_main(const uint8_t *term, size_t len, uint32_t first, uint8_
     return (int)len + 5;
 }
 
+static int cmp_bytes(const uint8_t *a, size_t la, const uint8_t *b, size_t lb)
+{
+    int c = memcmp(a, b, la < lb ? la : lb);
+    return c ? c : (la < lb ? -1 : la > lb);
+}
+
+/* Where a term's postings are: the main tree to read, and the segments
+ * (those with ids above *seg_floor) that still hold some of them. */
+static MDB_dbi route(const tdx_rtxn *t, const uint8_t *term, size_t len, uint32_t *seg_floor)
+{
+    if (t->merging && cmp_bytes(term, len, t->split, t->split_len) < 0) {
+        *seg_floor = t->seg_max;
+        return t->dst;
+    }
+    *seg_floor = 0;
+    return t->post;
+}
+
 int tdx_store_postings(tdx_rtxn *t, const uint8_t *term, size_t len, tdx_docset *out,
                        tdx_err *err)
 {
@@ -1363,8 +1577,10 @@ int tdx_store_postings(tdx_rtxn *t, const uint8_t *term, size_t len, tdx_docset 
         return rc;
     uint8_t kb[512];
     int kl = term_key_main(term, len, 0, kb);
+    uint32_t floor;
+    MDB_dbi main = route(t, term, len, &floor);
     MDB_cursor *cur;
-    rc = mdb_cursor_open(t->txn, t->post, &cur);
+    rc = mdb_cursor_open(t->txn, main, &cur);
     if (rc)
         return lmdb_err(err, rc, "cannot read postings");
     MDB_val k = mval(kb, (size_t)kl), v;
@@ -1379,6 +1595,8 @@ int tdx_store_postings(tdx_rtxn *t, const uint8_t *term, size_t len, tdx_docset 
     if (rc == 0 && g && g != MDB_NOTFOUND)
         return lmdb_err(err, g, "cannot read postings");
     for (size_t i = 0; rc == 0 && i < t->nsegs; i++) {
+        if (t->segs[i] <= floor)
+            continue;
         tdx_be32_put(kb, t->segs[i]);
         memcpy(kb + 4, term, len);
         k = mval(kb, len + 4);
@@ -1407,8 +1625,10 @@ int tdx_store_postings_count(tdx_rtxn *t, const uint8_t *term, size_t len, uint6
         return rc;
     uint8_t kb[512];
     int kl = term_key_main(term, len, 0, kb);
+    uint32_t floor;
+    MDB_dbi main = route(t, term, len, &floor);
     MDB_cursor *cur;
-    rc = mdb_cursor_open(t->txn, t->post, &cur);
+    rc = mdb_cursor_open(t->txn, main, &cur);
     if (rc)
         return lmdb_err(err, rc, "cannot read postings");
     MDB_val k = mval(kb, (size_t)kl), v;
@@ -1422,6 +1642,8 @@ int tdx_store_postings_count(tdx_rtxn *t, const uint8_t *term, size_t len, uint6
     }
     mdb_cursor_close(cur);
     for (size_t i = 0; i < t->nsegs; i++) {
+        if (t->segs[i] <= floor)
+            continue;
         tdx_be32_put(kb, t->segs[i]);
         memcpy(kb + 4, term, len);
         k = mval(kb, len + 4);
@@ -1479,22 +1701,30 @@ int tdx_store_terms(tdx_rtxn *t, uint8_t cls, const uint8_t *prefix, size_t plen
     memcpy(kb + 1, prefix, plen);
     size_t kl = plen + 1;
     MDB_cursor *cur;
-    rc = mdb_cursor_open(t->txn, t->post, &cur);
-    if (rc)
-        return lmdb_err(err, rc, "cannot read postings");
-    MDB_val k = mval(kb, kl), v;
-    int g = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-    const uint8_t *last = NULL;
-    size_t last_len = 0;
-    while (g == 0 && rc == 0 && k.mv_size >= kl + 5 && memcmp(k.mv_data, kb, kl) == 0) {
-        size_t tl = k.mv_size - 5;
-        if (!(last && last_len == tl && memcmp(last, k.mv_data, tl) == 0))
-            rc = termvec_push(&tv, k.mv_data, tl);
-        last = k.mv_data;
-        last_len = tl;
-        g = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    MDB_val k, v;
+    /* Main trees (both while a merge is half done), then the segments;
+     * repeats are dropped after sorting. */
+    for (int tree = 0; tree < (t->merging ? 2 : 1) && rc == 0; tree++) {
+        rc = mdb_cursor_open(t->txn, tree ? t->dst : t->post, &cur);
+        if (rc) {
+            tdx_buf_free(&tv.bytes);
+            tdx_free(tv.end);
+            return lmdb_err(err, rc, "cannot read postings");
+        }
+        k = mval(kb, kl);
+        int g = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+        const uint8_t *last = NULL;
+        size_t last_len = 0;
+        while (g == 0 && rc == 0 && k.mv_size >= kl + 5 && memcmp(k.mv_data, kb, kl) == 0) {
+            size_t tl = k.mv_size - 5;
+            if (!(last && last_len == tl && memcmp(last, k.mv_data, tl) == 0))
+                rc = termvec_push(&tv, k.mv_data, tl);
+            last = k.mv_data;
+            last_len = tl;
+            g = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+        }
+        mdb_cursor_close(cur);
     }
-    mdb_cursor_close(cur);
     for (size_t i = 0; rc == 0 && i < t->nsegs; i++) {
         rc = mdb_cursor_open(t->txn, t->s->dbi[DB_POSTSEG], &cur);
         if (rc) {
@@ -1505,7 +1735,7 @@ int tdx_store_terms(tdx_rtxn *t, uint8_t cls, const uint8_t *prefix, size_t plen
         tdx_be32_put(sk, t->segs[i]);
         memcpy(sk + 4, kb, kl);
         k = mval(sk, kl + 4);
-        g = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+        int g = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
         while (g == 0 && rc == 0 && k.mv_size >= kl + 4 && memcmp(k.mv_data, sk, kl + 4) == 0) {
             rc = termvec_push(&tv, (const uint8_t *)k.mv_data + 4, k.mv_size - 4);
             g = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
@@ -1626,6 +1856,12 @@ int tdx_store_pending_segments(tdx_store *s, size_t *out_n, tdx_err *err)
 
 /* ---- merging segments into the main postings ---- */
 
+/* Bytes of postings one merge transaction writes at most.  It bounds the
+ * dirty pages LMDB holds in memory until commit, and the space the merge
+ * needs on top of the data: LMDB reuses the pages a transaction frees two
+ * transactions later, so about two chunks of freed pages are in flight. */
+#define MERGE_CHUNK_BYTES ((size_t)8 << 20)
+
 typedef struct mstream {
     MDB_cursor *cur;
     uint32_t seg; /* 0 for the main stream */
@@ -1661,15 +1897,40 @@ static int mstream_step(mstream *m, MDB_cursor_op op)
     return 0;
 }
 
-static int cmp_bytes(const uint8_t *a, size_t la, const uint8_t *b, size_t lb)
+/*
+ * Delete the keys of one stream from `from` up to (not including) `to`
+ * (to == NULL: to the end of the stream).  The merge deletes what each
+ * chunk consumed, so its pages are freed chunk by chunk and reused by the
+ * chunks after it: the file never holds the old and the new copies whole.
+ * Done with one cursor at a time, after the chunk's reading is over.
+ */
+static int delete_range(MDB_txn *txn, MDB_dbi dbi, const uint8_t *from, size_t flen,
+                        const uint8_t *to, size_t tlen, size_t prefix)
 {
-    int c = memcmp(a, b, la < lb ? la : lb);
-    return c ? c : (la < lb ? -1 : la > lb);
+    MDB_cursor *c;
+    int rc = mdb_cursor_open(txn, dbi, &c);
+    if (rc)
+        return rc;
+    MDB_val k = mval(from, flen), v;
+    int g = flen ? mdb_cursor_get(c, &k, &v, MDB_SET_RANGE) : mdb_cursor_get(c, &k, &v, MDB_FIRST);
+    while (rc == 0 && g == 0) {
+        if (k.mv_size < prefix || memcmp(k.mv_data, from, prefix) != 0)
+            break;
+        if (to && cmp_bytes(k.mv_data, k.mv_size, to, tlen) >= 0)
+            break;
+        rc = mdb_cursor_del(c, 0);
+        if (rc == 0)
+            g = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+    }
+    if (rc == 0 && g && g != MDB_NOTFOUND)
+        rc = g;
+    mdb_cursor_close(c);
+    return rc;
 }
 
 /* Write docs as main blocks of at most POST_BLOCK_MAX with MDB_APPEND. */
 static int flush_blocks(MDB_txn *txn, MDB_dbi dbi, const uint8_t *term, size_t tlen,
-                        const tdx_docset *d, tdx_buf *val)
+                        const tdx_docset *d, tdx_buf *val, size_t *written)
 {
     uint8_t kb[520];
     for (size_t i = 0; i < d->n; i += POST_BLOCK_MAX) {
@@ -1685,53 +1946,87 @@ static int flush_blocks(MDB_txn *txn, MDB_dbi dbi, const uint8_t *term, size_t t
         int rc = mdb_put(txn, dbi, &k, &v, MDB_APPEND);
         if (rc)
             return rc;
+        *written += val->len + (size_t)kl;
     }
     return 0;
 }
 
-static int merge_txn(tdx_store *s, int *out_did, tdx_err *err)
+static int put_merge_state(MDB_txn *txn, tdx_store *s, char dst, uint32_t seg_max,
+                           const uint8_t *split, size_t split_len)
 {
+    uint8_t b[5 + 512];
+    b[0] = (uint8_t)dst;
+    tdx_be32_put(b + 1, seg_max);
+    memcpy(b + 5, split, split_len);
+    MDB_val k = mval("merge", 5), v = mval(b, 5 + split_len);
+    return mdb_put(txn, s->dbi[DB_META], &k, &v, 0);
+}
+
+/*
+ * One merge transaction: start (or resume) at the recorded split term,
+ * merge terms until MERGE_CHUNK_BYTES are written, record the next split,
+ * commit.  *out_done is set when the merge is complete.
+ */
+static int merge_txn(tdx_store *s, int *out_done, tdx_err *err)
+{
+    *out_done = 0;
     MDB_txn *txn;
     int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
     if (rc)
         return rc;
-    tdx_rtxn rt = {s, txn, 0, NULL, 0, 0, NULL};
+    tdx_rtxn rt;
+    memset(&rt, 0, sizeof rt);
+    rt.s = s;
+    rt.txn = txn;
     rt.post = main_post(txn, s);
-    if (load_segments(&rt, err) != 0) {
-        mdb_txn_abort(txn);
-        return MDB_CORRUPTED;
-    }
-    *out_did = rt.nsegs > 0;
-    if (rt.nsegs == 0) {
+    rc = read_merge_state(txn, s, &rt);
+    if (rc == 0 && load_segments(&rt, err) != 0)
+        rc = MDB_CORRUPTED;
+    if (rc) {
         mdb_txn_abort(txn);
         tdx_free(rt.segs);
-        return 0;
+        return rc;
     }
-    int to_b = rt.post == s->dbi[DB_POST_A];
-    MDB_dbi dst = to_b ? s->dbi[DB_POST_B] : s->dbi[DB_POST_A];
+    if (!rt.merging) {
+        if (rt.nsegs == 0) {
+            mdb_txn_abort(txn);
+            tdx_free(rt.segs);
+            *out_done = 1;
+            return 0;
+        }
+        /* A new merge: into the other tree, emptied first. */
+        rt.dst = rt.post == s->dbi[DB_POST_A] ? s->dbi[DB_POST_B] : s->dbi[DB_POST_A];
+        rt.seg_max = rt.segs[rt.nsegs - 1];
+        rt.split_len = 0;
+        rc = mdb_drop(txn, rt.dst, 0);
+    }
+    char dst_name = rt.dst == s->dbi[DB_POST_A] ? 'a' : 'b';
     size_t nst = rt.nsegs + 1;
     mstream *st = tdx_calloc(nst, sizeof *st);
     tdx_docset pend = {0};
     tdx_buf val = TDX_BUF_INIT;
     uint8_t *cur_term = tdx_malloc(520);
-    if (st == NULL || cur_term == NULL) {
+    size_t written = 0, cur_len = 0;
+    int finished = 0;
+    if (rc == 0 && (st == NULL || cur_term == NULL))
         rc = ENOMEM;
-        goto done;
-    }
-    rc = mdb_drop(txn, dst, 0);
     for (size_t i = 0; rc == 0 && i < nst; i++) {
         st[i].seg = i == 0 ? 0 : rt.segs[i - 1];
+        if (i > 0 && st[i].seg > rt.seg_max)
+            continue; /* written after this merge began: stays a segment */
         rc = mdb_cursor_open(txn, i == 0 ? rt.post : s->dbi[DB_POSTSEG], &st[i].cur);
         if (rc)
             break;
-        if (i == 0) {
-            rc = mstream_step(&st[i], MDB_FIRST);
-        } else {
-            uint8_t kb[4];
+        uint8_t kb[520];
+        size_t kl = 0;
+        if (i > 0) {
             tdx_be32_put(kb, st[i].seg);
-            st[i].k = mval(kb, 4);
-            rc = mstream_step(&st[i], MDB_SET_RANGE);
+            kl = 4;
         }
+        memcpy(kb + kl, rt.split, rt.split_len);
+        kl += rt.split_len;
+        st[i].k = mval(kb, kl);
+        rc = kl ? mstream_step(&st[i], MDB_SET_RANGE) : mstream_step(&st[i], MDB_FIRST);
     }
     while (rc == 0) {
         /* The smallest current term over all streams. */
@@ -1748,14 +2043,22 @@ static int merge_txn(tdx_store *s, int *out_did, tdx_err *err)
                 lmin = tl;
             }
         }
-        if (tmin == NULL)
+        if (tmin == NULL) {
+            finished = 1;
             break;
+        }
         if (lmin > 512) {
             rc = MDB_CORRUPTED;
             break;
         }
         memcpy(cur_term, tmin, lmin);
         size_t tlen = lmin;
+        if (written >= MERGE_CHUNK_BYTES) {
+            /* Enough for this transaction: the rest starts at this term. */
+            rc = put_merge_state(txn, s, dst_name, rt.seg_max, cur_term, tlen);
+            cur_len = tlen;
+            break;
+        }
         pend.n = 0;
         /* Main blocks are copied as they are, except a short last block,
          * which is reopened so the segments' docs can fill it up. */
@@ -1768,24 +2071,21 @@ static int merge_txn(tdx_store *s, int *out_did, tdx_err *err)
                 break;
             MDB_val k = m->k, v = m->v;
             uint32_t first = tdx_be32_get((const uint8_t *)k.mv_data + tl + 1);
-            rc = mstream_step(m, MDB_NEXT);
-            if (rc)
-                break;
-            int last = !m->valid;
-            if (!last) {
-                mstream_term(m, &tt, &tl);
-                last = cmp_bytes(tt, tl, cur_term, tlen) != 0;
-            }
+            /* Full blocks are copied as they are; a short one is decoded and
+             * the docs after it (more blocks or segments) are packed in. */
             uint64_t n = 0;
             tdx_varint_get(v.mv_data, (const uint8_t *)v.mv_data + v.mv_size, &n);
-            if (last && n < POST_BLOCK_MAX) {
+            if (pend.n || n < POST_BLOCK_MAX) {
                 if (decode_block(&v, first, 0, &pend)) {
                     rc = MDB_CORRUPTED;
                     break;
                 }
             } else {
-                rc = mdb_put(txn, dst, &k, &v, MDB_APPEND);
+                rc = mdb_put(txn, rt.dst, &k, &v, MDB_APPEND);
+                written += k.mv_size + v.mv_size;
             }
+            if (rc == 0)
+                rc = mstream_step(m, MDB_NEXT);
         }
         for (size_t i = 1; rc == 0 && i < nst; i++) {
             if (!st[i].valid)
@@ -1802,25 +2102,71 @@ static int merge_txn(tdx_store *s, int *out_did, tdx_err *err)
             rc = mstream_step(&st[i], MDB_NEXT);
         }
         if (rc == 0 && pend.n)
-            rc = flush_blocks(txn, dst, cur_term, tlen, &pend, &val);
+            rc = flush_blocks(txn, rt.dst, cur_term, tlen, &pend, &val, &written);
     }
     for (size_t i = 0; st && i < nst; i++)
         if (st[i].cur)
             mdb_cursor_close(st[i].cur);
-    if (rc == 0)
+    /* Free what this chunk consumed: keys from the old split up to the new
+     * one (everything when finished), in the old tree and each segment. */
+    for (size_t i = 0; rc == 0 && !finished && i < nst; i++) {
+        if (i > 0 && st[i].seg > rt.seg_max)
+            continue;
+        uint8_t fk[520], tk[520];
+        size_t fl = 0, tl = 0, pre = 0;
+        if (i > 0) {
+            tdx_be32_put(fk, st[i].seg);
+            tdx_be32_put(tk, st[i].seg);
+            fl = tl = pre = 4;
+        }
+        memcpy(fk + fl, rt.split, rt.split_len);
+        fl += rt.split_len;
+        memcpy(tk + tl, cur_term, cur_len);
+        tl += cur_len;
+        rc = delete_range(txn, i == 0 ? rt.post : s->dbi[DB_POSTSEG], fk, fl, tk, tl, pre);
+    }
+    if (rc == 0 && finished) {
+        /* Everything is in the new tree: it becomes the main postings, and
+         * the old tree and the merged segments go. */
         rc = mdb_drop(txn, rt.post, 0);
-    if (rc == 0)
-        rc = mdb_drop(txn, s->dbi[DB_POSTSEG], 0);
-    if (rc == 0)
-        rc = meta_put_str(txn, s, "post", to_b ? "b" : "a");
-done:
+        if (rc == 0 && (rt.nsegs == 0 || rt.segs[rt.nsegs - 1] <= rt.seg_max)) {
+            /* Dropping frees the pages without touching every leaf. */
+            rc = mdb_drop(txn, s->dbi[DB_POSTSEG], 0);
+        } else if (rc == 0) {
+            /* Segments written after the merge began stay. */
+            MDB_cursor *c = NULL;
+            MDB_val k, v;
+            rc = mdb_cursor_open(txn, s->dbi[DB_POSTSEG], &c);
+            int g = rc ? rc : mdb_cursor_get(c, &k, &v, MDB_FIRST);
+            while (rc == 0 && g == 0 && k.mv_size >= 4 && tdx_be32_get(k.mv_data) <= rt.seg_max) {
+                rc = mdb_cursor_del(c, 0);
+                g = rc ? rc : mdb_cursor_get(c, &k, &v, MDB_GET_CURRENT);
+            }
+            if (rc == 0 && g && g != MDB_NOTFOUND && g != EINVAL)
+                rc = g;
+            if (c)
+                mdb_cursor_close(c);
+        }
+        if (rc == 0)
+            rc = meta_put_str(txn, s, "post", dst_name == 'a' ? "a" : "b");
+        if (rc == 0) {
+            MDB_val k = mval("merge", 5);
+            rc = mdb_del(txn, s->dbi[DB_META], &k, NULL);
+            if (rc == MDB_NOTFOUND)
+                rc = 0;
+        }
+    }
     tdx_free(st);
     tdx_free(cur_term);
     tdx_docset_free(&pend);
     tdx_buf_free(&val);
     tdx_free(rt.segs);
-    if (rc == 0)
-        return mdb_txn_commit(txn);
+    if (rc == 0) {
+        rc = mdb_txn_commit(txn);
+        if (rc == 0)
+            *out_done = finished;
+        return rc;
+    }
     mdb_txn_abort(txn);
     return rc;
 }
@@ -1830,10 +2176,14 @@ int tdx_store_merge(tdx_store *s, tdx_err *err)
     if (s->readonly)
         return tdx_err_set(err, TDX_EINVAL, "index opened read-only");
     for (;;) {
-        int did = 0;
-        int rc = merge_txn(s, &did, err);
-        if (rc == 0)
-            return 0;
+        int done = 0;
+        int rc = merge_txn(s, &done, err);
+        if (rc == 0) {
+            trim_map(s);
+            if (done)
+                return 0;
+            continue;
+        }
         if (rc == MDB_MAP_FULL) {
             rc = grow_map(s, err);
             if (rc)
@@ -1846,6 +2196,17 @@ int tdx_store_merge(tdx_store *s, tdx_err *err)
             return err->code;
         return lmdb_err(err, rc, "cannot merge postings");
     }
+}
+
+int tdx_store_merge_pending(tdx_store *s, int *out_pending, tdx_err *err)
+{
+    tdx_rtxn *t;
+    int rc = tdx_store_read_begin(s, &t, err);
+    if (rc)
+        return rc;
+    *out_pending = t->merging;
+    tdx_store_read_end(t);
+    return 0;
 }
 
 /* ---- dump and check ---- */

@@ -29,6 +29,9 @@
 
 typedef struct tdx_store tdx_store;
 
+/** A trained text dictionary, shared read-only by all compressing threads. */
+typedef struct tdx_store_dict tdx_store_dict;
+
 typedef struct tdx_store_opts {
     int readonly;    /* open for reading only (queries) */
     int create;      /* create the index directory if it does not exist */
@@ -121,6 +124,7 @@ typedef struct tdx_store_batch {
     const tdx_store_input *inputs;
     size_t ninputs;
     uint64_t rejects; /* rejected records read while filling this batch */
+    const tdx_store_dict *dict; /* record this dictionary (first batch of an index) */
 } tdx_store_batch;
 
 typedef struct tdx_store_batch_stats {
@@ -147,22 +151,46 @@ int tdx_store_write_batch(tdx_store *s, const tdx_store_batch *b, int replace,
 int tdx_store_pending_segments(tdx_store *s, size_t *out_n, tdx_err *err);
 
 /**
- * Fold all pending segments into the main postings, in one transaction.
- * Run at the end of an index run; queries see the same answers before and
- * after (they read segments too), only faster after.
+ * Fold all pending segments into the main postings.  Runs as a series of
+ * transactions of bounded size; between them the index records how far the
+ * merge got, readers see consistent answers throughout (they read the
+ * segments and both trees as needed), and a merge interrupted by a crash
+ * resumes on the next call.  Run at the end of an index run.
  */
 int tdx_store_merge(tdx_store *s, tdx_err *err);
+
+/** *out_pending = 1 when an interrupted merge must be finished first. */
+int tdx_store_merge_pending(tdx_store *s, int *out_pending, tdx_err *err);
 
 /** Flush to disk (the writer commits without forcing the meta page). */
 int tdx_store_sync(tdx_store *s, tdx_err *err);
 
-/**
- * Compress text for tdx_store_doc.ztext.  ctx is a per-thread compression
- * context (tdx_store_zctx_create); out is replaced.
+/*
+ * Stored text is compressed one document at a time with a zstd dictionary
+ * trained on the first documents of the index: tender notices share most of
+ * their boilerplate, and a dictionary is what makes documents of a few KB
+ * compress well (measured here on generated notices: ratio 1.6 without,
+ * 5 to 6 with).  The dictionary is recorded in the index with the first
+ * batch and used by every later run.
  */
+
+
+/**
+ * Train a dictionary from sample texts (concatenated in samples, sizes[i]
+ * bytes each).  TDX_ENOTFOUND when the samples are too few or too small to
+ * train from (the index then stores text without a dictionary).
+ */
+int tdx_store_dict_train(const uint8_t *samples, const size_t *sizes, unsigned n,
+                         tdx_store_dict **out_d, tdx_err *err);
+/** The dictionary recorded in the index, TDX_ENOTFOUND when there is none. */
+int tdx_store_dict_load(tdx_store *s, tdx_store_dict **out_d, tdx_err *err);
+void tdx_store_dict_free(tdx_store_dict *d);
+
+/** Per-thread compression context; d may be NULL (no dictionary). */
 typedef struct tdx_store_zctx tdx_store_zctx;
-int tdx_store_zctx_create(tdx_store_zctx **out_z);
+int tdx_store_zctx_create(const tdx_store_dict *d, tdx_store_zctx **out_z);
 void tdx_store_zctx_free(tdx_store_zctx *z);
+/** Compress text for tdx_store_doc.ztext; out is replaced. */
 int tdx_store_compress(tdx_store_zctx *z, const uint8_t *text, size_t len, tdx_buf *out,
                        tdx_err *err);
 
