@@ -664,7 +664,9 @@ int tdx_store_meta_next(const tdx_store_docinfo *d, const uint8_t **pos, tdx_spa
     return 1;
 }
 
-static int get_doc_hash(MDB_txn *txn, tdx_store *s, uint32_t id, uint64_t out[2])
+/* The record of document id; only its numbers may be used, its strings
+ * point into the transaction and die with the next write. */
+static int get_doc_record(MDB_txn *txn, tdx_store *s, uint32_t id, tdx_store_docinfo *out)
 {
     uint8_t kb[4];
     tdx_be32_put(kb, id);
@@ -672,12 +674,7 @@ static int get_doc_hash(MDB_txn *txn, tdx_store *s, uint32_t id, uint64_t out[2]
     int rc = mdb_get(txn, s->dbi[DB_DOCS], &k, &v);
     if (rc)
         return rc;
-    tdx_store_docinfo d;
-    if (decode_doc(&v, id, &d))
-        return MDB_CORRUPTED;
-    out[0] = d.hash[0];
-    out[1] = d.hash[1];
-    return 0;
+    return decode_doc(&v, id, out) ? MDB_CORRUPTED : 0;
 }
 
 static int set_date(MDB_txn *txn, tdx_store *s, uint32_t id, uint32_t ymd)
@@ -754,10 +751,11 @@ static int write_batch_txn(tdx_store *s, const tdx_store_batch *b, int replace,
                 break;
             }
             old = tdx_be32_get(v.mv_data);
-            uint64_t oh[2];
-            rc = get_doc_hash(txn, s, old, oh);
+            tdx_store_docinfo od;
+            rc = get_doc_record(txn, s, old, &od);
             if (rc)
                 break;
+            const uint64_t *oh = od.hash;
             if (oh[0] == d->hash[0] && oh[1] == d->hash[1]) {
                 st->existing++;
                 continue;
@@ -786,6 +784,8 @@ static int write_batch_txn(tdx_store *s, const tdx_store_batch *b, int replace,
                     break;
                 c.deleted++;
                 c.docs--;
+                c.bytes -= od.text_len;
+                c.hits -= od.nhits;
             } else {
                 c.duplicates--;
             }
