@@ -1777,8 +1777,9 @@ static int merge_txn(tdx_store *s, int *out_did, tdx_err *err)
             uint64_t n = 0;
             tdx_varint_get(v.mv_data, (const uint8_t *)v.mv_data + v.mv_size, &n);
             if (last && n < POST_BLOCK_MAX) {
-                if (decode_block(&v, first, 0, &pend)) {
-                    rc = MDB_CORRUPTED;
+                int drc = decode_block(&v, first, 0, &pend);
+                if (drc) {
+                    rc = drc == TDX_ENOMEM ? ENOMEM : MDB_CORRUPTED;
                     break;
                 }
             } else {
@@ -1793,8 +1794,9 @@ static int merge_txn(tdx_store *s, int *out_did, tdx_err *err)
             mstream_term(&st[i], &tt, &tl);
             if (cmp_bytes(tt, tl, cur_term, tlen) != 0)
                 continue;
-            if (decode_block(&st[i].v, st[i].seg, 1, &pend)) {
-                rc = MDB_CORRUPTED;
+            int drc = decode_block(&st[i].v, st[i].seg, 1, &pend);
+            if (drc) {
+                rc = drc == TDX_ENOMEM ? ENOMEM : MDB_CORRUPTED;
                 break;
             }
             rc = mstream_step(&st[i], MDB_NEXT);
