@@ -753,6 +753,8 @@ static int write_batch_txn(tdx_store *s, const tdx_store_batch *b, int replace,
             old = tdx_be32_get(v.mv_data);
             tdx_store_docinfo od;
             rc = get_doc_record(txn, s, old, &od);
+            if (rc == MDB_NOTFOUND)
+                rc = MDB_CORRUPTED; /* a key naming no document */
             if (rc)
                 break;
             const uint64_t *oh = od.hash;
