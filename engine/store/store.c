@@ -916,11 +916,32 @@ static int grow_map(tdx_store *s, tdx_err *err)
     return 0;
 }
 
+/* What the writer cannot store is refused before the index is touched; the
+ * postings check also keeps the doc-number remap inside its array. */
+static int check_batch(const tdx_store_batch *b, tdx_err *err)
+{
+    for (size_t i = 0; i < b->ndocs; i++) {
+        size_t klen = b->docs[i].key ? strlen(b->docs[i].key) : 0;
+        if (klen == 0 || klen > 511)
+            return tdx_err_set(err, TDX_EINVAL, "document %zu of the batch has %s", i,
+                               klen ? "a key longer than 511 bytes" : "no key");
+    }
+    const tdx_postings *p = b->post;
+    for (size_t e = 0; p && e < p->nentries; e++)
+        if (p->docs[e] >= b->ndocs)
+            return tdx_err_set(err, TDX_EINVAL, "batch postings name document %u of a batch of %zu",
+                               p->docs[e], b->ndocs);
+    return 0;
+}
+
 int tdx_store_write_batch(tdx_store *s, const tdx_store_batch *b, int replace,
                           tdx_store_batch_stats *stats, tdx_err *err)
 {
     if (s->readonly)
         return tdx_err_set(err, TDX_EINVAL, "index opened read-only");
+    int vrc = check_batch(b, err);
+    if (vrc)
+        return vrc;
     tdx_store_batch_stats local;
     if (stats == NULL)
         stats = &local;
