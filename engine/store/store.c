@@ -230,6 +230,18 @@ static int open_dbis(tdx_store *s, MDB_txn *txn, unsigned flags, tdx_err *err)
     return 0;
 }
 
+/* Data but no "meta" table: another program's environment, which a
+ * read-write open must not turn into an index by creating our tables. */
+static int foreign_env(MDB_txn *txn)
+{
+    MDB_dbi dbi;
+    MDB_stat ms;
+    if (mdb_dbi_open(txn, "meta", 0, &dbi) != MDB_NOTFOUND)
+        return 0;
+    return mdb_dbi_open(txn, NULL, 0, &dbi) == 0 && mdb_stat(txn, dbi, &ms) == 0 &&
+           ms.ms_entries > 0;
+}
+
 static int read_counts(MDB_txn *txn, tdx_store *s, counts *c)
 {
     memset(c, 0, sizeof *c);
@@ -348,6 +360,12 @@ int tdx_store_open(const char *path, const tdx_store_opts *opts, tdx_store **out
     rc = mdb_txn_begin(s->env, NULL, s->readonly ? MDB_RDONLY : 0, &txn);
     if (rc) {
         lmdb_err(err, rc, "cannot open index");
+        goto fail;
+    }
+    if (!s->readonly && foreign_env(txn)) {
+        mdb_txn_abort(txn);
+        tdx_err_set(err, TDX_EFORMAT,
+                    "'%s' is not a tenderidx index (an LMDB environment with other data)", path);
         goto fail;
     }
     rc = open_dbis(s, txn, s->readonly ? 0 : MDB_CREATE, err);
