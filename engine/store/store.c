@@ -1736,9 +1736,11 @@ static int merge_txn(tdx_store *s, int *out_did, tdx_err *err)
         return rc;
     tdx_rtxn rt = {s, txn, 0, NULL, 0, 0, NULL};
     rt.post = main_post(txn, s);
-    if (load_segments(&rt, err) != 0) {
+    int lrc = load_segments(&rt, err);
+    if (lrc != 0) {
         mdb_txn_abort(txn);
-        return MDB_CORRUPTED;
+        tdx_free(rt.segs);
+        return lrc == TDX_ENOMEM ? ENOMEM : MDB_CORRUPTED;
     }
     *out_did = rt.nsegs > 0;
     if (rt.nsegs == 0) {
