@@ -260,6 +260,18 @@ static int open_dbis(tdx_store *s, MDB_txn *txn, unsigned flags, tdx_err *err)
     return 0;
 }
 
+/* Data but no "meta" table: another program's environment, which a
+ * read-write open must not turn into an index by creating our tables. */
+static int foreign_env(MDB_txn *txn)
+{
+    MDB_dbi dbi;
+    MDB_stat ms;
+    if (mdb_dbi_open(txn, "meta", 0, &dbi) != MDB_NOTFOUND)
+        return 0;
+    return mdb_dbi_open(txn, NULL, 0, &dbi) == 0 && mdb_stat(txn, dbi, &ms) == 0 &&
+           ms.ms_entries > 0;
+}
+
 static int read_counts(MDB_txn *txn, tdx_store *s, counts *c)
 {
     memset(c, 0, sizeof *c);
@@ -399,6 +411,12 @@ int tdx_store_open(const char *path, const tdx_store_opts *opts, tdx_store **out
     rc = mdb_txn_begin(s->env, NULL, s->readonly ? MDB_RDONLY : 0, &txn);
     if (rc) {
         lmdb_err(err, rc, "cannot open index");
+        goto fail;
+    }
+    if (!s->readonly && foreign_env(txn)) {
+        mdb_txn_abort(txn);
+        tdx_err_set(err, TDX_EFORMAT,
+                    "'%s' is not a tenderidx index (an LMDB environment with other data)", path);
         goto fail;
     }
     rc = open_dbis(s, txn, s->readonly ? 0 : MDB_CREATE, err);
@@ -800,7 +818,9 @@ int tdx_store_meta_next(const tdx_store_docinfo *d, const uint8_t **pos, tdx_spa
     return 1;
 }
 
-static int get_doc_hash(MDB_txn *txn, tdx_store *s, uint32_t id, uint64_t out[2])
+/* The record of document id; only its numbers may be used, its strings
+ * point into the transaction and die with the next write. */
+static int get_doc_record(MDB_txn *txn, tdx_store *s, uint32_t id, tdx_store_docinfo *out)
 {
     uint8_t kb[4];
     tdx_be32_put(kb, id);
@@ -808,12 +828,7 @@ static int get_doc_hash(MDB_txn *txn, tdx_store *s, uint32_t id, uint64_t out[2]
     int rc = mdb_get(txn, s->dbi[DB_DOCS], &k, &v);
     if (rc)
         return rc;
-    tdx_store_docinfo d;
-    if (decode_doc(&v, id, &d))
-        return MDB_CORRUPTED;
-    out[0] = d.hash[0];
-    out[1] = d.hash[1];
-    return 0;
+    return decode_doc(&v, id, out) ? MDB_CORRUPTED : 0;
 }
 
 static int set_date(MDB_txn *txn, tdx_store *s, uint32_t id, uint32_t ymd)
@@ -890,10 +905,13 @@ static int write_batch_txn(tdx_store *s, const tdx_store_batch *b, int replace,
                 break;
             }
             old = tdx_be32_get(v.mv_data);
-            uint64_t oh[2];
-            rc = get_doc_hash(txn, s, old, oh);
+            tdx_store_docinfo od;
+            rc = get_doc_record(txn, s, old, &od);
+            if (rc == MDB_NOTFOUND)
+                rc = MDB_CORRUPTED; /* a key naming no document */
             if (rc)
                 break;
+            const uint64_t *oh = od.hash;
             if (oh[0] == d->hash[0] && oh[1] == d->hash[1]) {
                 st->existing++;
                 continue;
@@ -922,6 +940,8 @@ static int write_batch_txn(tdx_store *s, const tdx_store_batch *b, int replace,
                     break;
                 c.deleted++;
                 c.docs--;
+                c.bytes -= od.text_len;
+                c.hits -= od.nhits;
             } else {
                 c.duplicates--;
             }
@@ -1091,11 +1111,32 @@ static void trim_map(tdx_store *s)
     fclose(f);
 }
 
+/* What the writer cannot store is refused before the index is touched; the
+ * postings check also keeps the doc-number remap inside its array. */
+static int check_batch(const tdx_store_batch *b, tdx_err *err)
+{
+    for (size_t i = 0; i < b->ndocs; i++) {
+        size_t klen = b->docs[i].key ? strlen(b->docs[i].key) : 0;
+        if (klen == 0 || klen > 511)
+            return tdx_err_set(err, TDX_EINVAL, "document %zu of the batch has %s", i,
+                               klen ? "a key longer than 511 bytes" : "no key");
+    }
+    const tdx_postings *p = b->post;
+    for (size_t e = 0; p && e < p->nentries; e++)
+        if (p->docs[e] >= b->ndocs)
+            return tdx_err_set(err, TDX_EINVAL, "batch postings name document %u of a batch of %zu",
+                               p->docs[e], b->ndocs);
+    return 0;
+}
+
 int tdx_store_write_batch(tdx_store *s, const tdx_store_batch *b, int replace,
                           tdx_store_batch_stats *stats, tdx_err *err)
 {
     if (s->readonly)
         return tdx_err_set(err, TDX_EINVAL, "index opened read-only");
+    int vrc = check_batch(b, err);
+    if (vrc)
+        return vrc;
     tdx_store_batch_stats local;
     if (stats == NULL)
         stats = &local;
@@ -1324,6 +1365,9 @@ int tdx_store_get_schema(tdx_rtxn *t, tdx_store_schema_view *out, tdx_err *err)
                 p->text = tdx_strndup((const char *)a, l1);
                 p->norm = tdx_strndup((const char *)b2, l2);
                 if (!p->text || !p->norm) {
+                    /* Not counted in npatterns yet: the free below misses it. */
+                    tdx_free((void *)p->text);
+                    tdx_free((void *)p->norm);
                     rc = ENOMEM;
                     break;
                 }
@@ -1980,8 +2024,11 @@ static int merge_txn(tdx_store *s, int *out_done, tdx_err *err)
     rt.txn = txn;
     rt.post = main_post(txn, s);
     rc = read_merge_state(txn, s, &rt);
-    if (rc == 0 && load_segments(&rt, err) != 0)
-        rc = MDB_CORRUPTED;
+    if (rc == 0) {
+        int lrc = load_segments(&rt, err);
+        if (lrc)
+            rc = lrc == TDX_ENOMEM ? ENOMEM : MDB_CORRUPTED;
+    }
     if (rc) {
         mdb_txn_abort(txn);
         tdx_free(rt.segs);
@@ -2076,8 +2123,9 @@ static int merge_txn(tdx_store *s, int *out_done, tdx_err *err)
             uint64_t n = 0;
             tdx_varint_get(v.mv_data, (const uint8_t *)v.mv_data + v.mv_size, &n);
             if (pend.n || n < POST_BLOCK_MAX) {
-                if (decode_block(&v, first, 0, &pend)) {
-                    rc = MDB_CORRUPTED;
+                int drc = decode_block(&v, first, 0, &pend);
+                if (drc) {
+                    rc = drc == TDX_ENOMEM ? ENOMEM : MDB_CORRUPTED;
                     break;
                 }
             } else {
@@ -2095,8 +2143,9 @@ static int merge_txn(tdx_store *s, int *out_done, tdx_err *err)
             mstream_term(&st[i], &tt, &tl);
             if (cmp_bytes(tt, tl, cur_term, tlen) != 0)
                 continue;
-            if (decode_block(&st[i].v, st[i].seg, 1, &pend)) {
-                rc = MDB_CORRUPTED;
+            int drc = decode_block(&st[i].v, st[i].seg, 1, &pend);
+            if (drc) {
+                rc = drc == TDX_ENOMEM ? ENOMEM : MDB_CORRUPTED;
                 break;
             }
             rc = mstream_step(&st[i], MDB_NEXT);

@@ -142,7 +142,9 @@ typedef struct tdx_store_batch_stats {
  * LMDB reports MDB_MAP_FULL).  replace: a key already indexed with other
  * content is re-indexed (the old document becomes a tombstone).  stats may
  * be NULL.  Errors: TDX_ENOSPC (disk full: the index stays valid at its
- * last commit), TDX_EIO, TDX_ECORRUPT, TDX_ENOMEM.
+ * last commit), TDX_EIO, TDX_ECORRUPT, TDX_ENOMEM, TDX_EINVAL (read-only
+ * store; a document without a key or with one over 511 bytes; postings
+ * naming a document outside the batch).
  */
 int tdx_store_write_batch(tdx_store *s, const tdx_store_batch *b, int replace,
                           tdx_store_batch_stats *stats, tdx_err *err);
