@@ -31,15 +31,19 @@
  * a character that nfkc_cf maps into S is SPECIAL instead.
  */
 /*
- * fast_bmp holds 64-bit entries: the fast entry in the low half, and in
- * the high half the character's index among the first characters of t2s
- * rule keys (bits 0-11, 0 = none) and among the second characters (bits
- * 16-27), so the hot loop tests "does a rule start here" with one bit of
- * pairbits and no branch on the common path.
+ * fast_bmp holds 64-bit entries: the fast entry in the low half; in the
+ * high half the character's index among the first characters of t2s rule
+ * keys (bits 0-11, 0 = none) and a 6-bit hash of it as a second character
+ * (bits 16-21; 63 = not a second character).  pairmask[first index] has bit
+ * h set when some key starts with that first character and a second one of
+ * hash h, so the hot loop filters "does a rule start here" with one load
+ * from a 4 KB array and no branch on the common path; a hit is confirmed
+ * exactly with the pair hash.
  */
 #define FX_FIDX(x)     ((uint32_t)((x) >> 32) & 0xFFFu)
-#define FX_SIDX(x)     ((uint32_t)((x) >> 48) & 0xFFFu)
+#define FX_SH(x)       ((uint32_t)((x) >> 48) & 0x3Fu)
 #define FX_MAXIDX      0xFFFu
+#define FX_NOSH        63u
 
 #define FE_LEN_SHIFT   24
 #define FE_LEN(e)      (((e) >> FE_LEN_SHIFT) & 3u)
@@ -62,6 +66,7 @@
 #define MAP_STR        (1u << 21)
 #define MAP_S          (1u << 22)
 #define MAP_FIRST      (1u << 23)
+#define MAP_NB         (1u << 24) /* nf entries: no nfkc_cf boundary before */
 
 /* Two-stage table over all code points: 256-entry blocks, shared when equal. */
 typedef struct cptab {
@@ -97,8 +102,7 @@ struct tdx_norm {
     int t2s_icu;             /* t2s runs of S characters through ICU (rules not understood) */
     const UNormalizer2 *nfkc_cf;
     uint64_t *fast_bmp;      /* 0x10000 fast entries with pair indexes, direct */
-    uint8_t *pairbits;       /* bit fidx * nsec + sidx: a rule key starts with that pair */
-    uint32_t nsec;
+    uint64_t *pairmask;      /* per first-character index: hashes of its second characters */
     cptab fast;              /* fast entries for every code point */
     cptab nf;                /* nfkc_cf of one character */
     cptab t1;                /* t2s of one character (+ MAP_S, MAP_FIRST) */
@@ -184,6 +188,12 @@ static inline uint32_t norm_map_apply(const tdx_norm *n, uint32_t e, uint32_t cp
 static inline uint32_t norm_fast(const tdx_norm *n, uint32_t cp)
 {
     return cp < 0x10000 ? (uint32_t)n->fast_bmp[cp] : cptab_get(&n->fast, cp);
+}
+
+/* Hash of a second character of a rule key, 0..62. */
+static inline uint32_t norm_second_hash(uint32_t cp)
+{
+    return ((cp * 2654435761u) >> 16) % 63u;
 }
 
 /* Phrases starting with the pair (a, b), or NULL. */

@@ -234,8 +234,7 @@ static int fast_loop(run *r, size_t *io_pos)
 {
     const tdx_norm *n = r->n;
     const uint64_t *bmp = n->fast_bmp;
-    const uint8_t *pairbits = n->pairbits;
-    const uint32_t nsec = n->nsec;
+    const uint64_t *pairmask = n->pairmask;
     const uint8_t *cls = r->cls;
     const uint8_t *s = r->src, *end = s + r->len, *p = s + *io_pos;
     tdx_buf *t = &r->out->text;
@@ -298,7 +297,7 @@ static int fast_loop(run *r, size_t *io_pos)
         if (cl == 3) {
             /* Runs of three-byte characters (CJK text): the hot loop.  Each
              * step reads the next character, checks what the current one
-             * depends on (the pair bit: does a t2s rule key start here), and
+             * depends on (the pair filter: may a t2s rule key start here), and
              * stores the current output word.  A unit record is written
              * every time and kept only when the length changed, so neither
              * the pair test nor the unit costs a branch that mispredicts. */
@@ -322,16 +321,19 @@ static int fast_loop(run *r, size_t *io_pos)
                 if ((w & 0xC0C0F0) != 0x8080E0)
                     break;
                 uint32_t nc = ((w & 0x0F) << 12) | ((w >> 2) & 0xFC0) | ((w >> 16) & 0x3F);
-                if (nc < 0x800 || (nc & 0xF800) == 0xD800)
+                /* Well-formed: not overlong (< U+0800), not a surrogate;
+                 * bit k of the mask: block k of 2048 code points is valid. */
+                if (!((0xF7FFFFFEu >> (nc >> 11)) & 1))
                     break;
                 uint64_t nx = bmp[nc];
                 if (__builtin_expect(nx & (FE_NB | FE_SPECIAL), 0)) {
                     if ((nx & FE_NB) || ((e & FE_PFIRST) && FE_HARD(nx)))
                         break;
                 }
-                uint32_t pi = FX_FIDX(e) * nsec + FX_SIDX(nx);
-                if (__builtin_expect((pairbits[pi >> 3] >> (pi & 7)) & 1, 0))
-                    break;
+                if (__builtin_expect((pairmask[FX_FIDX(e)] >> FX_SH(nx)) & 1, 0)) {
+                    if (!inl || norm_pair_find(n, cp, nc) != NULL)
+                        break;
+                }
                 uint32_t ww = le32((uint32_t)e), ol = FE_LEN(e);
                 memcpy(o, &ww, 4);
                 *u = (tdx_norm_unit){(uint32_t)(o - base), ol, (uint32_t)(p - s), 3};
