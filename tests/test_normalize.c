@@ -945,3 +945,101 @@ Test(normalize, one_normalizer_shared_by_threads)
     free(buf);
     nx_close(&x);
 }
+
+/* ---- tenderidx normalize ------------------------------------------------------------ */
+
+static void tmp_setup(void)
+{
+    tu_tmpdir();
+}
+
+static void tmp_teardown(void)
+{
+    tu_tmpdir_remove();
+}
+
+static int cli(const char *input, const char *args, char **out, char **err)
+{
+    char cmd[2048];
+    tu_write_str(tu_path("in.txt"), input);
+    snprintf(cmd, sizeof cmd, "'%s' normalize %s < '%s'", tu_tenderidx(), args, tu_path("in.txt"));
+    return tu_run(cmd, out, err);
+}
+
+Test(normalize_cli, prints_normalized_lines, .init = tmp_setup, .fini = tmp_teardown)
+{
+    char *out, *err;
+    int st = cli("深 圳 大 學\nＮＶＩＤＩＡ　Ａ１００\n", "", &out, &err);
+    cr_assert(eq(int, st, 0), "%s", err);
+    cr_assert(eq(str, out, "深圳大学\nnvidia a100\n"));
+    free(out);
+    free(err);
+    st = cli("深 圳 大 學\n", "--normalize t2s", &out, &err);
+    cr_assert(eq(str, out, "深 圳 大 学\n"));
+    free(out);
+    free(err);
+}
+
+Test(normalize_cli, offsets_as_tsv, .init = tmp_setup, .fini = tmp_teardown)
+{
+    char *out, *err;
+    int st = cli("Ａ１ 深 圳\n", "--offsets", &out, &err);
+    cr_assert(eq(int, st, 0), "%s", err);
+    /* Ａ and １ fold to one byte each; the space between 1 and 深 stays,
+     * the one between 深 and 圳 goes (a row with an empty output range). */
+    cr_assert(eq(str, out,
+                 "line\tout\tout_end\tsrc\tsrc_end\tchar\tsource\n"
+                 "1\t0\t1\t0\t3\ta\tＡ\n"
+                 "1\t1\t2\t3\t6\t1\t１\n"
+                 "1\t2\t3\t6\t7\t \t \n"
+                 "1\t3\t6\t7\t10\t深\t深\n"
+                 "1\t6\t6\t10\t11\t\t \n"
+                 "1\t6\t9\t11\t14\t圳\t圳\n"));
+    free(out);
+    free(err);
+    st = cli("a\tb\n", "--offsets", &out, &err);
+    cr_assert(eq(str, out,
+                 "line\tout\tout_end\tsrc\tsrc_end\tchar\tsource\n"
+                 "1\t0\t1\t0\t1\ta\ta\n"
+                 "1\t1\t2\t1\t2\t \t\\t\n"
+                 "1\t2\t3\t2\t3\tb\tb\n"));
+    free(out);
+    free(err);
+}
+
+Test(normalize_cli, show_steps, .init = tmp_setup, .fini = tmp_teardown)
+{
+    char *out, *err;
+    int st = cli("深 圳 大 學 Ａ\n", "--show-steps", &out, &err);
+    cr_assert(eq(int, st, 0), "%s", err);
+    cr_assert(eq(str, out,
+                 "input\t深 圳 大 學 Ａ\n"
+                 "nfkc_cf\t深 圳 大 學 a\n"
+                 "t2s\t深 圳 大 学 a\n"
+                 "space\t深圳大学 a\n"
+                 "\n"));
+    free(out);
+    free(err);
+    st = cli("甚麼\n", "--show-steps --normalize t2s --reference", &out, &err);
+    cr_assert(eq(str, out, "input\t甚麼\nt2s\t什么\n\n"));
+    free(out);
+    free(err);
+}
+
+Test(normalize_cli, invalid_utf8_warns_and_usage_errors, .init = tmp_setup, .fini = tmp_teardown)
+{
+    char *out, *err;
+    int st = cli("a\xff" "b\n", "", &out, &err);
+    cr_assert(eq(int, st, 0));
+    cr_assert(eq(str, out, "a\xEF\xBF\xBD" "b\n"));
+    cr_assert(strstr(err, "line 1: 1 invalid UTF-8 sequence replaced") != NULL, "%s", err);
+    free(out);
+    free(err);
+    st = cli("x\n", "--offsets --show-steps", NULL, &err);
+    cr_assert(eq(int, st, 2));
+    free(err);
+    st = cli("x\n", "--normalize nfkc", NULL, &err);
+    cr_assert(eq(int, st, 2));
+    cr_assert(strstr(err, "'nfkc'") != NULL, "%s", err);
+    free(err);
+}

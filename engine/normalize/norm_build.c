@@ -90,9 +90,7 @@ static int oom(builder *b)
 
 static int icu_fail(builder *b, const char *what, UErrorCode st)
 {
-    if (st == U_MEMORY_ALLOCATION_ERROR)
-        return tdx_err_set(b->err, TDX_ENOMEM, "out of memory (ICU %s)", what);
-    return tdx_err_set(b->err, TDX_EINTERNAL, "ICU %s: %s", what, u_errorName(st));
+    return norm_icu_err(b->err, what, st);
 }
 
 static int pool_add(builder *b, const uint32_t *cps, uint32_t len, uint32_t *out_off)
@@ -514,13 +512,9 @@ static int t2s_setup(builder *b)
 {
     tdx_norm *n = b->n;
     UErrorCode st = U_ZERO_ERROR;
-    UChar id[32];
-    u_uastrcpy(id, "Traditional-Simplified");
-    b->tr = utrans_openU(id, -1, UTRANS_FORWARD, NULL, 0, NULL, &st);
-    if (U_FAILURE(st)) {
-        b->tr = NULL;
-        return icu_fail(b, "Traditional-Simplified", st);
-    }
+    int rc = norm_open_t2s(&b->tr, b->err);
+    if (rc)
+        return rc;
     b->src = uset_openEmpty();
     b->S = uset_openEmpty();
     b->F = uset_openEmpty();

@@ -215,4 +215,10 @@ static inline const norm_pair *norm_pair_find(const tdx_norm *n, uint32_t a, uin
 /* Open the context's transliterator if it is not open yet. */
 int norm_ctx_t2s(tdx_norm_ctx *c, tdx_err *err);
 
+/* Open ICU's Traditional-Simplified transliterator (owned: utrans_close). */
+int norm_open_t2s(UTransliterator **out, tdx_err *err);
+
+/* Record an ICU failure: TDX_ENOMEM for allocation errors, else TDX_EINTERNAL. */
+int norm_icu_err(tdx_err *err, const char *what, UErrorCode st);
+
 #endif

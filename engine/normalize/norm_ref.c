@@ -42,13 +42,6 @@ static int to_utf16(const uint8_t *src, size_t len, UChar **out, int32_t *out_le
     return 0;
 }
 
-static int icu_err(tdx_err *err, const char *what, UErrorCode st)
-{
-    if (st == U_MEMORY_ALLOCATION_ERROR)
-        return tdx_err_set(err, TDX_ENOMEM, "out of memory (ICU %s)", what);
-    return tdx_err_set(err, TDX_EINTERNAL, "ICU %s: %s", what, u_errorName(st));
-}
-
 int tdx_norm_run_reference(const tdx_norm *n, tdx_norm_ctx *ctx, const uint8_t *src, size_t len,
                            tdx_norm_out *out, tdx_err *err)
 {
@@ -84,7 +77,7 @@ int tdx_norm_run_reference(const tdx_norm *n, tdx_norm_ctx *ctx, const uint8_t *
             cap = vlen + 1;
         }
         if (U_FAILURE(st)) {
-            rc = icu_err(err, "normalize", st);
+            rc = norm_icu_err(err, "normalize", st);
             goto done;
         }
         tdx_free(u);
@@ -105,7 +98,7 @@ int tdx_norm_run_reference(const tdx_norm *n, tdx_norm_ctx *ctx, const uint8_t *
         int32_t limit = ulen;
         utrans_transUChars(ctx->t2s, u, &ulen, cap, 0, &limit, &st);
         if (U_FAILURE(st)) {
-            rc = icu_err(err, "transliterate", st);
+            rc = norm_icu_err(err, "transliterate", st);
             goto done;
         }
     }

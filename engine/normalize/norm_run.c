@@ -10,8 +10,10 @@
  * writes the tabled output.  It looks one character ahead, because two
  * things depend on the next character: composition (the next character has
  * no nfkc_cf boundary before it) and t2s rules (this character starts a
- * rule and the pair with the next one is a rule prefix).  ASCII goes eight
- * bytes at a time; identity characters are copied.
+ * rule and the pair with the next one is a rule prefix).  Runs of
+ * three-byte characters take a tight inner loop (branch-free pair filter
+ * and unit records); ASCII goes eight bytes at a time; plain white-space
+ * runs and rule keys on inert characters are handled inline.
  *
  * The fast path stops at a position a where everything before a is final
  * and the three steps start afresh: a is an nfkc_cf boundary, no t2s rule
@@ -518,11 +520,8 @@ static int nf_segment(run *r, size_t q, size_t e, size_t *na)
         st = U_ZERO_ERROR;
         vl = unorm2_normalize(r->n->nfkc_cf, c->u16, ul, c->v16, (int32_t)c->cap_v16, &st);
     }
-    if (U_FAILURE(st)) {
-        if (st == U_MEMORY_ALLOCATION_ERROR)
-            return oom(r);
-        return tdx_err_set(r->err, TDX_EINTERNAL, "ICU normalize: %s", u_errorName(st));
-    }
+    if (U_FAILURE(st))
+        return norm_icu_err(r->err, "normalize", st);
     int32_t i = 0;
     while (i < vl) {
         UChar32 x;
@@ -596,11 +595,8 @@ static int t2s_icu_run(run *r, size_t i, size_t j, size_t *nb)
         utrans_transUChars(c->t2s, c->u16, &ul, (int32_t)c->cap_u16, 0, &limit, &st);
         if (st == U_BUFFER_OVERFLOW_ERROR)
             continue;
-        if (U_FAILURE(st)) {
-            if (st == U_MEMORY_ALLOCATION_ERROR)
-                return oom(r);
-            return tdx_err_set(r->err, TDX_EINTERNAL, "ICU transliterate: %s", u_errorName(st));
-        }
+        if (U_FAILURE(st))
+            return norm_icu_err(r->err, "transliterate", st);
         int32_t k = 0;
         while (k < ul) {
             UChar32 x;
