@@ -18,8 +18,8 @@
  *              for scale only
  * One warm-up run, then several timed runs; median and minimum MB/s of
  * source bytes, by the thread's CPU time (the machine may be shared: CPU
- * time is what one thread costs) and, for comparison, by wall time.  A checksum over each contender's output keeps the work
- * from being optimized away (fast and reference must agree).
+ * time is what one thread costs) and, for comparison, by wall time.  A checksum over each
+ * contender's output keeps the work from being optimized away (fast and reference must agree).
  *
  * Usage: bench_normalize [--quick] [--mb N] [--runs N] [--seed N] [--fast-only]
  * (--fast-only skips the peers, for profiling the fast path)
@@ -58,20 +58,43 @@ static double now(void)
 }
 
 static const char *const simp[] = {
-    "深圳大学", "国家超级计算中心", "采购项目", "中标公告", "招标文件", "服务器", "人工智能",
-    "计算平台", "预算金额", "万元", "供应商", "合同", "联系人", "地址", "项目编号", "采购需求",
-    "技术参数", "评标结果", "公示期", "响应文件", "亚马逊云科技", "之江实验室", "图形处理器",
-    "数据中心", "的", "和", "为", "本项目", "采购人", "代理机构", "成交金额", "质量保证",
+    "深圳大学",     "国家超级计算中心",
+    "采购项目",     "中标公告",
+    "招标文件",     "服务器",
+    "人工智能",     "计算平台",
+    "预算金额",     "万元",
+    "供应商",       "合同",
+    "联系人",       "地址",
+    "项目编号",     "采购需求",
+    "技术参数",     "评标结果",
+    "公示期",       "响应文件",
+    "亚马逊云科技", "之江实验室",
+    "图形处理器",   "数据中心",
+    "的",           "和",
+    "为",           "本项目",
+    "采购人",       "代理机构",
+    "成交金额",     "质量保证",
 };
 static const char *const trad[] = {
-    "深圳大學", "之江實驗室", "亞馬遜雲科技", "國家超級計算中心", "採購項目", "中標公告",
-    "招標文件", "伺服器", "人工智慧", "運算平臺", "預算金額", "萬元", "供應商", "合約",
-    "聯絡人", "專案編號", "關係", "這裡", "資料中心", "圖形處理器", "廠商", "設備",
-    "於", "與", "為", "計畫", "規格", "價格", "檢驗", "據點",
+    "深圳大學", "之江實驗室", "亞馬遜雲科技", "國家超級計算中心",
+    "採購項目", "中標公告",   "招標文件",     "伺服器",
+    "人工智慧", "運算平臺",   "預算金額",     "萬元",
+    "供應商",   "合約",       "聯絡人",       "專案編號",
+    "關係",     "這裡",       "資料中心",     "圖形處理器",
+    "廠商",     "設備",       "於",           "與",
+    "為",       "計畫",       "規格",         "價格",
+    "檢驗",     "據點",
 };
 static const char *const wide[] = {
-    "ＮＶＩＤＩＡ　Ａ１００", "Ｈ１００", "ＡＷＳ", "（２０２３）", "ＧＰＵ", "Ｈ８００",
-    "８０ＧＢ", "ＩＮＴＥＬ", "ＣＰＵ",
+    "ＮＶＩＤＩＡ　Ａ１００",
+    "Ｈ１００",
+    "ＡＷＳ",
+    "（２０２３）",
+    "ＧＰＵ",
+    "Ｈ８００",
+    "８０ＧＢ",
+    "ＩＮＴＥＬ",
+    "ＣＰＵ",
 };
 static const char *const ascii[] = {
     "A100", "H800", "2023-06-01", "NVIDIA", "HGX", "No. 17", "8x", "1,200,000", "GB",
@@ -400,8 +423,8 @@ int main(int argc, char **argv)
            "ratio_icu_wall=%.1f create_cpu_ms=%.1f create2_cpu_ms=%.1f table_kib=%.0f\n",
            (double)c.bytes / 1e6, fm, minimum(ks[0].mbps, ks[0].runs), fw, im,
            minimum(ks[1].mbps, ks[1].runs), iw, median(ks[2].mbps, ks[2].runs),
-           nk > 3 ? median(ks[3].mbps, ks[3].runs) : 0.0, fm / im, fw / iw,
-           create_cpu_ms, again_cpu_ms, (double)tdx_norm_table_bytes(fs.n) / 1024);
+           nk > 3 ? median(ks[3].mbps, ks[3].runs) : 0.0, fm / im, fw / iw, create_cpu_ms,
+           again_cpu_ms, (double)tdx_norm_table_bytes(fs.n) / 1024);
 
     if (os.h)
         os.close(os.h);

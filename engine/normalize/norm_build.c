@@ -47,14 +47,13 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 #include <unicode/uchar.h>
 #include <unicode/uset.h>
 #include <unicode/ustring.h>
 #include <unicode/uversion.h>
 
-#define NBLK      0x1100
-#define MAXSTR    64
+#define NBLK   0x1100
+#define MAXSTR 64
 
 typedef struct tabb {
     cptab *t;
@@ -70,15 +69,15 @@ typedef struct builder {
     tdx_norm *n;
     tdx_err *err;
     UTransliterator *tr;
-    USet *src;  /* transliterator source set */
-    USet *S;    /* characters of multi-character rule keys */
-    USet *F;    /* first characters of multi-character rule keys */
-    USet *F2;   /* second characters of multi-character rule keys */
+    USet *src; /* transliterator source set */
+    USet *S;   /* characters of multi-character rule keys */
+    USet *F;   /* first characters of multi-character rule keys */
+    USet *F2;  /* second characters of multi-character rule keys */
     size_t cap_pool, cap_bpool;
     rule *rules;
     size_t nrules, cap_rules;
-    tabb *tb;   /* scratch for one table at a time */
-    uint8_t *srcbits; /* src as a bitmap over all code points */
+    tabb *tb;           /* scratch for one table at a time */
+    uint8_t *srcbits;   /* src as a bitmap over all code points */
     const uint8_t *cls; /* the class table */
     uint32_t empty_str; /* pool offset of the empty string */
 } builder;
@@ -720,10 +719,10 @@ static int finish(builder *b)
     }
     n->ascii_block = ok;
 
-    n->table_bytes = 0x10000 * sizeof(uint64_t) + ((size_t)nf + 1) * sizeof(uint64_t) + tab_bytes(&n->fast) + tab_bytes(&n->nf) +
-                     tab_bytes(&n->t1) + n->npool * sizeof(uint32_t) +
-                     n->nphrases * sizeof(norm_phrase) + n->npairs_cap * sizeof(norm_pair) +
-                     n->nbpool;
+    n->table_bytes = 0x10000 * sizeof(uint64_t) + ((size_t)nf + 1) * sizeof(uint64_t) +
+                     tab_bytes(&n->fast) + tab_bytes(&n->nf) + tab_bytes(&n->t1) +
+                     n->npool * sizeof(uint32_t) + n->nphrases * sizeof(norm_phrase) +
+                     n->npairs_cap * sizeof(norm_pair) + n->nbpool;
 
     XXH3_state_t *h = XXH3_createState();
     if (h == NULL)
@@ -754,8 +753,6 @@ static int finish(builder *b)
 
 int norm_build(tdx_norm *n, tdx_err *err)
 {
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
     builder b = {.n = n, .err = err, .cls = norm_class_table()};
     int rc = 0;
     UErrorCode st = U_ZERO_ERROR;
@@ -796,8 +793,6 @@ done:
     tdx_free(b.rules);
     tdx_free(b.tb);
     tdx_free(b.srcbits);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    n->build_ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
     return rc;
 }
 

@@ -19,8 +19,7 @@
 #include <string.h>
 #include <unicode/ustring.h>
 
-static int to_utf16(const uint8_t *src, size_t len, UChar **out, int32_t *out_len,
-                    size_t *invalid)
+static int to_utf16(const uint8_t *src, size_t len, UChar **out, int32_t *out_len, size_t *invalid)
 {
     UChar *u = tdx_reallocarray(NULL, len + 1, sizeof(UChar));
     if (u == NULL)
@@ -52,8 +51,7 @@ int tdx_norm_run_reference(const tdx_norm *n, tdx_norm_ctx *ctx, const uint8_t *
     out->invalid = 0;
     out->src_len = len;
     if (len >= INT32_MAX / 4)
-        return tdx_err_set(err, TDX_ELIMIT, "text of %zu bytes is too long for the reference",
-                           len);
+        return tdx_err_set(err, TDX_ELIMIT, "text of %zu bytes is too long for the reference", len);
 
     UChar *u = NULL, *v = NULL;
     int32_t ulen = 0;

@@ -121,8 +121,8 @@ static int push_unit(run *r, size_t oo, size_t ol, size_t so, size_t sl)
  * Decode one character for the fast path; ill-formed -> e_invalid.  The
  * common cases (ASCII, three-byte BMP) read one little-endian word.
  */
-static inline void dec(const tdx_norm *n, const uint64_t *bmp, const uint8_t *p,
-                       const uint8_t *end, uint32_t *cp, size_t *cl, uint64_t *e)
+static inline void dec(const tdx_norm *n, const uint64_t *bmp, const uint8_t *p, const uint8_t *end,
+                       uint32_t *cp, size_t *cl, uint64_t *e)
 {
     if (end - p >= 4) {
         uint32_t w;
@@ -566,8 +566,9 @@ static int step_nfkc(run *r, size_t a, size_t b, size_t *na)
         }
         uint32_t buf[1];
         const uint32_t *d;
-        uint32_t dl = nfkc ? norm_map_apply(n, cptab_get(&n->nf, (uint32_t)cp), (uint32_t)cp, buf, &d)
-                           : (buf[0] = (uint32_t)cp, d = buf, 1);
+        uint32_t dl =
+            nfkc ? norm_map_apply(n, cptab_get(&n->nf, (uint32_t)cp), (uint32_t)cp, buf, &d)
+                 : (buf[0] = (uint32_t)cp, d = buf, 1);
         for (uint32_t k = 0; k < dl; k++)
             if ((rc = push_cp(r, &c->a, &c->cap_a, na, d[k], q, q + l)) != 0)
                 return rc;

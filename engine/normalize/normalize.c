@@ -185,7 +185,8 @@ static void cls_init(void)
 {
     /* width 1, class OTHER */
     memset(cls_tab, 1 << 2, sizeof cls_tab);
-    if (cls_apply_map(UCHAR_SCRIPT, pick_script, 3, 0) || cls_apply_map(UCHAR_BLOCK, pick_block, 3, 0) ||
+    if (cls_apply_map(UCHAR_SCRIPT, pick_script, 3, 0) ||
+        cls_apply_map(UCHAR_BLOCK, pick_block, 3, 0) ||
         cls_apply_map(UCHAR_EAST_ASIAN_WIDTH, pick_eaw, 0xC, 1) ||
         cls_apply_map(UCHAR_CANONICAL_COMBINING_CLASS, pick_ccc, 0xC, 1))
         return;
@@ -297,11 +298,6 @@ const char *tdx_norm_identity(const tdx_norm *n)
 size_t tdx_norm_table_bytes(const tdx_norm *n)
 {
     return n ? n->table_bytes : 0;
-}
-
-double tdx_norm_build_ms(const tdx_norm *n)
-{
-    return n ? n->build_ms : 0;
 }
 
 void tdx_norm_out_init(tdx_norm_out *o)
