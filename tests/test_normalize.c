@@ -141,8 +141,7 @@ static void check_map(nx *x, const uint8_t *src, size_t len, int per_char)
          * character to itself, though alone it would change (著 > 着). */
         int found = memmem(piece, strlen(piece), enc, el) != NULL ||
                     (el == s1 - s0 && memcmp(enc, src + s0, el) == 0);
-        cr_assert(found,
-                  "output char U+%04X at %zu: source [%zu,%zu) normalizes to '%s'", cp, off,
+        cr_assert(found, "output char U+%04X at %zu: source [%zu,%zu) normalizes to '%s'", cp, off,
                   s0, s1, piece);
         off += cl;
     }
@@ -213,7 +212,10 @@ Test(normalize, str_convenience)
     cr_assert(eq(int, tdx_norm_create(TDX_NORM_ALL, &n, &err), 0));
     char *s;
     size_t l;
-    cr_assert(eq(int, tdx_norm_str(n, "ＮＶＩＤＩＡ　Ａ１００", strlen("ＮＶＩＤＩＡ　Ａ１００"), &s, &l, &err), 0));
+    cr_assert(eq(
+        int,
+        tdx_norm_str(n, "ＮＶＩＤＩＡ　Ａ１００", strlen("ＮＶＩＤＩＡ　Ａ１００"), &s, &l, &err),
+        0));
     cr_assert(eq(str, s, "nvidia a100"));
     cr_assert(eq(sz, l, 11));
     tdx_free(s);
@@ -261,7 +263,8 @@ static void every_code_point(unsigned steps, int neighbours)
     char *r = ref(&x, batch, len, &rl, NULL);
     /* Whole batch through the fast path too. */
     const char *f = fast(&x, batch, len);
-    cr_assert(eq(sz, x.o.text.len, rl), "steps %s: batch lengths differ", tdx_norm_steps_name(steps));
+    cr_assert(eq(sz, x.o.text.len, rl), "steps %s: batch lengths differ",
+              tdx_norm_steps_name(steps));
     cr_assert(memcmp(f, r, rl) == 0, "steps %s: batch differs", tdx_norm_steps_name(steps));
     /* And each piece alone. */
     const uint8_t *p = batch;
@@ -302,31 +305,31 @@ ParameterizedTest(unsigned *steps, normalize, every_code_point_alone, .timeout =
 
 ParameterizedTestParameters(normalize, every_code_point_between_neighbours)
 {
-    static unsigned steps[3] = {TDX_NORM_ALL, TDX_NORM_NFKC_CF | TDX_NORM_SPACE,
-                                TDX_NORM_T2S};
+    static unsigned steps[3] = {TDX_NORM_ALL, TDX_NORM_NFKC_CF | TDX_NORM_SPACE, TDX_NORM_T2S};
     return cr_make_param_array(unsigned, steps, 3);
 }
 
-ParameterizedTest(unsigned *steps, normalize, every_code_point_between_neighbours,
-                  .timeout = 120)
+ParameterizedTest(unsigned *steps, normalize, every_code_point_between_neighbours, .timeout = 120)
 {
     every_code_point(*steps, 1);
 }
 
 /* ---- random differential ------------------------------------------------------ */
 
-static const char simp[] = "深圳大学之江实验室国家超级计算中心亚马逊云科技采购项目招标公告中标结果公示"
-                           "服务器一下不了人中国合同金额万元单位名称地址联系电话";
-static const char trad[] = "亞馬遜雲科技深圳大學之江實驗室國家超級計算中心採購項目招標結果公示伺服器"
-                           "關係這裡餘甚麼乾坤乾燥後髮發臺灣單幹內裡著名計畫規畫";
+static const char simp[] =
+    "深圳大学之江实验室国家超级计算中心亚马逊云科技采购项目招标公告中标结果公示"
+    "服务器一下不了人中国合同金额万元单位名称地址联系电话";
+static const char trad[] =
+    "亞馬遜雲科技深圳大學之江實驗室國家超級計算中心採購項目招標結果公示伺服器"
+    "關係這裡餘甚麼乾坤乾燥後髮發臺灣單幹內裡著名計畫規畫";
 static const uint32_t spaces[] = {' ', '\t', '\n', 0x3000, 0x00A0, 0x2003, 0x0085, 0x202F};
-static const uint32_t compat[] = {0x3231, 0x2460, 0xFB01, 0xFDFA, 0x00A8, 0x2474, 0x337B,
-                                  0x2F00, 0xF900, 0x00DF, 0x0130, 0x03A3, 0x1E9E, 0x2026,
+static const uint32_t compat[] = {0x3231, 0x2460, 0xFB01, 0xFDFA, 0x00A8,  0x2474,  0x337B,
+                                  0x2F00, 0xF900, 0x00DF, 0x0130, 0x03A3,  0x1E9E,  0x2026,
                                   0xFF61, 0x309B, 0x00BD, 0x2163, 0x1D400, 0x2F800, 0x2F8A6};
 static const uint32_t ignorable[] = {0x200B, 0x200D, 0xFE0F, 0x00AD, 0x2060, 0xE0041, 0x034F};
-static const char *const invalid[] = {"\x80", "\xC0\xAF", "\xE4\xB8", "\xED\xA0\x80",
-                                      "\xF4\x90\x80\x80", "\xFF", "\xF0\x9F", "\xE0\x80",
-                                      "\xC2", "\xF5\x80"};
+static const char *const invalid[] = {
+    "\x80", "\xC0\xAF", "\xE4\xB8", "\xED\xA0\x80", "\xF4\x90\x80\x80",
+    "\xFF", "\xF0\x9F", "\xE0\x80", "\xC2",         "\xF5\x80"};
 
 static uint32_t pick_utf8(uint64_t *st, const char *s)
 {
@@ -380,7 +383,7 @@ static size_t gen(const tdx_norm *n, uint64_t *st, uint8_t *buf, size_t nchars)
             cp = ignorable[tu_rand(st) % (sizeof ignorable / sizeof ignorable[0])];
         } else if (k < 88) {
             uint32_t r = (uint32_t)(tu_rand(st) % 3);
-            cp = r == 0 ? 0x20000 + (uint32_t)(tu_rand(st) % 0xA6E0)
+            cp = r == 0   ? 0x20000 + (uint32_t)(tu_rand(st) % 0xA6E0)
                  : r == 1 ? 0x2F800 + (uint32_t)(tu_rand(st) % 0x21E)
                           : 0x1F600 + (uint32_t)(tu_rand(st) % 0x50);
         } else if (k < 91) {
@@ -418,8 +421,9 @@ static void differential(unsigned steps, unsigned xflags, int rounds, size_t nch
                 d++;
             char hin[1024];
             hexdump(hin, sizeof hin, buf, len < 400 ? len : 400);
-            cr_assert(0, "seed %llu round %d steps %s flags %u: differs at output byte %zu "
-                         "(fast '%.40s' ICU '%.40s'); input %s",
+            cr_assert(0,
+                      "seed %llu round %d steps %s flags %u: differs at output byte %zu "
+                      "(fast '%.40s' ICU '%.40s'); input %s",
                       (unsigned long long)seed, round, tdx_norm_steps_name(steps), xflags, d,
                       f + (d > 8 ? d - 8 : 0), r + (d > 8 ? d - 8 : 0), hin);
         }
@@ -468,12 +472,53 @@ Test(normalize, short_random_strings_match_icu_chain, .timeout = 120)
 static size_t gen_real(uint64_t *st, uint8_t *buf, size_t target)
 {
     static const char *const words[] = {
-        "深圳大学", "深圳大學", "之江實驗室", "之江实验室", "亞馬遜雲科技", "亚马逊云科技",
-        "國家超級計算中心", "国家超级计算中心", "採購項目", "采购项目", "中標公告", "招标文件",
-        "伺服器", "服务器", "人工智慧", "預算金額", "萬元", "供應商", "聯絡人", "關係",
-        "這裡", "計畫", "ＮＶＩＤＩＡ　Ａ１００", "Ｈ１００", "ＡＷＳ", "（２０２３）", "A100",
-        "H800", "Amazon  Web Services", "2023-06-01", "，", "。", "、", "：", "（", "）",
-        "“", "”", "「", "」", "\n", " ", "　", "㈱", "①", "ﬁ", "…",
+        "深圳大学",
+        "深圳大學",
+        "之江實驗室",
+        "之江实验室",
+        "亞馬遜雲科技",
+        "亚马逊云科技",
+        "國家超級計算中心",
+        "国家超级计算中心",
+        "採購項目",
+        "采购项目",
+        "中標公告",
+        "招标文件",
+        "伺服器",
+        "服务器",
+        "人工智慧",
+        "預算金額",
+        "萬元",
+        "供應商",
+        "聯絡人",
+        "關係",
+        "這裡",
+        "計畫",
+        "ＮＶＩＤＩＡ　Ａ１００",
+        "Ｈ１００",
+        "ＡＷＳ",
+        "（２０２３）",
+        "A100",
+        "H800",
+        "Amazon  Web Services",
+        "2023-06-01",
+        "，",
+        "。",
+        "、",
+        "：",
+        "（",
+        "）",
+        "“",
+        "”",
+        "「",
+        "」",
+        "\n",
+        " ",
+        "　",
+        "㈱",
+        "①",
+        "ﬁ",
+        "…",
     };
     size_t len = 0;
     while (len < target) {
@@ -617,26 +662,28 @@ Test(normalize, step_lists_parse_and_print)
 
 typedef struct bad_case {
     const char *in;
-    size_t nfffd;       /* U+FFFD expected (= invalid count) */
-    const char *parts;  /* byte length of each maximal subpart, in order */
+    size_t nfffd;      /* U+FFFD expected (= invalid count) */
+    const char *parts; /* byte length of each maximal subpart, in order */
 } bad_case;
 
 Test(normalize, invalid_utf8_maximal_subparts)
 {
     static const bad_case cases[] = {
-        {"\x80", 1, "1"},                   /* lone continuation byte */
-        {"a\xE4\xB8", 1, "2"},              /* truncated three-byte sequence */
-        {"\xE4\xB8" "a", 1, "2"},
-        {"\xC0\xAF", 2, "11"},              /* overlong two-byte */
-        {"\xE0\x80\xAF", 3, "111"},         /* overlong three-byte */
-        {"\xED\xA0\x80", 3, "111"},         /* surrogate U+D800 */
-        {"\xF4\x90\x80\x80", 4, "1111"},    /* above U+10FFFF */
-        {"\xF0\x9F\x98", 1, "3"},           /* truncated four-byte */
+        {"\x80", 1, "1"},      /* lone continuation byte */
+        {"a\xE4\xB8", 1, "2"}, /* truncated three-byte sequence */
+        {"\xE4\xB8"
+         "a",
+         1, "2"},
+        {"\xC0\xAF", 2, "11"},           /* overlong two-byte */
+        {"\xE0\x80\xAF", 3, "111"},      /* overlong three-byte */
+        {"\xED\xA0\x80", 3, "111"},      /* surrogate U+D800 */
+        {"\xF4\x90\x80\x80", 4, "1111"}, /* above U+10FFFF */
+        {"\xF0\x9F\x98", 1, "3"},        /* truncated four-byte */
         {"\xF5\x80\x80\x80", 4, "1111"},
         {"\xFF\xFE", 2, "11"},
         {"中\x80\x80文", 2, "11"},
         {"深 \xE5\x9C 學", 1, "2"},
-        {"\xE4\xB8\xE4\xB8\xAD", 1, "2"},  /* truncated, then 中 */
+        {"\xE4\xB8\xE4\xB8\xAD", 1, "2"}, /* truncated, then 中 */
     };
     nx x;
     nx_open(&x, TDX_NORM_ALL, 0);
@@ -658,8 +705,8 @@ Test(normalize, invalid_utf8_maximal_subparts)
                 size_t s0 = tdx_norm_map_start(&x.o, off), s1 = tdx_norm_map_end(&x.o, off + cl);
                 cr_expect(eq(sz, s1 - s0, (size_t)(c->parts[k] - '0')), "case %zu part %zu", i, k);
                 size_t l;
-                cr_expect(tdx_utf8_decode((const uint8_t *)c->in + s0,
-                                          (const uint8_t *)c->in + len, &l) < 0);
+                cr_expect(tdx_utf8_decode((const uint8_t *)c->in + s0, (const uint8_t *)c->in + len,
+                                          &l) < 0);
                 k++;
             }
             off += cl;
@@ -683,8 +730,8 @@ Test(normalize, offsets_point_at_source_characters)
     cr_assert(eq(str, (char *)fast(&x, in, strlen(in)), "a1 深圳什么"));
     static const size_t want[][4] = {
         /* out range, source range */
-        {0, 1, 0, 3}, {1, 2, 3, 6}, {2, 3, 6, 7}, {3, 6, 7, 10}, {6, 9, 11, 14},
-        {9, 12, 14, 20}, {12, 15, 14, 20},
+        {0, 1, 0, 3},   {1, 2, 3, 6},    {2, 3, 6, 7},     {3, 6, 7, 10},
+        {6, 9, 11, 14}, {9, 12, 14, 20}, {12, 15, 14, 20},
     };
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
         cr_expect(eq(sz, tdx_norm_map_start(&x.o, want[i][0]), want[i][2]), "char %zu start", i);
@@ -711,8 +758,8 @@ Test(normalize, char_class_and_width_match_icu_properties)
 {
     for (uint32_t cp = 0; cp <= 0x10FFFF; cp++) {
         int want;
-        if (cp < 0x80 && ((cp >= '0' && cp <= '9') || (cp >= 'a' && cp <= 'z') ||
-                          (cp >= 'A' && cp <= 'Z')))
+        if (cp < 0x80 &&
+            ((cp >= '0' && cp <= '9') || (cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z')))
             want = TDX_CC_WORD;
         else if (u_isUWhiteSpace((UChar32)cp))
             want = TDX_CC_SPACE;
@@ -794,8 +841,8 @@ Test(normalize, bad_arguments_are_rejected)
     tdx_err_clear(&err);
     cr_assert(eq(int, tdx_norm_run(n, c, (const uint8_t *)"a", 1, NULL, &err), TDX_EINVAL));
     tdx_err_clear(&err);
-    cr_assert(eq(int, tdx_norm_run_reference(n, NULL, (const uint8_t *)"a", 1, &o, &err),
-                 TDX_EINVAL));
+    cr_assert(
+        eq(int, tdx_norm_run_reference(n, NULL, (const uint8_t *)"a", 1, &o, &err), TDX_EINVAL));
     tdx_err_clear(&err);
     char *s = NULL;
     cr_assert(eq(int, tdx_norm_str(n, NULL, 3, &s, NULL, &err), TDX_EINVAL));
@@ -860,9 +907,8 @@ Test(normalize, out_of_memory_fails_cleanly_everywhere, .timeout = 120)
         } else {
             tdx_norm_out r;
             tdx_norm_out_init(&r);
-            cr_assert(eq(int, tdx_norm_run_reference(n, c2, (const uint8_t *)oom_text, len, &r,
-                                                     &err),
-                         0));
+            cr_assert(eq(
+                int, tdx_norm_run_reference(n, c2, (const uint8_t *)oom_text, len, &r, &err), 0));
             cr_assert(eq(str, (char *)o.text.p, (char *)r.text.p));
             tdx_norm_out_free(&r);
         }
@@ -944,4 +990,106 @@ Test(normalize, one_normalizer_shared_by_threads)
     }
     free(buf);
     nx_close(&x);
+}
+
+/* ---- tenderidx normalize ------------------------------------------------------------ */
+
+static void tmp_setup(void)
+{
+    tu_tmpdir();
+}
+
+static void tmp_teardown(void)
+{
+    tu_tmpdir_remove();
+}
+
+static int cli(const char *input, const char *args, char **out, char **err)
+{
+    char cmd[2048];
+    tu_write_str(tu_path("in.txt"), input);
+    snprintf(cmd, sizeof cmd, "'%s' normalize %s < '%s'", tu_tenderidx(), args, tu_path("in.txt"));
+    return tu_run(cmd, out, err);
+}
+
+Test(normalize_cli, prints_normalized_lines, .init = tmp_setup, .fini = tmp_teardown)
+{
+    char *out, *err;
+    int st = cli("深 圳 大 學\nＮＶＩＤＩＡ　Ａ１００\n", "", &out, &err);
+    cr_assert(eq(int, st, 0), "%s", err);
+    cr_assert(eq(str, out, "深圳大学\nnvidia a100\n"));
+    free(out);
+    free(err);
+    st = cli("深 圳 大 學\n", "--normalize t2s", &out, &err);
+    cr_assert(eq(str, out, "深 圳 大 学\n"));
+    free(out);
+    free(err);
+}
+
+Test(normalize_cli, offsets_as_tsv, .init = tmp_setup, .fini = tmp_teardown)
+{
+    char *out, *err;
+    int st = cli("Ａ１ 深 圳\n", "--offsets", &out, &err);
+    cr_assert(eq(int, st, 0), "%s", err);
+    /* Ａ and １ fold to one byte each; the space between 1 and 深 stays,
+     * the one between 深 and 圳 goes (a row with an empty output range). */
+    cr_assert(eq(str, out,
+                 "line\tout\tout_end\tsrc\tsrc_end\tchar\tsource\n"
+                 "1\t0\t1\t0\t3\ta\tＡ\n"
+                 "1\t1\t2\t3\t6\t1\t１\n"
+                 "1\t2\t3\t6\t7\t \t \n"
+                 "1\t3\t6\t7\t10\t深\t深\n"
+                 "1\t6\t6\t10\t11\t\t \n"
+                 "1\t6\t9\t11\t14\t圳\t圳\n"));
+    free(out);
+    free(err);
+    st = cli("a\tb\n", "--offsets", &out, &err);
+    cr_assert(eq(str, out,
+                 "line\tout\tout_end\tsrc\tsrc_end\tchar\tsource\n"
+                 "1\t0\t1\t0\t1\ta\ta\n"
+                 "1\t1\t2\t1\t2\t \t\\t\n"
+                 "1\t2\t3\t2\t3\tb\tb\n"));
+    free(out);
+    free(err);
+}
+
+Test(normalize_cli, show_steps, .init = tmp_setup, .fini = tmp_teardown)
+{
+    char *out, *err;
+    int st = cli("深 圳 大 學 Ａ\n", "--show-steps", &out, &err);
+    cr_assert(eq(int, st, 0), "%s", err);
+    cr_assert(eq(str, out,
+                 "input\t深 圳 大 學 Ａ\n"
+                 "nfkc_cf\t深 圳 大 學 a\n"
+                 "t2s\t深 圳 大 学 a\n"
+                 "space\t深圳大学 a\n"
+                 "\n"));
+    free(out);
+    free(err);
+    st = cli("甚麼\n", "--show-steps --normalize t2s --reference", &out, &err);
+    cr_assert(eq(str, out, "input\t甚麼\nt2s\t什么\n\n"));
+    free(out);
+    free(err);
+}
+
+Test(normalize_cli, invalid_utf8_warns_and_usage_errors, .init = tmp_setup, .fini = tmp_teardown)
+{
+    char *out, *err;
+    int st = cli("a\xff"
+                 "b\n",
+                 "", &out, &err);
+    cr_assert(eq(int, st, 0));
+    cr_assert(eq(str, out,
+                 "a\xEF\xBF\xBD"
+                 "b\n"));
+    cr_assert(strstr(err, "line 1: 1 invalid UTF-8 sequence replaced") != NULL, "%s", err);
+    free(out);
+    free(err);
+    st = cli("x\n", "--offsets --show-steps", NULL, &err);
+    cr_assert(eq(int, st, 2));
+    free(err);
+    st = cli("x\n", "--normalize nfkc", NULL, &err);
+    cr_assert(eq(int, st, 2));
+    cr_assert(strstr(err, "'nfkc'") != NULL, "%s", err);
+    free(err);
 }

@@ -15,40 +15,41 @@
 
 static void help(void)
 {
-    printf("usage: tenderidx normalize [--normalize LIST] [--offsets | --show-steps] [--reference]\n\n"
-           "Read UTF-8 lines on standard input and write each line normalized, exactly as\n"
-           "tenderidx normalizes documents, watch-list literals and queries.  Use it when a\n"
-           "name does not match: normalize both spellings and compare.\n\n"
-           "Options:\n"
-           "  -n, --normalize LIST  steps to apply, comma-separated: nfkc_cf (NFKC case\n"
-           "                        folding, full-width to ASCII), t2s (Traditional to\n"
-           "                        Simplified), space (drop spaces between CJK characters,\n"
-           "                        collapse other runs); 'all' (default) or 'none'\n"
-           "  -o, --offsets         instead of the text, print the offset map as TSV: one row\n"
-           "                        per output character with its output byte range and the\n"
-           "                        source byte range (within the line) it came from; source\n"
-           "                        bytes that produced nothing (removed spaces, ignorable\n"
-           "                        characters) get a row with an empty output range\n"
-           "  -s, --show-steps      print the text after each step: input, nfkc_cf, t2s,\n"
-           "                        space (those selected), one 'step<TAB>text' row each\n"
-           "  -r, --reference       use the direct ICU call chain instead of the fast path\n"
-           "                        (slow; the two must agree)\n"
-           "  -h, --help            show this help\n\n"
-           "Invalid UTF-8 becomes U+FFFD (one per maximal ill-formed sequence), with a\n"
-           "warning naming the line.  In TSV output, tab, newline, carriage return and\n"
-           "backslash are written as \\t, \\n, \\r and \\\\.\n\n"
-           "Examples:\n"
-           "  printf '深 圳 大 學\\nＮＶＩＤＩＡ　Ａ１００\\n' | tenderidx normalize\n"
-           "  深圳大学\n"
-           "  nvidia a100\n\n"
-           "  printf 'Ａ１ 深 圳\\n' | tenderidx normalize --offsets\n"
-           "  line\tout\tout_end\tsrc\tsrc_end\tchar\tsource\n"
-           "  1\t0\t1\t0\t3\ta\tＡ\n"
-           "  1\t1\t2\t3\t6\t1\t１\n"
-           "  1\t2\t3\t6\t7\t \t \n"
-           "  1\t3\t6\t7\t10\t深\t深\n"
-           "  1\t6\t6\t10\t11\t\t \n"
-           "  1\t6\t9\t11\t14\t圳\t圳\n");
+    printf(
+        "usage: tenderidx normalize [--normalize LIST] [--offsets | --show-steps] [--reference]\n\n"
+        "Read UTF-8 lines on standard input and write each line normalized, exactly as\n"
+        "tenderidx normalizes documents, watch-list literals and queries.  Use it when a\n"
+        "name does not match: normalize both spellings and compare.\n\n"
+        "Options:\n"
+        "  -n, --normalize LIST  steps to apply, comma-separated: nfkc_cf (NFKC case\n"
+        "                        folding, full-width to ASCII), t2s (Traditional to\n"
+        "                        Simplified), space (drop spaces between CJK characters,\n"
+        "                        collapse other runs); 'all' (default) or 'none'\n"
+        "  -o, --offsets         instead of the text, print the offset map as TSV: one row\n"
+        "                        per output character with its output byte range and the\n"
+        "                        source byte range (within the line) it came from; source\n"
+        "                        bytes that produced nothing (removed spaces, ignorable\n"
+        "                        characters) get a row with an empty output range\n"
+        "  -s, --show-steps      print the text after each step: input, nfkc_cf, t2s,\n"
+        "                        space (those selected), one 'step<TAB>text' row each\n"
+        "  -r, --reference       use the direct ICU call chain instead of the fast path\n"
+        "                        (slow; the two must agree)\n"
+        "  -h, --help            show this help\n\n"
+        "Invalid UTF-8 becomes U+FFFD (one per maximal ill-formed sequence), with a\n"
+        "warning naming the line.  In TSV output, tab, newline, carriage return and\n"
+        "backslash are written as \\t, \\n, \\r and \\\\.\n\n"
+        "Examples:\n"
+        "  printf '深 圳 大 學\\nＮＶＩＤＩＡ　Ａ１００\\n' | tenderidx normalize\n"
+        "  深圳大学\n"
+        "  nvidia a100\n\n"
+        "  printf 'Ａ１ 深 圳\\n' | tenderidx normalize --offsets\n"
+        "  line\tout\tout_end\tsrc\tsrc_end\tchar\tsource\n"
+        "  1\t0\t1\t0\t3\ta\tＡ\n"
+        "  1\t1\t2\t3\t6\t1\t１\n"
+        "  1\t2\t3\t6\t7\t \t \n"
+        "  1\t3\t6\t7\t10\t深\t深\n"
+        "  1\t6\t6\t10\t11\t\t \n"
+        "  1\t6\t9\t11\t14\t圳\t圳\n");
 }
 
 /* A TSV field: the bytes with tab, newline, CR and backslash escaped. */
@@ -205,10 +206,10 @@ int cmd_normalize(int argc, char **argv)
             putchar('\n');
         }
         for (size_t i = 0; i < nstages; i++) {
-            rc = reference ? tdx_norm_run_reference(stages[i].norm, ctx, (const uint8_t *)line,
-                                                    len, &out, &err)
-                           : tdx_norm_run(stages[i].norm, ctx, (const uint8_t *)line, len,
-                                          &out, &err);
+            rc = reference
+                     ? tdx_norm_run_reference(stages[i].norm, ctx, (const uint8_t *)line, len, &out,
+                                              &err)
+                     : tdx_norm_run(stages[i].norm, ctx, (const uint8_t *)line, len, &out, &err);
             if (rc != 0)
                 break;
             if (show_steps) {

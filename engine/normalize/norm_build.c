@@ -47,14 +47,13 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 #include <unicode/uchar.h>
 #include <unicode/uset.h>
 #include <unicode/ustring.h>
 #include <unicode/uversion.h>
 
-#define NBLK      0x1100
-#define MAXSTR    64
+#define NBLK   0x1100
+#define MAXSTR 64
 
 typedef struct tabb {
     cptab *t;
@@ -70,14 +69,16 @@ typedef struct builder {
     tdx_norm *n;
     tdx_err *err;
     UTransliterator *tr;
-    USet *src;  /* transliterator source set */
-    USet *S;    /* characters of multi-character rule keys */
-    USet *F;    /* first characters of multi-character rule keys */
-    USet *F2;   /* second characters of multi-character rule keys */
+    USet *src; /* transliterator source set */
+    USet *S;   /* characters of multi-character rule keys */
+    USet *F;   /* first characters of multi-character rule keys */
+    USet *F2;  /* second characters of multi-character rule keys */
     size_t cap_pool, cap_bpool;
     rule *rules;
     size_t nrules, cap_rules;
-    tabb *tb;   /* scratch for one table at a time */
+    tabb *tb;           /* scratch for one table at a time */
+    uint8_t *srcbits;   /* src as a bitmap over all code points */
+    const uint8_t *cls; /* the class table */
     uint32_t empty_str; /* pool offset of the empty string */
 } builder;
 
@@ -88,9 +89,7 @@ static int oom(builder *b)
 
 static int icu_fail(builder *b, const char *what, UErrorCode st)
 {
-    if (st == U_MEMORY_ALLOCATION_ERROR)
-        return tdx_err_set(b->err, TDX_ENOMEM, "out of memory (ICU %s)", what);
-    return tdx_err_set(b->err, TDX_EINTERNAL, "ICU %s: %s", what, u_errorName(st));
+    return norm_icu_err(b->err, what, st);
 }
 
 static int pool_add(builder *b, const uint32_t *cps, uint32_t len, uint32_t *out_off)
@@ -192,6 +191,7 @@ static int nf_entry(builder *b, uint32_t cp, uint32_t *out)
     if (!(n->steps & TDX_NORM_NFKC_CF) || is_surrogate(cp) ||
         unorm2_isInert(n->nfkc_cf, (UChar32)cp))
         return 0;
+    uint32_t nb = unorm2_hasBoundaryBefore(n->nfkc_cf, (UChar32)cp) ? 0 : MAP_NB;
     UChar in[2], o[MAXSTR];
     int32_t l = 0;
     U16_APPEND_UNSAFE(in, l, cp);
@@ -201,21 +201,23 @@ static int nf_entry(builder *b, uint32_t cp, uint32_t *out)
         return icu_fail(b, "normalize", st);
     uint32_t cps[MAXSTR];
     size_t nc = u16_to_cps(o, ol, cps);
-    if (nc == 1 && cps[0] == cp)
+    if (nc == 1 && cps[0] == cp) {
+        *out = nb;
         return 0;
+    }
     if (nc == 1 && cps[0] != 0) {
-        *out = cps[0];
+        *out = cps[0] | nb;
         return 0;
     }
     if (nc == 0) {
-        *out = MAP_STR | b->empty_str;
+        *out = MAP_STR | b->empty_str | nb;
         return 0;
     }
     uint32_t off;
     int rc = pool_add(b, cps, (uint32_t)nc, &off);
     if (rc)
         return rc;
-    *out = MAP_STR | off;
+    *out = MAP_STR | off | nb;
     return 0;
 }
 
@@ -243,7 +245,7 @@ static int t1_entry(builder *b, uint32_t cp, uint32_t *out)
 {
     tdx_norm *n = b->n;
     *out = 0;
-    if (!(n->steps & TDX_NORM_T2S) || is_surrogate(cp) || !uset_contains(b->src, (UChar32)cp))
+    if (!(n->steps & TDX_NORM_T2S) || is_surrogate(cp) || !(b->srcbits[cp >> 3] >> (cp & 7) & 1))
         return 0;
     uint32_t o[MAXSTR];
     size_t ol = 0;
@@ -509,13 +511,9 @@ static int t2s_setup(builder *b)
 {
     tdx_norm *n = b->n;
     UErrorCode st = U_ZERO_ERROR;
-    UChar id[32];
-    u_uastrcpy(id, "Traditional-Simplified");
-    b->tr = utrans_openU(id, -1, UTRANS_FORWARD, NULL, 0, NULL, &st);
-    if (U_FAILURE(st)) {
-        b->tr = NULL;
-        return icu_fail(b, "Traditional-Simplified", st);
-    }
+    int rc = norm_open_t2s(&b->tr, b->err);
+    if (rc)
+        return rc;
     b->src = uset_openEmpty();
     b->S = uset_openEmpty();
     b->F = uset_openEmpty();
@@ -525,6 +523,18 @@ static int t2s_setup(builder *b)
     utrans_getSourceSet(b->tr, 0, b->src, &st);
     if (U_FAILURE(st))
         return icu_fail(b, "transliterator source set", st);
+    /* A bitmap, so the pass over all code points does not search the set. */
+    b->srcbits = tdx_calloc(0x110000 / 8, 1);
+    if (b->srcbits == NULL)
+        return oom(b);
+    int32_t nitems = uset_getItemCount(b->src);
+    for (int32_t i = 0; i < nitems; i++) {
+        UChar32 lo, hi;
+        if (uset_getItem(b->src, i, &lo, &hi, NULL, 0, &st) != 0 || U_FAILURE(st))
+            return icu_fail(b, "transliterator source set", st);
+        for (UChar32 c = lo; c <= hi; c++)
+            b->srcbits[c >> 3] |= (uint8_t)(1u << (c & 7));
+    }
     int ok = (n->flags & TDX_NORM_X_ICU_T2S) ? 0 : parse_rules(b);
     if (ok == 1)
         ok = check_rules(b);
@@ -582,18 +592,17 @@ static uint32_t utf8_entry(uint32_t c, uint32_t *out_len)
 static int fast_entry(builder *b, uint32_t cp, uint32_t *out)
 {
     tdx_norm *n = b->n;
-    const uint8_t *cls = norm_class_table();
+    const uint8_t *cls = b->cls;
     int t2s = (n->steps & TDX_NORM_T2S) != 0;
     if (is_surrogate(cp)) {
         *out = FE_SPECIAL;
         return 0;
     }
-    uint32_t nb = 0;
-    if ((n->steps & TDX_NORM_NFKC_CF) && !unorm2_hasBoundaryBefore(n->nfkc_cf, (UChar32)cp))
-        nb = FE_NB;
+    uint32_t nfe = cptab_get(&n->nf, cp);
+    uint32_t nb = (nfe & MAP_NB) ? FE_NB : 0;
     uint32_t buf[1];
     const uint32_t *d;
-    uint32_t dl = norm_map_apply(n, cptab_get(&n->nf, cp), cp, buf, &d);
+    uint32_t dl = norm_map_apply(n, nfe, cp, buf, &d);
     if (nb || dl != 1) {
         *out = FE_SPECIAL | nb;
         return 0;
@@ -655,39 +664,33 @@ static int finish(builder *b)
     n->fast_bmp = tdx_reallocarray(NULL, 0x10000, sizeof *n->fast_bmp);
     if (n->fast_bmp == NULL)
         return oom(b);
-    /* Pair indexes: in the fallback every S character is index 1 on both
-     * sides and the pair (1, 1) is set, so any two S characters in a row
-     * leave the hot loop. */
-    int32_t nf = b->F ? uset_size(b->F) : 0, ns = b->F2 ? uset_size(b->F2) : 0;
+    /* Pair filter: in the fallback every S character has first index 1 and
+     * second hash 0, and pairmask[1] has bit 0, so any two S characters in
+     * a row leave the hot loop. */
+    int32_t nf = b->F ? uset_size(b->F) : 0;
     if (n->t2s_icu)
-        nf = ns = 1;
-    if ((uint32_t)nf > FX_MAXIDX || (uint32_t)ns > FX_MAXIDX)
+        nf = 1;
+    if ((uint32_t)nf > FX_MAXIDX)
         return tdx_err_set(b->err, TDX_EINTERNAL, "too many t2s rule prefixes");
-    n->nsec = (uint32_t)ns + 1;
-    size_t nbits = ((size_t)nf + 1) * n->nsec;
-    n->pairbits = tdx_calloc(nbits / 8 + 1, 1);
-    if (n->pairbits == NULL)
+    n->pairmask = tdx_calloc((size_t)nf + 1, sizeof *n->pairmask);
+    if (n->pairmask == NULL)
         return oom(b);
-    if (n->t2s_icu) {
-        size_t bit = 1 * n->nsec + 1;
-        n->pairbits[bit >> 3] |= (uint8_t)(1u << (bit & 7));
-    }
+    if (n->t2s_icu)
+        n->pairmask[1] = 1;
     for (size_t i = 0; i < n->nphrases; i++) {
         uint32_t ll;
         const uint32_t *lhs = norm_pool_str(n, n->phrases[i].lhs, &ll);
-        size_t bit = (size_t)(uset_indexOf(b->F, (UChar32)lhs[0]) + 1) * n->nsec +
-                     (size_t)(uset_indexOf(b->F2, (UChar32)lhs[1]) + 1);
-        n->pairbits[bit >> 3] |= (uint8_t)(1u << (bit & 7));
+        n->pairmask[uset_indexOf(b->F, (UChar32)lhs[0]) + 1] |= 1ULL << norm_second_hash(lhs[1]);
     }
     for (uint32_t cp = 0; cp < 0x10000; cp++) {
         uint32_t e = cptab_get(&n->fast, cp), l;
-        uint64_t hi = 0;
+        uint64_t hi = (uint64_t)FX_NOSH << 16;
         if (!(e & FE_SPECIAL) && FE_LEN(e) == 0)
             e |= utf8_entry(cp, &l) | (l << FE_LEN_SHIFT);
         if ((e & FE_PFIRST) && b->F)
             hi |= n->t2s_icu ? 1u : (uint32_t)(uset_indexOf(b->F, (UChar32)cp) + 1);
         if ((e & FE_INS) && b->F2 && (n->t2s_icu || uset_contains(b->F2, (UChar32)cp)))
-            hi |= (n->t2s_icu ? 1u : (uint32_t)(uset_indexOf(b->F2, (UChar32)cp) + 1)) << 16;
+            hi = (hi & 0xFFFF) | (uint64_t)(n->t2s_icu ? 0 : norm_second_hash(cp)) << 16;
         n->fast_bmp[cp] = e | hi << 32;
     }
     n->e_invalid = cptab_get(&n->fast, 0xFFFD) | FE_SPECIAL;
@@ -716,10 +719,10 @@ static int finish(builder *b)
     }
     n->ascii_block = ok;
 
-    n->table_bytes = 0x10000 * sizeof(uint64_t) + nbits / 8 + 1 + tab_bytes(&n->fast) + tab_bytes(&n->nf) +
-                     tab_bytes(&n->t1) + n->npool * sizeof(uint32_t) +
-                     n->nphrases * sizeof(norm_phrase) + n->npairs_cap * sizeof(norm_pair) +
-                     n->nbpool;
+    n->table_bytes = 0x10000 * sizeof(uint64_t) + ((size_t)nf + 1) * sizeof(uint64_t) +
+                     tab_bytes(&n->fast) + tab_bytes(&n->nf) + tab_bytes(&n->t1) +
+                     n->npool * sizeof(uint32_t) + n->nphrases * sizeof(norm_phrase) +
+                     n->npairs_cap * sizeof(norm_pair) + n->nbpool;
 
     XXH3_state_t *h = XXH3_createState();
     if (h == NULL)
@@ -750,9 +753,7 @@ static int finish(builder *b)
 
 int norm_build(tdx_norm *n, tdx_err *err)
 {
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    builder b = {.n = n, .err = err};
+    builder b = {.n = n, .err = err, .cls = norm_class_table()};
     int rc = 0;
     UErrorCode st = U_ZERO_ERROR;
     n->nfkc_cf = unorm2_getNFKCCasefoldInstance(&st);
@@ -791,15 +792,14 @@ done:
         uset_close(b.F2);
     tdx_free(b.rules);
     tdx_free(b.tb);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    n->build_ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+    tdx_free(b.srcbits);
     return rc;
 }
 
 void norm_build_free(tdx_norm *n)
 {
     tdx_free(n->fast_bmp);
-    tdx_free(n->pairbits);
+    tdx_free(n->pairmask);
     tdx_free(n->fast.blocks);
     tdx_free(n->nf.blocks);
     tdx_free(n->t1.blocks);

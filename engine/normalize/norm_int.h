@@ -31,37 +31,42 @@
  * a character that nfkc_cf maps into S is SPECIAL instead.
  */
 /*
- * fast_bmp holds 64-bit entries: the fast entry in the low half, and in
- * the high half the character's index among the first characters of t2s
- * rule keys (bits 0-11, 0 = none) and among the second characters (bits
- * 16-27), so the hot loop tests "does a rule start here" with one bit of
- * pairbits and no branch on the common path.
+ * fast_bmp holds 64-bit entries: the fast entry in the low half; in the
+ * high half the character's index among the first characters of t2s rule
+ * keys (bits 0-11, 0 = none) and a 6-bit hash of it as a second character
+ * (bits 16-21; 63 = not a second character).  pairmask[first index] has bit
+ * h set when some key starts with that first character and a second one of
+ * hash h, so the hot loop filters "does a rule start here" with one load
+ * from a 4 KB array and no branch on the common path; a hit is confirmed
+ * exactly with the pair hash.
  */
-#define FX_FIDX(x)     ((uint32_t)((x) >> 32) & 0xFFFu)
-#define FX_SIDX(x)     ((uint32_t)((x) >> 48) & 0xFFFu)
-#define FX_MAXIDX      0xFFFu
+#define FX_FIDX(x) ((uint32_t)((x) >> 32) & 0xFFFu)
+#define FX_SH(x)   ((uint32_t)((x) >> 48) & 0x3Fu)
+#define FX_MAXIDX  0xFFFu
+#define FX_NOSH    63u
 
-#define FE_LEN_SHIFT   24
-#define FE_LEN(e)      (((e) >> FE_LEN_SHIFT) & 3u)
-#define FE_CLS_SHIFT   26
-#define FE_CLS(e)      (((e) >> FE_CLS_SHIFT) & 3u)
-#define FE_SPECIAL     (1u << 28)
-#define FE_NB          (1u << 29)
-#define FE_PFIRST      (1u << 30)
-#define FE_INS         (1u << 31)
+#define FE_LEN_SHIFT 24
+#define FE_LEN(e)    (((e) >> FE_LEN_SHIFT) & 3u)
+#define FE_CLS_SHIFT 26
+#define FE_CLS(e)    (((e) >> FE_CLS_SHIFT) & 3u)
+#define FE_SPECIAL   (1u << 28)
+#define FE_NB        (1u << 29)
+#define FE_PFIRST    (1u << 30)
+#define FE_INS       (1u << 31)
 /* SPECIAL, and not plain white space (which no t2s rule or composition
  * reaches across). */
-#define FE_HARD(e)     (((e) & FE_SPECIAL) && FE_CLS(e) != TDX_CC_SPACE)
+#define FE_HARD(e) (((e)&FE_SPECIAL) && FE_CLS(e) != TDX_CC_SPACE)
 
 /*
  * Map entry (nf and t1 tables): 0 = identity; otherwise bits 0-20 hold a
  * code point, or with MAP_STR the pool offset of a string [len, cp...].
  * t1 entries also carry S membership (MAP_S) and PFIRST (MAP_FIRST).
  */
-#define MAP_VAL_MASK   0x1FFFFFu
-#define MAP_STR        (1u << 21)
-#define MAP_S          (1u << 22)
-#define MAP_FIRST      (1u << 23)
+#define MAP_VAL_MASK 0x1FFFFFu
+#define MAP_STR      (1u << 21)
+#define MAP_S        (1u << 22)
+#define MAP_FIRST    (1u << 23)
+#define MAP_NB       (1u << 24) /* nf entries: no nfkc_cf boundary before */
 
 /* Two-stage table over all code points: 256-entry blocks, shared when equal. */
 typedef struct cptab {
@@ -87,34 +92,32 @@ typedef struct norm_phrase {
 
 /* Pair hash slot: the first two characters of a rule's left side. */
 typedef struct norm_pair {
-    uint64_t key; /* (a << 21 | b) + 1; 0 = empty slot */
+    uint64_t key;          /* (a << 21 | b) + 1; 0 = empty slot */
     uint32_t first, count; /* phrases[first .. first+count), longest first */
 } norm_pair;
 
 struct tdx_norm {
     unsigned steps;
-    unsigned flags;          /* TDX_NORM_X_* */
-    int t2s_icu;             /* t2s runs of S characters through ICU (rules not understood) */
+    unsigned flags; /* TDX_NORM_X_* */
+    int t2s_icu;    /* t2s runs of S characters through ICU (rules not understood) */
     const UNormalizer2 *nfkc_cf;
-    uint64_t *fast_bmp;      /* 0x10000 fast entries with pair indexes, direct */
-    uint8_t *pairbits;       /* bit fidx * nsec + sidx: a rule key starts with that pair */
-    uint32_t nsec;
-    cptab fast;              /* fast entries for every code point */
-    cptab nf;                /* nfkc_cf of one character */
-    cptab t1;                /* t2s of one character (+ MAP_S, MAP_FIRST) */
-    uint32_t *pool;          /* strings: length, then code points */
+    uint64_t *fast_bmp; /* 0x10000 fast entries with pair indexes, direct */
+    uint64_t *pairmask; /* per first-character index: hashes of its second characters */
+    cptab fast;         /* fast entries for every code point */
+    cptab nf;           /* nfkc_cf of one character */
+    cptab t1;           /* t2s of one character (+ MAP_S, MAP_FIRST) */
+    uint32_t *pool;     /* strings: length, then code points */
     size_t npool;
     norm_phrase *phrases;
     size_t nphrases;
-    uint8_t *bpool;          /* UTF-8 of phrase keys and replacements */
+    uint8_t *bpool; /* UTF-8 of phrase keys and replacements */
     size_t nbpool;
-    int phrase_inline;       /* rule keys are inert under nfkc_cf: fast path may match them */
-    norm_pair *pairs;        /* open addressing, npairs_cap a power of two */
+    int phrase_inline; /* rule keys are inert under nfkc_cf: fast path may match them */
+    norm_pair *pairs;  /* open addressing, npairs_cap a power of two */
     size_t npairs_cap;
-    uint64_t e_invalid;      /* fast entry used for an ill-formed sequence */
-    int ascii_block;         /* 8-byte ASCII blocks may be copied (and case folded) */
+    uint64_t e_invalid; /* fast entry used for an ill-formed sequence */
+    int ascii_block;    /* 8-byte ASCII blocks may be copied (and case folded) */
     size_t table_bytes;
-    double build_ms;
     char identity[192];
 };
 
@@ -140,9 +143,8 @@ enum {
 
 int tdx_norm_create_ex(unsigned steps, unsigned xflags, tdx_norm **out_norm, tdx_err *err);
 
-/* Size of the tables of n in bytes, and the time their build took. */
+/* Size of the tables of n in bytes. */
 size_t tdx_norm_table_bytes(const tdx_norm *n);
-double tdx_norm_build_ms(const tdx_norm *n);
 
 /* The class byte table (class bits 0-1, width bits 2-3), NULL if ICU failed. */
 const uint8_t *norm_class_table(void);
@@ -186,6 +188,12 @@ static inline uint32_t norm_fast(const tdx_norm *n, uint32_t cp)
     return cp < 0x10000 ? (uint32_t)n->fast_bmp[cp] : cptab_get(&n->fast, cp);
 }
 
+/* Hash of a second character of a rule key, 0..62. */
+static inline uint32_t norm_second_hash(uint32_t cp)
+{
+    return ((cp * 2654435761u) >> 16) % 63u;
+}
+
 /* Phrases starting with the pair (a, b), or NULL. */
 static inline const norm_pair *norm_pair_find(const tdx_norm *n, uint32_t a, uint32_t b)
 {
@@ -204,5 +212,11 @@ static inline const norm_pair *norm_pair_find(const tdx_norm *n, uint32_t a, uin
 
 /* Open the context's transliterator if it is not open yet. */
 int norm_ctx_t2s(tdx_norm_ctx *c, tdx_err *err);
+
+/* Open ICU's Traditional-Simplified transliterator (owned: utrans_close). */
+int norm_open_t2s(UTransliterator **out, tdx_err *err);
+
+/* Record an ICU failure: TDX_ENOMEM for allocation errors, else TDX_EINTERNAL. */
+int norm_icu_err(tdx_err *err, const char *what, UErrorCode st);
 
 #endif

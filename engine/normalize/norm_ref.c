@@ -19,8 +19,7 @@
 #include <string.h>
 #include <unicode/ustring.h>
 
-static int to_utf16(const uint8_t *src, size_t len, UChar **out, int32_t *out_len,
-                    size_t *invalid)
+static int to_utf16(const uint8_t *src, size_t len, UChar **out, int32_t *out_len, size_t *invalid)
 {
     UChar *u = tdx_reallocarray(NULL, len + 1, sizeof(UChar));
     if (u == NULL)
@@ -42,13 +41,6 @@ static int to_utf16(const uint8_t *src, size_t len, UChar **out, int32_t *out_le
     return 0;
 }
 
-static int icu_err(tdx_err *err, const char *what, UErrorCode st)
-{
-    if (st == U_MEMORY_ALLOCATION_ERROR)
-        return tdx_err_set(err, TDX_ENOMEM, "out of memory (ICU %s)", what);
-    return tdx_err_set(err, TDX_EINTERNAL, "ICU %s: %s", what, u_errorName(st));
-}
-
 int tdx_norm_run_reference(const tdx_norm *n, tdx_norm_ctx *ctx, const uint8_t *src, size_t len,
                            tdx_norm_out *out, tdx_err *err)
 {
@@ -59,8 +51,7 @@ int tdx_norm_run_reference(const tdx_norm *n, tdx_norm_ctx *ctx, const uint8_t *
     out->invalid = 0;
     out->src_len = len;
     if (len >= INT32_MAX / 4)
-        return tdx_err_set(err, TDX_ELIMIT, "text of %zu bytes is too long for the reference",
-                           len);
+        return tdx_err_set(err, TDX_ELIMIT, "text of %zu bytes is too long for the reference", len);
 
     UChar *u = NULL, *v = NULL;
     int32_t ulen = 0;
@@ -84,7 +75,7 @@ int tdx_norm_run_reference(const tdx_norm *n, tdx_norm_ctx *ctx, const uint8_t *
             cap = vlen + 1;
         }
         if (U_FAILURE(st)) {
-            rc = icu_err(err, "normalize", st);
+            rc = norm_icu_err(err, "normalize", st);
             goto done;
         }
         tdx_free(u);
@@ -105,7 +96,7 @@ int tdx_norm_run_reference(const tdx_norm *n, tdx_norm_ctx *ctx, const uint8_t *
         int32_t limit = ulen;
         utrans_transUChars(ctx->t2s, u, &ulen, cap, 0, &limit, &st);
         if (U_FAILURE(st)) {
-            rc = icu_err(err, "transliterate", st);
+            rc = norm_icu_err(err, "transliterate", st);
             goto done;
         }
     }

@@ -10,8 +10,10 @@
  * writes the tabled output.  It looks one character ahead, because two
  * things depend on the next character: composition (the next character has
  * no nfkc_cf boundary before it) and t2s rules (this character starts a
- * rule and the pair with the next one is a rule prefix).  ASCII goes eight
- * bytes at a time; identity characters are copied.
+ * rule and the pair with the next one is a rule prefix).  Runs of
+ * three-byte characters take a tight inner loop (branch-free pair filter
+ * and unit records); ASCII goes eight bytes at a time; plain white-space
+ * runs and rule keys on inert characters are handled inline.
  *
  * The fast path stops at a position a where everything before a is final
  * and the three steps start afresh: a is an nfkc_cf boundary, no t2s rule
@@ -119,8 +121,8 @@ static int push_unit(run *r, size_t oo, size_t ol, size_t so, size_t sl)
  * Decode one character for the fast path; ill-formed -> e_invalid.  The
  * common cases (ASCII, three-byte BMP) read one little-endian word.
  */
-static inline void dec(const tdx_norm *n, const uint64_t *bmp, const uint8_t *p,
-                       const uint8_t *end, uint32_t *cp, size_t *cl, uint64_t *e)
+static inline void dec(const tdx_norm *n, const uint64_t *bmp, const uint8_t *p, const uint8_t *end,
+                       uint32_t *cp, size_t *cl, uint64_t *e)
 {
     if (end - p >= 4) {
         uint32_t w;
@@ -234,8 +236,7 @@ static int fast_loop(run *r, size_t *io_pos)
 {
     const tdx_norm *n = r->n;
     const uint64_t *bmp = n->fast_bmp;
-    const uint8_t *pairbits = n->pairbits;
-    const uint32_t nsec = n->nsec;
+    const uint64_t *pairmask = n->pairmask;
     const uint8_t *cls = r->cls;
     const uint8_t *s = r->src, *end = s + r->len, *p = s + *io_pos;
     tdx_buf *t = &r->out->text;
@@ -298,7 +299,7 @@ static int fast_loop(run *r, size_t *io_pos)
         if (cl == 3) {
             /* Runs of three-byte characters (CJK text): the hot loop.  Each
              * step reads the next character, checks what the current one
-             * depends on (the pair bit: does a t2s rule key start here), and
+             * depends on (the pair filter: may a t2s rule key start here), and
              * stores the current output word.  A unit record is written
              * every time and kept only when the length changed, so neither
              * the pair test nor the unit costs a branch that mispredicts. */
@@ -322,16 +323,19 @@ static int fast_loop(run *r, size_t *io_pos)
                 if ((w & 0xC0C0F0) != 0x8080E0)
                     break;
                 uint32_t nc = ((w & 0x0F) << 12) | ((w >> 2) & 0xFC0) | ((w >> 16) & 0x3F);
-                if (nc < 0x800 || (nc & 0xF800) == 0xD800)
+                /* Well-formed: not overlong (< U+0800), not a surrogate;
+                 * bit k of the mask: block k of 2048 code points is valid. */
+                if (!((0xF7FFFFFEu >> (nc >> 11)) & 1))
                     break;
                 uint64_t nx = bmp[nc];
                 if (__builtin_expect(nx & (FE_NB | FE_SPECIAL), 0)) {
                     if ((nx & FE_NB) || ((e & FE_PFIRST) && FE_HARD(nx)))
                         break;
                 }
-                uint32_t pi = FX_FIDX(e) * nsec + FX_SIDX(nx);
-                if (__builtin_expect((pairbits[pi >> 3] >> (pi & 7)) & 1, 0))
-                    break;
+                if (__builtin_expect((pairmask[FX_FIDX(e)] >> FX_SH(nx)) & 1, 0)) {
+                    if (!inl || norm_pair_find(n, cp, nc) != NULL)
+                        break;
+                }
                 uint32_t ww = le32((uint32_t)e), ol = FE_LEN(e);
                 memcpy(o, &ww, 4);
                 *u = (tdx_norm_unit){(uint32_t)(o - base), ol, (uint32_t)(p - s), 3};
@@ -516,11 +520,8 @@ static int nf_segment(run *r, size_t q, size_t e, size_t *na)
         st = U_ZERO_ERROR;
         vl = unorm2_normalize(r->n->nfkc_cf, c->u16, ul, c->v16, (int32_t)c->cap_v16, &st);
     }
-    if (U_FAILURE(st)) {
-        if (st == U_MEMORY_ALLOCATION_ERROR)
-            return oom(r);
-        return tdx_err_set(r->err, TDX_EINTERNAL, "ICU normalize: %s", u_errorName(st));
-    }
+    if (U_FAILURE(st))
+        return norm_icu_err(r->err, "normalize", st);
     int32_t i = 0;
     while (i < vl) {
         UChar32 x;
@@ -565,8 +566,9 @@ static int step_nfkc(run *r, size_t a, size_t b, size_t *na)
         }
         uint32_t buf[1];
         const uint32_t *d;
-        uint32_t dl = nfkc ? norm_map_apply(n, cptab_get(&n->nf, (uint32_t)cp), (uint32_t)cp, buf, &d)
-                           : (buf[0] = (uint32_t)cp, d = buf, 1);
+        uint32_t dl =
+            nfkc ? norm_map_apply(n, cptab_get(&n->nf, (uint32_t)cp), (uint32_t)cp, buf, &d)
+                 : (buf[0] = (uint32_t)cp, d = buf, 1);
         for (uint32_t k = 0; k < dl; k++)
             if ((rc = push_cp(r, &c->a, &c->cap_a, na, d[k], q, q + l)) != 0)
                 return rc;
@@ -594,11 +596,8 @@ static int t2s_icu_run(run *r, size_t i, size_t j, size_t *nb)
         utrans_transUChars(c->t2s, c->u16, &ul, (int32_t)c->cap_u16, 0, &limit, &st);
         if (st == U_BUFFER_OVERFLOW_ERROR)
             continue;
-        if (U_FAILURE(st)) {
-            if (st == U_MEMORY_ALLOCATION_ERROR)
-                return oom(r);
-            return tdx_err_set(r->err, TDX_EINTERNAL, "ICU transliterate: %s", u_errorName(st));
-        }
+        if (U_FAILURE(st))
+            return norm_icu_err(r->err, "transliterate", st);
         int32_t k = 0;
         while (k < ul) {
             UChar32 x;

@@ -185,7 +185,8 @@ static void cls_init(void)
 {
     /* width 1, class OTHER */
     memset(cls_tab, 1 << 2, sizeof cls_tab);
-    if (cls_apply_map(UCHAR_SCRIPT, pick_script, 3, 0) || cls_apply_map(UCHAR_BLOCK, pick_block, 3, 0) ||
+    if (cls_apply_map(UCHAR_SCRIPT, pick_script, 3, 0) ||
+        cls_apply_map(UCHAR_BLOCK, pick_block, 3, 0) ||
         cls_apply_map(UCHAR_EAST_ASIAN_WIDTH, pick_eaw, 0xC, 1) ||
         cls_apply_map(UCHAR_CANONICAL_COMBINING_CLASS, pick_ccc, 0xC, 1))
         return;
@@ -299,11 +300,6 @@ size_t tdx_norm_table_bytes(const tdx_norm *n)
     return n ? n->table_bytes : 0;
 }
 
-double tdx_norm_build_ms(const tdx_norm *n)
-{
-    return n ? n->build_ms : 0;
-}
-
 void tdx_norm_out_init(tdx_norm_out *o)
 {
     memset(o, 0, sizeof *o);
@@ -338,22 +334,28 @@ int tdx_norm_ctx_create(const tdx_norm *n, tdx_norm_ctx **out_ctx, tdx_err *err)
     return 0;
 }
 
-int norm_ctx_t2s(tdx_norm_ctx *c, tdx_err *err)
+int norm_icu_err(tdx_err *err, const char *what, UErrorCode st)
 {
-    if (c->t2s)
-        return 0;
+    if (st == U_MEMORY_ALLOCATION_ERROR)
+        return tdx_err_set(err, TDX_ENOMEM, "out of memory (ICU %s)", what);
+    return tdx_err_set(err, TDX_EINTERNAL, "ICU %s: %s", what, u_errorName(st));
+}
+
+int norm_open_t2s(UTransliterator **out, tdx_err *err)
+{
     UErrorCode st = U_ZERO_ERROR;
     UChar id[32];
     u_uastrcpy(id, "Traditional-Simplified");
-    c->t2s = utrans_openU(id, -1, UTRANS_FORWARD, NULL, 0, NULL, &st);
-    if (U_FAILURE(st)) {
-        c->t2s = NULL;
-        if (st == U_MEMORY_ALLOCATION_ERROR)
-            return tdx_err_set(err, TDX_ENOMEM, "out of memory (ICU transliterator)");
-        return tdx_err_set(err, TDX_EINTERNAL, "ICU Traditional-Simplified: %s",
-                           u_errorName(st));
-    }
+    UTransliterator *t = utrans_openU(id, -1, UTRANS_FORWARD, NULL, 0, NULL, &st);
+    if (U_FAILURE(st))
+        return norm_icu_err(err, "Traditional-Simplified", st);
+    *out = t;
     return 0;
+}
+
+int norm_ctx_t2s(tdx_norm_ctx *c, tdx_err *err)
+{
+    return c->t2s ? 0 : norm_open_t2s(&c->t2s, err);
 }
 
 void tdx_norm_ctx_free(tdx_norm_ctx *c)

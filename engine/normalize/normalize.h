@@ -21,8 +21,11 @@
  * map byte-for-byte.
  *
  * Threading: a tdx_norm is immutable after creation and shared by all
- * threads; each thread passes its own tdx_norm_out (and, for runs that need
- * ICU, its own tdx_norm_ctx).
+ * threads; each thread passes its own tdx_norm_out and its own
+ * tdx_norm_ctx (scratch space for the general path and the ICU state it
+ * may need; tdx_norm_run requires one, tdx_norm_str makes a temporary one).
+ *
+ * Design, exactness argument and measured speed: engine/normalize/README.md.
  */
 #ifndef TDX_NORMALIZE_H
 #define TDX_NORMALIZE_H
@@ -76,6 +79,10 @@ const char *tdx_norm_icu_version(void);
  * One stretch of output whose bytes do not map one-to-one onto the source:
  * output [out_off, out_off+out_len) came from source [src_off, src_off+src_len).
  * out_len may be 0 (source deleted, e.g. whitespace between CJK characters).
+ * A unit is as small as the steps allow: one character (Ａ -> a), one
+ * nfkc_cf segment (e + U+0301 -> é), one t2s rule match (甚麼 -> 什么), one
+ * white-space run, one ill-formed sequence.  A character replaced by one of
+ * the same UTF-8 length (most Traditional -> Simplified) needs no unit.
  */
 typedef struct tdx_norm_unit {
     uint32_t out_off, out_len;
@@ -102,15 +109,24 @@ typedef struct tdx_norm_out {
 void tdx_norm_out_init(tdx_norm_out *o);
 void tdx_norm_out_free(tdx_norm_out *o);
 
-/** Per-thread state for the ICU slow path (context-dependent stretches). */
+/**
+ * Per-thread state: scratch buffers of the general path (reused, so a warm
+ * context does not allocate per document) and, when needed, an ICU
+ * transliterator (utrans objects are not thread-safe).  Owned: free with
+ * tdx_norm_ctx_free (NULL is a no-op).  One context serves any normalizer,
+ * but only one thread at a time.  Errors: TDX_EINVAL, TDX_ENOMEM,
+ * TDX_EINTERNAL (ICU).
+ */
 typedef struct tdx_norm_ctx tdx_norm_ctx;
 int tdx_norm_ctx_create(const tdx_norm *n, tdx_norm_ctx **out_ctx, tdx_err *err);
 void tdx_norm_ctx_free(tdx_norm_ctx *c);
 
 /**
  * Normalize src[0..len) into out (previous contents replaced).  Never fails
- * on bad input: invalid UTF-8 is replaced and counted.  Errors: TDX_ENOMEM,
- * TDX_ELIMIT (len >= 4 GiB), TDX_EINTERNAL (ICU failure in the slow path).
+ * on bad input: invalid UTF-8 is replaced and counted.  ctx is required
+ * (TDX_EINVAL without one).  Errors: TDX_EINVAL, TDX_ENOMEM, TDX_ELIMIT
+ * (len or the normalized text >= 4 GiB), TDX_EINTERNAL (ICU failure in the
+ * general path).  After an error out is empty (text "", no units).
  */
 int tdx_norm_run(const tdx_norm *n, tdx_norm_ctx *ctx, const uint8_t *src, size_t len,
                  tdx_norm_out *out, tdx_err *err);
@@ -128,15 +144,25 @@ int tdx_norm_run_reference(const tdx_norm *n, tdx_norm_ctx *ctx, const uint8_t *
                            tdx_norm_out *out, tdx_err *err);
 
 /**
- * Convenience for short strings (patterns, queries): normalize a C string
- * into an owned, NUL-terminated copy (free with tdx_free).
+ * Convenience for short strings (patterns, queries): normalize s[0..len)
+ * into an owned, NUL-terminated copy (free with tdx_free), using a
+ * temporary context.  out_len may be NULL.  Thread-safe.
  */
 int tdx_norm_str(const tdx_norm *n, const char *s, size_t len, char **out_str, size_t *out_len,
                  tdx_err *err);
 
-/** Source offset of the first source byte that produced output byte out_off. */
+/**
+ * Source offset of the first source byte that produced output byte out_off
+ * (out_off == text.len maps to the end of the mapped source).  Monotone in
+ * out_off; offsets past the text clamp.  O(log units).
+ */
 size_t tdx_norm_map_start(const tdx_norm_out *o, size_t out_off);
-/** Source offset just past the source bytes that produced output bytes before out_end. */
+/**
+ * Source offset just past the source bytes that produced output bytes
+ * before out_end.  Monotone; [map_start(a), map_end(b)) is the source of
+ * output [a, b).  Source that produced no output after the last output byte
+ * is not included.
+ */
 size_t tdx_norm_map_end(const tdx_norm_out *o, size_t out_end);
 
 /**
