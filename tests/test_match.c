@@ -168,6 +168,10 @@ Test(match, rows_comments_blank_lines_crlf_and_bom)
     cr_assert(eq(str, (char *)p->norm, "a100[-\\s]?(pcie|sxm)"));
     cr_assert(eq(u32, p->line, 8));
     cr_assert(eq(u32, p->col, 18));
+    cr_assert(eq(u32, p->min_width, 7), "a100sxm");
+    cr_assert(eq(u32, p->max_width, 11), "a100, U+3000 (3 bytes), pcie");
+    cr_assert(eq(u32, tdx_watchlist_pattern(wl, 2)->min_width, 4));
+    cr_assert(eq(u32, tdx_watchlist_pattern(wl, 2)->max_width, 4));
     cr_assert(eq(ptr, (void *)tdx_watchlist_pattern(wl, 4), NULL));
     cr_assert(eq(ptr, (void *)tdx_watchlist_entity(wl, 2), NULL));
     tdx_watchlist_free(wl);

@@ -269,8 +269,11 @@ static uint32_t hs_message_index(const char *msg, int *found)
     return (uint32_t)strtoul(p + 6, NULL, 10);
 }
 
-/* Check a regex with Hyperscan's parser; adds an error diagnostic when bad. */
-static int check_regex(parser *ps, uint32_t line, const cell *pat)
+/*
+ * Check a regex with Hyperscan's parser; adds an error diagnostic when bad,
+ * else stores the byte widths of its matches.
+ */
+static int check_regex(parser *ps, uint32_t line, const cell *pat, uint32_t width[2])
 {
     const unsigned flags = HS_FLAG_CASELESS | HS_FLAG_UTF8 | HS_FLAG_UCP | HS_FLAG_SOM_LEFTMOST;
     hs_expr_info_t *info = NULL;
@@ -285,6 +288,9 @@ static int check_regex(parser *ps, uint32_t line, const cell *pat)
     } else if (info->min_width == 0) {
         rc = diag_add(ps, line, pat->col, TDX_EPATTERN,
                       "regex /%s/ can match empty text (it would match everywhere)", pat->p);
+    } else {
+        width[0] = info->min_width;
+        width[1] = info->max_width;
     }
     hs_free_compile_error(cerr);
     free(info); /* hs_expression_info allocates with Hyperscan's allocator: malloc */
@@ -390,7 +396,7 @@ static int entity_intern(parser *ps, uint32_t line, const cell *ent, const cell 
 }
 
 static int pattern_add(parser *ps, uint32_t line, const cell *ent, const cell *cat, const cell *pat,
-                       unsigned flags, size_t norm_off, size_t norm_len)
+                       unsigned flags, size_t norm_off, size_t norm_len, const uint32_t width[2])
 {
     tdx_watchlist *wl = ps->wl;
     int rc;
@@ -421,6 +427,8 @@ static int pattern_add(parser *ps, uint32_t line, const cell *ent, const cell *c
         .norm_len = norm_len,
         .col = pat->col,
         .dup_of = id,
+        .min_width = width[0],
+        .max_width = width[1],
     };
     wl->norm_off[id] = norm_off;
     wl->npats++;
@@ -535,6 +543,7 @@ static int parse_row(parser *ps, uint32_t line, char *p, size_t len)
 
     cell *pat = &c[2];
     size_t norm_off = SIZE_MAX, norm_len;
+    uint32_t width[2] = {0, 0};
     if (pat->len == 0) {
         return diag_add(ps, line, pat->col, TDX_EPATTERN, "empty pattern");
     } else if (pat->len >= 2 && pat->p[0] == '/' && pat->p[pat->len - 1] == '/') {
@@ -550,7 +559,7 @@ static int parse_row(parser *ps, uint32_t line, char *p, size_t len)
                             "regex of %zu bytes is longer than the limit of %u bytes", pat->len,
                             TDX_MATCH_MAX_PATTERN_BYTES);
         size_t nerr = wl->nerrors;
-        if ((rc = check_regex(ps, line, pat)) != 0 || wl->nerrors > nerr)
+        if ((rc = check_regex(ps, line, pat, width)) != 0 || wl->nerrors > nerr)
             return rc;
     } else {
         if ((rc = literal_normalize(ps, pat, &norm_off, &norm_len)) != 0)
@@ -575,7 +584,9 @@ static int parse_row(parser *ps, uint32_t line, char *p, size_t len)
         return diag_add(ps, line, pat->col, TDX_ELIMIT,
                         "more than %u patterns; split the watch list", TDX_MATCH_MAX_PATTERNS);
     }
-    return pattern_add(ps, line, &c[0], &c[1], pat, flags, norm_off, norm_len);
+    if (!(flags & TDX_PAT_REGEX))
+        width[0] = width[1] = (uint32_t)norm_len;
+    return pattern_add(ps, line, &c[0], &c[1], pat, flags, norm_off, norm_len, width);
 }
 
 /* ---- finishing ------------------------------------------------------------ */
