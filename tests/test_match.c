@@ -290,6 +290,21 @@ Test(match, regex_that_only_the_compiler_rejects_names_its_row)
     tdx_watchlist_free(wl);
 }
 
+Test(match, regex_with_characters_normalization_removes_gets_a_warning)
+{
+    tdx_watchlist *wl = parse_ok("a\tb\t/深圳大學\\d+/\nc\td\t/ＮＶ\\d/\ne\tf\t/深圳.大学/\n");
+    cr_assert(eq(sz, tdx_watchlist_ndiags(wl), 2));
+    const tdx_diag *d = tdx_watchlist_diag(wl, 0);
+    cr_assert(eq(u32, d->line, 1));
+    cr_assert(eq(u32, d->col, 15), "the column of 學");
+    cr_assert(strstr(d->msg, "contains '學'") != NULL && strstr(d->msg, "becomes '学'") != NULL,
+              "%s", d->msg);
+    d = tdx_watchlist_diag(wl, 1);
+    cr_assert(eq(u32, d->col, 6));
+    cr_assert(strstr(d->msg, "becomes 'n'") != NULL, "%s", d->msg);
+    tdx_watchlist_free(wl);
+}
+
 Test(match, warnings_do_not_fail_a_load)
 {
     tdx_watchlist *wl = parse_ok("a\tc\t华\nb\tc\tx1\nb\tc\tX1\n");
@@ -905,7 +920,8 @@ Test(match, parse_out_of_memory_at_every_allocation)
                        "深圳大学\tlab\t深大\n"
                        "NVIDIA A100\tchip\tＡ１００\tsubstring\n"
                        "NVIDIA A100\tchip\t/a100[-\\s]?(pcie|sxm)/\n"
-                       "院\tx\t院\n";
+                       "院\tx\t院\n"
+                       "pair\tx\t/深圳.{0,3}大學/\n";
     tdx_watchlist *wl = NULL;
     /* Warm up: ICU and jemalloc set up their caches once. */
     cr_assert(eq(int, tdx_watchlist_parse("t.tsv", text, strlen(text), norm, &wl, NULL), 0));
@@ -928,8 +944,8 @@ Test(match, parse_out_of_memory_at_every_allocation)
     }
     cr_assert(eq(int, rc, 0));
     cr_assert(gt(long, n, 10), "the loop reached the allocations");
-    cr_assert(eq(sz, tdx_watchlist_npatterns(wl), 6));
-    cr_assert(eq(sz, tdx_watchlist_ndiags(wl), 3));
+    cr_assert(eq(sz, tdx_watchlist_npatterns(wl), 7));
+    cr_assert(eq(sz, tdx_watchlist_ndiags(wl), 4));
     tdx_watchlist_free(wl);
     cr_assert(eq(sz, live_bytes(), before));
 }

@@ -297,6 +297,32 @@ static int check_regex(parser *ps, uint32_t line, const cell *pat, uint32_t widt
     return rc;
 }
 
+/*
+ * Regexes run on normalized text but are not normalized themselves (that
+ * would turn \D into \d).  Warn about the first non-ASCII character that
+ * normalized text never contains, e.g. 學 or full-width Ｈ.
+ */
+static int check_regex_chars(parser *ps, uint32_t line, const cell *pat)
+{
+    const uint8_t *p = (const uint8_t *)pat->p, *end = p + pat->len;
+    while (p < end) {
+        size_t l;
+        int32_t cp = tdx_utf8_decode(p, end, &l);
+        if (cp >= 0x80) {
+            int rc = tdx_norm_run(ps->norm, ps->ctx, p, l, &ps->nout, NULL);
+            if (rc)
+                return rc;
+            if (ps->nout.text.len != l || memcmp(ps->nout.text.p, p, l) != 0)
+                return diag_add(ps, line, pat->col + 1 + (uint32_t)(p - (const uint8_t *)pat->p), 0,
+                                "regex /%s/ contains '%.*s', which normalized text never has "
+                                "(it becomes '%s'); write regexes in normalized form",
+                                pat->p, (int)l, (const char *)p, (const char *)ps->nout.text.p);
+        }
+        p += l;
+    }
+    return 0;
+}
+
 static int flags_parse(parser *ps, uint32_t line, cell *c, unsigned *out_flags, int *bad)
 {
     unsigned flags = 0;
@@ -560,6 +586,8 @@ static int parse_row(parser *ps, uint32_t line, char *p, size_t len)
                             TDX_MATCH_MAX_PATTERN_BYTES);
         size_t nerr = wl->nerrors;
         if ((rc = check_regex(ps, line, pat, width)) != 0 || wl->nerrors > nerr)
+            return rc;
+        if ((rc = check_regex_chars(ps, line, pat)) != 0)
             return rc;
     } else {
         if ((rc = literal_normalize(ps, pat, &norm_off, &norm_len)) != 0)
