@@ -80,20 +80,22 @@
 enum { CHECK_LEFT = 1, CHECK_RIGHT = 2 };
 
 /*
- * A distinct normalized literal, laid out for the scan: confirming a window
- * match reads this struct and the text, and touches the literal's bytes
- * only for literals longer than 16 bytes whose first and last 8 match.
+ * A distinct normalized literal, laid out for the scan in 32 bytes, so that
+ * one prefetched cache line holds it: confirming a window match reads this
+ * struct and the text, and touches the literal's bytes (m->lit_bytes) only
+ * for literals longer than 16 bytes whose first and last 8 bytes match.
  */
 typedef struct lit {
     uint64_t head, tail; /* first and last 8 bytes (literals longer than 8) */
-    const char *bytes;   /* the normalized literal (borrowed from the watch list) */
-    uint32_t len;
-    uint32_t off_end; /* the anchor is bytes [off_end - anchor length, off_end) */
-    uint32_t next;    /* next literal with the same anchor, or NONE */
-    uint32_t first;   /* first row with this normalized literal; more through m->next */
-    uint8_t check;    /* union of the CHECK_* bits of its rows */
-    uint8_t one_row;  /* `first` is its only row: m->next and m->check need no look */
+    uint32_t off_end;    /* the anchor is bytes [off_end - anchor length, off_end) */
+    uint16_t len;        /* at most TDX_MATCH_MAX_PATTERN_BYTES */
+    uint8_t check;       /* union of the CHECK_* bits of its rows */
+    uint8_t one_row;     /* `first` is its only row: m->next and m->check need no look */
+    uint32_t next;       /* next literal with the same anchor, or NONE */
+    uint32_t first;      /* first row with this normalized literal; more through m->next */
 } lit;
+_Static_assert(sizeof(lit) == 32, "a literal's scan data fills half a cache line");
+_Static_assert(TDX_MATCH_MAX_PATTERN_BYTES <= UINT16_MAX, "lit.len is 16 bits");
 
 /* Hyperscan's short-literal length: longer literals are matched by a window. */
 #define ANCHOR_BYTES 8
@@ -110,6 +112,7 @@ typedef struct mdb {
 struct tdx_matcher {
     const tdx_watchlist *wl;
     lit *lits;
+    const char **lit_bytes; /* per literal: its normalized bytes (the watch list's) */
     uint32_t nlits;
     uint32_t nanchors;
     uint32_t *next;  /* per pattern: next row of the same literal, or NONE */
@@ -166,6 +169,7 @@ void tdx_match_free(tdx_matcher *m)
     }
     hs_free_scratch(m->proto);
     tdx_free(m->lits);
+    tdx_free(m->lit_bytes);
     tdx_free(m->next);
     tdx_free(m->check);
     tdx_free(m->width);
@@ -262,18 +266,19 @@ static int choose_anchors(tdx_matcher *m, uint32_t *heads)
     size_t k = 0;
     for (uint32_t i = 0; i < m->nlits; i++) {
         lit *l = &m->lits[i];
+        const char *bytes = m->lit_bytes[i];
         l->off_end = l->len;
         l->next = NONE;
         best[i] = UINT32_MAX;
         if (l->len <= ANCHOR_BYTES)
             continue;
-        l->head = load_key(l->bytes, 8);
-        l->tail = load_key(l->bytes + l->len - 8, 8);
+        l->head = load_key(bytes, 8);
+        l->tail = load_key(bytes + l->len - 8, 8);
         /* Windows start on a character: as good, and a third as many to
          * sort for CJK text. */
         for (uint32_t off = 0; off + ANCHOR_BYTES <= l->len; off++)
-            if (((uint8_t)l->bytes[off] & 0xC0) != 0x80)
-                w[k++] = (window){load_key(l->bytes + off, ANCHOR_BYTES), i, off};
+            if (((uint8_t)bytes[off] & 0xC0) != 0x80)
+                w[k++] = (window){load_key(bytes + off, ANCHOR_BYTES), i, off};
     }
     nwin = k;
     sort_windows(w, tmp, nwin);
@@ -295,7 +300,7 @@ static int choose_anchors(tdx_matcher *m, uint32_t *heads)
     for (uint32_t i = 0; i < m->nlits; i++) {
         const lit *l = &m->lits[i];
         uint32_t alen = anchor_len(l);
-        ak[i] = (anchor_key){load_key(l->bytes + l->off_end - alen, alen), alen, i};
+        ak[i] = (anchor_key){load_key(m->lit_bytes[i] + l->off_end - alen, alen), alen, i};
     }
     qsort(ak, m->nlits, sizeof *ak, anchor_key_cmp);
     /* Chains keep literal order, so equal input gives equal databases. */
@@ -324,10 +329,11 @@ static int layout(tdx_matcher *m, tdx_err *err)
     m->check = tdx_calloc(np ? np : 1, 1);
     m->width = tdx_calloc(np ? np : 1, sizeof *m->width);
     m->lits = tdx_reallocarray(NULL, np ? np : 1, sizeof *m->lits);
+    m->lit_bytes = tdx_reallocarray(NULL, np ? np : 1, sizeof *m->lit_bytes);
     uint32_t *lit_of = tdx_reallocarray(NULL, np ? np : 1, sizeof *lit_of);
     uint32_t *tail = tdx_reallocarray(NULL, np ? np : 1, sizeof *tail);
     int rc = TDX_ENOMEM;
-    if (!m->next || !m->check || !m->width || !m->lits || !lit_of || !tail)
+    if (!m->next || !m->check || !m->width || !m->lits || !m->lit_bytes || !lit_of || !tail)
         goto done;
 
     uint32_t nsom = 0, nfixed = 0;
@@ -355,11 +361,9 @@ static int layout(tdx_matcher *m, tdx_err *err)
         if (p->dup_of == i) {
             lit_of[i] = m->nlits;
             tail[m->nlits] = i;
-            m->lits[m->nlits++] = (lit){.bytes = p->norm,
-                                        .len = (uint32_t)p->norm_len,
-                                        .first = i,
-                                        .check = c,
-                                        .one_row = 1};
+            m->lit_bytes[m->nlits] = p->norm;
+            m->lits[m->nlits++] =
+                (lit){.len = (uint16_t)p->norm_len, .first = i, .check = c, .one_row = 1};
         } else {
             uint32_t l = lit_of[p->dup_of];
             lit_of[i] = l;
@@ -433,7 +437,7 @@ static void expression(const tdx_matcher *m, const mdb *g, uint32_t i, const cha
     if (g->kind == DB_LITERAL) {
         const lit *l = &m->lits[g->ids[i]];
         *out_len = anchor_len(l);
-        *out_expr = l->bytes + l->off_end - *out_len;
+        *out_expr = m->lit_bytes[g->ids[i]] + l->off_end - *out_len;
         *out_flags = 0;
         return;
     }
@@ -938,7 +942,7 @@ static int literal_hits(const tdx_matcher *m, const tdx_match_scratch *s, const 
                 if (end > len || load_key(t, 8) != l->head ||
                     load_key(t + l->len - 8, 8) != l->tail)
                     continue;
-                if (l->len > 16 && memcmp(t + 8, l->bytes + 8, l->len - 16) != 0)
+                if (l->len > 16 && memcmp(t + 8, m->lit_bytes[a] + 8, l->len - 16u) != 0)
                     continue;
             }
             unsigned fail = 0;
