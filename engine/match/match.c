@@ -545,15 +545,17 @@ static int compile_all(tdx_matcher *m, tdx_err *err)
 static void cache_dir(const tdx_match_opts *opts, char *out, size_t cap)
 {
     const char *env;
-    out[0] = '\0';
+    int n = 0;
     if (opts && opts->cache_dir)
-        snprintf(out, cap, "%s", opts->cache_dir);
+        n = snprintf(out, cap, "%s", opts->cache_dir);
     else if ((env = getenv("TENDERIDX_CACHE_DIR")) != NULL)
-        snprintf(out, cap, "%s", env);
+        n = snprintf(out, cap, "%s", env);
     else if ((env = getenv("XDG_CACHE_HOME")) != NULL && env[0])
-        snprintf(out, cap, "%s/tenderidx", env);
+        n = snprintf(out, cap, "%s/tenderidx", env);
     else if ((env = getenv("HOME")) != NULL && env[0])
-        snprintf(out, cap, "%s/.cache/tenderidx", env);
+        n = snprintf(out, cap, "%s/.cache/tenderidx", env);
+    if (n <= 0 || (size_t)n >= cap) /* none, or a path too long to use whole */
+        out[0] = '\0';
 }
 
 /* mkdir -p; 0 when the directory exists afterwards. */
