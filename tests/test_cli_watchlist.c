@@ -29,6 +29,26 @@ static int run(const char *args, char **out, char **err)
     return tu_run(cmd, out, err);
 }
 
+/* Write `text` to a file in the temp dir and run `watchlist check` on it. */
+static int check_text(const char *name, const char *text, const char *opts, const char **out_path,
+                      char **out, char **err)
+{
+    const char *path = tu_path(name);
+    tu_write_str(path, text);
+    char args[4200];
+    snprintf(args, sizeof args, "check '%s' %s", path, opts);
+    *out_path = path;
+    return run(args, out, err);
+}
+
+/* Assert that out holds "PATH<rest>". */
+static void expect_line(const char *out, const char *path, const char *rest)
+{
+    char want[4300];
+    snprintf(want, sizeof want, "%s%s", path, rest);
+    cr_assert(strstr(out, want) != NULL, "want '%s' in:\n%s", want, out);
+}
+
 static const char good[] = "# chips and schools\n"
                            "深圳大学\tuniversity\t深圳大学\n"
                            "深圳大学\tuniversity\tSZU\n"
@@ -38,15 +58,12 @@ static const char good[] = "# chips and schools\n"
 
 Test(cli_watchlist, valid_list_prints_warnings_counts_and_cost)
 {
-    const char *path = tu_path("wl.tsv");
-    tu_write_str(path, good);
-    char *out = NULL, *err = NULL, args[4200];
-    snprintf(args, sizeof args, "check '%s' --no-cache", path);
-    cr_assert(eq(int, run(args, &out, &err), 0), "stderr: %s", err);
-    char want[4300];
-    snprintf(want, sizeof want, "%s:4:25: warning: duplicate alias '深圳大學'", path);
-    cr_assert(strstr(out, want) != NULL, "%s", out);
-    cr_assert(strstr(out, "valid, 0 errors, 1 warning") != NULL, "%s", out);
+    const char *path;
+    char *out = NULL, *err = NULL;
+    cr_assert(eq(int, check_text("wl.tsv", good, "--no-cache", &path, &out, &err), 0), "stderr: %s",
+              err);
+    expect_line(out, path, ":4:25: warning: duplicate alias '深圳大學'");
+    expect_line(out, path, ": valid, 0 errors, 1 warning");
     /* category, patterns, entities, literals, regexes */
     cr_assert(strstr(out, "university          3          1          3          0") != NULL, "%s",
               out);
@@ -60,32 +77,26 @@ Test(cli_watchlist, valid_list_prints_warnings_counts_and_cost)
 
 Test(cli_watchlist, errors_exit_3_with_file_line_column)
 {
-    const char *path = tu_path("bad.tsv");
-    tu_write_str(path, "a\tb\t/ab(/\nc d\ne\tf\tg\tsubstrin\n");
-    char *out = NULL, *err = NULL, args[4200], want[4300];
-    snprintf(args, sizeof args, "check '%s'", path);
-    cr_assert(eq(int, run(args, &out, &err), 3));
-    snprintf(want, sizeof want, "%s:1:8: error: invalid regex /ab(/: Missing close parenthesis",
-             path);
-    cr_assert(strstr(out, want) != NULL, "%s", out);
-    snprintf(want, sizeof want, "%s:2:4: error: missing column", path);
-    cr_assert(strstr(out, want) != NULL, "%s", out);
-    snprintf(want, sizeof want, "%s:3:7: error: unknown flag 'substrin'", path);
-    cr_assert(strstr(out, want) != NULL, "%s", out);
-    cr_assert(strstr(out, "INVALID, 3 errors") != NULL, "%s", out);
+    const char *path;
+    char *out = NULL, *err = NULL;
+    cr_assert(eq(
+        int, check_text("bad.tsv", "a\tb\t/ab(/\nc d\ne\tf\tg\tsubstrin\n", "", &path, &out, &err),
+        3));
+    expect_line(out, path, ":1:8: error: invalid regex /ab(/: Missing close parenthesis");
+    expect_line(out, path, ":2:4: error: missing column");
+    expect_line(out, path, ":3:7: error: unknown flag 'substrin'");
+    expect_line(out, path, ": INVALID, 3 errors");
     free(out);
     free(err);
 }
 
 Test(cli_watchlist, compile_errors_are_reported_like_parse_errors)
 {
-    const char *path = tu_path("big.tsv");
-    tu_write_str(path, "a\tb\tfoo\nwide\tx\t/a.{1000}b/\n");
-    char *out = NULL, *err = NULL, args[4200], want[4300];
-    snprintf(args, sizeof args, "check '%s'", path);
-    cr_assert(eq(int, run(args, &out, &err), 3));
-    snprintf(want, sizeof want, "%s:2:8: error: cannot compile regex /a.{1000}b/", path);
-    cr_assert(strstr(out, want) != NULL, "stdout: %s\nstderr: %s", out, err);
+    const char *path;
+    char *out = NULL, *err = NULL;
+    cr_assert(eq(
+        int, check_text("big.tsv", "a\tb\tfoo\nwide\tx\t/a.{1000}b/\n", "", &path, &out, &err), 3));
+    expect_line(out, path, ":2:8: error: cannot compile regex /a.{1000}b/");
     free(out);
     free(err);
 }

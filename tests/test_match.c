@@ -168,6 +168,10 @@ Test(match, rows_comments_blank_lines_crlf_and_bom)
     cr_assert(eq(str, (char *)p->norm, "a100[-\\s]?(pcie|sxm)"));
     cr_assert(eq(u32, p->line, 8));
     cr_assert(eq(u32, p->col, 18));
+    cr_assert(eq(u32, p->min_width, 7), "a100sxm");
+    cr_assert(eq(u32, p->max_width, 11), "a100, U+3000 (3 bytes), pcie");
+    cr_assert(eq(u32, tdx_watchlist_pattern(wl, 2)->min_width, 4));
+    cr_assert(eq(u32, tdx_watchlist_pattern(wl, 2)->max_width, 4));
     cr_assert(eq(ptr, (void *)tdx_watchlist_pattern(wl, 4), NULL));
     cr_assert(eq(ptr, (void *)tdx_watchlist_entity(wl, 2), NULL));
     tdx_watchlist_free(wl);
@@ -283,6 +287,21 @@ Test(match, regex_that_only_the_compiler_rejects_names_its_row)
     cr_assert(strstr(err.msg,
                      "t.tsv:2:8: cannot compile regex /a.{1000}b/: Pattern is too large") != NULL,
               "%s", err.msg);
+    tdx_watchlist_free(wl);
+}
+
+Test(match, regex_with_characters_normalization_removes_gets_a_warning)
+{
+    tdx_watchlist *wl = parse_ok("a\tb\t/深圳大學\\d+/\nc\td\t/ＮＶ\\d/\ne\tf\t/深圳.大学/\n");
+    cr_assert(eq(sz, tdx_watchlist_ndiags(wl), 2));
+    const tdx_diag *d = tdx_watchlist_diag(wl, 0);
+    cr_assert(eq(u32, d->line, 1));
+    cr_assert(eq(u32, d->col, 15), "the column of 學");
+    cr_assert(strstr(d->msg, "contains '學'") != NULL && strstr(d->msg, "becomes '学'") != NULL,
+              "%s", d->msg);
+    d = tdx_watchlist_diag(wl, 1);
+    cr_assert(eq(u32, d->col, 6));
+    cr_assert(strstr(d->msg, "becomes 'n'") != NULL, "%s", d->msg);
     tdx_watchlist_free(wl);
 }
 
@@ -901,7 +920,8 @@ Test(match, parse_out_of_memory_at_every_allocation)
                        "深圳大学\tlab\t深大\n"
                        "NVIDIA A100\tchip\tＡ１００\tsubstring\n"
                        "NVIDIA A100\tchip\t/a100[-\\s]?(pcie|sxm)/\n"
-                       "院\tx\t院\n";
+                       "院\tx\t院\n"
+                       "pair\tx\t/深圳.{0,3}大學/\n";
     tdx_watchlist *wl = NULL;
     /* Warm up: ICU and jemalloc set up their caches once. */
     cr_assert(eq(int, tdx_watchlist_parse("t.tsv", text, strlen(text), norm, &wl, NULL), 0));
@@ -924,8 +944,8 @@ Test(match, parse_out_of_memory_at_every_allocation)
     }
     cr_assert(eq(int, rc, 0));
     cr_assert(gt(long, n, 10), "the loop reached the allocations");
-    cr_assert(eq(sz, tdx_watchlist_npatterns(wl), 6));
-    cr_assert(eq(sz, tdx_watchlist_ndiags(wl), 3));
+    cr_assert(eq(sz, tdx_watchlist_npatterns(wl), 7));
+    cr_assert(eq(sz, tdx_watchlist_ndiags(wl), 4));
     tdx_watchlist_free(wl);
     cr_assert(eq(sz, live_bytes(), before));
 }

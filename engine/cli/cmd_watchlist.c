@@ -46,7 +46,7 @@ static void help(void)
            "matches empty text, literal that normalizes to nothing, invalid UTF-8, pattern\n"
            "longer than %u bytes.  Warnings: duplicate alias (two rows that normalize\n"
            "alike; the first is named), one-character CJK literal, entity given a second\n"
-           "category.\n\n"
+           "category, regex with a character that normalized text never has (學, Ｈ).\n\n"
            "Options:\n"
            "  -n, --normalize LIST  normalization steps (see 'tenderidx normalize --help');\n"
            "                        must match the index the list is used with (default all)\n"

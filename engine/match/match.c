@@ -35,7 +35,8 @@
  *
  * Cache: the serialized databases of a watch list are kept in one file,
  * <cache dir>/match-<key>.hsdb, where key = XXH3-128 of the watch-list
- * hash, the normalizer identity, hs_version() and the CPU platform
+ * hash, a hash of every expression as it is compiled (anchors, flags,
+ * ids), the normalizer identity, hs_version() and the CPU platform
  * (hs_populate_platform).  File layout, integers big-endian:
  *     "TDXHSDB\0"  magic (8 bytes)
  *     u32          CACHE_FORMAT
@@ -79,20 +80,22 @@
 enum { CHECK_LEFT = 1, CHECK_RIGHT = 2 };
 
 /*
- * A distinct normalized literal, laid out for the scan: confirming a window
- * match reads this struct and the text, and touches the literal's bytes
- * only for literals longer than 16 bytes whose first and last 8 match.
+ * A distinct normalized literal, laid out for the scan in 32 bytes, so that
+ * one prefetched cache line holds it: confirming a window match reads this
+ * struct and the text, and touches the literal's bytes (m->lit_bytes) only
+ * for literals longer than 16 bytes whose first and last 8 bytes match.
  */
 typedef struct lit {
     uint64_t head, tail; /* first and last 8 bytes (literals longer than 8) */
-    const char *bytes;   /* the normalized literal (borrowed from the watch list) */
-    uint32_t len;
-    uint32_t off_end; /* the anchor is bytes [off_end - anchor length, off_end) */
-    uint32_t next;    /* next literal with the same anchor, or NONE */
-    uint32_t first;   /* first row with this normalized literal; more through m->next */
-    uint8_t check;    /* union of the CHECK_* bits of its rows */
-    uint8_t one_row;  /* `first` is its only row: m->next and m->check need no look */
+    uint32_t off_end;    /* the anchor is bytes [off_end - anchor length, off_end) */
+    uint16_t len;        /* at most TDX_MATCH_MAX_PATTERN_BYTES */
+    uint8_t check;       /* union of the CHECK_* bits of its rows */
+    uint8_t one_row;     /* `first` is its only row: m->next and m->check need no look */
+    uint32_t next;       /* next literal with the same anchor, or NONE */
+    uint32_t first;      /* first row with this normalized literal; more through m->next */
 } lit;
+_Static_assert(sizeof(lit) == 32, "a literal's scan data fills half a cache line");
+_Static_assert(TDX_MATCH_MAX_PATTERN_BYTES <= UINT16_MAX, "lit.len is 16 bits");
 
 /* Hyperscan's short-literal length: longer literals are matched by a window. */
 #define ANCHOR_BYTES 8
@@ -109,6 +112,7 @@ typedef struct mdb {
 struct tdx_matcher {
     const tdx_watchlist *wl;
     lit *lits;
+    const char **lit_bytes; /* per literal: its normalized bytes (the watch list's) */
     uint32_t nlits;
     uint32_t nanchors;
     uint32_t *next;  /* per pattern: next row of the same literal, or NONE */
@@ -165,6 +169,7 @@ void tdx_match_free(tdx_matcher *m)
     }
     hs_free_scratch(m->proto);
     tdx_free(m->lits);
+    tdx_free(m->lit_bytes);
     tdx_free(m->next);
     tdx_free(m->check);
     tdx_free(m->width);
@@ -177,15 +182,39 @@ void tdx_match_free(tdx_matcher *m)
 typedef struct window {
     uint64_t key; /* the 8 bytes */
     uint32_t lit, off;
-    uint32_t count;
 } window;
 
-static int window_cmp(const void *a, const void *b)
+/*
+ * Sort windows by key, keeping literal order among equal keys: an LSD radix
+ * sort, one pass per key byte that is not the same in every window.  (A
+ * 50,000-name list has about 600,000 windows; qsort took most of a cache
+ * hit's time.)  tmp has room for n windows.
+ */
+static void sort_windows(window *w, window *tmp, size_t n)
 {
-    const window *x = a, *y = b;
-    if (x->key != y->key)
-        return x->key < y->key ? -1 : 1;
-    return x->lit < y->lit ? -1 : x->lit > y->lit;
+    size_t count[8][256] = {{0}};
+    if (n == 0)
+        return;
+    for (size_t i = 0; i < n; i++)
+        for (int b = 0; b < 8; b++)
+            count[b][(w[i].key >> (8 * b)) & 0xFF]++;
+    window *src = w, *dst = tmp;
+    for (int b = 0; b < 8; b++) {
+        if (count[b][(src[0].key >> (8 * b)) & 0xFF] == n)
+            continue;
+        size_t pos[256], sum = 0;
+        for (int d = 0; d < 256; d++) {
+            pos[d] = sum;
+            sum += count[b][d];
+        }
+        for (size_t i = 0; i < n; i++)
+            dst[pos[(src[i].key >> (8 * b)) & 0xFF]++] = src[i];
+        window *t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != w)
+        memcpy(w, src, n * sizeof *w);
 }
 
 /* An anchor candidate: its bytes (zero-padded), length and literal. */
@@ -228,45 +257,50 @@ static int choose_anchors(tdx_matcher *m, uint32_t *heads)
         if (m->lits[i].len > ANCHOR_BYTES)
             nwin += m->lits[i].len - ANCHOR_BYTES + 1;
     window *w = tdx_reallocarray(NULL, nwin ? nwin : 1, sizeof *w);
+    window *tmp = tdx_reallocarray(NULL, nwin ? nwin : 1, sizeof *tmp);
     anchor_key *ak = tdx_reallocarray(NULL, m->nlits ? m->nlits : 1, sizeof *ak);
     uint32_t *best = tdx_reallocarray(NULL, m->nlits ? m->nlits : 1, sizeof *best);
     int rc = TDX_ENOMEM;
-    if (w == NULL || ak == NULL || best == NULL)
+    if (w == NULL || tmp == NULL || ak == NULL || best == NULL)
         goto done;
     size_t k = 0;
     for (uint32_t i = 0; i < m->nlits; i++) {
         lit *l = &m->lits[i];
+        const char *bytes = m->lit_bytes[i];
         l->off_end = l->len;
         l->next = NONE;
         best[i] = UINT32_MAX;
         if (l->len <= ANCHOR_BYTES)
             continue;
-        l->head = load_key(l->bytes, 8);
-        l->tail = load_key(l->bytes + l->len - 8, 8);
+        l->head = load_key(bytes, 8);
+        l->tail = load_key(bytes + l->len - 8, 8);
+        /* Windows start on a character: as good, and a third as many to
+         * sort for CJK text. */
         for (uint32_t off = 0; off + ANCHOR_BYTES <= l->len; off++)
-            w[k++] = (window){load_key(l->bytes + off, ANCHOR_BYTES), i, off, 0};
+            if (((uint8_t)bytes[off] & 0xC0) != 0x80)
+                w[k++] = (window){load_key(bytes + off, ANCHOR_BYTES), i, off};
     }
-    qsort(w, nwin, sizeof *w, window_cmp);
+    nwin = k;
+    sort_windows(w, tmp, nwin);
+    /* Per run of equal keys: how many literals share it; then each
+     * literal keeps its window with the fewest sharers, then the earliest. */
     for (size_t a = 0, b; a < nwin; a = b) {
         uint32_t distinct = 0;
         for (b = a; b < nwin && w[b].key == w[a].key; b++)
             distinct += b == a || w[b].lit != w[b - 1].lit;
-        for (size_t j = a; j < b; j++)
-            w[j].count = distinct;
-    }
-    /* Best window per literal: fewest sharers, then the earliest. */
-    for (size_t j = 0; j < nwin; j++) {
-        lit *l = &m->lits[w[j].lit];
-        uint32_t off_end = w[j].off + ANCHOR_BYTES;
-        if (w[j].count < best[w[j].lit] || (w[j].count == best[w[j].lit] && off_end < l->off_end)) {
-            best[w[j].lit] = w[j].count;
-            l->off_end = off_end;
+        for (size_t j = a; j < b; j++) {
+            lit *l = &m->lits[w[j].lit];
+            uint32_t off_end = w[j].off + ANCHOR_BYTES;
+            if (distinct < best[w[j].lit] || (distinct == best[w[j].lit] && off_end < l->off_end)) {
+                best[w[j].lit] = distinct;
+                l->off_end = off_end;
+            }
         }
     }
     for (uint32_t i = 0; i < m->nlits; i++) {
         const lit *l = &m->lits[i];
         uint32_t alen = anchor_len(l);
-        ak[i] = (anchor_key){load_key(l->bytes + l->off_end - alen, alen), alen, i};
+        ak[i] = (anchor_key){load_key(m->lit_bytes[i] + l->off_end - alen, alen), alen, i};
     }
     qsort(ak, m->nlits, sizeof *ak, anchor_key_cmp);
     /* Chains keep literal order, so equal input gives equal databases. */
@@ -281,6 +315,7 @@ static int choose_anchors(tdx_matcher *m, uint32_t *heads)
     rc = 0;
 done:
     tdx_free(w);
+    tdx_free(tmp);
     tdx_free(ak);
     tdx_free(best);
     return rc;
@@ -294,10 +329,11 @@ static int layout(tdx_matcher *m, tdx_err *err)
     m->check = tdx_calloc(np ? np : 1, 1);
     m->width = tdx_calloc(np ? np : 1, sizeof *m->width);
     m->lits = tdx_reallocarray(NULL, np ? np : 1, sizeof *m->lits);
+    m->lit_bytes = tdx_reallocarray(NULL, np ? np : 1, sizeof *m->lit_bytes);
     uint32_t *lit_of = tdx_reallocarray(NULL, np ? np : 1, sizeof *lit_of);
     uint32_t *tail = tdx_reallocarray(NULL, np ? np : 1, sizeof *tail);
     int rc = TDX_ENOMEM;
-    if (!m->next || !m->check || !m->width || !m->lits || !lit_of || !tail)
+    if (!m->next || !m->check || !m->width || !m->lits || !m->lit_bytes || !lit_of || !tail)
         goto done;
 
     uint32_t nsom = 0, nfixed = 0;
@@ -307,18 +343,12 @@ static int layout(tdx_matcher *m, tdx_err *err)
         int rule = !(p->flags & TDX_PAT_SUBSTRING);
         if (p->flags & TDX_PAT_REGEX) {
             m->check[i] = rule ? CHECK_LEFT | CHECK_RIGHT : 0;
-            hs_expr_info_t *info = NULL;
-            hs_compile_error_t *cerr = NULL;
-            /* Parsing already vetted the regex; this only asks for its width. */
-            if (hs_expression_info(p->norm, REGEX_FLAGS, &info, &cerr) == HS_SUCCESS &&
-                info->min_width == info->max_width) {
-                m->width[i] = info->min_width;
+            if (p->min_width == p->max_width) {
+                m->width[i] = p->min_width;
                 nfixed++;
             } else {
                 nsom++;
             }
-            hs_free_compile_error(cerr);
-            free(info);
             continue;
         }
         const uint8_t *s = (const uint8_t *)p->norm;
@@ -331,11 +361,9 @@ static int layout(tdx_matcher *m, tdx_err *err)
         if (p->dup_of == i) {
             lit_of[i] = m->nlits;
             tail[m->nlits] = i;
-            m->lits[m->nlits++] = (lit){.bytes = p->norm,
-                                        .len = (uint32_t)p->norm_len,
-                                        .first = i,
-                                        .check = c,
-                                        .one_row = 1};
+            m->lit_bytes[m->nlits] = p->norm;
+            m->lits[m->nlits++] =
+                (lit){.len = (uint16_t)p->norm_len, .first = i, .check = c, .one_row = 1};
         } else {
             uint32_t l = lit_of[p->dup_of];
             lit_of[i] = l;
@@ -401,11 +429,28 @@ static int compile_error(const tdx_matcher *m, const mdb *g, hs_compile_error_t 
     return rc;
 }
 
+/* The i-th expression of a database, as Hyperscan gets it. */
+static void expression(const tdx_matcher *m, const mdb *g, uint32_t i, const char **out_expr,
+                       size_t *out_len, unsigned *out_flags, unsigned *out_id)
+{
+    *out_id = g->ids[i];
+    if (g->kind == DB_LITERAL) {
+        const lit *l = &m->lits[g->ids[i]];
+        *out_len = anchor_len(l);
+        *out_expr = m->lit_bytes[g->ids[i]] + l->off_end - *out_len;
+        *out_flags = 0;
+        return;
+    }
+    const tdx_pattern *p = tdx_watchlist_pattern(m->wl, g->ids[i]);
+    *out_expr = p->norm;
+    *out_len = p->norm_len;
+    *out_flags = g->kind == DB_REGEX_SOM ? REGEX_FLAGS | HS_FLAG_SOM_LEFTMOST : REGEX_FLAGS;
+}
+
 static int compile_db(tdx_matcher *m, mdb *g, tdx_err *err)
 {
     if (g->n == 0)
         return 0;
-    const tdx_watchlist *wl = m->wl;
     const char **expr = tdx_reallocarray(NULL, g->n, sizeof *expr);
     unsigned *flags = tdx_reallocarray(NULL, g->n, sizeof *flags);
     unsigned *ids = tdx_reallocarray(NULL, g->n, sizeof *ids);
@@ -415,21 +460,8 @@ static int compile_db(tdx_matcher *m, mdb *g, tdx_err *err)
         tdx_err_set(err, rc, "out of memory while compiling watch list");
         goto done;
     }
-    for (uint32_t i = 0; i < g->n; i++) {
-        ids[i] = g->ids[i];
-        if (g->kind == DB_LITERAL) {
-            const lit *l = &m->lits[g->ids[i]];
-            lens[i] = anchor_len(l);
-            expr[i] = l->bytes + l->off_end - lens[i];
-        } else {
-            const tdx_pattern *p = tdx_watchlist_pattern(wl, g->ids[i]);
-            expr[i] = p->norm;
-            lens[i] = p->norm_len;
-        }
-        flags[i] = g->kind == DB_LITERAL     ? 0
-                   : g->kind == DB_REGEX_SOM ? REGEX_FLAGS | HS_FLAG_SOM_LEFTMOST
-                                             : REGEX_FLAGS;
-    }
+    for (uint32_t i = 0; i < g->n; i++)
+        expression(m, g, i, &expr[i], &lens[i], &flags[i], &ids[i]);
     hs_compile_error_t *cerr = NULL;
     hs_error_t hr;
     if (g->kind == DB_LITERAL)
@@ -513,15 +545,17 @@ static int compile_all(tdx_matcher *m, tdx_err *err)
 static void cache_dir(const tdx_match_opts *opts, char *out, size_t cap)
 {
     const char *env;
-    out[0] = '\0';
+    int n = 0;
     if (opts && opts->cache_dir)
-        snprintf(out, cap, "%s", opts->cache_dir);
+        n = snprintf(out, cap, "%s", opts->cache_dir);
     else if ((env = getenv("TENDERIDX_CACHE_DIR")) != NULL)
-        snprintf(out, cap, "%s", env);
+        n = snprintf(out, cap, "%s", env);
     else if ((env = getenv("XDG_CACHE_HOME")) != NULL && env[0])
-        snprintf(out, cap, "%s/tenderidx", env);
+        n = snprintf(out, cap, "%s/tenderidx", env);
     else if ((env = getenv("HOME")) != NULL && env[0])
-        snprintf(out, cap, "%s/.cache/tenderidx", env);
+        n = snprintf(out, cap, "%s/.cache/tenderidx", env);
+    if (n <= 0 || (size_t)n >= cap) /* none, or a path too long to use whole */
+        out[0] = '\0';
 }
 
 /* mkdir -p; 0 when the directory exists afterwards. */
@@ -544,11 +578,25 @@ static int cache_key(const tdx_matcher *m, uint64_t out[2])
     hs_platform_info_t plat;
     if (hs_populate_platform(&plat) != HS_SUCCESS)
         return -1;
+    /* Every expression exactly as it would be compiled, so that a change
+     * in how databases are laid out can never load a stale file. */
+    uint64_t layout = 0;
+    for (size_t d = 0; d < m->ndbs; d++) {
+        const mdb *g = &m->dbs[d];
+        for (uint32_t i = 0; i < g->n; i++) {
+            const char *e;
+            size_t n;
+            unsigned v[3] = {g->kind, 0, 0};
+            expression(m, g, i, &e, &n, &v[1], &v[2]);
+            layout = tdx_hash64_seed(v, sizeof v, layout);
+            layout = tdx_hash64_seed(e, n, layout);
+        }
+    }
     tdx_buf b = TDX_BUF_INIT;
-    int rc = tdx_buf_printf(&b, "tenderidx match cache %u\n%016llx\n%s\n%s\n%u %llx\n",
+    int rc = tdx_buf_printf(&b, "tenderidx match cache %u\n%016llx\n%016llx\n%s\n%s\n%u %llx\n",
                             CACHE_FORMAT, (unsigned long long)tdx_watchlist_hash(m->wl),
-                            tdx_watchlist_norm_identity(m->wl), hs_version(), plat.tune,
-                            (unsigned long long)plat.cpu_features);
+                            (unsigned long long)layout, tdx_watchlist_norm_identity(m->wl),
+                            hs_version(), plat.tune, (unsigned long long)plat.cpu_features);
     if (rc == 0)
         tdx_hash128(b.p, b.len, out);
     tdx_buf_free(&b);
@@ -896,7 +944,7 @@ static int literal_hits(const tdx_matcher *m, const tdx_match_scratch *s, const 
                 if (end > len || load_key(t, 8) != l->head ||
                     load_key(t + l->len - 8, 8) != l->tail)
                     continue;
-                if (l->len > 16 && memcmp(t + 8, l->bytes + 8, l->len - 16) != 0)
+                if (l->len > 16 && memcmp(t + 8, m->lit_bytes[a] + 8, l->len - 16u) != 0)
                     continue;
             }
             unsigned fail = 0;

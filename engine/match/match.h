@@ -58,6 +58,8 @@ typedef struct tdx_pattern {
     size_t norm_len;
     uint32_t col;    /* 1-based byte column of the pattern cell */
     uint32_t dup_of; /* first pattern of the same kind with the same norm (own id if none) */
+    uint32_t min_width, max_width; /* bytes a match can span (regex: from Hyperscan,
+                                      UINT32_MAX = unbounded; literal: norm_len) */
 } tdx_pattern;
 
 /* Limits; exceeding one is an error with code TDX_ELIMIT. */
@@ -179,7 +181,7 @@ int tdx_match_scan(const tdx_matcher *m, tdx_match_scratch *s, const uint8_t *te
  * This is the cost floor of tdx_match_scan; bench_match measures one
  * against the other.  Errors: TDX_EINVAL, TDX_EINTERNAL.
  */
-int tdx_match_count_raw(const tdx_matcher *m, tdx_match_scratch *s, const uint8_t *text,
-                        size_t len, size_t *out_count, tdx_err *err);
+int tdx_match_count_raw(const tdx_matcher *m, tdx_match_scratch *s, const uint8_t *text, size_t len,
+                        size_t *out_count, tdx_err *err);
 
 #endif

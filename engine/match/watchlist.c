@@ -269,8 +269,11 @@ static uint32_t hs_message_index(const char *msg, int *found)
     return (uint32_t)strtoul(p + 6, NULL, 10);
 }
 
-/* Check a regex with Hyperscan's parser; adds an error diagnostic when bad. */
-static int check_regex(parser *ps, uint32_t line, const cell *pat)
+/*
+ * Check a regex with Hyperscan's parser; adds an error diagnostic when bad,
+ * else stores the byte widths of its matches.
+ */
+static int check_regex(parser *ps, uint32_t line, const cell *pat, uint32_t width[2])
 {
     const unsigned flags = HS_FLAG_CASELESS | HS_FLAG_UTF8 | HS_FLAG_UCP | HS_FLAG_SOM_LEFTMOST;
     hs_expr_info_t *info = NULL;
@@ -285,10 +288,39 @@ static int check_regex(parser *ps, uint32_t line, const cell *pat)
     } else if (info->min_width == 0) {
         rc = diag_add(ps, line, pat->col, TDX_EPATTERN,
                       "regex /%s/ can match empty text (it would match everywhere)", pat->p);
+    } else {
+        width[0] = info->min_width;
+        width[1] = info->max_width;
     }
     hs_free_compile_error(cerr);
     free(info); /* hs_expression_info allocates with Hyperscan's allocator: malloc */
     return rc;
+}
+
+/*
+ * Regexes run on normalized text but are not normalized themselves (that
+ * would turn \D into \d).  Warn about the first non-ASCII character that
+ * normalized text never contains, e.g. 學 or full-width Ｈ.
+ */
+static int check_regex_chars(parser *ps, uint32_t line, const cell *pat)
+{
+    const uint8_t *p = (const uint8_t *)pat->p, *end = p + pat->len;
+    while (p < end) {
+        size_t l;
+        int32_t cp = tdx_utf8_decode(p, end, &l);
+        if (cp >= 0x80) {
+            int rc = tdx_norm_run(ps->norm, ps->ctx, p, l, &ps->nout, NULL);
+            if (rc)
+                return rc;
+            if (ps->nout.text.len != l || memcmp(ps->nout.text.p, p, l) != 0)
+                return diag_add(ps, line, pat->col + 1 + (uint32_t)(p - (const uint8_t *)pat->p), 0,
+                                "regex /%s/ contains '%.*s', which normalized text never has "
+                                "(it becomes '%s'); write regexes in normalized form",
+                                pat->p, (int)l, (const char *)p, (const char *)ps->nout.text.p);
+        }
+        p += l;
+    }
+    return 0;
 }
 
 static int flags_parse(parser *ps, uint32_t line, cell *c, unsigned *out_flags, int *bad)
@@ -390,7 +422,7 @@ static int entity_intern(parser *ps, uint32_t line, const cell *ent, const cell 
 }
 
 static int pattern_add(parser *ps, uint32_t line, const cell *ent, const cell *cat, const cell *pat,
-                       unsigned flags, size_t norm_off, size_t norm_len)
+                       unsigned flags, size_t norm_off, size_t norm_len, const uint32_t width[2])
 {
     tdx_watchlist *wl = ps->wl;
     int rc;
@@ -421,6 +453,8 @@ static int pattern_add(parser *ps, uint32_t line, const cell *ent, const cell *c
         .norm_len = norm_len,
         .col = pat->col,
         .dup_of = id,
+        .min_width = width[0],
+        .max_width = width[1],
     };
     wl->norm_off[id] = norm_off;
     wl->npats++;
@@ -535,6 +569,7 @@ static int parse_row(parser *ps, uint32_t line, char *p, size_t len)
 
     cell *pat = &c[2];
     size_t norm_off = SIZE_MAX, norm_len;
+    uint32_t width[2] = {0, 0};
     if (pat->len == 0) {
         return diag_add(ps, line, pat->col, TDX_EPATTERN, "empty pattern");
     } else if (pat->len >= 2 && pat->p[0] == '/' && pat->p[pat->len - 1] == '/') {
@@ -550,7 +585,9 @@ static int parse_row(parser *ps, uint32_t line, char *p, size_t len)
                             "regex of %zu bytes is longer than the limit of %u bytes", pat->len,
                             TDX_MATCH_MAX_PATTERN_BYTES);
         size_t nerr = wl->nerrors;
-        if ((rc = check_regex(ps, line, pat)) != 0 || wl->nerrors > nerr)
+        if ((rc = check_regex(ps, line, pat, width)) != 0 || wl->nerrors > nerr)
+            return rc;
+        if ((rc = check_regex_chars(ps, line, pat)) != 0)
             return rc;
     } else {
         if ((rc = literal_normalize(ps, pat, &norm_off, &norm_len)) != 0)
@@ -575,7 +612,9 @@ static int parse_row(parser *ps, uint32_t line, char *p, size_t len)
         return diag_add(ps, line, pat->col, TDX_ELIMIT,
                         "more than %u patterns; split the watch list", TDX_MATCH_MAX_PATTERNS);
     }
-    return pattern_add(ps, line, &c[0], &c[1], pat, flags, norm_off, norm_len);
+    if (!(flags & TDX_PAT_REGEX))
+        width[0] = width[1] = (uint32_t)norm_len;
+    return pattern_add(ps, line, &c[0], &c[1], pat, flags, norm_off, norm_len, width);
 }
 
 /* ---- finishing ------------------------------------------------------------ */
