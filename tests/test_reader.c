@@ -1083,12 +1083,17 @@ Test(reader, utf16_json_lines_are_refused, .init = setup, .fini = teardown)
 {
     write_in("w.jsonl", "UTF-16", "{\"text\":\"x\"}\n");
     tu_write_str(tu_path("in/ok.jsonl"), "\xEF\xBB\xBF{\"text\":\"bom\"}\n");
+    /* No extension: a UTF-16 page is sniffed by its first character, not taken for binary. */
+    write_in("page16", "UTF-16BE", "\xEF\xBB\xBF<p>深圳<b>大学</b></p>");
     got g = {0};
-    const char *in[] = {tu_path("in/w.jsonl"), tu_path("in/ok.jsonl")};
-    read_all(in, 2, &g);
-    cr_assert(eq(sz, g.nd, 1));
+    const char *in[] = {tu_path("in/w.jsonl"), tu_path("in/ok.jsonl"), tu_path("in/page16")};
+    read_all(in, 3, &g);
+    cr_assert(eq(sz, g.nd, 2));
     cr_expect(eq(str, g.d[0].text, "bom"));
     cr_expect(eq(u64, g.d[0].offset, 3));
+    cr_expect(eq(str, g.d[1].text, "深圳大学"));
+    cr_expect(eq(str, g.d[1].format, "html"));
+    cr_expect(eq(str, g.d[1].encoding, "UTF-16BE"));
     cr_assert(eq(sz, g.nj, 1));
     expect_reject(&g, 0, in[0], 0, 0, "UTF-16LE JSON Lines are not supported");
 }
