@@ -1751,3 +1751,30 @@ Test(reader, out_of_memory_is_returned_not_fatal, .init = setup, .fini = teardow
     cr_expect(gt(long, n, 20), "the loop reached the end after %ld allocations", n);
     cr_expect(lt(long, n, 100000));
 }
+
+Test(reader, html_deep_nesting_is_capped_not_quadratic, .init = setup, .fini = teardown,
+     .timeout = 120)
+{
+    /*
+     * 200,000 unclosed <div>s: the HTML5 tree builder is quadratic in the
+     * depth (minutes uncapped); capped like a browser it takes well under a
+     * second, and the text, nested inline runs included, is kept.
+     */
+    size_t n = 200000;
+    char *page = malloc(n * 5 + n * 6 + n * 7 + 256);
+    char *p = page;
+    for (size_t i = 0; i < n; i++)
+        p += sprintf(p, "<div>");
+    for (size_t i = 0; i < n; i++)
+        p += sprintf(p, "<span>");
+    p += sprintf(p, "深圳<b>大学</b>");
+    for (size_t i = 0; i < n; i++)
+        p += sprintf(p, "</span>");
+    sprintf(p, "<p>after</p><p>end");
+    tu_write_str(tu_path("in/deep.html"), page);
+    free(page);
+    got g = {0};
+    read_one(tu_path("in/deep.html"), &g);
+    cr_assert(eq(sz, g.nd, 1));
+    cr_expect(eq(str, g.d[0].text, "深圳大学\nafter\nend"));
+}
