@@ -87,6 +87,27 @@ static int on_file(void *ctx, const char *path, uint64_t idx, uint64_t size, int
     return 0;
 }
 
+/* A copy of every got filled in a test, freed by teardown (valgrind runs stay quiet). */
+static got filled[64];
+static size_t nfilled;
+
+static void got_free(got *g)
+{
+    for (size_t i = 0; i < g->nd; i++) {
+        got_doc *x = &g->d[i];
+        char *fields[] = {x->key, x->source, x->title, x->date, x->url,
+                          x->format, x->encoding, x->text, x->meta};
+        for (size_t k = 0; k < sizeof fields / sizeof fields[0]; k++)
+            free(fields[k]);
+    }
+    for (size_t i = 0; i < g->nj; i++) {
+        free(g->j[i].source);
+        free(g->j[i].reason);
+    }
+    free(g->d);
+    free(g->j);
+}
+
 static void read_all_opts(const char *const *inputs, size_t n, tdx_reader_opts *o, got *g)
 {
     tdx_reader *r = NULL;
@@ -133,6 +154,8 @@ static void read_all_opts(const char *const *inputs, size_t n, tdx_reader_opts *
     cr_assert(eq(int, rc, 0), "next: %s", err.msg);
     tdx_reader_progress(r, &g->prog);
     tdx_reader_free(r);
+    if (nfilled < sizeof filled / sizeof filled[0])
+        filled[nfilled++] = *g;
 }
 
 static void read_all(const char *const *inputs, size_t n, got *g)
@@ -154,6 +177,9 @@ static void setup(void)
 
 static void teardown(void)
 {
+    for (size_t i = 0; i < nfilled; i++)
+        got_free(&filled[i]);
+    nfilled = 0;
     tu_tmpdir_remove();
 }
 
@@ -1057,12 +1083,17 @@ Test(reader, utf16_json_lines_are_refused, .init = setup, .fini = teardown)
 {
     write_in("w.jsonl", "UTF-16", "{\"text\":\"x\"}\n");
     tu_write_str(tu_path("in/ok.jsonl"), "\xEF\xBB\xBF{\"text\":\"bom\"}\n");
+    /* No extension: a UTF-16 page is sniffed by its first character, not taken for binary. */
+    write_in("page16", "UTF-16BE", "\xEF\xBB\xBF<p>深圳<b>大学</b></p>");
     got g = {0};
-    const char *in[] = {tu_path("in/w.jsonl"), tu_path("in/ok.jsonl")};
-    read_all(in, 2, &g);
-    cr_assert(eq(sz, g.nd, 1));
+    const char *in[] = {tu_path("in/w.jsonl"), tu_path("in/ok.jsonl"), tu_path("in/page16")};
+    read_all(in, 3, &g);
+    cr_assert(eq(sz, g.nd, 2));
     cr_expect(eq(str, g.d[0].text, "bom"));
     cr_expect(eq(u64, g.d[0].offset, 3));
+    cr_expect(eq(str, g.d[1].text, "深圳大学"));
+    cr_expect(eq(str, g.d[1].format, "html"));
+    cr_expect(eq(str, g.d[1].encoding, "UTF-16BE"));
     cr_assert(eq(sz, g.nj, 1));
     expect_reject(&g, 0, in[0], 0, 0, "UTF-16LE JSON Lines are not supported");
 }
@@ -1579,4 +1610,171 @@ Test(reader, utf8_check_agrees_with_the_scalar_decoder)
                   "seed %llu iteration %d", (unsigned long long)seed, iter);
     }
     free(buf);
+}
+
+/* ---------------------------------------------------------------------- */
+/* resume, limits and odd files inside archives                            */
+
+Test(reader, skip_records_counts_across_archive_members, .init = setup, .fini = teardown)
+{
+    mkdir(tu_path("z"), 0755);
+    tu_write_str(tu_path("z/1.jsonl"), "{\"text\":\"r0\"}\n{\"text\":\"r1\"}\nbroken\n");
+    tu_write_str(tu_path("z/2.txt"), "r3");
+    tu_write_str(tu_path("z/3.jsonl"), "{\"text\":\"r4\"}\n{\"text\":\"r5\"}\n");
+    sh("cd z && zip -q ../r.zip 1.jsonl 2.txt 3.jsonl");
+    const char *path = tu_path("r.zip");
+    /* The full read numbers records 0..5 (the malformed line is record 2). */
+    got all = {0};
+    read_one(path, &all);
+    cr_assert(eq(sz, all.nd, 5));
+    cr_assert(eq(sz, all.nj, 1));
+    for (uint64_t skip = 0; skip <= 6; skip++) {
+        got g = {0};
+        g.skip_records_path = path;
+        g.skip_records_for = skip;
+        read_one(path, &g);
+        /* Exactly the records at or after `skip`, with the same numbers. */
+        size_t k = 0;
+        for (size_t i = 0; i < all.nd; i++)
+            if (all.d[i].record >= skip) {
+                cr_assert(lt(sz, k, g.nd));
+                cr_expect(eq(str, g.d[k].text, all.d[i].text));
+                cr_expect(eq(u64, g.d[k].record, all.d[i].record));
+                k++;
+            }
+        cr_expect(eq(sz, g.nd, k), "skip %llu", (unsigned long long)skip);
+        cr_expect(eq(sz, g.nj, skip <= 2 ? 1 : 0), "skip %llu", (unsigned long long)skip);
+        cr_expect(eq(u64, g.prog.skipped_records, skip < 6 ? skip : 6));
+    }
+}
+
+Test(reader, max_doc_bytes_inside_archives, .init = setup, .fini = teardown)
+{
+    mkdir(tu_path("z"), 0755);
+    char big[200];
+    memset(big, 'y', sizeof big - 1);
+    big[sizeof big - 1] = 0;
+    tu_write_str(tu_path("z/a.txt"), big);
+    tu_write_str(tu_path("z/b.txt"), "small");
+    char line[400];
+    snprintf(line, sizeof line, "{\"text\":\"%s\"}\n{\"text\":\"ok\"}\n", big);
+    tu_write_str(tu_path("z/c.jsonl"), line);
+    sh("cd z && tar cf ../m.tar a.txt b.txt c.jsonl && gzip -k ../m.tar");
+    got g = {0};
+    tdx_reader_opts o = {.max_doc_bytes = 100};
+    const char *in = tu_path("m.tar.gz");
+    read_all_opts(&in, 1, &o, &g);
+    dump(&g);
+    cr_assert(eq(sz, g.nd, 2));
+    cr_expect(eq(str, g.d[0].text, "small"));
+    cr_expect(eq(str, g.d[1].text, "ok"));
+    cr_expect(eq(u64, g.d[1].line, 2));
+    cr_assert(eq(sz, g.nj, 2));
+    char src[1100];
+    snprintf(src, sizeof src, "%s!a.txt", in);
+    expect_reject(&g, 0, src, 0, 0, "max-doc-bytes");
+    snprintf(src, sizeof src, "%s!c.jsonl", in);
+    expect_reject(&g, 1, src, 1, 0, "max-doc-bytes");
+}
+
+Test(reader, special_files_and_loops_in_directories, .init = setup, .fini = teardown)
+{
+    mkdir(tu_path("in/w"), 0755);
+    mkdir(tu_path("in/w/sub"), 0755);
+    tu_write_str(tu_path("in/w/sub/ok.txt"), "ok");
+    cr_assert(eq(int, mkfifo(tu_path("in/w/pipe"), 0644), 0));
+    cr_assert(eq(int, symlink("..", tu_path("in/w/sub/up")), 0));
+    cr_assert(eq(int, symlink("nowhere", tu_path("in/w/dangling.txt")), 0));
+    got g = {0};
+    read_one(tu_path("in/w"), &g);
+    dump(&g);
+    /* The loop is refused, the pipe is not opened (it would block), nothing hangs. */
+    cr_assert(eq(sz, g.nd, 1));
+    cr_expect(eq(str, g.d[0].text, "ok"));
+    cr_assert(eq(sz, g.nj, 3));
+    expect_reject(&g, 0, tu_path("in/w/dangling.txt"), 0, 0, "No such file");
+    expect_reject(&g, 1, tu_path("in/w/pipe"), 0, 0, "not a regular file");
+    expect_reject(&g, 2, tu_path("in/w/sub/up"), 0, 0, "directory loop");
+}
+
+Test(reader, progress_counts, .init = setup, .fini = teardown)
+{
+    tu_write_str(tu_path("in/a.jsonl"), "{\"text\":\"a\"}\nbad\n{\"text\":\"\\u00e9\",\"date\":\"?\"}\n");
+    tu_write_str(tu_path("in/b.txt"), "b");
+    make_tree();
+    sh("cd t && tar czf ../in/c.tgz d");
+    got g = {0};
+    read_one(tu_path("in"), &g);
+    struct stat a, b, c;
+    stat(tu_path("in/a.jsonl"), &a);
+    stat(tu_path("in/b.txt"), &b);
+    stat(tu_path("in/c.tgz"), &c);
+    uint64_t total = (uint64_t)(a.st_size + b.st_size + c.st_size);
+    cr_expect(eq(u64, g.prog.total_bytes, total));
+    cr_expect(eq(u64, g.prog.bytes, total));
+    cr_expect(eq(u64, g.prog.total_files, 3));
+    cr_expect(eq(u64, g.prog.files, 3));
+    cr_expect(eq(u64, g.prog.docs, 3 + 4));
+    cr_expect(eq(u64, g.prog.rejects, 1));
+    cr_expect(eq(u64, g.prog.warnings, 0));
+    cr_expect(eq(u64, g.prog.dates_unparsed, 1));
+}
+
+Test(reader, out_of_memory_is_returned_not_fatal, .init = setup, .fini = teardown)
+{
+    tu_write_str(tu_path("in/a.jsonl"), "{\"id\":\"x\",\"text\":\"a\",\"m\":1}\n{\"text\":\"b\xFF\"}\n"
+                                        "{\"html\":\"<p>c</p>\"}\nbad\n");
+    tu_write_str(tu_path("in/b.txt"), "plain");
+    tu_write_str(tu_path("in/c.html"), "<title>t</title><p>d</p>");
+    make_tree();
+    sh("cd t && zip -qr ../in/d.zip d");
+    const char *in = tu_path("in");
+    long n;
+    for (n = 0; n < 100000; n++) {
+        tdx_reader *r = NULL;
+        tdx_err err = {0};
+        tdx_reader_opts o = {.fields = "title=t"};
+        tdx_alloc_fail_after(n);
+        int rc = tdx_reader_open(&in, 1, &o, &r, &err);
+        if (rc == 0) {
+            tdx_doc d;
+            while ((rc = tdx_reader_next(r, &d, &err)) == 1)
+                ;
+        }
+        tdx_alloc_fail_after(-1);
+        tdx_reader_free(r);
+        if (rc == 0)
+            break;
+        cr_assert(eq(int, rc, TDX_ENOMEM), "allocation %ld: %s", n, err.msg);
+        cr_assert(eq(int, err.code, TDX_ENOMEM));
+    }
+    cr_expect(gt(long, n, 20), "the loop reached the end after %ld allocations", n);
+    cr_expect(lt(long, n, 100000));
+}
+
+Test(reader, html_deep_nesting_is_capped_not_quadratic, .init = setup, .fini = teardown,
+     .timeout = 120)
+{
+    /*
+     * 200,000 unclosed <div>s: the HTML5 tree builder is quadratic in the
+     * depth (minutes uncapped); capped like a browser it takes well under a
+     * second, and the text, nested inline runs included, is kept.
+     */
+    size_t n = 200000;
+    char *page = malloc(n * 5 + n * 6 + n * 7 + 256);
+    char *p = page;
+    for (size_t i = 0; i < n; i++)
+        p += sprintf(p, "<div>");
+    for (size_t i = 0; i < n; i++)
+        p += sprintf(p, "<span>");
+    p += sprintf(p, "深圳<b>大学</b>");
+    for (size_t i = 0; i < n; i++)
+        p += sprintf(p, "</span>");
+    sprintf(p, "<p>after</p><p>end");
+    tu_write_str(tu_path("in/deep.html"), page);
+    free(page);
+    got g = {0};
+    read_one(tu_path("in/deep.html"), &g);
+    cr_assert(eq(sz, g.nd, 1));
+    cr_expect(eq(str, g.d[0].text, "深圳大学\nafter\nend"));
 }

@@ -232,6 +232,135 @@ static void meta_date(const GumboNode *head, tdx_buf *date)
     }
 }
 
+/*
+ * Deep nesting.  The HTML5 tree builder walks the stack of open elements for
+ * most start tags ("has a p element in button scope"), so N unclosed <div>s
+ * cost N^2: 200,000 of them take minutes.  Browsers cap the tree depth
+ * (Blink at 512).  We do the same before parsing: a light lexer follows the
+ * nesting of elements that stay open; when it would pass MAX_DEPTH, start
+ * tags (and the end tags that match them) are left out of the copy handed to
+ * gumbo.  Their text is kept.  Elements that close themselves implicitly
+ * (p, li, td, option ...) and void elements do not nest, so ordinary pages
+ * that never close their <p> are not touched.
+ */
+#define MAX_DEPTH 512
+
+static int name_in(const uint8_t *name, size_t n, const char *const *list)
+{
+    for (; *list; list++)
+        if (strlen(*list) == n && strncasecmp((const char *)name, *list, n) == 0)
+            return 1;
+    return 0;
+}
+
+static const char *const void_or_self_closing[] = {
+    "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param",
+    "source", "track", "wbr", "p", "li", "td", "th", "tr", "option", "optgroup", "dt", "dd",
+    "rb", "rt", "rp", "tbody", "thead", "tfoot", "colgroup", "caption", "html", "head",
+    "body", "frame", "keygen", NULL};
+static const char *const raw_text[] = {"script", "style", "textarea", "title", "xmp",
+                                       "iframe", "noembed", "noframes", "noscript", NULL};
+
+static int is_alpha(uint8_t c)
+{
+    return (c | 0x20) >= 'a' && (c | 0x20) <= 'z';
+}
+
+/* End of the tag starting at p[i] == '<' (index after '>'), quotes respected. */
+static size_t tag_end(const uint8_t *p, size_t n, size_t i)
+{
+    uint8_t q = 0;
+    for (size_t k = i + 1; k < n; k++) {
+        if (q) {
+            if (p[k] == q)
+                q = 0;
+        } else if (p[k] == '"' || p[k] == '\'') {
+            q = p[k];
+        } else if (p[k] == '>') {
+            return k + 1;
+        }
+    }
+    return n;
+}
+
+/*
+ * Copy p to out without the start and end tags nested beyond MAX_DEPTH.
+ * With out == NULL, only answer whether that would change anything (1).
+ * Returns 1 when something was (or would be) dropped, 0 when the input is
+ * fine as it is, TDX_ENOMEM.
+ */
+static int flatten(const uint8_t *p, size_t n, tdx_buf *out)
+{
+    size_t i = 0, copied = 0, depth = 0, dropped = 0;
+    int changed = 0;
+    while (i < n) {
+        const uint8_t *lt = memchr(p + i, '<', n - i);
+        if (lt == NULL)
+            break;
+        i = (size_t)(lt - p);
+        if (i + 3 < n && memcmp(p + i, "<!--", 4) == 0) {
+            const uint8_t *e = memmem(p + i + 4, n - i - 4, "-->", 3);
+            i = e ? (size_t)(e - p) + 3 : n;
+            continue;
+        }
+        int end = i + 1 < n && p[i + 1] == '/';
+        size_t ns = i + 1 + (size_t)end, ne = ns;
+        if (ns >= n || !is_alpha(p[ns])) {
+            i++;
+            continue;
+        }
+        while (ne < n && (is_alpha(p[ne]) || (p[ne] >= '0' && p[ne] <= '9')))
+            ne++;
+        size_t te = tag_end(p, n, i);
+        const uint8_t *name = p + ns;
+        size_t nl = ne - ns;
+        int drop = 0;
+        if (!end && name_in(name, nl, raw_text)) {
+            /* Skip the raw text up to its end tag: '<' inside a script is not markup. */
+            size_t k = te;
+            while (k + 2 + nl <= n) {
+                const uint8_t *e = memchr(p + k, '<', n - k);
+                if (e == NULL) {
+                    k = n;
+                    break;
+                }
+                k = (size_t)(e - p);
+                if (k + 2 + nl <= n && p[k + 1] == '/' && strncasecmp((const char *)p + k + 2,
+                                                                     (const char *)name, nl) == 0)
+                    break;
+                k++;
+            }
+            te = k < n ? k : n;
+        } else if (!name_in(name, nl, void_or_self_closing) && p[te - 1 - (te > 1)] != '/') {
+            if (!end) {
+                if (depth >= MAX_DEPTH) {
+                    drop = 1;
+                    dropped++;
+                } else {
+                    depth++;
+                }
+            } else if (dropped > 0) {
+                drop = 1;
+                dropped--;
+            } else if (depth > 0) {
+                depth--;
+            }
+        }
+        if (drop) {
+            changed = 1;
+            if (out == NULL)
+                return 1;
+            if (tdx_buf_append(out, p + copied, i - copied) != 0)
+                return TDX_ENOMEM;
+            copied = te;
+        }
+        i = te;
+    }
+    if (out && changed && tdx_buf_append(out, p + copied, n - copied) != 0)
+        return TDX_ENOMEM;
+    return changed;
+}
+
 typedef struct walk_item {
     const GumboNode *node;
     unsigned next; /* next child to visit */
@@ -242,10 +371,29 @@ int tdx_reader_html_extract(const uint8_t *html, size_t len, tdx_buf *text, tdx_
                             tdx_buf *date)
 {
     GumboOptions opts = kGumboDefaultOptions;
+    /*
+     * Parse errors are not wanted, and gumbo copies the stack of open
+     * elements into each one: 20,000 unclosed <div>s cost minutes and
+     * gigabytes with error recording on.
+     */
+    opts.max_errors = 0;
+    tdx_buf flat = TDX_BUF_INIT;
+    int rc = flatten(html, len, NULL);
+    if (rc == 1) {
+        rc = flatten(html, len, &flat);
+        if (rc < 0) {
+            tdx_buf_free(&flat);
+            return rc;
+        }
+        html = flat.p;
+        len = flat.len;
+    }
     GumboOutput *g = gumbo_parse_with_options(&opts, (const char *)html, len);
-    if (g == NULL)
+    if (g == NULL) {
+        tdx_buf_free(&flat);
         return TDX_ENOMEM;
-    int rc = 0;
+    }
+    rc = 0;
     emit e = {text, BRK_NONE, 0};
 
     const GumboNode *head = find_tag(g->root, GUMBO_TAG_HEAD, 0);
@@ -265,6 +413,7 @@ int tdx_reader_html_extract(const uint8_t *html, size_t len, tdx_buf *text, tdx_
     walk_item *st = tdx_malloc(cap * sizeof *st);
     if (st == NULL) {
         gumbo_destroy_output(&opts, g);
+        tdx_buf_free(&flat);
         return TDX_ENOMEM;
     }
     st[depth++] = (walk_item){g->root, 0, 0};
@@ -317,6 +466,7 @@ int tdx_reader_html_extract(const uint8_t *html, size_t len, tdx_buf *text, tdx_
     }
     tdx_free(st);
     gumbo_destroy_output(&opts, g);
+    tdx_buf_free(&flat);
     /* Trailing separators are not text. */
     while (text->len > 0 && (text->p[text->len - 1] == ' ' || text->p[text->len - 1] == '\n' ||
                              text->p[text->len - 1] == '\t'))

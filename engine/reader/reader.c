@@ -1019,7 +1019,17 @@ static int has_ci(const uint8_t *p, size_t n, const char *needle)
 static int format_by_content(const uint8_t *p, size_t n, const char **why)
 {
     size_t i = 0;
-    if (n >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0)
+    const char *bom_enc;
+    size_t bom = tdx_reader_charset_bom(p, n, &bom_enc);
+    if (bom && bom_enc[0] == 'U' && strcmp(bom_enc, "UTF-8") != 0) {
+        /* UTF-16 or UTF-32: NUL bytes are expected; judge by the first character. */
+        size_t lo = bom_enc[4] == '1' ? 2 : 4, at = bom;
+        if (strstr(bom_enc, "BE"))
+            at += lo - 1;
+        uint8_t c = at < n ? p[at] : 0;
+        return c == '{' ? FMT_JSONL : c == '<' ? FMT_HTML : FMT_TEXT;
+    }
+    if (bom == 3)
         i = 3;
     size_t ctl = 0;
     for (size_t j = 0; j < n; j++)
@@ -1134,7 +1144,8 @@ static int next_leaf(tdx_reader *r)
         }
         f->blk_len = 0;
         f->warned = 0;
-        if (archive_entry_filetype(e) != AE_IFREG)
+        /* Directories, links, devices; a hard link repeats a member already read. */
+        if (archive_entry_filetype(e) != AE_IFREG || archive_entry_hardlink(e) != NULL)
             continue;
         f->raw = archive_format(f->a) == ARCHIVE_FORMAT_RAW;
         int rc;

@@ -14,9 +14,9 @@
 #include "../common/err.h"
 
 /*
- * Every buffer handed to the JSON parser or the UTF-8 checks is followed by
- * a sentinel byte below 0x20 and at least this many readable bytes, so the
- * vector loops may read whole blocks past the end without bounds checks.
+ * Every line handed to the JSON parser is followed by a sentinel byte below
+ * 0x20 and at least this many readable bytes, so the string scan may read
+ * whole vectors past the end without bounds checks.
  */
 #define TDX_READER_SLACK 64
 
@@ -65,7 +65,7 @@ void tdx_reader_json_free(tdx_jparser *jp);
 /**
  * Offset of the first byte of the first ill-formed sequence in [p, p+n), or
  * n when the range is well-formed.  Same answer as tdx_utf8_first_invalid(),
- * with an AVX2 path; p must be followed by TDX_READER_SLACK readable bytes.
+ * with an AVX2 path; reads nothing outside the range.
  */
 size_t tdx_reader_utf8_check(const uint8_t *p, size_t n);
 
