@@ -35,6 +35,35 @@ void tdx_postings_free(tdx_postings *p)
     p->with_payload = wp;
 }
 
+int tdx_postings_reserve(tdx_postings *p, size_t nterms, size_t nentries)
+{
+    if (nterms > p->cap_terms) {
+        uint32_t *te = tdx_reallocarray(p->term_end, nterms, sizeof *te);
+        if (te == NULL)
+            return TDX_ENOMEM;
+        p->term_end = te;
+        uint32_t *ee = tdx_reallocarray(p->ent_end, nterms, sizeof *ee);
+        if (ee == NULL)
+            return TDX_ENOMEM;
+        p->ent_end = ee;
+        p->cap_terms = nterms;
+    }
+    if (nentries > p->cap_entries) {
+        uint32_t *d = tdx_reallocarray(p->docs, nentries, sizeof *d);
+        if (d == NULL)
+            return TDX_ENOMEM;
+        p->docs = d;
+        if (p->with_payload) {
+            uint32_t *pe = tdx_reallocarray(p->pay_end, nentries, sizeof *pe);
+            if (pe == NULL)
+                return TDX_ENOMEM;
+            p->pay_end = pe;
+        }
+        p->cap_entries = nentries;
+    }
+    return tdx_buf_grow(&p->terms, nterms * 4);
+}
+
 int tdx_postings_add_term(tdx_postings *p, const void *term, size_t len)
 {
     if (p->nterms == p->cap_terms) {

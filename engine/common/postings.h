@@ -36,6 +36,8 @@ void tdx_postings_init(tdx_postings *p, int with_payload);
 void tdx_postings_reset(tdx_postings *p);
 void tdx_postings_free(tdx_postings *p);
 
+/** Make room for nterms terms and nentries entries in all. */
+int tdx_postings_reserve(tdx_postings *p, size_t nterms, size_t nentries);
 /** Start a new term (must sort after the previous one).  0 or TDX_ENOMEM. */
 int tdx_postings_add_term(tdx_postings *p, const void *term, size_t len);
 /** Append an entry to the current term (doc greater than the previous one). */

@@ -424,6 +424,17 @@ int tdx_gram_add_text(tdx_gram_builder *b, uint32_t doc, const uint8_t *text, si
     return rc;
 }
 
+int tdx_gram_builder_reserve(tdx_gram_builder *b, size_t text_bytes)
+{
+    /* A CJK character is 3 bytes and gives at most one unigram and one
+     * bigram pair; ASCII gives fewer. */
+    size_t n = text_bytes / 3 + 1024;
+    if (grow_array((void **)&b->uni, &b->cap_uni, b->nuni + n, sizeof *b->uni, 65536) ||
+        grow_array((void **)&b->bi, &b->cap_bi, b->nbi + n, sizeof *b->bi, 65536))
+        return TDX_ENOMEM;
+    return 0;
+}
+
 /* ---- emitting ---- */
 
 static int cmp_cp(const void *x, const void *y, void *ctx)
@@ -560,6 +571,9 @@ int tdx_gram_emit(tdx_gram_builder *b, tdx_postings *out, tdx_err *err)
         radix_sort(b->uni, b->tmp, b->nuni, b->start);
         b->emitted = 1;
     }
+    /* The output holds at most every pair: reserve once. */
+    if (tdx_postings_reserve(out, U + nt + b->nbi, b->nuni + b->nbi + b->npairs))
+        return tdx_err_set(err, TDX_ENOMEM, "out of memory");
     /* 3. General-path terms: counting sort of pairs by id, ids by bytes. */
     uint32_t *tstart = b->start, *tdocs = b->sorted_docs;
     uint32_t acc = 0;

@@ -53,6 +53,12 @@ void tdx_gram_builder_free(tdx_gram_builder *b);
 void tdx_gram_builder_reset(tdx_gram_builder *b);
 
 /**
+ * Make room for a batch of about text_bytes of normalized text, so adding
+ * never reallocates (and copies) pair arrays halfway through a batch.
+ */
+int tdx_gram_builder_reserve(tdx_gram_builder *b, size_t text_bytes);
+
+/**
  * Add the unigram, bigram and word terms of normalized UTF-8 text for batch
  * document `doc`.  Documents must be added in increasing order.  With
  * grams == 0 only words are skipped too (entity-only profile: nothing).

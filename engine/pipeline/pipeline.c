@@ -555,6 +555,8 @@ static int process_batch(worker *w, batch *b, tdx_err *err)
 {
     run *p = w->p;
     tdx_gram_builder_reset(w->gb);
+    if (p->grams && tdx_gram_builder_reserve(w->gb, b->arena.len))
+        return tdx_err_set(err, TDX_ENOMEM, "out of memory");
     tdx_buf_reset(&b->z);
     b->nhits = 0;
     int rc = 0;
