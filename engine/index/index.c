@@ -185,8 +185,6 @@ static int add_pair(tdx_gram_builder *b, uint32_t term, uint32_t doc)
     term_rec *r = &b->terms[term];
     if (r->last_doc == doc)
         return 0;
-    r->last_doc = doc;
-    r->ndocs++;
     if (b->npairs == b->cap_pairs) {
         size_t cap = b->cap_pairs ? b->cap_pairs * 2 : 65536;
         pair *p = tdx_reallocarray(b->pairs, cap, sizeof *p);
@@ -195,6 +193,9 @@ static int add_pair(tdx_gram_builder *b, uint32_t term, uint32_t doc)
         b->pairs = p;
         b->cap_pairs = cap;
     }
+    /* Counted only once the pair is stored: emit sizes each run by ndocs. */
+    r->last_doc = doc;
+    r->ndocs++;
     b->pairs[b->npairs].term = term;
     b->pairs[b->npairs].doc = doc;
     b->npairs++;
