@@ -342,7 +342,8 @@ int tdx_gram_emit(tdx_gram_builder *b, tdx_postings *out, tdx_err *err)
     /* start[i] now points past term i's run. */
     for (size_t i = 0; i < n; i++)
         b->order[i] = (uint32_t)i;
-    qsort_r(b->order, n, sizeof *b->order, cmp_terms, b);
+    if (n) /* order is still NULL when nothing was ever added */
+        qsort_r(b->order, n, sizeof *b->order, cmp_terms, b);
     for (size_t k = 0; k < n; k++) {
         uint32_t id = b->order[k];
         uint8_t key[TDX_FIELD_TERM_MAX + 16];
