@@ -393,7 +393,7 @@ static void gen_explicit(bdoc *d, uint64_t *r)
             t[0] = 'w';
             len = 1 + 1 + rnd(r, 3);
             for (size_t k = 1; k < len; k++)
-                t[k] = (uint8_t)"abc"[rnd(r, 3)];
+                t[k] = (uint8_t) "abc"[rnd(r, 3)];
         }
         tl_add(&d->explicit_terms, t, len, 0);
     }
@@ -476,8 +476,8 @@ Test(index, builder_postings_equal_the_model_over_random_batches)
     /* One builder for every round: reset must forget everything. */
     for (int round = 0; round < 40; round++) {
         uint64_t seed = seed0 + (uint64_t)round, r = seed;
-        genopts o = {round % 2 ? "abcdefghij0123456789" : "ab1ABZ", sizeof cjk / sizeof *cjk,
-                     1, NULL, 0};
+        genopts o = {round % 2 ? "abcdefghij0123456789" : "ab1ABZ", sizeof cjk / sizeof *cjk, 1,
+                     NULL, 0};
         size_t n = 1 + rnd(&r, round % 8 == 7 ? 400 : 60);
         bdoc *docs = calloc(n, sizeof *docs);
         gen_batch(docs, n, &r, &o);
@@ -515,7 +515,7 @@ Test(index, long_runs_are_cut_into_overlapping_windows)
         ttext t = {0};
         tt_cp(&t, 0x4E2D);
         for (size_t k = 0; k < lens[i]; k++)
-            tt_cp(&t, (uint8_t)"abcdefghijklmnopqrstuvwxyz0123456789"[(k * 7 + k / 36) % 36]);
+            tt_cp(&t, (uint8_t) "abcdefghijklmnopqrstuvwxyz0123456789"[(k * 7 + k / 36) % 36]);
         tt_cp(&t, ' ');
         tlist want = {0};
         model_text_terms(&t, 3, &want);
@@ -718,6 +718,89 @@ Test(index, builder_out_of_memory_at_every_allocation)
     free(docs);
 }
 
+Test(index, builder_stays_consistent_after_running_out_of_memory)
+{
+    /* A failed add leaves that document partly indexed; every other
+     * document's postings must still be exact and well formed.  The docs
+     * have enough distinct terms and pairs to grow every array. */
+    enum { N = 20 };
+    bdoc docs[N];
+    memset(docs, 0, sizeof docs);
+    for (uint32_t i = 0; i < N; i++) {
+        uint8_t t[5] = {'e', 0, 0, 0, 0};
+        for (uint32_t k = 0; k < 4000; k++) {
+            uint32_t id = i * 1000 + k; /* neighbours share terms */
+            t[2] = (uint8_t)(id >> 16);
+            t[3] = (uint8_t)(id >> 8);
+            t[4] = (uint8_t)id;
+            tl_add(&docs[i].explicit_terms, t, 5, 0);
+        }
+    }
+    tlist want = {0};
+    model_batch(docs, N, &want);
+    int failures = 0;
+    for (long k = 0; k < 25; k++) {
+        tdx_gram_builder *b = NULL;
+        cr_assert(eq(int, tdx_gram_builder_create(&b, NULL), 0));
+        uint32_t failed = UINT32_MAX;
+        tdx_alloc_fail_after(k);
+        for (uint32_t i = 0; i < N; i++)
+            for (size_t j = 0; j < docs[i].explicit_terms.n; j++) {
+                const tpair *tp = &docs[i].explicit_terms.v[j];
+                int rc = tdx_gram_add_term(b, i, tp->t, tp->len);
+                if (rc) {
+                    cr_assert(eq(int, rc, TDX_ENOMEM));
+                    tdx_alloc_fail_after(-1);
+                    failed = i;
+                    break;
+                }
+            }
+        tdx_alloc_fail_after(-1);
+        tdx_postings post;
+        tdx_postings_init(&post, 0);
+        cr_assert(eq(int, tdx_gram_emit(b, &post, NULL), 0));
+        expect_well_formed(&post);
+        failures += failed != UINT32_MAX;
+        /* Compare with the model, the failed doc left out on both sides. */
+        size_t t = 0;
+        for (size_t i = 0; i < want.n;) {
+            size_t j = i;
+            while (j < want.n &&
+                   cmp_bytes(want.v[j].t, want.v[j].len, want.v[i].t, want.v[i].len) == 0)
+                j++;
+            size_t nw = 0;
+            for (size_t x = i; x < j; x++)
+                nw += want.v[x].doc != failed;
+            tdx_span sp = {NULL, 0};
+            if (t < post.nterms)
+                sp = tdx_postings_term(&post, t);
+            if (sp.p && cmp_bytes(sp.p, sp.len, want.v[i].t, want.v[i].len) == 0) {
+                size_t e = tdx_postings_ent_begin(&post, t), e1 = post.ent_end[t];
+                for (size_t x = i; x < j; x++) {
+                    if (e < e1 && post.docs[e] == failed)
+                        e++;
+                    if (want.v[x].doc == failed)
+                        continue;
+                    cr_assert(lt(sz, e, e1), "allocation %ld: term %zu misses docs", k, t);
+                    cr_assert(eq(u32, post.docs[e], want.v[x].doc), "allocation %ld", k);
+                    e++;
+                }
+                cr_assert(eq(sz, e, e1), "allocation %ld: term %zu has extra docs", k, t);
+                t++;
+            } else {
+                cr_assert(eq(sz, nw, 0), "allocation %ld: term missing", k);
+            }
+            i = j;
+        }
+        cr_assert(eq(sz, t, post.nterms), "allocation %ld: extra terms", k);
+        tdx_postings_free(&post);
+        tdx_gram_builder_free(b);
+    }
+    cr_assert(gt(int, failures, 3));
+    tl_free(&want);
+    free_batch(docs, N);
+}
+
 /* ---- query terms vs a naive index ------------------------------------------------ */
 
 typedef struct qcorpus {
@@ -789,8 +872,7 @@ typedef struct qstats {
 } qstats;
 
 /* The core property of substring search, for one query. */
-static void check_query(const qcorpus *c, const uint8_t *q, size_t len, uint64_t seed,
-                        qstats *st)
+static void check_query(const qcorpus *c, const uint8_t *q, size_t len, uint64_t seed, qstats *st)
 {
     tdx_qterm terms[256];
     size_t nt = 9999;
@@ -973,8 +1055,8 @@ Test(index, query_terms_of_small_queries)
         tdx_qterm t[8];
         size_t n = 0;
         int exact = -1;
-        cr_assert(eq(int, tdx_query_terms((const uint8_t *)k->q, strlen(k->q), t, 8, &n, &exact),
-                     0));
+        cr_assert(
+            eq(int, tdx_query_terms((const uint8_t *)k->q, strlen(k->q), t, 8, &n, &exact), 0));
         size_t want = 0;
         while (want < 4 && k->terms[want])
             want++;
@@ -1029,6 +1111,6 @@ Test(index, too_many_query_terms_is_elimit)
     char w[400] = "";
     for (int i = 0; i < 100; i++)
         strcat(w, "ab ");
-    cr_assert(eq(int, tdx_query_terms((const uint8_t *)w, strlen(w), t, 64, &n, &exact),
-                 TDX_ELIMIT));
+    cr_assert(
+        eq(int, tdx_query_terms((const uint8_t *)w, strlen(w), t, 64, &n, &exact), TDX_ELIMIT));
 }

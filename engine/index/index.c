@@ -248,11 +248,12 @@ int tdx_gram_add_term(tdx_gram_builder *b, uint32_t doc, const uint8_t *term, si
     term_rec *r = &b->terms[id];
     if (r->last_doc == doc)
         return 0;
-    r->last_doc = doc;
-    r->ndocs++;
     if (b->npairs == b->cap_pairs &&
         grow_array((void **)&b->pairs, &b->cap_pairs, b->npairs + 1, sizeof *b->pairs, 4096))
         return TDX_ENOMEM;
+    /* Counted only once the pair is stored: emit sizes each run by ndocs. */
+    r->last_doc = doc;
+    r->ndocs++;
     b->pairs[b->npairs].term = id;
     b->pairs[b->npairs].doc = doc;
     b->npairs++;

@@ -1742,7 +1742,8 @@ int tdx_store_terms(tdx_rtxn *t, uint8_t cls, const uint8_t *prefix, size_t plen
     termvec tv = {TDX_BUF_INIT, NULL, 0, 0};
     uint8_t kb[512];
     kb[0] = cls;
-    memcpy(kb + 1, prefix, plen);
+    if (plen) /* prefix may be NULL when plen is 0 */
+        memcpy(kb + 1, prefix, plen);
     size_t kl = plen + 1;
     MDB_cursor *cur;
     MDB_val k, v;

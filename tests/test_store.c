@@ -1,0 +1,2045 @@
+/*
+ * test_store.c - the LMDB index (store/): everything written is read back
+ * and compared with an in-test model of the index (doc ids, keys, content
+ * hashes, tombstones, counts, and a term -> doc ids map built from the
+ * batches' postings); dedupe and replace; merge and batch-boundary
+ * independence of the dump; map growth; snapshots; damaged values written
+ * straight into the LMDB environment; schema checks; error paths.
+ */
+#include <criterion/criterion.h>
+#include <criterion/new/assert.h>
+#include <errno.h>
+#include <jemalloc/jemalloc.h>
+#include <lmdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/alloc.h"
+#include "common/hash.h"
+#include "common/varint.h"
+#include "index/index.h"
+#include "store/store.h"
+#include "testutil.h"
+
+static void setup(void)
+{
+    tu_tmpdir();
+}
+
+static void teardown(void)
+{
+    tu_tmpdir_remove();
+}
+
+TestSuite(store, .init = setup, .fini = teardown);
+
+/* ---- the schema every test index is set up with ---------------------------------- */
+
+#define NPAT 6
+#define NENT 3
+#define NCAT 2
+
+static const tdx_store_pattern patterns[NPAT] = {
+    {0, 0, 0, 1, "深圳大学", "深圳大学"}, {0, 0, 0, 2, "深圳大學", "深圳大学"},
+    {1, 1, 1, 3, "A100", "a100"},         {1, 1, 2, 4, "/h[0-9]+/", "h[0-9]+"},
+    {2, 0, 0, 5, "招标", "招标"},         {2, 0, 0, 6, "tab\there", "tab\there"},
+};
+static const char *const entities[NENT] = {"深圳大学", "NVIDIA A100", "招标\\公司"};
+static const uint32_t entity_category[NENT] = {0, 1, 0};
+static const char *const categories[NCAT] = {"university", "chip\nmodel"};
+
+static tdx_store_schema schema(void)
+{
+    tdx_store_schema s = {"test-normalizer 1", 7,        1,          0x0123456789abcdefULL,
+                          "/lists/watch.tsv",  patterns, NPAT,       entities,
+                          entity_category,     NENT,     categories, NCAT};
+    return s;
+}
+
+static tdx_store *open_store(const char *dir, int readonly, size_t map_size)
+{
+    tdx_store_opts o = {readonly, !readonly, map_size};
+    tdx_store *s = NULL;
+    tdx_err err = {0};
+    int rc = tdx_store_open(dir, &o, &s, &err);
+    cr_assert(eq(int, rc, 0), "open '%s': %s", dir, err.msg);
+    return s;
+}
+
+static tdx_store *new_index(const char *dir)
+{
+    tdx_store *s = open_store(dir, 0, 0);
+    tdx_store_schema sc = schema();
+    tdx_err err = {0};
+    cr_assert(eq(int, tdx_store_setup(s, &sc, &err), 0), "%s", err.msg);
+    return s;
+}
+
+/* ---- documents --------------------------------------------------------------------- */
+
+typedef struct sdoc {
+    char key[600];
+    char source[64], title[64], url[64], date[16];
+    const char *format, *encoding;
+    uint64_t line, offset, invalid;
+    uint32_t date_ymd;
+    char *text; /* owned, valid UTF-8 */
+    size_t text_len;
+    uint64_t hash[2];
+    char mk[3][16], mv[3][32];
+    tdx_store_kv meta[3];
+    size_t nmeta;
+    tdx_store_hit hits[6];
+    size_t nhits;
+} sdoc;
+
+static size_t rnd(uint64_t *r, size_t n)
+{
+    return (size_t)(tu_rand(r) % n);
+}
+
+static void gen_text(uint64_t *r, char *out, size_t cap, size_t ntok)
+{
+    static const char *const cjk[] = {"中", "国", "大", "学", "采", "购"};
+    static const char *const words[] = {"a", "ab", "abc", "h100", "a100", "x", "bcd", "zz"};
+    size_t len = 0;
+    out[0] = 0;
+    for (size_t k = 0; k < ntok; k++) {
+        const char *t = rnd(r, 2) ? cjk[rnd(r, 6)] : words[rnd(r, 8)];
+        const char *sep = rnd(r, 3) ? "" : " ";
+        if (len + strlen(t) + 2 >= cap)
+            break;
+        len += (size_t)snprintf(out + len, cap - len, "%s%s", t, sep);
+    }
+}
+
+/* Content from the text: the same text always gives the same hash. */
+static void set_text(sdoc *d, const char *text)
+{
+    free(d->text);
+    d->text = strdup(text);
+    d->text_len = strlen(text);
+    tdx_hash128(d->text, d->text_len, d->hash);
+    /* Hits: sorted by (nstart, nend, pattern), offsets inside the text; the
+     * original offsets grow with the normalized ones, as the normalizer's
+     * offset map does. */
+    d->nhits = d->text_len ? (size_t)(d->hash[1] % 4) : 0;
+    uint32_t at = 0;
+    for (size_t i = 0; i < d->nhits; i++) {
+        tdx_store_hit *h = &d->hits[i];
+        uint64_t x = d->hash[0] >> (i * 8);
+        at += (uint32_t)(x % 3);
+        if (at > d->text_len)
+            at = (uint32_t)d->text_len;
+        h->pattern = (uint32_t)((x >> 3) % NPAT);
+        h->nstart = at;
+        h->nend = at + (uint32_t)((x >> 6) % 3);
+        if (h->nend > d->text_len)
+            h->nend = (uint32_t)d->text_len;
+        h->ostart = h->nstart * 3 / 4;
+        h->oend = h->nend * 3 / 4;
+    }
+    for (size_t i = 1; i < d->nhits; i++)
+        for (size_t j = i; j > 0; j--) {
+            tdx_store_hit *a = &d->hits[j - 1], *b = &d->hits[j];
+            if (a->nstart < b->nstart || (a->nstart == b->nstart && a->nend < b->nend) ||
+                (a->nstart == b->nstart && a->nend == b->nend && a->pattern <= b->pattern))
+                break;
+            tdx_store_hit t = *a;
+            *a = *b;
+            *b = t;
+        }
+}
+
+static void gen_doc(sdoc *d, uint64_t *r, const char *key, const char *text)
+{
+    memset(d, 0, sizeof *d);
+    snprintf(d->key, sizeof d->key, "%s", key);
+    snprintf(d->source, sizeof d->source, "in/file%zu.jsonl", rnd(r, 4));
+    snprintf(d->title, sizeof d->title, "标题 %zu\t\"x\"", rnd(r, 1000));
+    snprintf(d->url, sizeof d->url, "https://example.org/%zu", rnd(r, 1000));
+    if (rnd(r, 3)) {
+        d->date_ymd = 20230101 + (uint32_t)rnd(r, 12) * 100 + (uint32_t)rnd(r, 28);
+        snprintf(d->date, sizeof d->date, "%u", d->date_ymd);
+    }
+    d->format = rnd(r, 2) ? "jsonl" : NULL;
+    d->encoding = "utf-8";
+    d->line = rnd(r, 100000);
+    d->offset = tu_rand(r) >> 20;
+    d->invalid = rnd(r, 5) ? 0 : rnd(r, 9);
+    d->nmeta = rnd(r, 4);
+    for (size_t i = 0; i < d->nmeta; i++) {
+        snprintf(d->mk[i], sizeof d->mk[i], "%s", i == 0 ? "buyer" : i == 1 ? "区" : "k\x1f");
+        snprintf(d->mv[i], sizeof d->mv[i], "v%zu 值", rnd(r, 3));
+        d->meta[i].key = d->mk[i];
+        d->meta[i].val = d->mv[i];
+    }
+    char buf[512];
+    if (text == NULL) {
+        gen_text(r, buf, sizeof buf, 1 + rnd(r, 30));
+        text = buf;
+    }
+    set_text(d, text);
+}
+
+/* ---- batches ----------------------------------------------------------------------- */
+
+typedef struct sbatch {
+    tdx_store_doc *docs;
+    tdx_buf *z;
+    size_t n;
+    tdx_postings post;
+    tdx_store_input inputs[2];
+    size_t ninputs;
+    uint64_t rejects;
+} sbatch;
+
+static void add_term5(tdx_gram_builder *gb, uint32_t doc, uint8_t cls, uint32_t id)
+{
+    uint8_t t[5] = {cls, (uint8_t)(id >> 24), (uint8_t)(id >> 16), (uint8_t)(id >> 8), (uint8_t)id};
+    cr_assert(eq(int, tdx_gram_add_term(gb, doc, t, 5), 0));
+}
+
+/* Batch of docs as the pipeline hands it over: compressed text, terms of
+ * the text, of the hits and of the metadata. */
+static void sbatch_make(sbatch *b, sdoc *const *docs, size_t n)
+{
+    memset(b, 0, sizeof *b);
+    b->n = n;
+    b->docs = calloc(n + 1, sizeof *b->docs);
+    b->z = calloc(n + 1, sizeof *b->z);
+    tdx_postings_init(&b->post, 0);
+    tdx_store_zctx *z = NULL;
+    cr_assert(eq(int, tdx_store_zctx_create(&z), 0));
+    tdx_gram_builder *gb = NULL;
+    cr_assert(eq(int, tdx_gram_builder_create(&gb, NULL), 0));
+    for (size_t i = 0; i < n; i++) {
+        const sdoc *d = docs[i];
+        cr_assert(eq(
+            int, tdx_store_compress(z, (const uint8_t *)d->text, d->text_len, &b->z[i], NULL), 0));
+        b->docs[i] = (tdx_store_doc){.key = d->key,
+                                     .source = d->source,
+                                     .title = d->title,
+                                     .date = d->date,
+                                     .url = d->url,
+                                     .format = d->format,
+                                     .encoding = d->encoding,
+                                     .line = d->line,
+                                     .offset = d->offset,
+                                     .date_ymd = d->date_ymd,
+                                     .text_len = d->text_len,
+                                     .invalid = d->invalid,
+                                     .hash = {d->hash[0], d->hash[1]},
+                                     .meta = d->meta,
+                                     .nmeta = d->nmeta,
+                                     .hits = d->hits,
+                                     .nhits = d->nhits,
+                                     .ztext = b->z[i].p,
+                                     .ztext_len = b->z[i].len};
+        uint32_t doc = (uint32_t)i;
+        cr_assert(eq(int, tdx_gram_add_text(gb, doc, (const uint8_t *)d->text, d->text_len), 0));
+        for (size_t h = 0; h < d->nhits; h++) {
+            const tdx_store_pattern *p = &patterns[d->hits[h].pattern];
+            add_term5(gb, doc, 'p', d->hits[h].pattern);
+            add_term5(gb, doc, 'e', p->entity);
+            add_term5(gb, doc, 'c', p->category);
+        }
+        for (size_t k = 0; k < d->nmeta; k++) {
+            char t[80];
+            int tl = snprintf(t, sizeof t, "f%s\x1f%s", d->mk[k], d->mv[k]);
+            cr_assert(eq(int, tdx_gram_add_term(gb, doc, (const uint8_t *)t, (size_t)tl), 0));
+        }
+    }
+    cr_assert(eq(int, tdx_gram_emit(gb, &b->post, NULL), 0));
+    tdx_gram_builder_free(gb);
+    tdx_store_zctx_free(z);
+}
+
+static void sbatch_free(sbatch *b)
+{
+    for (size_t i = 0; i < b->n; i++)
+        tdx_buf_free(&b->z[i]);
+    free(b->z);
+    free(b->docs);
+    tdx_postings_free(&b->post);
+}
+
+static tdx_store_batch as_batch(const sbatch *b)
+{
+    tdx_store_batch sb = {b->docs, b->n, &b->post, b->inputs, b->ninputs, b->rejects};
+    return sb;
+}
+
+static void write_ok(tdx_store *s, const sbatch *b, int replace, tdx_store_batch_stats *st)
+{
+    tdx_store_batch sb = as_batch(b);
+    tdx_err err = {0};
+    int rc = tdx_store_write_batch(s, &sb, replace, st, &err);
+    cr_assert(eq(int, rc, 0), "write_batch: %s", err.msg);
+}
+
+/* ---- the model ------------------------------------------------------------------- */
+
+typedef struct mkey {
+    const char *key;
+    uint32_t id;
+    int dup;
+} mkey;
+
+typedef struct mpost {
+    uint8_t term[96];
+    size_t len;
+    uint32_t id;
+} mpost;
+
+typedef struct model {
+    const sdoc **byid; /* [id], id >= 1 */
+    uint8_t *deleted;
+    size_t next, cap;
+    mkey *keys;
+    size_t nkeys, capk;
+    mpost *post;
+    size_t npost, capp;
+    uint64_t docs, ndeleted, duplicates, bytes, hits, rejects;
+    int sorted;
+} model;
+
+static void model_init(model *m)
+{
+    memset(m, 0, sizeof *m);
+    m->next = 1;
+}
+
+static void model_free(model *m)
+{
+    free(m->byid);
+    free(m->deleted);
+    free(m->keys);
+    free(m->post);
+}
+
+static mkey *model_key(model *m, const char *key)
+{
+    for (size_t i = 0; i < m->nkeys; i++)
+        if (strcmp(m->keys[i].key, key) == 0)
+            return &m->keys[i];
+    return NULL;
+}
+
+static void model_set_key(model *m, const char *key, uint32_t id, int dup)
+{
+    mkey *k = model_key(m, key);
+    if (k == NULL) {
+        if (m->nkeys == m->capk) {
+            m->capk = m->capk ? m->capk * 2 : 64;
+            m->keys = realloc(m->keys, m->capk * sizeof *m->keys);
+        }
+        k = &m->keys[m->nkeys++];
+        k->key = key;
+    }
+    k->id = id;
+    k->dup = dup;
+}
+
+static int same_hash(const sdoc *a, const sdoc *b)
+{
+    return a->hash[0] == b->hash[0] && a->hash[1] == b->hash[1];
+}
+
+/* The live document with this content, 0 if none. */
+static uint32_t model_live_hash(const model *m, const sdoc *d)
+{
+    for (size_t id = 1; id < m->next; id++)
+        if (!m->deleted[id] && same_hash(m->byid[id], d))
+            return (uint32_t)id;
+    return 0;
+}
+
+/*
+ * What write_batch must do, from store.h: a known key with the same content
+ * is left alone; with other content it is kept (or, replacing, the old
+ * document becomes a tombstone); content already indexed under another key
+ * makes the key a duplicate; anything else is a new document.
+ */
+static void model_apply(model *m, const sbatch *b, sdoc *const *docs, int replace,
+                        tdx_store_batch_stats *want)
+{
+    memset(want, 0, sizeof *want);
+    uint32_t *remap = calloc(b->n + 1, sizeof *remap);
+    for (size_t i = 0; i < b->n; i++) {
+        const sdoc *d = docs[i];
+        mkey *k = model_key(m, d->key);
+        if (k) {
+            if (same_hash(m->byid[k->id], d)) {
+                want->existing++;
+                continue;
+            }
+            if (!replace) {
+                want->changed++;
+                continue;
+            }
+            if (!k->dup) {
+                const sdoc *old = m->byid[k->id];
+                m->deleted[k->id] = 1;
+                m->ndeleted++;
+                m->docs--;
+                m->bytes -= old->text_len;
+                m->hits -= old->nhits;
+            } else {
+                m->duplicates--;
+            }
+            want->replaced++;
+        }
+        uint32_t live = model_live_hash(m, d);
+        if (live) {
+            model_set_key(m, d->key, live, 1);
+            m->duplicates++;
+            want->duplicates++;
+            continue;
+        }
+        if (m->next + 1 >= m->cap) {
+            m->cap = m->cap ? m->cap * 2 : 256;
+            m->byid = realloc(m->byid, m->cap * sizeof *m->byid);
+            m->deleted = realloc(m->deleted, m->cap);
+        }
+        uint32_t id = (uint32_t)m->next++;
+        m->byid[id] = d;
+        m->deleted[id] = 0;
+        remap[i] = id;
+        model_set_key(m, d->key, id, 0);
+        m->docs++;
+        m->bytes += d->text_len;
+        m->hits += d->nhits;
+        want->added++;
+        want->hits += d->nhits;
+        want->bytes += d->text_len;
+    }
+    for (size_t t = 0; t < b->post.nterms; t++) {
+        tdx_span sp = tdx_postings_term(&b->post, t);
+        for (size_t e = tdx_postings_ent_begin(&b->post, t); e < b->post.ent_end[t]; e++) {
+            uint32_t id = remap[b->post.docs[e]];
+            if (id == 0)
+                continue;
+            if (m->npost == m->capp) {
+                m->capp = m->capp ? m->capp * 2 : 1024;
+                m->post = realloc(m->post, m->capp * sizeof *m->post);
+            }
+            mpost *p = &m->post[m->npost++];
+            cr_assert(le(sz, sp.len, sizeof p->term));
+            memcpy(p->term, sp.p, sp.len);
+            p->len = sp.len;
+            p->id = id;
+        }
+    }
+    m->rejects += b->rejects;
+    m->sorted = 0;
+    free(remap);
+}
+
+/* Write a batch and check its stats against the model's. */
+static void write_both(tdx_store *s, model *m, sdoc *const *docs, size_t n, int replace)
+{
+    sbatch b;
+    sbatch_make(&b, docs, n);
+    tdx_store_batch_stats got, want;
+    model_apply(m, &b, docs, replace, &want);
+    write_ok(s, &b, replace, &got);
+    cr_assert(eq(sz, got.added, want.added));
+    cr_assert(eq(sz, got.existing, want.existing));
+    cr_assert(eq(sz, got.duplicates, want.duplicates));
+    cr_assert(eq(sz, got.replaced, want.replaced));
+    cr_assert(eq(sz, got.changed, want.changed));
+    cr_assert(eq(u64, got.hits, want.hits));
+    cr_assert(eq(u64, got.bytes, want.bytes));
+    sbatch_free(&b);
+}
+
+static int cmp_bytes(const uint8_t *a, size_t la, const uint8_t *b, size_t lb)
+{
+    int c = memcmp(a, b, la < lb ? la : lb);
+    return c ? c : (la < lb ? -1 : la > lb);
+}
+
+static int cmp_mpost(const void *x, const void *y)
+{
+    const mpost *a = x, *b = y;
+    int c = cmp_bytes(a->term, a->len, b->term, b->len);
+    return c ? c : (a->id < b->id ? -1 : a->id > b->id);
+}
+
+/* ---- reading everything back ----------------------------------------------------- */
+
+typedef struct termlist {
+    mpost *v;
+    size_t n, cap;
+} termlist;
+
+static int collect_term(void *ctx, const uint8_t *term, size_t len)
+{
+    termlist *l = ctx;
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 64;
+        l->v = realloc(l->v, l->cap * sizeof *l->v);
+    }
+    cr_assert(le(sz, len, sizeof l->v->term));
+    memcpy(l->v[l->n].term, term, len);
+    l->v[l->n++].len = len;
+    return 0;
+}
+
+static void expect_span(const char *got, size_t glen, const char *want, const char *what,
+                        uint32_t id)
+{
+    const char *w = want ? want : "";
+    cr_assert(eq(sz, glen, strlen(w)), "doc %u %s length", id, what);
+    cr_assert(eq(int, memcmp(got, w, glen), 0), "doc %u %s", id, what);
+}
+
+static void verify_postings(tdx_rtxn *t, model *m)
+{
+    if (!m->sorted) {
+        qsort(m->post, m->npost, sizeof *m->post, cmp_mpost);
+        m->sorted = 1;
+    }
+    tdx_err err = {0};
+    tdx_docset got = {0};
+    /* Every class: the dictionary is the model's distinct terms. */
+    size_t i = 0;
+    for (const char *cls = "bcefpuw"; *cls; cls++) {
+        termlist tl = {0};
+        cr_assert(eq(int, tdx_store_terms(t, (uint8_t)*cls, NULL, 0, collect_term, &tl, &err), 0),
+                  "%s", err.msg);
+        const mpost *terms = tl.v;
+        for (size_t k = 0; k < tl.n; k++) {
+            cr_assert(lt(sz, i, m->npost), "class %c: extra term", *cls);
+            size_t j = i;
+            while (j < m->npost &&
+                   cmp_bytes(m->post[j].term, m->post[j].len, m->post[i].term, m->post[i].len) == 0)
+                j++;
+            cr_assert(
+                eq(int, cmp_bytes(terms[k].term, terms[k].len, m->post[i].term, m->post[i].len), 0),
+                "class %c: term %zu differs", *cls, k);
+            cr_assert(eq(int, tdx_store_postings(t, terms[k].term, terms[k].len, &got, &err), 0),
+                      "%s", err.msg);
+            cr_assert(eq(sz, got.n, j - i), "class %c term %zu: %zu docs, want %zu", *cls, k, got.n,
+                      j - i);
+            for (size_t x = 0; x < got.n; x++)
+                cr_assert(eq(u32, got.v[x], m->post[i + x].id));
+            uint64_t cnt = 0;
+            cr_assert(
+                eq(int, tdx_store_postings_count(t, terms[k].term, terms[k].len, &cnt, &err), 0));
+            cr_assert(eq(u64, cnt, j - i));
+            i = j;
+        }
+        cr_assert(i == m->npost || m->post[i].term[0] != (uint8_t)*cls,
+                  "class %c: store misses terms", *cls);
+        free(tl.v);
+    }
+    cr_assert(eq(sz, i, m->npost));
+    /* A prefix walk returns exactly the dictionary words with that prefix. */
+    termlist tl = {0};
+    cr_assert(
+        eq(int, tdx_store_terms(t, 'w', (const uint8_t *)"a", 1, collect_term, &tl, &err), 0));
+    const mpost *terms = tl.v;
+    size_t want = 0, k = 0;
+    for (size_t x = 0; x < m->npost; x++) {
+        if (m->post[x].len < 2 || memcmp(m->post[x].term, "wa", 2) != 0)
+            continue;
+        if (x && cmp_bytes(m->post[x - 1].term, m->post[x - 1].len, m->post[x].term,
+                           m->post[x].len) == 0)
+            continue;
+        want++;
+        cr_assert(lt(sz, k, tl.n));
+        cr_assert(
+            eq(int, cmp_bytes(terms[k].term, terms[k].len, m->post[x].term, m->post[x].len), 0));
+        k++;
+    }
+    cr_assert(eq(sz, k, want));
+    cr_assert(eq(sz, tl.n, want));
+    free(tl.v);
+    /* Unknown terms are empty, not errors. */
+    cr_assert(eq(int, tdx_store_postings(t, (const uint8_t *)"wnosuchword", 11, &got, &err), 0));
+    cr_assert(eq(sz, got.n, 0));
+    tdx_docset_free(&got);
+}
+
+typedef struct lines {
+    char *p;
+    size_t len, n;
+} lines;
+
+static int line_fn(void *ctx, const char *line, size_t len)
+{
+    lines *l = ctx;
+    l->p = realloc(l->p, l->len + len + 2);
+    if (len)
+        memcpy(l->p + l->len, line, len);
+    l->len += len;
+    l->p[l->len++] = '\n';
+    l->p[l->len] = 0;
+    l->n++;
+    return 0;
+}
+
+static uint64_t check_problems(tdx_store *s, lines *out)
+{
+    tdx_rtxn *t = NULL;
+    tdx_err err = {0};
+    cr_assert(eq(int, tdx_store_read_begin(s, &t, &err), 0));
+    uint64_t problems = 99999;
+    lines l = {0};
+    cr_assert(eq(int, tdx_store_check(t, line_fn, &l, &problems, &err), 0), "%s", err.msg);
+    tdx_store_read_end(t);
+    cr_assert(eq(u64, problems, l.n));
+    if (out)
+        *out = l;
+    else
+        free(l.p);
+    return problems;
+}
+
+static void expect_clean(tdx_store *s)
+{
+    lines l = {0};
+    uint64_t n = check_problems(s, &l);
+    cr_assert(eq(u64, n, 0), "check: %s", l.p);
+    free(l.p);
+}
+
+static char *dump(tdx_store *s)
+{
+    tdx_rtxn *t = NULL;
+    tdx_err err = {0};
+    cr_assert(eq(int, tdx_store_read_begin(s, &t, &err), 0));
+    lines l = {0};
+    cr_assert(eq(int, tdx_store_dump(t, line_fn, &l, &err), 0), "%s", err.msg);
+    tdx_store_read_end(t);
+    return l.p;
+}
+
+static void verify(tdx_store *s, model *m)
+{
+    tdx_rtxn *t = NULL;
+    tdx_err err = {0};
+    cr_assert(eq(int, tdx_store_read_begin(s, &t, &err), 0));
+    tdx_store_info in;
+    cr_assert(eq(int, tdx_store_get_info(t, &in, &err), 0));
+    cr_assert(eq(u32, in.format, TDX_STORE_FORMAT));
+    cr_assert(eq(str, in.normalizer, "test-normalizer 1"));
+    cr_assert(eq(u32, in.norm_steps, 7));
+    cr_assert(eq(int, in.grams, 1));
+    cr_assert(eq(u64, in.wl_hash, 0x0123456789abcdefULL));
+    cr_assert(eq(str, in.wl_source, "/lists/watch.tsv"));
+    cr_assert(eq(u64, in.next_doc, m->next));
+    cr_assert(eq(u64, in.docs, m->docs));
+    cr_assert(eq(u64, in.deleted, m->ndeleted));
+    cr_assert(eq(u64, in.duplicates, m->duplicates));
+    cr_assert(eq(u64, in.bytes, m->bytes));
+    cr_assert(eq(u64, in.hits, m->hits));
+    cr_assert(eq(u64, in.rejects, m->rejects));
+    cr_assert(eq(u64, in.npatterns, NPAT));
+    cr_assert(eq(u64, in.nentities, NENT));
+    cr_assert(eq(u64, in.ncategories, NCAT));
+
+    tdx_buf text = TDX_BUF_INIT;
+    tdx_store_hit *hits = NULL;
+    size_t nh = 0, caph = 0;
+    uint32_t *dates = calloc(m->next + 1, sizeof *dates);
+    cr_assert(eq(int, tdx_store_dates(t, dates, m->next - 1, &err), 0));
+    for (uint32_t id = 1; id < m->next; id++) {
+        const sdoc *d = m->byid[id];
+        tdx_store_docinfo di;
+        cr_assert(eq(int, tdx_store_get_doc(t, id, &di, &err), 0), "%s", err.msg);
+        cr_assert(eq(u32, di.id, id));
+        expect_span(di.key, di.key_len, d->key, "key", id);
+        expect_span(di.source, di.source_len, d->source, "source", id);
+        expect_span(di.title, di.title_len, d->title, "title", id);
+        expect_span(di.date, di.date_len, d->date, "date", id);
+        expect_span(di.url, di.url_len, d->url, "url", id);
+        expect_span(di.format, di.format_len, d->format, "format", id);
+        expect_span(di.encoding, di.encoding_len, d->encoding, "encoding", id);
+        cr_assert(eq(u64, di.line, d->line));
+        cr_assert(eq(u64, di.offset, d->offset));
+        cr_assert(eq(u64, di.text_len, d->text_len));
+        cr_assert(eq(u64, di.invalid, d->invalid));
+        cr_assert(eq(u64, di.hash[0], d->hash[0]));
+        cr_assert(eq(u64, di.hash[1], d->hash[1]));
+        cr_assert(eq(u32, di.date_ymd, d->date_ymd));
+        cr_assert(eq(u32, di.nhits, (uint32_t)d->nhits));
+        cr_assert(eq(int, di.deleted, m->deleted[id]), "doc %u tombstone", id);
+        cr_assert(eq(sz, di.nmeta, d->nmeta));
+        const uint8_t *pos = di.meta;
+        tdx_span k, v;
+        size_t nm = 0;
+        while (tdx_store_meta_next(&di, &pos, &k, &v)) {
+            cr_assert(lt(sz, nm, d->nmeta));
+            expect_span((const char *)k.p, k.len, d->mk[nm], "meta key", id);
+            expect_span((const char *)v.p, v.len, d->mv[nm], "meta value", id);
+            nm++;
+        }
+        cr_assert(eq(sz, nm, d->nmeta));
+        cr_assert(eq(int, tdx_store_get_text(t, id, &text, &err), 0), "%s", err.msg);
+        expect_span((const char *)text.p, text.len, d->text, "text", id);
+        cr_assert(eq(int, tdx_store_get_hits(t, id, &hits, &nh, &caph, &err), 0));
+        cr_assert(eq(sz, nh, d->nhits));
+        for (size_t i = 0; i < nh; i++)
+            cr_assert(eq(int, memcmp(&hits[i], &d->hits[i], sizeof hits[i]), 0), "doc %u hit %zu",
+                      id, i);
+        cr_assert(eq(u32, dates[id - 1], d->date_ymd));
+    }
+    free(dates);
+    free(hits);
+    tdx_buf_free(&text);
+    for (size_t i = 0; i < m->nkeys; i++) {
+        uint32_t id = 0;
+        cr_assert(
+            eq(int, tdx_store_find_key(t, m->keys[i].key, strlen(m->keys[i].key), &id, &err), 0));
+        cr_assert(eq(u32, id, m->keys[i].id), "key %s", m->keys[i].key);
+    }
+    tdx_docset del = {0};
+    cr_assert(eq(int, tdx_store_deleted(t, &del, &err), 0));
+    size_t nd = 0;
+    for (uint32_t id = 1; id < m->next; id++)
+        if (m->deleted[id]) {
+            cr_assert(lt(sz, nd, del.n));
+            cr_assert(eq(u32, del.v[nd], id));
+            nd++;
+        }
+    cr_assert(eq(sz, nd, del.n));
+    tdx_docset_free(&del);
+    verify_postings(t, m);
+    tdx_store_read_end(t);
+    expect_clean(s);
+}
+
+static size_t pending(tdx_store *s)
+{
+    size_t n = 999;
+    cr_assert(eq(int, tdx_store_pending_segments(s, &n, NULL), 0));
+    return n;
+}
+
+static void merge_ok(tdx_store *s)
+{
+    tdx_err err = {0};
+    cr_assert(eq(int, tdx_store_merge(s, &err), 0), "merge: %s", err.msg);
+    cr_assert(eq(sz, pending(s), 0));
+}
+
+/* The model holds before and after folding the segments into main postings. */
+static void verify_merge_verify(tdx_store *s, model *m)
+{
+    verify(s, m);
+    merge_ok(s);
+    verify(s, m);
+}
+
+/* ---- a random corpus with repeated keys and contents ------------------------------ */
+
+typedef struct corpus {
+    sdoc *docs;
+    sdoc **ptr;
+    size_t n;
+} corpus;
+
+static void corpus_make(corpus *c, uint64_t *r, size_t n)
+{
+    c->n = n;
+    c->docs = calloc(n, sizeof *c->docs);
+    c->ptr = calloc(n, sizeof *c->ptr);
+    for (size_t i = 0; i < n; i++) {
+        char key[600];
+        size_t x = rnd(r, 10);
+        /* Mostly new keys; some repeat a key (same or other content), some
+         * repeat content under a new key. */
+        if (x < 2 && i > 0)
+            snprintf(key, sizeof key, "%s", c->docs[rnd(r, i)].key);
+        else
+            snprintf(key, sizeof key, "doc-%zu", i);
+        const char *text = NULL;
+        if ((x == 1 || x == 2) && i > 0)
+            text = c->docs[rnd(r, i)].text;
+        gen_doc(&c->docs[i], r, key, text);
+        c->ptr[i] = &c->docs[i];
+    }
+}
+
+static void corpus_free(corpus *c)
+{
+    for (size_t i = 0; i < c->n; i++)
+        free(c->docs[i].text);
+    free(c->docs);
+    free(c->ptr);
+}
+
+/* Write the corpus in batches of `size` (0: random sizes). */
+static void write_corpus(tdx_store *s, model *m, const corpus *c, size_t size, int replace,
+                         uint64_t *r)
+{
+    for (size_t i = 0; i < c->n;) {
+        size_t n = size ? size : 1 + rnd(r, 20);
+        if (n > c->n - i)
+            n = c->n - i;
+        write_both(s, m, c->ptr + i, n, replace);
+        i += n;
+    }
+}
+
+/* ---- round trip ------------------------------------------------------------------- */
+
+Test(store, round_trip_before_and_after_merge)
+{
+    uint64_t seed = tu_seed("store.round_trip"), r = seed;
+    for (int replace = 0; replace < 2; replace++) {
+        char dir[64];
+        snprintf(dir, sizeof dir, "idx%d", replace);
+        tdx_store *s = new_index(tu_path(dir));
+        corpus c;
+        corpus_make(&c, &r, 160);
+        model m;
+        model_init(&m);
+        write_corpus(s, &m, &c, 0, replace, &r);
+        cr_assert(gt(sz, pending(s), 3));
+        verify_merge_verify(s, &m);
+        /* More batches on top of merged postings, merged again (b -> a). */
+        corpus c2;
+        corpus_make(&c2, &r, 40);
+        write_corpus(s, &m, &c2, 0, replace, &r);
+        verify_merge_verify(s, &m);
+        merge_ok(s); /* nothing pending: a no-op */
+        verify(s, &m);
+        if (replace)
+            cr_assert(gt(u64, m.ndeleted, 0), "seed %llu: replace exercised",
+                      (unsigned long long)seed);
+        cr_assert(gt(u64, m.duplicates, 0));
+        tdx_store_close(s);
+        /* Reopened read-only, the same content. */
+        s = open_store(tu_path(dir), 1, 0);
+        verify(s, &m);
+        tdx_store_close(s);
+        model_free(&m);
+        corpus_free(&c);
+        corpus_free(&c2);
+    }
+}
+
+Test(store, text_compression_round_trip)
+{
+    tdx_store_zctx *z = NULL;
+    cr_assert(eq(int, tdx_store_zctx_create(&z), 0));
+    tdx_store *s = new_index(tu_path("idx"));
+    /* Empty, tiny, NUL bytes, and texts over zstd's block size. */
+    size_t lens[] = {0, 1, 5, 4096, 400000};
+    uint64_t r = 99;
+    sdoc docs[5];
+    sdoc *ptr[5];
+    for (int i = 0; i < 5; i++) {
+        char key[16];
+        snprintf(key, sizeof key, "t%d", i);
+        gen_doc(&docs[i], &r, key, "");
+        free(docs[i].text);
+        docs[i].text = malloc(lens[i] + 1);
+        for (size_t k = 0; k < lens[i]; k++)
+            docs[i].text[k] = (char)(i == 2 ? (k % 2 ? 0 : 'a') : 32 + rnd(&r, 16));
+        docs[i].text[lens[i]] = 0;
+        docs[i].text_len = lens[i];
+        docs[i].nhits = 0;
+        tdx_hash128(docs[i].text, lens[i], docs[i].hash);
+        docs[i].hash[0] ^= (uint64_t)i; /* distinct content */
+        ptr[i] = &docs[i];
+    }
+    model m;
+    model_init(&m);
+    write_both(s, &m, ptr, 5, 0);
+    tdx_rtxn *t = NULL;
+    cr_assert(eq(int, tdx_store_read_begin(s, &t, NULL), 0));
+    tdx_buf out = TDX_BUF_INIT;
+    for (uint32_t id = 1; id <= 5; id++) {
+        cr_assert(eq(int, tdx_store_get_text(t, id, &out, NULL), 0));
+        cr_assert(eq(sz, out.len, lens[id - 1]));
+        cr_assert(eq(int, memcmp(out.p, docs[id - 1].text, out.len), 0));
+    }
+    tdx_buf_free(&out);
+    tdx_store_read_end(t);
+    tdx_store_zctx_free(z);
+    tdx_store_zctx_free(NULL);
+    expect_clean(s);
+    tdx_store_close(s);
+    model_free(&m);
+    for (int i = 0; i < 5; i++)
+        free(docs[i].text);
+}
+
+Test(store, inputs_and_rejects_are_recorded)
+{
+    tdx_store *s = new_index(tu_path("idx"));
+    uint64_t r = 5;
+    sdoc d;
+    gen_doc(&d, &r, "k", "abc 中国");
+    sdoc *p = &d;
+    sbatch b;
+    sbatch_make(&b, &p, 1);
+    char longpath[700];
+    memset(longpath, 'x', sizeof longpath - 1);
+    longpath[sizeof longpath - 1] = 0;
+    b.inputs[0] = (tdx_store_input){"in/a.jsonl", 1234, -5, 17, 0};
+    b.inputs[1] = (tdx_store_input){longpath, 1, 1, 1, 1};
+    b.ninputs = 2;
+    b.rejects = 3;
+    write_ok(s, &b, 0, NULL);
+    b.inputs[0] = (tdx_store_input){"in/a.jsonl", 1234, -5, 40, 1};
+    b.ninputs = 1;
+    b.rejects = 2;
+    write_ok(s, &b, 0, NULL); /* the doc again: existing, progress recorded */
+    tdx_rtxn *t = NULL;
+    cr_assert(eq(int, tdx_store_read_begin(s, &t, NULL), 0));
+    tdx_store_input in;
+    cr_assert(eq(int, tdx_store_get_input(t, "in/a.jsonl", &in, NULL), 0));
+    cr_assert(eq(u64, in.size, 1234));
+    cr_assert(eq(i64, in.mtime, -5));
+    cr_assert(eq(u64, in.records, 40));
+    cr_assert(eq(int, in.complete, 1));
+    cr_assert(eq(int, tdx_store_get_input(t, "in/b.jsonl", &in, NULL), TDX_ENOTFOUND));
+    /* Paths beyond LMDB's key limit are not recorded (re-read next time). */
+    cr_assert(eq(int, tdx_store_get_input(t, longpath, &in, NULL), TDX_ENOTFOUND));
+    cr_assert(eq(int, tdx_store_get_input(t, "", &in, NULL), TDX_ENOTFOUND));
+    tdx_store_info info;
+    cr_assert(eq(int, tdx_store_get_info(t, &info, NULL), 0));
+    cr_assert(eq(u64, info.rejects, 5));
+    cr_assert(eq(u64, info.docs, 1));
+    tdx_store_read_end(t);
+    sbatch_free(&b);
+    free(d.text);
+    tdx_store_close(s);
+}
+
+/* ---- dedupe --------------------------------------------------------------------- */
+
+static uint32_t key_id(tdx_store *s, const char *key)
+{
+    tdx_rtxn *t = NULL;
+    cr_assert(eq(int, tdx_store_read_begin(s, &t, NULL), 0));
+    uint32_t id = 0;
+    cr_assert(eq(int, tdx_store_find_key(t, key, strlen(key), &id, NULL), 0));
+    tdx_store_read_end(t);
+    return id;
+}
+
+static int term_has(tdx_store *s, const char *term, uint32_t id)
+{
+    tdx_rtxn *t = NULL;
+    cr_assert(eq(int, tdx_store_read_begin(s, &t, NULL), 0));
+    tdx_docset d = {0};
+    cr_assert(eq(int, tdx_store_postings(t, (const uint8_t *)term, strlen(term), &d, NULL), 0));
+    int has = tdx_docset_has(&d, id);
+    tdx_docset_free(&d);
+    tdx_store_read_end(t);
+    return has;
+}
+
+Test(store, dedupe_by_key_and_content_and_replace)
+{
+    tdx_store *s = new_index(tu_path("idx"));
+    uint64_t r = 77;
+    sdoc d[10];
+    gen_doc(&d[0], &r, "k1", "alpha 中国");
+    gen_doc(&d[1], &r, "k2", "beta 大学");
+    gen_doc(&d[2], &r, "k1", "alpha 中国"); /* same key, same content */
+    gen_doc(&d[3], &r, "k3", "alpha 中国"); /* new key, same content as k1 */
+    gen_doc(&d[4], &r, "k2", "gamma 采购"); /* same key, other content */
+    gen_doc(&d[5], &r, "k4", "beta 大学");  /* content of k2's old doc */
+    gen_doc(&d[6], &r, "k3", "delta 招标"); /* replace a duplicate key */
+    gen_doc(&d[7], &r, "k5", "gamma 采购"); /* content of k2's new doc */
+    model m;
+    model_init(&m);
+    sdoc *p[10];
+    for (int i = 0; i < 8; i++)
+        p[i] = &d[i];
+
+    write_both(s, &m, p, 2, 0); /* k1 -> 1, k2 -> 2 */
+    write_both(s, &m, p + 2, 3, 0);
+    cr_assert(eq(u32, key_id(s, "k3"), 1), "duplicate key points at the original");
+    cr_assert(eq(u32, key_id(s, "k2"), 2), "changed content is kept, not replaced");
+    cr_assert(eq(int, term_has(s, "wgamma", 2), 0));
+    verify(s, &m);
+
+    /* Replace mode: k2 gets a new doc, the old one becomes a tombstone and
+     * its content hash is forgotten, so k4 with that content is new. */
+    write_both(s, &m, p + 4, 2, 1);
+    uint32_t k2 = key_id(s, "k2");
+    cr_assert(eq(u32, k2, 3));
+    cr_assert(eq(int, term_has(s, "wgamma", k2), 1), "queries see the new doc");
+    cr_assert(eq(u32, key_id(s, "k4"), 4));
+    cr_assert(eq(int, m.deleted[2], 1));
+    verify(s, &m);
+
+    /* Replacing a duplicate key: no tombstone, one duplicate less. */
+    uint64_t dups = m.duplicates, del = m.ndeleted;
+    write_both(s, &m, p + 6, 2, 1);
+    cr_assert(eq(u64, m.duplicates, dups)); /* k3 no longer, k5 now */
+    cr_assert(eq(u64, m.ndeleted, del));
+    cr_assert(eq(u32, key_id(s, "k3"), 5));
+    cr_assert(eq(u32, key_id(s, "k5"), 3));
+    verify_merge_verify(s, &m);
+    tdx_store_close(s);
+    model_free(&m);
+    for (int i = 0; i < 8; i++)
+        free(d[i].text);
+}
+
+Test(store, repeats_inside_one_batch)
+{
+    /* The same key twice in one batch, with and without replace. */
+    for (int replace = 0; replace < 2; replace++) {
+        char dir[16];
+        snprintf(dir, sizeof dir, "idx%d", replace);
+        tdx_store *s = new_index(tu_path(dir));
+        uint64_t r = 3;
+        sdoc d[4];
+        gen_doc(&d[0], &r, "a", "one 中");
+        gen_doc(&d[1], &r, "a", "two 国");
+        gen_doc(&d[2], &r, "b", "one 中");
+        gen_doc(&d[3], &r, "a", "one 中");
+        sdoc *p[4] = {&d[0], &d[1], &d[2], &d[3]};
+        model m;
+        model_init(&m);
+        write_both(s, &m, p, 4, replace);
+        verify_merge_verify(s, &m);
+        tdx_store_close(s);
+        model_free(&m);
+        for (int i = 0; i < 4; i++)
+            free(d[i].text);
+    }
+}
+
+/* ---- dump: independent of batch boundaries and merges ----------------------------- */
+
+Test(store, dump_does_not_depend_on_batches_or_merges)
+{
+    uint64_t seed = tu_seed("store.dump"), r = seed;
+    corpus c;
+    corpus_make(&c, &r, 120);
+    char *ref = NULL;
+    static const size_t sizes[] = {1, 7, 120, 0};
+    for (int replace = 0; replace < 2; replace++) {
+        free(ref);
+        ref = NULL;
+        for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
+            char dir[32];
+            snprintf(dir, sizeof dir, "idx%d-%zu", replace, k);
+            tdx_store *s = new_index(tu_path(dir));
+            model m;
+            model_init(&m);
+            if (k == 3) {
+                /* Random batches with merges in between. */
+                for (size_t i = 0; i < c.n;) {
+                    size_t n = 1 + rnd(&r, 30);
+                    if (n > c.n - i)
+                        n = c.n - i;
+                    write_both(s, &m, c.ptr + i, n, replace);
+                    i += n;
+                    if (rnd(&r, 3) == 0)
+                        merge_ok(s);
+                }
+            } else {
+                write_corpus(s, &m, &c, sizes[k], replace, &r);
+            }
+            char *before = dump(s);
+            merge_ok(s);
+            char *after = dump(s);
+            cr_assert(eq(str, after, before), "seed %llu: merge changed the dump",
+                      (unsigned long long)seed);
+            if (ref == NULL)
+                ref = strdup(after);
+            else
+                cr_assert(eq(str, after, ref), "seed %llu: batches of %zu give another dump",
+                          (unsigned long long)seed, sizes[k]);
+            verify(s, &m);
+            free(before);
+            free(after);
+            model_free(&m);
+            tdx_store_close(s);
+        }
+    }
+    free(ref);
+    corpus_free(&c);
+}
+
+/* ---- direct access to the LMDB environment ----------------------------------------- */
+
+static MDB_env *raw_open(const char *dir)
+{
+    MDB_env *env;
+    cr_assert(eq(int, mdb_env_create(&env), 0));
+    mdb_env_set_maxdbs(env, 32);
+    mdb_env_set_mapsize(env, (size_t)1 << 30);
+    int rc = mdb_env_open(env, dir, 0, 0664);
+    cr_assert(eq(int, rc, 0), "mdb_env_open %s: %s", dir, mdb_strerror(rc));
+    return env;
+}
+
+/* Put (val != NULL) or delete (val == NULL) one record of table db. */
+static void raw_set(const char *dir, const char *db, const void *key, size_t klen, const void *val,
+                    size_t vlen)
+{
+    MDB_env *env = raw_open(dir);
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    cr_assert(eq(int, mdb_txn_begin(env, NULL, 0, &txn), 0));
+    cr_assert(eq(int, mdb_dbi_open(txn, db, MDB_CREATE, &dbi), 0));
+    MDB_val k = {klen, (void *)key}, v = {vlen, (void *)val};
+    int rc = val ? mdb_put(txn, dbi, &k, &v, 0) : mdb_del(txn, dbi, &k, NULL);
+    cr_assert(eq(int, rc, 0), "%s: %s", db, mdb_strerror(rc));
+    cr_assert(eq(int, mdb_txn_commit(txn), 0));
+    mdb_env_close(env);
+}
+
+/* Copy of the first record of table db (whose key starts with prefix). */
+static size_t raw_first(const char *dir, const char *db, const void *prefix, size_t plen,
+                        uint8_t *key, size_t *klen, uint8_t *val, size_t vcap)
+{
+    MDB_env *env = raw_open(dir);
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    MDB_cursor *cur;
+    cr_assert(eq(int, mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0));
+    cr_assert(eq(int, mdb_dbi_open(txn, db, 0, &dbi), 0));
+    cr_assert(eq(int, mdb_cursor_open(txn, dbi, &cur), 0));
+    MDB_val k = {plen, (void *)prefix}, v;
+    int rc = mdb_cursor_get(cur, &k, &v, plen ? MDB_SET_RANGE : MDB_FIRST);
+    cr_assert(eq(int, rc, 0), "%s is empty", db);
+    memcpy(key, k.mv_data, k.mv_size);
+    *klen = k.mv_size;
+    size_t n = v.mv_size < vcap ? v.mv_size : vcap;
+    memcpy(val, v.mv_data, n);
+    mdb_cursor_close(cur);
+    mdb_txn_abort(txn);
+    mdb_env_close(env);
+    return v.mv_size;
+}
+
+static const char *main_table(const char *dir)
+{
+    uint8_t k[16], v[16];
+    size_t kl;
+    size_t vl = raw_first(dir, "meta", "post", 4, k, &kl, v, sizeof v);
+    cr_assert(eq(sz, kl, 4));
+    cr_assert(eq(sz, vl, 1));
+    return v[0] == 'b' ? "post.b" : "post.a";
+}
+
+Test(store, long_postings_lists_span_full_blocks)
+{
+    /* 2600 docs share 'u中'; written and merged in three parts, so the
+     * last short block is reopened at every merge. */
+    const char *dir = tu_path("idx");
+    tdx_store *s = new_index(dir);
+    enum { N = 2600 };
+    sdoc *docs = calloc(N, sizeof *docs);
+    sdoc **ptr = calloc(N, sizeof *ptr);
+    uint64_t r = 11;
+    model m;
+    model_init(&m);
+    for (size_t i = 0; i < N; i++) {
+        char key[32], text[64];
+        snprintf(key, sizeof key, "d%zu", i);
+        snprintf(text, sizeof text, "中 w%zu", i);
+        gen_doc(&docs[i], &r, key, text);
+        docs[i].nmeta = 0;
+        ptr[i] = &docs[i];
+    }
+    /* A first segment longer than a block, then shorter ones. */
+    static const size_t sizes[] = {1500, 500, 600};
+    for (size_t i = 0, k = 0; k < 3; i += sizes[k++]) {
+        write_both(s, &m, ptr + i, sizes[k], 0);
+        merge_ok(s);
+    }
+    verify(s, &m);
+    tdx_store_close(s);
+
+    MDB_env *env = raw_open(dir);
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    MDB_cursor *cur;
+    cr_assert(eq(int, mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0));
+    cr_assert(eq(int, mdb_dbi_open(txn, main_table(dir), 0, &dbi), 0));
+    cr_assert(eq(int, mdb_cursor_open(txn, dbi, &cur), 0));
+    MDB_val k, v;
+    uint8_t term[64] = {0};
+    size_t tlen = 0, blocks = 0, prev_n = 0, total = 0, long_blocks = 0;
+    uint32_t prev_first = 0;
+    int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    while (rc == 0) {
+        cr_assert(ge(sz, k.mv_size, 6));
+        size_t tl = k.mv_size - 5;
+        const uint8_t *kp = k.mv_data;
+        cr_assert(eq(u8, kp[tl], 0));
+        uint32_t first = tdx_be32_get(kp + tl + 1);
+        uint64_t n = 0;
+        cr_assert(gt(sz, tdx_varint_get(v.mv_data, (uint8_t *)v.mv_data + v.mv_size, &n), 0));
+        cr_assert(ge(u64, n, 1));
+        cr_assert(le(u64, n, 1024), "block of %llu docs", (unsigned long long)n);
+        if (tl == tlen && memcmp(term, kp, tl) == 0) {
+            /* Another block of the same term: the one before was full. */
+            cr_assert(eq(sz, prev_n, 1024));
+            cr_assert(gt(u32, first, prev_first));
+            blocks++;
+        } else {
+            blocks = 1;
+            memcpy(term, kp, tl < sizeof term ? tl : sizeof term);
+            tlen = tl;
+            total = 0;
+        }
+        total += n;
+        if (blocks > 1 && tl == 4 && memcmp(kp, "u中", 4) == 0)
+            long_blocks = blocks;
+        prev_n = (size_t)n;
+        prev_first = first;
+        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    cr_assert(eq(int, rc, MDB_NOTFOUND));
+    cr_assert(eq(sz, long_blocks, 3), "2600 docs in blocks of 1024, 1024, 552");
+    mdb_cursor_close(cur);
+    mdb_txn_abort(txn);
+    mdb_env_close(env);
+    model_free(&m);
+    for (size_t i = 0; i < N; i++)
+        free(docs[i].text);
+    free(docs);
+    free(ptr);
+}
+
+/* ---- map growth ---------------------------------------------------------------------- */
+
+/* n docs of ~len bytes each: punctuation that zstd cannot squeeze much,
+ * with a distinct word every 50 bytes or so (many terms for the postings). */
+static void big_docs(sdoc *docs, sdoc **ptr, size_t n, size_t len, uint64_t *r, const char *pfx)
+{
+    static const char punct[] = " !\"#$%&'()*+,-./:;<=>?@[]^_`{|}~";
+    for (size_t i = 0; i < n; i++) {
+        char key[32];
+        snprintf(key, sizeof key, "%s%zu", pfx, i);
+        gen_doc(&docs[i], r, key, "");
+        free(docs[i].text);
+        docs[i].text = malloc(len + 1);
+        for (size_t k = 0; k < len;) {
+            if (rnd(r, 50) == 0 && k + 10 < len) {
+                k += (size_t)snprintf(docs[i].text + k, 10, " x%06zx", rnd(r, 1 << 24));
+                continue;
+            }
+            docs[i].text[k++] = punct[rnd(r, sizeof punct - 1)];
+        }
+        docs[i].text[len] = 0;
+        docs[i].text_len = len;
+        tdx_hash128(docs[i].text, len, docs[i].hash);
+        docs[i].nhits = 0;
+        ptr[i] = &docs[i];
+    }
+}
+
+static void free_docs(sdoc *docs, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(docs[i].text);
+}
+
+Test(store, map_grows_when_full_from_environment_setting)
+{
+    setenv("TENDERIDX_MAP_SIZE", "1048576", 1);
+    const char *dir = tu_path("idx");
+    tdx_store *s = new_index(dir);
+    enum { N = 40 };
+    sdoc docs[N];
+    sdoc *ptr[N];
+    uint64_t r = 1;
+    big_docs(docs, ptr, N, 100000, &r, "big");
+    model m;
+    model_init(&m);
+    /* 4 MB of text in one batch, then in several. */
+    write_both(s, &m, ptr, N / 2, 0);
+    for (size_t i = N / 2; i < N; i += 5)
+        write_both(s, &m, ptr + i, 5, 0);
+    tdx_rtxn *t = NULL;
+    cr_assert(eq(int, tdx_store_read_begin(s, &t, NULL), 0));
+    tdx_store_info info;
+    cr_assert(eq(int, tdx_store_get_info(t, &info, NULL), 0));
+    cr_assert(gt(u64, info.file_bytes, 1048576));
+    tdx_store_read_end(t);
+    verify(s, &m);
+    tdx_store_close(s);
+    /* Reopened with the tiny setting: the map is the file's size, and
+     * merging (which copies every postings list) must grow it again. */
+    struct stat st0, st1;
+    cr_assert(eq(int, stat(tu_path("idx/data.mdb"), &st0), 0));
+    s = open_store(dir, 0, 0);
+    merge_ok(s);
+    cr_assert(eq(int, stat(tu_path("idx/data.mdb"), &st1), 0));
+    cr_assert(gt(i64, (int64_t)st1.st_size, (int64_t)st0.st_size), "the merge grew the map");
+    verify(s, &m);
+    tdx_store_close(s);
+    unsetenv("TENDERIDX_MAP_SIZE");
+    model_free(&m);
+    free_docs(docs, N);
+}
+
+Test(store, map_grows_when_full_from_options)
+{
+    const char *dir = tu_path("idx");
+    tdx_store *s = open_store(dir, 0, 1 << 20);
+    tdx_store_schema sc = schema();
+    cr_assert(eq(int, tdx_store_setup(s, &sc, NULL), 0));
+    enum { N = 30 };
+    sdoc docs[N];
+    sdoc *ptr[N];
+    uint64_t r = 2;
+    big_docs(docs, ptr, N, 100000, &r, "o");
+    model m;
+    model_init(&m);
+    /* A reader holds a snapshot while the writer grows the map. */
+    tdx_rtxn *t = NULL;
+    cr_assert(eq(int, tdx_store_read_begin(s, &t, NULL), 0));
+    write_both(s, &m, ptr, N, 0);
+    tdx_store_info info;
+    cr_assert(eq(int, tdx_store_get_info(t, &info, NULL), 0));
+    cr_assert(eq(u64, info.docs, 0));
+    tdx_store_read_end(t);
+    verify(s, &m);
+    tdx_store_close(s);
+    /* An explicit tiny map on an existing bigger index opens fine. */
+    s = open_store(dir, 1, 1 << 20);
+    verify(s, &m);
+    tdx_store_close(s);
+    model_free(&m);
+    free_docs(docs, N);
+}
+
+Test(store, reader_adopts_a_map_grown_by_another_process)
+{
+    const char *dir = tu_path("idx");
+    tdx_store *s = new_index(dir);
+    tdx_store_close(s);
+    s = open_store(dir, 1, 1 << 20);
+    pid_t pid = fork();
+    cr_assert(ge(int, pid, 0));
+    if (pid == 0) {
+        /* The child writes 3 MB, growing the map past the reader's. */
+        tdx_store *w = NULL;
+        tdx_store_opts o = {0, 0, 1 << 20};
+        if (tdx_store_open(dir, &o, &w, NULL))
+            _exit(2);
+        enum { N = 30 };
+        sdoc docs[N];
+        sdoc *ptr[N];
+        uint64_t r = 3;
+        big_docs(docs, ptr, N, 100000, &r, "c");
+        sbatch b;
+        sbatch_make(&b, ptr, N);
+        tdx_store_batch sb = as_batch(&b);
+        int rc = tdx_store_write_batch(w, &sb, 0, NULL, NULL);
+        tdx_store_close(w);
+        _exit(rc ? 1 : 0);
+    }
+    int status = 0;
+    cr_assert(eq(int, waitpid(pid, &status, 0), pid));
+    int child_ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    cr_assert(eq(int, child_ok, 1), "child status %d", status);
+    tdx_rtxn *t = NULL;
+    tdx_err err = {0};
+    cr_assert(eq(int, tdx_store_read_begin(s, &t, &err), 0), "%s", err.msg);
+    tdx_store_info info;
+    cr_assert(eq(int, tdx_store_get_info(t, &info, NULL), 0));
+    cr_assert(eq(u64, info.docs, 30));
+    tdx_buf text = TDX_BUF_INIT;
+    cr_assert(eq(int, tdx_store_get_text(t, 30, &text, NULL), 0));
+    cr_assert(eq(sz, text.len, 100000));
+    tdx_buf_free(&text);
+    tdx_store_read_end(t);
+    tdx_store_close(s);
+}
+
+/* ---- snapshots ------------------------------------------------------------------------ */
+
+Test(store, a_read_transaction_is_a_snapshot)
+{
+    tdx_store *s = new_index(tu_path("idx"));
+    uint64_t r = 8;
+    sdoc d[3];
+    gen_doc(&d[0], &r, "a", "first 中国");
+    gen_doc(&d[1], &r, "b", "second 大学");
+    gen_doc(&d[2], &r, "a", "third 采购");
+    sdoc *p[3] = {&d[0], &d[1], &d[2]};
+    model m;
+    model_init(&m);
+    write_both(s, &m, p, 1, 0);
+    tdx_rtxn *old = NULL;
+    cr_assert(eq(int, tdx_store_read_begin(s, &old, NULL), 0));
+    write_both(s, &m, p + 1, 2, 1);
+    merge_ok(s);
+    tdx_store_info info;
+    cr_assert(eq(int, tdx_store_get_info(old, &info, NULL), 0));
+    cr_assert(eq(u64, info.docs, 1));
+    cr_assert(eq(u64, info.next_doc, 2));
+    cr_assert(eq(u64, info.segments, 1), "the snapshot still has its segment");
+    tdx_store_docinfo di;
+    cr_assert(eq(int, tdx_store_get_doc(old, 1, &di, NULL), 0));
+    cr_assert(eq(int, di.deleted, 0));
+    cr_assert(eq(int, tdx_store_get_doc(old, 2, &di, NULL), TDX_ENOTFOUND));
+    tdx_docset ds = {0};
+    cr_assert(eq(int, tdx_store_postings(old, (const uint8_t *)"wfirst", 6, &ds, NULL), 0));
+    cr_assert(eq(sz, ds.n, 1));
+    cr_assert(eq(int, tdx_store_postings(old, (const uint8_t *)"wthird", 6, &ds, NULL), 0));
+    cr_assert(eq(sz, ds.n, 0));
+    tdx_docset_free(&ds);
+    uint32_t id = 0;
+    cr_assert(eq(int, tdx_store_find_key(old, "b", 1, &id, NULL), TDX_ENOTFOUND));
+    tdx_store_read_end(old);
+    verify(s, &m);
+    tdx_store_close(s);
+    model_free(&m);
+    for (int i = 0; i < 3; i++)
+        free(d[i].text);
+}
+
+/* ---- damaged values --------------------------------------------------------------------- */
+
+typedef struct damage {
+    const char *name;
+    const char *table; /* NULL: the main postings table */
+    uint32_t id;       /* be32 key, or 0: the first record */
+    const char *val;
+    size_t vlen; /* 0 with val: truncate the existing value to half */
+} damage;
+
+static void be32(uint8_t *p, uint32_t v)
+{
+    tdx_be32_put(p, v);
+}
+
+/* A small clean index, merged (merge = 1) or with segments pending;
+ * returns the next doc id. */
+static uint32_t small_index(const char *dir, int merge)
+{
+    uint64_t r = 4242;
+    tdx_store *s = new_index(dir);
+    corpus c;
+    corpus_make(&c, &r, 30);
+    model m;
+    model_init(&m);
+    write_corpus(s, &m, &c, 6, 0, &r);
+    if (merge)
+        merge_ok(s);
+    expect_clean(s);
+    tdx_store_close(s);
+    uint32_t next = (uint32_t)m.next;
+    model_free(&m);
+    corpus_free(&c);
+    return next;
+}
+
+/* A copy of the index in `from` (no environment open on it). */
+static void copy_index(const char *from, const char *to)
+{
+    char src[4200], dst[4200];
+    snprintf(src, sizeof src, "%s/data.mdb", from);
+    snprintf(dst, sizeof dst, "%s/data.mdb", to);
+    size_t len = 0;
+    char *data = tu_read_file(src, &len);
+    cr_assert(data != NULL);
+    cr_assert(eq(int, mkdir(to, 0777), 0));
+    tu_write_file(dst, data, len);
+    free(data);
+}
+
+/* Every reader that touches the damaged record reports TDX_ECORRUPT. */
+static void expect_readers_see(tdx_store *s, const damage *dm, uint32_t id, const uint8_t *term,
+                               size_t tlen)
+{
+    tdx_rtxn *t = NULL;
+    cr_assert(eq(int, tdx_store_read_begin(s, &t, NULL), 0));
+    tdx_err err = {0};
+    int rc = 0;
+    const char *tb = dm->table ? dm->table : "post";
+    if (strcmp(tb, "docs") == 0) {
+        tdx_store_docinfo di;
+        rc = tdx_store_get_doc(t, id, &di, &err);
+    } else if (strcmp(tb, "text") == 0) {
+        tdx_buf b = TDX_BUF_INIT;
+        rc = tdx_store_get_text(t, id, &b, &err);
+        tdx_buf_free(&b);
+    } else if (strcmp(tb, "hits") == 0) {
+        tdx_store_hit *h = NULL;
+        size_t n = 0, cap = 0;
+        rc = tdx_store_get_hits(t, id, &h, &n, &cap, &err);
+        free(h);
+    } else if (strcmp(tb, "keys") == 0) {
+        uint32_t got;
+        rc = tdx_store_find_key(t, (const char *)term, tlen, &got, &err);
+    } else if (strcmp(tb, "dates") == 0) {
+        uint32_t dates[64];
+        rc = tdx_store_dates(t, dates, 64, &err);
+    } else if (strcmp(tb, "inputs") == 0) {
+        tdx_store_input in;
+        rc = tdx_store_get_input(t, "in/x", &in, &err);
+    } else if (strcmp(tb, "patterns") == 0 || strcmp(tb, "entities") == 0) {
+        tdx_store_schema_view v;
+        rc = tdx_store_get_schema(t, &v, &err);
+    } else if (strcmp(tb, "meta") == 0) {
+        tdx_store_info in;
+        rc = tdx_store_get_info(t, &in, &err);
+    } else {
+        tdx_docset d = {0};
+        rc = tdx_store_postings(t, term, tlen, &d, &err);
+        tdx_docset_free(&d);
+    }
+    cr_assert(eq(int, rc, TDX_ECORRUPT), "%s: got %d (%s)", dm->name, rc, err.msg);
+    cr_assert(eq(int, err.code, TDX_ECORRUPT));
+    cr_assert(gt(sz, strlen(err.msg), 0));
+    tdx_store_read_end(t);
+}
+
+Test(store, damaged_values_are_ecorrupt_and_checked)
+{
+    static const damage cases[] = {
+        {"doc record truncated", "docs", 3, "", 0},
+        {"doc record garbage", "docs", 3, "\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff", 11},
+        {"doc record version 2", "docs", 3, "\x02", 1},
+        {"doc record with trailing bytes", "docs", 3, NULL, 0},
+        {"text not zstd", "text", 3, "hello world", 11},
+        {"text frame truncated", "text", 3, "", 0},
+        {"hits count too large", "hits", 3, "\xff\xff\x03", 3},
+        {"hits truncated", "hits", 3, "\x02\x01\x01", 3},
+        {"hits trailing bytes", "hits", 3, "\x00\x00", 2},
+        {"key record short", "keys", 0, "\x00\x00\x01", 3},
+        {"dates block short", "dates", 0, "\x00\x00\x00\x01", 4},
+        {"input record garbage", "inputs", 0, "\xff", 1},
+        {"pattern record garbage", "patterns", 0, "\xff\xff", 2},
+        {"entity with unknown category", "entities", 0, "\x09x", 2},
+        {"counts garbage", "meta", 0, "\xff", 1},
+        {"postings block truncated", NULL, 0, "", 0},
+        {"postings block empty", NULL, 0, "\x00", 1},
+        {"postings block repeats a doc", NULL, 0, "\x02\x00", 2},
+        {"postings block too long", NULL, 0, "\x05\x01\x01", 3},
+        {"segment block truncated", "postseg", 0, "", 0},
+        {"segment block beyond ids", "postseg", 0, "\x02\xff\xff\xff\xff\x0f\x01", 7},
+    };
+    /* Two clean indexes, copied for each case: segments pending, merged. */
+    for (int merged = 0; merged < 2; merged++)
+        small_index(tu_path(merged ? "base1" : "base0"), merged);
+    for (size_t ci = 0; ci < sizeof cases / sizeof *cases; ci++) {
+        const damage *dm = &cases[ci];
+        char name[32];
+        snprintf(name, sizeof name, "idx%zu", ci);
+        const char *dir = tu_path(name);
+        int segs = dm->table && strcmp(dm->table, "postseg") == 0;
+        copy_index(tu_path(segs ? "base0" : "base1"), dir);
+        const char *table = dm->table ? dm->table : main_table(dir);
+        uint8_t key[600], val[4096];
+        size_t klen = 0, vlen;
+        if (strcmp(table, "inputs") == 0) {
+            memcpy(key, "in/x", 4);
+            klen = 4;
+            raw_set(dir, table, key, klen, dm->val, dm->vlen);
+        } else {
+            if (dm->id) {
+                be32(key, dm->id);
+                klen = 4;
+                vlen = raw_first(dir, table, key, 4, key, &klen, val, sizeof val);
+                cr_assert(eq(u32, tdx_be32_get(key), dm->id));
+            } else if (strcmp(table, "meta") == 0) {
+                vlen = raw_first(dir, table, "counts", 6, key, &klen, val, sizeof val);
+            } else {
+                vlen = raw_first(dir, table, NULL, 0, key, &klen, val, sizeof val);
+            }
+            const void *nv = dm->val;
+            size_t nl = dm->vlen;
+            if (dm->val == NULL) {
+                val[vlen] = 0; /* one byte more */
+                nv = val;
+                nl = vlen + 1;
+            } else if (dm->vlen == 0) {
+                nv = val;
+                nl = vlen / 2;
+            }
+            raw_set(dir, table, key, klen, nv, nl);
+        }
+        /* The term whose postings were damaged, for the postings reader. */
+        const uint8_t *term = key;
+        size_t tlen = klen;
+        if (dm->table == NULL) {
+            tlen = klen - 5;
+        } else if (segs) {
+            term = key + 4;
+            tlen = klen - 4;
+        }
+        tdx_store *s = open_store(dir, 1, 0);
+        expect_readers_see(s, dm, dm->id, term, tlen);
+        /* The integrity check names the damage (or cannot read the counts). */
+        tdx_rtxn *t = NULL;
+        cr_assert(eq(int, tdx_store_read_begin(s, &t, NULL), 0));
+        lines l = {0};
+        uint64_t problems = 0;
+        tdx_err err = {0};
+        int rc = tdx_store_check(t, line_fn, &l, &problems, &err);
+        if (strcmp(table, "meta") == 0) {
+            cr_assert(eq(int, rc, TDX_ECORRUPT), "%s", dm->name);
+        } else if (strcmp(table, "dates") == 0 || strcmp(table, "inputs") == 0) {
+            /* Dates and inputs are not part of the check. */
+            cr_assert(eq(int, rc, 0));
+        } else {
+            cr_assert(eq(int, rc, 0), "%s: %s", dm->name, err.msg);
+            cr_assert(gt(u64, problems, 0), "%s: check finds nothing", dm->name);
+            cr_assert(eq(u64, problems, l.n));
+        }
+        free(l.p);
+        /* Dump stops with the error instead of printing garbage. */
+        l = (lines){0};
+        tdx_err_clear(&err);
+        rc = tdx_store_dump(t, line_fn, &l, &err);
+        /* Dates are not dumped; keys and inputs are dumped as raw records. */
+        if (strcmp(table, "dates") && strcmp(table, "inputs") && strcmp(table, "keys"))
+            cr_assert(eq(int, rc, TDX_ECORRUPT), "%s: dump gives %d", dm->name, rc);
+        free(l.p);
+        tdx_store_read_end(t);
+        tdx_store_close(s);
+    }
+}
+
+Test(store, check_finds_inconsistent_tables)
+{
+    /* Each damage is well-formed on its own; only the cross-checks see it. */
+    for (int k = 0; k < 6; k++) {
+        char name[16];
+        snprintf(name, sizeof name, "idx%d", k);
+        const char *dir = tu_path(name);
+        small_index(dir, k % 2);
+        uint8_t key[600], val[600];
+        size_t klen;
+        switch (k) {
+        case 0: /* a content hash forgotten */
+            raw_first(dir, "hashes", NULL, 0, key, &klen, val, sizeof val);
+            raw_set(dir, "hashes", key, klen, NULL, 0);
+            break;
+        case 1: /* a document record missing */
+            be32(key, 2);
+            raw_set(dir, "docs", key, 4, NULL, 0);
+            break;
+        case 2: /* a tombstone for a doc that does not exist */
+            be32(key, 999);
+            raw_set(dir, "deleted", key, 4, "", 0);
+            break;
+        case 3: /* a key pointing past the last doc */
+            memcpy(val, "\x00\x00\x03\xe7\x00", 5);
+            raw_set(dir, "keys", "ghost", 5, val, 5);
+            break;
+        case 4: /* pattern postings that disagree with the hit lists */
+            key[0] = 'p';
+            be32(key + 1, 0);
+            key[5] = 0;
+            be32(key + 6, 1);
+            raw_set(dir, main_table(dir), key, 10, "\x01", 1);
+            break;
+        case 5: /* counts that disagree with the documents */
+            memcpy(val, "\x20\x05\x00\x00\x01\x00\x00", 7);
+            raw_set(dir, "meta", "counts", 6, val, 7);
+            break;
+        }
+        tdx_store *s = open_store(dir, 1, 0);
+        lines l = {0};
+        cr_assert(gt(u64, check_problems(s, &l), 0), "damage %d not found", k);
+        free(l.p);
+        tdx_store_close(s);
+    }
+}
+
+Test(store, key_pointing_at_a_missing_doc_fails_the_write_as_corrupt)
+{
+    const char *dir = tu_path("idx");
+    small_index(dir, 1);
+    raw_set(dir, "keys", "ghost", 5, "\x00\x00\x03\xe7\x00", 5);
+    tdx_store *s = open_store(dir, 0, 0);
+    uint64_t r = 1;
+    sdoc d;
+    gen_doc(&d, &r, "ghost", "boo");
+    sdoc *p = &d;
+    sbatch b;
+    sbatch_make(&b, &p, 1);
+    tdx_store_batch sb = as_batch(&b);
+    tdx_err err = {0};
+    cr_assert(eq(int, tdx_store_write_batch(s, &sb, 0, NULL, &err), TDX_ECORRUPT), "%s", err.msg);
+    sbatch_free(&b);
+    free(d.text);
+    tdx_store_close(s);
+}
+
+/* ---- opening, format, schema ------------------------------------------------------------ */
+
+Test(store, other_format_version_is_eformat)
+{
+    const char *dir = tu_path("idx");
+    tdx_store_close(new_index(dir));
+    raw_set(dir, "meta", "format", 6, "2", 1);
+    for (int ro = 0; ro < 2; ro++) {
+        tdx_store_opts o = {ro, 0, 0};
+        tdx_store *s = NULL;
+        tdx_err err = {0};
+        cr_assert(eq(int, tdx_store_open(dir, &o, &s, &err), TDX_EFORMAT));
+        cr_assert(eq(ptr, s, NULL));
+        cr_assert(strstr(err.msg, "format '2'") != NULL, "%s", err.msg);
+    }
+}
+
+Test(store, non_index_paths_are_clear_errors)
+{
+    tdx_store *s = NULL;
+    tdx_err err = {0};
+    tdx_store_opts ro = {1, 0, 0}, rw = {0, 0, 0};
+    /* Nothing there. */
+    cr_assert(eq(int, tdx_store_open(tu_path("none"), &ro, &s, &err), TDX_ENOTFOUND));
+    cr_assert(strstr(err.msg, "none") != NULL, "%s", err.msg);
+    tdx_err_clear(&err);
+    cr_assert(eq(int, tdx_store_open(tu_path("none"), &rw, &s, &err), TDX_ENOTFOUND));
+    /* A directory without an index. */
+    mkdir(tu_path("empty"), 0777);
+    tdx_err_clear(&err);
+    cr_assert(eq(int, tdx_store_open(tu_path("empty"), &ro, &s, &err), TDX_ENOTFOUND));
+    cr_assert(strstr(err.msg, "no index") != NULL, "%s", err.msg);
+    /* A data.mdb that is not LMDB. */
+    mkdir(tu_path("junk"), 0777);
+    char junk[8192];
+    memset(junk, 'j', sizeof junk);
+    tu_write_file(tu_path("junk/data.mdb"), junk, sizeof junk);
+    for (int k = 0; k < 2; k++) {
+        tdx_err_clear(&err);
+        int rc = tdx_store_open(tu_path("junk"), k ? &ro : &rw, &s, &err);
+        cr_assert(eq(int, rc, TDX_EFORMAT), "%d %s", rc, err.msg);
+        cr_assert(strstr(err.msg, "not a tenderidx index") != NULL, "%s", err.msg);
+    }
+    /* Another program's LMDB environment. */
+    mkdir(tu_path("other"), 0777);
+    raw_set(tu_path("other"), "accounts", "alice", 5, "42", 2);
+    for (int k = 0; k < 2; k++) {
+        tdx_err_clear(&err);
+        int rc = tdx_store_open(tu_path("other"), k ? &ro : &rw, &s, &err);
+        cr_assert(eq(int, rc, TDX_EFORMAT), "%s: %d %s", k ? "read-only" : "read-write", rc,
+                  err.msg);
+        cr_assert(strstr(err.msg, "not a tenderidx index") != NULL, "%s", err.msg);
+    }
+    /* A regular file. */
+    tu_write_str(tu_path("file"), "x");
+    tdx_err_clear(&err);
+    cr_assert(lt(int, tdx_store_open(tu_path("file"), &ro, &s, &err), 0));
+    tdx_err_clear(&err);
+    cr_assert(lt(int, tdx_store_open(tu_path("file"), &rw, &s, &err), 0));
+    cr_assert(eq(ptr, s, NULL));
+    /* Bad arguments. */
+    cr_assert(eq(int, tdx_store_open(NULL, &ro, &s, NULL), TDX_EINVAL));
+    cr_assert(eq(int, tdx_store_open("", &ro, &s, NULL), TDX_EINVAL));
+    tdx_store_close(NULL);
+}
+
+Test(store, opening_with_default_options_creates_nothing)
+{
+    tdx_store *s = NULL;
+    cr_assert(eq(int, tdx_store_open(tu_path("x"), NULL, &s, NULL), TDX_ENOTFOUND));
+    struct stat st;
+    cr_assert(ne(int, stat(tu_path("x"), &st), 0));
+}
+
+Test(store, setup_records_the_schema_and_refuses_another)
+{
+    const char *dir = tu_path("idx");
+    tdx_store *s = new_index(dir);
+    tdx_store_schema sc = schema();
+    tdx_err err = {0};
+    cr_assert(eq(int, tdx_store_setup(s, &sc, &err), 0), "same schema again");
+    tdx_store_schema other = sc;
+    other.normalizer = "test-normalizer 2";
+    cr_assert(eq(int, tdx_store_setup(s, &other, &err), TDX_EFORMAT));
+    cr_assert(strstr(err.msg, "normalizer") != NULL, "%s", err.msg);
+    other = sc;
+    other.grams = 0;
+    tdx_err_clear(&err);
+    cr_assert(eq(int, tdx_store_setup(s, &other, &err), TDX_EFORMAT));
+    cr_assert(strstr(err.msg, "--no-grams") != NULL, "%s", err.msg);
+    other = sc;
+    other.wl_hash ^= 1;
+    tdx_err_clear(&err);
+    cr_assert(eq(int, tdx_store_setup(s, &other, &err), TDX_EFORMAT));
+    cr_assert(strstr(err.msg, "watch list") != NULL, "%s", err.msg);
+    cr_assert(strstr(err.msg, "/lists/watch.tsv") != NULL, "%s", err.msg);
+    /* The schema reads back as written. */
+    tdx_rtxn *t = NULL;
+    cr_assert(eq(int, tdx_store_read_begin(s, &t, NULL), 0));
+    tdx_store_schema_view v;
+    cr_assert(eq(int, tdx_store_get_schema(t, &v, NULL), 0));
+    cr_assert(eq(sz, v.npatterns, NPAT));
+    cr_assert(eq(sz, v.nentities, NENT));
+    cr_assert(eq(sz, v.ncategories, NCAT));
+    for (size_t i = 0; i < NPAT; i++) {
+        cr_assert(eq(u32, v.patterns[i].entity, patterns[i].entity));
+        cr_assert(eq(u32, v.patterns[i].category, patterns[i].category));
+        cr_assert(eq(u32, v.patterns[i].flags, patterns[i].flags));
+        cr_assert(eq(u32, v.patterns[i].line, patterns[i].line));
+        cr_assert(eq(str, (char *)v.patterns[i].text, (char *)patterns[i].text));
+        cr_assert(eq(str, (char *)v.patterns[i].norm, (char *)patterns[i].norm));
+    }
+    for (size_t i = 0; i < NENT; i++) {
+        cr_assert(eq(str, (char *)v.entities[i], (char *)entities[i]));
+        cr_assert(eq(u32, v.entity_category[i], entity_category[i]));
+    }
+    for (size_t i = 0; i < NCAT; i++)
+        cr_assert(eq(str, (char *)v.categories[i], (char *)categories[i]));
+    tdx_store_schema_view_free(&v);
+    tdx_store_read_end(t);
+    tdx_store_close(s);
+    /* Read-only: no setup. */
+    s = open_store(dir, 1, 0);
+    tdx_err_clear(&err);
+    cr_assert(eq(int, tdx_store_setup(s, &sc, &err), TDX_EINVAL));
+    tdx_store_close(s);
+}
+
+/* ---- error paths ------------------------------------------------------------------------ */
+
+Test(store, readers_report_missing_things_as_enotfound)
+{
+    const char *dir = tu_path("idx");
+    uint32_t next = small_index(dir, 0);
+    tdx_store *s = open_store(dir, 1, 0);
+    tdx_rtxn *t = NULL;
+    cr_assert(eq(int, tdx_store_read_begin(s, &t, NULL), 0));
+    tdx_err err = {0};
+    tdx_store_docinfo di;
+    tdx_buf b = TDX_BUF_INIT;
+    tdx_store_hit *h = NULL;
+    size_t n = 0, cap = 0;
+    uint32_t id;
+    uint32_t bad[] = {0, next, UINT32_MAX};
+    for (int i = 0; i < 3; i++) {
+        cr_assert(eq(int, tdx_store_get_doc(t, bad[i], &di, &err), TDX_ENOTFOUND));
+        cr_assert(eq(int, tdx_store_get_text(t, bad[i], &b, &err), TDX_ENOTFOUND));
+        cr_assert(eq(int, tdx_store_get_hits(t, bad[i], &h, &n, &cap, &err), TDX_ENOTFOUND));
+    }
+    cr_assert(eq(int, tdx_store_find_key(t, "nope", 4, &id, &err), TDX_ENOTFOUND));
+    cr_assert(eq(int, tdx_store_find_key(t, "", 0, &id, &err), TDX_ENOTFOUND));
+    char big[600];
+    memset(big, 'k', sizeof big);
+    cr_assert(eq(int, tdx_store_find_key(t, big, sizeof big, &id, &err), TDX_ENOTFOUND));
+    tdx_docset d = {0};
+    cr_assert(eq(int, tdx_store_postings(t, (const uint8_t *)"", 0, &d, &err), 0));
+    cr_assert(eq(sz, d.n, 0));
+    uint8_t longterm[600];
+    memset(longterm, 'w', sizeof longterm);
+    cr_assert(eq(int, tdx_store_postings(t, longterm, sizeof longterm, &d, &err), 0));
+    cr_assert(eq(sz, d.n, 0));
+    uint64_t cnt = 7;
+    cr_assert(eq(int, tdx_store_postings_count(t, longterm, sizeof longterm, &cnt, &err), 0));
+    cr_assert(eq(u64, cnt, 0));
+    tdx_docset_free(&d);
+    tdx_buf_free(&b);
+    free(h);
+    tdx_store_read_end(t);
+    tdx_store_read_end(NULL);
+    /* A read-only store does not write. */
+    uint64_t r = 1;
+    sdoc sd;
+    gen_doc(&sd, &r, "x", "x");
+    sdoc *p = &sd;
+    sbatch sb;
+    sbatch_make(&sb, &p, 1);
+    tdx_store_batch tb = as_batch(&sb);
+    cr_assert(eq(int, tdx_store_write_batch(s, &tb, 0, NULL, &err), TDX_EINVAL));
+    cr_assert(eq(int, tdx_store_merge(s, &err), TDX_EINVAL));
+    sbatch_free(&sb);
+    free(sd.text);
+    tdx_store_close(s);
+}
+
+Test(store, bad_batches_are_refused_and_change_nothing)
+{
+    const char *dir = tu_path("idx");
+    small_index(dir, 0);
+    tdx_store *s = open_store(dir, 0, 0);
+    char *before = dump(s);
+    uint64_t r = 1;
+    sdoc d[2];
+    gen_doc(&d[0], &r, "fine", "fine text");
+    gen_doc(&d[1], &r, "", "no key");
+    sdoc *p[2] = {&d[0], &d[1]};
+    sbatch b;
+    sbatch_make(&b, p, 2);
+    tdx_store_batch sb = as_batch(&b);
+    tdx_err err = {0};
+    /* An empty key, and a key beyond LMDB's limit: the batch is refused. */
+    cr_assert(eq(int, tdx_store_write_batch(s, &sb, 0, NULL, &err), TDX_EINVAL), "%s", err.msg);
+    memset(d[1].key, 'k', 520);
+    d[1].key[520] = 0;
+    tdx_err_clear(&err);
+    cr_assert(eq(int, tdx_store_write_batch(s, &sb, 0, NULL, &err), TDX_EINVAL), "%s", err.msg);
+    /* Postings naming a document the batch does not have. */
+    tdx_postings bad;
+    tdx_postings_init(&bad, 0);
+    cr_assert(eq(int, tdx_postings_add_term(&bad, "wfine", 5), 0));
+    cr_assert(eq(int, tdx_postings_add_doc(&bad, 0, NULL, 0), 0));
+    cr_assert(eq(int, tdx_postings_add_doc(&bad, 5, NULL, 0), 0));
+    sb.ndocs = 1;
+    sb.post = &bad;
+    tdx_err_clear(&err);
+    cr_assert(eq(int, tdx_store_write_batch(s, &sb, 0, NULL, &err), TDX_EINVAL), "%s", err.msg);
+    tdx_postings_free(&bad);
+    char *after = dump(s);
+    cr_assert(eq(str, after, before));
+    free(before);
+    free(after);
+    sbatch_free(&b);
+    free(d[0].text);
+    free(d[1].text);
+    tdx_store_close(s);
+}
+
+Test(store, an_empty_batch_writes_no_segment)
+{
+    tdx_store *s = new_index(tu_path("idx"));
+    tdx_store_batch sb = {NULL, 0, NULL, NULL, 0, 4};
+    tdx_store_batch_stats st;
+    cr_assert(eq(int, tdx_store_write_batch(s, &sb, 0, &st, NULL), 0));
+    cr_assert(eq(sz, st.added, 0));
+    cr_assert(eq(sz, pending(s), 0));
+    merge_ok(s);
+    tdx_rtxn *t = NULL;
+    cr_assert(eq(int, tdx_store_read_begin(s, &t, NULL), 0));
+    tdx_store_info in;
+    cr_assert(eq(int, tdx_store_get_info(t, &in, NULL), 0));
+    cr_assert(eq(u64, in.rejects, 4));
+    cr_assert(eq(u64, in.next_doc, 1));
+    tdx_store_read_end(t);
+    expect_clean(s);
+    tdx_store_close(s);
+}
+
+static size_t live_bytes(void)
+{
+    mallctl("thread.tcache.flush", NULL, NULL, NULL, 0);
+    tdx_mem_stats ms;
+    tdx_alloc_stats(&ms);
+    return ms.allocated;
+}
+
+Test(store, out_of_memory_leaves_the_index_as_it_was)
+{
+    const char *dir = tu_path("idx");
+    tdx_store *s = new_index(dir);
+    uint64_t r = 21;
+    corpus c;
+    corpus_make(&c, &r, 60);
+    model m;
+    model_init(&m);
+    /* More segments than the reader's first segment array holds. */
+    for (size_t i = 0; i < 30; i += 1)
+        write_both(s, &m, c.ptr + i, 1, 0);
+    sbatch b;
+    sbatch_make(&b, c.ptr + 30, 30);
+    tdx_store_batch sb = as_batch(&b);
+    char *before = dump(s);
+    int rc = TDX_ENOMEM;
+    long k;
+    /* Warm up LMDB's page caches with one failing attempt. */
+    tdx_alloc_fail_after(3);
+    tdx_store_write_batch(s, &sb, 0, NULL, NULL);
+    tdx_alloc_fail_after(-1);
+    for (k = 0; k < 200 && rc; k++) {
+        tdx_err err = {0};
+        size_t live = live_bytes();
+        tdx_alloc_fail_after(k);
+        rc = tdx_store_write_batch(s, &sb, 0, NULL, &err);
+        tdx_alloc_fail_after(-1);
+        if (rc) {
+            cr_assert(eq(int, rc, TDX_ENOMEM), "allocation %ld: %s", k, err.msg);
+            cr_assert(eq(sz, live_bytes(), live), "allocation %ld leaks", k);
+            char *now = dump(s);
+            cr_assert(eq(str, now, before), "allocation %ld: a failed write changed the index", k);
+            free(now);
+        }
+    }
+    cr_assert(eq(int, rc, 0));
+    cr_assert(gt(long, k, 2));
+    tdx_store_batch_stats want;
+    model_apply(&m, &b, c.ptr + 30, 0, &want);
+    sbatch_free(&b);
+    cr_assert(gt(sz, pending(s), 1));
+    free(before);
+    before = dump(s);
+    rc = TDX_ENOMEM;
+    tdx_alloc_fail_after(3);
+    tdx_store_merge(s, NULL);
+    tdx_alloc_fail_after(-1);
+    for (k = 0; k < 200 && rc; k++) {
+        tdx_err err = {0};
+        size_t live = live_bytes();
+        tdx_alloc_fail_after(k);
+        rc = tdx_store_merge(s, &err);
+        tdx_alloc_fail_after(-1);
+        if (rc) {
+            cr_assert(eq(int, rc, TDX_ENOMEM), "merge, allocation %ld: %s", k, err.msg);
+            cr_assert(eq(sz, live_bytes(), live), "merge, allocation %ld leaks", k);
+            cr_assert(gt(sz, pending(s), 1));
+        }
+    }
+    cr_assert(eq(int, rc, 0));
+    cr_assert(gt(long, k, 2));
+    char *after = dump(s);
+    cr_assert(eq(str, after, before));
+    free(after);
+    /* Readers: each failing run is TDX_ENOMEM, the last one succeeds. */
+    rc = TDX_ENOMEM;
+    for (k = 0; k < 500 && rc; k++) {
+        tdx_rtxn *t = NULL;
+        tdx_err err = {0};
+        lines l = {0};
+        size_t live = live_bytes();
+        tdx_alloc_fail_after(k);
+        rc = tdx_store_read_begin(s, &t, &err);
+        if (rc == 0)
+            rc = tdx_store_dump(t, line_fn, &l, &err);
+        tdx_alloc_fail_after(-1);
+        tdx_store_read_end(t);
+        if (rc) {
+            cr_assert(eq(int, rc, TDX_ENOMEM), "dump, allocation %ld: %s", k, err.msg);
+        } else {
+            cr_assert(eq(str, l.p, before));
+        }
+        free(l.p);
+        cr_assert(eq(sz, live_bytes(), live), "dump, allocation %ld leaks", k);
+    }
+    cr_assert(eq(int, rc, 0));
+    rc = TDX_ENOMEM;
+    for (k = 0; k < 500 && rc; k++) {
+        tdx_rtxn *t = NULL;
+        tdx_err err = {0};
+        uint64_t problems = 0;
+        lines l = {0};
+        size_t live = live_bytes();
+        tdx_alloc_fail_after(k);
+        rc = tdx_store_read_begin(s, &t, &err);
+        if (rc == 0)
+            rc = tdx_store_check(t, line_fn, &l, &problems, &err);
+        tdx_alloc_fail_after(-1);
+        tdx_store_read_end(t);
+        if (rc)
+            cr_assert(eq(int, rc, TDX_ENOMEM), "check, allocation %ld: %s", k, err.msg);
+        else
+            cr_assert(eq(u64, problems, 0), "check, allocation %ld: %s", k, l.p);
+        free(l.p);
+        cr_assert(eq(sz, live_bytes(), live), "check, allocation %ld leaks", k);
+    }
+    cr_assert(eq(int, rc, 0));
+    free(before);
+    verify(s, &m);
+    tdx_store_close(s);
+    model_free(&m);
+    corpus_free(&c);
+}
