@@ -165,6 +165,18 @@ typedef struct tdx_hits {
 void tdx_hits_free(tdx_hits *h);
 
 /**
+ * Original byte range [*out_start, *out_end) of hit h in the source text
+ * whose normalization o is (the tdx_norm_out that produced the scanned
+ * text), through the normalizer's offset map.
+ */
+static inline void tdx_hit_source(const tdx_hit *h, const tdx_norm_out *o, size_t *out_start,
+                                  size_t *out_end)
+{
+    *out_start = tdx_norm_map_start(o, h->start);
+    *out_end = tdx_norm_map_end(o, h->end);
+}
+
+/**
  * Scan normalized text; replace out's contents with every hit (overlapping
  * and nested ones included) that satisfies the boundary rule, sorted by
  * (start, end, pattern).  out is reused across calls (its memory is kept);
