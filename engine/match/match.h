@@ -134,6 +134,8 @@ typedef struct tdx_matcher tdx_matcher;
  * line, column and Hyperscan's reason; also for a list from
  * tdx_watchlist_check() that has errors), TDX_ENOMEM, TDX_EINTERNAL,
  * TDX_EINVAL (NULL wl or out_m).  opts may be NULL (= all defaults).
+ * Compiles the literal database on one helper thread, joined before it
+ * returns.  A cache that cannot be read or written only costs time.
  */
 int tdx_match_compile(const tdx_watchlist *wl, const tdx_match_opts *opts, tdx_matcher **out_m,
                       tdx_err *err);
