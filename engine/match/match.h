@@ -134,6 +134,8 @@ typedef struct tdx_matcher tdx_matcher;
  * line, column and Hyperscan's reason; also for a list from
  * tdx_watchlist_check() that has errors), TDX_ENOMEM, TDX_EINTERNAL,
  * TDX_EINVAL (NULL wl or out_m).  opts may be NULL (= all defaults).
+ * Compiles the literal database on one helper thread, joined before it
+ * returns.  A cache that cannot be read or written only costs time.
  */
 int tdx_match_compile(const tdx_watchlist *wl, const tdx_match_opts *opts, tdx_matcher **out_m,
                       tdx_err *err);
@@ -163,6 +165,18 @@ typedef struct tdx_hits {
 } tdx_hits;
 
 void tdx_hits_free(tdx_hits *h);
+
+/**
+ * Original byte range [*out_start, *out_end) of hit h in the source text
+ * whose normalization o is (the tdx_norm_out that produced the scanned
+ * text), through the normalizer's offset map.
+ */
+static inline void tdx_hit_source(const tdx_hit *h, const tdx_norm_out *o, size_t *out_start,
+                                  size_t *out_end)
+{
+    *out_start = tdx_norm_map_start(o, h->start);
+    *out_end = tdx_norm_map_end(o, h->end);
+}
 
 /**
  * Scan normalized text; replace out's contents with every hit (overlapping

@@ -9,8 +9,8 @@
  * Data: the watch list keeps one private copy of the file in which every
  * cell is cut out in place (NUL-terminated), so entity, category and pattern
  * strings are borrowed from that copy; normalized literals and diagnostic
- * messages live in one growing byte buffer and are addressed by offset while
- * parsing, turned into pointers once the buffer stops moving.  Entities,
+ * messages live in two growing byte buffers and are addressed by offset
+ * while parsing, turned into pointers once the buffers stop moving.  Entities,
  * categories and normalized patterns are interned through small
  * open-addressing tables of ids (hash + id, key bytes looked up by id).
  *
@@ -30,7 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* A diagnostic while parsing: message by offset into wl->strs. */
+/* A diagnostic while parsing: message by offset into wl->msgs. */
 typedef struct pdiag {
     uint32_t line, col;
     int code; /* 0: warning; TDX_EPATTERN / TDX_ELIMIT: error */
@@ -55,7 +55,9 @@ struct tdx_watchlist {
     char *norm_identity;
     char *data; /* the file, cells cut out in place */
     size_t len;
-    tdx_buf strs; /* normalized literals and messages, NUL-separated */
+    tdx_buf strs; /* normalized literals, NUL-separated */
+    tdx_buf msgs; /* diagnostic messages, NUL-separated (apart from strs: a message
+                     may quote a normalized literal while it is being written) */
 
     tdx_pattern *pats;
     size_t npats, cap_pats;
@@ -204,13 +206,13 @@ static int diag_add(parser *ps, uint32_t line, uint32_t col, int code, const cha
     va_end(ap);
     if (n < 0)
         n = 0;
-    size_t off = wl->strs.len;
-    if (tdx_buf_grow(&wl->strs, (size_t)n + 1) != 0)
+    size_t off = wl->msgs.len;
+    if (tdx_buf_grow(&wl->msgs, (size_t)n + 1) != 0)
         return TDX_ENOMEM;
     va_start(ap, fmt);
-    vsnprintf((char *)wl->strs.p + off, (size_t)n + 1, fmt, ap);
+    vsnprintf((char *)wl->msgs.p + off, (size_t)n + 1, fmt, ap);
     va_end(ap);
-    wl->strs.len += (size_t)n + 1; /* keep the NUL: messages are read as C strings */
+    wl->msgs.len += (size_t)n + 1; /* keep the NUL: messages are read as C strings */
     wl->pd[wl->npd++] = (pdiag){line, col, code, off};
     /* == and not >=: the note below is itself an error and must not recurse. */
     if (code != 0 && ++wl->nerrors == MAX_ERRORS) {
@@ -657,7 +659,7 @@ static int finish(tdx_watchlist *wl)
         qsort(wl->pd, wl->npd, sizeof *wl->pd, pdiag_cmp);
     for (size_t i = 0; i < wl->npd; i++)
         wl->diags[i] = (tdx_diag){wl->name, wl->pd[i].line, wl->pd[i].col, wl->pd[i].code != 0,
-                                  (char *)wl->strs.p + wl->pd[i].msg_off};
+                                  (char *)wl->msgs.p + wl->pd[i].msg_off};
 
     uint64_t h = 0x7464787761746368ULL; /* "tdxwatch" */
     for (size_t i = 0; i < wl->npats; i++) {
@@ -682,6 +684,7 @@ void tdx_watchlist_free(tdx_watchlist *wl)
     tdx_free(wl->norm_identity);
     tdx_free(wl->data);
     tdx_buf_free(&wl->strs);
+    tdx_buf_free(&wl->msgs);
     tdx_free(wl->pats);
     tdx_free(wl->norm_off);
     tdx_free(wl->ents);
