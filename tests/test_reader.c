@@ -1778,3 +1778,36 @@ Test(reader, html_deep_nesting_is_capped_not_quadratic, .init = setup, .fini = t
     cr_assert(eq(sz, g.nd, 1));
     cr_expect(eq(str, g.d[0].text, "深圳大学\nafter\nend"));
 }
+
+Test(reader, many_metadata_fields_and_repeated_keys, .init = setup, .fini = teardown,
+     .timeout = 120)
+{
+    /* 200,000 distinct keys, then repeats of two of them: linear, last value wins. */
+    size_t n = 200000;
+    char *line = malloc(n * 24 + 256);
+    char *p = line + sprintf(line, "{\"text\":\"t\"");
+    for (size_t i = 0; i < n; i++)
+        p += sprintf(p, ",\"k%zu\":%zu", i, i);
+    p += sprintf(p, ",\"k7\":\"seven\",\"k150000\":true,\"text\":\"last\"}\n");
+    tu_write_str(tu_path("in/wide.jsonl"), line);
+    free(line);
+    tdx_reader *r;
+    const char *in = tu_path("in/wide.jsonl");
+    cr_assert(eq(int, tdx_reader_open(&in, 1, NULL, &r, NULL), 0));
+    tdx_doc d;
+    cr_assert(eq(int, tdx_reader_next(r, &d, NULL), 1));
+    cr_expect(eq(str, (char *)d.text, "last"));
+    cr_assert(eq(sz, d.nmeta, n));
+    for (size_t i = 0; i < n; i++) {
+        char k[32], v[32];
+        snprintf(k, sizeof k, "k%zu", i);
+        snprintf(v, sizeof v, "%zu", i);
+        cr_assert(eq(str, (char *)d.meta[i].key, k));
+        if (i != 7 && i != 150000)
+            cr_assert(eq(str, (char *)d.meta[i].val, v));
+    }
+    cr_expect(eq(str, (char *)d.meta[7].val, "seven"));
+    cr_expect(eq(str, (char *)d.meta[150000].val, "true"));
+    cr_expect(eq(int, tdx_reader_next(r, &d, NULL), 0));
+    tdx_reader_free(r);
+}

@@ -33,6 +33,7 @@
 
 #include "../common/alloc.h"
 #include "../common/buf.h"
+#include "../common/hash.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -143,6 +144,8 @@ struct tdx_reader {
     char date_iso[TDX_DATE_MAX];
     tdx_kv *meta;
     size_t nmeta, capmeta;
+    uint32_t *htab; /* positions in meta by key hash, for records with many fields */
+    size_t hcap;
     tdx_jparser jp;
     tdx_charset *cs;
     char reason[1024];
@@ -427,6 +430,7 @@ void tdx_reader_free(tdx_reader *r)
     tdx_buf_free(&r->datebuf);
     tdx_buf_free(&r->tmp);
     tdx_free(r->meta);
+    tdx_free(r->htab);
     tdx_reader_json_free(&r->jp);
     tdx_reader_charset_free(r->cs);
     tdx_free(r);
@@ -1283,6 +1287,21 @@ static int is_blank(const uint8_t *p, size_t n)
     return 1;
 }
 
+static int has_high_bit(const uint8_t *p, size_t n)
+{
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        if (w & 0x8080808080808080ULL)
+            return 1;
+    }
+    for (; i < n; i++)
+        if (p[i] & 0x80)
+            return 1;
+    return 0;
+}
+
 /*
  * Bring one record to well-formed UTF-8.  *pp and *pn are updated to point at
  * the UTF-8 bytes (in place or in r->conv, with sentinel and slack);
@@ -1298,8 +1317,12 @@ static int to_utf8(tdx_reader *r, const uint8_t **pp, size_t *pn, uint64_t offse
     *out_enc = enc;
     if (strcmp(enc, "UTF-8") == 0) {
         size_t bad = tdx_reader_utf8_check(p, n);
-        if (bad == n)
+        if (bad == n) {
+            /* Real UTF-8 after an ASCII start: later bad bytes are damage, not a charset. */
+            if (!r->leaf_utf8_seen && !fixed && has_high_bit(p, n))
+                r->leaf_utf8_seen = 1;
             return 0;
+        }
         /*
          * Bad bytes in a leaf that has shown real UTF-8 are damage.  In a
          * leaf that was pure ASCII so far they may be the first line of a
@@ -1359,15 +1382,52 @@ static void warn_repaired(tdx_reader *r, uint64_t line, const char *enc, size_t 
                inv == 1 ? "" : "s", (unsigned long long)r->first_bad);
 }
 
-static int push_meta(tdx_reader *r, const char *k, const char *v, size_t vn)
+/*
+ * Add a metadata field; a repeated key keeps its first position and takes
+ * the last value (what jansson does).  Past a few fields, repeats are found
+ * through a small hash table of positions, so a record with a million keys
+ * stays linear.
+ */
+#define META_LINEAR 16
+
+static int push_meta(tdx_reader *r, const char *k, size_t kn, const char *v, size_t vn)
 {
-    for (size_t i = 0; i < r->nmeta; i++)
-        if (strcmp(r->meta[i].key, k) == 0) {
-            r->meta[i].val = v;
-            r->meta[i].val_len = vn;
-            return 0;
+    uint32_t *slot = NULL;
+    if (r->nmeta < META_LINEAR) {
+        for (size_t i = 0; i < r->nmeta; i++)
+            if (strcmp(r->meta[i].key, k) == 0) {
+                r->meta[i].val = v;
+                r->meta[i].val_len = vn;
+                return 0;
+            }
+    } else {
+        /* (Re)build on entering hash mode in each record, and when half full. */
+        if (r->nmeta == META_LINEAR || r->nmeta * 2 >= r->hcap) {
+            size_t cap = r->nmeta == META_LINEAR ? 64 : r->hcap * 2;
+            uint32_t *h = r->htab;
+            if (cap != r->hcap && (h = tdx_reallocarray(r->htab, cap, sizeof *h)) == NULL)
+                return TDX_ENOMEM;
+            r->htab = h;
+            r->hcap = cap;
+            memset(h, 0xFF, cap * sizeof *h);
+            for (size_t i = 0; i < r->nmeta; i++) {
+                const char *mk = r->meta[i].key;
+                size_t j = tdx_hash64(mk, strlen(mk)) & (cap - 1);
+                while (h[j] != UINT32_MAX)
+                    j = (j + 1) & (cap - 1);
+                h[j] = (uint32_t)i;
+            }
         }
-    if (r->nmeta == r->capmeta) {
+        size_t j = tdx_hash64(k, kn) & (r->hcap - 1);
+        for (; r->htab[j] != UINT32_MAX; j = (j + 1) & (r->hcap - 1))
+            if (strcmp(r->meta[r->htab[j]].key, k) == 0) {
+                r->meta[r->htab[j]].val = v;
+                r->meta[r->htab[j]].val_len = vn;
+                return 0;
+            }
+        slot = &r->htab[j];
+    }
+    if (r->nmeta == r->capmeta || r->nmeta >= UINT32_MAX - 1) {
         size_t cap = r->capmeta ? r->capmeta * 2 : 16;
         tdx_kv *nm = tdx_reallocarray(r->meta, cap, sizeof *nm);
         if (nm == NULL)
@@ -1375,6 +1435,8 @@ static int push_meta(tdx_reader *r, const char *k, const char *v, size_t vn)
         r->meta = nm;
         r->capmeta = cap;
     }
+    if (slot)
+        *slot = (uint32_t)r->nmeta;
     r->meta[r->nmeta].key = k;
     r->meta[r->nmeta].val = v;
     r->meta[r->nmeta].val_len = vn;
@@ -1425,7 +1487,7 @@ static int jsonl_record(tdx_reader *r, uint8_t *line, size_t len, uint64_t off, 
         }
         if (m->val == NULL || m->type == TDX_JNULL)
             continue;
-        if ((rc = push_meta(r, m->key, m->val, m->val_len)) < 0)
+        if ((rc = push_meta(r, m->key, m->key_len, m->val, m->val_len)) < 0)
             return rc;
     }
     doc_base(r, out, record, off);
