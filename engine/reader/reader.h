@@ -63,7 +63,9 @@ typedef void (*tdx_reject_fn)(void *ctx, const tdx_reject *r);
 /**
  * Called when the reader is about to read a top-level input file.  Return 1
  * to skip the whole file (already indexed), 0 to read it; set *skip_records
- * to skip that many leading records (resume after a crash).
+ * to skip that many leading records (resume after a crash): records with
+ * record < *skip_records are counted, not parsed, and rejects inside that
+ * prefix are not reported again.  size is 0 for pipes; mtime in seconds.
  */
 typedef int (*tdx_file_fn)(void *ctx, const char *path, uint64_t file_index, uint64_t size,
                            int64_t mtime, uint64_t *skip_records);
@@ -80,7 +82,8 @@ typedef struct tdx_reader_opts {
 
 typedef struct tdx_read_progress {
     uint64_t files;       /* top-level input files started */
-    uint64_t bytes;       /* bytes read from disk (compressed size for archives) */
+    uint64_t bytes;       /* bytes read from disk (compressed size for archives), at most
+                             each file's size */
     uint64_t total_bytes; /* sum of input sizes when known, else 0 */
     uint64_t docs;        /* documents returned */
     uint64_t rejects;     /* rejects with kept == 0: records or files not returned */
