@@ -47,12 +47,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define DEFAULT_MAX_DOC   ((size_t)64 << 20)
-#define READ_CHUNK        ((size_t)256 << 10)
-#define SNIFF_BYTES       ((size_t)64 << 10)
-#define FRAME_BUF         ((size_t)256 << 10)
-#define MAX_FRAMES        3
-#define MAX_DIR_DEPTH     256
+#define DEFAULT_MAX_DOC ((size_t)64 << 20)
+#define READ_CHUNK      ((size_t)256 << 10)
+#define SNIFF_BYTES     ((size_t)64 << 10)
+#define FRAME_BUF       ((size_t)256 << 10)
+#define MAX_FRAMES      3
+#define MAX_DIR_DEPTH   256
 
 enum { F_ID, F_TITLE, F_DATE, F_URL, F_TEXT, F_HTML, NFIELDS };
 static const char *const field_names[NFIELDS] = {"id", "title", "date", "url", "text", "html"};
@@ -73,15 +73,15 @@ typedef struct dirlevel {
 typedef struct frame {
     struct archive *a;
     tdx_reader *r;
-    int level;      /* index in r->frames */
-    char *source;   /* source of the container itself */
-    char *stem;     /* name of a single compressed stream's content */
+    int level;       /* index in r->frames */
+    char *source;    /* source of the container itself */
+    char *stem;      /* name of a single compressed stream's content */
     uint8_t *replay; /* bytes read while sniffing, fed to libarchive first */
     size_t replay_len, replay_pos;
     uint8_t *rbuf;
-    int seekable; /* level 0 over a regular file: libarchive may seek the fd */
-    int raw;      /* a single compressed stream, not an archive */
-    int failed;   /* a data error was reported; a failing header is the same error */
+    int seekable;       /* level 0 over a regular file: libarchive may seek the fd */
+    int raw;            /* a single compressed stream, not an archive */
+    int failed;         /* a data error was reported; a failing header is the same error */
     const uint8_t *blk; /* rest of the entry's current data block (libarchive's memory) */
     size_t blk_len;
     int warned; /* libarchive flagged the entry's data (bad CRC): report at its end */
@@ -113,8 +113,8 @@ struct tdx_reader {
     int file_leaf_done; /* the file itself has been taken as a leaf */
     char *path;
     uint64_t file_index;
-    uint64_t record; /* next record ordinal in this file */
-    uint64_t skip;   /* leading records still to skip */
+    uint64_t record;    /* next record ordinal in this file */
+    uint64_t skip;      /* leading records still to skip */
     uint64_t file_size; /* 0 when unknown (pipes) */
     uint64_t file_read; /* bytes read from the fd, for progress */
 
@@ -133,7 +133,7 @@ struct tdx_reader {
     uint64_t line;
     int leaf_eof;
     int leaf_failed; /* a read error ended the leaf early */
-    int discard; /* inside a line longer than max_doc, dropping bytes */
+    int discard;     /* inside a line longer than max_doc, dropping bytes */
 
     /* window over the leaf; buf[end] is a NUL sentinel followed by slack */
     uint8_t *buf;
@@ -780,8 +780,8 @@ static la_int64_t frame_skip_cb(struct archive *a, void *ud, la_int64_t n)
 /* Names that libarchive would open as zip but that are documents in their own right. */
 static int is_office_container(const char *name)
 {
-    static const char *const ext[] = {".docx", ".xlsx", ".pptx", ".odt", ".ods", ".odp",
-                                      ".epub", ".jar",  ".apk",  ".ofd"};
+    static const char *const ext[] = {".docx", ".xlsx", ".pptx", ".odt", ".ods",
+                                      ".odp",  ".epub", ".jar",  ".apk", ".ofd"};
     size_t nl = strlen(name);
     for (size_t i = 0; i < sizeof ext / sizeof ext[0]; i++) {
         size_t el = strlen(ext[i]);
@@ -798,7 +798,10 @@ static int container_kind(const uint8_t *p, size_t n)
         return 1;
     if (n >= 3 && memcmp(p, "BZh", 3) == 0)
         return 1;
-    if (n >= 6 && memcmp(p, "\xFD" "7zXZ\0", 6) == 0)
+    if (n >= 6 && memcmp(p,
+                         "\xFD"
+                         "7zXZ\0",
+                         6) == 0)
         return 1;
     if (n >= 4 && memcmp(p, "\x28\xB5\x2F\xFD", 4) == 0)
         return 1;
@@ -815,8 +818,8 @@ static int container_kind(const uint8_t *p, size_t n)
         return 2;
     if (n >= 8 && memcmp(p, "!<arch>\n", 8) == 0)
         return 2;
-    if (n >= 6 && (memcmp(p, "070701", 6) == 0 || memcmp(p, "070707", 6) == 0 ||
-                   memcmp(p, "070702", 6) == 0))
+    if (n >= 6 &&
+        (memcmp(p, "070701", 6) == 0 || memcmp(p, "070707", 6) == 0 || memcmp(p, "070702", 6) == 0))
         return 2;
     return 0;
 }
@@ -825,9 +828,9 @@ static int container_kind(const uint8_t *p, size_t n)
 static char *strip_compression(const char *name)
 {
     static const char *const ext[][2] = {
-        {".gz", ""},   {".gzip", ""},     {".bz2", ""},  {".xz", ""},      {".zst", ""},
-        {".zstd", ""}, {".lz4", ""},      {".tgz", ".tar"}, {".tbz2", ".tar"}, {".txz", ".tar"},
-        {".tzst", ".tar"},
+        {".gz", ""},       {".gzip", ""},    {".bz2", ""},      {".xz", ""},
+        {".zst", ""},      {".zstd", ""},    {".lz4", ""},      {".tgz", ".tar"},
+        {".tbz2", ".tar"}, {".txz", ".tar"}, {".tzst", ".tar"},
     };
     size_t nl = strlen(name);
     for (size_t i = 0; i < sizeof ext / sizeof ext[0]; i++) {
@@ -1050,7 +1053,7 @@ static int format_by_content(const uint8_t *p, size_t n, const char **why)
         return FMT_JSONL;
     size_t look = n - i < 4096 ? n - i : 4096;
     if (i < n && p[i] == '<') {
-        static const char *const tags[] = {"<!doctype html", "<html", "<head", "<body",
+        static const char *const tags[] = {"<!doctype html", "<html",  "<head", "<body",
                                            "<meta",          "<title", "<div",  "<p>",
                                            "<table",         "<br",    "<span", "<a "};
         for (size_t t = 0; t < sizeof tags / sizeof tags[0]; t++)
@@ -1171,8 +1174,8 @@ static int next_leaf(tdx_reader *r)
             } else {
                 size_t inv = 0, first = 0;
                 size_t at = r->tmp.len;
-                rc = tdx_reader_charset_convert(r->cs, "GB18030", (const uint8_t *)mn,
-                                                strlen(mn), &r->tmp, &inv, &first);
+                rc = tdx_reader_charset_convert(r->cs, "GB18030", (const uint8_t *)mn, strlen(mn),
+                                                &r->tmp, &inv, &first);
                 if (rc == TDX_ENOMEM)
                     return rc;
                 if (rc != 0 || inv > 0) {
@@ -1635,8 +1638,7 @@ static int whole_step(tdx_reader *r, tdx_doc *out)
     }
     if (r->end > r->max_doc) {
         reject(r, r->leaf_source, 0, 0, 0,
-               "document longer than the limit of %zu bytes (max-doc-bytes), skipped",
-               r->max_doc);
+               "document longer than the limit of %zu bytes (max-doc-bytes), skipped", r->max_doc);
         return 0;
     }
     const uint8_t *p = r->buf;
@@ -1657,8 +1659,7 @@ static int whole_step(tdx_reader *r, tdx_doc *out)
         declared = enc != NULL;
         if (enc == NULL) {
             enc = "UTF-8";
-            if (tdx_reader_utf8_check(p, n) != n &&
-                !tdx_reader_charset_looks_utf8(p, n, 0, NULL)) {
+            if (tdx_reader_utf8_check(p, n) != n && !tdx_reader_charset_looks_utf8(p, n, 0, NULL)) {
                 const char *d = tdx_reader_charset_detect(r->cs, p, n, html);
                 if (d)
                     enc = d;

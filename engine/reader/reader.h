@@ -28,21 +28,21 @@ typedef struct tdx_kv {
 } tdx_kv;
 
 typedef struct tdx_doc {
-    const char *key;     /* stable key: JSON id, else source (+ ":" line for JSONL) */
-    const char *source;  /* path as given/walked; archive members as "a.zip!dir/x.jsonl.gz" */
-    uint64_t file_index; /* 0-based ordinal of the top-level input file in input order */
-    uint64_t record;     /* 0-based ordinal of this record within that file */
-    uint64_t line;       /* 1-based line for JSON Lines, 0 otherwise */
-    uint64_t offset;     /* byte offset of the record in the (decompressed) source */
-    const char *title;   /* "" when absent */
-    const char *date;    /* ISO 8601 (YYYY-MM-DD[THH:MM:SS]) when parsed, else as found, "" when absent */
-    int date_parsed;     /* 1 when date is ISO 8601 */
-    const char *url;     /* "" when absent */
-    const char *format;  /* "jsonl", "html" or "text" */
+    const char *key;      /* stable key: JSON id, else source (+ ":" line for JSONL) */
+    const char *source;   /* path as given/walked; archive members as "a.zip!dir/x.jsonl.gz" */
+    uint64_t file_index;  /* 0-based ordinal of the top-level input file in input order */
+    uint64_t record;      /* 0-based ordinal of this record within that file */
+    uint64_t line;        /* 1-based line for JSON Lines, 0 otherwise */
+    uint64_t offset;      /* byte offset of the record in the (decompressed) source */
+    const char *title;    /* "" when absent */
+    const char *date;     /* YYYY-MM-DD[THH:MM:SS] when parsed, else as found; "" if absent */
+    int date_parsed;      /* 1 when date is ISO 8601 */
+    const char *url;      /* "" when absent */
+    const char *format;   /* "jsonl", "html" or "text" */
     const char *encoding; /* "UTF-8", "GB18030", "Big5", "Big5-HKSCS", ... */
-    const uint8_t *text; /* UTF-8 body (well-formed), NUL-terminated */
+    const uint8_t *text;  /* UTF-8 body (well-formed), NUL-terminated */
     size_t text_len;
-    size_t invalid;      /* sequences replaced by U+FFFD while decoding */
+    size_t invalid; /* sequences replaced by U+FFFD while decoding */
     const tdx_kv *meta;
     size_t nmeta;
 } tdx_doc;
@@ -71,10 +71,10 @@ typedef int (*tdx_file_fn)(void *ctx, const char *path, uint64_t file_index, uin
                            int64_t mtime, uint64_t *skip_records);
 
 typedef struct tdx_reader_opts {
-    const char *format;    /* NULL or "auto": sniff; "jsonl", "html", "text" */
-    const char *encoding;  /* NULL or "auto": BOM, <meta charset>, detection */
-    const char *fields;    /* JSON field map, e.g. "text=content,id=notice_id"; NULL: defaults */
-    size_t max_doc_bytes;  /* 0: default 64 MiB */
+    const char *format;   /* NULL or "auto": sniff; "jsonl", "html", "text" */
+    const char *encoding; /* NULL or "auto": BOM, <meta charset>, detection */
+    const char *fields;   /* JSON field map, e.g. "text=content,id=notice_id"; NULL: defaults */
+    size_t max_doc_bytes; /* 0: default 64 MiB */
     tdx_reject_fn on_reject;
     tdx_file_fn on_file;
     void *ctx; /* passed to the callbacks */
