@@ -963,8 +963,8 @@ static ssize_t fill(tdx_reader *r)
             r->frames[r->nframes - 1].failed = 1;
         r->leaf_failed = 1;
         if (!echo)
-            reject(r, r->leaf_source, 0, r->leaf_off + r->end, 0,
-                   "truncated or corrupt data after byte %llu: %s",
+            reject(r, r->leaf_source, 0, r->leaf_off + r->end, 0, "%s after byte %llu: %s",
+                   r->nframes ? "truncated or corrupt data" : "read error",
                    (unsigned long long)(r->leaf_off + r->end), level_error(r, r->nframes - 1, e));
         n = 0;
     }
