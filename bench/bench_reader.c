@@ -17,9 +17,10 @@
  *   reader-html    a tar of HTML pages of the same texts (gumbo)
  * One warm-up run, then several timed runs; MB/s at the median and at the
  * minimum wall time, and at the median thread CPU time (steadier when other
- * processes share the cores), of the uncompressed UTF-8 JSON Lines (of the file itself for
- * the GB18030 and HTML inputs, which differ in size).  A checksum over what each contender saw keeps
- * the work from being optimized away.
+ * processes share the cores), of the uncompressed UTF-8 JSON Lines (of the
+ * file itself for the GB18030 and HTML inputs, which differ in size).  A
+ * checksum over what each contender saw keeps the work from being optimized
+ * away.
  *
  * Usage: bench_reader [--quick] [--mb N] [--runs N] [--seed N] [--only NAME]
  */
@@ -57,11 +58,28 @@ static double clock_s(clockid_t id)
 }
 
 static const char *const words[] = {
-    "深圳大学", "国家超级计算中心", "采购项目", "中标公告", "招标文件", "服务器", "人工智能",
-    "计算平台", "预算金额", "万元", "供应商", "合同", "联系人", "地址", "项目编号", "采购需求",
-    "技术参数", "评标结果", "公示期", "响应文件", "图形处理器", "数据中心", "的", "和", "为",
-    "本项目", "采购人", "代理机构", "成交金额", "质量保证", "，", "。", "、", "：", "（", "）",
-    "A100", "H800", "2023", "NVIDIA", "8x", "1,200,000", "GB", " ",
+    "深圳大学",   "国家超级计算中心",
+    "采购项目",   "中标公告",
+    "招标文件",   "服务器",
+    "人工智能",   "计算平台",
+    "预算金额",   "万元",
+    "供应商",     "合同",
+    "联系人",     "地址",
+    "项目编号",   "采购需求",
+    "技术参数",   "评标结果",
+    "公示期",     "响应文件",
+    "图形处理器", "数据中心",
+    "的",         "和",
+    "为",         "本项目",
+    "采购人",     "代理机构",
+    "成交金额",   "质量保证",
+    "，",         "。",
+    "、",         "：",
+    "（",         "）",
+    "A100",       "H800",
+    "2023",       "NVIDIA",
+    "8x",         "1,200,000",
+    "GB",         " ",
 };
 
 #define PICK(a, s) a[rnd(s) % (sizeof a / sizeof a[0])]
@@ -110,13 +128,13 @@ static void gen(corpus *c, size_t bytes, uint64_t seed)
             }
         }
         esc[el] = 0;
-        c->n += (size_t)sprintf(c->p + c->n,
-                                "{\"id\":\"ZB-%zu\",\"title\":\"%s%s公告\",\"date\":\"2023-%02d-%02d "
-                                "10:00:00\",\"url\":\"http://ccgp.example/n/%zu.html\","
-                                "\"budget\":%llu,\"region\":\"广东\",\"text\":\"%s\"}\n",
-                                c->lines, PICK(words, &s), PICK(words, &s),
-                                (int)(1 + rnd(&s) % 12), (int)(1 + rnd(&s) % 28), c->lines,
-                                (unsigned long long)(rnd(&s) % 100000000), esc);
+        c->n += (size_t)sprintf(
+            c->p + c->n,
+            "{\"id\":\"ZB-%zu\",\"title\":\"%s%s公告\",\"date\":\"2023-%02d-%02d "
+            "10:00:00\",\"url\":\"http://ccgp.example/n/%zu.html\","
+            "\"budget\":%llu,\"region\":\"广东\",\"text\":\"%s\"}\n",
+            c->lines, PICK(words, &s), PICK(words, &s), (int)(1 + rnd(&s) % 12),
+            (int)(1 + rnd(&s) % 28), c->lines, (unsigned long long)(rnd(&s) % 100000000), esc);
         if (c->ntexts == tcap) {
             tcap = tcap ? tcap * 2 : 1024;
             c->texts = realloc(c->texts, tcap * sizeof *c->texts);
@@ -269,11 +287,12 @@ static void write_archive(const char *path, const corpus *c, int html)
         const char *data = c->p;
         size_t len = c->n;
         if (html) {
-            len = (size_t)snprintf(page, 16384,
-                                   "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>公告 "
-                                   "%zu</title><style>p{margin:0}</style></head><body><div "
-                                   "class=\"content\"><h1>采购公告</h1><p>%s</p></div></body></html>",
-                                   i, c->texts[i]);
+            len =
+                (size_t)snprintf(page, 16384,
+                                 "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>公告 "
+                                 "%zu</title><style>p{margin:0}</style></head><body><div "
+                                 "class=\"content\"><h1>采购公告</h1><p>%s</p></div></body></html>",
+                                 i, c->texts[i]);
             data = page;
             snprintf(name, sizeof name, "pages/%06zu.html", i);
         } else {
@@ -394,8 +413,8 @@ int main(int argc, char **argv)
             if (stat(cs[k].input, &st) == 0)
                 mbytes = (double)st.st_size / 1e6;
         }
-        printf("%-16s %7.0f MB/s %6.0f MB/s %6.0f MB/s %9.0f  %016llx\n", cs[k].name,
-               mbytes / med, mbytes / best, mbytes / cpu[runs / 2], (double)c.lines / med,
+        printf("%-16s %7.0f MB/s %6.0f MB/s %6.0f MB/s %9.0f  %016llx\n", cs[k].name, mbytes / med,
+               mbytes / best, mbytes / cpu[runs / 2], (double)c.lines / med,
                (unsigned long long)check);
         free(t);
         free(cpu);

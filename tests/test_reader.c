@@ -95,8 +95,8 @@ static void got_free(got *g)
 {
     for (size_t i = 0; i < g->nd; i++) {
         got_doc *x = &g->d[i];
-        char *fields[] = {x->key, x->source, x->title, x->date, x->url,
-                          x->format, x->encoding, x->text, x->meta};
+        char *fields[] = {x->key,    x->source,   x->title, x->date, x->url,
+                          x->format, x->encoding, x->text,  x->meta};
         for (size_t k = 0; k < sizeof fields / sizeof fields[0]; k++)
             free(fields[k]);
     }
@@ -191,18 +191,18 @@ static void dump(const got *g)
                 (unsigned long long)g->d[i].offset, g->d[i].encoding, g->d[i].text);
     for (size_t i = 0; i < g->nj; i++)
         fprintf(stderr, "rej %zu src=%s line=%llu off=%llu kept=%d: %s\n", i, g->j[i].source,
-                (unsigned long long)g->j[i].line, (unsigned long long)g->j[i].offset,
-                g->j[i].kept, g->j[i].reason);
+                (unsigned long long)g->j[i].line, (unsigned long long)g->j[i].offset, g->j[i].kept,
+                g->j[i].reason);
 }
 
-#define expect_reject(g, i, src, ln, off, substr)                                              \
-    do {                                                                                       \
-        cr_assert(lt(sz, (size_t)(i), (g)->nj), "missing reject %d", (int)(i));                \
-        cr_expect(eq(str, (g)->j[i].source, (char *)(src)));                                   \
-        cr_expect(eq(u64, (g)->j[i].line, (uint64_t)(ln)));                                    \
-        cr_expect(eq(u64, (g)->j[i].offset, (uint64_t)(off)));                                 \
-        cr_expect(strstr((g)->j[i].reason, substr) != NULL, "reason '%s' lacks '%s'",          \
-                  (g)->j[i].reason, substr);                                                   \
+#define expect_reject(g, i, src, ln, off, substr)                                                  \
+    do {                                                                                           \
+        cr_assert(lt(sz, (size_t)(i), (g)->nj), "missing reject %d", (int)(i));                    \
+        cr_expect(eq(str, (g)->j[i].source, (char *)(src)));                                       \
+        cr_expect(eq(u64, (g)->j[i].line, (uint64_t)(ln)));                                        \
+        cr_expect(eq(u64, (g)->j[i].offset, (uint64_t)(off)));                                     \
+        cr_expect(strstr((g)->j[i].reason, substr) != NULL, "reason '%s' lacks '%s'",              \
+                  (g)->j[i].reason, substr);                                                       \
     } while (0)
 
 /* ---------------------------------------------------------------------- */
@@ -211,13 +211,14 @@ static void dump(const got *g)
 Test(reader, jsonl_fields_metadata_and_keys, .init = setup, .fini = teardown)
 {
     const char *path = tu_path("in/a.jsonl");
-    tu_write_str(path,
-                 "{\"id\":\"N-1\",\"title\":\"深圳大学采购\",\"date\":\"2023-03-15\","
-                 "\"url\":\"http://x/1\",\"text\":\"第一行\\n第二行 \\\"引号\\\" \\u00e9\\ud83d\\ude00\","
-                 "\"budget\":1.5e6,\"open\":true,\"region\":\"广东\",\"none\":null,"
-                 "\"tags\":[1,{\"a\":[]}]}\n"
-                 "{\"text\":\"no id here\",\"id\":\"\"}\n"
-                 "{\"id\":42,\"text\":\"numeric id\"}\n");
+    tu_write_str(
+        path,
+        "{\"id\":\"N-1\",\"title\":\"深圳大学采购\",\"date\":\"2023-03-15\","
+        "\"url\":\"http://x/1\",\"text\":\"第一行\\n第二行 \\\"引号\\\" \\u00e9\\ud83d\\ude00\","
+        "\"budget\":1.5e6,\"open\":true,\"region\":\"广东\",\"none\":null,"
+        "\"tags\":[1,{\"a\":[]}]}\n"
+        "{\"text\":\"no id here\",\"id\":\"\"}\n"
+        "{\"id\":42,\"text\":\"numeric id\"}\n");
     got g = {0};
     read_one(path, &g);
     dump(&g);
@@ -248,25 +249,34 @@ Test(reader, jsonl_splits_on_newline_only, .init = setup, .fini = teardown)
 {
     /* U+0085 and U+2028 are content; CRLF, blank lines and a missing final newline are fine. */
     const char *path = tu_path("in/b.jsonl");
-    tu_write_str(path, "{\"text\":\"a\xC2\x85" "b\xE2\x80\xA8" "c\"}\r\n"
+    tu_write_str(path, "{\"text\":\"a\xC2\x85"
+                       "b\xE2\x80\xA8"
+                       "c\"}\r\n"
                        "\n   \r\n"
                        "{\"text\":\"last\"}");
     got g = {0};
     read_one(path, &g);
     cr_assert(eq(sz, g.nd, 2));
     cr_assert(eq(sz, g.nj, 0));
-    cr_expect(eq(str, g.d[0].text, "a\xC2\x85" "b\xE2\x80\xA8" "c"));
+    cr_expect(eq(str, g.d[0].text,
+                 "a\xC2\x85"
+                 "b\xE2\x80\xA8"
+                 "c"));
     cr_expect(eq(u64, g.d[1].line, 4));
     cr_expect(eq(u64, g.d[1].record, 1));
-    cr_expect(eq(u64, g.d[1].offset, strlen("{\"text\":\"a\xC2\x85" "b\xE2\x80\xA8" "c\"}\r\n"
-                                               "\n   \r\n")));
+    cr_expect(eq(u64, g.d[1].offset,
+                 strlen("{\"text\":\"a\xC2\x85"
+                        "b\xE2\x80\xA8"
+                        "c\"}\r\n"
+                        "\n   \r\n")));
 }
 
 Test(reader, jsonl_field_mapping, .init = setup, .fini = teardown)
 {
     const char *path = tu_path("in/c.jsonl");
-    tu_write_str(path, "{\"notice_id\":\"Z9\",\"content\":\"正文\",\"publish_time\":\"2023年3月15日\","
-                       "\"text\":\"kept as metadata\",\"name\":\"标题\"}\n");
+    tu_write_str(path,
+                 "{\"notice_id\":\"Z9\",\"content\":\"正文\",\"publish_time\":\"2023年3月15日\","
+                 "\"text\":\"kept as metadata\",\"name\":\"标题\"}\n");
     got g = {0};
     tdx_reader_opts o = {.fields = "text=content,id=notice_id,date=publish_time,title=name"};
     read_all_opts(&path, 1, &o, &g);
@@ -302,9 +312,9 @@ Test(reader, jsonl_malformed_lines_are_rejected_precisely, .init = setup, .fini 
 {
     const char *lines[] = {
         "{\"text\":\"ok1\"}",
-        "{\"text\":\"a\",}",                 /* trailing comma */
+        "{\"text\":\"a\",}", /* trailing comma */
         "{\"text\":\"unterminated}",
-        "[1,2]",                             /* not an object */
+        "[1,2]", /* not an object */
         "{\"text\":\"bad \\x escape\"}",
         "{\"text\":\"x\"} trailing",
         "{\"text\":\"lone \\ud800 surrogate\"}",
@@ -490,8 +500,8 @@ Test(reader, directories_walk_in_sorted_byte_order, .init = setup, .fini = teard
     const char *dirs[] = {"in/d", "in/d/a", "in/d/a/z", "in/d/B", "in/d/empty"};
     for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++)
         mkdir(tu_path(dirs[i]), 0755);
-    const char *files[] = {"in/d/a.txt", "in/d/a/b.txt", "in/d/a/z/y.txt", "in/d/B/c.txt",
-                           "in/d/a-b.txt", "in/d/é.txt", "in/d/Z.txt", "in/d/a0.txt"};
+    const char *files[] = {"in/d/a.txt",   "in/d/a/b.txt", "in/d/a/z/y.txt", "in/d/B/c.txt",
+                           "in/d/a-b.txt", "in/d/é.txt",   "in/d/Z.txt",     "in/d/a0.txt"};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
         tu_write_str(tu_path(files[i]), files[i]);
     char *want = NULL;
@@ -947,12 +957,9 @@ Test(reader, legacy_encodings_are_detected, .init = setup, .fini = teardown)
     const struct {
         const char *name, *charset, *text, *want_enc;
     } cases[] = {
-        {"gb18030.txt", "GB18030", simp, "GB18030"},
-        {"gbk.txt", "GBK", simp, "GB18030"},
-        {"gb2312.txt", "GB2312", simp, "GB18030"},
-        {"big5.txt", "BIG5", trad, "Big5"},
-        {"hkscs.txt", "BIG5-HKSCS", both, "Big5-HKSCS"},
-        {"utf16.txt", "UTF-16", simp, "UTF-16LE"},
+        {"gb18030.txt", "GB18030", simp, "GB18030"},     {"gbk.txt", "GBK", simp, "GB18030"},
+        {"gb2312.txt", "GB2312", simp, "GB18030"},       {"big5.txt", "BIG5", trad, "Big5"},
+        {"hkscs.txt", "BIG5-HKSCS", both, "Big5-HKSCS"}, {"utf16.txt", "UTF-16", simp, "UTF-16LE"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         write_in(cases[i].name, cases[i].charset, cases[i].text);
@@ -972,12 +979,13 @@ Test(reader, legacy_encoded_json_lines, .init = setup, .fini = teardown)
 {
     /* Big5 trail bytes include '\\' (許 = B3 5C): lines must be decoded before parsing. */
     char lines[8192];
-    snprintf(lines, sizeof lines, "{\"id\":\"t1\",\"title\":\"許功蓋\",\"text\":\"%s\"}\n"
-                                  "{\"id\":\"t2\",\"text\":\"%s\",\"機關\":\"香港\"}\n",
+    snprintf(lines, sizeof lines,
+             "{\"id\":\"t1\",\"title\":\"許功蓋\",\"text\":\"%s\"}\n"
+             "{\"id\":\"t2\",\"text\":\"%s\",\"機關\":\"香港\"}\n",
              trad, trad);
     write_in("big5.jsonl", "BIG5", lines);
-    snprintf(lines, sizeof lines, "{\"id\":\"s1\",\"text\":\"%s\"}\n{\"id\":\"s2\",\"text\":\"%s\"}\n",
-             simp, simp);
+    snprintf(lines, sizeof lines,
+             "{\"id\":\"s1\",\"text\":\"%s\"}\n{\"id\":\"s2\",\"text\":\"%s\"}\n", simp, simp);
     write_in("gb.jsonl", "GB18030", lines);
     got g = {0};
     const char *in[] = {tu_path("in/big5.jsonl"), tu_path("in/gb.jsonl")};
@@ -1023,16 +1031,20 @@ Test(reader, forced_and_declared_encodings, .init = setup, .fini = teardown)
     /* Too short for detection: only the declaration or the option can tell. */
     write_in("short.txt", "GB18030", "深圳大学");
     char html[1024];
-    snprintf(html, sizeof html, "<html><head><meta charset=\"gb2312\"><title>公告</title></head>"
-                                "<body><p>深圳大学</p></body></html>");
+    snprintf(html, sizeof html,
+             "<html><head><meta charset=\"gb2312\"><title>公告</title></head>"
+             "<body><p>深圳大学</p></body></html>");
     write_in("meta.html", "GB18030", html);
-    snprintf(html, sizeof html, "<html><head><META HTTP-EQUIV=\"Content-Type\" "
-                                "CONTENT=\"text/html; charset=big5\"></head><body>香港大學</body>"
-                                "</html>");
+    snprintf(html, sizeof html,
+             "<html><head><META HTTP-EQUIV=\"Content-Type\" "
+             "CONTENT=\"text/html; charset=big5\"></head><body>香港大學</body>"
+             "</html>");
     write_in("equiv.html", "BIG5", html);
     /* Declared UTF-8, actually GB18030: the bytes win. */
-    snprintf(html, sizeof html, "<html><head><meta charset=\"utf-8\"></head><body><p>%s</p>"
-                                "</body></html>", simp);
+    snprintf(html, sizeof html,
+             "<html><head><meta charset=\"utf-8\"></head><body><p>%s</p>"
+             "</body></html>",
+             simp);
     write_in("liar.html", "GB18030", html);
     got g = {0};
     tdx_reader_opts o = {.encoding = "gbk"};
@@ -1123,13 +1135,14 @@ Test(reader, html_visible_text, .init = setup, .fini = teardown)
     cr_expect(eq(str, g.d[0].title, "招标 公告"));
     cr_expect(eq(str, g.d[0].date, "2023-03-15"));
     cr_expect(eq(int, g.d[0].date_parsed, 1));
-    cr_expect(eq(str, g.d[0].text, "深圳大学采购\n"
-                                   "第一段&<深圳 大学\n"
-                                   "甲\n乙\n"
-                                   "行一\n行二\n"
-                                   "单位\t金额\nA\t1\n"
-                                   "  保留\n  空白\n"
-                                   "Unclosed inline"));
+    cr_expect(eq(str, g.d[0].text,
+                 "深圳大学采购\n"
+                 "第一段&<深圳 大学\n"
+                 "甲\n乙\n"
+                 "行一\n行二\n"
+                 "单位\t金额\nA\t1\n"
+                 "  保留\n  空白\n"
+                 "Unclosed inline"));
 }
 
 Test(reader, html_sniffed_by_content_and_forced_format, .init = setup, .fini = teardown)
@@ -1247,12 +1260,11 @@ typedef struct jansson_api {
 static void load_jansson(jansson_api *j)
 {
     void *h = dlopen("libjansson.so.4", RTLD_NOW);
-    cr_assert(h != NULL, "libjansson.so.4 not found (scripts/setup.sh installs it): %s",
-              dlerror());
-#define SYM(field, name)                                                                       \
-    do {                                                                                       \
-        *(void **)&j->field = dlsym(h, name);                                                  \
-        cr_assert(j->field != NULL, "jansson lacks %s", name);                                 \
+    cr_assert(h != NULL, "libjansson.so.4 not found (scripts/setup.sh installs it): %s", dlerror());
+#define SYM(field, name)                                                                           \
+    do {                                                                                           \
+        *(void **)&j->field = dlsym(h, name);                                                      \
+        cr_assert(j->field != NULL, "jansson lacks %s", name);                                     \
     } while (0)
     SYM(loadb, "json_loadb");
     SYM(iter, "json_object_iter");
@@ -1304,9 +1316,27 @@ static void gen_ws(gen *g)
 static void gen_string(gen *g)
 {
     static const char *const pieces[] = {
-        "a",      "深圳",   "大学",   " ",       "\\n",     "\\\"",    "\\\\",   "\\/",
-        "\\b",    "\\f",    "\\r",    "\\t",     "\\u00e9", "\\u6DF1", "\\uD83D\\uDE00",
-        "\xE2\x80\xA8",     "\xC2\x85",          "😀",      "'",       "{}[]:,", "é",
+        "a",
+        "深圳",
+        "大学",
+        " ",
+        "\\n",
+        "\\\"",
+        "\\\\",
+        "\\/",
+        "\\b",
+        "\\f",
+        "\\r",
+        "\\t",
+        "\\u00e9",
+        "\\u6DF1",
+        "\\uD83D\\uDE00",
+        "\xE2\x80\xA8",
+        "\xC2\x85",
+        "😀",
+        "'",
+        "{}[]:,",
+        "é",
     };
     gputs(g, "\"");
     unsigned n = rnd(g, 8);
@@ -1324,12 +1354,15 @@ static void gen_value(gen *g, int depth)
         gen_string(g);
         break;
     case 2:
-        snprintf(b, sizeof b, "%lld", (long long)(tu_rand(&g->rng) % 2000000000000ULL) - 1000000000000LL);
+        snprintf(b, sizeof b, "%lld",
+                 (long long)(tu_rand(&g->rng) % 2000000000000ULL) - 1000000000000LL);
         gputs(g, b);
         break;
     case 3:
         snprintf(b, sizeof b, "%s%u.%u%s", rnd(g, 2) ? "-" : "", rnd(g, 1000), rnd(g, 1000),
-                 rnd(g, 2) ? "e-3" : rnd(g, 2) ? "E+2" : "");
+                 rnd(g, 2)   ? "e-3"
+                 : rnd(g, 2) ? "E+2"
+                             : "");
         gputs(g, b);
         break;
     case 4:
@@ -1588,8 +1621,8 @@ Test(reader, json_error_positions_and_depth_limit)
 Test(reader, utf8_check_agrees_with_the_scalar_decoder)
 {
     uint64_t seed = tu_seed("utf8_check_agrees_with_the_scalar_decoder"), st = seed;
-    static const char *const pieces[] = {"a", "abcdefgh", "é", "深", "😀", "\xEF\xBF\xBD",
-                                         "\xED\x9F\xBF", "\xF4\x8F\xBF\xBF"};
+    static const char *const pieces[] = {
+        "a", "abcdefgh", "é", "深", "😀", "\xEF\xBF\xBD", "\xED\x9F\xBF", "\xF4\x8F\xBF\xBF"};
     static const uint8_t bad[] = {0x80, 0xBF, 0xC0, 0xC1, 0xE0, 0xED, 0xF0, 0xF4, 0xF5, 0xFF};
     uint8_t *buf = malloc(4096 + TDX_READER_SLACK);
     for (int iter = 0; iter < 20000; iter++) {
@@ -1699,7 +1732,8 @@ Test(reader, special_files_and_loops_in_directories, .init = setup, .fini = tear
 
 Test(reader, progress_counts, .init = setup, .fini = teardown)
 {
-    tu_write_str(tu_path("in/a.jsonl"), "{\"text\":\"a\"}\nbad\n{\"text\":\"\\u00e9\",\"date\":\"?\"}\n");
+    tu_write_str(tu_path("in/a.jsonl"),
+                 "{\"text\":\"a\"}\nbad\n{\"text\":\"\\u00e9\",\"date\":\"?\"}\n");
     tu_write_str(tu_path("in/b.txt"), "b");
     make_tree();
     sh("cd t && tar czf ../in/c.tgz d");
@@ -1722,8 +1756,9 @@ Test(reader, progress_counts, .init = setup, .fini = teardown)
 
 Test(reader, out_of_memory_is_returned_not_fatal, .init = setup, .fini = teardown)
 {
-    tu_write_str(tu_path("in/a.jsonl"), "{\"id\":\"x\",\"text\":\"a\",\"m\":1}\n{\"text\":\"b\xFF\"}\n"
-                                        "{\"html\":\"<p>c</p>\"}\nbad\n");
+    tu_write_str(tu_path("in/a.jsonl"),
+                 "{\"id\":\"x\",\"text\":\"a\",\"m\":1}\n{\"text\":\"b\xFF\"}\n"
+                 "{\"html\":\"<p>c</p>\"}\nbad\n");
     tu_write_str(tu_path("in/b.txt"), "plain");
     tu_write_str(tu_path("in/c.html"), "<title>t</title><p>d</p>");
     make_tree();
@@ -1777,4 +1812,37 @@ Test(reader, html_deep_nesting_is_capped_not_quadratic, .init = setup, .fini = t
     read_one(tu_path("in/deep.html"), &g);
     cr_assert(eq(sz, g.nd, 1));
     cr_expect(eq(str, g.d[0].text, "深圳大学\nafter\nend"));
+}
+
+Test(reader, many_metadata_fields_and_repeated_keys, .init = setup, .fini = teardown,
+     .timeout = 120)
+{
+    /* 200,000 distinct keys, then repeats of two of them: linear, last value wins. */
+    size_t n = 200000;
+    char *line = malloc(n * 24 + 256);
+    char *p = line + sprintf(line, "{\"text\":\"t\"");
+    for (size_t i = 0; i < n; i++)
+        p += sprintf(p, ",\"k%zu\":%zu", i, i);
+    p += sprintf(p, ",\"k7\":\"seven\",\"k150000\":true,\"text\":\"last\"}\n");
+    tu_write_str(tu_path("in/wide.jsonl"), line);
+    free(line);
+    tdx_reader *r;
+    const char *in = tu_path("in/wide.jsonl");
+    cr_assert(eq(int, tdx_reader_open(&in, 1, NULL, &r, NULL), 0));
+    tdx_doc d;
+    cr_assert(eq(int, tdx_reader_next(r, &d, NULL), 1));
+    cr_expect(eq(str, (char *)d.text, "last"));
+    cr_assert(eq(sz, d.nmeta, n));
+    for (size_t i = 0; i < n; i++) {
+        char k[32], v[32];
+        snprintf(k, sizeof k, "k%zu", i);
+        snprintf(v, sizeof v, "%zu", i);
+        cr_assert(eq(str, (char *)d.meta[i].key, k));
+        if (i != 7 && i != 150000)
+            cr_assert(eq(str, (char *)d.meta[i].val, v));
+    }
+    cr_expect(eq(str, (char *)d.meta[7].val, "seven"));
+    cr_expect(eq(str, (char *)d.meta[150000].val, "true"));
+    cr_expect(eq(int, tdx_reader_next(r, &d, NULL), 0));
+    tdx_reader_free(r);
 }

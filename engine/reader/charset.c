@@ -253,8 +253,8 @@ typedef struct count_ctx {
     const char *base;
 } count_ctx;
 
-static void count_cb(const void *ctx, UConverterToUnicodeArgs *args, const char *units,
-                     int32_t len, UConverterCallbackReason reason, UErrorCode *ec)
+static void count_cb(const void *ctx, UConverterToUnicodeArgs *args, const char *units, int32_t len,
+                     UConverterCallbackReason reason, UErrorCode *ec)
 {
     count_ctx *c = (count_ctx *)ctx;
     if (reason == UCNV_ILLEGAL || reason == UCNV_UNASSIGNED || reason == UCNV_IRREGULAR) {
@@ -389,9 +389,9 @@ static size_t sample_errors(tdx_charset *cs, const char *name, const uint8_t *p,
 
 static int is_cjk(const char *canon)
 {
-    static const char *const cjk[] = {"GB18030", "Big5", "Big5-HKSCS", "EUC-JP",
-                                      "Shift_JIS", "EUC-KR", "ISO-2022-JP", "ISO-2022-KR",
-                                      "ISO-2022-CN"};
+    static const char *const cjk[] = {"GB18030",     "Big5",        "Big5-HKSCS",
+                                      "EUC-JP",      "Shift_JIS",   "EUC-KR",
+                                      "ISO-2022-JP", "ISO-2022-KR", "ISO-2022-CN"};
     for (size_t i = 0; i < sizeof cjk / sizeof cjk[0]; i++)
         if (strcmp(canon, cjk[i]) == 0)
             return 1;

@@ -161,8 +161,7 @@ static int epoch(const char *f, size_t n, char out[TDX_DATE_MAX])
     struct tm tm;
     if (gmtime_r(&t, &tm) == NULL || tm.tm_year + 1900 < 1990 || tm.tm_year + 1900 > 2100)
         return 0;
-    format_iso(out, tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-               tm.tm_sec);
+    format_iso(out, tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
     return 1;
 }
 
@@ -181,8 +180,8 @@ int tdx_reader_date_parse(const char *s, size_t len, char out[TDX_DATE_MAX])
     /* "2023 年 3 月": spaces around the Chinese unit characters carry nothing. */
     size_t w = 0;
     for (size_t i = 0; i < n; i++) {
-        if (f[i] == ' ' && ((i > 0 && strchr("ymdhns", f[i - 1])) ||
-                            (i + 1 < n && strchr("ymdhns", f[i + 1]))) &&
+        if (f[i] == ' ' &&
+            ((i > 0 && strchr("ymdhns", f[i - 1])) || (i + 1 < n && strchr("ymdhns", f[i + 1]))) &&
             !(i > 0 && f[i - 1] == 'd' && i + 1 < n && f[i + 1] >= '0' && f[i + 1] <= '9'))
             continue;
         f[w++] = f[i];

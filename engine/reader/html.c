@@ -182,8 +182,8 @@ static const GumboNode *find_tag(const GumboNode *n, GumboTag tag, int depth)
         return n;
     if (depth > 8)
         return NULL;
-    const GumboVector *kids = n->type == GUMBO_NODE_DOCUMENT ? &n->v.document.children
-                                                              : &n->v.element.children;
+    const GumboVector *kids =
+        n->type == GUMBO_NODE_DOCUMENT ? &n->v.document.children : &n->v.element.children;
     for (unsigned i = 0; i < kids->length; i++) {
         const GumboNode *f = find_tag(kids->data[i], tag, depth + 1);
         if (f)
@@ -196,9 +196,10 @@ static const GumboNode *find_tag(const GumboNode *n, GumboTag tag, int depth)
 static void meta_date(const GumboNode *head, tdx_buf *date)
 {
     static const char *const names[] = {
-        "pubdate",     "publishdate",        "publish_date",     "publishtime",
-        "publish-date", "article:published_time", "og:published_time", "datepublished",
-        "dc.date.issued", "dcterms.issued",   "dc.date",          "date",
+        "pubdate",           "publishdate",   "publish_date",
+        "publishtime",       "publish-date",  "article:published_time",
+        "og:published_time", "datepublished", "dc.date.issued",
+        "dcterms.issued",    "dc.date",       "date",
     };
     const GumboVector *kids = &head->v.element.children;
     size_t best = sizeof names / sizeof names[0];
@@ -254,11 +255,11 @@ static int name_in(const uint8_t *name, size_t n, const char *const *list)
 }
 
 static const char *const void_or_self_closing[] = {
-    "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param",
-    "source", "track", "wbr", "p", "li", "td", "th", "tr", "option", "optgroup", "dt", "dd",
-    "rb", "rt", "rp", "tbody", "thead", "tfoot", "colgroup", "caption", "html", "head",
-    "body", "frame", "keygen", NULL};
-static const char *const raw_text[] = {"script", "style", "textarea", "title", "xmp",
+    "area",     "base",   "br",    "col",  "embed", "hr",     "img",   "input", "link",  "meta",
+    "param",    "source", "track", "wbr",  "p",     "li",     "td",    "th",    "tr",    "option",
+    "optgroup", "dt",     "dd",    "rb",   "rt",    "rp",     "tbody", "thead", "tfoot", "colgroup",
+    "caption",  "html",   "head",  "body", "frame", "keygen", NULL};
+static const char *const raw_text[] = {"script", "style",   "textarea", "title",    "xmp",
                                        "iframe", "noembed", "noframes", "noscript", NULL};
 
 static int is_alpha(uint8_t c)
@@ -325,8 +326,8 @@ static int flatten(const uint8_t *p, size_t n, tdx_buf *out)
                     break;
                 }
                 k = (size_t)(e - p);
-                if (k + 2 + nl <= n && p[k + 1] == '/' && strncasecmp((const char *)p + k + 2,
-                                                                     (const char *)name, nl) == 0)
+                if (k + 2 + nl <= n && p[k + 1] == '/' &&
+                    strncasecmp((const char *)p + k + 2, (const char *)name, nl) == 0)
                     break;
                 k++;
             }

@@ -179,8 +179,8 @@ static int parse_string(jp_state *s, uint8_t **pp, int decode, size_t *out_len)
             if (cp >= 0xD800 && cp <= 0xDBFF) {
                 if (s->end - in < 12 || in[6] != '\\' || in[7] != 'u' || hex4(in + 8, &lo) != 0 ||
                     lo < 0xDC00 || lo > 0xDFFF)
-                    return fail_at(s, in,
-                                   "invalid \\u escape: unpaired high surrogate \\u%04X", cp);
+                    return fail_at(s, in, "invalid \\u escape: unpaired high surrogate \\u%04X",
+                                   cp);
                 cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
                 used = 12;
             }

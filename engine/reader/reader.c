@@ -33,6 +33,7 @@
 
 #include "../common/alloc.h"
 #include "../common/buf.h"
+#include "../common/hash.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -46,12 +47,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define DEFAULT_MAX_DOC   ((size_t)64 << 20)
-#define READ_CHUNK        ((size_t)256 << 10)
-#define SNIFF_BYTES       ((size_t)64 << 10)
-#define FRAME_BUF         ((size_t)256 << 10)
-#define MAX_FRAMES        3
-#define MAX_DIR_DEPTH     256
+#define DEFAULT_MAX_DOC ((size_t)64 << 20)
+#define READ_CHUNK      ((size_t)256 << 10)
+#define SNIFF_BYTES     ((size_t)64 << 10)
+#define FRAME_BUF       ((size_t)256 << 10)
+#define MAX_FRAMES      3
+#define MAX_DIR_DEPTH   256
 
 enum { F_ID, F_TITLE, F_DATE, F_URL, F_TEXT, F_HTML, NFIELDS };
 static const char *const field_names[NFIELDS] = {"id", "title", "date", "url", "text", "html"};
@@ -72,15 +73,15 @@ typedef struct dirlevel {
 typedef struct frame {
     struct archive *a;
     tdx_reader *r;
-    int level;      /* index in r->frames */
-    char *source;   /* source of the container itself */
-    char *stem;     /* name of a single compressed stream's content */
+    int level;       /* index in r->frames */
+    char *source;    /* source of the container itself */
+    char *stem;      /* name of a single compressed stream's content */
     uint8_t *replay; /* bytes read while sniffing, fed to libarchive first */
     size_t replay_len, replay_pos;
     uint8_t *rbuf;
-    int seekable; /* level 0 over a regular file: libarchive may seek the fd */
-    int raw;      /* a single compressed stream, not an archive */
-    int failed;   /* a data error was reported; a failing header is the same error */
+    int seekable;       /* level 0 over a regular file: libarchive may seek the fd */
+    int raw;            /* a single compressed stream, not an archive */
+    int failed;         /* a data error was reported; a failing header is the same error */
     const uint8_t *blk; /* rest of the entry's current data block (libarchive's memory) */
     size_t blk_len;
     int warned; /* libarchive flagged the entry's data (bad CRC): report at its end */
@@ -112,8 +113,8 @@ struct tdx_reader {
     int file_leaf_done; /* the file itself has been taken as a leaf */
     char *path;
     uint64_t file_index;
-    uint64_t record; /* next record ordinal in this file */
-    uint64_t skip;   /* leading records still to skip */
+    uint64_t record;    /* next record ordinal in this file */
+    uint64_t skip;      /* leading records still to skip */
     uint64_t file_size; /* 0 when unknown (pipes) */
     uint64_t file_read; /* bytes read from the fd, for progress */
 
@@ -132,7 +133,7 @@ struct tdx_reader {
     uint64_t line;
     int leaf_eof;
     int leaf_failed; /* a read error ended the leaf early */
-    int discard; /* inside a line longer than max_doc, dropping bytes */
+    int discard;     /* inside a line longer than max_doc, dropping bytes */
 
     /* window over the leaf; buf[end] is a NUL sentinel followed by slack */
     uint8_t *buf;
@@ -143,6 +144,8 @@ struct tdx_reader {
     char date_iso[TDX_DATE_MAX];
     tdx_kv *meta;
     size_t nmeta, capmeta;
+    uint32_t *htab; /* positions in meta by key hash, for records with many fields */
+    size_t hcap;
     tdx_jparser jp;
     tdx_charset *cs;
     char reason[1024];
@@ -427,6 +430,7 @@ void tdx_reader_free(tdx_reader *r)
     tdx_buf_free(&r->datebuf);
     tdx_buf_free(&r->tmp);
     tdx_free(r->meta);
+    tdx_free(r->htab);
     tdx_reader_json_free(&r->jp);
     tdx_reader_charset_free(r->cs);
     tdx_free(r);
@@ -776,8 +780,8 @@ static la_int64_t frame_skip_cb(struct archive *a, void *ud, la_int64_t n)
 /* Names that libarchive would open as zip but that are documents in their own right. */
 static int is_office_container(const char *name)
 {
-    static const char *const ext[] = {".docx", ".xlsx", ".pptx", ".odt", ".ods", ".odp",
-                                      ".epub", ".jar",  ".apk",  ".ofd"};
+    static const char *const ext[] = {".docx", ".xlsx", ".pptx", ".odt", ".ods",
+                                      ".odp",  ".epub", ".jar",  ".apk", ".ofd"};
     size_t nl = strlen(name);
     for (size_t i = 0; i < sizeof ext / sizeof ext[0]; i++) {
         size_t el = strlen(ext[i]);
@@ -794,7 +798,10 @@ static int container_kind(const uint8_t *p, size_t n)
         return 1;
     if (n >= 3 && memcmp(p, "BZh", 3) == 0)
         return 1;
-    if (n >= 6 && memcmp(p, "\xFD" "7zXZ\0", 6) == 0)
+    if (n >= 6 && memcmp(p,
+                         "\xFD"
+                         "7zXZ\0",
+                         6) == 0)
         return 1;
     if (n >= 4 && memcmp(p, "\x28\xB5\x2F\xFD", 4) == 0)
         return 1;
@@ -811,8 +818,8 @@ static int container_kind(const uint8_t *p, size_t n)
         return 2;
     if (n >= 8 && memcmp(p, "!<arch>\n", 8) == 0)
         return 2;
-    if (n >= 6 && (memcmp(p, "070701", 6) == 0 || memcmp(p, "070707", 6) == 0 ||
-                   memcmp(p, "070702", 6) == 0))
+    if (n >= 6 &&
+        (memcmp(p, "070701", 6) == 0 || memcmp(p, "070707", 6) == 0 || memcmp(p, "070702", 6) == 0))
         return 2;
     return 0;
 }
@@ -821,9 +828,9 @@ static int container_kind(const uint8_t *p, size_t n)
 static char *strip_compression(const char *name)
 {
     static const char *const ext[][2] = {
-        {".gz", ""},   {".gzip", ""},     {".bz2", ""},  {".xz", ""},      {".zst", ""},
-        {".zstd", ""}, {".lz4", ""},      {".tgz", ".tar"}, {".tbz2", ".tar"}, {".txz", ".tar"},
-        {".tzst", ".tar"},
+        {".gz", ""},       {".gzip", ""},    {".bz2", ""},      {".xz", ""},
+        {".zst", ""},      {".zstd", ""},    {".lz4", ""},      {".tgz", ".tar"},
+        {".tbz2", ".tar"}, {".txz", ".tar"}, {".tzst", ".tar"},
     };
     size_t nl = strlen(name);
     for (size_t i = 0; i < sizeof ext / sizeof ext[0]; i++) {
@@ -956,8 +963,8 @@ static ssize_t fill(tdx_reader *r)
             r->frames[r->nframes - 1].failed = 1;
         r->leaf_failed = 1;
         if (!echo)
-            reject(r, r->leaf_source, 0, r->leaf_off + r->end, 0,
-                   "truncated or corrupt data after byte %llu: %s",
+            reject(r, r->leaf_source, 0, r->leaf_off + r->end, 0, "%s after byte %llu: %s",
+                   r->nframes ? "truncated or corrupt data" : "read error",
                    (unsigned long long)(r->leaf_off + r->end), level_error(r, r->nframes - 1, e));
         n = 0;
     }
@@ -1046,7 +1053,7 @@ static int format_by_content(const uint8_t *p, size_t n, const char **why)
         return FMT_JSONL;
     size_t look = n - i < 4096 ? n - i : 4096;
     if (i < n && p[i] == '<') {
-        static const char *const tags[] = {"<!doctype html", "<html", "<head", "<body",
+        static const char *const tags[] = {"<!doctype html", "<html",  "<head", "<body",
                                            "<meta",          "<title", "<div",  "<p>",
                                            "<table",         "<br",    "<span", "<a "};
         for (size_t t = 0; t < sizeof tags / sizeof tags[0]; t++)
@@ -1167,8 +1174,8 @@ static int next_leaf(tdx_reader *r)
             } else {
                 size_t inv = 0, first = 0;
                 size_t at = r->tmp.len;
-                rc = tdx_reader_charset_convert(r->cs, "GB18030", (const uint8_t *)mn,
-                                                strlen(mn), &r->tmp, &inv, &first);
+                rc = tdx_reader_charset_convert(r->cs, "GB18030", (const uint8_t *)mn, strlen(mn),
+                                                &r->tmp, &inv, &first);
                 if (rc == TDX_ENOMEM)
                     return rc;
                 if (rc != 0 || inv > 0) {
@@ -1283,6 +1290,21 @@ static int is_blank(const uint8_t *p, size_t n)
     return 1;
 }
 
+static int has_high_bit(const uint8_t *p, size_t n)
+{
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        if (w & 0x8080808080808080ULL)
+            return 1;
+    }
+    for (; i < n; i++)
+        if (p[i] & 0x80)
+            return 1;
+    return 0;
+}
+
 /*
  * Bring one record to well-formed UTF-8.  *pp and *pn are updated to point at
  * the UTF-8 bytes (in place or in r->conv, with sentinel and slack);
@@ -1298,8 +1320,12 @@ static int to_utf8(tdx_reader *r, const uint8_t **pp, size_t *pn, uint64_t offse
     *out_enc = enc;
     if (strcmp(enc, "UTF-8") == 0) {
         size_t bad = tdx_reader_utf8_check(p, n);
-        if (bad == n)
+        if (bad == n) {
+            /* Real UTF-8 after an ASCII start: later bad bytes are damage, not a charset. */
+            if (!r->leaf_utf8_seen && !fixed && has_high_bit(p, n))
+                r->leaf_utf8_seen = 1;
             return 0;
+        }
         /*
          * Bad bytes in a leaf that has shown real UTF-8 are damage.  In a
          * leaf that was pure ASCII so far they may be the first line of a
@@ -1359,15 +1385,52 @@ static void warn_repaired(tdx_reader *r, uint64_t line, const char *enc, size_t 
                inv == 1 ? "" : "s", (unsigned long long)r->first_bad);
 }
 
-static int push_meta(tdx_reader *r, const char *k, const char *v, size_t vn)
+/*
+ * Add a metadata field; a repeated key keeps its first position and takes
+ * the last value (what jansson does).  Past a few fields, repeats are found
+ * through a small hash table of positions, so a record with a million keys
+ * stays linear.
+ */
+#define META_LINEAR 16
+
+static int push_meta(tdx_reader *r, const char *k, size_t kn, const char *v, size_t vn)
 {
-    for (size_t i = 0; i < r->nmeta; i++)
-        if (strcmp(r->meta[i].key, k) == 0) {
-            r->meta[i].val = v;
-            r->meta[i].val_len = vn;
-            return 0;
+    uint32_t *slot = NULL;
+    if (r->nmeta < META_LINEAR) {
+        for (size_t i = 0; i < r->nmeta; i++)
+            if (strcmp(r->meta[i].key, k) == 0) {
+                r->meta[i].val = v;
+                r->meta[i].val_len = vn;
+                return 0;
+            }
+    } else {
+        /* (Re)build on entering hash mode in each record, and when half full. */
+        if (r->nmeta == META_LINEAR || r->nmeta * 2 >= r->hcap) {
+            size_t cap = r->nmeta == META_LINEAR ? 64 : r->hcap * 2;
+            uint32_t *h = r->htab;
+            if (cap != r->hcap && (h = tdx_reallocarray(r->htab, cap, sizeof *h)) == NULL)
+                return TDX_ENOMEM;
+            r->htab = h;
+            r->hcap = cap;
+            memset(h, 0xFF, cap * sizeof *h);
+            for (size_t i = 0; i < r->nmeta; i++) {
+                const char *mk = r->meta[i].key;
+                size_t j = tdx_hash64(mk, strlen(mk)) & (cap - 1);
+                while (h[j] != UINT32_MAX)
+                    j = (j + 1) & (cap - 1);
+                h[j] = (uint32_t)i;
+            }
         }
-    if (r->nmeta == r->capmeta) {
+        size_t j = tdx_hash64(k, kn) & (r->hcap - 1);
+        for (; r->htab[j] != UINT32_MAX; j = (j + 1) & (r->hcap - 1))
+            if (strcmp(r->meta[r->htab[j]].key, k) == 0) {
+                r->meta[r->htab[j]].val = v;
+                r->meta[r->htab[j]].val_len = vn;
+                return 0;
+            }
+        slot = &r->htab[j];
+    }
+    if (r->nmeta == r->capmeta || r->nmeta >= UINT32_MAX - 1) {
         size_t cap = r->capmeta ? r->capmeta * 2 : 16;
         tdx_kv *nm = tdx_reallocarray(r->meta, cap, sizeof *nm);
         if (nm == NULL)
@@ -1375,6 +1438,8 @@ static int push_meta(tdx_reader *r, const char *k, const char *v, size_t vn)
         r->meta = nm;
         r->capmeta = cap;
     }
+    if (slot)
+        *slot = (uint32_t)r->nmeta;
     r->meta[r->nmeta].key = k;
     r->meta[r->nmeta].val = v;
     r->meta[r->nmeta].val_len = vn;
@@ -1425,7 +1490,7 @@ static int jsonl_record(tdx_reader *r, uint8_t *line, size_t len, uint64_t off, 
         }
         if (m->val == NULL || m->type == TDX_JNULL)
             continue;
-        if ((rc = push_meta(r, m->key, m->val, m->val_len)) < 0)
+        if ((rc = push_meta(r, m->key, m->key_len, m->val, m->val_len)) < 0)
             return rc;
     }
     doc_base(r, out, record, off);
@@ -1573,8 +1638,7 @@ static int whole_step(tdx_reader *r, tdx_doc *out)
     }
     if (r->end > r->max_doc) {
         reject(r, r->leaf_source, 0, 0, 0,
-               "document longer than the limit of %zu bytes (max-doc-bytes), skipped",
-               r->max_doc);
+               "document longer than the limit of %zu bytes (max-doc-bytes), skipped", r->max_doc);
         return 0;
     }
     const uint8_t *p = r->buf;
@@ -1595,8 +1659,7 @@ static int whole_step(tdx_reader *r, tdx_doc *out)
         declared = enc != NULL;
         if (enc == NULL) {
             enc = "UTF-8";
-            if (tdx_reader_utf8_check(p, n) != n &&
-                !tdx_reader_charset_looks_utf8(p, n, 0, NULL)) {
+            if (tdx_reader_utf8_check(p, n) != n && !tdx_reader_charset_looks_utf8(p, n, 0, NULL)) {
                 const char *d = tdx_reader_charset_detect(r->cs, p, n, html);
                 if (d)
                     enc = d;

@@ -28,21 +28,21 @@ typedef struct tdx_kv {
 } tdx_kv;
 
 typedef struct tdx_doc {
-    const char *key;     /* stable key: JSON id, else source (+ ":" line for JSONL) */
-    const char *source;  /* path as given/walked; archive members as "a.zip!dir/x.jsonl.gz" */
-    uint64_t file_index; /* 0-based ordinal of the top-level input file in input order */
-    uint64_t record;     /* 0-based ordinal of this record within that file */
-    uint64_t line;       /* 1-based line for JSON Lines, 0 otherwise */
-    uint64_t offset;     /* byte offset of the record in the (decompressed) source */
-    const char *title;   /* "" when absent */
-    const char *date;    /* ISO 8601 (YYYY-MM-DD[THH:MM:SS]) when parsed, else as found, "" when absent */
-    int date_parsed;     /* 1 when date is ISO 8601 */
-    const char *url;     /* "" when absent */
-    const char *format;  /* "jsonl", "html" or "text" */
+    const char *key;      /* stable key: JSON id, else source (+ ":" line for JSONL) */
+    const char *source;   /* path as given/walked; archive members as "a.zip!dir/x.jsonl.gz" */
+    uint64_t file_index;  /* 0-based ordinal of the top-level input file in input order */
+    uint64_t record;      /* 0-based ordinal of this record within that file */
+    uint64_t line;        /* 1-based line for JSON Lines, 0 otherwise */
+    uint64_t offset;      /* byte offset of the record in the (decompressed) source */
+    const char *title;    /* "" when absent */
+    const char *date;     /* YYYY-MM-DD[THH:MM:SS] when parsed, else as found; "" if absent */
+    int date_parsed;      /* 1 when date is ISO 8601 */
+    const char *url;      /* "" when absent */
+    const char *format;   /* "jsonl", "html" or "text" */
     const char *encoding; /* "UTF-8", "GB18030", "Big5", "Big5-HKSCS", ... */
-    const uint8_t *text; /* UTF-8 body (well-formed), NUL-terminated */
+    const uint8_t *text;  /* UTF-8 body (well-formed), NUL-terminated */
     size_t text_len;
-    size_t invalid;      /* sequences replaced by U+FFFD while decoding */
+    size_t invalid; /* sequences replaced by U+FFFD while decoding */
     const tdx_kv *meta;
     size_t nmeta;
 } tdx_doc;
@@ -63,16 +63,18 @@ typedef void (*tdx_reject_fn)(void *ctx, const tdx_reject *r);
 /**
  * Called when the reader is about to read a top-level input file.  Return 1
  * to skip the whole file (already indexed), 0 to read it; set *skip_records
- * to skip that many leading records (resume after a crash).
+ * to skip that many leading records (resume after a crash): records with
+ * record < *skip_records are counted, not parsed, and rejects inside that
+ * prefix are not reported again.  size is 0 for pipes; mtime in seconds.
  */
 typedef int (*tdx_file_fn)(void *ctx, const char *path, uint64_t file_index, uint64_t size,
                            int64_t mtime, uint64_t *skip_records);
 
 typedef struct tdx_reader_opts {
-    const char *format;    /* NULL or "auto": sniff; "jsonl", "html", "text" */
-    const char *encoding;  /* NULL or "auto": BOM, <meta charset>, detection */
-    const char *fields;    /* JSON field map, e.g. "text=content,id=notice_id"; NULL: defaults */
-    size_t max_doc_bytes;  /* 0: default 64 MiB */
+    const char *format;   /* NULL or "auto": sniff; "jsonl", "html", "text" */
+    const char *encoding; /* NULL or "auto": BOM, <meta charset>, detection */
+    const char *fields;   /* JSON field map, e.g. "text=content,id=notice_id"; NULL: defaults */
+    size_t max_doc_bytes; /* 0: default 64 MiB */
     tdx_reject_fn on_reject;
     tdx_file_fn on_file;
     void *ctx; /* passed to the callbacks */
@@ -80,7 +82,8 @@ typedef struct tdx_reader_opts {
 
 typedef struct tdx_read_progress {
     uint64_t files;       /* top-level input files started */
-    uint64_t bytes;       /* bytes read from disk (compressed size for archives) */
+    uint64_t bytes;       /* bytes read from disk (compressed size for archives), at most
+                             each file's size */
     uint64_t total_bytes; /* sum of input sizes when known, else 0 */
     uint64_t docs;        /* documents returned */
     uint64_t rejects;     /* rejects with kept == 0: records or files not returned */

@@ -44,8 +44,8 @@ typedef struct tdx_jmember {
 typedef struct tdx_jparser {
     tdx_jmember *m; /* members of the last parsed record, in order */
     size_t n, cap;
-    size_t err_pos;  /* byte offset of the error in the line */
-    char err[160];   /* reason, when tdx_reader_json_parse returned 1 */
+    size_t err_pos; /* byte offset of the error in the line */
+    char err[160];  /* reason, when tdx_reader_json_parse returned 1 */
     unsigned max_depth;
 } tdx_jparser;
 

@@ -50,6 +50,7 @@ __attribute__((target("avx2"))) static inline __m256i prev_n(__m256i in, __m256i
     }
 }
 
+/* clang-format off */
 /* By the high nibble of the previous byte. */
 static const uint8_t tab_prev_hi[16] = {
     TOO_LONG,  TOO_LONG,  TOO_LONG,  TOO_LONG,
@@ -89,6 +90,7 @@ static const uint8_t tab_cur_hi[16] = {
     TOO_LONG | OVERLONG_2 | TWO_CONTS | SURROGATE | TOO_LARGE,
     TOO_SHORT, TOO_SHORT, TOO_SHORT, TOO_SHORT,
 };
+/* clang-format on */
 
 __attribute__((target("avx2"))) static inline __m256i table(const uint8_t t[16])
 {
@@ -138,8 +140,8 @@ __attribute__((target("avx2"))) static size_t check_avx2(const uint8_t *p, size_
 {
     /* A block whose last three bytes are above these leaves a sequence open. */
     const __m256i max_tail = _mm256_setr_epi8(
-        -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-        -1, -1, -1, -1, -1, -1, -1, (char)(0xF0 - 1), (char)(0xE0 - 1), (char)(0xC0 - 1));
+        -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+        -1, -1, -1, -1, -1, -1, (char)(0xF0 - 1), (char)(0xE0 - 1), (char)(0xC0 - 1));
     __m256i prev = _mm256_setzero_si256();
     size_t i = 0;
     while (i + 64 <= n) {
