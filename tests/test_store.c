@@ -62,7 +62,7 @@ static tdx_store_schema schema(void)
 
 static tdx_store *open_store(const char *dir, int readonly, size_t map_size)
 {
-    tdx_store_opts o = {readonly, !readonly, map_size};
+    tdx_store_opts o = {readonly, !readonly, map_size, 0};
     tdx_store *s = NULL;
     tdx_err err = {0};
     int rc = tdx_store_open(dir, &o, &s, &err);
@@ -214,7 +214,7 @@ static void sbatch_make(sbatch *b, sdoc *const *docs, size_t n)
     b->z = calloc(n + 1, sizeof *b->z);
     tdx_postings_init(&b->post, 0);
     tdx_store_zctx *z = NULL;
-    cr_assert(eq(int, tdx_store_zctx_create(&z), 0));
+    cr_assert(eq(int, tdx_store_zctx_create(NULL, &z), 0));
     tdx_gram_builder *gb = NULL;
     cr_assert(eq(int, tdx_gram_builder_create(&gb, NULL), 0));
     for (size_t i = 0; i < n; i++) {
@@ -270,7 +270,7 @@ static void sbatch_free(sbatch *b)
 
 static tdx_store_batch as_batch(const sbatch *b)
 {
-    tdx_store_batch sb = {b->docs, b->n, &b->post, b->inputs, b->ninputs, b->rejects};
+    tdx_store_batch sb = {b->docs, b->n, &b->post, b->inputs, b->ninputs, b->rejects, NULL};
     return sb;
 }
 
@@ -830,7 +830,7 @@ Test(store, round_trip_before_and_after_merge)
 Test(store, text_compression_round_trip)
 {
     tdx_store_zctx *z = NULL;
-    cr_assert(eq(int, tdx_store_zctx_create(&z), 0));
+    cr_assert(eq(int, tdx_store_zctx_create(NULL, &z), 0));
     tdx_store *s = new_index(tu_path("idx"));
     /* Empty, tiny, NUL bytes, and texts over zstd's block size. */
     size_t lens[] = {0, 1, 5, 4096, 400000};
@@ -1328,7 +1328,7 @@ Test(store, reader_adopts_a_map_grown_by_another_process)
     if (pid == 0) {
         /* The child writes 3 MB, growing the map past the reader's. */
         tdx_store *w = NULL;
-        tdx_store_opts o = {0, 0, 1 << 20};
+        tdx_store_opts o = {0, 0, 1 << 20, 0};
         if (tdx_store_open(dir, &o, &w, NULL))
             _exit(2);
         enum { N = 30 };
@@ -1683,7 +1683,7 @@ Test(store, other_format_version_is_eformat)
     tdx_store_close(new_index(dir));
     raw_set(dir, "meta", "format", 6, "2", 1);
     for (int ro = 0; ro < 2; ro++) {
-        tdx_store_opts o = {ro, 0, 0};
+        tdx_store_opts o = {ro, 0, 0, 0};
         tdx_store *s = NULL;
         tdx_err err = {0};
         cr_assert(eq(int, tdx_store_open(dir, &o, &s, &err), TDX_EFORMAT));
@@ -1696,7 +1696,7 @@ Test(store, non_index_paths_are_clear_errors)
 {
     tdx_store *s = NULL;
     tdx_err err = {0};
-    tdx_store_opts ro = {1, 0, 0}, rw = {0, 0, 0};
+    tdx_store_opts ro = {1, 0, 0, 0}, rw = {0, 0, 0, 0};
     /* Nothing there. */
     cr_assert(eq(int, tdx_store_open(tu_path("none"), &ro, &s, &err), TDX_ENOTFOUND));
     cr_assert(strstr(err.msg, "none") != NULL, "%s", err.msg);
@@ -1904,7 +1904,7 @@ Test(store, bad_batches_are_refused_and_change_nothing)
 Test(store, an_empty_batch_writes_no_segment)
 {
     tdx_store *s = new_index(tu_path("idx"));
-    tdx_store_batch sb = {NULL, 0, NULL, NULL, 0, 4};
+    tdx_store_batch sb = {NULL, 0, NULL, NULL, 0, 4, NULL};
     tdx_store_batch_stats st;
     cr_assert(eq(int, tdx_store_write_batch(s, &sb, 0, &st, NULL), 0));
     cr_assert(eq(sz, st.added, 0));

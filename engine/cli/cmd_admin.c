@@ -48,7 +48,7 @@ static int parse_common(const char *cmd, int argc, char **argv, const char **ind
 static int open_read(const char *cmd, const char *path, tdx_store **s, tdx_rtxn **t)
 {
     tdx_err err = {0};
-    tdx_store_opts o = {1, 0, 0};
+    tdx_store_opts o = {1, 0, 0, 0};
     int rc = tdx_store_open(path, &o, s, &err);
     if (rc == 0) {
         rc = tdx_store_read_begin(*s, t, &err);

@@ -927,7 +927,7 @@ int tdx_pipeline_run(const tdx_pipeline_opts *o, tdx_run_stats *st, tdx_err *err
     if (p->batch_bytes < ((size_t)64 << 10))
         p->batch_bytes = (size_t)64 << 10;
 
-    tdx_store_opts so = {0, 1, 0};
+    tdx_store_opts so = {0, 1, 0, 0};
     rc = tdx_store_open(o->index_path, &so, &p->store, err);
     unsigned steps = TDX_NORM_ALL;
     if (rc == 0)

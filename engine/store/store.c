@@ -99,6 +99,11 @@
 #define POST_BLOCK_MAX 1024
 #define DATES_PER_BLOCK 1024
 #define DEFAULT_MAP_SIZE ((size_t)16 << 30)
+/* Bytes of postings one merge transaction writes at most.  It bounds the
+ * dirty pages LMDB holds in memory until commit, and the space the merge
+ * needs on top of the data: LMDB reuses the pages a transaction frees two
+ * transactions later, so about two chunks of freed pages are in flight. */
+#define MERGE_CHUNK_BYTES ((size_t)8 << 20)
 
 enum {
     DB_META,
@@ -129,6 +134,7 @@ struct tdx_store {
     MDB_dbi dbi[NDBS];
     int readonly;
     size_t map_size;
+    size_t merge_chunk;
     char path[4096];
 };
 
@@ -373,6 +379,7 @@ int tdx_store_open(const char *path, const tdx_store_opts *opts, tdx_store **out
     snprintf(s->path, sizeof s->path, "%s", path);
     s->readonly = opts->readonly;
     s->map_size = opts->map_size ? opts->map_size : DEFAULT_MAP_SIZE;
+    s->merge_chunk = opts->merge_chunk ? opts->merge_chunk : MERGE_CHUNK_BYTES;
     const char *env_map = getenv("TENDERIDX_MAP_SIZE");
     if (env_map && *env_map && opts->map_size == 0)
         s->map_size = (size_t)strtoull(env_map, NULL, 10);
@@ -1901,11 +1908,6 @@ int tdx_store_pending_segments(tdx_store *s, size_t *out_n, tdx_err *err)
 
 /* ---- merging segments into the main postings ---- */
 
-/* Bytes of postings one merge transaction writes at most.  It bounds the
- * dirty pages LMDB holds in memory until commit, and the space the merge
- * needs on top of the data: LMDB reuses the pages a transaction frees two
- * transactions later, so about two chunks of freed pages are in flight. */
-#define MERGE_CHUNK_BYTES ((size_t)8 << 20)
 
 typedef struct mstream {
     MDB_cursor *cur;
@@ -2101,7 +2103,7 @@ static int merge_txn(tdx_store *s, int *out_done, tdx_err *err)
         }
         memcpy(cur_term, tmin, lmin);
         size_t tlen = lmin;
-        if (written >= MERGE_CHUNK_BYTES) {
+        if (written >= s->merge_chunk) {
             /* Enough for this transaction: the rest starts at this term. */
             rc = put_merge_state(txn, s, dst_name, rt.seg_max, cur_term, tlen);
             cur_len = tlen;
@@ -2221,18 +2223,16 @@ static int merge_txn(tdx_store *s, int *out_done, tdx_err *err)
     return rc;
 }
 
-int tdx_store_merge(tdx_store *s, tdx_err *err)
+int tdx_store_merge_step(tdx_store *s, int *out_done, tdx_err *err)
 {
+    *out_done = 0;
     if (s->readonly)
         return tdx_err_set(err, TDX_EINVAL, "index opened read-only");
     for (;;) {
-        int done = 0;
-        int rc = merge_txn(s, &done, err);
+        int rc = merge_txn(s, out_done, err);
         if (rc == 0) {
             trim_map(s);
-            if (done)
-                return 0;
-            continue;
+            return 0;
         }
         if (rc == MDB_MAP_FULL) {
             rc = grow_map(s, err);
@@ -2246,6 +2246,17 @@ int tdx_store_merge(tdx_store *s, tdx_err *err)
             return err->code;
         return lmdb_err(err, rc, "cannot merge postings");
     }
+}
+
+int tdx_store_merge(tdx_store *s, tdx_err *err)
+{
+    int done = 0;
+    while (!done) {
+        int rc = tdx_store_merge_step(s, &done, err);
+        if (rc)
+            return rc;
+    }
+    return 0;
 }
 
 int tdx_store_merge_pending(tdx_store *s, int *out_pending, tdx_err *err)

@@ -36,6 +36,7 @@ typedef struct tdx_store_opts {
     int readonly;    /* open for reading only (queries) */
     int create;      /* create the index directory if it does not exist */
     size_t map_size; /* initial map size in bytes; 0: default (grows on demand) */
+    size_t merge_chunk; /* postings bytes per merge transaction; 0: default (8 MiB) */
 } tdx_store_opts;
 
 /**
@@ -160,6 +161,12 @@ int tdx_store_pending_segments(tdx_store *s, size_t *out_n, tdx_err *err);
  * resumes on the next call.  Run at the end of an index run.
  */
 int tdx_store_merge(tdx_store *s, tdx_err *err);
+
+/**
+ * One bounded transaction of a merge (the unit tdx_store_merge repeats);
+ * *out_done = 1 once nothing is left to merge.
+ */
+int tdx_store_merge_step(tdx_store *s, int *out_done, tdx_err *err);
 
 /** *out_pending = 1 when an interrupted merge must be finished first. */
 int tdx_store_merge_pending(tdx_store *s, int *out_pending, tdx_err *err);
