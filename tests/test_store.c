@@ -1132,6 +1132,175 @@ static const char *main_table(const char *dir)
     return v[0] == 'b' ? "post.b" : "post.a";
 }
 
+Test(store, merge_in_small_steps_can_stop_anywhere_and_resume)
+{
+    uint64_t seed = tu_seed("store.merge_steps"), r = seed;
+    corpus c;
+    corpus_make(&c, &r, 150);
+    const char *dir = tu_path("steps");
+    tdx_store *s = new_index(dir);
+    model m;
+    model_init(&m);
+    write_corpus(s, &m, &c, 9, 0, &r);
+    char *ref = dump(s);
+    tdx_store_close(s);
+    /* A chunk of a few bytes: every step merges about one term. */
+    tdx_store_opts o = {0, 0, 0, 64};
+    tdx_err err = {0};
+    cr_assert(eq(int, tdx_store_open(dir, &o, &s, &err), 0), "%s", err.msg);
+    int done = 0, pending = 0;
+    size_t steps = 0;
+    while (!done) {
+        cr_assert(eq(int, tdx_store_merge_step(s, &done, &err), 0), "step %zu: %s", steps,
+                  err.msg);
+        steps++;
+        cr_assert(eq(int, tdx_store_merge_pending(s, &pending, &err), 0));
+        cr_assert(eq(int, pending, !done), "step %zu", steps);
+        /* Half-merged, the index answers exactly as before. */
+        if (steps % 7 == 1 || done) {
+            char *now = dump(s);
+            cr_assert(eq(str, now, ref), "seed %llu: the dump changed after step %zu",
+                      (unsigned long long)seed, steps);
+            free(now);
+            verify(s, &m);
+        }
+        /* Stopping between steps is what a crash does: reopen and go on. */
+        if (steps % 11 == 0) {
+            tdx_store_close(s);
+            cr_assert(eq(int, tdx_store_open(dir, &o, &s, &err), 0), "%s", err.msg);
+        }
+    }
+    cr_assert(gt(sz, steps, 20), "only %zu steps: the chunk option had no effect", steps);
+    tdx_rtxn *t;
+    tdx_store_info in;
+    cr_assert(eq(int, tdx_store_read_begin(s, &t, &err), 0));
+    cr_assert(eq(int, tdx_store_get_info(t, &in, &err), 0));
+    cr_assert(eq(u64, in.segments, 0));
+    uint64_t problems = 99;
+    cr_assert(eq(int, tdx_store_check(t, NULL, NULL, &problems, &err), 0), "%s", err.msg);
+    cr_assert(eq(u64, problems, 0));
+    tdx_store_read_end(t);
+    /* A merge with nothing to do is done at once. */
+    cr_assert(eq(int, tdx_store_merge_step(s, &done, &err), 0));
+    cr_assert(eq(int, done, 1));
+    free(ref);
+    model_free(&m);
+    tdx_store_close(s);
+    corpus_free(&c);
+}
+
+Test(store, text_with_a_dictionary_round_trips)
+{
+    uint64_t seed = tu_seed("store.dict"), r = seed;
+    /* Enough similar texts to train on: boilerplate with varying parts. */
+    enum { N = 300 };
+    char **texts = calloc(N, sizeof *texts);
+    size_t *sizes = calloc(N, sizeof *sizes);
+    tdx_buf all = TDX_BUF_INIT;
+    for (size_t i = 0; i < N; i++) {
+        tdx_buf t = TDX_BUF_INIT;
+        for (int k = 0; k < 40; k++) {
+            char piece[200];
+            gen_text(&r, piece, sizeof piece, 8);
+            tdx_buf_printf(&t, "一、项目基本情况 项目编号：ZB%zu-%d 采购需求：%s\n", i, k, piece);
+        }
+        sizes[i] = t.len;
+        tdx_buf_append(&all, t.p, t.len);
+        texts[i] = (char *)tdx_buf_steal(&t, NULL);
+    }
+    tdx_err err = {0};
+    tdx_store_dict *d = NULL;
+    cr_assert(eq(int, tdx_store_dict_train(all.p, sizes, N, &d, &err), 0), "%s", err.msg);
+    /* Too little to learn from is a clean "no dictionary". */
+    tdx_store_dict *none = NULL;
+    cr_assert(eq(int, tdx_store_dict_train(all.p, sizes, 3, &none, NULL), TDX_ENOTFOUND));
+    cr_assert(eq(ptr, none, NULL));
+    tdx_store_zctx *zd = NULL, *z0 = NULL;
+    cr_assert(eq(int, tdx_store_zctx_create(d, &zd), 0));
+    cr_assert(eq(int, tdx_store_zctx_create(NULL, &z0), 0));
+    tdx_buf a = TDX_BUF_INIT, b = TDX_BUF_INIT;
+    size_t with = 0, without = 0;
+    for (size_t i = 0; i < N; i++) {
+        cr_assert(eq(int, tdx_store_compress(zd, (uint8_t *)texts[i], sizes[i], &a, NULL), 0));
+        cr_assert(eq(int, tdx_store_compress(z0, (uint8_t *)texts[i], sizes[i], &b, NULL), 0));
+        with += a.len;
+        without += b.len;
+    }
+    cr_assert(lt(sz, with * 10, without * 9), "dictionary: %zu bytes, none: %zu", with, without);
+    /* Stored with the batch, then read back in another process' view. */
+    const char *dir = tu_path("dict");
+    tdx_store *s = new_index(dir);
+    sdoc docs[4];
+    sdoc *ptrs[4];
+    for (int i = 0; i < 4; i++) {
+        gen_doc(&docs[i], &r, i == 0 ? "k0" : i == 1 ? "k1" : i == 2 ? "k2" : "k3", texts[i]);
+        ptrs[i] = &docs[i];
+    }
+    sbatch sbt;
+    sbatch_make(&sbt, ptrs, 4);
+    tdx_buf zs[4] = {TDX_BUF_INIT, TDX_BUF_INIT, TDX_BUF_INIT, TDX_BUF_INIT};
+    for (int i = 0; i < 4; i++) {
+        cr_assert(eq(int, tdx_store_compress(zd, (uint8_t *)texts[i], sizes[i], &zs[i], NULL),
+                     0));
+        sbt.docs[i].ztext = zs[i].p;
+        sbt.docs[i].ztext_len = zs[i].len;
+    }
+    tdx_store_batch sb = as_batch(&sbt);
+    sb.dict = d;
+    cr_assert(eq(int, tdx_store_write_batch(s, &sb, 0, NULL, &err), 0), "%s", err.msg);
+    tdx_store_close(s);
+    s = open_store(dir, 1, 0);
+    tdx_store_dict *loaded = NULL;
+    cr_assert(eq(int, tdx_store_dict_load(s, &loaded, &err), 0), "%s", err.msg);
+    tdx_rtxn *t;
+    cr_assert(eq(int, tdx_store_read_begin(s, &t, &err), 0));
+    tdx_buf out = TDX_BUF_INIT;
+    for (uint32_t id = 1; id <= 4; id++) {
+        cr_assert(eq(int, tdx_store_get_text(t, id, &out, &err), 0), "%s", err.msg);
+        cr_assert(eq(sz, out.len, sizes[id - 1]));
+        cr_assert(eq(int, memcmp(out.p, texts[id - 1], out.len), 0));
+    }
+    tdx_store_read_end(t);
+    tdx_store_close(s);
+    /* A second dictionary for the same index is refused. */
+    s = open_store(dir, 0, 0);
+    sdoc extra;
+    gen_doc(&extra, &r, "k9", NULL);
+    sdoc *ep = &extra;
+    sbatch sb2;
+    sbatch_make(&sb2, &ep, 1);
+    tdx_store_batch b2 = as_batch(&sb2);
+    b2.dict = d;
+    cr_assert(ne(int, tdx_store_write_batch(s, &b2, 0, NULL, NULL), 0));
+    tdx_store_close(s);
+    /* Without the dictionary its frames cannot be read: corrupt, not a crash. */
+    raw_set(dir, "meta", "zdict", 5, NULL, 0);
+    s = open_store(dir, 1, 0);
+    cr_assert(eq(int, tdx_store_read_begin(s, &t, &err), 0));
+    cr_assert(eq(int, tdx_store_get_text(t, 1, &out, NULL), TDX_ECORRUPT));
+    tdx_store_read_end(t);
+    tdx_store_close(s);
+    sbatch_free(&sb2);
+    free(extra.text);
+    for (int i = 0; i < 4; i++) {
+        tdx_buf_free(&zs[i]);
+        free(docs[i].text);
+    }
+    sbatch_free(&sbt);
+    tdx_buf_free(&out);
+    tdx_buf_free(&a);
+    tdx_buf_free(&b);
+    tdx_buf_free(&all);
+    tdx_store_zctx_free(zd);
+    tdx_store_zctx_free(z0);
+    tdx_store_dict_free(d);
+    tdx_store_dict_free(loaded);
+    for (size_t i = 0; i < N; i++)
+        tdx_free(texts[i]);
+    free(texts);
+    free(sizes);
+}
+
 Test(store, long_postings_lists_span_full_blocks)
 {
     /* 2600 docs share 'u中'; written and merged in three parts, so the
