@@ -298,6 +298,7 @@ typedef struct mpost {
 
 typedef struct model {
     const sdoc **byid; /* [id], id >= 1 */
+    const char **reckey; /* [id]: the key in the doc's record (changes on hand-over) */
     uint8_t *deleted;
     size_t next, cap;
     mkey *keys;
@@ -317,6 +318,7 @@ static void model_init(model *m)
 static void model_free(model *m)
 {
     free(m->byid);
+    free(m->reckey);
     free(m->deleted);
     free(m->keys);
     free(m->post);
@@ -383,12 +385,26 @@ static void model_apply(model *m, const sbatch *b, sdoc *const *docs, int replac
                 continue;
             }
             if (!k->dup) {
-                const sdoc *old = m->byid[k->id];
-                m->deleted[k->id] = 1;
-                m->ndeleted++;
-                m->docs--;
-                m->bytes -= old->text_len;
-                m->hits -= old->nhits;
+                /* The document goes to its duplicate key that sorts first,
+                 * if any; else it becomes a tombstone. */
+                mkey *heir = NULL;
+                for (size_t j = 0; j < m->nkeys; j++) {
+                    mkey *o = &m->keys[j];
+                    if (o->dup && o->id == k->id && (heir == NULL || strcmp(o->key, heir->key) < 0))
+                        heir = o;
+                }
+                if (heir) {
+                    heir->dup = 0;
+                    m->reckey[k->id] = heir->key;
+                    m->duplicates--;
+                } else {
+                    const sdoc *old = m->byid[k->id];
+                    m->deleted[k->id] = 1;
+                    m->ndeleted++;
+                    m->docs--;
+                    m->bytes -= old->text_len;
+                    m->hits -= old->nhits;
+                }
             } else {
                 m->duplicates--;
             }
@@ -404,10 +420,12 @@ static void model_apply(model *m, const sbatch *b, sdoc *const *docs, int replac
         if (m->next + 1 >= m->cap) {
             m->cap = m->cap ? m->cap * 2 : 256;
             m->byid = realloc(m->byid, m->cap * sizeof *m->byid);
+            m->reckey = realloc(m->reckey, m->cap * sizeof *m->reckey);
             m->deleted = realloc(m->deleted, m->cap);
         }
         uint32_t id = (uint32_t)m->next++;
         m->byid[id] = d;
+        m->reckey[id] = d->key;
         m->deleted[id] = 0;
         remap[i] = id;
         model_set_key(m, d->key, id, 0);
@@ -655,7 +673,7 @@ static void verify(tdx_store *s, model *m)
         tdx_store_docinfo di;
         cr_assert(eq(int, tdx_store_get_doc(t, id, &di, &err), 0), "%s", err.msg);
         cr_assert(eq(u32, di.id, id));
-        expect_span(di.key, di.key_len, d->key, "key", id);
+        expect_span(di.key, di.key_len, m->reckey[id], "key", id);
         expect_span(di.source, di.source_len, d->source, "source", id);
         expect_span(di.title, di.title_len, d->title, "title", id);
         expect_span(di.date, di.date_len, d->date, "date", id);
@@ -988,6 +1006,40 @@ Test(store, dedupe_by_key_and_content_and_replace)
     tdx_store_close(s);
     model_free(&m);
     for (int i = 0; i < 8; i++)
+        free(d[i].text);
+}
+
+Test(store, replacing_a_key_hands_its_document_to_a_duplicate_key)
+{
+    tdx_store *s = new_index(tu_path("idx"));
+    uint64_t r = 78;
+    sdoc d[4];
+    gen_doc(&d[0], &r, "k1", "alpha 中国");
+    gen_doc(&d[1], &r, "k9", "alpha 中国"); /* re-published under k9 */
+    gen_doc(&d[2], &r, "k1", "omega 采购"); /* k1 changes */
+    gen_doc(&d[3], &r, "k9", "psi 大学");   /* then k9 changes too */
+    sdoc *p[4] = {&d[0], &d[1], &d[2], &d[3]};
+    model m;
+    model_init(&m);
+    write_both(s, &m, p, 2, 0);
+    cr_assert(eq(u32, key_id(s, "k9"), 1));
+    /* k1 gets new content: the old text still is k9's, so doc 1 stays,
+     * now under k9, and stays findable. */
+    write_both(s, &m, p + 2, 1, 1);
+    cr_assert(eq(u32, key_id(s, "k1"), 2));
+    cr_assert(eq(u32, key_id(s, "k9"), 1));
+    cr_assert(eq(int, m.deleted[1], 0));
+    cr_assert(eq(int, term_has(s, "walpha", 1), 1));
+    cr_assert(eq(u64, m.duplicates, 0));
+    verify(s, &m);
+    /* Now k9 is doc 1's own key: replacing it leaves a tombstone. */
+    write_both(s, &m, p + 3, 1, 1);
+    cr_assert(eq(int, m.deleted[1], 1));
+    cr_assert(eq(u32, key_id(s, "k9"), 3));
+    verify_merge_verify(s, &m);
+    tdx_store_close(s);
+    model_free(&m);
+    for (int i = 0; i < 4; i++)
         free(d[i].text);
 }
 

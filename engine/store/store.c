@@ -41,6 +41,9 @@
  *   keys        external key -> be32 id, u8 kind (0: the document's key,
  *                 1: a later document with the same content, recorded as duplicate)
  *   hashes      be64 hash_hi, be64 hash_lo -> be32 id of the live document
+ *   dups        be32 id, key -> "" for every key recorded as a duplicate of doc id
+ *                 (when the document's own key is replaced with other content,
+ *                 its first duplicate key takes the document over)
  *   deleted     be32 id -> "" (tombstones: replaced documents)
  *   dates       be32 (id / 1024) -> 1024 x be32 yyyymmdd (0: unknown) for ids
  *                 block*1024 .. block*1024+1023
@@ -82,6 +85,7 @@
 #include "../common/alloc.h"
 #include "../common/varint.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -121,12 +125,14 @@ enum {
     DB_POST_A,
     DB_POST_B,
     DB_POSTSEG,
+    DB_DUPS,
     NDBS
 };
 
 static const char *const db_names[NDBS] = {
     "meta",     "docs",     "text",     "hits",     "keys",       "hashes", "deleted", "dates",
     "inputs",   "patterns", "entities", "categories", "post.a", "post.b", "postseg",
+    "dups",
 };
 
 struct tdx_store {
@@ -370,8 +376,26 @@ int tdx_store_open(const char *path, const tdx_store_opts *opts, tdx_store **out
         char data[4200];
         snprintf(data, sizeof data, "%s/data.mdb", path);
         struct stat st;
-        if (stat(data, &st) != 0 && (!opts->create || opts->readonly))
-            return tdx_err_set(err, TDX_ENOTFOUND, "no index at '%s' (no data.mdb)", path);
+        if (stat(data, &st) != 0) {
+            if (!opts->create || opts->readonly)
+                return tdx_err_set(err, TDX_ENOTFOUND, "no index at '%s' (no data.mdb)", path);
+            /* Creating an index inside a directory full of other things is
+             * almost always a mistyped path (an input directory, say). */
+            DIR *dir = opendir(path);
+            struct dirent *de;
+            int other = 0;
+            while (dir && (de = readdir(dir)) != NULL)
+                if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0 &&
+                    strcmp(de->d_name, "lock.mdb") != 0)
+                    other = 1;
+            if (dir)
+                closedir(dir);
+            if (other)
+                return tdx_err_set(err, TDX_EINVAL,
+                                   "'%s' is a directory that holds other files, not an index; "
+                                   "give a new or empty directory for the index",
+                                   path);
+        }
     }
     tdx_store *s = tdx_calloc(1, sizeof *s);
     if (s == NULL)
@@ -878,6 +902,75 @@ static int put_input(MDB_txn *txn, tdx_store *s, const tdx_store_input *in)
     return mdb_put(txn, s->dbi[DB_INPUTS], &k, &v, 0);
 }
 
+static int dups_key(tdx_buf *b, uint32_t id, const void *key, size_t klen)
+{
+    tdx_buf_reset(b);
+    int e = tdx_buf_put_be32(b, id);
+    return e ? e : tdx_buf_append(b, key, klen);
+}
+
+/*
+ * Doc `id` loses its own key (replaced with other content).  If other keys
+ * were recorded as duplicates of it, the first of them takes the document
+ * over: same text, its key now; otherwise the document becomes a
+ * tombstone.  *out_kept is 1 when the document stays live.
+ */
+static int hand_over_or_tombstone(MDB_txn *txn, tdx_store *s, uint32_t id, writer_state *w,
+                                  int *out_kept)
+{
+    *out_kept = 0;
+    MDB_cursor *c;
+    int rc = mdb_cursor_open(txn, s->dbi[DB_DUPS], &c);
+    if (rc)
+        return rc;
+    uint8_t pk[4];
+    tdx_be32_put(pk, id);
+    MDB_val k = mval(pk, 4), v;
+    rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+    if (rc == 0 && k.mv_size > 4 && memcmp(k.mv_data, pk, 4) == 0) {
+        /* Rewrite the record with the new key: version, then the key field. */
+        tdx_buf_reset(&w->key);
+        if (tdx_buf_append(&w->key, (const uint8_t *)k.mv_data + 4, k.mv_size - 4)) {
+            mdb_cursor_close(c);
+            return ENOMEM;
+        }
+        rc = mdb_cursor_del(c, 0);
+        mdb_cursor_close(c);
+        MDB_val dk = mval(pk, 4), dv;
+        if (rc == 0)
+            rc = mdb_get(txn, s->dbi[DB_DOCS], &dk, &dv);
+        if (rc)
+            return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
+        rd r = {dv.mv_data, (const uint8_t *)dv.mv_data + dv.mv_size, 0};
+        size_t ol;
+        if (rd_vint(&r) != 1)
+            return MDB_CORRUPTED;
+        rd_bytes(&r, &ol);
+        if (r.bad)
+            return MDB_CORRUPTED;
+        tdx_buf_reset(&w->rec);
+        if (tdx_buf_put_varint(&w->rec, 1) ||
+            tdx_buf_put_lenbytes(&w->rec, w->key.p, w->key.len) ||
+            tdx_buf_append(&w->rec, r.p, (size_t)(r.end - r.p)))
+            return ENOMEM;
+        MDB_val nv = mval(w->rec.p, w->rec.len);
+        rc = mdb_put(txn, s->dbi[DB_DOCS], &dk, &nv, 0);
+        uint8_t kv[5];
+        memcpy(kv, pk, 4);
+        kv[4] = 0;
+        MDB_val kk = mval(w->key.p, w->key.len), kvv = mval(kv, 5);
+        if (rc == 0)
+            rc = mdb_put(txn, s->dbi[DB_KEYS], &kk, &kvv, 0);
+        *out_kept = rc == 0;
+        return rc;
+    }
+    mdb_cursor_close(c);
+    if (rc && rc != MDB_NOTFOUND)
+        return rc;
+    MDB_val okv = mval(pk, 4), empty = mval("", 0);
+    return mdb_put(txn, s->dbi[DB_DELETED], &okv, &empty, 0);
+}
+
 /* One attempt at writing the batch; returns an LMDB code (MDB_MAP_FULL retried). */
 static int write_batch_txn(tdx_store *s, const tdx_store_batch *b, int replace,
                            tdx_store_batch_stats *st, writer_state *w, tdx_err *err)
@@ -927,29 +1020,43 @@ static int write_batch_txn(tdx_store *s, const tdx_store_batch *b, int replace,
                 st->changed++;
                 continue;
             }
-            /* Replace: tombstone the old document and forget its content hash,
-             * unless that key was only a duplicate pointer. */
+            /* Replace.  A duplicate key just stops pointing at its document.
+             * A document's own key: the document goes to its first duplicate
+             * key if it has one, else it becomes a tombstone and its content
+             * hash is forgotten. */
             if (((const uint8_t *)v.mv_data)[4] == 0) {
-                uint8_t ok[4];
-                tdx_be32_put(ok, old);
-                MDB_val okv = mval(ok, 4), empty = mval("", 0);
-                rc = mdb_put(txn, s->dbi[DB_DELETED], &okv, &empty, 0);
-                uint8_t ohk[16];
-                tdx_be64_put(ohk, oh[0]);
-                tdx_be64_put(ohk + 8, oh[1]);
-                MDB_val ohv = mval(ohk, 16);
-                if (rc == 0) {
+                int kept = 0;
+                rc = hand_over_or_tombstone(txn, s, old, w, &kept);
+                if (rc)
+                    break;
+                if (kept) {
+                    c.duplicates--;
+                } else {
+                    uint8_t ohk[16];
+                    tdx_be64_put(ohk, oh[0]);
+                    tdx_be64_put(ohk + 8, oh[1]);
+                    MDB_val ohv = mval(ohk, 16);
                     rc = mdb_del(txn, s->dbi[DB_HASHES], &ohv, NULL);
                     if (rc == MDB_NOTFOUND)
                         rc = 0;
+                    if (rc)
+                        break;
+                    c.deleted++;
+                    c.docs--;
+                    c.bytes -= od.text_len;
+                    c.hits -= od.nhits;
                 }
+            } else {
+                if (dups_key(&w->key, old, d->key, klen)) {
+                    rc = ENOMEM;
+                    break;
+                }
+                MDB_val dk = mval(w->key.p, w->key.len);
+                rc = mdb_del(txn, s->dbi[DB_DUPS], &dk, NULL);
+                if (rc == MDB_NOTFOUND)
+                    rc = 0;
                 if (rc)
                     break;
-                c.deleted++;
-                c.docs--;
-                c.bytes -= od.text_len;
-                c.hits -= od.nhits;
-            } else {
                 c.duplicates--;
             }
             st->replaced++;
@@ -967,6 +1074,12 @@ static int write_batch_txn(tdx_store *s, const tdx_store_batch *b, int replace,
             kv[4] = 1;
             MDB_val val = mval(kv, 5);
             rc = mdb_put(txn, s->dbi[DB_KEYS], &k, &val, 0);
+            if (rc == 0 && dups_key(&w->key, tdx_be32_get(kv), d->key, klen))
+                rc = ENOMEM;
+            if (rc == 0) {
+                MDB_val dk = mval(w->key.p, w->key.len), empty = mval("", 0);
+                rc = mdb_put(txn, s->dbi[DB_DUPS], &dk, &empty, 0);
+            }
             if (rc)
                 break;
             st->duplicates++;
@@ -2696,18 +2809,83 @@ int tdx_store_check(tdx_rtxn *t, tdx_line_fn fn, void *ctx, uint64_t *out_proble
     MDB_val k, v;
     uint64_t dups = 0;
     int g = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    tdx_buf dk = TDX_BUF_INIT;
     while (g == 0) {
-        if (v.mv_size != 5 || tdx_be32_get(v.mv_data) == 0 ||
-            tdx_be32_get(v.mv_data) >= info.next_doc)
-            problem(&c, "key '%.*s' points at no document", (int)(k.mv_size > 80 ? 80 : k.mv_size),
-                    (const char *)k.mv_data);
-        else if (((const uint8_t *)v.mv_data)[4])
+        int kl = (int)(k.mv_size > 80 ? 80 : k.mv_size);
+        uint32_t id = v.mv_size == 5 ? tdx_be32_get(v.mv_data) : 0;
+        if (id == 0 || id >= info.next_doc) {
+            problem(&c, "key '%.*s' points at no document", kl, (const char *)k.mv_data);
+        } else if (((const uint8_t *)v.mv_data)[4]) {
             dups++;
+            /* A duplicate points at a live document and is listed under it. */
+            MDB_val dv, dkv;
+            if (deleted[id])
+                problem(&c, "duplicate key '%.*s' points at replaced doc %u", kl,
+                        (const char *)k.mv_data, id);
+            if (dups_key(&dk, id, k.mv_data, k.mv_size) == 0) {
+                dkv = mval(dk.p, dk.len);
+                if (mdb_get(t->txn, s->dbi[DB_DUPS], &dkv, &dv) != 0)
+                    problem(&c, "duplicate key '%.*s' is missing from the duplicates of doc %u",
+                            kl, (const char *)k.mv_data, id);
+            }
+        } else {
+            /* A document's own key is the key in its record. */
+            tdx_store_docinfo d;
+            tdx_err e2 = {0};
+            if (tdx_store_get_doc(t, id, &d, &e2) == 0 &&
+                (d.key_len != k.mv_size || memcmp(d.key, k.mv_data, k.mv_size) != 0))
+                problem(&c, "key '%.*s' names doc %u, whose record has another key", kl,
+                        (const char *)k.mv_data, id);
+        }
         g = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
     }
     mdb_cursor_close(cur);
     if (dups != info.duplicates)
         problem(&c, "%" PRIu64 " duplicate keys, counts say %" PRIu64, dups, info.duplicates);
+    /* Every listed duplicate is a duplicate key of that document. */
+    MDB_stat dst;
+    if (mdb_stat(t->txn, s->dbi[DB_DUPS], &dst) == 0 && dst.ms_entries != dups)
+        problem(&c, "%zu entries in the duplicates table, %" PRIu64 " duplicate keys",
+                (size_t)dst.ms_entries, dups);
+    tdx_buf_free(&dk);
+    /* Dates: the date table agrees with every record. */
+    if (info.next_doc > 1) {
+        uint32_t *dates = tdx_calloc(info.next_doc, sizeof *dates);
+        tdx_err e2 = {0};
+        if (dates == NULL) {
+            rc = tdx_err_set(err, TDX_ENOMEM, "out of memory");
+            goto done;
+        }
+        if (tdx_store_dates(t, dates, info.next_doc - 1, &e2) != 0) {
+            problem(&c, "dates: %s", e2.msg);
+        } else {
+            for (uint64_t id = 1; id < info.next_doc; id++) {
+                tdx_store_docinfo d;
+                if (tdx_store_get_doc(t, (uint32_t)id, &d, NULL) == 0 &&
+                    d.date_ymd != dates[id - 1])
+                    problem(&c, "doc %" PRIu64 ": date table says %u, record says %u", id,
+                            dates[id - 1], d.date_ymd);
+            }
+        }
+        tdx_free(dates);
+    }
+    /* Input records decode. */
+    rc = mdb_cursor_open(t->txn, s->dbi[DB_INPUTS], &cur);
+    if (rc) {
+        rc = lmdb_err(err, rc, "cannot read inputs");
+        goto done;
+    }
+    g = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    while (g == 0) {
+        char path[520];
+        snprintf(path, sizeof path, "%.*s", (int)(k.mv_size < 512 ? k.mv_size : 512),
+                 (const char *)k.mv_data);
+        tdx_store_input in;
+        if (tdx_store_get_input(t, path, &in, NULL) != 0)
+            problem(&c, "input record of '%s' is corrupt", path);
+        g = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close(cur);
     {
         term_walk w = {t, {0}, check_term, &c, err, 0};
         rc = walk_all_terms(&w);
