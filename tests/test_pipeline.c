@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/alloc.h"
@@ -30,7 +31,6 @@
 #include "tgen.h"
 
 static tg_corpus C;
-
 static void setup(void)
 {
     tu_tmpdir();
@@ -38,6 +38,7 @@ static void setup(void)
 
 static void teardown(void)
 {
+    tg_paths_free();
     tg_free(&C);
     tu_tmpdir_remove();
 }
@@ -235,14 +236,24 @@ static void write_corpus_dir(const char *dir, size_t nbad)
     tg_write_jsonl(&C, path, cut2, C.ndocs);
 }
 
+/* A generated corpus in watch.tsv and d.jsonl. */
+static void one_file_corpus(const char *what, size_t ndocs, size_t avg_len, const char **wl,
+                            const char **in)
+{
+    tg_make(&C, tu_seed(what), ndocs, avg_len);
+    *wl = tg_path("watch.tsv");
+    *in = tg_path("d.jsonl");
+    tg_write_watchlist(&C, *wl);
+    tg_write_jsonl(&C, *in, 0, C.ndocs);
+}
+
 /* ---- determinism ---------------------------------------------------------------- */
 
 Test(pipeline, dump_is_the_same_with_1_2_4_workers_and_any_batch_size, .timeout = 300)
 {
     tg_make(&C, tu_seed("pipeline/determinism"), 2000, 500);
-    char in[4096], wl[4096];
-    snprintf(in, sizeof in, "%s", tu_path("in"));
-    snprintf(wl, sizeof wl, "%s", tu_path("watch.tsv"));
+    const char *in = tg_path("in");
+    const char *wl = tg_path("watch.tsv");
     tg_write_watchlist(&C, wl);
     write_corpus_dir(in, 4);
     static const char *const runs[][2] = {
@@ -299,19 +310,45 @@ static char *reference_build(const char *idx, const char *wl, const char *dir)
     return dump(idx);
 }
 
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/*
+ * The corpus for the interruption tests, written to dir, and its reference
+ * build.  Progress lines come about five times a second, so the run must
+ * last a second or more for them to offer kill points: on a machine fast
+ * enough to index it sooner the corpus grows until it does.
+ */
+static char *interruption_corpus(uint64_t seed, size_t nbad, const char *dir, const char *wl,
+                                 const char *ref)
+{
+    for (size_t ndocs = 4000;; ndocs *= 2) {
+        tg_free(&C);
+        tg_make(&C, seed, ndocs, 500);
+        cr_assert(eq(int, sh(NULL, NULL, "rm -rf '%s' '%s'", dir, ref), 0));
+        tg_write_watchlist(&C, wl);
+        write_corpus_dir(dir, nbad);
+        double t0 = now_s();
+        char *d = reference_build(ref, wl, dir);
+        if (now_s() - t0 >= 1.0 || ndocs >= 64000)
+            return d;
+        free(d);
+    }
+}
+
 Test(pipeline, sigkill_at_random_points_then_rerun_equals_an_uninterrupted_build, .timeout = 300)
 {
     uint64_t seed = tu_seed("pipeline/sigkill");
     uint64_t rs = seed;
-    tg_make(&C, seed, 4000, 500);
-    char in[4096], wl[4096], ref[4096], idx[4096];
-    snprintf(in, sizeof in, "%s", tu_path("in"));
-    snprintf(wl, sizeof wl, "%s", tu_path("watch.tsv"));
-    snprintf(ref, sizeof ref, "%s", tu_path("ref"));
-    snprintf(idx, sizeof idx, "%s", tu_path("idx"));
-    tg_write_watchlist(&C, wl);
-    write_corpus_dir(in, 6);
-    char *want = reference_build(ref, wl, in);
+    const char *in = tg_path("in");
+    const char *wl = tg_path("watch.tsv");
+    const char *ref = tg_path("ref");
+    const char *idx = tg_path("idx");
+    char *want = interruption_corpus(seed, 6, in, wl, ref);
 
     /* The same command killed a few times, each time after a random number
      * of documents committed, then run to completion. */
@@ -326,7 +363,7 @@ Test(pipeline, sigkill_at_random_points_then_rerun_equals_an_uninterrupted_build
         arg(&a, "-j");
         arg(&a, tg_chance(&rs, 50) ? "2" : "3");
         arg(&a, in);
-        uint64_t after = runs < 4 ? tg_below(&rs, 800) : UINT64_MAX;
+        uint64_t after = runs < 4 ? tg_below(&rs, (uint32_t)C.ndocs / 5) : UINT64_MAX;
         rc = run_index(&a, after, SIGKILL, NULL, NULL);
         args_free(&a);
         runs++;
@@ -351,15 +388,11 @@ Test(pipeline, sigkill_at_random_points_then_rerun_equals_an_uninterrupted_build
 Test(pipeline, sigint_stops_at_a_commit_and_a_rerun_completes, .timeout = 300)
 {
     uint64_t seed = tu_seed("pipeline/sigint");
-    tg_make(&C, seed, 4000, 500);
-    char in[4096], wl[4096], ref[4096], idx[4096];
-    snprintf(in, sizeof in, "%s", tu_path("in"));
-    snprintf(wl, sizeof wl, "%s", tu_path("watch.tsv"));
-    snprintf(ref, sizeof ref, "%s", tu_path("ref"));
-    snprintf(idx, sizeof idx, "%s", tu_path("idx"));
-    tg_write_watchlist(&C, wl);
-    write_corpus_dir(in, 2);
-    char *want = reference_build(ref, wl, in);
+    const char *in = tg_path("in");
+    const char *wl = tg_path("watch.tsv");
+    const char *ref = tg_path("ref");
+    const char *idx = tg_path("idx");
+    char *want = interruption_corpus(seed, 2, in, wl, ref);
 
     argv_b a = {{0}, 0};
     index_args(&a, idx, wl);
@@ -369,7 +402,8 @@ Test(pipeline, sigint_stops_at_a_commit_and_a_rerun_completes, .timeout = 300)
     arg(&a, "16M");
     arg(&a, in);
     char *out = NULL, *err = NULL;
-    int rc = run_index(&a, 300, SIGINT, &out, &err);
+    uint64_t stop_after = C.ndocs / 10;
+    int rc = run_index(&a, stop_after, SIGINT, &out, &err);
     cr_assert(eq(int, rc, 1), "interrupted run: exit %d: %s", rc, err);
     cr_assert(strstr(err, "interrupted") != NULL, "%s", err);
     cr_assert(strstr(out, "indexed ") != NULL, "%s", out);
@@ -377,7 +411,8 @@ Test(pipeline, sigint_stops_at_a_commit_and_a_rerun_completes, .timeout = 300)
     for (const char *d = out + strlen("indexed "); *d == ',' || (*d >= '0' && *d <= '9'); d++)
         if (*d != ',')
             added = added * 10 + (uint64_t)(*d - '0');
-    cr_assert(added >= 300 && added < C.ndocs, "%" PRIu64 " documents before the stop", added);
+    cr_assert(added >= stop_after && added < C.ndocs, "%" PRIu64 " documents before the stop",
+              added);
     free(out);
     free(err);
     check(idx);
@@ -404,12 +439,11 @@ Test(pipeline, sigint_stops_at_a_commit_and_a_rerun_completes, .timeout = 300)
 Test(pipeline, indexing_a_then_b_equals_indexing_both_and_reruns_add_nothing, .timeout = 120)
 {
     tg_make(&C, tu_seed("pipeline/incremental"), 900, 400);
-    char a_path[4096], b_path[4096], wl[4096], one[4096], two[4096];
-    snprintf(a_path, sizeof a_path, "%s", tu_path("a.jsonl"));
-    snprintf(b_path, sizeof b_path, "%s", tu_path("b.jsonl"));
-    snprintf(wl, sizeof wl, "%s", tu_path("watch.tsv"));
-    snprintf(one, sizeof one, "%s", tu_path("one"));
-    snprintf(two, sizeof two, "%s", tu_path("two"));
+    const char *a_path = tg_path("a.jsonl");
+    const char *b_path = tg_path("b.jsonl");
+    const char *wl = tg_path("watch.tsv");
+    const char *one = tg_path("one");
+    const char *two = tg_path("two");
     tg_write_watchlist(&C, wl);
     tg_write_jsonl(&C, a_path, 0, 500);
     tg_write_jsonl(&C, b_path, 500, C.ndocs);
@@ -445,8 +479,7 @@ Test(pipeline, indexing_a_then_b_equals_indexing_both_and_reruns_add_nothing, .t
     free(out);
     free(err);
     /* Another copy of A under a new name: every document is already there. */
-    char a2[4096];
-    snprintf(a2, sizeof a2, "%s", tu_path("a-copy.jsonl"));
+    const char *a2 = tg_path("a-copy.jsonl");
     tg_write_jsonl(&C, a2, 0, 500);
     cr_assert(eq(
         int, sh(&out, NULL, "'%s' index -q --no-cache -i '%s' -p '%s' '%s'", T, two, wl, a2), 0));
@@ -465,14 +498,13 @@ Test(pipeline, indexing_a_then_b_equals_indexing_both_and_reruns_add_nothing, .t
 Test(pipeline, bad_records_are_counted_exactly_and_good_ones_indexed)
 {
     tg_make(&C, tu_seed("pipeline/rejects"), 40, 300);
-    char wl[4096], idx[4096], good[4096], bad[4096], empty[4096], missing[4096], rej[4096];
-    snprintf(wl, sizeof wl, "%s", tu_path("watch.tsv"));
-    snprintf(idx, sizeof idx, "%s", tu_path("idx"));
-    snprintf(good, sizeof good, "%s", tu_path("good.jsonl"));
-    snprintf(bad, sizeof bad, "%s", tu_path("mixed.jsonl"));
-    snprintf(empty, sizeof empty, "%s", tu_path("empty.jsonl"));
-    snprintf(missing, sizeof missing, "%s", tu_path("missing.jsonl"));
-    snprintf(rej, sizeof rej, "%s", tu_path("rejects.jsonl"));
+    const char *wl = tg_path("watch.tsv");
+    const char *idx = tg_path("idx");
+    const char *good = tg_path("good.jsonl");
+    const char *bad = tg_path("mixed.jsonl");
+    const char *empty = tg_path("empty.jsonl");
+    const char *missing = tg_path("missing.jsonl");
+    const char *rej = tg_path("rejects.jsonl");
     tg_write_watchlist(&C, wl);
     tg_write_jsonl(&C, good, 0, 20);
     /* 20 good records, 4 rejected ones, one repaired (invalid UTF-8), a blank line. */
@@ -554,11 +586,10 @@ Test(pipeline, memory_limit_bounds_the_data_in_flight, .timeout = 300)
     /* 24 MB of text, much more than the 16 MiB limit; ASCII and no
      * normalization steps keep it quick. */
     uint64_t rs = tu_seed("pipeline/memory");
-    char wl[4096], in[4096], idx[4096], st[4096];
-    snprintf(wl, sizeof wl, "%s", tu_path("watch.tsv"));
-    snprintf(in, sizeof in, "%s", tu_path("big.jsonl"));
-    snprintf(idx, sizeof idx, "%s", tu_path("idx"));
-    snprintf(st, sizeof st, "%s", tu_path("stats.json"));
+    const char *wl = tg_path("watch.tsv");
+    const char *in = tg_path("big.jsonl");
+    const char *idx = tg_path("idx");
+    const char *st = tg_path("stats.json");
     tu_write_str(wl, "H100\tchip\tH100\nNVIDIA\tvendor\tNVIDIA\n");
     FILE *f = fopen(in, "w");
     static const char *const w[] = {"server",  "rack",   "gpu",  "h100",   "cloud", "storage",
@@ -625,10 +656,9 @@ static int lib_run(const char *idx, const char *wl, const char *const *inputs, s
 
 Test(pipeline, long_field_names_and_values_are_indexed)
 {
-    char wl[4096], in[4096], idx[4096];
-    snprintf(wl, sizeof wl, "%s", tu_path("watch.tsv"));
-    snprintf(in, sizeof in, "%s", tu_path("d.jsonl"));
-    snprintf(idx, sizeof idx, "%s", tu_path("idx"));
+    const char *wl = tg_path("watch.tsv");
+    const char *in = tg_path("d.jsonl");
+    const char *idx = tg_path("idx");
     tu_write_str(wl, "H100\tchip\tH100\n");
     tdx_buf b = TDX_BUF_INIT;
     char name62[63], name64[65];
@@ -663,12 +693,11 @@ Test(pipeline, long_field_names_and_values_are_indexed)
 
 Test(pipeline, errors_name_their_cause)
 {
-    char wl[4096], badwl[4096], otherwl[4096], in[4096], idx[4096];
-    snprintf(wl, sizeof wl, "%s", tu_path("watch.tsv"));
-    snprintf(badwl, sizeof badwl, "%s", tu_path("bad.tsv"));
-    snprintf(otherwl, sizeof otherwl, "%s", tu_path("other.tsv"));
-    snprintf(in, sizeof in, "%s", tu_path("d.jsonl"));
-    snprintf(idx, sizeof idx, "%s", tu_path("idx"));
+    const char *wl = tg_path("watch.tsv");
+    const char *badwl = tg_path("bad.tsv");
+    const char *otherwl = tg_path("other.tsv");
+    const char *in = tg_path("d.jsonl");
+    const char *idx = tg_path("idx");
     tu_write_str(wl, "H100\tchip\tH100\n");
     tu_write_str(badwl, "H100\tchip\t/h(00/\n");
     tu_write_str(otherwl, "A100\tchip\tA100\n");
@@ -703,13 +732,8 @@ Test(pipeline, errors_name_their_cause)
 
 Test(pipeline, a_stop_requested_before_the_run_commits_nothing_new)
 {
-    tg_make(&C, tu_seed("pipeline/stop"), 50, 300);
-    char wl[4096], in[4096], idx[4096];
-    snprintf(wl, sizeof wl, "%s", tu_path("watch.tsv"));
-    snprintf(in, sizeof in, "%s", tu_path("d.jsonl"));
-    snprintf(idx, sizeof idx, "%s", tu_path("idx"));
-    tg_write_watchlist(&C, wl);
-    tg_write_jsonl(&C, in, 0, C.ndocs);
+    const char *wl, *in, *idx = tg_path("idx");
+    one_file_corpus("pipeline/stop", 50, 300, &wl, &in);
     const char *inputs[] = {in};
     volatile sig_atomic_t stop = 1;
     tdx_run_stats st;
@@ -949,13 +973,8 @@ static size_t lines_of(char *s, char ***out)
 
 Test(pipeline, cli_outputs_parse_and_agree_with_the_library, .timeout = 120)
 {
-    tg_make(&C, tu_seed("pipeline/cli"), 300, 400);
-    char wl[4096], in[4096], idx[4096];
-    snprintf(wl, sizeof wl, "%s", tu_path("watch.tsv"));
-    snprintf(in, sizeof in, "%s", tu_path("d.jsonl"));
-    snprintf(idx, sizeof idx, "%s", tu_path("idx"));
-    tg_write_watchlist(&C, wl);
-    tg_write_jsonl(&C, in, 0, C.ndocs);
+    const char *wl, *in, *idx = tg_path("idx");
+    one_file_corpus("pipeline/cli", 300, 400, &wl, &in);
     const char *T = tu_tenderidx();
     cr_assert(eq(
         int, sh(NULL, NULL, "'%s' index -q --no-cache -i '%s' -p '%s' '%s'", T, idx, wl, in), 0));

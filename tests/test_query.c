@@ -296,7 +296,8 @@ static void setup(void)
     tdx_norm_out_init(&nout);
 }
 
-static void teardown(void)
+/* Forget the oracle's view, to load it again after the index changed. */
+static void oracle_reset(void)
 {
     for (size_t i = 0; O && i < nO; i++) {
         free(O[i].norm);
@@ -305,17 +306,24 @@ static void teardown(void)
         for (int k = 0; k < 5; k++)
             free(O[i].fkey[k]);
     }
-    free(O);
     for (size_t i = 0; OP && i < C.npats; i++)
         free(OP[i].norm);
+    free(O);
     free(OP);
     free(ents);
     free(cats);
-    free(deleted);
-    deleted = NULL;
     O = NULL;
     OP = NULL;
     ents = cats = NULL;
+    nents = ncats = 0;
+}
+
+static void teardown(void)
+{
+    oracle_reset();
+    free(deleted);
+    deleted = NULL;
+    tg_paths_free();
     tdx_qctx_close(Q);
     Q = NULL;
     tg_free(&C);
@@ -499,16 +507,10 @@ static void oracle_load(void)
     tdx_free(hits);
 }
 
-/* Index a generated corpus with the pipeline and open it. */
-static void build(uint64_t seed, size_t ndocs, size_t avg_len)
+/* Index one file into idx (replace: re-index changed keys, leave segments unmerged). */
+static void index_file(const char *idx, const char *wl, const char *in, int replace,
+                       tdx_run_stats *st)
 {
-    tg_make(&C, seed, ndocs, avg_len);
-    char wl[4096], in[4096], idx[4096];
-    snprintf(wl, sizeof wl, "%s", tu_path("watch.tsv"));
-    snprintf(in, sizeof in, "%s", tu_path("docs.jsonl"));
-    snprintf(idx, sizeof idx, "%s", tu_path("idx"));
-    tg_write_watchlist(&C, wl);
-    tg_write_jsonl(&C, in, 0, C.ndocs);
     const char *inputs[] = {in};
     tdx_pipeline_opts o;
     memset(&o, 0, sizeof o);
@@ -518,12 +520,27 @@ static void build(uint64_t seed, size_t ndocs, size_t avg_len)
     o.ninputs = 1;
     o.threads = 2;
     o.batch_bytes = 64 << 10;
+    o.replace = replace;
+    o.no_merge = replace; /* then queries read unmerged segments too */
     o.cache_dir = "";
-    tdx_run_stats st;
     tdx_err err = {0};
-    cr_assert(eq(int, tdx_pipeline_run(&o, &st, &err), 0), "%s", err.msg);
+    cr_assert(eq(int, tdx_pipeline_run(&o, st, &err), 0), "%s", err.msg);
+}
+
+/* Index a generated corpus with the pipeline and open it. */
+static void build(uint64_t seed, size_t ndocs, size_t avg_len)
+{
+    tg_make(&C, seed, ndocs, avg_len);
+    const char *wl = tg_path("watch.tsv");
+    const char *in = tg_path("docs.jsonl");
+    const char *idx = tg_path("idx");
+    tg_write_watchlist(&C, wl);
+    tg_write_jsonl(&C, in, 0, C.ndocs);
+    tdx_run_stats st;
+    index_file(idx, wl, in, 0, &st);
     cr_assert(eq(u64, st.added, ndocs));
     cr_assert(eq(u64, st.rejects, 0));
+    tdx_err err = {0};
     cr_assert(eq(int, tdx_qctx_open(idx, &Q, &err), 0), "%s", err.msg);
     oracle_load();
 }
@@ -1434,28 +1451,6 @@ Test(query, random_queries_equal_brute_force_over_stored_text, .timeout = 240)
     differential(seed, 400);
 }
 
-/* Forget the oracle's view, to load it again after the index changed. */
-static void oracle_reset(void)
-{
-    for (size_t i = 0; O && i < nO; i++) {
-        free(O[i].norm);
-        free(O[i].cpos);
-        free(O[i].hits);
-        for (int k = 0; k < 5; k++)
-            free(O[i].fkey[k]);
-    }
-    for (size_t i = 0; OP && i < C.npats; i++)
-        free(OP[i].norm);
-    free(O);
-    free(OP);
-    free(ents);
-    free(cats);
-    O = NULL;
-    OP = NULL;
-    ents = cats = NULL;
-    nents = ncats = 0;
-}
-
 Test(query, replaced_documents_are_never_found, .timeout = 120)
 {
     uint64_t seed = tu_seed("query/replace");
@@ -1486,28 +1481,16 @@ Test(query, replaced_documents_are_never_found, .timeout = 120)
         deleted[5 * k] = 1;
     }
     C.ndocs = n0 + nrep;
-    char in[4096], wl[4096], idx[4096];
-    snprintf(in, sizeof in, "%s", tu_path("again.jsonl"));
-    snprintf(wl, sizeof wl, "%s", tu_path("watch.tsv"));
-    snprintf(idx, sizeof idx, "%s", tu_path("idx"));
+    const char *in = tg_path("again.jsonl");
+    const char *wl = tg_path("watch.tsv");
+    const char *idx = tg_path("idx");
     tg_write_jsonl(&C, in, n0, C.ndocs);
     tdx_qctx_close(Q);
     Q = NULL;
-    const char *inputs[] = {in};
-    tdx_pipeline_opts o;
-    memset(&o, 0, sizeof o);
-    o.index_path = idx;
-    o.watchlist_path = wl;
-    o.inputs = inputs;
-    o.ninputs = 1;
-    o.threads = 2;
-    o.replace = 1;
-    o.no_merge = 1; /* queries read unmerged segments too */
-    o.cache_dir = "";
     tdx_run_stats st;
-    tdx_err err = {0};
-    cr_assert(eq(int, tdx_pipeline_run(&o, &st, &err), 0), "%s", err.msg);
+    index_file(idx, wl, in, 1, &st);
     cr_assert(eq(u64, st.replaced, nrep));
+    tdx_err err = {0};
     cr_assert(eq(int, tdx_qctx_open(idx, &Q, &err), 0), "%s", err.msg);
     oracle_reset();
     oracle_load();

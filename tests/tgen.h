@@ -355,6 +355,24 @@ static inline void tg_add_meta(tg_doc *d, const char *k, char *v, int number)
     d->nmeta++;
 }
 
+/* Paths in the test's directory that stay valid until tg_paths_free()
+ * (tu_path() reuses 8 buffers). */
+static char *tg_paths[64];
+static size_t tg_npaths;
+
+static inline const char *tg_path(const char *name)
+{
+    if (tg_npaths == sizeof tg_paths / sizeof *tg_paths)
+        abort();
+    return tg_paths[tg_npaths++] = tg_strdup(tu_path(name));
+}
+
+static inline void tg_paths_free(void)
+{
+    while (tg_npaths)
+        free(tg_paths[--tg_npaths]);
+}
+
 /*
  * Make a corpus: the watch list, then ndocs documents of about avg_len
  * bytes of text each (doc i has key "d<i>" and the text "编号<i>" first,
