@@ -271,12 +271,12 @@ static int run(tdx_qctx *q, tdx_query *query, const char *qtext, const qopts *o)
             }
             printf("}}\n");
         } else if (o->out == OUT_CSV) {
-            printf("facet,value,count\n");
+            printf("facet,value,count\r\n");
             for (size_t i = 0; i < nf; i++) {
                 cli_csv_field(stdout, o->facets[f], strlen(o->facets[f]));
                 putchar(',');
                 cli_csv_field(stdout, fv[i].value, strlen(fv[i].value));
-                printf(",%" PRIu64 "\n", fv[i].count);
+                printf(",%" PRIu64 "\r\n", fv[i].count);
             }
         } else {
             printf("%s:\n", o->facets[f]);
@@ -320,7 +320,7 @@ static int run(tdx_qctx *q, tdx_query *query, const char *qtext, const qopts *o)
     tdx_buf ents = TDX_BUF_INIT, line = TDX_BUF_INIT, sn = TDX_BUF_INIT;
     snip_state ss = {TDX_BUF_INIT, NULL, 0, 0};
     if (o->out == OUT_CSV)
-        printf("id,doc,date,title,url,entities%s\n", o->snippets ? ",snippets" : "");
+        printf("id,doc,date,title,url,entities%s\r\n", o->snippets ? ",snippets" : "");
     if (o->out == OUT_TABLE)
         printf("%-20s  %-10s  %-44s  %s\n", "ID", "DATE", "TITLE", "ENTITIES");
     for (size_t i = 0; i < show && rc == 0; i++) {

@@ -1,0 +1,1853 @@
+/*
+ * test_query.c - the query language: every leaf and operator, syntax errors
+ * with their columns, suggestions for unknown names, precedence, and a
+ * differential test of tdx_query_run against a brute-force evaluator over
+ * each document's stored text; facets and highlights against brute-force
+ * counts and spans.
+ *
+ * Each test builds its own index with tdx_pipeline_run from a generated
+ * corpus (tgen.h).  The oracle reads every document back (stored text,
+ * record, hits), normalizes the text with a normalizer made from the same
+ * steps, and cross-checks the stored hits against a naive search for the
+ * watch-list aliases with the boundary rule (a small handwritten matcher
+ * for the watch list's simple regexes).
+ */
+#include <criterion/criterion.h>
+#include <criterion/new/assert.h>
+#include <ctype.h>
+#include <jemalloc/jemalloc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/alloc.h"
+#include "common/docset.h"
+#include "normalize/normalize.h"
+#include "pipeline/pipeline.h"
+#include "query/query.h"
+#include "testutil.h"
+#include "tgen.h"
+
+/* ---- a matcher for the simple regexes of the tests ---------------------------- */
+
+/*
+ * Supported: literal characters (ASCII compared caselessly, as the query
+ * and watch-list regexes are compiled), [set] of ASCII characters with
+ * ranges, \d, \s, \xHH, \x{H..}, \p{Han}, a '?' or '{n}' after an atom,
+ * and '|' between alternatives at the top level.
+ */
+enum { RA_CP, RA_SET, RA_DIGIT, RA_SPACE, RA_HAN };
+
+typedef struct ratom {
+    int kind, opt;
+    uint32_t cp;
+    uint8_t set[128];
+} ratom;
+
+typedef struct rseq {
+    ratom a[48];
+    int n;
+} rseq;
+
+typedef struct rx {
+    rseq alt[4];
+    int nalt;
+} rx;
+
+static uint32_t lower_ascii(uint32_t c)
+{
+    return c >= 'A' && c <= 'Z' ? c + 32 : c;
+}
+
+static int rx_parse(const char *re, rx *out)
+{
+    memset(out, 0, sizeof *out);
+    out->nalt = 1;
+    rseq *cur = &out->alt[0];
+    const char *p = re;
+    while (*p) {
+        if (cur->n >= 40)
+            return -1;
+        ratom *a = &cur->a[cur->n];
+        char c = *p;
+        if (c == '|') {
+            if (out->nalt == 4)
+                return -1;
+            cur = &out->alt[out->nalt++];
+            p++;
+            continue;
+        }
+        if (c == '?' && cur->n) {
+            cur->a[cur->n - 1].opt = 1;
+            p++;
+            continue;
+        }
+        if (c == '{' && cur->n) {
+            char *e;
+            unsigned long k = strtoul(p + 1, &e, 10);
+            if (*e != '}' || k == 0 || k > 8)
+                return -1;
+            for (unsigned long i = 1; i < k; i++, cur->n++)
+                cur->a[cur->n] = cur->a[cur->n - 1];
+            p = e + 1;
+            continue;
+        }
+        memset(a, 0, sizeof *a);
+        if (c == '[') {
+            a->kind = RA_SET;
+            p++;
+            while (*p && *p != ']') {
+                unsigned char lo = (unsigned char)*p, hi = lo;
+                if (p[1] == '-' && p[2] && p[2] != ']') {
+                    hi = (unsigned char)p[2];
+                    p += 2;
+                }
+                for (unsigned x = lo; x <= hi && x < 128; x++) {
+                    a->set[x] = 1;
+                    a->set[lower_ascii(x)] = 1;
+                }
+                p++;
+            }
+            if (*p != ']')
+                return -1;
+            p++;
+        } else if (c == '\\') {
+            p++;
+            if (*p == 'd') {
+                a->kind = RA_DIGIT;
+                p++;
+            } else if (*p == 's') {
+                a->kind = RA_SPACE;
+                p++;
+            } else if (*p == 'x') {
+                a->kind = RA_CP;
+                p++;
+                char *e;
+                if (*p == '{') {
+                    a->cp = (uint32_t)strtoul(p + 1, &e, 16);
+                    if (*e != '}')
+                        return -1;
+                    p = e + 1;
+                } else {
+                    char h[3] = {p[0], p[0] ? p[1] : 0, 0};
+                    a->cp = (uint32_t)strtoul(h, &e, 16);
+                    p += 2;
+                }
+            } else if (strncmp(p, "p{Han}", 6) == 0) {
+                a->kind = RA_HAN;
+                p += 6;
+            } else if (*p && !isalnum((unsigned char)*p)) {
+                a->kind = RA_CP;
+                a->cp = (unsigned char)*p++;
+            } else {
+                return -1;
+            }
+        } else {
+            size_t l;
+            int32_t cp = tdx_utf8_decode((const uint8_t *)p, (const uint8_t *)p + strlen(p), &l);
+            if (cp < 0 || strchr(".*+()^$]}", c))
+                return -1;
+            a->kind = RA_CP;
+            a->cp = (uint32_t)cp;
+            p += l;
+        }
+        cur->n++;
+    }
+    return 0;
+}
+
+static int is_han(uint32_t c)
+{
+    return (c >= 0x3400 && c <= 0x4DBF) || (c >= 0x4E00 && c <= 0x9FFF) ||
+           (c >= 0xF900 && c <= 0xFAFF) || (c >= 0x20000 && c <= 0x3134F) || c == 0x3005 ||
+           c == 0x3007 || (c >= 0x3021 && c <= 0x3029);
+}
+
+static int atom_ok(const ratom *a, uint32_t c)
+{
+    switch (a->kind) {
+    case RA_CP:
+        return c == a->cp || (c < 128 && a->cp < 128 && lower_ascii(c) == lower_ascii(a->cp));
+    case RA_SET:
+        return c < 128 && a->set[c];
+    case RA_DIGIT:
+        return c >= '0' && c <= '9';
+    case RA_SPACE:
+        return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+    case RA_HAN:
+        return is_han(c);
+    }
+    return 0;
+}
+
+/* Call fn(ctx, end) for every end of a match of s[i..] starting at pos. */
+static void rx_ends(const rseq *s, int i, const uint8_t *t, size_t len, size_t pos,
+                    void (*fn)(void *, size_t), void *ctx)
+{
+    if (i == s->n) {
+        fn(ctx, pos);
+        return;
+    }
+    const ratom *a = &s->a[i];
+    if (a->opt)
+        rx_ends(s, i + 1, t, len, pos, fn, ctx);
+    if (pos >= len)
+        return;
+    size_t l;
+    int32_t c = tdx_utf8_decode(t + pos, t + len, &l);
+    if (c >= 0 && atom_ok(a, (uint32_t)c))
+        rx_ends(s, i + 1, t, len, pos + l, fn, ctx);
+}
+
+typedef struct end_acc {
+    int64_t *first; /* per end offset: leftmost start, -1 none */
+    size_t start;
+    int any;
+} end_acc;
+
+static void note_end(void *ctx, size_t e)
+{
+    end_acc *a = ctx;
+    a->any = 1;
+    if (a->first && a->first[e] < 0)
+        a->first[e] = (int64_t)a->start;
+}
+
+/* 1 if re matches somewhere in t. */
+static int rx_search(const rx *re, const uint8_t *t, size_t len)
+{
+    end_acc acc = {NULL, 0, 0};
+    for (size_t s = 0; s <= len && !acc.any; s++) {
+        if (s < len && (t[s] & 0xC0) == 0x80)
+            continue;
+        for (int k = 0; k < re->nalt && !acc.any; k++)
+            rx_ends(&re->alt[k], 0, t, len, s, note_end, &acc);
+    }
+    return acc.any;
+}
+
+typedef struct span {
+    uint32_t s, e;
+} span;
+
+/* Matches as Hyperscan reports them: per end offset, the leftmost start. */
+static size_t rx_matches(const rx *re, const uint8_t *t, size_t len, span **out)
+{
+    end_acc acc = {malloc((len + 1) * sizeof(int64_t)), 0, 0};
+    for (size_t i = 0; i <= len; i++)
+        acc.first[i] = -1;
+    for (size_t s = 0; s < len; s++) {
+        if ((t[s] & 0xC0) == 0x80)
+            continue;
+        acc.start = s;
+        for (int k = 0; k < re->nalt; k++)
+            rx_ends(&re->alt[k], 0, t, len, s, note_end, &acc);
+    }
+    size_t n = 0;
+    *out = malloc((len + 1) * sizeof **out);
+    for (size_t e = 1; e <= len; e++)
+        if (acc.first[e] >= 0 && (size_t)acc.first[e] < e)
+            (*out)[n++] = (span){(uint32_t)acc.first[e], (uint32_t)e};
+    free(acc.first);
+    return n;
+}
+
+/* ---- the index under test and the oracle's view of it ------------------------- */
+
+typedef struct ohit {
+    uint32_t pat, s, e;
+} ohit;
+
+typedef struct odoc {
+    char *norm; /* normalized stored text */
+    size_t nlen;
+    uint32_t *cpos; /* cpos[b]: characters before byte b */
+    ohit *hits;     /* naive hits, sorted by (s, e, pat) */
+    size_t nhits;
+    char *fkey[5]; /* per metadata field: the value as a field term holds it */
+} odoc;
+
+typedef struct opat {
+    char *norm; /* normalized, trimmed literal; the regex text for regexes */
+    size_t nlen;
+    rx re;
+    uint32_t entity, category;
+} opat;
+
+static tdx_norm *norm;
+static tdx_norm_ctx *nctx;
+static tdx_norm_out nout;
+static tg_corpus C;
+static tdx_qctx *Q;
+static odoc *O; /* O[id - 1] */
+static size_t nO;
+static opat *OP; /* per pattern id */
+static char **ents, **cats;
+static size_t nents, ncats;
+static uint8_t *deleted; /* deleted[id - 1]: replaced by a later document */
+
+static void setup(void)
+{
+    tu_tmpdir();
+    tdx_err err = {0};
+    cr_assert(eq(int, tdx_norm_create(TDX_NORM_ALL, &norm, &err), 0), "%s", err.msg);
+    cr_assert(eq(int, tdx_norm_ctx_create(norm, &nctx, &err), 0), "%s", err.msg);
+    tdx_norm_out_init(&nout);
+}
+
+/* Forget the oracle's view, to load it again after the index changed. */
+static void oracle_reset(void)
+{
+    for (size_t i = 0; O && i < nO; i++) {
+        free(O[i].norm);
+        free(O[i].cpos);
+        free(O[i].hits);
+        for (int k = 0; k < 5; k++)
+            free(O[i].fkey[k]);
+    }
+    for (size_t i = 0; OP && i < C.npats; i++)
+        free(OP[i].norm);
+    free(O);
+    free(OP);
+    free(ents);
+    free(cats);
+    O = NULL;
+    OP = NULL;
+    ents = cats = NULL;
+    nents = ncats = 0;
+}
+
+static void teardown(void)
+{
+    oracle_reset();
+    free(deleted);
+    deleted = NULL;
+    tg_paths_free();
+    tdx_qctx_close(Q);
+    Q = NULL;
+    tg_free(&C);
+    tdx_norm_out_free(&nout);
+    tdx_norm_ctx_free(nctx);
+    tdx_norm_free(norm);
+    tu_tmpdir_remove();
+}
+
+TestSuite(query, .init = setup, .fini = teardown);
+
+/* Normalized copy of s (malloc'd, NUL-terminated). */
+static char *nstr(const char *s, size_t len, size_t *out_len)
+{
+    tdx_err err = {0};
+    cr_assert(eq(int, tdx_norm_run(norm, nctx, (const uint8_t *)s, len, &nout, &err), 0), "%s",
+              err.msg);
+    char *r = malloc(nout.text.len + 1);
+    memcpy(r, nout.text.p, nout.text.len);
+    r[nout.text.len] = 0;
+    if (out_len)
+        *out_len = nout.text.len;
+    return r;
+}
+
+/* Normalized, without the spaces the whitespace rule leaves at the ends. */
+static char *nstr_trim(const char *s, size_t *out_len)
+{
+    size_t l;
+    char *r = nstr(s, strlen(s), &l);
+    size_t a = 0;
+    while (a < l && r[a] == ' ')
+        a++;
+    while (l > a && r[l - 1] == ' ')
+        l--;
+    memmove(r, r + a, l - a);
+    r[l - a] = 0;
+    *out_len = l - a;
+    return r;
+}
+
+static int is_word(uint8_t c)
+{
+    return isalnum(c) && c < 0x80;
+}
+
+static int cmp_ohit(const void *a, const void *b)
+{
+    const ohit *x = a, *y = b;
+    if (x->s != y->s)
+        return x->s < y->s ? -1 : 1;
+    if (x->e != y->e)
+        return x->e < y->e ? -1 : 1;
+    return x->pat < y->pat ? -1 : x->pat > y->pat;
+}
+
+/* Every alias of the watch list in the normalized text, with the boundary rule. */
+static void naive_hits(odoc *d)
+{
+    size_t cap = 16;
+    d->hits = malloc(cap * sizeof *d->hits);
+    d->nhits = 0;
+    const uint8_t *t = (const uint8_t *)d->norm;
+    for (size_t p = 0; p < C.npats; p++) {
+        span *m = NULL;
+        size_t nm = 0;
+        if (C.pats[p].regex) {
+            nm = rx_matches(&OP[p].re, t, d->nlen, &m);
+        } else {
+            m = malloc((d->nlen + 1) * sizeof *m);
+            for (const char *f = d->norm; (f = strstr(f, OP[p].norm)) != NULL; f++)
+                m[nm++] = (span){(uint32_t)(f - d->norm), (uint32_t)(f - d->norm + OP[p].nlen)};
+        }
+        for (size_t k = 0; k < nm; k++) {
+            uint32_t s = m[k].s, e = m[k].e;
+            if (!C.pats[p].substring && ((s > 0 && is_word(t[s]) && is_word(t[s - 1])) ||
+                                         (e < d->nlen && is_word(t[e - 1]) && is_word(t[e]))))
+                continue;
+            if (d->nhits == cap)
+                d->hits = realloc(d->hits, (cap *= 2) * sizeof *d->hits);
+            d->hits[d->nhits++] = (ohit){(uint32_t)p, s, e};
+        }
+        free(m);
+    }
+    qsort(d->hits, d->nhits, sizeof *d->hits, cmp_ohit);
+}
+
+static uint32_t intern(char ***names, size_t *n, const char *s)
+{
+    for (size_t i = 0; i < *n; i++)
+        if (strcmp((*names)[i], s) == 0)
+            return (uint32_t)i;
+    *names = realloc(*names, (*n + 1) * sizeof **names);
+    (*names)[*n] = (char *)s;
+    return (uint32_t)(*n)++;
+}
+
+static char *field_key(const char *v);
+
+/* Read every document back and check it against what was written. */
+static void oracle_load(void)
+{
+    tdx_err err = {0};
+    OP = calloc(C.npats, sizeof *OP);
+    for (size_t p = 0; p < C.npats; p++) {
+        const tg_pat *tp = &C.pats[p];
+        cr_assert(eq(str, (char *)tdx_qctx_pattern_text(Q, (uint32_t)p), tp->text));
+        OP[p].entity = intern(&ents, &nents, tp->entity);
+        OP[p].category = intern(&cats, &ncats, tp->category);
+        if (tp->regex) {
+            OP[p].norm = tg_strdup(tp->text);
+            OP[p].nlen = strlen(tp->text);
+            cr_assert(eq(int, rx_parse(tp->text, &OP[p].re), 0), "regex %s", tp->text);
+        } else {
+            OP[p].norm = nstr_trim(tp->text, &OP[p].nlen);
+        }
+    }
+    cr_assert(eq(sz, tdx_qctx_nentities(Q), nents));
+    cr_assert(eq(sz, tdx_qctx_ncategories(Q), ncats));
+    for (size_t i = 0; i < nents; i++)
+        cr_assert(eq(str, (char *)tdx_qctx_entity_name(Q, (uint32_t)i), ents[i]));
+    for (size_t i = 0; i < ncats; i++)
+        cr_assert(eq(str, (char *)tdx_qctx_category_name(Q, (uint32_t)i), cats[i]));
+
+    O = calloc(C.ndocs, sizeof *O);
+    nO = C.ndocs;
+    tdx_buf text = TDX_BUF_INIT;
+    tdx_qhit *hits = NULL;
+    size_t nh = 0, caph = 0;
+    for (size_t i = 0; i < C.ndocs; i++) {
+        uint32_t id = (uint32_t)i + 1;
+        const tg_doc *g = &C.docs[i];
+        cr_assert(eq(int, tdx_qctx_text(Q, id, &text, &err), 0), "%s", err.msg);
+        cr_assert(eq(sz, text.len, g->len), "doc %u: stored text length", id);
+        cr_assert(eq(int, memcmp(text.p, g->text, g->len), 0), "doc %u: stored text", id);
+        tdx_qdoc qd;
+        cr_assert(eq(int, tdx_qctx_doc(Q, id, &qd, &err), 0), "%s", err.msg);
+        cr_assert(eq(sz, qd.key_len, strlen(g->key)));
+        cr_assert(eq(int, memcmp(qd.key, g->key, qd.key_len), 0));
+        cr_assert(eq(u32, qd.date_ymd, g->ymd), "doc %u: date '%s'", id, g->date);
+        odoc *d = &O[i];
+        d->norm = nstr((const char *)text.p, text.len, &d->nlen);
+        d->cpos = malloc((d->nlen + 1) * sizeof *d->cpos);
+        uint32_t c = 0;
+        for (size_t b = 0; b <= d->nlen; b++) {
+            d->cpos[b] = c;
+            if (b < d->nlen && ((uint8_t)d->norm[b] & 0xC0) != 0x80)
+                c++;
+        }
+        naive_hits(d);
+        for (int k = 0; k < g->nmeta; k++)
+            d->fkey[k] = field_key(g->meta[k].val);
+        /* The stored hits are exactly the naive ones. */
+        int rc = tdx_qctx_hits(Q, id, &hits, &nh, &caph, &err);
+        if (rc == TDX_ENOTFOUND)
+            nh = 0;
+        else
+            cr_assert(eq(int, rc, 0), "%s", err.msg);
+        cr_assert(eq(sz, nh, d->nhits), "doc %u: %zu hits stored, %zu found naively", id, nh,
+                  d->nhits);
+        for (size_t h = 0; h < nh; h++) {
+            const tdx_qhit *x = &hits[h];
+            const ohit *y = &d->hits[h];
+            cr_assert(x->pattern == y->pat && x->nstart == y->s && x->nend == y->e,
+                      "doc %u hit %zu: stored (%u, %u-%u), naive (%u, %u-%u)", id, h, x->pattern,
+                      x->nstart, x->nend, y->pat, y->s, y->e);
+            cr_assert(eq(u32, x->entity, OP[x->pattern].entity));
+            cr_assert(eq(u32, x->category, OP[x->pattern].category));
+            /* The original bytes of a literal hit normalize to text holding the alias. */
+            cr_assert(x->ostart <= x->oend && x->oend <= g->len);
+            if (!C.pats[x->pattern].regex) {
+                char *o = nstr(g->text + x->ostart, x->oend - x->ostart, NULL);
+                cr_assert(strstr(o, OP[x->pattern].norm) != NULL,
+                          "doc %u: original bytes %u-%u of a hit of '%s'", id, x->ostart, x->oend,
+                          C.pats[x->pattern].text);
+                free(o);
+            }
+        }
+    }
+    tdx_buf_free(&text);
+    tdx_free(hits);
+}
+
+/* Index one file into idx (replace: re-index changed keys, leave segments unmerged). */
+static void index_file(const char *idx, const char *wl, const char *in, int replace,
+                       tdx_run_stats *st)
+{
+    const char *inputs[] = {in};
+    tdx_pipeline_opts o;
+    memset(&o, 0, sizeof o);
+    o.index_path = idx;
+    o.watchlist_path = wl;
+    o.inputs = inputs;
+    o.ninputs = 1;
+    o.threads = 2;
+    o.batch_bytes = 64 << 10;
+    o.replace = replace;
+    o.no_merge = replace; /* then queries read unmerged segments too */
+    o.cache_dir = "";
+    tdx_err err = {0};
+    cr_assert(eq(int, tdx_pipeline_run(&o, st, &err), 0), "%s", err.msg);
+}
+
+/* Index a generated corpus with the pipeline and open it. */
+static void build(uint64_t seed, size_t ndocs, size_t avg_len)
+{
+    tg_make(&C, seed, ndocs, avg_len);
+    const char *wl = tg_path("watch.tsv");
+    const char *in = tg_path("docs.jsonl");
+    const char *idx = tg_path("idx");
+    tg_write_watchlist(&C, wl);
+    tg_write_jsonl(&C, in, 0, C.ndocs);
+    tdx_run_stats st;
+    index_file(idx, wl, in, 0, &st);
+    cr_assert(eq(u64, st.added, ndocs));
+    cr_assert(eq(u64, st.rejects, 0));
+    tdx_err err = {0};
+    cr_assert(eq(int, tdx_qctx_open(idx, &Q, &err), 0), "%s", err.msg);
+    oracle_load();
+}
+
+/* ---- queries as trees, written out as text and evaluated by brute force ------- */
+
+enum { Q_SUB, Q_ENT, Q_CAT, Q_PAT, Q_FIELD, Q_DATE, Q_REGEX, Q_NEAR, Q_AND, Q_OR, Q_NOT };
+
+typedef struct qn {
+    int kind;
+    struct qn *k[3];
+    int nk;
+    int implicit; /* Q_AND: written without AND */
+    char *text;   /* leaves and NEAR: as written */
+    char *sub;    /* Q_SUB: normalized */
+    size_t sublen;
+    uint8_t *sel; /* Q_ENT, Q_CAT, Q_PAT: patterns whose hits count */
+    const char *field;
+    char *fval; /* Q_FIELD: normalized, trimmed, cut value */
+    uint32_t lo, hi, near;
+    rx re;
+} qn;
+
+static void qn_free(qn *n)
+{
+    if (n == NULL)
+        return;
+    for (int i = 0; i < n->nk; i++)
+        qn_free(n->k[i]);
+    free(n->text);
+    free(n->sub);
+    free(n->sel);
+    free(n->fval);
+    free(n);
+}
+
+static qn *qn_new(int kind)
+{
+    qn *n = calloc(1, sizeof *n);
+    n->kind = kind;
+    return n;
+}
+
+/* Write a value bare when the lexer would read it back as one word, else quoted. */
+static char *word_or_quoted(const char *prefix, const char *v)
+{
+    int bare = *v && *v != '/' && strstr(v, "\xE3\x80\x80") == NULL && strcmp(v, "AND") != 0 &&
+               strcmp(v, "OR") != 0 && strcmp(v, "NOT") != 0 && (prefix[0] || !strchr(v, ':'));
+    for (const char *p = v; *p && bare; p++)
+        bare = !strchr(" \t\n\r\f\v()\",", *p);
+    if (bare)
+        return tg_printf("%s%s", prefix, v);
+    tdx_buf b = TDX_BUF_INIT;
+    tdx_buf_printf(&b, "%s\"", prefix);
+    for (const char *p = v; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            tdx_buf_putc(&b, '\\');
+        tdx_buf_putc(&b, (uint8_t)*p);
+    }
+    tdx_buf_putc(&b, '"');
+    char *r = tg_strdup((const char *)b.p);
+    tdx_buf_free(&b);
+    return r;
+}
+
+/*
+ * A near miss for the gram index: "xBy" where xB and By both occur in one
+ * document's normalized text (around two occurrences of B) but most often
+ * not together.  NULL when the document has no repeated non-ASCII character.
+ */
+static char *spliced_piece(uint64_t *rs)
+{
+    const odoc *d = &O[tg_below(rs, (uint32_t)C.ndocs)];
+    for (int tries = 0; tries < 20; tries++) {
+        const char *b1 = tg_char_at(d->norm, tg_below(rs, d->cpos[d->nlen]));
+        size_t l = tg_clen(b1);
+        if (l == 1 || b1 == d->norm)
+            continue;
+        const char *b2 = NULL;
+        for (const char *f = d->norm; (f = memmem(f, d->nlen - (size_t)(f - d->norm), b1, l));
+             f += l)
+            if (f != b1 && f[l] && (b2 == NULL || tg_chance(rs, 50)))
+                b2 = f;
+        if (b2 == NULL)
+            continue;
+        const char *x = b1 - 1;
+        while ((*x & 0xC0) == 0x80)
+            x--;
+        return tg_printf("%.*s%.*s", (int)(b1 + l - x), x, (int)tg_clen(b2 + l), b2 + l);
+    }
+    return NULL;
+}
+
+/* A random piece of some document's original text, or random characters. */
+static char *random_piece(uint64_t *rs)
+{
+    tdx_buf b = TDX_BUF_INIT;
+    char *spliced = tg_chance(rs, 15) ? spliced_piece(rs) : NULL;
+    if (spliced)
+        return spliced;
+    if (tg_chance(rs, 80)) {
+        const char *t = C.docs[tg_below(rs, (uint32_t)C.ndocs)].text;
+        size_t nc = tg_nchars(t);
+        uint32_t r = tg_below(rs, 10);
+        size_t want = r < 6   ? 1 + tg_below(rs, 6)
+                      : r < 9 ? 7 + tg_below(rs, 8)
+                              : 15 + tg_below(rs, 30);
+        const char *s = tg_char_at(t, tg_below(rs, (uint32_t)nc));
+        for (size_t i = 0; i < want && *s; i++) {
+            size_t l = tg_clen(s);
+            if (l == 1 && (unsigned char)*s < 0x20)
+                tdx_buf_putc(&b, ' ');
+            else
+                tdx_buf_append(&b, s, l);
+            s += l;
+        }
+    } else if (tg_chance(rs, 50)) {
+        tg_filler(&b, rs, 1 + tg_below(rs, 3), tg_chance(rs, 30), 0);
+    } else {
+        for (uint32_t i = 0, n = 2 + tg_below(rs, 4); i < n; i++)
+            tdx_buf_putc(&b, (uint8_t)('a' + tg_below(rs, 26)));
+    }
+    char *r = tg_strdup(b.p ? (const char *)b.p : "");
+    tdx_buf_free(&b);
+    return r;
+}
+
+static qn *gen_sub(uint64_t *rs)
+{
+    for (;;) {
+        char *v = random_piece(rs);
+        size_t nl;
+        char *nv = nstr(v, strlen(v), &nl);
+        if (nl == 0 || (nl == 1 && nv[0] == ' ')) {
+            free(v);
+            free(nv);
+            continue;
+        }
+        qn *n = qn_new(Q_SUB);
+        n->sub = nv;
+        n->sublen = nl;
+        n->text = word_or_quoted("", v);
+        free(v);
+        return n;
+    }
+}
+
+/* Entities whose name is v, else whose normalized name is v normalized. */
+static uint8_t *entity_sel(const char *v)
+{
+    uint8_t *es = calloc(nents, 1);
+    int any = 0;
+    for (size_t e = 0; e < nents; e++)
+        any |= es[e] = strcmp(ents[e], v) == 0;
+    if (!any) {
+        char *nv = nstr(v, strlen(v), NULL);
+        for (size_t e = 0; e < nents; e++) {
+            char *ne = nstr(ents[e], strlen(ents[e]), NULL);
+            any |= es[e] = strcmp(ne, nv) == 0;
+            free(ne);
+        }
+        free(nv);
+    }
+    uint8_t *sel = calloc(C.npats, 1);
+    for (size_t p = 0; p < C.npats; p++)
+        sel[p] = es[OP[p].entity];
+    free(es);
+    return any ? sel : (free(sel), NULL);
+}
+
+static char *variant(uint64_t *rs, const char *s)
+{
+    tdx_buf b = TDX_BUF_INIT;
+    tg_put_variant(&b, rs, s, tg_chance(rs, 50), tg_chance(rs, 30), 0);
+    char *r = tg_strdup((const char *)b.p);
+    tdx_buf_free(&b);
+    return r;
+}
+
+/* An entity, category or pattern leaf for value v, written after prefix. */
+static qn *named_leaf(int kind, const char *prefix, const char *v)
+{
+    qn *n = qn_new(kind);
+    if (kind == Q_ENT) {
+        n->sel = entity_sel(v);
+        cr_assert(n->sel != NULL, "entity '%s' should resolve", v);
+    } else if (kind == Q_CAT) {
+        n->sel = calloc(C.npats, 1);
+        for (size_t p = 0; p < C.npats; p++)
+            n->sel[p] = strcasecmp(cats[OP[p].category], v) == 0;
+    } else {
+        char *nv = nstr(v, strlen(v), NULL);
+        n->sel = calloc(C.npats, 1);
+        for (size_t p = 0; p < C.npats; p++)
+            n->sel[p] = strcmp(C.pats[p].text, v) == 0 || strcmp(OP[p].norm, nv) == 0;
+        free(nv);
+    }
+    n->text = word_or_quoted(prefix, v);
+    return n;
+}
+
+static qn *gen_named(uint64_t *rs, int kind)
+{
+    char *v;
+    const char *prefix;
+    if (kind == Q_ENT) {
+        const char *name = ents[tg_below(rs, (uint32_t)nents)];
+        v = tg_chance(rs, 70) ? tg_strdup(name) : variant(rs, name);
+        prefix = "entity:";
+    } else if (kind == Q_CAT) {
+        v = tg_strdup(cats[tg_below(rs, (uint32_t)ncats)]);
+        if (tg_chance(rs, 30))
+            for (char *p = v; *p; p++)
+                *p = (char)toupper((unsigned char)*p);
+        prefix = tg_chance(rs, 80) ? "cat:" : "category:";
+    } else {
+        const tg_pat *tp = &C.pats[tg_below(rs, (uint32_t)C.npats)];
+        v = tp->regex || tg_chance(rs, 70) ? tg_strdup(tp->text) : variant(rs, tp->text);
+        prefix = tg_chance(rs, 80) ? "pattern:" : "alias:";
+    }
+    qn *n = named_leaf(kind, prefix, v);
+    free(v);
+    return n;
+}
+
+/* The pipeline indexes a field value's first 200 bytes (cut on a character). */
+static char *field_key(const char *v)
+{
+    size_t l;
+    char *r = nstr_trim(v, &l);
+    if (l > 200) {
+        l = 200;
+        while (l && ((uint8_t)r[l] & 0xC0) == 0x80)
+            l--;
+        r[l] = 0;
+    }
+    return r;
+}
+
+static qn *gen_field(uint64_t *rs)
+{
+    static const char *const names[] = {"buyer", "region", "amount", "kind", "note", "nosuch"};
+    qn *n = qn_new(Q_FIELD);
+    n->field = names[tg_below(rs, 6)];
+    char *v = NULL;
+    const tg_doc *d = &C.docs[tg_below(rs, (uint32_t)C.ndocs)];
+    for (int k = 0; k < d->nmeta && !v; k++)
+        if (strcmp(d->meta[k].key, n->field) == 0)
+            v = tg_chance(rs, 60) ? tg_strdup(d->meta[k].val) : variant(rs, d->meta[k].val);
+    if (v && strcmp(n->field, "note") == 0 && tg_chance(rs, 50)) {
+        /* Same first 200 bytes, another ending. */
+        char *w = tg_printf("%.*s中心", 201, v);
+        free(v);
+        v = w;
+    }
+    if (v == NULL)
+        v = tg_chance(rs, 50) ? tg_strdup(tg_buyers[tg_below(rs, 7)]) : random_piece(rs);
+    size_t l;
+    free(nstr_trim(v, &l));
+    if (l == 0) {
+        free(v);
+        v = tg_strdup("x");
+    }
+    n->fval = field_key(v);
+    char *prefix = tg_printf("%s:", n->field);
+    n->text = word_or_quoted(prefix, v);
+    free(prefix);
+    free(v);
+    return n;
+}
+
+static void date_end(uint64_t *rs, tdx_buf *b, uint32_t *lo, uint32_t *hi)
+{
+    unsigned y = 2018 + tg_below(rs, 8), m = 1 + tg_below(rs, 12), d = 1 + tg_below(rs, 28);
+    const char *sep = tg_chance(rs, 80) ? "-" : "/";
+    switch (tg_below(rs, 3)) {
+    case 0:
+        tdx_buf_printf(b, "%u", y);
+        *lo = y * 10000;
+        *hi = y * 10000 + 9999;
+        break;
+    case 1:
+        tdx_buf_printf(b, "%u%s%02u", y, sep, m);
+        *lo = y * 10000 + m * 100;
+        *hi = y * 10000 + m * 100 + 99;
+        break;
+    default:
+        tdx_buf_printf(b, "%u%s%02u%s%02u", y, sep, m, sep, d);
+        *lo = *hi = y * 10000 + m * 100 + d;
+    }
+}
+
+static qn *gen_date(uint64_t *rs)
+{
+    qn *n = qn_new(Q_DATE);
+    tdx_buf b = TDX_BUF_INIT;
+    tdx_buf_puts(&b, "date:");
+    uint32_t unused, r = tg_below(rs, 4);
+    if (r == 0) {
+        date_end(rs, &b, &n->lo, &n->hi);
+    } else {
+        /* A range; r == 2 leaves the start open, r == 3 the end. */
+        n->lo = 0;
+        n->hi = 99999999;
+        if (r != 2)
+            date_end(rs, &b, &n->lo, &unused);
+        tdx_buf_puts(&b, "..");
+        if (r != 3)
+            date_end(rs, &b, &unused, &n->hi);
+    }
+    n->text = tg_strdup((const char *)b.p);
+    tdx_buf_free(&b);
+    return n;
+}
+
+/* A regex made from a piece of some normalized text, with classes and escapes. */
+static qn *gen_regex(uint64_t *rs)
+{
+    qn *n = qn_new(Q_REGEX);
+    tdx_buf b = TDX_BUF_INIT;
+    int alts = tg_chance(rs, 12) ? 2 : 1;
+    for (int a = 0; a < alts; a++) {
+        if (a)
+            tdx_buf_putc(&b, '|');
+        const odoc *d = &O[tg_below(rs, (uint32_t)C.ndocs)];
+        const char *s = tg_char_at(d->norm, tg_below(rs, (uint32_t)d->cpos[d->nlen]));
+        size_t want = 2 + tg_below(rs, 4), got = 0, required = 0;
+        while (got < want && *s) {
+            size_t l = tg_clen(s);
+            unsigned char c = (unsigned char)*s;
+            if (l == 1 && !isalnum(c))
+                break;
+            uint32_t r = tg_below(rs, 100);
+            if (l == 1 && isdigit(c) && r < 30)
+                tdx_buf_puts(&b, "\\d");
+            else if (l == 1 && isdigit(c) && r < 50)
+                tdx_buf_printf(&b, "[%c%c]", c, '0' + (c - '0' + 3) % 10);
+            else if (l == 1 && isalpha(c) && r < 30)
+                tdx_buf_putc(&b, (uint8_t)toupper(c));
+            else if (l == 1 && isalpha(c) && r < 40)
+                tdx_buf_printf(&b, "\\x%02x", c);
+            else if (l == 1 && isalpha(c) && r < 55)
+                tdx_buf_printf(&b, "[%c-%c]", c, c + 1 <= 'z' ? c + 1 : c);
+            else if (l == 3 && r < 15)
+                tdx_buf_puts(&b, "\\p{Han}");
+            else
+                tdx_buf_append(&b, s, l);
+            if (tg_chance(rs, 12) && got + 1 < want)
+                tdx_buf_putc(&b, '?');
+            else
+                required++;
+            got++;
+            s += l;
+        }
+        if (required == 0)
+            tdx_buf_puts(&b, "\\d");
+    }
+    n->text = tg_printf("/%s/", b.p);
+    cr_assert(eq(int, rx_parse((const char *)b.p, &n->re), 0), "test regex %s", b.p);
+    tdx_buf_free(&b);
+    return n;
+}
+
+static qn *gen_positional(uint64_t *rs)
+{
+    uint32_t r = tg_below(rs, 10);
+    return r < 6 ? gen_sub(rs) : gen_named(rs, r < 8 ? Q_ENT : r < 9 ? Q_CAT : Q_PAT);
+}
+
+static qn *gen_leaf(uint64_t *rs)
+{
+    uint32_t r = tg_below(rs, 100);
+    if (r < 36)
+        return gen_sub(rs);
+    if (r < 50)
+        return gen_named(rs, Q_ENT);
+    if (r < 58)
+        return gen_named(rs, Q_CAT);
+    if (r < 66)
+        return gen_named(rs, Q_PAT);
+    if (r < 76)
+        return gen_field(rs);
+    if (r < 86)
+        return gen_date(rs);
+    if (r < 94)
+        return gen_regex(rs);
+    qn *n = qn_new(Q_NEAR);
+    n->nk = 2;
+    n->k[0] = gen_positional(rs);
+    n->k[1] = gen_positional(rs);
+    n->near = tg_below(rs, 4) ? tg_below(rs, 12) : tg_below(rs, 200);
+    n->text = tg_printf("NEAR(%s,%s%s, %u)", n->k[0]->text, tg_chance(rs, 50) ? " " : "",
+                        n->k[1]->text, n->near);
+    return n;
+}
+
+static qn *gen_tree(uint64_t *rs, int depth)
+{
+    if (depth == 0 || tg_chance(rs, 30))
+        return gen_leaf(rs);
+    uint32_t r = tg_below(rs, 10);
+    qn *n = qn_new(r < 4 ? Q_AND : r < 7 ? Q_OR : Q_NOT);
+    n->nk = n->kind == Q_NOT ? 1 : 2 + (int)tg_chance(rs, 25);
+    n->implicit = tg_chance(rs, 40);
+    for (int i = 0; i < n->nk; i++)
+        n->k[i] = gen_tree(rs, depth - 1);
+    return n;
+}
+
+static int prec(const qn *n)
+{
+    return n->kind == Q_OR ? 1 : n->kind == Q_AND ? 2 : n->kind == Q_NOT ? 3 : 4;
+}
+
+static void sep(tdx_buf *b, uint64_t *rs)
+{
+    static const char *const s[] = {" ", " ", " ", "  ", "\t", "\xE3\x80\x80"};
+    tdx_buf_puts(b, s[tg_below(rs, 6)]);
+}
+
+/* Write n, parenthesized when its precedence is below min (or at random). */
+static void write_query(tdx_buf *b, uint64_t *rs, const qn *n, int min)
+{
+    if (n->nk == 0 || n->kind == Q_NEAR) {
+        tdx_buf_puts(b, n->text);
+        return;
+    }
+    int paren = prec(n) < min || tg_chance(rs, 10);
+    if (paren)
+        tdx_buf_puts(b, tg_chance(rs, 50) ? "(" : "( ");
+    if (n->kind == Q_NOT) {
+        tdx_buf_puts(b, "NOT");
+        sep(b, rs);
+        write_query(b, rs, n->k[0], 3);
+    } else {
+        for (int i = 0; i < n->nk; i++) {
+            if (i) {
+                sep(b, rs);
+                if (n->kind == Q_OR || !n->implicit) {
+                    tdx_buf_puts(b, n->kind == Q_OR ? "OR" : "AND");
+                    sep(b, rs);
+                }
+            }
+            write_query(b, rs, n->k[i], n->kind == Q_OR ? 1 : 2);
+        }
+    }
+    if (paren)
+        tdx_buf_puts(b, tg_chance(rs, 50) ? ")" : " )");
+}
+
+/* Where a positional leaf occurs in doc d (normalized byte ranges). */
+static size_t occurrences(const qn *n, const odoc *d, span **out)
+{
+    size_t k = 0;
+    *out = malloc((d->nlen + d->nhits + 1) * sizeof **out);
+    if (n->kind == Q_SUB) {
+        for (const char *f = d->norm;
+             (f = memmem(f, d->nlen - (size_t)(f - d->norm), n->sub, n->sublen)) != NULL; f++)
+            (*out)[k++] = (span){(uint32_t)(f - d->norm), (uint32_t)(f - d->norm + n->sublen)};
+    } else if (n->kind == Q_REGEX) {
+        free(*out);
+        return rx_matches(&n->re, (const uint8_t *)d->norm, d->nlen, out);
+    } else {
+        for (size_t h = 0; h < d->nhits; h++)
+            if (n->sel[d->hits[h].pat])
+                (*out)[k++] = (span){d->hits[h].s, d->hits[h].e};
+    }
+    return k;
+}
+
+static const tg_meta *meta_of(const tg_doc *g, const char *field)
+{
+    for (int k = 0; k < g->nmeta; k++)
+        if (strcmp(g->meta[k].key, field) == 0)
+            return &g->meta[k];
+    return NULL;
+}
+
+static int bf_eval(const qn *n, size_t i)
+{
+    const odoc *d = &O[i];
+    const tg_doc *g = &C.docs[i];
+    switch (n->kind) {
+    case Q_SUB:
+        return memmem(d->norm, d->nlen, n->sub, n->sublen) != NULL;
+    case Q_ENT:
+    case Q_CAT:
+    case Q_PAT:
+        for (size_t h = 0; h < d->nhits; h++)
+            if (n->sel[d->hits[h].pat])
+                return 1;
+        return 0;
+    case Q_FIELD:
+        for (int k = 0; k < g->nmeta; k++)
+            if (strcmp(g->meta[k].key, n->field) == 0)
+                return d->fkey[k][0] && strcmp(d->fkey[k], n->fval) == 0;
+        return 0;
+    case Q_DATE:
+        return g->ymd && g->ymd >= n->lo && g->ymd <= n->hi;
+    case Q_REGEX:
+        return rx_search(&n->re, (const uint8_t *)d->norm, d->nlen);
+    case Q_NEAR: {
+        span *a, *b;
+        size_t na = occurrences(n->k[0], d, &a), nb = occurrences(n->k[1], d, &b);
+        int ok = 0;
+        for (size_t x = 0; x < na && !ok; x++)
+            for (size_t y = 0; y < nb && !ok; y++) {
+                span p = a[x], q = b[y];
+                if (q.s < p.s) {
+                    span t = p;
+                    p = q;
+                    q = t;
+                }
+                uint32_t gap = q.s <= p.e ? 0 : d->cpos[q.s] - d->cpos[p.e];
+                ok = gap <= n->near;
+            }
+        free(a);
+        free(b);
+        return ok;
+    }
+    case Q_AND:
+        for (int k = 0; k < n->nk; k++)
+            if (!bf_eval(n->k[k], i))
+                return 0;
+        return 1;
+    case Q_OR:
+        for (int k = 0; k < n->nk; k++)
+            if (bf_eval(n->k[k], i))
+                return 1;
+        return 0;
+    case Q_NOT:
+        return !bf_eval(n->k[0], i);
+    }
+    return 0;
+}
+
+static void bf_answer(const qn *n, tdx_docset *out)
+{
+    out->n = 0;
+    for (size_t i = 0; i < C.ndocs; i++)
+        if (!(deleted && deleted[i]) && bf_eval(n, i))
+            tdx_docset_push(out, (uint32_t)i + 1);
+}
+
+/* Parse and run; fails the test on any error. */
+static void run_query(const char *text, size_t limit, tdx_docset *out, tdx_qstats *st)
+{
+    tdx_query *query = NULL;
+    tdx_err err = {0};
+    size_t col = 0;
+    int rc = tdx_query_parse(Q, text, &query, &col, &err);
+    cr_assert(eq(int, rc, 0), "query [%s]: parse error %d at column %zu: %s", text, rc, col,
+              err.msg);
+    rc = tdx_query_run(Q, query, limit, out, st, &err);
+    cr_assert(eq(int, rc, 0), "query [%s]: %s", text, err.msg);
+    tdx_query_free(query);
+}
+
+static void expect_same(const char *what, const tdx_docset *got, const tdx_docset *want,
+                        uint64_t seed)
+{
+    size_t i = 0;
+    while (i < got->n && i < want->n && got->v[i] == want->v[i])
+        i++;
+    if (i == got->n && i == want->n)
+        return;
+    uint32_t g = i < got->n ? got->v[i] : 0, w = i < want->n ? want->v[i] : 0;
+    uint32_t doc = g && (!w || g < w) ? g : w;
+    cr_assert(0,
+              "seed %llu: query [%s]: %zu docs, brute force %zu; first difference: doc %u "
+              "%s (normalized text: %s)",
+              (unsigned long long)seed, what, got->n, want->n, doc,
+              doc == g ? "returned but should not be" : "missing", doc ? O[doc - 1].norm : "");
+}
+
+typedef struct leaf_counts {
+    uint64_t v[64];
+    size_t n;
+} leaf_counts;
+
+static void on_leaf(void *ctx, const char *leaf, uint64_t docs, int exact)
+{
+    (void)leaf;
+    (void)exact;
+    leaf_counts *c = ctx;
+    if (c->n < 64)
+        c->v[c->n] = docs;
+    c->n++;
+}
+
+static void bf_leaf_counts(const qn *n, leaf_counts *c)
+{
+    if (n->nk && n->kind != Q_NEAR) {
+        for (int k = 0; k < n->nk; k++)
+            bf_leaf_counts(n->k[k], c);
+        return;
+    }
+    uint64_t cnt = 0;
+    for (size_t i = 0; i < C.ndocs; i++)
+        cnt += (uint64_t)(!(deleted && deleted[i]) && bf_eval(n, i));
+    if (c->n < 64)
+        c->v[c->n] = cnt;
+    c->n++;
+}
+
+/* ---- parsing ------------------------------------------------------------------ */
+
+Test(query, every_leaf_and_operator_parses_and_runs)
+{
+    build(tu_seed("query/parse"), 60, 300);
+    static const char *const ok[] = {
+        "深圳",
+        "深",
+        "gpu",
+        "\"Amazon Web Services\"",
+        "\"say \\\"hi\\\" \\\\ back\"",
+        "entity:深圳大学",
+        "entity:\"深圳大学\"",
+        "entity:ＮＶＩＤＩＡ",
+        "cat:chip",
+        "cat:CHIP",
+        "category:cloud",
+        "pattern:H100",
+        "pattern:\"Ascend 910B\"",
+        "alias:英偉達",
+        "buyer:深圳大学",
+        "buyer:\" 北京市教育局 \"",
+        "date:2023",
+        "date:2023-03",
+        "date:2023-03-15",
+        "date:2023/03/15",
+        "date:20230315",
+        "date:2021..2023-06",
+        "date:2022..",
+        "date:..2021",
+        "/h[18]00/",
+        "/\\x41\\d/",
+        "/a\\/b/",
+        "NEAR(深圳, gpu, 10)",
+        "NEAR(entity:NVIDIA, cat:chip, 0)",
+        "NEAR(\"Web Services\",pattern:AWS,5)",
+        "a AND b",
+        "a OR b",
+        "NOT a",
+        "a b",
+        "(a OR b) c",
+        "a\xE3\x80\x80"
+        "b",
+        "NOT NOT (a OR (b AND NOT c)) OR d",
+        "NEAR",
+        "NEAR (a)",
+        "and or not",
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof *ok; i++) {
+        tdx_docset d = {0};
+        run_query(ok[i], 0, &d, NULL);
+        tdx_docset_free(&d);
+    }
+}
+
+typedef struct bad_query {
+    const char *q;
+    int code;
+    size_t col;
+    const char *msg;
+} bad_query;
+
+Test(query, syntax_errors_give_the_column_and_what_was_expected)
+{
+    build(tu_seed("query/errors"), 20, 200);
+    static const bad_query bad[] = {
+        {"", TDX_ESYNTAX, 1, "empty query"},
+        {"   ", TDX_ESYNTAX, 1, "empty query"},
+        {"(a", TDX_ESYNTAX, 3, "expected ')'"},
+        {"(a OR (b c)", TDX_ESYNTAX, 12, "column 1"},
+        {"a)", TDX_ESYNTAX, 2, "no '('"},
+        {"()", TDX_ESYNTAX, 2, "expected a term"},
+        {"a AND", TDX_ESYNTAX, 6, "expected a term"},
+        {"a OR OR b", TDX_ESYNTAX, 6, "expected a term"},
+        {"a AND OR b", TDX_ESYNTAX, 7, "expected a term"},
+        {"NOT", TDX_ESYNTAX, 4, "expected a term"},
+        {"深圳 AND", TDX_ESYNTAX, 7, "expected a term"},
+        {"深圳大学 )", TDX_ESYNTAX, 6, "no '('"},
+        {"\"abc", TDX_ESYNTAX, 1, "unterminated quote"},
+        {"深圳 \"abc", TDX_ESYNTAX, 4, "unterminated quote"},
+        {"entity:\"深圳", TDX_ESYNTAX, 8, "unterminated quote"},
+        {"/ab", TDX_ESYNTAX, 1, "unterminated regex"},
+        {"a /b\\/", TDX_ESYNTAX, 3, "unterminated regex"},
+        {"//", TDX_ESYNTAX, 1, "empty regex"},
+        {"\"\"", TDX_ESYNTAX, 1, "expected a search term"},
+        {"\"  \"", TDX_ESYNTAX, 1, "expected a search term"},
+        {"entity:\"\"", TDX_ESYNTAX, 8, "expected a value"},
+        {"buyer:", TDX_ESYNTAX, 7, "expected a value"},
+        {"NEAR(a, b)", TDX_ESYNTAX, 10, "expected ','"},
+        {"NEAR(a b, c, 3)", TDX_ESYNTAX, 8, "expected ','"},
+        {"NEAR(a, b, x)", TDX_ESYNTAX, 12, "distance"},
+        {"NEAR(a, b, -1)", TDX_ESYNTAX, 12, "distance"},
+        {"NEAR(a, b, 3", TDX_ESYNTAX, 13, "expected ')'"},
+        {"NEAR(a, b, 3 4)", TDX_ESYNTAX, 14, "expected ')'"},
+        {"NEAR(/x/, b, 3)", TDX_ESYNTAX, 6, "argument 1"},
+        {"NEAR(a, (b), 3)", TDX_ESYNTAX, 9, "argument 2"},
+        {"NEAR(date:2023, b, 3)", TDX_ESYNTAX, 6, "no position"},
+        {"NEAR(a, buyer:x, 3)", TDX_ESYNTAX, 9, "no position"},
+        {"NEAR()", TDX_ESYNTAX, 6, "argument 1"},
+        {"date:2023-13", TDX_ESYNTAX, 6, "expected a date"},
+        {"date:23", TDX_ESYNTAX, 6, "expected a date"},
+        {"date:..", TDX_ESYNTAX, 6, "expected a date"},
+        {"a date:2023-01-32", TDX_ESYNTAX, 8, "expected a date"},
+        {"date:2023年", TDX_ESYNTAX, 6, "expected a date"},
+        {"/a(/", TDX_EPATTERN, 1, "invalid regex"},
+        {"x /[/", TDX_EPATTERN, 3, "invalid regex"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        tdx_query *query = NULL;
+        tdx_err err = {0};
+        size_t col = 99;
+        int rc = tdx_query_parse(Q, bad[i].q, &query, &col, &err);
+        cr_expect(eq(int, rc, bad[i].code), "[%s]: code %d (%s), want %d", bad[i].q, rc, err.msg,
+                  bad[i].code);
+        cr_expect(eq(sz, col, bad[i].col), "[%s]: column %zu, want %zu (%s)", bad[i].q, col,
+                  bad[i].col, err.msg);
+        cr_expect(strstr(err.msg, bad[i].msg) != NULL, "[%s]: message '%s' lacks '%s'", bad[i].q,
+                  err.msg, bad[i].msg);
+        cr_expect(query == NULL);
+        tdx_query_free(query);
+    }
+}
+
+Test(query, limits_on_length_depth_and_encoding)
+{
+    build(tu_seed("query/limits"), 10, 200);
+    tdx_query *query = NULL;
+    tdx_err err = {0};
+    size_t col;
+    tdx_buf b = TDX_BUF_INIT;
+    for (int i = 0; i < 100; i++)
+        tdx_buf_putc(&b, '(');
+    tdx_buf_putc(&b, 'a');
+    for (int i = 0; i < 100; i++)
+        tdx_buf_putc(&b, ')');
+    cr_expect(eq(int, tdx_query_parse(Q, (const char *)b.p, &query, &col, &err), TDX_ELIMIT));
+    tdx_buf_reset(&b);
+    for (int i = 0; i < 100; i++)
+        tdx_buf_puts(&b, "NOT ");
+    tdx_buf_putc(&b, 'a');
+    memset(&err, 0, sizeof err);
+    cr_expect(eq(int, tdx_query_parse(Q, (const char *)b.p, &query, &col, &err), TDX_ELIMIT));
+    tdx_buf_reset(&b);
+    for (int i = 0; i < 70000; i++)
+        tdx_buf_putc(&b, 'a');
+    memset(&err, 0, sizeof err);
+    cr_expect(eq(int, tdx_query_parse(Q, (const char *)b.p, &query, &col, &err), TDX_ELIMIT));
+    tdx_buf_reset(&b);
+    for (int i = 0; i < 5000; i++)
+        tdx_buf_puts(&b, "a ");
+    memset(&err, 0, sizeof err);
+    cr_expect(eq(int, tdx_query_parse(Q, (const char *)b.p, &query, &col, &err), TDX_ELIMIT));
+    memset(&err, 0, sizeof err);
+    cr_expect(eq(int, tdx_query_parse(Q, "ab\xC3(", &query, &col, &err), TDX_ESYNTAX));
+    cr_expect(query == NULL);
+    tdx_buf_free(&b);
+}
+
+Test(query, unknown_names_are_not_found_with_suggestions)
+{
+    build(tu_seed("query/suggest"), 10, 200);
+    static const char *const cases[][2] = {
+        {"entity:深圳大", "'深圳大学'"},
+        {"entity:NVIDA", "'NVIDIA'"},
+        {"gpu AND entity:清华大", "'清华大学'"},
+        {"entity:阿里", "'阿里云'"},
+        {"cat:univrsity", "'university'"},
+        {"cat:clouds", "'cloud'"},
+        {"pattern:H10", "'H100'"},
+        {"alias:\"Alibaba Clod\"", "'Alibaba Cloud'"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        tdx_query *query = NULL;
+        tdx_err err = {0};
+        size_t col = 0;
+        int rc = tdx_query_parse(Q, cases[i][0], &query, &col, &err);
+        cr_expect(eq(int, rc, TDX_ENOTFOUND), "[%s]: %d %s", cases[i][0], rc, err.msg);
+        cr_expect(strstr(err.msg, cases[i][1]) != NULL, "[%s]: '%s' does not suggest %s",
+                  cases[i][0], err.msg, cases[i][1]);
+        cr_expect(col > 0);
+    }
+    /* A category error lists the categories there are. */
+    tdx_query *query = NULL;
+    tdx_err err = {0};
+    size_t col;
+    cr_expect(eq(int, tdx_query_parse(Q, "cat:zzzzzzzzzzzz", &query, &col, &err), TDX_ENOTFOUND));
+    cr_expect(strstr(err.msg, "university") && strstr(err.msg, "agency"), "%s", err.msg);
+}
+
+/* All docs minus a. */
+static void complement(const tdx_docset *a, tdx_docset *out)
+{
+    tdx_docset all = {0};
+    for (size_t i = 1; i <= C.ndocs; i++)
+        tdx_docset_push(&all, (uint32_t)i);
+    tdx_docset_sub(&all, a, out);
+    tdx_docset_free(&all);
+}
+
+Test(query, not_binds_tighter_than_and_and_and_than_or)
+{
+    build(tu_seed("query/precedence"), 200, 300);
+    tdx_docset A = {0}, B = {0}, Cs = {0}, t1 = {0}, t2 = {0}, want = {0}, got = {0};
+    run_query("gpu", 0, &A, NULL);
+    run_query("server", 0, &B, NULL);
+    run_query("entity:H100", 0, &Cs, NULL);
+    cr_assert(A.n && B.n && Cs.n && A.n < C.ndocs && B.n < C.ndocs);
+
+    tdx_docset_and(&B, &Cs, &t1);
+    tdx_docset_or(&A, &t1, &want);
+    run_query("gpu OR server entity:H100", 0, &got, NULL);
+    expect_same("gpu OR server entity:H100", &got, &want, 0);
+    run_query("gpu OR server AND entity:H100", 0, &got, NULL);
+    expect_same("gpu OR server AND entity:H100", &got, &want, 0);
+
+    tdx_docset_and(&A, &B, &t1);
+    tdx_docset_or(&t1, &Cs, &want);
+    run_query("gpu server OR entity:H100", 0, &got, NULL);
+    expect_same("gpu server OR entity:H100", &got, &want, 0);
+
+    complement(&A, &t1);
+    tdx_docset_and(&t1, &B, &want);
+    run_query("NOT gpu server", 0, &got, NULL);
+    expect_same("NOT gpu server", &got, &want, 0);
+    tdx_docset_or(&t1, &B, &want);
+    run_query("NOT gpu OR server", 0, &got, NULL);
+    expect_same("NOT gpu OR server", &got, &want, 0);
+
+    complement(&B, &t1);
+    tdx_docset_and(&A, &t1, &t2);
+    tdx_docset_or(&t2, &Cs, &want);
+    run_query("gpu AND NOT server OR entity:H100", 0, &got, NULL);
+    expect_same("gpu AND NOT server OR entity:H100", &got, &want, 0);
+
+    tdx_docset_or(&A, &B, &t1);
+    complement(&t1, &want);
+    run_query("NOT (gpu OR server)", 0, &got, NULL);
+    expect_same("NOT (gpu OR server)", &got, &want, 0);
+    run_query("NOT NOT gpu", 0, &got, NULL);
+    expect_same("NOT NOT gpu", &got, &A, 0);
+
+    tdx_docset *all[] = {&A, &B, &Cs, &t1, &t2, &want, &got};
+    for (size_t i = 0; i < 7; i++)
+        tdx_docset_free(all[i]);
+}
+
+/* ---- the differential test ------------------------------------------------- */
+
+/* Random queries: tdx_query_run against brute force, with and without a limit. */
+static void differential(uint64_t seed, int nqueries)
+{
+    uint64_t rs = seed ^ 0x5eed;
+    tdx_docset got = {0}, want = {0}, lim = {0};
+    size_t nonempty = 0, inexact = 0;
+    for (int i = 0; i < nqueries; i++) {
+        qn *n = gen_tree(&rs, 1 + (int)tg_below(&rs, 4));
+        tdx_buf b = TDX_BUF_INIT;
+        write_query(&b, &rs, n, 1);
+        const char *text = (const char *)b.p;
+        bf_answer(n, &want);
+        tdx_qstats st;
+        run_query(text, 0, &got, &st);
+        expect_same(text, &got, &want, seed);
+        nonempty += got.n > 0;
+        inexact += st.candidates > 0;
+        /* A limit only shortens the answer. */
+        size_t limit = 1 + tg_below(&rs, 6);
+        run_query(text, limit, &lim, NULL);
+        cr_assert(eq(sz, lim.n, want.n < limit ? want.n : limit), "seed %llu: [%s] limit %zu",
+                  (unsigned long long)seed, text, limit);
+        cr_assert(eq(int, memcmp(lim.v, want.v, lim.n * sizeof *lim.v), 0),
+                  "seed %llu: [%s] limit %zu is not a prefix of the answer",
+                  (unsigned long long)seed, text, limit);
+        /* Per-leaf counts, as `query --explain` shows them. */
+        if (i % 10 == 0) {
+            tdx_query *query;
+            tdx_err err = {0};
+            cr_assert(eq(int, tdx_query_parse(Q, text, &query, NULL, &err), 0));
+            leaf_counts lc = {{0}, 0}, bc = {{0}, 0};
+            cr_assert(eq(int, tdx_query_leaves(Q, query, on_leaf, &lc, &err), 0), "%s", err.msg);
+            bf_leaf_counts(n, &bc);
+            cr_assert(eq(sz, lc.n, bc.n), "seed %llu: [%s] leaves", (unsigned long long)seed, text);
+            for (size_t k = 0; k < lc.n && k < 64; k++)
+                cr_assert(eq(u64, lc.v[k], bc.v[k]), "seed %llu: [%s] leaf %zu",
+                          (unsigned long long)seed, text, k);
+            tdx_query_free(query);
+        }
+        tdx_buf_free(&b);
+        qn_free(n);
+    }
+    /* The generator must produce answers worth comparing. */
+    cr_expect(nonempty > (size_t)nqueries / 3, "only %zu non-empty answers", nonempty);
+    cr_expect(inexact > (size_t)nqueries / 10, "only %zu queries verified candidates", inexact);
+    tdx_docset_free(&got);
+    tdx_docset_free(&want);
+    tdx_docset_free(&lim);
+}
+
+Test(query, random_queries_equal_brute_force_over_stored_text, .timeout = 240)
+{
+    uint64_t seed = tu_seed("query/differential");
+    build(seed, 700, 360);
+    differential(seed, 400);
+}
+
+Test(query, replaced_documents_are_never_found, .timeout = 120)
+{
+    uint64_t seed = tu_seed("query/replace");
+    build(seed, 150, 300);
+    /* Every fifth document again under its key, with new text. */
+    uint64_t rs = seed ^ 0x7e91ace;
+    size_t n0 = C.ndocs, nrep = n0 / 5;
+    C.docs = realloc(C.docs, (n0 + nrep) * sizeof *C.docs);
+    deleted = calloc(n0 + nrep, 1);
+    for (size_t k = 0; k < nrep; k++) {
+        const tg_doc *old = &C.docs[5 * k];
+        tg_doc *d = &C.docs[n0 + k];
+        memset(d, 0, sizeof *d);
+        d->key = tg_strdup(old->key);
+        d->title = old->title ? tg_strdup(old->title) : NULL;
+        d->date = old->date ? tg_strdup(old->date) : NULL;
+        d->ymd = old->ymd;
+        for (int m = 0; m < old->nmeta; m++) {
+            d->meta[m] = old->meta[m];
+            d->meta[m].key = tg_strdup(old->meta[m].key);
+            d->meta[m].val = tg_strdup(old->meta[m].val);
+        }
+        d->nmeta = old->nmeta;
+        tdx_buf b = TDX_BUF_INIT;
+        tg_text(&C, &b, &rs, 300, 1000 + k);
+        d->len = b.len;
+        d->text = (char *)tdx_buf_steal(&b, NULL);
+        deleted[5 * k] = 1;
+    }
+    C.ndocs = n0 + nrep;
+    const char *in = tg_path("again.jsonl");
+    const char *wl = tg_path("watch.tsv");
+    const char *idx = tg_path("idx");
+    tg_write_jsonl(&C, in, n0, C.ndocs);
+    tdx_qctx_close(Q);
+    Q = NULL;
+    tdx_run_stats st;
+    index_file(idx, wl, in, 1, &st);
+    cr_assert(eq(u64, st.replaced, nrep));
+    tdx_err err = {0};
+    cr_assert(eq(int, tdx_qctx_open(idx, &Q, &err), 0), "%s", err.msg);
+    oracle_reset();
+    oracle_load();
+    differential(seed, 150);
+}
+
+/* ---- facets ------------------------------------------------------------------- */
+
+typedef struct fcount {
+    char *value;
+    uint64_t count;
+} fcount;
+
+static int cmp_fcount(const void *a, const void *b)
+{
+    const fcount *x = a, *y = b;
+    if (x->count != y->count)
+        return x->count > y->count ? -1 : 1;
+    return strcmp(x->value, y->value);
+}
+
+static void fc_add(fcount **v, size_t *n, const char *val)
+{
+    for (size_t i = 0; i < *n; i++)
+        if (strcmp((*v)[i].value, val) == 0) {
+            (*v)[i].count++;
+            return;
+        }
+    *v = realloc(*v, (*n + 1) * sizeof **v);
+    (*v)[*n].value = tg_strdup(val);
+    (*v)[*n].count = 1;
+    (*n)++;
+}
+
+static void bf_facet(const tdx_docset *docs, const char *by, fcount **v, size_t *n)
+{
+    *v = NULL;
+    *n = 0;
+    for (size_t i = 0; i < docs->n; i++) {
+        size_t di = docs->v[i] - 1;
+        const tg_doc *g = &C.docs[di];
+        char s[32];
+        if (strcmp(by, "entity") == 0 || strcmp(by, "cat") == 0) {
+            int ent = by[0] == 'e';
+            size_t ng = ent ? nents : ncats;
+            uint8_t *seen = calloc(ng, 1);
+            for (size_t h = 0; h < O[di].nhits; h++) {
+                const opat *p = &OP[O[di].hits[h].pat];
+                uint32_t gid = ent ? p->entity : p->category;
+                if (!seen[gid]) {
+                    seen[gid] = 1;
+                    fc_add(v, n, ent ? ents[gid] : cats[gid]);
+                }
+            }
+            free(seen);
+        } else if (strcmp(by, "year") == 0 || strcmp(by, "month") == 0 || strcmp(by, "day") == 0) {
+            if (g->ymd == 0)
+                snprintf(s, sizeof s, "unknown");
+            else if (by[0] == 'y')
+                snprintf(s, sizeof s, "%04u", g->ymd / 10000);
+            else if (by[0] == 'm')
+                snprintf(s, sizeof s, "%04u-%02u", g->ymd / 10000, g->ymd / 100 % 100);
+            else
+                snprintf(s, sizeof s, "%04u-%02u-%02u", g->ymd / 10000, g->ymd / 100 % 100,
+                         g->ymd % 100);
+            fc_add(v, n, s);
+        } else {
+            const tg_meta *m = meta_of(g, by);
+            fc_add(v, n, m ? m->val : "(none)");
+        }
+    }
+    qsort(*v, *n, sizeof **v, cmp_fcount);
+}
+
+static void check_facets(const char *query, const tdx_docset *docs, uint64_t seed)
+{
+    static const char *const bys[] = {"entity", "cat",  "year",   "month", "day",
+                                      "buyer",  "kind", "amount", "format"};
+    for (size_t b = 0; b < sizeof bys / sizeof *bys; b++) {
+        tdx_facet *f = NULL;
+        size_t nf = 0;
+        tdx_err err = {0};
+        cr_assert(eq(int, tdx_query_facet(Q, docs, bys[b], &f, &nf, &err), 0), "%s", err.msg);
+        fcount *w;
+        size_t nw;
+        bf_facet(docs, bys[b], &w, &nw);
+        cr_assert(eq(sz, nf, nw), "seed %llu: [%s] --facet %s: %zu values, brute force %zu",
+                  (unsigned long long)seed, query, bys[b], nf, nw);
+        for (size_t i = 0; i < nf; i++) {
+            cr_assert(eq(str, f[i].value, w[i].value), "seed %llu: [%s] --facet %s, row %zu",
+                      (unsigned long long)seed, query, bys[b], i);
+            cr_assert(eq(u64, f[i].count, w[i].count), "seed %llu: [%s] --facet %s '%s'",
+                      (unsigned long long)seed, query, bys[b], w[i].value);
+        }
+        for (size_t i = 0; i < nw; i++)
+            free(w[i].value);
+        free(w);
+        tdx_facets_free(f, nf);
+    }
+}
+
+Test(query, facets_equal_brute_force_counts, .timeout = 120)
+{
+    uint64_t seed = tu_seed("query/facets");
+    build(seed, 1200, 200);
+    /* The whole index (counted from postings), then smaller answers (from hits). */
+    static const char *const fixed[] = {"NOT zzzzqqqq", "cat:chip", "gpu OR entity:深圳大学",
+                                        "date:2021..2022", "buyer:深圳大学"};
+    tdx_docset d = {0};
+    for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++) {
+        run_query(fixed[i], 0, &d, NULL);
+        check_facets(fixed[i], &d, seed);
+    }
+    uint64_t rs = seed ^ 0xface;
+    for (int i = 0; i < 25; i++) {
+        qn *n = gen_tree(&rs, 2);
+        tdx_buf b = TDX_BUF_INIT;
+        write_query(&b, &rs, n, 1);
+        run_query((const char *)b.p, 0, &d, NULL);
+        check_facets((const char *)b.p, &d, seed);
+        tdx_buf_free(&b);
+        qn_free(n);
+    }
+    tdx_docset_free(&d);
+}
+
+/* ---- highlights ---------------------------------------------------------------- */
+
+/* Positive leaves (not under an odd number of NOTs), NEAR arguments included. */
+static void positive_leaves(const qn *n, int negated, const qn **out, size_t *k)
+{
+    if (n->kind == Q_NOT) {
+        positive_leaves(n->k[0], !negated, out, k);
+    } else if (n->nk) {
+        for (int i = 0; i < n->nk; i++)
+            positive_leaves(n->k[i], negated, out, k);
+    } else if (!negated && n->kind != Q_DATE && n->kind != Q_FIELD && *k < 32) {
+        out[(*k)++] = n;
+    }
+}
+
+/* Does some occurrence of leaf n lie inside normalized text t? */
+static int leaf_in(const qn *n, const char *t, size_t len)
+{
+    if (n->kind == Q_SUB)
+        return memmem(t, len, n->sub, n->sublen) != NULL;
+    if (n->kind == Q_REGEX)
+        return rx_search(&n->re, (const uint8_t *)t, len);
+    for (size_t p = 0; p < C.npats; p++)
+        if (n->sel[p] && (C.pats[p].regex ? rx_search(&OP[p].re, (const uint8_t *)t, len)
+                                          : memmem(t, len, OP[p].norm, OP[p].nlen) != NULL))
+            return 1;
+    return 0;
+}
+
+static int cmp_span(const void *a, const void *b)
+{
+    const span *x = a, *y = b;
+    return x->s != y->s ? (x->s < y->s ? -1 : 1) : (x->e < y->e ? -1 : x->e > y->e);
+}
+
+static size_t identity_checked;
+
+static void check_highlights(const qn *n, const char *text, uint64_t seed)
+{
+    tdx_query *query;
+    tdx_err err = {0};
+    cr_assert(eq(int, tdx_query_parse(Q, text, &query, NULL, &err), 0), "[%s] %s", text, err.msg);
+    tdx_docset docs = {0};
+    cr_assert(eq(int, tdx_query_run(Q, query, 0, &docs, NULL, &err), 0), "%s", err.msg);
+    const qn *leaves[32];
+    size_t nl = 0;
+    positive_leaves(n, 0, leaves, &nl);
+    tdx_span32 *sp = NULL;
+    size_t ns = 0, cap = 0;
+    for (size_t i = 0; i < docs.n; i++) {
+        uint32_t id = docs.v[i];
+        const tg_doc *g = &C.docs[id - 1];
+        cr_assert(eq(int, tdx_query_highlights(Q, query, id, &sp, &ns, &cap, &err), 0), "%s",
+                  err.msg);
+        for (size_t k = 0; k < ns; k++) {
+            cr_assert(sp[k].start < sp[k].end && sp[k].end <= g->len,
+                      "seed %llu: [%s] doc %u: span %u-%u", (unsigned long long)seed, text, id,
+                      sp[k].start, sp[k].end);
+            cr_assert(k == 0 || sp[k - 1].end < sp[k].start, "spans are sorted and merged");
+            size_t l;
+            char *t = nstr(g->text + sp[k].start, sp[k].end - sp[k].start, &l);
+            int found = 0;
+            for (size_t j = 0; j < nl && !found; j++)
+                found = leaf_in(leaves[j], t, l);
+            cr_assert(found, "seed %llu: [%s] doc %u: highlight %u-%u ('%s') holds no term",
+                      (unsigned long long)seed, text, id, sp[k].start, sp[k].end, t);
+            free(t);
+        }
+        /* Where the text normalizes to itself, offsets are exact: the spans are
+         * the merged occurrences of the positive terms. */
+        if (g->identity) {
+            identity_checked += ns > 0;
+            span *all = NULL;
+            size_t na = 0;
+            for (size_t j = 0; j < nl; j++) {
+                span *o;
+                size_t no = occurrences(leaves[j], &O[id - 1], &o);
+                all = realloc(all, (na + no + 1) * sizeof *all);
+                memcpy(all + na, o, no * sizeof *o);
+                na += no;
+                free(o);
+            }
+            qsort(all, na, sizeof *all, cmp_span);
+            size_t w = 0;
+            for (size_t k = 0; k < na; k++) {
+                if (w && all[k].s <= all[w - 1].e) {
+                    if (all[k].e > all[w - 1].e)
+                        all[w - 1].e = all[k].e;
+                } else {
+                    all[w++] = all[k];
+                }
+            }
+            cr_assert(eq(sz, ns, w), "seed %llu: [%s] doc %u: %zu spans, %zu expected",
+                      (unsigned long long)seed, text, id, ns, w);
+            for (size_t k = 0; k < w; k++)
+                cr_assert(sp[k].start == all[k].s && sp[k].end == all[k].e,
+                          "seed %llu: [%s] doc %u: span %zu is %u-%u, expected %u-%u",
+                          (unsigned long long)seed, text, id, k, sp[k].start, sp[k].end, all[k].s,
+                          all[k].e);
+            free(all);
+        }
+    }
+    tdx_free(sp);
+    tdx_docset_free(&docs);
+    tdx_query_free(query);
+}
+
+static qn *sub_leaf(const char *v)
+{
+    qn *n = qn_new(Q_SUB);
+    n->sub = nstr(v, strlen(v), &n->sublen);
+    n->text = word_or_quoted("", v);
+    return n;
+}
+
+static qn *regex_leaf(const char *re)
+{
+    qn *n = qn_new(Q_REGEX);
+    cr_assert(eq(int, rx_parse(re, &n->re), 0));
+    n->text = tg_printf("/%s/", re);
+    return n;
+}
+
+static qn *op(int kind, qn *a, qn *b)
+{
+    qn *n = qn_new(kind);
+    n->k[n->nk++] = a;
+    if (b)
+        n->k[n->nk++] = b;
+    if (kind == Q_NEAR) {
+        n->near = 3;
+        n->text = tg_printf("NEAR(%s, %s, %u)", a->text, b->text, n->near);
+    }
+    return n;
+}
+
+Test(query, highlights_cover_the_matched_original_bytes, .timeout = 120)
+{
+    uint64_t seed = tu_seed("query/highlights");
+    build(seed, 300, 300);
+    uint64_t rs = seed ^ 0x4417;
+    /* Terms of the texts that normalize to themselves, whose offsets are exact. */
+    qn *fixed[] = {
+        sub_leaf("gpu"),
+        sub_leaf("ud h"),
+        named_leaf(Q_ENT, "entity:", "H100"),
+        named_leaf(Q_CAT, "cat:", "cloud"),
+        named_leaf(Q_PAT, "pattern:", "azure\\s?stack"),
+        regex_leaf("h[18]00"),
+        regex_leaf("a\\d|rv"),
+        op(Q_NEAR, sub_leaf("gpu"), named_leaf(Q_ENT, "entity:", "AWS")),
+        op(Q_OR, sub_leaf("aws"), named_leaf(Q_PAT, "alias:", "THU")),
+        op(Q_AND, sub_leaf("rack"), op(Q_NOT, sub_leaf("nvidia"), NULL)),
+    };
+    for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++) {
+        tdx_buf b = TDX_BUF_INIT;
+        write_query(&b, &rs, fixed[i], 1);
+        check_highlights(fixed[i], (const char *)b.p, seed);
+        tdx_buf_free(&b);
+        qn_free(fixed[i]);
+    }
+    for (int i = 0; i < 60; i++) {
+        qn *n = gen_tree(&rs, (int)tg_below(&rs, 3));
+        tdx_buf b = TDX_BUF_INIT;
+        write_query(&b, &rs, n, 1);
+        check_highlights(n, (const char *)b.p, seed);
+        tdx_buf_free(&b);
+        qn_free(n);
+    }
+    cr_expect(identity_checked > 20, "only %zu exact highlight checks", identity_checked);
+}
+
+/* ---- out of memory --------------------------------------------------------------- */
+
+static size_t live_bytes(void)
+{
+    mallctl("thread.tcache.flush", NULL, NULL, NULL, 0);
+    tdx_mem_stats ms;
+    tdx_alloc_stats(&ms);
+    return ms.allocated;
+}
+
+/* Parse, run, facet and highlight one query; the first error is returned. */
+static int query_work(const char *text, tdx_err *err)
+{
+    tdx_query *query = NULL;
+    tdx_docset docs = {0};
+    tdx_facet *f = NULL;
+    size_t nf = 0, ns = 0, cap = 0;
+    tdx_span32 *sp = NULL;
+    int rc = tdx_query_parse(Q, text, &query, NULL, err);
+    if (rc == 0)
+        rc = tdx_query_run(Q, query, 0, &docs, NULL, err);
+    if (rc == 0)
+        rc = tdx_query_facet(Q, &docs, "entity", &f, &nf, err);
+    tdx_facets_free(f, nf);
+    f = NULL;
+    if (rc == 0)
+        rc = tdx_query_facet(Q, &docs, "buyer", &f, &nf, err);
+    tdx_facets_free(f, nf);
+    for (size_t i = 0; rc == 0 && i < docs.n && i < 3; i++)
+        rc = tdx_query_highlights(Q, query, docs.v[i], &sp, &ns, &cap, err);
+    tdx_free(sp);
+    tdx_docset_free(&docs);
+    tdx_query_free(query);
+    return rc;
+}
+
+Test(query, out_of_memory_at_any_allocation_fails_cleanly, .timeout = 120)
+{
+    build(tu_seed("query/oom"), 60, 300);
+    const char *text = "(entity:深圳大学 OR gpu OR \"Web Services\") NOT NEAR(server, cat:chip, 5) "
+                       "/h[18]00|rack/ OR buyer:深圳大学 date:2020.. OR 数据中心";
+    /* Warm up: the context loads its tables and grows its buffers once. */
+    tdx_err err = {0};
+    cr_assert(eq(int, query_work(text, &err), 0), "%s", err.msg);
+    size_t before = live_bytes();
+    int rc = TDX_ENOMEM;
+    long n;
+    for (n = 0; n < 100000 && rc == TDX_ENOMEM; n++) {
+        memset(&err, 0, sizeof err);
+        tdx_alloc_fail_after(n);
+        rc = query_work(text, &err);
+        tdx_alloc_fail_after(-1);
+        if (rc) {
+            cr_assert(eq(int, rc, TDX_ENOMEM), "allocation %ld: %d %s", n, rc, err.msg);
+            cr_assert(eq(int, err.code, TDX_ENOMEM), "allocation %ld: %s", n, err.msg);
+            cr_assert(eq(sz, live_bytes(), before), "allocation %ld leaks", n);
+        }
+    }
+    cr_assert(eq(int, rc, 0), "%s", err.msg);
+    cr_assert(gt(long, n, 20), "the loop reached the allocations");
+    cr_assert(eq(sz, live_bytes(), before));
+}
