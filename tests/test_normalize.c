@@ -341,11 +341,21 @@ static uint32_t pick_utf8(uint64_t *st, const char *s)
     return (uint32_t)tdx_utf8_decode(p, p + 3, &l);
 }
 
-static size_t gen(const tdx_norm *n, uint64_t *st, uint8_t *buf, size_t nchars)
+/*
+ * Random text.  mix 0: mostly CJK with everything else sprinkled in;
+ * mix 1: hardly any plain character, so the general path sees long
+ * stretches (rule keys, spaces, marks, compatibility characters,
+ * ignorables, ill-formed bytes) and has to cut them into windows.
+ */
+static size_t gen_mix(const tdx_norm *n, uint64_t *st, uint8_t *buf, size_t nchars, int mix)
 {
     size_t len = 0;
     for (size_t i = 0; i < nchars; i++) {
         unsigned k = (unsigned)(tu_rand(st) % 100);
+        if (mix == 1) {
+            static const unsigned remap[] = {40, 48, 70, 78, 82, 85, 88, 91};
+            k = remap[k % 8] + (unsigned)(tu_rand(st) % 3);
+        }
         uint32_t cp;
         if (k < 20) {
             cp = pick_utf8(st, simp);
@@ -404,14 +414,19 @@ static size_t gen(const tdx_norm *n, uint64_t *st, uint8_t *buf, size_t nchars)
     return len;
 }
 
-static void differential(unsigned steps, unsigned xflags, int rounds, size_t nchars)
+static size_t gen(const tdx_norm *n, uint64_t *st, uint8_t *buf, size_t nchars)
+{
+    return gen_mix(n, st, buf, nchars, 0);
+}
+
+static void differential_mix(unsigned steps, unsigned xflags, int rounds, size_t nchars, int mix)
 {
     nx x;
     nx_open(&x, steps, xflags);
     uint64_t seed = tu_seed("normalize differential"), st = seed;
     uint8_t *buf = malloc(nchars * 16 + 16);
     for (int round = 0; round < rounds; round++) {
-        size_t len = gen(x.n, &st, buf, nchars);
+        size_t len = gen_mix(x.n, &st, buf, nchars, mix);
         size_t rl, rinv;
         char *r = ref(&x, buf, len, &rl, &rinv);
         const char *f = fast(&x, buf, len);
@@ -436,6 +451,11 @@ static void differential(unsigned steps, unsigned xflags, int rounds, size_t nch
     nx_close(&x);
 }
 
+static void differential(unsigned steps, unsigned xflags, int rounds, size_t nchars)
+{
+    differential_mix(steps, xflags, rounds, nchars, 0);
+}
+
 ParameterizedTestParameters(normalize, random_strings_match_icu_chain)
 {
     static unsigned steps[8] = {0, 1, 2, 3, 4, 5, 6, 7};
@@ -456,6 +476,12 @@ Test(normalize, random_strings_icu_t2s_fallback, .timeout = 120)
 {
     differential(TDX_NORM_ALL, TDX_NORM_X_ICU_T2S, 30, 3000);
     differential(TDX_NORM_T2S | TDX_NORM_SPACE, TDX_NORM_X_ICU_T2S, 10, 3000);
+}
+
+Test(normalize, random_special_heavy_strings_match_icu_chain, .timeout = 120)
+{
+    for (unsigned steps = 0; steps < 8; steps++)
+        differential_mix(steps, 0, 8, 3000, 1);
 }
 
 Test(normalize, short_random_strings_match_icu_chain, .timeout = 120)

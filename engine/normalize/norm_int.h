@@ -127,10 +127,18 @@ typedef struct norm_cp {
     uint32_t s0, s1;
 } norm_cp;
 
+/* A run of t2s output entries sharing one source range (see push_b). */
+typedef struct norm_grp {
+    size_t first;
+    uint32_t s0, s1;
+} norm_grp;
+
 struct tdx_norm_ctx {
     UTransliterator *t2s; /* opened on first need */
     norm_cp *a, *b;
     size_t cap_a, cap_b;
+    norm_grp *g;
+    size_t cap_g, ng;
     UChar *u16, *v16;
     size_t cap_u16, cap_v16;
 };

@@ -20,7 +20,9 @@
  * covers a, and no white space is pending.  The general path then takes a
  * window [a, b) ending before the first character z that is plain, outside
  * S (the characters of multi-character t2s rules) and not followed by a
- * character without a boundary - so b is again such a fresh position - and
+ * character without a boundary - so b is again such a fresh position (a
+ * long window may also end before a special character that keeps b fresh,
+ * see soft_end_class) - and
  * runs the steps one after the other on code point arrays (ctx scratch):
  *   1. decode (U+FFFD per maximal ill-formed subpart), nfkc_cf per
  *      segment: the table for a lone character, unorm2_normalize for a
@@ -451,31 +453,48 @@ static int push_cp(run *r, norm_cp **arr, size_t *cap, size_t *cnt, uint32_t cp,
 }
 
 /*
- * Append to stream b; when the new range overlaps earlier ones without
- * being the same, all of them take the union (a step combined parts of
- * several sources).
+ * Append to stream b.  Entries are grouped by source range; when a new
+ * range overlaps the ranges of the last groups without being the same (a
+ * step combined parts of several sources), those groups merge into one
+ * with the union.  Groups are a stack, each merged away at most once, so
+ * this is linear however long a group grows; step_t2s writes the ranges
+ * into the entries at the end.
  */
 static int push_b(run *r, size_t *nb, uint32_t cp, uint32_t s0, uint32_t s1)
 {
-    norm_cp *b = r->c->b;
-    if (*nb > 0 && b[*nb - 1].s1 > s0) {
-        size_t j = *nb;
-        uint32_t u0 = s0, u1 = s1;
-        while (j > 0 && b[j - 1].s1 > u0) {
-            j--;
-            if (b[j].s0 < u0)
-                u0 = b[j].s0;
-            if (b[j].s1 > u1)
-                u1 = b[j].s1;
+    tdx_norm_ctx *c = r->c;
+    if (c->ng == 0 || c->g[c->ng - 1].s0 != s0 || c->g[c->ng - 1].s1 != s1) {
+        size_t first = *nb;
+        while (c->ng > 0 && c->g[c->ng - 1].s1 > s0) {
+            norm_grp *t = &c->g[--c->ng];
+            s0 = t->s0 < s0 ? t->s0 : s0;
+            s1 = t->s1 > s1 ? t->s1 : s1;
+            first = t->first;
         }
-        for (size_t k = j; k < *nb; k++) {
-            b[k].s0 = u0;
-            b[k].s1 = u1;
+        if (c->ng == c->cap_g) {
+            size_t cap = c->cap_g ? c->cap_g * 2 : 256;
+            norm_grp *g = tdx_reallocarray(c->g, cap, sizeof *g);
+            if (g == NULL)
+                return oom(r);
+            c->g = g;
+            c->cap_g = cap;
         }
-        s0 = u0;
-        s1 = u1;
+        c->g[c->ng++] = (norm_grp){first, s0, s1};
     }
-    return push_cp(r, &r->c->b, &r->c->cap_b, nb, cp, s0, s1);
+    return push_cp(r, &c->b, &c->cap_b, nb, cp, s0, s1);
+}
+
+/* Write each group's range into its entries. */
+static void group_ranges(run *r, size_t nb)
+{
+    tdx_norm_ctx *c = r->c;
+    for (size_t k = 0; k < c->ng; k++) {
+        size_t end = k + 1 < c->ng ? c->g[k + 1].first : nb;
+        for (size_t i = c->g[k].first; i < end; i++) {
+            c->b[i].s0 = c->g[k].s0;
+            c->b[i].s1 = c->g[k].s1;
+        }
+    }
 }
 
 static int reserve_u16(run *r, UChar **buf, size_t *cap, size_t need)
@@ -617,6 +636,7 @@ static int step_t2s(run *r, size_t na, size_t *nb)
     const norm_cp *a = r->c->a;
     size_t i = 0;
     int rc;
+    r->c->ng = 0;
     while (i < na) {
         uint32_t x = a[i].cp;
         uint32_t te = cptab_get(&n->t1, x);
@@ -663,6 +683,7 @@ static int step_t2s(run *r, size_t na, size_t *nb)
                 return rc;
         i++;
     }
+    group_ranges(r, *nb);
     return 0;
 }
 
@@ -771,6 +792,43 @@ static int step_emit(run *r, const norm_cp *b, size_t nb, size_t a, size_t end, 
 }
 
 /*
+ * Whether a window may end before the SPECIAL character cp (entry e), and
+ * then the class of the first character it will produce: it must have a
+ * boundary before it, produce output, and that output must start with a
+ * character outside S (no t2s rule reaches back across the cut) that is not
+ * white space (a pending run must not continue past the cut).  -1 if not.
+ * Ill-formed sequences (U+FFFD) qualify, so runs of garbage or of
+ * expansions are cut into bounded windows instead of one huge one.
+ */
+static int soft_end_class(const run *r, uint32_t cp, uint64_t e)
+{
+    const tdx_norm *n = r->n;
+    if (e & FE_NB)
+        return -1;
+    uint32_t b1[1], b2[1];
+    const uint32_t *d, *f;
+    uint32_t dl = 1;
+    b1[0] = cp;
+    d = b1;
+    if (n->steps & TDX_NORM_NFKC_CF)
+        dl = norm_map_apply(n, cptab_get(&n->nf, cp), cp, b1, &d);
+    if (dl == 0)
+        return -1;
+    uint32_t te = (n->steps & TDX_NORM_T2S) ? cptab_get(&n->t1, d[0]) : 0;
+    if (te & MAP_S)
+        return -1;
+    if (norm_map_apply(n, te, d[0], b2, &f) == 0)
+        return -1;
+    int c = r->cls[f[0]] & 3;
+    if ((n->steps & TDX_NORM_SPACE) && c == TDX_CC_SPACE)
+        return -1;
+    return c;
+}
+
+/* Windows at least this long may also end before a SPECIAL character. */
+#define SOFT_END_MIN 64
+
+/*
  * General path from the fresh position a: choose the window end (all of
  * the text when whole is set), run the three steps, return the end.
  */
@@ -788,7 +846,12 @@ static int general(run *r, size_t a, int whole, size_t *out_end)
         size_t q = a + cl;
         while (q < r->len) {
             dec(n, n->fast_bmp, s + q, end, &cp, &cl, &e);
-            if (!(e & (FE_SPECIAL | FE_INS | FE_PFIRST))) {
+            int zc = -1;
+            if (!(e & (FE_SPECIAL | FE_INS | FE_PFIRST)))
+                zc = (int)FE_CLS(e);
+            else if ((e & FE_SPECIAL) && q - a >= SOFT_END_MIN)
+                zc = soft_end_class(r, cp, e);
+            if (zc >= 0) {
                 uint32_t ncp;
                 uint64_t ne = 0;
                 size_t ncl;
@@ -796,7 +859,7 @@ static int general(run *r, size_t a, int whole, size_t *out_end)
                     dec(n, n->fast_bmp, s + q + cl, end, &ncp, &ncl, &ne);
                 if (!(ne & FE_NB)) {
                     b = q;
-                    next_cls = (int)FE_CLS(e);
+                    next_cls = zc;
                     break;
                 }
             }

@@ -366,6 +366,7 @@ void tdx_norm_ctx_free(tdx_norm_ctx *c)
         utrans_close(c->t2s);
     tdx_free(c->a);
     tdx_free(c->b);
+    tdx_free(c->g);
     tdx_free(c->u16);
     tdx_free(c->v16);
     tdx_free(c);
