@@ -1512,6 +1512,16 @@ static int cmp_fcount(const void *a, const void *b)
     return strcmp(x->value, y->value);
 }
 
+/* Time facets come in time order, "unknown" last (query.h). */
+static int cmp_ftime(const void *a, const void *b)
+{
+    const fcount *x = a, *y = b;
+    int ux = strcmp(x->value, "unknown") == 0, uy = strcmp(y->value, "unknown") == 0;
+    if (ux != uy)
+        return ux - uy;
+    return strcmp(x->value, y->value);
+}
+
 static void fc_add(fcount **v, size_t *n, const char *val)
 {
     for (size_t i = 0; i < *n; i++)
@@ -1562,7 +1572,8 @@ static void bf_facet(const tdx_docset *docs, const char *by, fcount **v, size_t 
             fc_add(v, n, m ? m->val : "(none)");
         }
     }
-    qsort(*v, *n, sizeof **v, cmp_fcount);
+    int by_time = strcmp(by, "year") == 0 || strcmp(by, "month") == 0 || strcmp(by, "day") == 0;
+    qsort(*v, *n, sizeof **v, by_time ? cmp_ftime : cmp_fcount);
 }
 
 static void check_facets(const char *query, const tdx_docset *docs, uint64_t seed)
