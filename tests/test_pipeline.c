@@ -422,12 +422,24 @@ Test(pipeline, sigint_stops_at_a_commit_and_a_rerun_completes, .timeout = 300)
     cr_assert(strstr(part, docs) != NULL, "the index holds what the run reported");
     free(part);
 
+    /* The rerun starts after the last commit: bad records the first run
+     * already read are not read (nor reported) again, so its exit code is 1
+     * only when a bad record lies after the stop.  The index counts each
+     * bad record exactly once either way: as many as an uninterrupted run. */
     rc = run_index(&a, UINT64_MAX, 0, &out, &err);
-    cr_assert(eq(int, rc, 1), "rerun: exit %d (2 bad records): %s", rc, err);
+    cr_assert(rc == 0 || rc == 1, "rerun: exit %d: %s", rc, err);
     free(out);
     free(err);
     args_free(&a);
     check(idx);
+    cr_assert(eq(int, sh(&out, NULL, "'%s' stats -i '%s' --json", tu_tenderidx(), idx), 0));
+    char *refstats = NULL;
+    cr_assert(eq(int, sh(&refstats, NULL, "'%s' stats -i '%s' --json", tu_tenderidx(), ref), 0));
+    cr_assert(gt(u64, json_u64(refstats, "rejects"), 0));
+    cr_assert(eq(u64, json_u64(out, "rejects"), json_u64(refstats, "rejects")),
+              "interrupted and resumed: %s\nuninterrupted: %s", out, refstats);
+    free(refstats);
+    free(out);
     char *got = dump(idx);
     same_dump(want, got, "interrupted, then run again");
     free(got);

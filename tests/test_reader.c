@@ -1846,3 +1846,66 @@ Test(reader, many_metadata_fields_and_repeated_keys, .init = setup, .fini = tear
     cr_expect(eq(int, tdx_reader_next(r, &d, NULL), 0));
     tdx_reader_free(r);
 }
+
+/* ---- file completion ---------------------------------------------------------- */
+
+typedef struct done_log {
+    char paths[8][256];
+    uint64_t records[8];
+    uint64_t docs_seen[8]; /* documents returned before the callback */
+    uint64_t rejects_seen[8];
+    int n;
+    uint64_t docs, rejects;
+} done_log;
+
+static void log_done(void *ctx, const char *path, uint64_t records)
+{
+    done_log *l = ctx;
+    if (l->n < 8) {
+        snprintf(l->paths[l->n], sizeof l->paths[0], "%s", path);
+        l->records[l->n] = records;
+        l->docs_seen[l->n] = l->docs;
+        l->rejects_seen[l->n] = l->rejects;
+    }
+    l->n++;
+}
+
+static void log_reject(void *ctx, const tdx_reject *r)
+{
+    done_log *l = ctx;
+    l->rejects++;
+    /* A reject's record count never runs past the file's. */
+    cr_assert(le(u64, r->records, 4));
+}
+
+Test(reader, file_done_comes_after_every_record_and_reject_of_the_file, .init = setup,
+     .fini = teardown)
+{
+    /* a: 3 good lines and a bad one last (its reject is the last event of
+     * the file); b: 2 good lines. */
+    tu_write_str(tu_path("in/a.jsonl"), "{\"id\":\"1\",\"text\":\"x\"}\n{\"id\":\"2\",\"text\":\"y\"}\n"
+                                        "{\"id\":\"3\",\"text\":\"z\"}\n{\"id\":\n");
+    tu_write_str(tu_path("in/b.jsonl"), "{\"id\":\"4\",\"text\":\"u\"}\n{\"id\":\"5\",\"text\":\"v\"}\n");
+    done_log l;
+    memset(&l, 0, sizeof l);
+    tdx_reader_opts o = {0};
+    o.on_file_done = log_done;
+    o.on_reject = log_reject;
+    o.ctx = &l;
+    const char *in = tu_path("in");
+    tdx_reader *r;
+    tdx_err err = {0};
+    cr_assert(eq(int, tdx_reader_open(&in, 1, &o, &r, &err), 0), "%s", err.msg);
+    tdx_doc d;
+    while (tdx_reader_next(r, &d, &err) == 1)
+        l.docs++;
+    tdx_reader_free(r);
+    cr_assert(eq(int, l.n, 2));
+    cr_assert(strstr(l.paths[0], "in/a.jsonl") != NULL, "%s", l.paths[0]);
+    cr_assert(eq(u64, l.records[0], 4));
+    cr_assert(eq(u64, l.docs_seen[0], 3));
+    cr_assert(eq(u64, l.rejects_seen[0], 1), "the bad last line is reported before a is done");
+    cr_assert(strstr(l.paths[1], "in/b.jsonl") != NULL, "%s", l.paths[1]);
+    cr_assert(eq(u64, l.records[1], 2));
+    cr_assert(eq(u64, l.docs_seen[1], 5));
+}

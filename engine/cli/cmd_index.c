@@ -78,6 +78,7 @@ typedef struct ctx {
     int quiet;
     int progress; /* 0 none, 1 tty line, 2 json */
     int line_shown;
+    double last_shown;
 } ctx;
 
 static void on_reject(void *arg, const tdx_reject *r)
@@ -127,6 +128,10 @@ static void on_progress(void *arg, const tdx_progress *p)
     }
     if (c->progress != 1)
         return;
+    /* A terminal line: five updates a second are plenty. */
+    if (!p->final && c->line_shown && p->elapsed_s - c->last_shown < 0.2)
+        return;
+    c->last_shown = p->elapsed_s;
     if (p->final) {
         if (c->line_shown)
             fputs("\r\033[K", stderr);
@@ -206,7 +211,7 @@ int cmd_index(int argc, char **argv)
     };
     tdx_pipeline_opts po;
     memset(&po, 0, sizeof po);
-    ctx c = {NULL, 0, -1, 0};
+    ctx c = {NULL, 0, -1, 0, 0};
     const char *rejects_path = NULL, *stats_path = NULL;
     int opt;
     uint64_t u;

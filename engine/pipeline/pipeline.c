@@ -161,6 +161,9 @@ struct run {
     uint64_t file_records;
     int have_file;
     double last_progress;
+    /* progress: rp guarded by prog_mu (written by the reader thread) */
+    pthread_mutex_t prog_mu;
+    tdx_read_progress rp;
     /* read by the reader for progress, written by the writer */
     atomic_uint_fast64_t docs_added, bytes_indexed, docs_read, rejects;
     double t0;
@@ -365,9 +368,26 @@ static int on_file(void *ctx, const char *path, uint64_t file_index, uint64_t si
     return 0;
 }
 
+/* The reader is through with a file: it is complete as of the batch in hand. */
+static void on_file_done(void *ctx, const char *path, uint64_t records)
+{
+    run *p = ctx;
+    if (!p->have_file || strcmp(path, p->file_path) != 0)
+        return;
+    if (records > p->file_records)
+        p->file_records = records;
+    if (p->cur && add_input_progress(p, 1) != 0)
+        fail(p, NULL, TDX_ENOMEM);
+    p->have_file = 0;
+}
+
 static void on_reject(void *ctx, const tdx_reject *r)
 {
     run *p = ctx;
+    /* A bad record is consumed too: a resumed run must start after it, or it
+     * would be read, reported and counted again. */
+    if (r->records > p->file_records)
+        p->file_records = r->records;
     if (r->kept) {
         p->st->warnings++;
     } else {
@@ -379,18 +399,32 @@ static void on_reject(void *ctx, const tdx_reject *r)
         p->o->reader.on_reject(p->o->reader.ctx, r);
 }
 
+/* Reader thread: publish the reader's counters for report_progress. */
+static void snapshot_reader(run *p)
+{
+    if (p->reader == NULL)
+        return;
+    tdx_read_progress rp;
+    tdx_reader_progress(p->reader, &rp);
+    pthread_mutex_lock(&p->prog_mu);
+    p->rp = rp;
+    pthread_mutex_unlock(&p->prog_mu);
+}
+
+/*
+ * Called by the reader (every 0.2 s) and by the writer (after every commit,
+ * so scripts reading --progress json see each commit), never at once: the
+ * callback runs under prog_mu.
+ */
 static void report_progress(run *p, int final)
 {
     if (p->o->on_progress == NULL)
         return;
     tdx_progress pr = {0};
-    if (p->reader) {
-        tdx_read_progress rp;
-        tdx_reader_progress(p->reader, &rp);
-        pr.files = rp.files;
-        pr.bytes_read = rp.bytes;
-        pr.total_bytes = rp.total_bytes;
-    }
+    pthread_mutex_lock(&p->prog_mu);
+    pr.files = p->rp.files;
+    pr.bytes_read = p->rp.bytes;
+    pr.total_bytes = p->rp.total_bytes;
     pr.docs_read = atomic_load(&p->docs_read);
     pr.docs_added = atomic_load(&p->docs_added);
     pr.rejects = atomic_load(&p->rejects);
@@ -398,6 +432,7 @@ static void report_progress(run *p, int final)
     pr.elapsed_s = now_s() - p->t0;
     pr.final = final;
     p->o->on_progress(p->o->ctx, &pr);
+    pthread_mutex_unlock(&p->prog_mu);
 }
 
 static int add_doc(run *p, const tdx_doc *d)
@@ -473,7 +508,8 @@ static void *reader_main(void *arg)
             break;
         atomic_fetch_add(&p->docs_read, 1);
         if (d.text_len > UINT32_MAX / 2) {
-            tdx_reject rj = {d.source, d.line, d.offset, "document too large to index", 0};
+            tdx_reject rj = {d.source, d.line, d.offset, "document too large to index", 0,
+                             d.record + 1};
             on_reject(p, &rj);
             continue;
         }
@@ -486,9 +522,12 @@ static void *reader_main(void *arg)
             rc = rc ? rc : dispatch(p);
             rc = rc ? rc : new_batch(p);
         }
+        if ((atomic_load(&p->docs_read) & 255) == 0)
+            snapshot_reader(p);
         double nw = now_s();
         if (nw - p->last_progress > 0.2) {
             p->last_progress = nw;
+            snapshot_reader(p);
             report_progress(p, 0);
         }
     }
@@ -766,6 +805,7 @@ static int write_batch(run *p, batch *b, tdx_err *err)
         st->batches++;
         atomic_fetch_add(&p->docs_added, bs.added);
         atomic_fetch_add(&p->bytes_indexed, bs.bytes);
+        report_progress(p, 0);
     }
     p->st->stages.normalize += b->t.normalize;
     p->st->stages.match += b->t.match;
@@ -909,6 +949,7 @@ int tdx_pipeline_run(const tdx_pipeline_opts *o, tdx_run_stats *st, tdx_err *err
     p->st = st;
     p->t0 = now_s();
     pthread_mutex_init(&p->err_mu, NULL);
+    pthread_mutex_init(&p->prog_mu, NULL);
     int rc = 0, budget_ok = 0, started_workers = 0, reader_started = 0;
     if (o->index_path == NULL || o->watchlist_path == NULL)
         return tdx_err_set(err, TDX_EINVAL, "index and watch list are required");
@@ -984,6 +1025,7 @@ int tdx_pipeline_run(const tdx_pipeline_opts *o, tdx_run_stats *st, tdx_err *err
     }
     tdx_reader_opts ro = o->reader;
     ro.on_file = on_file;
+    ro.on_file_done = on_file_done;
     ro.on_reject = on_reject;
     ro.ctx = p;
     rc = tdx_reader_open(o->inputs, o->ninputs, &ro, &p->reader, err);
@@ -1040,6 +1082,7 @@ int tdx_pipeline_run(const tdx_pipeline_opts *o, tdx_run_stats *st, tdx_err *err
         rc = tdx_store_sync(p->store, err);
 done:
     st->peak_inflight = budget_ok ? tdx_budget_peak(&p->budget) : 0;
+    snapshot_reader(p);
     report_progress(p, 1);
     for (int i = 0; p->workers && i < p->nworkers; i++)
         worker_free(&p->workers[i]);
@@ -1056,6 +1099,7 @@ done:
     tdx_store_dict_free(p->dict);
     tdx_free(p->file_path);
     pthread_mutex_destroy(&p->err_mu);
+    pthread_mutex_destroy(&p->prog_mu);
     st->seconds = now_s() - p->t0;
     st->peak_rss = tdx_peak_rss();
     return rc;

@@ -97,6 +97,7 @@ struct tdx_reader {
     size_t max_doc;
     tdx_reject_fn on_reject;
     tdx_file_fn on_file;
+    tdx_file_done_fn on_file_done;
     void *ctx;
 
     /* inputs and the directory walk */
@@ -180,7 +181,7 @@ static void reject(tdx_reader *r, const char *source, uint64_t line, uint64_t of
     else
         r->prog.rejects++;
     if (r->on_reject) {
-        tdx_reject rj = {source, line, offset, r->reason, kept};
+        tdx_reject rj = {source, line, offset, r->reason, kept, r->record};
         r->on_reject(r->ctx, &rj);
     }
 }
@@ -281,6 +282,7 @@ int tdx_reader_open(const char *const *inputs, size_t ninputs, const tdx_reader_
     r->fd = -1;
     r->on_reject = opts->on_reject;
     r->on_file = opts->on_file;
+    r->on_file_done = opts->on_file_done;
     r->ctx = opts->ctx;
     r->max_doc = opts->max_doc_bytes ? opts->max_doc_bytes : DEFAULT_MAX_DOC;
     if (r->max_doc > SIZE_MAX / 4) {
@@ -1756,6 +1758,9 @@ int tdx_reader_next(tdx_reader *r, tdx_doc *out, tdx_err *err)
             if (rc < 0)
                 goto fail;
             if (rc == 0) {
+                /* Everything of this file is out: say so before moving on. */
+                if (r->on_file_done)
+                    r->on_file_done(r->ctx, r->path, r->record);
                 file_close(r);
                 continue;
             }

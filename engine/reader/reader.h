@@ -55,6 +55,8 @@ typedef struct tdx_reject {
     const char *reason; /* one line, no trailing newline */
     int kept;           /* 1: a warning; the record was still returned, repaired
                            (invalid bytes replaced by U+FFFD, see doc->invalid) */
+    uint64_t records;   /* records of the current top-level file consumed so far,
+                           this one included: where a resumed run must start */
 } tdx_reject;
 
 /** Called for every reject, on the reader's thread. */
@@ -70,6 +72,13 @@ typedef void (*tdx_reject_fn)(void *ctx, const tdx_reject *r);
 typedef int (*tdx_file_fn)(void *ctx, const char *path, uint64_t file_index, uint64_t size,
                            int64_t mtime, uint64_t *skip_records);
 
+/**
+ * Called when the reader has finished a top-level file it opened: every
+ * record and every reject of it has been delivered.  records is the number
+ * of records it held.
+ */
+typedef void (*tdx_file_done_fn)(void *ctx, const char *path, uint64_t records);
+
 typedef struct tdx_reader_opts {
     const char *format;   /* NULL or "auto": sniff; "jsonl", "html", "text" */
     const char *encoding; /* NULL or "auto": BOM, <meta charset>, detection */
@@ -77,6 +86,7 @@ typedef struct tdx_reader_opts {
     size_t max_doc_bytes; /* 0: default 64 MiB */
     tdx_reject_fn on_reject;
     tdx_file_fn on_file;
+    tdx_file_done_fn on_file_done; /* may be NULL */
     void *ctx; /* passed to the callbacks */
 } tdx_reader_opts;
 
