@@ -472,7 +472,7 @@ Test(index, builder_postings_equal_the_model_over_random_batches)
     tdx_err err = {0};
     cr_assert(eq(int, tdx_gram_builder_create(&b, &err), 0));
     tdx_postings post;
-    tdx_postings_init(&post, 0);
+    tdx_postings_init(&post);
     /* One builder for every round: reset must forget everything. */
     for (int round = 0; round < 40; round++) {
         uint64_t seed = seed0 + (uint64_t)round, r = seed;
@@ -510,7 +510,7 @@ Test(index, long_runs_are_cut_into_overlapping_windows)
     tdx_gram_builder *b = NULL;
     cr_assert(eq(int, tdx_gram_builder_create(&b, NULL), 0));
     tdx_postings post;
-    tdx_postings_init(&post, 0);
+    tdx_postings_init(&post);
     for (size_t i = 0; i < sizeof lens / sizeof *lens; i++) {
         ttext t = {0};
         tt_cp(&t, 0x4E2D);
@@ -552,7 +552,7 @@ Test(index, repeats_within_a_document_count_once)
     }
     /* u中 u国 b中国 b国中 wabc wABC */
     tdx_postings post;
-    tdx_postings_init(&post, 0);
+    tdx_postings_init(&post);
     cr_assert(eq(int, tdx_gram_emit(b, &post, NULL), 0));
     cr_assert(eq(sz, tdx_gram_nterms(b), 6));
     cr_assert(eq(sz, post.nterms, 6));
@@ -575,7 +575,7 @@ Test(index, empty_inputs_and_term_length_limits)
     tdx_gram_builder *b = NULL;
     cr_assert(eq(int, tdx_gram_builder_create(&b, NULL), 0));
     tdx_postings post;
-    tdx_postings_init(&post, 0);
+    tdx_postings_init(&post);
     cr_assert(eq(int, tdx_gram_emit(b, &post, NULL), 0));
     cr_assert(eq(sz, post.nterms, 0));
     tdx_gram_builder_reset(b); /* emitting ends a batch */
@@ -618,7 +618,7 @@ Test(index, many_distinct_terms_grow_every_table)
     tl_finish(&want);
     cr_assert(gt(sz, distinct_terms(&want), 32768));
     tdx_postings post;
-    tdx_postings_init(&post, 0);
+    tdx_postings_init(&post);
     cr_assert(eq(int, tdx_gram_emit(b, &post, NULL), 0));
     expect_postings(&post, &want, 0);
     tl_free(&want);
@@ -671,7 +671,7 @@ Test(index, builder_out_of_memory_at_every_allocation)
     model_batch(docs, n, &want);
 
     tdx_postings post;
-    tdx_postings_init(&post, 0);
+    tdx_postings_init(&post);
     cr_assert(eq(int, build_once(docs, n, &post, NULL), 0));
     tdx_postings_free(&post);
     size_t before = live_bytes();
@@ -679,7 +679,7 @@ Test(index, builder_out_of_memory_at_every_allocation)
     long k;
     for (k = 0; k < 1000 && rc; k++) {
         tdx_err err = {0};
-        tdx_postings_init(&post, 0);
+        tdx_postings_init(&post);
         tdx_alloc_fail_after(k);
         rc = build_once(docs, n, &post, &err);
         tdx_alloc_fail_after(-1);
@@ -704,7 +704,7 @@ Test(index, builder_out_of_memory_at_every_allocation)
         int frc = feed_batch(b, docs, n, &rr);
         tdx_alloc_fail_after(-1);
         tdx_gram_builder_reset(b);
-        tdx_postings_init(&post, 0);
+        tdx_postings_init(&post);
         cr_assert(eq(int, feed_batch(b, docs, n, &rr), 0));
         cr_assert(eq(int, tdx_gram_emit(b, &post, NULL), 0));
         expect_postings(&post, &want, (uint64_t)k);
@@ -757,7 +757,7 @@ Test(index, builder_stays_consistent_after_running_out_of_memory)
             }
         tdx_alloc_fail_after(-1);
         tdx_postings post;
-        tdx_postings_init(&post, 0);
+        tdx_postings_init(&post);
         cr_assert(eq(int, tdx_gram_emit(b, &post, NULL), 0));
         expect_well_formed(&post);
         failures += failed != UINT32_MAX;
@@ -876,8 +876,8 @@ static void check_query(const qcorpus *c, const uint8_t *q, size_t len, uint64_t
 {
     tdx_qterm terms[256];
     size_t nt = 9999;
-    int exact = -1;
-    int rc = tdx_query_terms(q, len, terms, 256, &nt, &exact);
+    int exact = -1, posexact = -1;
+    int rc = tdx_query_terms(q, len, terms, 256, &nt, &exact, &posexact);
     cr_assert(eq(int, rc, 0), "seed %llu: query '%s'", (unsigned long long)seed, show(q, len));
     cr_assert(le(sz, nt, 256));
     cr_assert(exact == 0 || exact == 1);
@@ -1029,39 +1029,46 @@ Test(index, query_terms_are_sound_and_exact_when_claimed)
 /* Documented cuts of small queries, from the rules in index.h. */
 typedef struct qcase {
     const char *q;
-    int exact;
+    int exact, posexact;
     const char *terms[4]; /* class byte + bytes, in the order of the query */
     int parts[4];
+    int offs[4]; /* offsets in the query, in characters */
 } qcase;
 
 Test(index, query_terms_of_small_queries)
 {
     static const qcase cases[] = {
-        {"中", 1, {"u中"}, {0}},
-        {"中国", 1, {"b中国"}, {0}},
-        {"中国大", 0, {"b中国", "b国大"}, {0, 0}},
-        {"中 国", 0, {"u中", "u国"}, {0, 0}},
-        {"abc", 1, {"wabc"}, {TDX_PART_INFIX}},
-        {"abc ", 0, {"wabc"}, {TDX_PART_SUFFIX}},
-        {" abc", 0, {"wabc"}, {TDX_PART_PREFIX}},
-        {" abc ", 0, {"wabc"}, {TDX_PART_EXACT}},
-        {"ab cd", 0, {"wab", "wcd"}, {TDX_PART_SUFFIX, TDX_PART_PREFIX}},
-        {"中abc国", 0, {"u中", "wabc", "u国"}, {0, TDX_PART_EXACT, 0}},
-        {" , ", 0, {NULL}, {0}},
-        {"", 0, {NULL}, {0}},
+        {"中", 1, 0, {"u中"}, {0}, {0}},
+        {"中国", 1, 1, {"b中国"}, {0}, {0}},
+        {"中国大", 0, 1, {"b中国", "b国大"}, {0, 0}, {0, 1}},
+        {"中 国", 0, 0, {"u中", "u国"}, {0, 0}, {0, 2}},
+        {"abc", 1, 1, {"wabc"}, {TDX_PART_INFIX}, {0}},
+        {"abc ", 0, 0, {"wabc"}, {TDX_PART_SUFFIX}, {0}},
+        {" abc", 0, 0, {"wabc"}, {TDX_PART_PREFIX}, {1}},
+        {" abc ", 0, 0, {"wabc"}, {TDX_PART_EXACT}, {1}},
+        {"ab cd", 0, 0, {"wab", "wcd"}, {TDX_PART_SUFFIX, TDX_PART_PREFIX}, {0, 3}},
+        {"中abc国", 0, 0, {"u中", "wabc", "u国"}, {0, TDX_PART_EXACT, 0}, {0, 1, 4}},
+        {"英伟达h100显卡", 0, 1, {"b英伟", "b伟达", "wh100", "b显卡"},
+         {0, 0, TDX_PART_EXACT, 0}, {0, 1, 3, 7}},
+        {"ab中国", 0, 1, {"wab", "b中国"}, {TDX_PART_SUFFIX, 0}, {0, 2}},
+        {" , ", 0, 0, {NULL}, {0}, {0}},
+        {"", 0, 0, {NULL}, {0}, {0}},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         const qcase *k = &cases[i];
         tdx_qterm t[8];
         size_t n = 0;
-        int exact = -1;
-        cr_assert(
-            eq(int, tdx_query_terms((const uint8_t *)k->q, strlen(k->q), t, 8, &n, &exact), 0));
+        int exact = -1, posexact = -1;
+        cr_assert(eq(int,
+                     tdx_query_terms((const uint8_t *)k->q, strlen(k->q), t, 8, &n, &exact,
+                                     &posexact),
+                     0));
         size_t want = 0;
         while (want < 4 && k->terms[want])
             want++;
         cr_assert(eq(sz, n, want), "query '%s'", k->q);
         cr_assert(eq(int, exact, k->exact), "query '%s'", k->q);
+        cr_assert(eq(int, posexact, k->posexact), "query '%s'", k->q);
         for (size_t j = 0; j < n; j++) {
             cr_assert(eq(int,
                          cmp_bytes(t[j].term, t[j].len, (const uint8_t *)k->terms[j],
@@ -1069,6 +1076,7 @@ Test(index, query_terms_of_small_queries)
                          0),
                       "query '%s' term %zu", k->q, j);
             cr_assert(eq(int, t[j].part, k->parts[j]), "query '%s' term %zu", k->q, j);
+            cr_assert(eq(int, t[j].off, k->offs[j]), "query '%s' term %zu", k->q, j);
         }
     }
 }
@@ -1079,14 +1087,14 @@ Test(index, query_words_longer_than_half_a_window_are_left_to_verification)
     memset(q, 'a', sizeof q);
     tdx_qterm t[4];
     size_t n = 9;
-    int exact = -1;
-    cr_assert(eq(int, tdx_query_terms((const uint8_t *)q, 32, t, 4, &n, &exact), 0));
+    int exact = -1, posexact = -1;
+    cr_assert(eq(int, tdx_query_terms((const uint8_t *)q, 32, t, 4, &n, &exact, &posexact), 0));
     cr_assert(eq(sz, n, 1));
     cr_assert(eq(int, exact, 1));
-    cr_assert(eq(int, tdx_query_terms((const uint8_t *)q, 33, t, 4, &n, &exact), 0));
+    cr_assert(eq(int, tdx_query_terms((const uint8_t *)q, 33, t, 4, &n, &exact, &posexact), 0));
     cr_assert(eq(sz, n, 0));
     cr_assert(eq(int, exact, 0));
-    cr_assert(eq(int, tdx_query_terms((const uint8_t *)q, 80, t, 4, &n, &exact), 0));
+    cr_assert(eq(int, tdx_query_terms((const uint8_t *)q, 80, t, 4, &n, &exact, &posexact), 0));
     cr_assert(eq(sz, n, 0));
     cr_assert(eq(int, exact, 0));
 }
@@ -1100,17 +1108,17 @@ Test(index, too_many_query_terms_is_elimit)
         len += enc_utf8(cjk[i % 12], q + len);
     tdx_qterm t[64];
     size_t n = 12345;
-    int exact = 7;
-    cr_assert(eq(int, tdx_query_terms(q, len, t, 38, &n, &exact), TDX_ELIMIT));
+    int exact = 7, posexact = 7;
+    cr_assert(eq(int, tdx_query_terms(q, len, t, 38, &n, &exact, &posexact), TDX_ELIMIT));
     cr_assert(eq(sz, n, 12345), "no partial result");
     cr_assert(eq(int, exact, 7));
-    cr_assert(eq(int, tdx_query_terms(q, len, t, 0, &n, &exact), TDX_ELIMIT));
-    cr_assert(eq(int, tdx_query_terms(q, len, t, 39, &n, &exact), 0));
+    cr_assert(eq(int, tdx_query_terms(q, len, t, 0, &n, &exact, &posexact), TDX_ELIMIT));
+    cr_assert(eq(int, tdx_query_terms(q, len, t, 39, &n, &exact, &posexact), 0));
     cr_assert(eq(sz, n, 39));
     /* Many short words. */
     char w[400] = "";
     for (int i = 0; i < 100; i++)
         strcat(w, "ab ");
     cr_assert(
-        eq(int, tdx_query_terms((const uint8_t *)w, strlen(w), t, 64, &n, &exact), TDX_ELIMIT));
+        eq(int, tdx_query_terms((const uint8_t *)w, strlen(w), t, 64, &n, &exact, &posexact), TDX_ELIMIT));
 }

@@ -212,7 +212,7 @@ static void sbatch_make(sbatch *b, sdoc *const *docs, size_t n)
     b->n = n;
     b->docs = calloc(n + 1, sizeof *b->docs);
     b->z = calloc(n + 1, sizeof *b->z);
-    tdx_postings_init(&b->post, 0);
+    tdx_postings_init(&b->post);
     tdx_store_zctx *z = NULL;
     cr_assert(eq(int, tdx_store_zctx_create(NULL, &z), 0));
     tdx_gram_builder *gb = NULL;
@@ -2103,7 +2103,7 @@ Test(store, bad_batches_are_refused_and_change_nothing)
     cr_assert(eq(int, tdx_store_write_batch(s, &sb, 0, NULL, &err), TDX_EINVAL), "%s", err.msg);
     /* Postings naming a document the batch does not have. */
     tdx_postings bad;
-    tdx_postings_init(&bad, 0);
+    tdx_postings_init(&bad);
     cr_assert(eq(int, tdx_postings_add_term(&bad, "wfine", 5), 0));
     cr_assert(eq(int, tdx_postings_add_doc(&bad, 0, NULL, 0), 0));
     cr_assert(eq(int, tdx_postings_add_doc(&bad, 5, NULL, 0), 0));

@@ -10,18 +10,18 @@
  *   - each distinct character of the batch gets a dense rank on first
  *     sight (a direct table for the BMP); unigram repeats within a
  *     document are dropped with a last-document array indexed by rank;
- *   - a bigram is the 32-bit key (rank1 << 16 | rank2); it is appended as
- *     (key, doc) unless a small direct-mapped filter says the same pair was
- *     just appended for this document (it catches most repeats);
- *   - at emit time ranks are renumbered in code-point order, the pairs are
- *     radix-sorted by key in two 16-bit passes (stable, so documents stay
- *     in order within a key), and remaining repeats fall out as equal
- *     neighbours.
+ *   - a bigram is the 32-bit key (rank1 << 16 | rank2); every occurrence is
+ *     appended as (key, doc, position);
+ *   - at emit time ranks are renumbered in code-point order and the
+ *     triples radix-sorted by key in two 16-bit passes; the sort is stable,
+ *     so within a key documents and positions stay in order and a run of
+ *     equal (key, doc) is that document's position list.
  * Everything else (words, fields, entity/category/pattern ids, and grams
  * of characters beyond 65535 distinct ones in a batch) goes through a
  * general path: an open-addressing table from term bytes to a dense id,
- * with the last document per id, then a counting sort by id.  The two
- * sorted streams are merged by term bytes when emitting.
+ * each id with its entries (every occurrence for positional words, one per
+ * document for the rest), then a counting sort by id.  The two sorted
+ * streams are merged by term bytes when emitting.
  *
  * Threading: one builder per worker; no shared state.
  */
@@ -39,17 +39,23 @@ typedef struct term_rec {
     uint32_t str_off; /* offset of the term bytes in strs */
     uint32_t str_len;
     uint32_t last_doc;
-    uint32_t ndocs;
+    uint32_t nent; /* entries: occurrences (positional) or documents */
 } term_rec;
 
 typedef struct pair {
-    uint32_t term; /* term id, rank, or bigram key */
+    uint32_t term; /* rank */
     uint32_t doc;
 } pair;
 
+typedef struct triple {
+    uint32_t term; /* bigram key, or general-path term id */
+    uint32_t doc;
+    uint32_t pos; /* character offset; NO_POS for non-positional terms */
+} triple;
+
 #define MAX_RANKS 65535u
-#define FILTER_SIZE 4096u
 #define NO_RANK UINT32_MAX
+#define NO_POS UINT32_MAX
 
 struct tdx_gram_builder {
     /* general path */
@@ -57,8 +63,8 @@ struct tdx_gram_builder {
     size_t tab_mask;
     term_rec *terms;
     size_t nterms, cap_terms;
-    pair *pairs;
-    size_t npairs, cap_pairs;
+    triple *gen;   /* (id, doc, pos) in arrival order */
+    size_t ngen, cap_gen;
     tdx_buf strs;
     /* gram path */
     uint32_t *rank_bmp;   /* [65536] code point -> rank + 1 (0: none yet) */
@@ -69,11 +75,10 @@ struct tdx_gram_builder {
     size_t nranks;
     pair *uni;            /* (rank, doc), no repeats */
     size_t nuni, cap_uni;
-    pair *bi;             /* (rank1 << 16 | rank2, doc), few repeats */
+    triple *bi;           /* (rank1 << 16 | rank2, doc, pos): every occurrence */
     size_t nbi, cap_bi;
-    uint64_t filter[FILTER_SIZE]; /* (key << 32 | doc) + 1 of recent bigrams */
     /* emit scratch */
-    pair *tmp;
+    triple *tmp;
     size_t cap_tmp;
     uint32_t *ord;        /* rank -> position in code-point order */
     uint32_t *ord_cp;     /* position -> code point */
@@ -81,11 +86,12 @@ struct tdx_gram_builder {
     size_t cap_order;
     uint32_t *start;
     size_t cap_start;
-    uint32_t *sorted_docs;
+    triple *sorted_gen;
     size_t cap_sorted;
     uint32_t *docbuf;
     size_t cap_docbuf;
-    int emitted;        /* ranks renumbered and pairs sorted by the last emit */
+    tdx_buf pay;          /* one entry's payload */
+    int emitted;          /* ranks renumbered and pairs sorted by the last emit */
     size_t emitted_terms;
 };
 
@@ -119,7 +125,7 @@ void tdx_gram_builder_free(tdx_gram_builder *b)
         return;
     tdx_free(b->tab);
     tdx_free(b->terms);
-    tdx_free(b->pairs);
+    tdx_free(b->gen);
     tdx_buf_free(&b->strs);
     tdx_free(b->rank_bmp);
     tdx_free(b->astral);
@@ -132,8 +138,9 @@ void tdx_gram_builder_free(tdx_gram_builder *b)
     tdx_free(b->ord_cp);
     tdx_free(b->order);
     tdx_free(b->start);
-    tdx_free(b->sorted_docs);
+    tdx_free(b->sorted_gen);
     tdx_free(b->docbuf);
+    tdx_buf_free(&b->pay);
     tdx_free(b);
 }
 
@@ -141,7 +148,7 @@ void tdx_gram_builder_reset(tdx_gram_builder *b)
 {
     memset(b->tab, 0, (b->tab_mask + 1) * sizeof *b->tab);
     b->nterms = 0;
-    b->npairs = 0;
+    b->ngen = 0;
     tdx_buf_reset(&b->strs);
     /* Clear only the ranks in use: the BMP table is 256 KB. */
     for (size_t r = 0; r < b->nranks; r++)
@@ -152,8 +159,6 @@ void tdx_gram_builder_reset(tdx_gram_builder *b)
     b->nranks = 0;
     b->nuni = 0;
     b->nbi = 0;
-    /* Stale (key, doc) entries would match the next batch's doc numbers. */
-    memset(b->filter, 0, sizeof b->filter);
     b->emitted = 0;
     b->emitted_terms = 0;
 }
@@ -228,7 +233,7 @@ static int lookup(tdx_gram_builder *b, const uint8_t *s, size_t len, uint32_t *o
     r->str_off = (uint32_t)b->strs.len;
     r->str_len = (uint32_t)len;
     r->last_doc = UINT32_MAX;
-    r->ndocs = 0;
+    r->nent = 0;
     rc = tdx_buf_append(&b->strs, s, len);
     if (rc)
         return rc;
@@ -237,7 +242,10 @@ static int lookup(tdx_gram_builder *b, const uint8_t *s, size_t len, uint32_t *o
     return 0;
 }
 
-int tdx_gram_add_term(tdx_gram_builder *b, uint32_t doc, const uint8_t *term, size_t len)
+/* General path: one entry.  Positional terms keep every occurrence, the
+ * others one entry per document. */
+static int add_general(tdx_gram_builder *b, uint32_t doc, const uint8_t *term, size_t len,
+                       uint32_t pos)
 {
     if (len == 0 || len > TDX_FIELD_TERM_MAX + 8 || b->emitted)
         return TDX_EINVAL;
@@ -246,36 +254,44 @@ int tdx_gram_add_term(tdx_gram_builder *b, uint32_t doc, const uint8_t *term, si
     if (rc)
         return rc;
     term_rec *r = &b->terms[id];
-    if (r->last_doc == doc)
+    int positional = tdx_term_positional(term[0]);
+    if (!positional && r->last_doc == doc)
         return 0;
-    if (b->npairs == b->cap_pairs &&
-        grow_array((void **)&b->pairs, &b->cap_pairs, b->npairs + 1, sizeof *b->pairs, 4096))
+    if (b->ngen == b->cap_gen &&
+        grow_array((void **)&b->gen, &b->cap_gen, b->ngen + 1, sizeof *b->gen, 4096))
         return TDX_ENOMEM;
-    /* Counted only once the pair is stored: emit sizes each run by ndocs. */
+    /* Counted only once the entry is stored: emit sizes each run by nent. */
     r->last_doc = doc;
-    r->ndocs++;
-    b->pairs[b->npairs].term = id;
-    b->pairs[b->npairs].doc = doc;
-    b->npairs++;
+    r->nent++;
+    b->gen[b->ngen].term = id;
+    b->gen[b->ngen].doc = doc;
+    b->gen[b->ngen].pos = positional ? pos : NO_POS;
+    b->ngen++;
     return 0;
+}
+
+int tdx_gram_add_term(tdx_gram_builder *b, uint32_t doc, const uint8_t *term, size_t len)
+{
+    /* Explicit terms have no position in the text (0 if positional). */
+    return add_general(b, doc, term, len, 0);
 }
 
 /* Long ASCII runs are indexed as 64-byte windows every 32 bytes (the last
  * aligned to the end of the run), so any fragment of up to 32 bytes lies
- * whole inside some indexed window. */
-static int add_word(tdx_gram_builder *b, uint32_t doc, const uint8_t *w, size_t len)
+ * whole inside some indexed window; a window's position is where it starts. */
+static int add_word(tdx_gram_builder *b, uint32_t doc, const uint8_t *w, size_t len, uint32_t pos)
 {
     uint8_t term[TDX_WORD_MAX + 1];
     term[0] = TDX_TERM_WORD;
     if (len <= TDX_WORD_MAX) {
         memcpy(term + 1, w, len);
-        return tdx_gram_add_term(b, doc, term, len + 1);
+        return add_general(b, doc, term, len + 1, pos);
     }
     for (size_t off = 0;; off += TDX_WORD_MAX / 2) {
         if (off + TDX_WORD_MAX > len)
             off = len - TDX_WORD_MAX;
         memcpy(term + 1, w + off, TDX_WORD_MAX);
-        int rc = tdx_gram_add_term(b, doc, term, TDX_WORD_MAX + 1);
+        int rc = add_general(b, doc, term, TDX_WORD_MAX + 1, pos + (uint32_t)off);
         if (rc || off + TDX_WORD_MAX == len)
             return rc;
     }
@@ -321,9 +337,10 @@ static inline uint32_t rank_of(tdx_gram_builder *b, uint32_t cp)
 }
 
 /* Grams the fast path cannot take, through the general path: the bigram
- * (prev_cp, cp) when prev_cp >= 0, and cp's unigram when `unigram`. */
+ * (prev_cp, cp) at pos - 1 when prev_cp >= 0, and cp's unigram when
+ * `unigram`. */
 static int add_gram_slow(tdx_gram_builder *b, uint32_t doc, int32_t prev_cp, uint32_t cp,
-                         int unigram)
+                         uint32_t pos, int unigram)
 {
     uint8_t t[9];
     size_t n;
@@ -331,14 +348,25 @@ static int add_gram_slow(tdx_gram_builder *b, uint32_t doc, int32_t prev_cp, uin
     if (unigram) {
         t[0] = TDX_TERM_UNIGRAM;
         n = 1 + tdx_utf8_encode(t + 1, cp);
-        rc = tdx_gram_add_term(b, doc, t, n);
+        rc = add_general(b, doc, t, n, NO_POS);
     }
     if (rc || prev_cp < 0)
         return rc;
     t[0] = TDX_TERM_BIGRAM;
     n = 1 + tdx_utf8_encode(t + 1, (uint32_t)prev_cp);
     n += tdx_utf8_encode(t + n, cp);
-    return tdx_gram_add_term(b, doc, t, n);
+    return add_general(b, doc, t, n, pos - 1);
+}
+
+int tdx_gram_builder_reserve(tdx_gram_builder *b, size_t text_bytes)
+{
+    /* A CJK character is 3 bytes and gives at most one unigram and one
+     * bigram entry; ASCII gives fewer. */
+    size_t n = text_bytes / 3 + 1024;
+    if (grow_array((void **)&b->uni, &b->cap_uni, b->nuni + n, sizeof *b->uni, 65536) ||
+        grow_array((void **)&b->bi, &b->cap_bi, b->nbi + n, sizeof *b->bi, 65536))
+        return TDX_ENOMEM;
+    return 0;
 }
 
 int tdx_gram_add_text(tdx_gram_builder *b, uint32_t doc, const uint8_t *text, size_t len)
@@ -346,13 +374,17 @@ int tdx_gram_add_text(tdx_gram_builder *b, uint32_t doc, const uint8_t *text, si
     const uint8_t *p = text, *end = text + len;
     if (b->emitted)
         return TDX_EINVAL;
+    if (len > UINT32_MAX / 2)
+        return TDX_ELIMIT;
     /* Room for every character of this text up front: no checks per char. */
     if (grow_array((void **)&b->uni, &b->cap_uni, b->nuni + len / 2 + 1, sizeof *b->uni, 65536) ||
         grow_array((void **)&b->bi, &b->cap_bi, b->nbi + len / 2 + 1, sizeof *b->bi, 65536))
         return TDX_ENOMEM;
-    pair *uni = b->uni + b->nuni, *bi = b->bi + b->nbi;
+    pair *uni = b->uni + b->nuni;
+    triple *bi = b->bi + b->nbi;
     uint32_t prev = NO_RANK; /* rank of the previous character if adjacent non-ASCII */
     int32_t prev_cp = -1;
+    uint32_t pos = 0; /* characters so far */
     int rc = 0;
     while (p < end && rc == 0) {
         uint8_t c = *p;
@@ -363,15 +395,17 @@ int tdx_gram_add_text(tdx_gram_builder *b, uint32_t doc, const uint8_t *text, si
                 const uint8_t *w = p;
                 while (p < end && is_word_byte(*p))
                     p++;
-                rc = add_word(b, doc, w, (size_t)(p - w));
+                rc = add_word(b, doc, w, (size_t)(p - w), pos);
+                pos += (uint32_t)(p - w);
             } else {
                 p++;
+                pos++;
             }
             continue;
         }
         uint32_t cp;
-        /* Normalized text is well-formed UTF-8; decode without checks on the
-         * hot 3-byte (CJK) form, the strict decoder for everything else. */
+        /* Normalized text is well-formed UTF-8; decode the hot 3-byte (CJK)
+         * form inline, the strict decoder for everything else. */
         if ((c & 0xF0) == 0xE0 && end - p >= 3 && (p[1] & 0xC0) == 0x80 &&
             (p[2] & 0xC0) == 0x80 &&
             (cp = ((uint32_t)(c & 0x0F) << 12) | ((uint32_t)(p[1] & 0x3F) << 6) | (p[2] & 0x3F)) >=
@@ -385,6 +419,7 @@ int tdx_gram_add_text(tdx_gram_builder *b, uint32_t doc, const uint8_t *text, si
             if (d < 0) {
                 prev = NO_RANK;
                 prev_cp = -1;
+                pos++;
                 continue;
             }
             cp = (uint32_t)d;
@@ -393,47 +428,30 @@ int tdx_gram_add_text(tdx_gram_builder *b, uint32_t doc, const uint8_t *text, si
         if (r == NO_RANK) {
             /* A character beyond the batch's rank table: both its grams go
              * the general way (and so will every gram it is part of). */
-            rc = add_gram_slow(b, doc, prev_cp, cp, 1);
-            prev = NO_RANK;
-            prev_cp = (int32_t)cp;
-            continue;
-        }
-        if (b->uni_last[r] != doc) {
-            b->uni_last[r] = doc;
-            uni->term = r;
-            uni->doc = doc;
-            uni++;
-        }
-        if (prev != NO_RANK) {
-            uint32_t key = (prev << 16) | r;
-            uint64_t tag = (((uint64_t)key << 32) | doc) + 1;
-            uint64_t *f = &b->filter[(key * 2654435761u) >> 20];
-            if (*f != tag) {
-                *f = tag;
-                bi->term = key;
-                bi->doc = doc;
-                bi++;
+            rc = add_gram_slow(b, doc, prev_cp, cp, pos, 1);
+        } else {
+            if (b->uni_last[r] != doc) {
+                b->uni_last[r] = doc;
+                uni->term = r;
+                uni->doc = doc;
+                uni++;
             }
-        } else if (prev_cp >= 0) {
-            rc = add_gram_slow(b, doc, prev_cp, cp, 0);
+            if (prev != NO_RANK) {
+                bi->term = (prev << 16) | r;
+                bi->doc = doc;
+                bi->pos = pos - 1;
+                bi++;
+            } else if (prev_cp >= 0) {
+                rc = add_gram_slow(b, doc, prev_cp, cp, pos, 0);
+            }
         }
         prev = r;
         prev_cp = (int32_t)cp;
+        pos++;
     }
     b->nuni = (size_t)(uni - b->uni);
     b->nbi = (size_t)(bi - b->bi);
     return rc;
-}
-
-int tdx_gram_builder_reserve(tdx_gram_builder *b, size_t text_bytes)
-{
-    /* A CJK character is 3 bytes and gives at most one unigram and one
-     * bigram pair; ASCII gives fewer. */
-    size_t n = text_bytes / 3 + 1024;
-    if (grow_array((void **)&b->uni, &b->cap_uni, b->nuni + n, sizeof *b->uni, 65536) ||
-        grow_array((void **)&b->bi, &b->cap_bi, b->nbi + n, sizeof *b->bi, 65536))
-        return TDX_ENOMEM;
-    return 0;
 }
 
 /* ---- emitting ---- */
@@ -445,28 +463,31 @@ static int cmp_cp(const void *x, const void *y, void *ctx)
     return a < c ? -1 : a > c;
 }
 
-/* Stable LSD radix sort of pairs by their 32-bit term, two 16-bit passes. */
-static void radix_sort(pair *a, pair *tmp, size_t n, uint32_t *count /* [65536] */)
-{
-    for (int pass = 0; pass < 2; pass++) {
-        int shift = pass * 16;
-        memset(count, 0, 65536 * sizeof *count);
-        for (size_t i = 0; i < n; i++)
-            count[(a[i].term >> shift) & 0xFFFF]++;
-        uint32_t acc = 0;
-        for (size_t k = 0; k < 65536; k++) {
-            uint32_t c = count[k];
-            count[k] = acc;
-            acc += c;
-        }
-        for (size_t i = 0; i < n; i++)
-            tmp[count[(a[i].term >> shift) & 0xFFFF]++] = a[i];
-        pair *t = a;
-        a = tmp;
-        tmp = t;
+/* Stable LSD radix sort by the 32-bit term, two 16-bit passes; the data
+ * ends up back in `a`.  T is pair or triple. */
+#define RADIX_SORT(name, T)                                                                        \
+    static void name(T *a, T *tmp, size_t n, uint32_t *count /* [65536] */)                        \
+    {                                                                                              \
+        for (int pass = 0; pass < 2; pass++) {                                                     \
+            int shift = pass * 16;                                                                 \
+            memset(count, 0, 65536 * sizeof *count);                                               \
+            for (size_t i = 0; i < n; i++)                                                         \
+                count[(a[i].term >> shift) & 0xFFFF]++;                                            \
+            uint32_t acc = 0;                                                                      \
+            for (size_t k = 0; k < 65536; k++) {                                                   \
+                uint32_t c = count[k];                                                             \
+                count[k] = acc;                                                                    \
+                acc += c;                                                                          \
+            }                                                                                      \
+            for (size_t i = 0; i < n; i++)                                                         \
+                tmp[count[(a[i].term >> shift) & 0xFFFF]++] = a[i];                                \
+            T *t = a;                                                                              \
+            a = tmp;                                                                               \
+            tmp = t;                                                                               \
+        }                                                                                          \
     }
-    /* After two passes the sorted data is back in the original array. */
-}
+RADIX_SORT(radix_sort_pairs, pair)
+RADIX_SORT(radix_sort_triples, triple)
 
 static int cmp_terms(const void *x, const void *y, void *ctx)
 {
@@ -477,7 +498,43 @@ static int cmp_terms(const void *x, const void *y, void *ctx)
     return c ? c : (la < lb ? -1 : la > lb);
 }
 
-/* Cursor over the sorted gram pairs (bigrams then unigrams). */
+/*
+ * Entries [i, j) of one term, in (doc, pos) order, into out: one entry per
+ * document, with the positions as payload when the term is positional.
+ */
+static int emit_entries(tdx_gram_builder *b, const triple *e, size_t n, int positional,
+                        tdx_postings *out)
+{
+    if (!positional) {
+        if (grow_array((void **)&b->docbuf, &b->cap_docbuf, n + 1, sizeof *b->docbuf, 1024))
+            return TDX_ENOMEM;
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++)
+            if (k == 0 || b->docbuf[k - 1] != e[i].doc)
+                b->docbuf[k++] = e[i].doc;
+        return tdx_postings_add_docs(out, b->docbuf, k);
+    }
+    size_t i = 0;
+    while (i < n) {
+        size_t j = i + 1;
+        while (j < n && e[j].doc == e[i].doc)
+            j++;
+        tdx_buf_reset(&b->pay);
+        int rc = tdx_buf_put_varint(&b->pay, ((uint64_t)e[i].pos << 1) | (j - i > 1));
+        if (rc == 0 && j - i > 1)
+            rc = tdx_buf_put_varint(&b->pay, j - i - 1);
+        for (size_t k = i + 1; rc == 0 && k < j; k++)
+            rc = tdx_buf_put_varint(&b->pay, e[k].pos - e[k - 1].pos);
+        if (rc == 0)
+            rc = tdx_postings_add_doc(out, e[i].doc, b->pay.p, b->pay.len);
+        if (rc)
+            return rc;
+        i = j;
+    }
+    return 0;
+}
+
+/* Cursor over the sorted gram entries (bigrams then unigrams). */
 typedef struct gram_cursor {
     const tdx_gram_builder *b;
     size_t i;     /* position in the current array */
@@ -491,19 +548,22 @@ static void gram_cursor_fill(gram_cursor *g)
 {
     const tdx_gram_builder *b = g->b;
     for (;;) {
-        const pair *a = g->stage == 0 ? b->bi : b->uni;
-        size_t n = g->stage == 0 ? b->nbi : b->nuni;
         if (g->stage > 1)
             return;
+        size_t n = g->stage == 0 ? b->nbi : b->nuni;
         if (g->i >= n) {
             g->stage++;
             g->i = 0;
             continue;
         }
-        uint32_t t = a[g->i].term;
+        uint32_t t = g->stage == 0 ? b->bi[g->i].term : b->uni[g->i].term;
         size_t j = g->i + 1;
-        while (j < n && a[j].term == t)
-            j++;
+        if (g->stage == 0)
+            while (j < n && b->bi[j].term == t)
+                j++;
+        else
+            while (j < n && b->uni[j].term == t)
+                j++;
         g->run_end = j;
         g->klen = 0;
         if (g->stage == 0) {
@@ -520,19 +580,20 @@ static void gram_cursor_fill(gram_cursor *g)
 
 static int emit_gram_run(tdx_gram_builder *b, gram_cursor *g, tdx_postings *out)
 {
-    const pair *a = g->stage == 0 ? b->bi : b->uni;
     int rc = tdx_postings_add_term(out, g->key, g->klen);
     if (rc)
         return rc;
-    /* Collect the run's docs, dropping repeats (equal neighbours). */
     size_t n = g->run_end - g->i;
-    if (grow_array((void **)&b->docbuf, &b->cap_docbuf, n, sizeof *b->docbuf, 1024))
-        return TDX_ENOMEM;
-    size_t k = 0;
-    for (size_t j = g->i; j < g->run_end; j++)
-        if (k == 0 || b->docbuf[k - 1] != a[j].doc)
-            b->docbuf[k++] = a[j].doc;
-    rc = tdx_postings_add_docs(out, b->docbuf, k);
+    if (g->stage == 0) {
+        rc = emit_entries(b, b->bi + g->i, n, 1, out);
+    } else {
+        /* Unigrams arrive once per document: their docs as they are. */
+        if (grow_array((void **)&b->docbuf, &b->cap_docbuf, n + 1, sizeof *b->docbuf, 1024))
+            return TDX_ENOMEM;
+        for (size_t j = 0; j < n; j++)
+            b->docbuf[j] = b->uni[g->i + j].doc;
+        rc = tdx_postings_add_docs(out, b->docbuf, n);
+    }
     g->i = g->run_end;
     gram_cursor_fill(g);
     return rc;
@@ -549,8 +610,8 @@ int tdx_gram_emit(tdx_gram_builder *b, tdx_postings *out, tdx_err *err)
         grow_array((void **)&b->tmp, &b->cap_tmp, need + 1, sizeof *b->tmp, 65536) ||
         grow_array((void **)&b->start, &b->cap_start, (nt > 65536 ? nt : 65536) + 1,
                    sizeof *b->start, 65536) ||
-        grow_array((void **)&b->sorted_docs, &b->cap_sorted, b->npairs + 1,
-                   sizeof *b->sorted_docs, 4096))
+        grow_array((void **)&b->sorted_gen, &b->cap_sorted, b->ngen + 1, sizeof *b->sorted_gen,
+                   4096))
         return tdx_err_set(err, TDX_ENOMEM, "out of memory");
     if (!b->emitted) {
         /* 1. Ranks renumbered in code-point order: key order is byte order. */
@@ -567,26 +628,28 @@ int tdx_gram_emit(tdx_gram_builder *b, tdx_postings *out, tdx_err *err)
         }
         for (size_t i = 0; i < b->nuni; i++)
             b->uni[i].term = b->ord[b->uni[i].term];
-        /* 2. Both pair arrays sorted by term; docs stay ascending per term. */
-        radix_sort(b->bi, b->tmp, b->nbi, b->start);
-        radix_sort(b->uni, b->tmp, b->nuni, b->start);
+        /* 2. Both arrays sorted by term; docs and positions stay in order. */
+        radix_sort_triples(b->bi, b->tmp, b->nbi, b->start);
+        radix_sort_pairs(b->uni, (pair *)b->tmp, b->nuni, b->start);
         b->emitted = 1;
     }
-    /* The output holds at most every pair: reserve once. */
-    if (tdx_postings_reserve(out, U + nt + b->nbi, b->nuni + b->nbi + b->npairs))
+    /* The output holds at most every entry: reserve once. */
+    if (tdx_postings_reserve(out, U + nt + b->nbi, b->nuni + b->nbi + b->ngen))
         return tdx_err_set(err, TDX_ENOMEM, "out of memory");
-    /* 3. General-path terms: counting sort of pairs by id, ids by bytes. */
-    uint32_t *tstart = b->start, *tdocs = b->sorted_docs;
+    /* 3. General-path terms: counting sort of entries by id, ids by bytes. */
+    uint32_t *tstart = b->start;
+    triple *tent = b->sorted_gen;
     uint32_t acc = 0;
     for (size_t i = 0; i < nt; i++) {
         tstart[i] = acc;
-        acc += b->terms[i].ndocs;
+        acc += b->terms[i].nent;
     }
-    for (size_t i = 0; i < b->npairs; i++)
-        tdocs[tstart[b->pairs[i].term]++] = b->pairs[i].doc;
+    for (size_t i = 0; i < b->ngen; i++)
+        tent[tstart[b->gen[i].term]++] = b->gen[i];
     for (size_t i = 0; i < nt; i++)
         b->order[i] = (uint32_t)i;
-    qsort_r(b->order, nt, sizeof *b->order, cmp_terms, b);
+    if (nt)
+        qsort_r(b->order, nt, sizeof *b->order, cmp_terms, b);
     /* 4. Merge the two sorted streams by term bytes. */
     gram_cursor g = {b, 0, 0, {0}, 0, 0};
     gram_cursor_fill(&g);
@@ -601,9 +664,8 @@ int tdx_gram_emit(tdx_gram_builder *b, tdx_postings *out, tdx_err *err)
             const term_rec *r = &b->terms[b->order[k]];
             size_t l = r->str_len < g.klen ? r->str_len : g.klen;
             int c = memcmp(g.key, b->strs.p + r->str_off, l);
-            /* Equal bytes cannot happen: a gram takes one path per batch
-             * only when its characters have ranks; if they did not, the
-             * general path holds it alone.  Order equal prefixes by length. */
+            /* Equal bytes cannot happen: a character's grams go one way for
+             * the whole batch (ranked or not).  Equal prefixes: shorter first. */
             take_gram = c < 0 || (c == 0 && g.klen < r->str_len);
         }
         if (take_gram) {
@@ -611,10 +673,11 @@ int tdx_gram_emit(tdx_gram_builder *b, tdx_postings *out, tdx_err *err)
         } else {
             uint32_t id = b->order[k++];
             const term_rec *r = &b->terms[id];
-            rc = tdx_postings_add_term(out, b->strs.p + r->str_off, r->str_len);
-            uint32_t end = tstart[id], beg = end - r->ndocs;
+            const uint8_t *t = b->strs.p + r->str_off;
+            rc = tdx_postings_add_term(out, t, r->str_len);
+            uint32_t end = tstart[id], beg = end - r->nent;
             if (rc == 0)
-                rc = tdx_postings_add_docs(out, tdocs + beg, end - beg);
+                rc = emit_entries(b, tent + beg, end - beg, tdx_term_positional(t[0]), out);
         }
     }
     if (rc)
@@ -626,25 +689,29 @@ int tdx_gram_emit(tdx_gram_builder *b, tdx_postings *out, tdx_err *err)
 /* ---- query side ---- */
 
 static int push_qterm(tdx_qterm *out, size_t cap, size_t *n, uint8_t cls, const uint8_t *s,
-                      size_t len, uint8_t part)
+                      size_t len, uint8_t part, size_t off)
 {
     if (*n >= cap)
+        return TDX_ELIMIT;
+    if (off > UINT16_MAX)
         return TDX_ELIMIT;
     tdx_qterm *t = &out[(*n)++];
     t->term[0] = cls;
     memcpy(t->term + 1, s, len);
     t->len = (uint8_t)(len + 1);
     t->part = part;
+    t->off = (uint16_t)off;
     return 0;
 }
 
 int tdx_query_terms(const uint8_t *q, size_t len, tdx_qterm *out, size_t cap, size_t *out_n,
-                    int *out_exact)
+                    int *out_exact, int *out_posexact)
 {
-    size_t n = 0, nonascii = 0, words = 0, other = 0;
+    size_t n = 0, nonascii = 0, words = 0, other = 0, lone = 0, long_frags = 0;
     const uint8_t *p = q, *end = q + len;
     const uint8_t *prev = NULL; /* start of previous adjacent non-ASCII char */
     size_t prev_len = 0;
+    size_t pos = 0; /* characters so far */
     int rc = 0;
     while (p < end && rc == 0) {
         uint8_t c = *p;
@@ -661,10 +728,14 @@ int tdx_query_terms(const uint8_t *q, size_t len, tdx_qterm *out, size_t cap, si
                 /* A fragment longer than half a window may straddle two
                  * windows of a long indexed word: leave it to verification. */
                 if (wl <= TDX_WORD_MAX / 2)
-                    rc = push_qterm(out, cap, &n, TDX_TERM_WORD, w, wl, part);
+                    rc = push_qterm(out, cap, &n, TDX_TERM_WORD, w, wl, part, pos);
+                else
+                    long_frags++;
+                pos += wl;
             } else {
                 other++;
                 p++;
+                pos++;
             }
             continue;
         }
@@ -674,6 +745,7 @@ int tdx_query_terms(const uint8_t *q, size_t len, tdx_qterm *out, size_t cap, si
             other++;
             prev = NULL;
             p += l;
+            pos++;
             continue;
         }
         nonascii++;
@@ -681,14 +753,17 @@ int tdx_query_terms(const uint8_t *q, size_t len, tdx_qterm *out, size_t cap, si
             uint8_t bg[8];
             memcpy(bg, prev, prev_len);
             memcpy(bg + prev_len, p, l);
-            rc = push_qterm(out, cap, &n, TDX_TERM_BIGRAM, bg, prev_len + l, TDX_PART_EXACT);
+            rc = push_qterm(out, cap, &n, TDX_TERM_BIGRAM, bg, prev_len + l, TDX_PART_EXACT,
+                            pos - 1);
         } else if (p + l >= end || p[l] < 0x80) {
-            /* A lone non-ASCII character: its unigram. */
-            rc = push_qterm(out, cap, &n, TDX_TERM_UNIGRAM, p, l, TDX_PART_EXACT);
+            /* A lone non-ASCII character: its unigram (no positions). */
+            rc = push_qterm(out, cap, &n, TDX_TERM_UNIGRAM, p, l, TDX_PART_EXACT, pos);
+            lone++;
         }
         prev = p;
         prev_len = l;
         p += l;
+        pos++;
     }
     if (rc)
         return rc;
@@ -697,5 +772,8 @@ int tdx_query_terms(const uint8_t *q, size_t len, tdx_qterm *out, size_t cap, si
      * characters, or one ASCII word fragment found through the dictionary. */
     *out_exact = (other == 0 && words == 0 && (nonascii == 1 || nonascii == 2)) ||
                  (other == 0 && nonascii == 0 && words == 1 && n == 1);
+    /* Proved by positions: every character of the query is covered by a
+     * positional term at its offset. */
+    *out_posexact = n > 0 && other == 0 && lone == 0 && long_frags == 0;
     return 0;
 }

@@ -8,18 +8,19 @@
  *   'w' word          every maximal run of ASCII letters and digits
  *                     (lower-case once normalized), cut at TDX_WORD_MAX bytes
  *   'f' name 0x1f v   a metadata field with its normalized value
- *   'e' / 'c' / 'p'   entity, category and pattern ids (4 bytes big-endian);
- *                     'p' entries carry the hits of the pattern as payload
- * ASCII punctuation and spaces are not indexed.  Together the classes make
- * any substring of the normalized text findable: a query is cut into the
- * same terms, the postings are intersected, and, unless the terms already
- * prove the match, candidates are verified against the text.
+ *   'e' / 'c' / 'p'   entity, category and pattern ids (4 bytes big-endian)
+ * ASCII punctuation and spaces are not indexed.  Bigrams and words carry
+ * their positions (character offsets in the normalized text) as payload,
+ * see postings.h.  Together the classes make any substring of the
+ * normalized text findable: a query is cut into the same terms with their
+ * offsets in the query, the postings are intersected, and the match is
+ * proved by the doc lists alone (one or two CJK characters, a lone word
+ * fragment), by positions (terms at the right distances), or, for queries
+ * with characters the index does not hold, by the document's text.
  *
  * A tdx_gram_builder collects the terms of a batch of documents (numbered
  * 0, 1, 2, ... within the batch) and emits them as a tdx_postings sorted by
- * term bytes.  Repeats within a document are dropped as they arrive, using
- * each term's last document; terms get dense per-batch ids through an
- * open-addressing table so the final sort is a counting sort by id.
+ * term bytes, with the positions of positional terms.
  *
  * Threading: a builder belongs to one worker.
  */
@@ -60,8 +61,9 @@ int tdx_gram_builder_reserve(tdx_gram_builder *b, size_t text_bytes);
 
 /**
  * Add the unigram, bigram and word terms of normalized UTF-8 text for batch
- * document `doc`.  Documents must be added in increasing order.  With
- * grams == 0 only words are skipped too (entity-only profile: nothing).
+ * document `doc`, with positions counted from 0 at the start of text.
+ * Documents must be added in increasing order, each with one call (a
+ * second call for the same document would restart its positions).
  */
 int tdx_gram_add_text(tdx_gram_builder *b, uint32_t doc, const uint8_t *text, size_t len);
 /** Add one explicit term (fields, entities, categories) for `doc`. */
@@ -83,13 +85,20 @@ size_t tdx_gram_nterms(const tdx_gram_builder *b);
 
 /**
  * Query side: the terms a substring query needs.  For normalized query text
- * q, fills `terms` (each prefixed by its class byte) with the terms every
- * matching document must contain, and reports through *out_exact whether
- * containing them all already proves the match (1-2 non-ASCII characters,
- * or one whole ASCII word bounded inside the query).  Word fragments that
- * touch an end of the query are returned separately in `partial` with the
- * kind of match the dictionary must do: TDX_PART_PREFIX (word starts with),
- * TDX_PART_SUFFIX (ends with), TDX_PART_INFIX (contains).
+ * q, fills `out` (each term prefixed by its class byte) with terms every
+ * matching document must contain, each with its offset in the query in
+ * characters (for a word fragment: where the fragment starts).  Bigrams
+ * cover every adjacent pair of non-ASCII characters; a lone non-ASCII
+ * character gives its unigram; ASCII runs give word terms with the kind of
+ * match the dictionary of indexed words must do: TDX_PART_EXACT (a whole
+ * word), TDX_PART_PREFIX (a word starting with it: the run ends the query),
+ * TDX_PART_SUFFIX (a word ending with it: the run starts the query) or
+ * TDX_PART_INFIX (both: the query is one run).
+ *   *out_exact    containing all the terms proves the match (one or two
+ *                 non-ASCII characters, or one ASCII run)
+ *   *out_posexact having every term at its offset from a common start
+ *                 proves the match (no character the index does not hold,
+ *                 no lone unigram, no fragment too long to have a term)
  */
 enum { TDX_PART_EXACT = 0, TDX_PART_PREFIX = 1, TDX_PART_SUFFIX = 2, TDX_PART_INFIX = 3 };
 
@@ -97,9 +106,10 @@ typedef struct tdx_qterm {
     uint8_t term[TDX_WORD_MAX + 8];
     uint8_t len;
     uint8_t part; /* TDX_PART_* (words only; EXACT for grams) */
+    uint16_t off; /* offset in the query, in characters */
 } tdx_qterm;
 
 int tdx_query_terms(const uint8_t *q, size_t len, tdx_qterm *out, size_t cap, size_t *out_n,
-                    int *out_exact);
+                    int *out_exact, int *out_posexact);
 
 #endif

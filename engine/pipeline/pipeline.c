@@ -43,6 +43,13 @@
 #include <unistd.h>
 
 #define KEY_MAX 400
+/* Memory per byte of batch text, measured on generated notices: a batch
+ * holds its text (arena), the normalized text's postings with positions,
+ * hits and compressed text (BATCH_MEM); a worker's term builder holds one
+ * batch's pairs and their sort buffer (WORKER_MEM).  --memory is split
+ * between them, so it bounds what the run holds, not just what is queued. */
+#define BATCH_MEM 6
+#define WORKER_MEM 12
 #define FIELD_VALUE_MAX 200 /* bytes of a field value in its term; query.c cuts alike */
 /* Longest field name indexed: class byte, name, 0x1f and the longest value
  * must fit the TDX_FIELD_TERM_MAX + 8 bytes tdx_gram_add_term() takes. */
@@ -161,6 +168,10 @@ struct run {
     uint64_t file_records;
     int have_file;
     double last_progress;
+    /* recycled batches, buffers kept: pool guarded by pool_mu */
+    pthread_mutex_t pool_mu;
+    batch *pool;
+    size_t npool, max_pool;
     /* progress: rp guarded by prog_mu (written by the reader thread) */
     pthread_mutex_t prog_mu;
     tdx_read_progress rp;
@@ -232,18 +243,65 @@ static inline const char *astr(const batch *b, uint32_t off)
 
 /* ---- reader thread ---- */
 
+/*
+ * A committed batch goes back to the pool with its buffers, emptied: the
+ * next batch reuses memory that is already mapped instead of faulting in
+ * fresh pages (measured: page faults were a fifth of a run's time).
+ */
+static void batch_recycle(run *p, batch *b)
+{
+    pthread_mutex_lock(&p->pool_mu);
+    int keep = p->npool < p->max_pool;
+    if (keep) {
+        tdx_buf_reset(&b->arena);
+        tdx_buf_reset(&b->z);
+        tdx_postings_reset(&b->post);
+        b->ndocs = b->nkv = b->ninputs = b->nhits = 0;
+        b->rejects = 0;
+        b->dict = NULL;
+        b->budget = 0;
+        memset(&b->t, 0, sizeof b->t);
+        b->next = p->pool;
+        p->pool = b;
+        p->npool++;
+    }
+    pthread_mutex_unlock(&p->pool_mu);
+    if (!keep)
+        batch_free(b);
+}
+
+static void pool_free(run *p)
+{
+    while (p->pool) {
+        batch *b = p->pool;
+        p->pool = b->next;
+        batch_free(b);
+    }
+    p->npool = 0;
+}
+
 static int new_batch(run *p)
 {
-    size_t want = p->batch_bytes * 3;
+    size_t want = p->batch_bytes * BATCH_MEM;
     if (tdx_budget_acquire(&p->budget, want) != 0)
         return TDX_ECANCELED;
-    batch *b = tdx_calloc(1, sizeof *b);
+    pthread_mutex_lock(&p->pool_mu);
+    batch *b = p->pool;
+    if (b) {
+        p->pool = b->next;
+        p->npool--;
+        b->next = NULL;
+    }
+    pthread_mutex_unlock(&p->pool_mu);
     if (b == NULL) {
-        tdx_budget_release(&p->budget, want);
-        return TDX_ENOMEM;
+        b = tdx_calloc(1, sizeof *b);
+        if (b == NULL) {
+            tdx_budget_release(&p->budget, want);
+            return TDX_ENOMEM;
+        }
+        tdx_postings_init(&b->post);
     }
     b->budget = want;
-    tdx_postings_init(&b->post, 0);
     /* The arena is filled to about batch_bytes: reserve it once instead of
      * doubling (and copying) its way up. */
     if (tdx_buf_grow(&b->arena, p->batch_bytes + (p->batch_bytes >> 3))) {
@@ -311,7 +369,7 @@ static int dispatch(run *p)
     if (!p->dict_tried && p->dict == NULL && b->ndocs)
         train_dict(p, b);
     /* A batch that outgrew its share (one huge document) takes the rest now. */
-    size_t need = b->arena.len * 3;
+    size_t need = b->arena.len * BATCH_MEM;
     if (need > b->budget) {
         if (tdx_budget_acquire(&p->budget, need - b->budget) != 0) {
             tdx_budget_release(&p->budget, b->budget);
@@ -839,8 +897,9 @@ static void writer_loop(run *p)
                 if (rc)
                     fail(p, &err, rc);
             }
-            tdx_budget_release(&p->budget, w->budget);
-            batch_free(w);
+            size_t held = w->budget;
+            batch_recycle(p, w);
+            tdx_budget_release(&p->budget, held);
         }
     }
     while (pending) {
@@ -950,6 +1009,7 @@ int tdx_pipeline_run(const tdx_pipeline_opts *o, tdx_run_stats *st, tdx_err *err
     p->t0 = now_s();
     pthread_mutex_init(&p->err_mu, NULL);
     pthread_mutex_init(&p->prog_mu, NULL);
+    pthread_mutex_init(&p->pool_mu, NULL);
     int rc = 0, budget_ok = 0, started_workers = 0, reader_started = 0;
     if (o->index_path == NULL || o->watchlist_path == NULL)
         return tdx_err_set(err, TDX_EINVAL, "index and watch list are required");
@@ -962,11 +1022,15 @@ int tdx_pipeline_run(const tdx_pipeline_opts *o, tdx_run_stats *st, tdx_err *err
     st->threads = p->nworkers;
     size_t mem = o->memory_limit ? o->memory_limit : ((size_t)512 << 20);
     size_t slots = (size_t)p->nworkers * 2 + 3; /* batches that can be in flight */
-    p->batch_bytes = o->batch_bytes ? o->batch_bytes : mem / (3 * slots);
+    p->batch_bytes = o->batch_bytes ? o->batch_bytes
+                                    : mem / (BATCH_MEM * slots + WORKER_MEM * (size_t)p->nworkers);
     if (p->batch_bytes > ((size_t)64 << 20))
         p->batch_bytes = (size_t)64 << 20;
     if (p->batch_bytes < ((size_t)64 << 10))
         p->batch_bytes = (size_t)64 << 10;
+    /* Recycled batches are counted in the budget like the ones in flight
+     * (a pooled batch's memory is what its successor will use). */
+    p->max_pool = slots;
 
     tdx_store_opts so = {0, 1, 0, 0};
     rc = tdx_store_open(o->index_path, &so, &p->store, err);
@@ -1005,7 +1069,11 @@ int tdx_pipeline_run(const tdx_pipeline_opts *o, tdx_run_stats *st, tdx_err *err
     }
     if (rc)
         goto done;
-    rc = tdx_budget_init(&p->budget, mem);
+    /* What the workers' builders hold is set aside; the rest is for batches. */
+    size_t worker_part = WORKER_MEM * p->batch_bytes * (size_t)p->nworkers;
+    rc = tdx_budget_init(&p->budget, mem > worker_part + p->batch_bytes * BATCH_MEM
+                                         ? mem - worker_part
+                                         : p->batch_bytes * BATCH_MEM);
     if (rc)
         goto done;
     budget_ok = 1;
@@ -1100,6 +1168,8 @@ done:
     tdx_free(p->file_path);
     pthread_mutex_destroy(&p->err_mu);
     pthread_mutex_destroy(&p->prog_mu);
+    pool_free(p);
+    pthread_mutex_destroy(&p->pool_mu);
     st->seconds = now_s() - p->t0;
     st->peak_rss = tdx_peak_rss();
     return rc;

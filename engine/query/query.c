@@ -70,7 +70,23 @@ typedef struct qnode {
     tdx_docset S, P;
     int exact; /* S == P */
     int evaluated;
+    /* substrings proved by positions (eval_substring): one group per query
+     * term, each the cursors of the indexed terms it stands for */
+    struct qpos *qp;
+    size_t nqp;
 } qnode;
+
+/* One query term for positional proof: its offset in the query and the
+ * indexed terms standing for it, each with the shift from the indexed
+ * term's position to the query term's (a fragment at the end of a word). */
+typedef struct qpos {
+    uint32_t off;
+    tdx_poscur **cur;
+    uint32_t *shift;
+    size_t n;
+    uint32_t *buf; /* this doc's positions of the group, merged */
+    size_t nbuf, cap;
+} qpos;
 
 struct tdx_query {
     qnode *root;
@@ -288,10 +304,23 @@ int tdx_qctx_text(tdx_qctx *q, uint32_t id, tdx_buf *out, tdx_err *err)
 
 /* ---- nodes ---- */
 
+static void qpos_free(qpos *g, size_t n)
+{
+    for (size_t i = 0; g && i < n; i++) {
+        for (size_t k = 0; k < g[i].n; k++)
+            tdx_store_poscur_close(g[i].cur[k]);
+        tdx_free(g[i].cur);
+        tdx_free(g[i].shift);
+        tdx_free(g[i].buf);
+    }
+    tdx_free(g);
+}
+
 static void node_free(qnode *n)
 {
     if (n == NULL)
         return;
+    qpos_free(n->qp, n->nqp);
     for (size_t i = 0; i < n->nkids; i++)
         node_free(n->kids[i]);
     tdx_free(n->kids);
@@ -1372,6 +1401,169 @@ static int word_postings(tdx_qctx *q, const tdx_qterm *t, tdx_docset *out, tdx_e
     return rc ? rc : w.rc;
 }
 
+/* Dictionary words a fragment stands for, for positional proof. */
+typedef struct word_list {
+    const uint8_t *frag;
+    size_t len;
+    int part;
+    tdx_buf terms; /* each: u8 length, bytes */
+    size_t n;
+    int too_many;  /* more than is worth a cursor each, or a possible window */
+} word_list;
+
+#define QPOS_MAX_WORDS 64
+
+static int word_list_visit(void *ctx, const uint8_t *term, size_t len)
+{
+    word_list *w = ctx;
+    const uint8_t *word = term + 1;
+    size_t wl = len - 1;
+    int ok = w->part == TDX_PART_PREFIX
+                 ? wl >= w->len && memcmp(word, w->frag, w->len) == 0
+                 : wl >= w->len && memcmp(word + wl - w->len, w->frag, w->len) == 0;
+    if (!ok)
+        return 0;
+    /* A 64-byte term may be a window of a longer run, not a word: its ends
+     * are not word ends, so positions cannot prove the match. */
+    if (wl >= TDX_WORD_MAX || ++w->n > QPOS_MAX_WORDS) {
+        w->too_many = 1;
+        return 1;
+    }
+    uint8_t l = (uint8_t)len;
+    if (tdx_buf_putc(&w->terms, l) || tdx_buf_append(&w->terms, term, len)) {
+        w->too_many = 1; /* out of memory: fall back to reading the text */
+        return 1;
+    }
+    return 0;
+}
+
+/*
+ * Cursors for proving a substring by positions: every term of the query at
+ * its offset.  Leaves n->qp NULL (text verification) when a fragment stands
+ * for too many words or for something that may not be a word.
+ */
+static int setup_positions(tdx_qctx *q, qnode *n, const tdx_qterm *terms, size_t nt,
+                           tdx_err *err)
+{
+    qpos *g = tdx_calloc(nt, sizeof *g);
+    if (g == NULL)
+        return tdx_err_set(err, TDX_ENOMEM, "out of memory");
+    int rc = 0, give_up = 0;
+    for (size_t i = 0; rc == 0 && !give_up && i < nt; i++) {
+        const tdx_qterm *t = &terms[i];
+        g[i].off = t->off;
+        word_list wl = {t->term + 1, (size_t)t->len - 1, t->part, TDX_BUF_INIT, 0, 0};
+        if (t->term[0] == TDX_TERM_WORD && t->part != TDX_PART_EXACT) {
+            rc = tdx_store_terms(q->t, TDX_TERM_WORD, t->part == TDX_PART_PREFIX ? wl.frag : NULL,
+                                 t->part == TDX_PART_PREFIX ? wl.len : 0, word_list_visit, &wl,
+                                 err);
+            if (rc == 0 && wl.too_many)
+                give_up = 1;
+        } else {
+            rc = tdx_buf_putc(&wl.terms, t->len) || tdx_buf_append(&wl.terms, t->term, t->len)
+                     ? tdx_err_set(err, TDX_ENOMEM, "out of memory")
+                     : 0;
+            wl.n = 1;
+        }
+        if (rc == 0 && !give_up && wl.n) {
+            g[i].cur = tdx_calloc(wl.n, sizeof *g[i].cur);
+            g[i].shift = tdx_calloc(wl.n, sizeof *g[i].shift);
+            if (!g[i].cur || !g[i].shift)
+                rc = tdx_err_set(err, TDX_ENOMEM, "out of memory");
+            const uint8_t *pp = wl.terms.p;
+            for (size_t k = 0; rc == 0 && k < wl.n; k++) {
+                size_t l = *pp++;
+                rc = tdx_store_poscur_open(q->t, pp, l, &g[i].cur[k], err);
+                /* A suffix fragment sits at the end of its word. */
+                g[i].shift[k] = t->part == TDX_PART_SUFFIX ? (uint32_t)(l - 1 - wl.len) : 0;
+                g[i].n = k + 1;
+                pp += l;
+            }
+        }
+        tdx_buf_free(&wl.terms);
+    }
+    if (rc || give_up) {
+        qpos_free(g, nt);
+        return rc;
+    }
+    n->qp = g;
+    n->nqp = nt;
+    return 0;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static int has_u32(const uint32_t *v, size_t n, uint32_t x)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (v[mid] < x)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < n && v[lo] == x;
+}
+
+/* Does doc id hold every term of the query at its offset from one start? */
+static int positions_hold(qnode *n, uint32_t id, int *out, tdx_err *err)
+{
+    *out = 0;
+    size_t anchor = 0;
+    for (size_t i = 0; i < n->nqp; i++) {
+        qpos *g = &n->qp[i];
+        g->nbuf = 0;
+        for (size_t k = 0; k < g->n; k++) {
+            const uint32_t *pos;
+            size_t np;
+            int got = tdx_store_poscur_get(g->cur[k], id, &pos, &np, err);
+            if (got < 0)
+                return got;
+            if (got == 0)
+                continue;
+            if (g->nbuf + np > g->cap) {
+                size_t cap = g->cap ? g->cap : 64;
+                while (cap < g->nbuf + np)
+                    cap *= 2;
+                uint32_t *nb = tdx_reallocarray(g->buf, cap, sizeof *nb);
+                if (nb == NULL)
+                    return tdx_err_set(err, TDX_ENOMEM, "out of memory");
+                g->buf = nb;
+                g->cap = cap;
+            }
+            for (size_t j = 0; j < np; j++)
+                g->buf[g->nbuf++] = pos[j] + g->shift[k];
+        }
+        if (g->nbuf == 0)
+            return 0; /* a term missing from this doc */
+        if (g->n > 1)
+            qsort(g->buf, g->nbuf, sizeof *g->buf, cmp_u32);
+        if (g->nbuf < n->qp[anchor].nbuf || i == 0)
+            anchor = i;
+    }
+    /* Every start the rarest term allows, checked against the others. */
+    const qpos *a = &n->qp[anchor];
+    for (size_t j = 0; j < a->nbuf; j++) {
+        if (a->buf[j] < a->off)
+            continue;
+        uint32_t start = a->buf[j] - a->off;
+        size_t i;
+        for (i = 0; i < n->nqp; i++)
+            if (i != anchor && !has_u32(n->qp[i].buf, n->qp[i].nbuf, start + n->qp[i].off))
+                break;
+        if (i == n->nqp) {
+            *out = 1;
+            return 0;
+        }
+    }
+    return 0;
+}
+
 typedef struct qt_plan {
     tdx_qterm t;
     uint64_t count;
@@ -1389,11 +1581,13 @@ static int eval_substring(tdx_qctx *q, qnode *n, tdx_err *err)
 {
     tdx_qterm terms[QTERMS_MAX];
     size_t nt = 0;
-    int exact = 0;
-    int rc = tdx_query_terms((const uint8_t *)n->str, n->len, terms, QTERMS_MAX, &nt, &exact);
+    int exact = 0, posexact = 0;
+    int rc = tdx_query_terms((const uint8_t *)n->str, n->len, terms, QTERMS_MAX, &nt, &exact,
+                             &posexact);
     if (rc == TDX_ELIMIT) {
         nt = QTERMS_MAX; /* use the first terms as a filter; verification decides */
         exact = 0;
+        posexact = 0;
     } else if (rc) {
         return tdx_err_set(err, rc, "cannot cut the query into terms");
     }
@@ -1450,6 +1644,10 @@ static int eval_substring(tdx_qctx *q, qnode *n, tdx_err *err)
     if (drop_deleted(q, &n->P))
         return tdx_err_set(err, TDX_ENOMEM, "out of memory");
     n->exact = exact;
+    /* Candidates are then proved by positions when the query allows it,
+     * which reads postings instead of documents. */
+    if (!exact && posexact && n->P.n)
+        return setup_positions(q, n, terms, nt, err);
     return 0;
 }
 
@@ -1755,6 +1953,8 @@ static int eval_doc(tdx_qctx *q, const qnode *n, uint32_t id, int *out, tdx_err 
     int rc = 0;
     switch (n->kind) {
     case N_SUB:
+        if (n->qp)
+            return positions_hold((qnode *)n, id, out, err);
         rc = doc_norm(q, id, err);
         *out = rc == 0 && memmem(q->nout.text.p, q->nout.text.len, n->str, n->len) != NULL;
         return rc;

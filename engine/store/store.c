@@ -53,11 +53,16 @@
  *   entities    be32 entity id -> vint category, name bytes
  *   categories  be32 category id -> name bytes
  *   post.a / post.b   main postings, term-major:
- *               term 0x00 be32(first doc id) -> vint n, then n-1 x vint (doc[i] - doc[i-1])
+ *               term 0x00 be32(first doc id) -> vint n, then n entries: the first is
+ *               its positions only, the others vint (doc[i] - doc[i-1]) then positions;
+ *               positions are present for bigram and word terms only ('b', 'w'):
+ *               vint count, vint first, count-1 x vint delta (see common/postings.h)
  *               blocks of one term are consecutive and ascending; at most
- *               POST_BLOCK_MAX docs per block
+ *               POST_BLOCK_MAX docs and POST_BLOCK_BYTES bytes per block (a
+ *               block may exceed the byte limit only with a single entry)
  *   postseg     postings segments, one per written batch, batch-major:
- *               be32(seg) term -> vint n, vint (doc[0] - seg), n-1 x vint deltas
+ *               be32(seg) term -> vint n, then n entries: vint (doc[i] - previous,
+ *               the first relative to seg) then positions, as in the main tree
  *               seg = first doc id the batch added
  *
  * Terms are a class byte followed by bytes (see index/index.h): 'u' 'b'
@@ -101,6 +106,10 @@
 #include <zstd.h>
 
 #define POST_BLOCK_MAX 1024
+/* Values up to about 2 KB sit inside LMDB's 4 KB leaf pages; larger ones
+ * take whole overflow pages each, and positions made many blocks land just
+ * above a page boundary.  Blocks stay under this size (past one entry). */
+#define POST_BLOCK_BYTES 1900
 #define DATES_PER_BLOCK 1024
 #define DEFAULT_MAP_SIZE ((size_t)16 << 30)
 /* Bytes of postings one merge transaction writes at most.  It bounds the
@@ -1153,6 +1162,9 @@ static int write_batch_txn(tdx_store *s, const tdx_store_batch *b, int replace,
             if (id == 0)
                 continue;
             e = tdx_buf_put_varint(&w->rec, id - prev);
+            tdx_span pay = tdx_postings_payload(p, k);
+            if (e == 0 && pay.len)
+                e = tdx_buf_append(&w->rec, pay.p, pay.len);
             prev = id;
         }
         if (e) {
@@ -1676,12 +1688,40 @@ int tdx_store_find_key(tdx_rtxn *t, const char *key, size_t len, uint32_t *out_i
     return 0;
 }
 
+/* Where an entry's payload lies in a block value (offsets from its start). */
+typedef struct pay_span {
+    uint32_t off, len;
+} pay_span;
+
+typedef struct pay_vec {
+    pay_span *v;
+    size_t n, cap;
+} pay_vec;
+
+/* Skip one positions payload (postings.h); 0 if malformed. */
+static size_t skip_positions(rd *r)
+{
+    const uint8_t *start = r->p;
+    uint64_t h = rd_vint(r);
+    if (!r->bad && (h & 1)) {
+        uint64_t m = rd_vint(r);
+        if (r->bad || m == 0 || m > (uint64_t)(r->end - r->p))
+            return 0;
+        for (uint64_t i = 0; i < m && !r->bad; i++)
+            rd_vint(r);
+    }
+    return r->bad ? 0 : (size_t)(r->p - start);
+}
+
 /*
  * Append the docs of one postings block to out.  Main blocks: the first doc
- * is `base` (from the key) and n-1 deltas follow.  Segment blocks: n deltas
- * follow, the first relative to `base` (the segment id, may be 0).
+ * is `base` (from the key) and the others are deltas.  Segment blocks:
+ * every doc is a delta, the first relative to `base` (the segment id).  In
+ * positional blocks each entry is followed by its positions; when `pays` is
+ * given, their place in the value is recorded for every entry.
  */
-static int decode_block(const MDB_val *v, uint32_t base, int seg_block, tdx_docset *out)
+static int decode_block(const MDB_val *v, uint32_t base, int seg_block, int positional,
+                        tdx_docset *out, pay_vec *pays)
 {
     rd r = {v->mv_data, (const uint8_t *)v->mv_data + v->mv_size, 0};
     uint64_t n = rd_vint(&r);
@@ -1689,6 +1729,16 @@ static int decode_block(const MDB_val *v, uint32_t base, int seg_block, tdx_docs
         return TDX_ECORRUPT;
     if (tdx_docset_reserve(out, (size_t)n))
         return TDX_ENOMEM;
+    if (pays && pays->n + n > pays->cap) {
+        size_t cap = pays->cap ? pays->cap : 64;
+        while (cap < pays->n + n)
+            cap *= 2;
+        pay_span *nv = tdx_reallocarray(pays->v, cap, sizeof *nv);
+        if (nv == NULL)
+            return TDX_ENOMEM;
+        pays->v = nv;
+        pays->cap = cap;
+    }
     uint64_t cur = base;
     for (uint64_t i = 0; i < n; i++) {
         if (i > 0 || seg_block) {
@@ -1700,6 +1750,14 @@ static int decode_block(const MDB_val *v, uint32_t base, int seg_block, tdx_docs
         if (r.bad || cur > UINT32_MAX || cur == 0 || (out->n && cur <= out->v[out->n - 1]))
             return TDX_ECORRUPT;
         out->v[out->n++] = (uint32_t)cur;
+        size_t at = (size_t)(r.p - (const uint8_t *)v->mv_data), plen = 0;
+        if (positional && (plen = skip_positions(&r)) == 0)
+            return TDX_ECORRUPT;
+        if (pays) {
+            pays->v[pays->n].off = (uint32_t)at;
+            pays->v[pays->n].len = (uint32_t)plen;
+            pays->n++;
+        }
     }
     return r.p == r.end ? 0 : TDX_ECORRUPT;
 }
@@ -1750,7 +1808,8 @@ int tdx_store_postings(tdx_rtxn *t, const uint8_t *term, size_t len, tdx_docset 
     MDB_val k = mval(kb, (size_t)kl), v;
     int g = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
     while (g == 0 && k.mv_size == (size_t)kl && memcmp(k.mv_data, kb, len + 1) == 0) {
-        rc = decode_block(&v, tdx_be32_get((const uint8_t *)k.mv_data + len + 1), 0, out);
+        rc = decode_block(&v, tdx_be32_get((const uint8_t *)k.mv_data + len + 1), 0,
+                          tdx_term_positional(term[0]), out, NULL);
         if (rc)
             break;
         g = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
@@ -1769,7 +1828,7 @@ int tdx_store_postings(tdx_rtxn *t, const uint8_t *term, size_t len, tdx_docset 
             continue;
         if (g)
             return lmdb_err(err, g, "cannot read postings");
-        rc = decode_block(&v, t->segs[i], 1, out);
+        rc = decode_block(&v, t->segs[i], 1, tdx_term_positional(term[0]), out, NULL);
     }
     if (rc == TDX_ENOMEM)
         return tdx_err_set(err, rc, "out of memory");
@@ -1817,6 +1876,182 @@ int tdx_store_postings_count(tdx_rtxn *t, const uint8_t *term, size_t len, uint6
     }
     *out_n = total;
     return 0;
+}
+
+/* ---- positions ---- */
+
+struct tdx_poscur {
+    tdx_rtxn *t;
+    uint8_t term[512];
+    size_t len;
+    MDB_dbi main;
+    uint32_t floor;   /* segments above this hold part of the term */
+    MDB_cursor *cur;
+    /* the block in hand */
+    MDB_val val;
+    tdx_docset docs;
+    pay_vec spans;
+    int loaded;
+    uint32_t last_asked;
+    uint32_t *pos;
+    size_t cap_pos;
+};
+
+int tdx_store_poscur_open(tdx_rtxn *t, const uint8_t *term, size_t len, tdx_poscur **out_c,
+                          tdx_err *err)
+{
+    if (len == 0 || len > 500 || !tdx_term_positional(term[0]))
+        return tdx_err_set(err, TDX_EINVAL, "not a positional term");
+    int rc = load_segments(t, err);
+    if (rc)
+        return rc;
+    tdx_poscur *c = tdx_calloc(1, sizeof *c);
+    if (c == NULL)
+        return tdx_err_set(err, TDX_ENOMEM, "out of memory");
+    c->t = t;
+    memcpy(c->term, term, len);
+    c->len = len;
+    c->main = route(t, term, len, &c->floor);
+    rc = mdb_cursor_open(t->txn, c->main, &c->cur);
+    if (rc) {
+        tdx_free(c);
+        return lmdb_err(err, rc, "cannot read postings");
+    }
+    *out_c = c;
+    return 0;
+}
+
+void tdx_store_poscur_close(tdx_poscur *c)
+{
+    if (c == NULL)
+        return;
+    mdb_cursor_close(c->cur);
+    tdx_docset_free(&c->docs);
+    tdx_free(c->spans.v);
+    tdx_free(c->pos);
+    tdx_free(c);
+}
+
+static int poscur_load(tdx_poscur *c, const MDB_val *v, uint32_t base, int seg_block)
+{
+    c->docs.n = 0;
+    c->spans.n = 0;
+    c->val = *v;
+    c->loaded = 0;
+    int rc = decode_block(v, base, seg_block, 1, &c->docs, &c->spans);
+    if (rc == 0)
+        c->loaded = 1;
+    return rc;
+}
+
+/* Load the block that would hold doc: the segment it falls in (segments
+ * hold docs above every main block's), else the main tree's last block of
+ * the term starting at or before it.  *found = 0 when there is none. */
+static int poscur_seek(tdx_poscur *c, uint32_t doc, int *found)
+{
+    *found = 0;
+    uint32_t seg = 0;
+    for (size_t i = 0; i < c->t->nsegs; i++)
+        if (c->t->segs[i] > c->floor && c->t->segs[i] <= doc)
+            seg = c->t->segs[i];
+    if (seg) {
+        uint8_t sk[520];
+        tdx_be32_put(sk, seg);
+        memcpy(sk + 4, c->term, c->len);
+        MDB_val skv = mval(sk, c->len + 4), sv;
+        int sg = mdb_get(c->t->txn, c->t->s->dbi[DB_POSTSEG], &skv, &sv);
+        if (sg == MDB_NOTFOUND)
+            return 0;
+        if (sg)
+            return TDX_EIO;
+        *found = 1;
+        return poscur_load(c, &sv, seg, 1);
+    }
+    uint8_t kb[520];
+    int kl = term_key_main(c->term, c->len, doc, kb);
+    MDB_val k = mval(kb, (size_t)kl), v;
+    int g = mdb_cursor_get(c->cur, &k, &v, MDB_SET_RANGE);
+    if (g != 0 && g != MDB_NOTFOUND)
+        return TDX_EIO;
+    if (g == 0 && k.mv_size == (size_t)kl && memcmp(k.mv_data, kb, c->len + 1) == 0 &&
+        tdx_be32_get((const uint8_t *)k.mv_data + c->len + 1) == doc) {
+        *found = 1;
+        return poscur_load(c, &v, doc, 0);
+    }
+    /* The block before, if it is this term's, starts below doc. */
+    g = mdb_cursor_get(c->cur, &k, &v, g == MDB_NOTFOUND ? MDB_LAST : MDB_PREV);
+    if (g == MDB_NOTFOUND)
+        return 0;
+    if (g)
+        return TDX_EIO;
+    if (k.mv_size != (size_t)kl || memcmp(k.mv_data, kb, c->len + 1) != 0)
+        return 0;
+    *found = 1;
+    return poscur_load(c, &v, tdx_be32_get((const uint8_t *)k.mv_data + c->len + 1), 0);
+}
+
+int tdx_store_poscur_get(tdx_poscur *c, uint32_t doc, const uint32_t **out_pos, size_t *out_n,
+                         tdx_err *err)
+{
+    if (doc < c->last_asked)
+        return tdx_err_set(err, TDX_EINVAL, "positions asked out of order");
+    c->last_asked = doc;
+    int rc = 0;
+    if (!c->loaded || c->docs.n == 0 || doc < c->docs.v[0] || doc > c->docs.v[c->docs.n - 1]) {
+        int found;
+        rc = poscur_seek(c, doc, &found);
+        if (rc == TDX_ENOMEM)
+            return tdx_err_set(err, rc, "out of memory");
+        if (rc)
+            return tdx_err_set(err, TDX_ECORRUPT, "postings of a term are corrupt");
+        if (!found)
+            return 0;
+    }
+    /* Binary search in the block. */
+    size_t lo = 0, hi = c->docs.n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (c->docs.v[mid] < doc)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == c->docs.n || c->docs.v[lo] != doc)
+        return 0;
+    const pay_span *sp = &c->spans.v[lo];
+    rd r = {(const uint8_t *)c->val.mv_data + sp->off,
+            (const uint8_t *)c->val.mv_data + sp->off + sp->len, 0};
+    uint64_t h = rd_vint(&r), n = 1;
+    if (!r.bad && (h & 1)) {
+        uint64_t m = rd_vint(&r);
+        if (m == 0 || m > sp->len)
+            r.bad = 1;
+        n += m;
+    }
+    if (r.bad)
+        return tdx_err_set(err, TDX_ECORRUPT, "positions of a term are corrupt");
+    if (n > c->cap_pos) {
+        uint32_t *np = tdx_reallocarray(c->pos, (size_t)n, sizeof *np);
+        if (np == NULL)
+            return tdx_err_set(err, TDX_ENOMEM, "out of memory");
+        c->pos = np;
+        c->cap_pos = (size_t)n;
+    }
+    uint64_t p = h >> 1;
+    for (uint64_t i = 0; i < n; i++) {
+        if (i) {
+            uint64_t d = rd_vint(&r);
+            if (d == 0)
+                r.bad = 1;
+            p += d;
+        }
+        if (r.bad || p > UINT32_MAX)
+            return tdx_err_set(err, TDX_ECORRUPT, "positions of a term are corrupt");
+        c->pos[i] = (uint32_t)p;
+    }
+    *out_pos = c->pos;
+    *out_n = (size_t)n;
+    return 1;
 }
 
 typedef struct termvec {
@@ -2088,25 +2323,92 @@ static int delete_range(MDB_txn *txn, MDB_dbi dbi, const uint8_t *from, size_t f
     return rc;
 }
 
-/* Write docs as main blocks of at most POST_BLOCK_MAX with MDB_APPEND. */
+/* A term's entries collected while merging: docs and raw payloads. */
+typedef struct pending {
+    tdx_docset docs;
+    tdx_buf pay;
+    uint32_t *pay_end; /* [docs.n] */
+    size_t cap_end;
+    pay_vec spans;     /* decode scratch */
+} pending;
+
+static void pending_free(pending *pe)
+{
+    tdx_docset_free(&pe->docs);
+    tdx_buf_free(&pe->pay);
+    tdx_free(pe->pay_end);
+    tdx_free(pe->spans.v);
+}
+
+/* Decode a block into pe, keeping each entry's payload bytes. */
+static int pending_add_block(pending *pe, const MDB_val *v, uint32_t base, int seg_block,
+                             int positional)
+{
+    size_t n0 = pe->docs.n;
+    pe->spans.n = 0;
+    int rc = decode_block(v, base, seg_block, positional, &pe->docs, &pe->spans);
+    if (rc)
+        return rc;
+    if (pe->docs.n > pe->cap_end) {
+        size_t cap = pe->cap_end ? pe->cap_end : 256;
+        while (cap < pe->docs.n)
+            cap *= 2;
+        uint32_t *ne = tdx_reallocarray(pe->pay_end, cap, sizeof *ne);
+        if (ne == NULL)
+            return TDX_ENOMEM;
+        pe->pay_end = ne;
+        pe->cap_end = cap;
+    }
+    for (size_t i = 0; i < pe->spans.n; i++) {
+        const pay_span *sp = &pe->spans.v[i];
+        if (sp->len &&
+            tdx_buf_append(&pe->pay, (const uint8_t *)v->mv_data + sp->off, sp->len))
+            return TDX_ENOMEM;
+        if (pe->pay.len > UINT32_MAX)
+            return TDX_ELIMIT;
+        pe->pay_end[n0 + i] = (uint32_t)pe->pay.len;
+    }
+    return 0;
+}
+
+/* Write the entries as main blocks with MDB_APPEND: at most POST_BLOCK_MAX
+ * docs and, past the first entry, at most POST_BLOCK_BYTES of value. */
 static int flush_blocks(MDB_txn *txn, MDB_dbi dbi, const uint8_t *term, size_t tlen,
-                        const tdx_docset *d, tdx_buf *val, size_t *written)
+                        const pending *pe, tdx_buf *val, size_t *written)
 {
     uint8_t kb[520];
-    for (size_t i = 0; i < d->n; i += POST_BLOCK_MAX) {
-        size_t n = d->n - i < POST_BLOCK_MAX ? d->n - i : POST_BLOCK_MAX;
+    const tdx_docset *d = &pe->docs;
+    size_t i = 0;
+    while (i < d->n) {
+        /* Count what fits, then encode. */
+        size_t n = 0, bytes = TDX_VARINT_MAX;
+        while (i + n < d->n && n < POST_BLOCK_MAX) {
+            size_t e = i + n;
+            size_t pl = pe->pay_end[e] - (e ? pe->pay_end[e - 1] : 0);
+            size_t add = (n ? tdx_varint_len(d->v[e] - d->v[e - 1]) : 0) + pl;
+            if (n && bytes + add > POST_BLOCK_BYTES)
+                break;
+            bytes += add;
+            n++;
+        }
         tdx_buf_reset(val);
         if (tdx_buf_put_varint(val, n))
             return ENOMEM;
-        for (size_t j = 1; j < n; j++)
-            if (tdx_buf_put_varint(val, d->v[i + j] - d->v[i + j - 1]))
+        for (size_t j = 0; j < n; j++) {
+            size_t e = i + j;
+            if (j && tdx_buf_put_varint(val, d->v[e] - d->v[e - 1]))
                 return ENOMEM;
+            uint32_t ps = e ? pe->pay_end[e - 1] : 0;
+            if (pe->pay_end[e] > ps && tdx_buf_append(val, pe->pay.p + ps, pe->pay_end[e] - ps))
+                return ENOMEM;
+        }
         int kl = term_key_main(term, tlen, d->v[i], kb);
         MDB_val k = mval(kb, (size_t)kl), v = mval(val->p, val->len);
         int rc = mdb_put(txn, dbi, &k, &v, MDB_APPEND);
         if (rc)
             return rc;
         *written += val->len + (size_t)kl;
+        i += n;
     }
     return 0;
 }
@@ -2166,7 +2468,8 @@ static int merge_txn(tdx_store *s, int *out_done, tdx_err *err)
     char dst_name = rt.dst == s->dbi[DB_POST_A] ? 'a' : 'b';
     size_t nst = rt.nsegs + 1;
     mstream *st = tdx_calloc(nst, sizeof *st);
-    tdx_docset pend = {0};
+    pending pend;
+    memset(&pend, 0, sizeof pend);
     tdx_buf val = TDX_BUF_INIT;
     uint8_t *cur_term = tdx_malloc(520);
     size_t written = 0, cur_len = 0;
@@ -2222,7 +2525,9 @@ static int merge_txn(tdx_store *s, int *out_done, tdx_err *err)
             cur_len = tlen;
             break;
         }
-        pend.n = 0;
+        pend.docs.n = 0;
+        tdx_buf_reset(&pend.pay);
+        int positional = tdx_term_positional(cur_term[0]);
         /* Main blocks are copied as they are, except a short last block,
          * which is reopened so the segments' docs can fill it up. */
         mstream *m = &st[0];
@@ -2234,12 +2539,18 @@ static int merge_txn(tdx_store *s, int *out_done, tdx_err *err)
                 break;
             MDB_val k = m->k, v = m->v;
             uint32_t first = tdx_be32_get((const uint8_t *)k.mv_data + tl + 1);
-            /* Full blocks are copied as they are; a short one is decoded and
-             * the docs after it (more blocks or segments) are packed in. */
-            uint64_t n = 0;
-            tdx_varint_get(v.mv_data, (const uint8_t *)v.mv_data + v.mv_size, &n);
-            if (pend.n || n < POST_BLOCK_MAX) {
-                int drc = decode_block(&v, first, 0, &pend);
+            rc = mstream_step(m, MDB_NEXT);
+            if (rc)
+                break;
+            int last = !m->valid;
+            if (!last) {
+                mstream_term(m, &tt, &tl);
+                last = cmp_bytes(tt, tl, cur_term, tlen) != 0;
+            }
+            /* Blocks are copied as they are but the term's last, which is
+             * reopened so the segments' docs can fill it up. */
+            if (last) {
+                int drc = pending_add_block(&pend, &v, first, 0, positional);
                 if (drc) {
                     rc = drc == TDX_ENOMEM ? ENOMEM : MDB_CORRUPTED;
                     break;
@@ -2248,8 +2559,6 @@ static int merge_txn(tdx_store *s, int *out_done, tdx_err *err)
                 rc = mdb_put(txn, rt.dst, &k, &v, MDB_APPEND);
                 written += k.mv_size + v.mv_size;
             }
-            if (rc == 0)
-                rc = mstream_step(m, MDB_NEXT);
         }
         for (size_t i = 1; rc == 0 && i < nst; i++) {
             if (!st[i].valid)
@@ -2259,14 +2568,14 @@ static int merge_txn(tdx_store *s, int *out_done, tdx_err *err)
             mstream_term(&st[i], &tt, &tl);
             if (cmp_bytes(tt, tl, cur_term, tlen) != 0)
                 continue;
-            int drc = decode_block(&st[i].v, st[i].seg, 1, &pend);
+            int drc = pending_add_block(&pend, &st[i].v, st[i].seg, 1, positional);
             if (drc) {
                 rc = drc == TDX_ENOMEM ? ENOMEM : MDB_CORRUPTED;
                 break;
             }
             rc = mstream_step(&st[i], MDB_NEXT);
         }
-        if (rc == 0 && pend.n)
+        if (rc == 0 && pend.docs.n)
             rc = flush_blocks(txn, rt.dst, cur_term, tlen, &pend, &val, &written);
     }
     for (size_t i = 0; st && i < nst; i++)
@@ -2323,7 +2632,7 @@ static int merge_txn(tdx_store *s, int *out_done, tdx_err *err)
     }
     tdx_free(st);
     tdx_free(cur_term);
-    tdx_docset_free(&pend);
+    pending_free(&pend);
     tdx_buf_free(&val);
     tdx_free(rt.segs);
     if (rc == 0) {
@@ -2460,8 +2769,28 @@ static int dump_term(term_walk *w, const uint8_t *term, size_t len)
     out_line *o = w->ctx;
     tdx_buf_puts(&o->b, "term ");
     term_text(&o->b, term, len);
-    for (size_t i = 0; i < w->docs.n; i++)
+    tdx_poscur *pc = NULL;
+    if (tdx_term_positional(term[0])) {
+        int rc = tdx_store_poscur_open(w->t, term, len, &pc, w->err);
+        if (rc)
+            return rc;
+    }
+    for (size_t i = 0; i < w->docs.n; i++) {
         tdx_buf_printf(&o->b, " %u", w->docs.v[i]);
+        if (pc == NULL)
+            continue;
+        /* Positional terms: doc@p1,p2,... */
+        const uint32_t *pos;
+        size_t np;
+        int got = tdx_store_poscur_get(pc, w->docs.v[i], &pos, &np, w->err);
+        if (got < 0) {
+            tdx_store_poscur_close(pc);
+            return got;
+        }
+        for (size_t k = 0; got && k < np; k++)
+            tdx_buf_printf(&o->b, "%c%u", k ? ',' : '@', pos[k]);
+    }
+    tdx_store_poscur_close(pc);
     return emit(o) ? TDX_ECANCELED : 0;
 }
 
@@ -2634,6 +2963,28 @@ static int check_term(term_walk *w, const uint8_t *term, size_t len)
     if (d->n && d->v[d->n - 1] >= c->next_doc)
         problem(c, "term %c: postings name doc %u beyond the last doc %" PRIu64, term[0],
                 d->v[d->n - 1], c->next_doc - 1);
+    if (tdx_term_positional(term[0])) {
+        /* Every listed doc has positions, and they decode in order. */
+        tdx_poscur *pc = NULL;
+        tdx_err e2 = {0};
+        if (tdx_store_poscur_open(w->t, term, len, &pc, &e2) != 0)
+            return e2.code == TDX_ENOMEM ? tdx_err_set(w->err, TDX_ENOMEM, "out of memory") : 0;
+        for (size_t i = 0; i < d->n; i++) {
+            const uint32_t *pos;
+            size_t np;
+            int got = tdx_store_poscur_get(pc, d->v[i], &pos, &np, &e2);
+            if (got == TDX_ENOMEM) {
+                tdx_store_poscur_close(pc);
+                return tdx_err_set(w->err, TDX_ENOMEM, "out of memory");
+            }
+            if (got != 1) {
+                problem(c, "term %c: doc %u has no readable positions%s%s", term[0], d->v[i],
+                        got < 0 ? ": " : "", got < 0 ? e2.msg : "");
+                break;
+            }
+        }
+        tdx_store_poscur_close(pc);
+    }
     tdx_docset *want = NULL;
     if (len == 5 && (term[0] == 'p' || term[0] == 'e' || term[0] == 'c')) {
         uint32_t id = tdx_be32_get(term + 1);

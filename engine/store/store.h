@@ -285,6 +285,23 @@ int tdx_store_postings_count(tdx_rtxn *t, const uint8_t *term, size_t len, uint6
                              tdx_err *err);
 
 /**
+ * Positions of a positional term (bigram, word) document by document.  A
+ * cursor belongs to one read transaction and moves forward only: the docs
+ * asked for must not decrease.  Owned: tdx_store_poscur_close().
+ */
+typedef struct tdx_poscur tdx_poscur;
+int tdx_store_poscur_open(tdx_rtxn *t, const uint8_t *term, size_t len, tdx_poscur **out_c,
+                          tdx_err *err);
+/**
+ * 1 with *out_pos (ascending character offsets, borrowed until the next
+ * call) and *out_n set when the term occurs in doc, 0 when it does not,
+ * TDX_ECORRUPT / TDX_ENOMEM / TDX_EINVAL (doc smaller than the last asked).
+ */
+int tdx_store_poscur_get(tdx_poscur *c, uint32_t doc, const uint32_t **out_pos, size_t *out_n,
+                         tdx_err *err);
+void tdx_store_poscur_close(tdx_poscur *c);
+
+/**
  * Visit every distinct term of class `cls` whose bytes (after the class
  * byte) start with `prefix`, in byte order.  fn returns nonzero to stop.
  */
