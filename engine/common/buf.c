@@ -40,7 +40,7 @@ int tdx_buf_append(tdx_buf *b, const void *p, size_t n)
     return 0;
 }
 
-int tdx_buf_putc(tdx_buf *b, uint8_t c)
+int tdx_buf_putc_slow(tdx_buf *b, uint8_t c)
 {
     if (b->len + 1 >= b->cap) {
         int rc = tdx_buf_grow(b, 1);
@@ -75,7 +75,7 @@ int tdx_buf_printf(tdx_buf *b, const char *fmt, ...)
     return 0;
 }
 
-int tdx_buf_put_varint(tdx_buf *b, uint64_t v)
+int tdx_buf_put_varint_slow(tdx_buf *b, uint64_t v)
 {
     int rc = tdx_buf_grow(b, TDX_VARINT_MAX);
     if (rc)

@@ -14,6 +14,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "varint.h"
+
 /** A borrowed byte range (cf. MDB_val). */
 typedef struct tdx_span {
     const uint8_t *p;
@@ -31,11 +33,11 @@ typedef struct tdx_buf {
 /** Make room for at least `extra` more bytes (+1 NUL).  0 or TDX_ENOMEM. */
 int tdx_buf_grow(tdx_buf *b, size_t extra);
 int tdx_buf_append(tdx_buf *b, const void *p, size_t n);
-int tdx_buf_putc(tdx_buf *b, uint8_t c);
+int tdx_buf_putc_slow(tdx_buf *b, uint8_t c);
+int tdx_buf_put_varint_slow(tdx_buf *b, uint64_t v);
 int tdx_buf_puts(tdx_buf *b, const char *s);
 int tdx_buf_printf(tdx_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/** Append the unsigned LEB128 encoding of v. */
-int tdx_buf_put_varint(tdx_buf *b, uint64_t v);
+
 /** Append v as 4 big-endian bytes. */
 int tdx_buf_put_be32(tdx_buf *b, uint32_t v);
 /** Append a varint length followed by the bytes. */
@@ -46,6 +48,27 @@ static inline void tdx_buf_reset(tdx_buf *b)
     b->len = 0;
     if (b->p)
         b->p[0] = 0;
+}
+
+/* The two appends of the hot loops (postings, records) stay inline while
+ * there is room; growing is out of line. */
+static inline int tdx_buf_putc(tdx_buf *b, uint8_t c)
+{
+    if (b->len + 1 >= b->cap)
+        return tdx_buf_putc_slow(b, c);
+    b->p[b->len++] = c;
+    b->p[b->len] = 0;
+    return 0;
+}
+
+/** Append the unsigned LEB128 encoding of v. */
+static inline int tdx_buf_put_varint(tdx_buf *b, uint64_t v)
+{
+    if (b->len + TDX_VARINT_MAX + 1 > b->cap)
+        return tdx_buf_put_varint_slow(b, v);
+    b->len += tdx_varint_put(b->p + b->len, v);
+    b->p[b->len] = 0;
+    return 0;
 }
 
 /** Give up the memory; the buffer is empty and reusable afterwards. */

@@ -87,6 +87,9 @@ int tdx_postings_add_term(tdx_postings *p, const void *term, size_t len)
     return 0;
 }
 
+/* The payload of the entry may already sit at the end of p->payload (the
+ * builder writes positions there directly): then payload is NULL and len 0,
+ * and the entry takes everything written since the previous entry. */
 int tdx_postings_add_doc(tdx_postings *p, uint32_t doc, const void *payload, size_t len)
 {
     if (p->nentries == p->cap_entries &&

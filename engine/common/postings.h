@@ -40,7 +40,11 @@ void tdx_postings_free(tdx_postings *p);
 int tdx_postings_reserve(tdx_postings *p, size_t nterms, size_t nentries);
 /** Start a new term (must sort after the previous one).  0 or TDX_ENOMEM. */
 int tdx_postings_add_term(tdx_postings *p, const void *term, size_t len);
-/** Append an entry to the current term (doc greater than the previous one). */
+/**
+ * Append an entry to the current term (doc greater than the previous one)
+ * with payload[0..len); or, with payload NULL and len 0, with the bytes the
+ * caller wrote at the end of p->payload since the previous entry.
+ */
 int tdx_postings_add_doc(tdx_postings *p, uint32_t doc, const void *payload, size_t len);
 /** Append n entries with empty payloads to the current term (ascending docs). */
 int tdx_postings_add_docs(tdx_postings *p, const uint32_t *docs, size_t n);

@@ -90,7 +90,6 @@ struct tdx_gram_builder {
     size_t cap_sorted;
     uint32_t *docbuf;
     size_t cap_docbuf;
-    tdx_buf pay;          /* one entry's payload */
     int emitted;          /* ranks renumbered and pairs sorted by the last emit */
     size_t emitted_terms;
 };
@@ -140,7 +139,6 @@ void tdx_gram_builder_free(tdx_gram_builder *b)
     tdx_free(b->start);
     tdx_free(b->sorted_gen);
     tdx_free(b->docbuf);
-    tdx_buf_free(&b->pay);
     tdx_free(b);
 }
 
@@ -514,23 +512,29 @@ static int emit_entries(tdx_gram_builder *b, const triple *e, size_t n, int posi
                 b->docbuf[k++] = e[i].doc;
         return tdx_postings_add_docs(out, b->docbuf, k);
     }
+    /* Positions go straight into the output's payload buffer: at most two
+     * varints per entry plus one per further occurrence. */
+    if (tdx_buf_grow(&out->payload, n * 2 * TDX_VARINT_MAX) ||
+        out->payload.len + n * 2 * TDX_VARINT_MAX > UINT32_MAX)
+        return TDX_ENOMEM;
     size_t i = 0;
     while (i < n) {
         size_t j = i + 1;
         while (j < n && e[j].doc == e[i].doc)
             j++;
-        tdx_buf_reset(&b->pay);
-        int rc = tdx_buf_put_varint(&b->pay, ((uint64_t)e[i].pos << 1) | (j - i > 1));
-        if (rc == 0 && j - i > 1)
-            rc = tdx_buf_put_varint(&b->pay, j - i - 1);
-        for (size_t k = i + 1; rc == 0 && k < j; k++)
-            rc = tdx_buf_put_varint(&b->pay, e[k].pos - e[k - 1].pos);
-        if (rc == 0)
-            rc = tdx_postings_add_doc(out, e[i].doc, b->pay.p, b->pay.len);
+        uint8_t *w = out->payload.p + out->payload.len;
+        w += tdx_varint_put(w, ((uint64_t)e[i].pos << 1) | (j - i > 1));
+        if (j - i > 1)
+            w += tdx_varint_put(w, j - i - 1);
+        for (size_t k = i + 1; k < j; k++)
+            w += tdx_varint_put(w, e[k].pos - e[k - 1].pos);
+        out->payload.len = (size_t)(w - out->payload.p);
+        int rc = tdx_postings_add_doc(out, e[i].doc, NULL, 0);
         if (rc)
             return rc;
         i = j;
     }
+    out->payload.p[out->payload.len] = 0;
     return 0;
 }
 

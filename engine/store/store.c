@@ -222,7 +222,7 @@ typedef struct rd {
     int bad;
 } rd;
 
-static uint64_t rd_vint(rd *r)
+static inline uint64_t rd_vint(rd *r)
 {
     uint64_t v = 0;
     size_t n = r->bad ? 0 : tdx_varint_get(r->p, r->end, &v);
@@ -1154,17 +1154,21 @@ static int write_batch_txn(tdx_store *s, const tdx_store_batch *b, int replace,
         tdx_span term = tdx_postings_term(p, t);
         tdx_buf_reset(&w->key);
         tdx_buf_reset(&w->rec);
-        int e = tdx_buf_put_be32(&w->key, seg) | tdx_buf_append(&w->key, term.p, term.len) |
+        /* Room for the whole block up front: the loop below never grows. */
+        size_t paybytes = (e1 > e0 ? p->pay_end[e1 - 1] : 0) - (e0 ? p->pay_end[e0 - 1] : 0);
+        int e = tdx_buf_grow(&w->rec, (e1 - e0 + 1) * TDX_VARINT_MAX + paybytes) |
+                tdx_buf_put_be32(&w->key, seg) | tdx_buf_append(&w->key, term.p, term.len) |
                 tdx_buf_put_varint(&w->rec, n);
         uint32_t prev = seg;
         for (size_t k = e0; k < e1 && e == 0; k++) {
             uint32_t id = w->remap[p->docs[k]];
             if (id == 0)
                 continue;
-            e = tdx_buf_put_varint(&w->rec, id - prev);
+            /* Room was made above: write in place. */
+            w->rec.len += tdx_varint_put(w->rec.p + w->rec.len, id - prev);
             tdx_span pay = tdx_postings_payload(p, k);
-            if (e == 0 && pay.len)
-                e = tdx_buf_append(&w->rec, pay.p, pay.len);
+            memcpy(w->rec.p + w->rec.len, pay.p, pay.len);
+            w->rec.len += pay.len;
             prev = id;
         }
         if (e) {
@@ -2559,6 +2563,48 @@ static int merge_txn(tdx_store *s, int *out_done, tdx_err *err)
                 rc = mdb_put(txn, rt.dst, &k, &v, MDB_APPEND);
                 written += k.mv_size + v.mv_size;
             }
+        }
+        /* Segments holding this term.  The common case of a term in one
+         * segment only, small enough for one block, needs no decoding: a
+         * segment block is a main block whose first entry also has a delta
+         * (from the segment id), so dropping that varint converts it. */
+        size_t holders = 0, only = 0;
+        for (size_t i = 1; i < nst; i++) {
+            const uint8_t *tt;
+            size_t tl;
+            if (!st[i].valid)
+                continue;
+            mstream_term(&st[i], &tt, &tl);
+            if (cmp_bytes(tt, tl, cur_term, tlen) == 0) {
+                holders++;
+                only = i;
+            }
+        }
+        if (rc == 0 && pend.docs.n == 0 && holders == 1 &&
+            st[only].v.mv_size <= POST_BLOCK_BYTES) {
+            mstream *m1 = &st[only];
+            rd r = {m1->v.mv_data, (const uint8_t *)m1->v.mv_data + m1->v.mv_size, 0};
+            uint64_t n = rd_vint(&r);
+            uint64_t d0 = rd_vint(&r);
+            if (r.bad || n == 0 || (uint64_t)m1->seg + d0 > UINT32_MAX ||
+                m1->seg + d0 == 0) {
+                rc = MDB_CORRUPTED;
+                break;
+            }
+            tdx_buf_reset(&val);
+            if (tdx_buf_put_varint(&val, n) ||
+                tdx_buf_append(&val, r.p, (size_t)(r.end - r.p))) {
+                rc = ENOMEM;
+                break;
+            }
+            uint8_t kb[520];
+            int kl = term_key_main(cur_term, tlen, (uint32_t)(m1->seg + d0), kb);
+            MDB_val k = mval(kb, (size_t)kl), v = mval(val.p, val.len);
+            rc = mdb_put(txn, rt.dst, &k, &v, MDB_APPEND);
+            written += val.len + (size_t)kl;
+            if (rc == 0)
+                rc = mstream_step(m1, MDB_NEXT);
+            continue;
         }
         for (size_t i = 1; rc == 0 && i < nst; i++) {
             if (!st[i].valid)
