@@ -53,16 +53,17 @@
  *   entities    be32 entity id -> vint category, name bytes
  *   categories  be32 category id -> name bytes
  *   post.a / post.b   main postings, term-major:
- *               term 0x00 be32(first doc id) -> vint n, then n entries: the first is
- *               its positions only, the others vint (doc[i] - doc[i-1]) then positions;
- *               positions are present for bigram and word terms only ('b', 'w'):
- *               vint count, vint first, count-1 x vint delta (see common/postings.h)
+ *               term 0x00 be32(first doc id) -> block:
+ *                 vint n, n-1 x vint (doc[i] - doc[i-1]), then for bigram and word
+ *                 terms ('b', 'w') n positions payloads back to back, one per doc
+ *                 (format in common/postings.h); columnar, so reading doc lists
+ *                 never touches positions
  *               blocks of one term are consecutive and ascending; at most
  *               POST_BLOCK_MAX docs and POST_BLOCK_BYTES bytes per block (a
  *               block may exceed the byte limit only with a single entry)
  *   postseg     postings segments, one per written batch, batch-major:
- *               be32(seg) term -> vint n, then n entries: vint (doc[i] - previous,
- *               the first relative to seg) then positions, as in the main tree
+ *               be32(seg) term -> vint n, n x vint (doc[i] - previous, the first
+ *               relative to seg), then positions payloads as in the main tree
  *               seg = first doc id the batch added
  *
  * Terms are a class byte followed by bytes (see index/index.h): 'u' 'b'
@@ -1159,17 +1160,27 @@ static int write_batch_txn(tdx_store *s, const tdx_store_batch *b, int replace,
         int e = tdx_buf_grow(&w->rec, (e1 - e0 + 1) * TDX_VARINT_MAX + paybytes) |
                 tdx_buf_put_be32(&w->key, seg) | tdx_buf_append(&w->key, term.p, term.len) |
                 tdx_buf_put_varint(&w->rec, n);
+        /* Room was made above: write in place.  Doc deltas first, then the
+         * kept entries' positions, in one copy when no entry was dropped. */
         uint32_t prev = seg;
         for (size_t k = e0; k < e1 && e == 0; k++) {
             uint32_t id = w->remap[p->docs[k]];
             if (id == 0)
                 continue;
-            /* Room was made above: write in place. */
             w->rec.len += tdx_varint_put(w->rec.p + w->rec.len, id - prev);
-            tdx_span pay = tdx_postings_payload(p, k);
-            memcpy(w->rec.p + w->rec.len, pay.p, pay.len);
-            w->rec.len += pay.len;
             prev = id;
+        }
+        if (e == 0 && paybytes && n == e1 - e0) {
+            memcpy(w->rec.p + w->rec.len, tdx_postings_payload(p, e0).p, paybytes);
+            w->rec.len += paybytes;
+        } else if (e == 0 && paybytes) {
+            for (size_t k = e0; k < e1; k++) {
+                if (w->remap[p->docs[k]] == 0)
+                    continue;
+                tdx_span pay = tdx_postings_payload(p, k);
+                memcpy(w->rec.p + w->rec.len, pay.p, pay.len);
+                w->rec.len += pay.len;
+            }
         }
         if (e) {
             rc = ENOMEM;
@@ -1718,11 +1729,12 @@ static size_t skip_positions(rd *r)
 }
 
 /*
- * Append the docs of one postings block to out.  Main blocks: the first doc
- * is `base` (from the key) and the others are deltas.  Segment blocks:
- * every doc is a delta, the first relative to `base` (the segment id).  In
- * positional blocks each entry is followed by its positions; when `pays` is
- * given, their place in the value is recorded for every entry.
+ * Append the docs of one postings block to out.  A block is columnar: the
+ * count, the doc deltas, then (positional terms only) every entry's
+ * positions back to back.  Main blocks: the first doc is `base` (from the
+ * key) and n-1 deltas follow.  Segment blocks: n deltas, the first relative
+ * to `base` (the segment id).  When `pays` is given the positions are
+ * walked and each entry's place recorded; otherwise they are not read.
  */
 static int decode_block(const MDB_val *v, uint32_t base, int seg_block, int positional,
                         tdx_docset *out, pay_vec *pays)
@@ -1733,7 +1745,27 @@ static int decode_block(const MDB_val *v, uint32_t base, int seg_block, int posi
         return TDX_ECORRUPT;
     if (tdx_docset_reserve(out, (size_t)n))
         return TDX_ENOMEM;
-    if (pays && pays->n + n > pays->cap) {
+    uint64_t cur = base;
+    uint32_t last = out->n ? out->v[out->n - 1] : 0;
+    uint32_t *dst = out->v + out->n;
+    for (uint64_t i = 0; i < n; i++) {
+        if (i > 0 || seg_block) {
+            uint64_t d = rd_vint(&r);
+            if (d == 0 && i > 0)
+                return TDX_ECORRUPT;
+            cur += d;
+        }
+        if (r.bad || cur > UINT32_MAX || cur == 0 || (uint32_t)cur <= last)
+            return TDX_ECORRUPT;
+        last = (uint32_t)cur;
+        dst[i] = last;
+    }
+    out->n += (size_t)n;
+    if (!positional && r.p != r.end)
+        return TDX_ECORRUPT;
+    if (pays == NULL)
+        return positional && r.p >= r.end ? TDX_ECORRUPT : 0;
+    if (pays->n + n > pays->cap) {
         size_t cap = pays->cap ? pays->cap : 64;
         while (cap < pays->n + n)
             cap *= 2;
@@ -1743,25 +1775,14 @@ static int decode_block(const MDB_val *v, uint32_t base, int seg_block, int posi
         pays->v = nv;
         pays->cap = cap;
     }
-    uint64_t cur = base;
     for (uint64_t i = 0; i < n; i++) {
-        if (i > 0 || seg_block) {
-            uint64_t d = rd_vint(&r);
-            if (d == 0 && i > 0)
-                return TDX_ECORRUPT;
-            cur += d;
-        }
-        if (r.bad || cur > UINT32_MAX || cur == 0 || (out->n && cur <= out->v[out->n - 1]))
+        size_t at = (size_t)(r.p - (const uint8_t *)v->mv_data);
+        size_t plen = positional ? skip_positions(&r) : 0;
+        if (positional && plen == 0)
             return TDX_ECORRUPT;
-        out->v[out->n++] = (uint32_t)cur;
-        size_t at = (size_t)(r.p - (const uint8_t *)v->mv_data), plen = 0;
-        if (positional && (plen = skip_positions(&r)) == 0)
-            return TDX_ECORRUPT;
-        if (pays) {
-            pays->v[pays->n].off = (uint32_t)at;
-            pays->v[pays->n].len = (uint32_t)plen;
-            pays->n++;
-        }
+        pays->v[pays->n].off = (uint32_t)at;
+        pays->v[pays->n].len = (uint32_t)plen;
+        pays->n++;
     }
     return r.p == r.end ? 0 : TDX_ECORRUPT;
 }
@@ -2398,14 +2419,13 @@ static int flush_blocks(MDB_txn *txn, MDB_dbi dbi, const uint8_t *term, size_t t
         tdx_buf_reset(val);
         if (tdx_buf_put_varint(val, n))
             return ENOMEM;
-        for (size_t j = 0; j < n; j++) {
-            size_t e = i + j;
-            if (j && tdx_buf_put_varint(val, d->v[e] - d->v[e - 1]))
+        for (size_t j = 1; j < n; j++)
+            if (tdx_buf_put_varint(val, d->v[i + j] - d->v[i + j - 1]))
                 return ENOMEM;
-            uint32_t ps = e ? pe->pay_end[e - 1] : 0;
-            if (pe->pay_end[e] > ps && tdx_buf_append(val, pe->pay.p + ps, pe->pay_end[e] - ps))
-                return ENOMEM;
-        }
+        /* The block's positions are contiguous in pe->pay: one copy. */
+        uint32_t ps = i ? pe->pay_end[i - 1] : 0, pend_ = pe->pay_end[i + n - 1];
+        if (pend_ > ps && tdx_buf_append(val, pe->pay.p + ps, pend_ - ps))
+            return ENOMEM;
         int kl = term_key_main(term, tlen, d->v[i], kb);
         MDB_val k = mval(kb, (size_t)kl), v = mval(val->p, val->len);
         int rc = mdb_put(txn, dbi, &k, &v, MDB_APPEND);
@@ -2591,6 +2611,7 @@ static int merge_txn(tdx_store *s, int *out_done, tdx_err *err)
                 rc = MDB_CORRUPTED;
                 break;
             }
+            /* The other deltas and the positions follow unchanged. */
             tdx_buf_reset(&val);
             if (tdx_buf_put_varint(&val, n) ||
                 tdx_buf_append(&val, r.p, (size_t)(r.end - r.p))) {
