@@ -551,6 +551,11 @@ int cmd_query(int argc, char **argv)
             print_caret(qtext, col);
         status = rc == TDX_ENOMEM ? TDX_EXIT_FATAL : TDX_EXIT_USAGE;
     } else {
+        if (tdx_query_scans_all(q, query))
+            cli_warn("query",
+                     "'%s' is an entity-only index (built with --no-grams): substring and regex "
+                     "terms are checked against the text of every document, which is slow",
+                     index);
         status = run(q, query, qtext, &o);
         tdx_query_free(query);
     }

@@ -1266,6 +1266,21 @@ int tdx_query_parse(tdx_qctx *q, const char *text, tdx_query **out_query, size_t
     return 0;
 }
 
+static int has_text_leaf(const qnode *n)
+{
+    if (n->kind == N_SUB || n->kind == N_REGEX)
+        return 1;
+    for (size_t i = 0; i < n->nkids; i++)
+        if (has_text_leaf(n->kids[i]))
+            return 1;
+    return 0;
+}
+
+int tdx_query_scans_all(const tdx_qctx *q, const tdx_query *query)
+{
+    return !q->info.grams && has_text_leaf(query->root);
+}
+
 /* ---- evaluation: sets ---- */
 
 static int drop_deleted(tdx_qctx *q, tdx_docset *d)
