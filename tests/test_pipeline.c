@@ -730,6 +730,27 @@ Test(pipeline, errors_name_their_cause)
     check(idx);
 }
 
+Test(pipeline, an_entity_only_index_says_when_a_query_reads_every_text)
+{
+    const char *wl, *in, *idx = tg_path("idx");
+    one_file_corpus("pipeline/no-grams", 30, 300, &wl, &in);
+    const char *T = tu_tenderidx();
+    cr_assert(eq(
+        int,
+        sh(NULL, NULL, "'%s' index -q --no-cache --no-grams -i '%s' -p '%s' '%s'", T, idx, wl, in),
+        0));
+    char *out = NULL, *err = NULL;
+    cr_assert(
+        eq(int, sh(&out, &err, "'%s' query -i '%s' --count 'entity:H100 OR gpu'", T, idx), 0));
+    cr_expect(strstr(err, "entity-only") != NULL, "%s", err);
+    free(out);
+    free(err);
+    cr_assert(eq(int, sh(&out, &err, "'%s' query -i '%s' --count 'entity:H100'", T, idx), 0));
+    cr_expect(eq(str, err, ""));
+    free(out);
+    free(err);
+}
+
 Test(pipeline, a_stop_requested_before_the_run_commits_nothing_new)
 {
     const char *wl, *in, *idx = tg_path("idx");

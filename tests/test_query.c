@@ -507,8 +507,11 @@ static void oracle_load(void)
     tdx_free(hits);
 }
 
-/* Index one file into idx (replace: re-index changed keys, leave segments unmerged). */
-static void index_file(const char *idx, const char *wl, const char *in, int replace,
+enum { IX_REPLACE = 1, IX_NO_GRAMS = 2 };
+
+/* Index one file into idx.  IX_REPLACE: re-index changed keys and leave the
+ * segments unmerged; IX_NO_GRAMS: the entity-only profile. */
+static void index_file(const char *idx, const char *wl, const char *in, int flags,
                        tdx_run_stats *st)
 {
     const char *inputs[] = {in};
@@ -520,15 +523,16 @@ static void index_file(const char *idx, const char *wl, const char *in, int repl
     o.ninputs = 1;
     o.threads = 2;
     o.batch_bytes = 64 << 10;
-    o.replace = replace;
-    o.no_merge = replace; /* then queries read unmerged segments too */
+    o.replace = (flags & IX_REPLACE) != 0;
+    o.no_merge = o.replace; /* then queries read unmerged segments too */
+    o.no_grams = (flags & IX_NO_GRAMS) != 0;
     o.cache_dir = "";
     tdx_err err = {0};
     cr_assert(eq(int, tdx_pipeline_run(&o, st, &err), 0), "%s", err.msg);
 }
 
 /* Index a generated corpus with the pipeline and open it. */
-static void build(uint64_t seed, size_t ndocs, size_t avg_len)
+static void build_with(uint64_t seed, size_t ndocs, size_t avg_len, int flags)
 {
     tg_make(&C, seed, ndocs, avg_len);
     const char *wl = tg_path("watch.tsv");
@@ -537,12 +541,17 @@ static void build(uint64_t seed, size_t ndocs, size_t avg_len)
     tg_write_watchlist(&C, wl);
     tg_write_jsonl(&C, in, 0, C.ndocs);
     tdx_run_stats st;
-    index_file(idx, wl, in, 0, &st);
+    index_file(idx, wl, in, flags, &st);
     cr_assert(eq(u64, st.added, ndocs));
     cr_assert(eq(u64, st.rejects, 0));
     tdx_err err = {0};
     cr_assert(eq(int, tdx_qctx_open(idx, &Q, &err), 0), "%s", err.msg);
     oracle_load();
+}
+
+static void build(uint64_t seed, size_t ndocs, size_t avg_len)
+{
+    build_with(seed, ndocs, avg_len, 0);
 }
 
 /* ---- queries as trees, written out as text and evaluated by brute force ------- */
@@ -1199,6 +1208,11 @@ Test(query, every_leaf_and_operator_parses_and_runs)
         run_query(ok[i], 0, &d, NULL);
         tdx_docset_free(&d);
     }
+    /* With the gram index no query has to read every document. */
+    tdx_query *query;
+    cr_assert(eq(int, tdx_query_parse(Q, "gpu OR /h[18]00/", &query, NULL, NULL), 0));
+    cr_expect(eq(int, tdx_query_scans_all(Q, query), 0));
+    tdx_query_free(query);
 }
 
 typedef struct bad_query {
@@ -1488,13 +1502,32 @@ Test(query, replaced_documents_are_never_found, .timeout = 120)
     tdx_qctx_close(Q);
     Q = NULL;
     tdx_run_stats st;
-    index_file(idx, wl, in, 1, &st);
+    index_file(idx, wl, in, IX_REPLACE, &st);
     cr_assert(eq(u64, st.replaced, nrep));
     tdx_err err = {0};
     cr_assert(eq(int, tdx_qctx_open(idx, &Q, &err), 0), "%s", err.msg);
     oracle_reset();
     oracle_load();
     differential(seed, 150);
+}
+
+Test(query, an_entity_only_index_answers_every_query_from_the_text, .timeout = 120)
+{
+    uint64_t seed = tu_seed("query/no-grams");
+    build_with(seed, 200, 300, IX_NO_GRAMS);
+    static const char *const scans[] = {"gpu", "entity:H100 OR 深圳", "NOT /h[18]00/",
+                                        "NEAR(gpu, cat:chip, 5)"};
+    static const char *const exact[] = {"entity:H100", "cat:chip date:2020..", "buyer:深圳大学"};
+    for (int k = 0; k < 2; k++)
+        for (size_t i = 0; i < (k ? 3 : 4); i++) {
+            const char *text = k ? exact[i] : scans[i];
+            tdx_query *query;
+            tdx_err err = {0};
+            cr_assert(eq(int, tdx_query_parse(Q, text, &query, NULL, &err), 0), "%s", err.msg);
+            cr_expect(eq(int, tdx_query_scans_all(Q, query), !k), "[%s]", text);
+            tdx_query_free(query);
+        }
+    differential(seed, 120);
 }
 
 /* ---- facets ------------------------------------------------------------------- */
