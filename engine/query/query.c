@@ -188,7 +188,8 @@ int tdx_qctx_dates(tdx_qctx *q, const uint32_t **out_dates, size_t *out_n, tdx_e
 {
     if (!q->dates_loaded) {
         size_t n = (size_t)q->info.next_doc;
-        q->dates = tdx_calloc(n + 1, sizeof *q->dates);
+        if (q->dates == NULL) /* else left by a failed load: reuse it */
+            q->dates = tdx_calloc(n + 1, sizeof *q->dates);
         if (q->dates == NULL)
             return tdx_err_set(err, TDX_ENOMEM, "out of memory");
         int rc = n > 1 ? tdx_store_dates(q->t, q->dates + 1, n - 1, err) : 0;
@@ -638,8 +639,14 @@ static int load_entity_norms(parser *p)
     for (size_t i = 0; i < q->sv.nentities; i++) {
         size_t l;
         int rc = norm_text(p, q->sv.entities[i], strlen(q->sv.entities[i]), &q->ent_norm[i], &l);
-        if (rc)
+        if (rc) {
+            /* A half-built table would pass for a loaded one next time. */
+            for (size_t k = 0; k < i; k++)
+                tdx_free(q->ent_norm[k]);
+            tdx_free(q->ent_norm);
+            q->ent_norm = NULL;
             return rc;
+        }
     }
     return 0;
 }
