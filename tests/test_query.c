@@ -1884,3 +1884,36 @@ Test(query, out_of_memory_at_any_allocation_fails_cleanly, .timeout = 120)
     cr_assert(gt(long, n, 20), "the loop reached the allocations");
     cr_assert(eq(sz, live_bytes(), before));
 }
+
+Test(query, out_of_memory_while_loading_tables_leaves_the_context_usable, .timeout = 120)
+{
+    build(tu_seed("query/oom-cold"), 60, 300);
+    /* A name that resolves through the normalized entity names, dates,
+     * a negation (all live documents) and a regex: every lazy table. */
+    const char *text = "entity:ＮＶＩＤＩＡ OR (gpu date:2020..) NOT /h[18]00/";
+    tdx_docset want = {0}, got = {0};
+    tdx_qctx *fresh;
+    tdx_err err = {0};
+    cr_assert(eq(int, tdx_qctx_open(tg_path("idx"), &fresh, &err), 0), "%s", err.msg);
+    tdx_qctx *keep = Q;
+    Q = fresh;
+    run_query(text, 0, &want, NULL);
+    Q = keep;
+    tdx_qctx_close(fresh);
+    /* Allocation n fails on a context that has loaded nothing yet; it keeps
+     * what earlier iterations loaded. */
+    int rc = TDX_ENOMEM;
+    long n;
+    for (n = 0; n < 100000 && rc == TDX_ENOMEM; n++) {
+        memset(&err, 0, sizeof err);
+        tdx_alloc_fail_after(n);
+        rc = query_work(text, &err);
+        tdx_alloc_fail_after(-1);
+        cr_assert(rc == 0 || rc == TDX_ENOMEM, "allocation %ld: %d %s", n, rc, err.msg);
+    }
+    cr_assert(eq(int, rc, 0), "%s", err.msg);
+    run_query(text, 0, &got, NULL);
+    expect_same(text, &got, &want, 0);
+    tdx_docset_free(&want);
+    tdx_docset_free(&got);
+}
