@@ -1279,6 +1279,9 @@ Test(query, syntax_errors_give_the_column_and_what_was_expected)
         cr_expect(strstr(err.msg, bad[i].msg) != NULL, "[%s]: message '%s' lacks '%s'", bad[i].q,
                   err.msg, bad[i].msg);
         cr_expect(query == NULL);
+        const char *again = strstr(err.msg, bad[i].msg);
+        cr_expect(again == NULL || strstr(again + 1, bad[i].msg) == NULL,
+                  "[%s]: '%s' says it twice", bad[i].q, err.msg);
         tdx_query_free(query);
     }
 }

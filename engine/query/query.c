@@ -950,8 +950,14 @@ static qnode *leaf_regex(parser *p)
         }
         while (*m == ' ')
             m++;
-        perr(p, t->pos, rc == TDX_ENOMEM ? rc : TDX_EPATTERN, "invalid regex /%s/: %s", t->val,
-             *m ? m : e.msg);
+        if (!*m)
+            m = e.msg;
+        /* The watch-list messages name the regex already. */
+        if (strstr(m, "regex /"))
+            perr(p, t->pos, rc == TDX_ENOMEM ? rc : TDX_EPATTERN, "%s", m);
+        else
+            perr(p, t->pos, rc == TDX_ENOMEM ? rc : TDX_EPATTERN, "invalid regex /%s/: %s",
+                 t->val, m);
         node_free(n);
         return NULL;
     }
