@@ -1411,6 +1411,8 @@ Test(query, not_binds_tighter_than_and_and_and_than_or)
 
 /* ---- the differential test ------------------------------------------------- */
 
+static qn *regex_leaf(const char *re);
+
 /* Random queries: tdx_query_run against brute force, with and without a limit. */
 static void differential(uint64_t seed, int nqueries)
 {
@@ -1512,6 +1514,34 @@ Test(query, replaced_documents_are_never_found, .timeout = 120)
     oracle_reset();
     oracle_load();
     differential(seed, 150);
+}
+
+Test(query, regexes_whose_required_text_is_hard_to_see_find_every_match)
+{
+    uint64_t seed = tu_seed("query/regex");
+    build(seed, 200, 300);
+    /* Escapes, counted repetitions and optional characters around the
+     * literal text a regex needs: candidates from the gram index must not
+     * lose a document that matches. */
+    static const char *const res[] = {
+        "\\d{3}",          "\\d{2}0",       "h\\d{2}",     "\\x68\\x31\\x30",
+        "\\x{6df1}圳",     "\\p{Han}{2}学", "深圳?大",     "gp?u",
+        "ab?c|gpu",        "\\x41\\d",      "\\p{Han}\\d", "[0-9]{2}a",
+        "server[s]?\\s?r", "编号\\d{2}",    "h[18]0{2}",
+    };
+    tdx_docset got = {0}, want = {0};
+    size_t found = 0;
+    for (size_t i = 0; i < sizeof res / sizeof *res; i++) {
+        qn *n = regex_leaf(res[i]);
+        bf_answer(n, &want);
+        run_query(n->text, 0, &got, NULL);
+        expect_same(n->text, &got, &want, seed);
+        found += got.n > 0;
+        qn_free(n);
+    }
+    cr_expect(found > 10, "only %zu of the regexes match anything", found);
+    tdx_docset_free(&got);
+    tdx_docset_free(&want);
 }
 
 Test(query, an_entity_only_index_answers_every_query_from_the_text, .timeout = 120)
