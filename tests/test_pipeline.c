@@ -14,7 +14,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <jemalloc/jemalloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1140,14 +1139,6 @@ Test(pipeline, cli_outputs_parse_and_agree_with_the_library, .timeout = 120)
     tdx_qctx_close(q);
 }
 
-static size_t live_bytes(void)
-{
-    mallctl("thread.tcache.flush", NULL, NULL, NULL, 0);
-    tdx_mem_stats ms;
-    tdx_alloc_stats(&ms);
-    return ms.allocated;
-}
-
 Test(pipeline, out_of_memory_anywhere_stops_every_thread_and_leaves_a_valid_index, .timeout = 300)
 {
     uint64_t seed = tu_seed("pipeline/oom");
@@ -1182,7 +1173,7 @@ Test(pipeline, out_of_memory_anywhere_stops_every_thread_and_leaves_a_valid_inde
     for (int k = 0; k < 6; k++) {
         long n = (long)tg_below(&rs, (uint32_t)lo);
         cr_assert(eq(int, sh(NULL, NULL, "rm -rf '%s'", idx), 0));
-        size_t before = live_bytes();
+        size_t before = tg_live_bytes();
         memset(&err, 0, sizeof err);
         tdx_alloc_fail_after(n);
         int rc = lib_run(idx, wl, inputs, 1, NULL, &st, &err);
@@ -1190,7 +1181,7 @@ Test(pipeline, out_of_memory_anywhere_stops_every_thread_and_leaves_a_valid_inde
         cr_assert(eq(int, rc, TDX_ENOMEM), "seed %llu: allocation %ld: %d %s",
                   (unsigned long long)seed, n, rc, err.msg);
         cr_assert(err.msg[0] != 0);
-        cr_assert(eq(sz, live_bytes(), before), "seed %llu: allocation %ld leaks",
+        cr_assert(eq(sz, tg_live_bytes(), before), "seed %llu: allocation %ld leaks",
                   (unsigned long long)seed, n);
         struct stat sb;
         if (stat(idx, &sb) == 0)

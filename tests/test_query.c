@@ -15,7 +15,6 @@
 #include <criterion/criterion.h>
 #include <criterion/new/assert.h>
 #include <ctype.h>
-#include <jemalloc/jemalloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1857,14 +1856,6 @@ Test(query, highlights_cover_the_matched_original_bytes, .timeout = 120)
 
 /* ---- out of memory --------------------------------------------------------------- */
 
-static size_t live_bytes(void)
-{
-    mallctl("thread.tcache.flush", NULL, NULL, NULL, 0);
-    tdx_mem_stats ms;
-    tdx_alloc_stats(&ms);
-    return ms.allocated;
-}
-
 /* Parse, run, facet and highlight one query; the first error is returned. */
 static int query_work(const char *text, tdx_err *err)
 {
@@ -1899,7 +1890,7 @@ Test(query, out_of_memory_at_any_allocation_fails_cleanly, .timeout = 120)
     /* Warm up: the context loads its tables and grows its buffers once. */
     tdx_err err = {0};
     cr_assert(eq(int, query_work(text, &err), 0), "%s", err.msg);
-    size_t before = live_bytes();
+    size_t before = tg_live_bytes();
     int rc = TDX_ENOMEM;
     long n;
     for (n = 0; n < 100000 && rc == TDX_ENOMEM; n++) {
@@ -1910,12 +1901,12 @@ Test(query, out_of_memory_at_any_allocation_fails_cleanly, .timeout = 120)
         if (rc) {
             cr_assert(eq(int, rc, TDX_ENOMEM), "allocation %ld: %d %s", n, rc, err.msg);
             cr_assert(eq(int, err.code, TDX_ENOMEM), "allocation %ld: %s", n, err.msg);
-            cr_assert(eq(sz, live_bytes(), before), "allocation %ld leaks", n);
+            cr_assert(eq(sz, tg_live_bytes(), before), "allocation %ld leaks", n);
         }
     }
     cr_assert(eq(int, rc, 0), "%s", err.msg);
     cr_assert(gt(long, n, 20), "the loop reached the allocations");
-    cr_assert(eq(sz, live_bytes(), before));
+    cr_assert(eq(sz, tg_live_bytes(), before));
 }
 
 Test(query, out_of_memory_while_loading_tables_leaves_the_context_usable, .timeout = 120)
