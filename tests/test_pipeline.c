@@ -661,6 +661,7 @@ static int lib_run(const char *idx, const char *wl, const char *const *inputs, s
     o.inputs = inputs;
     o.ninputs = n;
     o.threads = 2;
+    o.batch_bytes = 64 << 10;
     o.cache_dir = "";
     o.stop = stop;
     return tdx_pipeline_run(&o, st, err);
@@ -740,6 +741,27 @@ Test(pipeline, errors_name_their_cause)
     cr_expect(eq(int, sh(NULL, &e2, "'%s' index -i '%s' '%s'", tu_tenderidx(), idx, in), 2));
     free(e2);
     check(idx);
+}
+
+Test(pipeline, an_entity_only_index_says_when_a_query_reads_every_text)
+{
+    const char *wl, *in, *idx = tg_path("idx");
+    one_file_corpus("pipeline/no-grams", 30, 300, &wl, &in);
+    const char *T = tu_tenderidx();
+    cr_assert(eq(
+        int,
+        sh(NULL, NULL, "'%s' index -q --no-cache --no-grams -i '%s' -p '%s' '%s'", T, idx, wl, in),
+        0));
+    char *out = NULL, *err = NULL;
+    cr_assert(
+        eq(int, sh(&out, &err, "'%s' query -i '%s' --count 'entity:H100 OR gpu'", T, idx), 0));
+    cr_expect(strstr(err, "entity-only") != NULL, "%s", err);
+    free(out);
+    free(err);
+    cr_assert(eq(int, sh(&out, &err, "'%s' query -i '%s' --count 'entity:H100'", T, idx), 0));
+    cr_expect(eq(str, err, ""));
+    free(out);
+    free(err);
 }
 
 Test(pipeline, a_stop_requested_before_the_run_commits_nothing_new)
@@ -1127,4 +1149,63 @@ Test(pipeline, cli_outputs_parse_and_agree_with_the_library, .timeout = 120)
     free(e);
     tdx_free(h);
     tdx_qctx_close(q);
+}
+
+Test(pipeline, out_of_memory_anywhere_stops_every_thread_and_leaves_a_valid_index, .timeout = 300)
+{
+    uint64_t seed = tu_seed("pipeline/oom");
+    uint64_t rs = seed;
+    const char *wl, *in, *ref = tg_path("ref"), *idx = tg_path("idx");
+    one_file_corpus("pipeline/oom-corpus", 800, 400, &wl, &in);
+    const char *inputs[] = {in};
+    tdx_run_stats st;
+    tdx_err err = {0};
+    /* The reference, which also warms up what ICU and LMDB keep for the process. */
+    cr_assert(eq(int, lib_run(ref, wl, inputs, 1, NULL, &st, &err), 0), "%s", err.msg);
+    char *want = dump(ref);
+    /* How many allocations a run makes: the first count that lets it succeed. */
+    long lo = 0, hi = 1 << 20;
+    while (lo < hi) {
+        long mid = (lo + hi) / 2;
+        char scratch[64];
+        snprintf(scratch, sizeof scratch, "count%ld", mid);
+        tdx_alloc_fail_after(mid);
+        int rc = lib_run(tg_path(scratch), wl, inputs, 1, NULL, &st, &err);
+        tdx_alloc_fail_after(-1);
+        memset(&err, 0, sizeof err);
+        if (rc == 0)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    cr_assert(gt(long, lo, 100), "a run makes %ld allocations", lo);
+    /* Fail at seeded points of a fresh index's run: the run stops with the
+     * error, leaks nothing and leaves a valid index, which the same run
+     * then completes into the reference. */
+    for (int k = 0; k < 6; k++) {
+        long n = (long)tg_below(&rs, (uint32_t)lo);
+        cr_assert(eq(int, sh(NULL, NULL, "rm -rf '%s'", idx), 0));
+        size_t before = tg_live_bytes();
+        memset(&err, 0, sizeof err);
+        tdx_alloc_fail_after(n);
+        int rc = lib_run(idx, wl, inputs, 1, NULL, &st, &err);
+        tdx_alloc_fail_after(-1);
+        cr_assert(eq(int, rc, TDX_ENOMEM), "seed %llu: allocation %ld: %d %s",
+                  (unsigned long long)seed, n, rc, err.msg);
+        cr_assert(err.msg[0] != 0);
+        cr_assert(eq(sz, tg_live_bytes(), before), "seed %llu: allocation %ld leaks",
+                  (unsigned long long)seed, n);
+        struct stat sb;
+        if (stat(idx, &sb) == 0)
+            check(idx);
+        cr_assert(eq(int, lib_run(idx, wl, inputs, 1, NULL, &st, &err), 0), "%s", err.msg);
+        check(idx);
+        char *got = dump(idx);
+        char what[96];
+        snprintf(what, sizeof what, "seed %llu: a run stopped at allocation %ld, then completed",
+                 (unsigned long long)seed, n);
+        same_dump(want, got, what);
+        free(got);
+    }
+    free(want);
 }

@@ -15,7 +15,6 @@
 #include <criterion/criterion.h>
 #include <criterion/new/assert.h>
 #include <ctype.h>
-#include <jemalloc/jemalloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -507,8 +506,11 @@ static void oracle_load(void)
     tdx_free(hits);
 }
 
-/* Index one file into idx (replace: re-index changed keys, leave segments unmerged). */
-static void index_file(const char *idx, const char *wl, const char *in, int replace,
+enum { IX_REPLACE = 1, IX_NO_GRAMS = 2 };
+
+/* Index one file into idx.  IX_REPLACE: re-index changed keys and leave the
+ * segments unmerged; IX_NO_GRAMS: the entity-only profile. */
+static void index_file(const char *idx, const char *wl, const char *in, int flags,
                        tdx_run_stats *st)
 {
     const char *inputs[] = {in};
@@ -520,15 +522,16 @@ static void index_file(const char *idx, const char *wl, const char *in, int repl
     o.ninputs = 1;
     o.threads = 2;
     o.batch_bytes = 64 << 10;
-    o.replace = replace;
-    o.no_merge = replace; /* then queries read unmerged segments too */
+    o.replace = (flags & IX_REPLACE) != 0;
+    o.no_merge = o.replace; /* then queries read unmerged segments too */
+    o.no_grams = (flags & IX_NO_GRAMS) != 0;
     o.cache_dir = "";
     tdx_err err = {0};
     cr_assert(eq(int, tdx_pipeline_run(&o, st, &err), 0), "%s", err.msg);
 }
 
 /* Index a generated corpus with the pipeline and open it. */
-static void build(uint64_t seed, size_t ndocs, size_t avg_len)
+static void build_with(uint64_t seed, size_t ndocs, size_t avg_len, int flags)
 {
     tg_make(&C, seed, ndocs, avg_len);
     const char *wl = tg_path("watch.tsv");
@@ -537,12 +540,17 @@ static void build(uint64_t seed, size_t ndocs, size_t avg_len)
     tg_write_watchlist(&C, wl);
     tg_write_jsonl(&C, in, 0, C.ndocs);
     tdx_run_stats st;
-    index_file(idx, wl, in, 0, &st);
+    index_file(idx, wl, in, flags, &st);
     cr_assert(eq(u64, st.added, ndocs));
     cr_assert(eq(u64, st.rejects, 0));
     tdx_err err = {0};
     cr_assert(eq(int, tdx_qctx_open(idx, &Q, &err), 0), "%s", err.msg);
     oracle_load();
+}
+
+static void build(uint64_t seed, size_t ndocs, size_t avg_len)
+{
+    build_with(seed, ndocs, avg_len, 0);
 }
 
 /* ---- queries as trees, written out as text and evaluated by brute force ------- */
@@ -1199,6 +1207,11 @@ Test(query, every_leaf_and_operator_parses_and_runs)
         run_query(ok[i], 0, &d, NULL);
         tdx_docset_free(&d);
     }
+    /* With the gram index no query has to read every document. */
+    tdx_query *query;
+    cr_assert(eq(int, tdx_query_parse(Q, "gpu OR /h[18]00/", &query, NULL, NULL), 0));
+    cr_expect(eq(int, tdx_query_scans_all(Q, query), 0));
+    tdx_query_free(query);
 }
 
 typedef struct bad_query {
@@ -1265,6 +1278,9 @@ Test(query, syntax_errors_give_the_column_and_what_was_expected)
         cr_expect(strstr(err.msg, bad[i].msg) != NULL, "[%s]: message '%s' lacks '%s'", bad[i].q,
                   err.msg, bad[i].msg);
         cr_expect(query == NULL);
+        const char *again = strstr(err.msg, bad[i].msg);
+        cr_expect(again == NULL || strstr(again + 1, bad[i].msg) == NULL,
+                  "[%s]: '%s' says it twice", bad[i].q, err.msg);
         tdx_query_free(query);
     }
 }
@@ -1394,6 +1410,8 @@ Test(query, not_binds_tighter_than_and_and_and_than_or)
 
 /* ---- the differential test ------------------------------------------------- */
 
+static qn *regex_leaf(const char *re);
+
 /* Random queries: tdx_query_run against brute force, with and without a limit. */
 static void differential(uint64_t seed, int nqueries)
 {
@@ -1488,13 +1506,60 @@ Test(query, replaced_documents_are_never_found, .timeout = 120)
     tdx_qctx_close(Q);
     Q = NULL;
     tdx_run_stats st;
-    index_file(idx, wl, in, 1, &st);
+    index_file(idx, wl, in, IX_REPLACE, &st);
     cr_assert(eq(u64, st.replaced, nrep));
     tdx_err err = {0};
     cr_assert(eq(int, tdx_qctx_open(idx, &Q, &err), 0), "%s", err.msg);
     oracle_reset();
     oracle_load();
     differential(seed, 150);
+}
+
+Test(query, regexes_whose_required_text_is_hard_to_see_find_every_match)
+{
+    uint64_t seed = tu_seed("query/regex");
+    build(seed, 200, 300);
+    /* Escapes, counted repetitions and optional characters around the
+     * literal text a regex needs: candidates from the gram index must not
+     * lose a document that matches. */
+    static const char *const res[] = {
+        "\\d{3}",          "\\d{2}0",       "h\\d{2}",     "\\x68\\x31\\x30",
+        "\\x{6df1}圳",     "\\p{Han}{2}学", "深圳?大",     "gp?u",
+        "ab?c|gpu",        "\\x41\\d",      "\\p{Han}\\d", "[0-9]{2}a",
+        "server[s]?\\s?r", "编号\\d{2}",    "h[18]0{2}",
+    };
+    tdx_docset got = {0}, want = {0};
+    size_t found = 0;
+    for (size_t i = 0; i < sizeof res / sizeof *res; i++) {
+        qn *n = regex_leaf(res[i]);
+        bf_answer(n, &want);
+        run_query(n->text, 0, &got, NULL);
+        expect_same(n->text, &got, &want, seed);
+        found += got.n > 0;
+        qn_free(n);
+    }
+    cr_expect(found > 10, "only %zu of the regexes match anything", found);
+    tdx_docset_free(&got);
+    tdx_docset_free(&want);
+}
+
+Test(query, an_entity_only_index_answers_every_query_from_the_text, .timeout = 120)
+{
+    uint64_t seed = tu_seed("query/no-grams");
+    build_with(seed, 200, 300, IX_NO_GRAMS);
+    static const char *const scans[] = {"gpu", "entity:H100 OR 深圳", "NOT /h[18]00/",
+                                        "NEAR(gpu, cat:chip, 5)"};
+    static const char *const exact[] = {"entity:H100", "cat:chip date:2020..", "buyer:深圳大学"};
+    for (int k = 0; k < 2; k++)
+        for (size_t i = 0; i < (k ? 3 : 4); i++) {
+            const char *text = k ? exact[i] : scans[i];
+            tdx_query *query;
+            tdx_err err = {0};
+            cr_assert(eq(int, tdx_query_parse(Q, text, &query, NULL, &err), 0), "%s", err.msg);
+            cr_expect(eq(int, tdx_query_scans_all(Q, query), !k), "[%s]", text);
+            tdx_query_free(query);
+        }
+    differential(seed, 120);
 }
 
 /* ---- facets ------------------------------------------------------------------- */
@@ -1802,14 +1867,6 @@ Test(query, highlights_cover_the_matched_original_bytes, .timeout = 120)
 
 /* ---- out of memory --------------------------------------------------------------- */
 
-static size_t live_bytes(void)
-{
-    mallctl("thread.tcache.flush", NULL, NULL, NULL, 0);
-    tdx_mem_stats ms;
-    tdx_alloc_stats(&ms);
-    return ms.allocated;
-}
-
 /* Parse, run, facet and highlight one query; the first error is returned. */
 static int query_work(const char *text, tdx_err *err)
 {
@@ -1844,7 +1901,7 @@ Test(query, out_of_memory_at_any_allocation_fails_cleanly, .timeout = 120)
     /* Warm up: the context loads its tables and grows its buffers once. */
     tdx_err err = {0};
     cr_assert(eq(int, query_work(text, &err), 0), "%s", err.msg);
-    size_t before = live_bytes();
+    size_t before = tg_live_bytes();
     int rc = TDX_ENOMEM;
     long n;
     for (n = 0; n < 100000 && rc == TDX_ENOMEM; n++) {
@@ -1855,10 +1912,43 @@ Test(query, out_of_memory_at_any_allocation_fails_cleanly, .timeout = 120)
         if (rc) {
             cr_assert(eq(int, rc, TDX_ENOMEM), "allocation %ld: %d %s", n, rc, err.msg);
             cr_assert(eq(int, err.code, TDX_ENOMEM), "allocation %ld: %s", n, err.msg);
-            cr_assert(eq(sz, live_bytes(), before), "allocation %ld leaks", n);
+            cr_assert(eq(sz, tg_live_bytes(), before), "allocation %ld leaks", n);
         }
     }
     cr_assert(eq(int, rc, 0), "%s", err.msg);
     cr_assert(gt(long, n, 20), "the loop reached the allocations");
-    cr_assert(eq(sz, live_bytes(), before));
+    cr_assert(eq(sz, tg_live_bytes(), before));
+}
+
+Test(query, out_of_memory_while_loading_tables_leaves_the_context_usable, .timeout = 120)
+{
+    build(tu_seed("query/oom-cold"), 60, 300);
+    /* A name that resolves through the normalized entity names, dates,
+     * a negation (all live documents) and a regex: every lazy table. */
+    const char *text = "entity:ＮＶＩＤＩＡ OR (gpu date:2020..) NOT /h[18]00/";
+    tdx_docset want = {0}, got = {0};
+    tdx_qctx *fresh;
+    tdx_err err = {0};
+    cr_assert(eq(int, tdx_qctx_open(tg_path("idx"), &fresh, &err), 0), "%s", err.msg);
+    tdx_qctx *keep = Q;
+    Q = fresh;
+    run_query(text, 0, &want, NULL);
+    Q = keep;
+    tdx_qctx_close(fresh);
+    /* Allocation n fails on a context that has loaded nothing yet; it keeps
+     * what earlier iterations loaded. */
+    int rc = TDX_ENOMEM;
+    long n;
+    for (n = 0; n < 100000 && rc == TDX_ENOMEM; n++) {
+        memset(&err, 0, sizeof err);
+        tdx_alloc_fail_after(n);
+        rc = query_work(text, &err);
+        tdx_alloc_fail_after(-1);
+        cr_assert(rc == 0 || rc == TDX_ENOMEM, "allocation %ld: %d %s", n, rc, err.msg);
+    }
+    cr_assert(eq(int, rc, 0), "%s", err.msg);
+    run_query(text, 0, &got, NULL);
+    expect_same(text, &got, &want, 0);
+    tdx_docset_free(&want);
+    tdx_docset_free(&got);
 }

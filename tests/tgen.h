@@ -21,6 +21,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jemalloc/jemalloc.h>
+
+#include "common/alloc.h"
 #include "common/buf.h"
 #include "common/utf8.h"
 #include "testutil.h"
@@ -353,6 +356,15 @@ static inline void tg_add_meta(tg_doc *d, const char *k, char *v, int number)
     d->meta[d->nmeta].val = v;
     d->meta[d->nmeta].number = number;
     d->nmeta++;
+}
+
+/* Bytes in live allocations, for leak checks around a call that failed. */
+static inline size_t tg_live_bytes(void)
+{
+    mallctl("thread.tcache.flush", NULL, NULL, NULL, 0);
+    tdx_mem_stats ms;
+    tdx_alloc_stats(&ms);
+    return ms.allocated;
 }
 
 /* Paths in the test's directory that stay valid until tg_paths_free()

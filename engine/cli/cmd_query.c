@@ -551,7 +551,7 @@ int cmd_query(int argc, char **argv)
             print_caret(qtext, col);
         status = rc == TDX_ENOMEM ? TDX_EXIT_FATAL : TDX_EXIT_USAGE;
     } else {
-        if (tdx_query_needs_scan(q, query))
+        if (tdx_query_scans_all(q, query))
             cli_warn("query",
                      "'%s' is an entity-only index (built with --no-grams): text terms are "
                      "answered by reading every document, which is exact but slow; entity:, "

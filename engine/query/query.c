@@ -204,7 +204,8 @@ int tdx_qctx_dates(tdx_qctx *q, const uint32_t **out_dates, size_t *out_n, tdx_e
 {
     if (!q->dates_loaded) {
         size_t n = (size_t)q->info.next_doc;
-        q->dates = tdx_calloc(n + 1, sizeof *q->dates);
+        if (q->dates == NULL) /* else left by a failed load: reuse it */
+            q->dates = tdx_calloc(n + 1, sizeof *q->dates);
         if (q->dates == NULL)
             return tdx_err_set(err, TDX_ENOMEM, "out of memory");
         int rc = n > 1 ? tdx_store_dates(q->t, q->dates + 1, n - 1, err) : 0;
@@ -672,8 +673,14 @@ static int load_entity_norms(parser *p)
     for (size_t i = 0; i < q->sv.nentities; i++) {
         size_t l;
         int rc = norm_text(p, q->sv.entities[i], strlen(q->sv.entities[i]), &q->ent_norm[i], &l);
-        if (rc)
+        if (rc) {
+            /* A half-built table would pass for a loaded one next time. */
+            for (size_t k = 0; k < i; k++)
+                tdx_free(q->ent_norm[k]);
+            tdx_free(q->ent_norm);
+            q->ent_norm = NULL;
             return rc;
+        }
     }
     return 0;
 }
@@ -977,8 +984,14 @@ static qnode *leaf_regex(parser *p)
         }
         while (*m == ' ')
             m++;
-        perr(p, t->pos, rc == TDX_ENOMEM ? rc : TDX_EPATTERN, "invalid regex /%s/: %s", t->val,
-             *m ? m : e.msg);
+        if (!*m)
+            m = e.msg;
+        /* The watch-list messages name the regex already. */
+        if (strstr(m, "regex /"))
+            perr(p, t->pos, rc == TDX_ENOMEM ? rc : TDX_EPATTERN, "%s", m);
+        else
+            perr(p, t->pos, rc == TDX_ENOMEM ? rc : TDX_EPATTERN, "invalid regex /%s/: %s",
+                 t->val, m);
         node_free(n);
         return NULL;
     }
@@ -1298,6 +1311,21 @@ int tdx_query_parse(tdx_qctx *q, const char *text, tdx_query **out_query, size_t
     query->nnodes = P.nnodes;
     *out_query = query;
     return 0;
+}
+
+static int has_text_leaf(const qnode *n)
+{
+    if (n->kind == N_SUB || n->kind == N_REGEX)
+        return 1;
+    for (size_t i = 0; i < n->nkids; i++)
+        if (has_text_leaf(n->kids[i]))
+            return 1;
+    return 0;
+}
+
+int tdx_query_scans_all(const tdx_qctx *q, const tdx_query *query)
+{
+    return !q->info.grams && has_text_leaf(query->root);
 }
 
 /* ---- evaluation: sets ---- */
@@ -2031,21 +2059,6 @@ int tdx_query_run(tdx_qctx *q, tdx_query *query, size_t limit, tdx_docset *out,
             break;
     }
     return 0;
-}
-
-static int has_text_leaf(const qnode *n)
-{
-    if (n->kind == N_SUB || n->kind == N_REGEX)
-        return 1;
-    for (size_t i = 0; i < n->nkids; i++)
-        if (has_text_leaf(n->kids[i]))
-            return 1;
-    return 0;
-}
-
-int tdx_query_needs_scan(tdx_qctx *q, const tdx_query *query)
-{
-    return !q->info.grams && has_text_leaf(query->root);
 }
 
 static int leaves_walk(tdx_qctx *q, qnode *n, tdx_leaf_fn fn, void *ctx, tdx_err *err)

@@ -57,6 +57,13 @@ int tdx_query_parse(tdx_qctx *q, const char *text, tdx_query **out_query, size_t
                     tdx_err *err);
 void tdx_query_free(tdx_query *query);
 
+/**
+ * 1 when the index has no gram index (built with --no-grams) and the query
+ * has substring or regex terms, which are then checked against the stored
+ * text of every document; 0 otherwise.  For telling the user why it is slow.
+ */
+int tdx_query_scans_all(const tdx_qctx *q, const tdx_query *query);
+
 typedef struct tdx_qstats {
     uint64_t candidates; /* docs of P − S */
     uint64_t verified;   /* of those, checked against their text */
@@ -69,13 +76,6 @@ typedef struct tdx_qstats {
  */
 int tdx_query_run(tdx_qctx *q, tdx_query *query, size_t limit, tdx_docset *out,
                   tdx_qstats *st, tdx_err *err);
-
-/**
- * 1 when the index has no gram index (built with --no-grams) and the query
- * has terms that need it (substrings, regexes): they are then answered by
- * reading every document's text, which is exact but slow.
- */
-int tdx_query_needs_scan(tdx_qctx *q, const tdx_query *query);
 
 /** For "no result" explanations: each leaf as written, with its doc count. */
 typedef void (*tdx_leaf_fn)(void *ctx, const char *leaf, uint64_t docs, int exact);
