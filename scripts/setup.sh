@@ -19,6 +19,7 @@ pkgs=(
   libxxhash-dev         # xxHash: content and cache-key hashes
   libgumbo-dev          # gumbo: HTML5 parsing of saved pages
   zstd xz-utils bzip2 zip # test fixtures: compressed archives are made at test time
+  clang libclang-rt-14-dev # the query-parser fuzz target (libFuzzer, AddressSanitizer)
   libjansson-dev        # jansson: reference JSON parser for the reader's differential test
 )
 if [[ "${1:-}" == "--bench" ]]; then

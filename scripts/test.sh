@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds tenderidx with warnings as errors, and
-# runs the whole test suite (meson test: unit + cli suites).
+# Installs what is missing, builds tenderidx with warnings as errors, runs
+# the whole test suite (meson test: unit + cli suites), then fuzzes the
+# query parser for a bounded time (scripts/fuzz.sh).
 #
 #   scripts/test.sh                  everything
-#   scripts/test.sh --suite unit     only the unit suites (extra args go to meson test)
+#   scripts/test.sh --suite unit     only the unit suites (extra args go to meson test;
+#                                    the fuzz run is skipped then)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,3 +17,6 @@ if [[ ! -f "$builddir/build.ninja" ]]; then
 fi
 meson compile -C "$builddir"
 meson test -C "$builddir" --print-errorlogs --num-processes "$(nproc)" "$@"
+if [[ $# -eq 0 ]]; then
+  scripts/fuzz.sh "${TDX_FUZZ_SECONDS:-20}"
+fi

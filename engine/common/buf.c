@@ -25,6 +25,7 @@ int tdx_buf_grow(tdx_buf *b, size_t extra)
         return TDX_ENOMEM;
     b->p = p;
     b->cap = cap;
+    b->p[b->len] = 0; /* the promised NUL, also for a buffer never written */
     return 0;
 }
 

@@ -452,6 +452,35 @@ int tdx_gram_add_text(tdx_gram_builder *b, uint32_t doc, const uint8_t *text, si
     return rc;
 }
 
+size_t tdx_field_term(const char *name, const uint8_t *v, size_t l, uint8_t *out)
+{
+    size_t nl = strlen(name);
+    if (nl == 0 || nl > TDX_FIELD_NAME_MAX)
+        return 0;
+    /* The single spaces the whitespace rule may leave at the ends go. */
+    while (l && v[0] == ' ') {
+        v++;
+        l--;
+    }
+    while (l && v[l - 1] == ' ')
+        l--;
+    if (l == 0)
+        return 0;
+    if (l > TDX_FIELD_VALUE_MAX) {
+        l = TDX_FIELD_VALUE_MAX;
+        while (l && (v[l] & 0xC0) == 0x80)
+            l--;
+    }
+    size_t n = 0;
+    out[n++] = TDX_TERM_FIELD;
+    memcpy(out + n, name, nl);
+    n += nl;
+    out[n++] = 0x1f;
+    for (size_t i = 0; i < l; i++)
+        out[n++] = v[i] == 0 ? ' ' : v[i];
+    return n;
+}
+
 /* ---- emitting ---- */
 
 static int cmp_cp(const void *x, const void *y, void *ctx)

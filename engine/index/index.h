@@ -35,6 +35,10 @@
 
 #define TDX_WORD_MAX 64
 #define TDX_FIELD_TERM_MAX 256
+/* A field term: 'f', name, 0x1f, the value's first TDX_FIELD_VALUE_MAX
+ * bytes (cut on a character boundary); names up to TDX_FIELD_NAME_MAX. */
+#define TDX_FIELD_VALUE_MAX 200
+#define TDX_FIELD_NAME_MAX (TDX_FIELD_TERM_MAX + 8 - 2 - TDX_FIELD_VALUE_MAX)
 
 enum {
     TDX_TERM_BIGRAM = 'b',
@@ -68,6 +72,15 @@ int tdx_gram_builder_reserve(tdx_gram_builder *b, size_t text_bytes);
 int tdx_gram_add_text(tdx_gram_builder *b, uint32_t doc, const uint8_t *text, size_t len);
 /** Add one explicit term (fields, entities, categories) for `doc`. */
 int tdx_gram_add_term(tdx_gram_builder *b, uint32_t doc, const uint8_t *term, size_t len);
+
+/**
+ * The term of metadata field `name` with normalized value v[0..len), built
+ * the same way for indexing and for field:value queries: spaces at the ends
+ * trimmed, long values cut, NUL bytes as spaces.  Returns the term's length
+ * in out (room for TDX_FIELD_TERM_MAX + 8 bytes), or 0 when there is no
+ * term (empty or over-long name, empty value).
+ */
+size_t tdx_field_term(const char *name, const uint8_t *v, size_t len, uint8_t *out);
 
 /**
  * Emit all terms, sorted by bytes, into out (reset first).  Emitting again

@@ -50,10 +50,6 @@
  * between them, so it bounds what the run holds, not just what is queued. */
 #define BATCH_MEM 6
 #define WORKER_MEM 12
-#define FIELD_VALUE_MAX 200 /* bytes of a field value in its term; query.c cuts alike */
-/* Longest field name indexed: class byte, name, 0x1f and the longest value
- * must fit the TDX_FIELD_TERM_MAX + 8 bytes tdx_gram_add_term() takes. */
-#define FIELD_NAME_MAX (TDX_FIELD_TERM_MAX + 8 - 2 - FIELD_VALUE_MAX)
 
 static double now_s(void)
 {
@@ -614,38 +610,15 @@ static int add_field_terms(worker *w, uint32_t doc, const char *name, const char
                            size_t vlen)
 {
     run *p = w->p;
-    size_t nl = strlen(name);
-    if (nl == 0 || nl > FIELD_NAME_MAX || vlen == 0)
+    if (vlen == 0 || strlen(name) > TDX_FIELD_NAME_MAX)
         return 0;
     tdx_err e = {0};
     int rc = tdx_norm_run(p->norm, w->nctx, (const uint8_t *)val, vlen, &w->fout, &e);
     if (rc)
         return rc;
-    size_t l = w->fout.text.len;
-    const uint8_t *v = w->fout.text.p;
-    /* Trim the single spaces the whitespace rule may leave at the ends. */
-    while (l && v[0] == ' ') {
-        v++;
-        l--;
-    }
-    while (l && v[l - 1] == ' ')
-        l--;
-    if (l == 0)
-        return 0;
-    if (l > FIELD_VALUE_MAX) {
-        l = FIELD_VALUE_MAX;
-        while (l && (v[l] & 0xC0) == 0x80)
-            l--;
-    }
-    tdx_buf_reset(&w->term);
-    tdx_buf_putc(&w->term, TDX_TERM_FIELD);
-    tdx_buf_append(&w->term, name, nl);
-    tdx_buf_putc(&w->term, 0x1f);
-    for (size_t i = 0; i < l; i++)
-        tdx_buf_putc(&w->term, v[i] == 0 ? ' ' : v[i]);
-    if (w->term.p == NULL)
-        return TDX_ENOMEM;
-    return tdx_gram_add_term(w->gb, doc, w->term.p, w->term.len);
+    uint8_t term[TDX_FIELD_TERM_MAX + 8];
+    size_t n = tdx_field_term(name, w->fout.text.p, w->fout.text.len, term);
+    return n ? tdx_gram_add_term(w->gb, doc, term, n) : 0;
 }
 
 static int process_batch(worker *w, batch *b, tdx_err *err)

@@ -36,7 +36,6 @@
 #define QUERY_MAX_DEPTH 64
 #define QUERY_MAX_NODES 4096
 #define QTERMS_MAX 256
-#define FIELD_VALUE_MAX 200 /* bytes of a field value in its term, as pipeline.c cuts it */
 
 enum {
     N_SUB,   /* substring of normalized text */
@@ -864,31 +863,21 @@ static qnode *leaf_prefixed(parser *p)
         size_t nl;
         if (norm_text(p, val, vlen, &nv, &nl))
             goto fail;
-        size_t a = 0;
-        while (a < nl && nv[a] == ' ')
-            a++;
-        while (nl > a && nv[nl - 1] == ' ')
-            nl--;
-        /* The pipeline indexes a value's first FIELD_VALUE_MAX bytes, cut on
-         * a character boundary: cut the same way, or long values never match. */
-        if (nl - a > FIELD_VALUE_MAX) {
-            nl = a + FIELD_VALUE_MAX;
-            while (nl > a && ((unsigned char)nv[nl] & 0xC0) == 0x80)
-                nl--;
+        /* Built exactly as the pipeline indexes it. */
+        uint8_t term[TDX_FIELD_TERM_MAX + 8];
+        size_t tl = tdx_field_term(pre, (const uint8_t *)nv, nl, term);
+        tdx_free(nv);
+        if (tl == 0) {
+            perr(p, t->pos, TDX_ESYNTAX, "'%s:%s' names no field value that can be indexed",
+                 pre, val);
+            goto fail;
         }
-        size_t pl = strlen(pre);
-        n->str = tdx_malloc(pl + (nl - a) + 3);
+        n->str = tdx_strndup((const char *)term, tl);
         if (n->str == NULL) {
-            tdx_free(nv);
             perr(p, t->pos, TDX_ENOMEM, "out of memory");
             goto fail;
         }
-        n->str[0] = TDX_TERM_FIELD;
-        memcpy(n->str + 1, pre, pl);
-        n->str[1 + pl] = 0x1f;
-        memcpy(n->str + 2 + pl, nv + a, nl - a);
-        n->len = pl + 2 + (nl - a);
-        tdx_free(nv);
+        n->len = tl;
     }
     n->display = tdx_strndup(p->s + t->pos, t->end - t->pos);
     if (n->display == NULL) {
