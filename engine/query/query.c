@@ -1734,6 +1734,8 @@ static int eval_node(tdx_qctx *q, qnode *n, tdx_err *err)
             tmp.len = n->len;
             rc = eval_substring(q, &tmp, err);
             n->P = tmp.P;
+            /* Only the candidates are wanted: the regex decides on the text. */
+            qpos_free(tmp.qp, tmp.nqp);
         } else {
             rc = load_live(q, err);
             if (rc == 0 && tdx_docset_copy(&n->P, &q->live))
