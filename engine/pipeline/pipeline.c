@@ -542,6 +542,7 @@ static int add_doc(run *p, const tdx_doc *d)
 
 static void *reader_main(void *arg)
 {
+    pthread_setname_np(pthread_self(), "tdx-reader");
     run *p = arg;
     const tdx_pipeline_opts *o = p->o;
     tdx_err err = {0};
@@ -725,6 +726,7 @@ static void *worker_main(void *arg)
 {
     worker *w = arg;
     run *p = w->p;
+    pthread_setname_np(pthread_self(), "tdx-worker");
     void *item;
     while (tdx_queue_pop(p->work_q, &item)) {
         batch *b = item;

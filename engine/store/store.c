@@ -101,9 +101,11 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/sysmacros.h>
 #define ZDICT_STATIC_LINKING_ONLY
 #include <zdict.h>
+#include <unistd.h>
 #include <zstd.h>
 
 #define POST_BLOCK_MAX 1024
@@ -205,6 +207,20 @@ static int lmdb_err(tdx_err *err, int rc, const char *what)
         return tdx_err_set(err, code, "%s: no space left on device (the index is intact at its "
                                       "last commit)", what);
     return tdx_err_set(err, code, "%s: %s", what, mdb_strerror(rc));
+}
+
+/*
+ * LMDB reports a write that the disk cut short as EIO, not ENOSPC: when the
+ * index's file system is (almost) full, that EIO is a full disk, and the
+ * user should hear so.
+ */
+static int disk_full_rc(const char *path, int rc)
+{
+    struct statvfs vs;
+    if (rc == EIO && statvfs(path, &vs) == 0 &&
+        (uint64_t)vs.f_bavail * vs.f_frsize < ((uint64_t)16 << 20))
+        return ENOSPC;
+    return rc;
 }
 
 static inline MDB_val mval(const void *p, size_t n)
@@ -513,7 +529,7 @@ void tdx_store_close(tdx_store *s)
 int tdx_store_sync(tdx_store *s, tdx_err *err)
 {
     int rc = mdb_env_sync(s->env, 1);
-    return rc ? lmdb_err(err, rc, "cannot flush index") : 0;
+    return rc ? lmdb_err(err, disk_full_rc(s->path, rc), "cannot flush index") : 0;
 }
 
 /* ---- schema ---- */
@@ -1233,9 +1249,21 @@ static int grow_map(tdx_store *s, tdx_err *err)
  *
  * LMDB only reports the map address for MDB_FIXEDMAP environments, so the
  * mapping of data.mdb is looked up in /proc/self/maps (by device and inode).
+ * Shared (file-backed) resident pages are read from /proc/self/statm.
  */
+/* Trimming costs page faults when the pages are touched again, so it only
+ * happens once the process holds this much of the file. */
+#define TRIM_ABOVE_BYTES ((size_t)64 << 20)
+
 static void trim_map(tdx_store *s)
 {
+    FILE *sf = fopen("/proc/self/statm", "r");
+    unsigned long size = 0, resident = 0, shared = 0;
+    int got = sf ? fscanf(sf, "%lu %lu %lu", &size, &resident, &shared) : 0;
+    if (sf)
+        fclose(sf);
+    if (got == 3 && (size_t)shared * (size_t)sysconf(_SC_PAGESIZE) < TRIM_ABOVE_BYTES)
+        return;
     char data[4200];
     snprintf(data, sizeof data, "%s/data.mdb", s->path);
     struct stat st;
@@ -1307,7 +1335,7 @@ int tdx_store_write_batch(tdx_store *s, const tdx_store_batch *b, int replace,
     if (rc == MDB_MAP_FULL + 1000)
         return tdx_err_set(err, TDX_ELIMIT, "index is full: 2^32-1 documents");
     if (rc > 0 || rc == MDB_MAP_FULL || (rc < 0 && rc > -30999))
-        return lmdb_err(err, rc, "cannot write batch");
+        return lmdb_err(err, disk_full_rc(s->path, rc), "cannot write batch");
     return rc;
 }
 
@@ -2733,7 +2761,7 @@ int tdx_store_merge_step(tdx_store *s, int *out_done, tdx_err *err)
             return tdx_err_set(err, TDX_ENOMEM, "out of memory merging postings");
         if (err && err->code)
             return err->code;
-        return lmdb_err(err, rc, "cannot merge postings");
+        return lmdb_err(err, disk_full_rc(s->path, rc), "cannot merge postings");
     }
 }
 
