@@ -1841,12 +1841,17 @@ static MDB_dbi route(const tdx_rtxn *t, const uint8_t *term, size_t len, uint32_
     return t->post;
 }
 
-int tdx_store_postings(tdx_rtxn *t, const uint8_t *term, size_t len, tdx_docset *out,
+/*
+ * Visit every block of a term in doc order: its blocks in the main tree,
+ * then its block in each segment that may hold it.  fn gets the value, the
+ * base its first doc is relative to, and whether it is a segment block; a
+ * nonzero return (a TDX_E* code) stops the walk and is returned.
+ */
+typedef int (*block_fn)(void *ctx, const MDB_val *v, uint32_t base, int seg_block);
+
+static int walk_blocks(tdx_rtxn *t, const uint8_t *term, size_t len, block_fn fn, void *ctx,
                        tdx_err *err)
 {
-    out->n = 0;
-    if (len == 0 || len > 500)
-        return 0;
     int rc = load_segments(t, err);
     if (rc)
         return rc;
@@ -1861,8 +1866,7 @@ int tdx_store_postings(tdx_rtxn *t, const uint8_t *term, size_t len, tdx_docset 
     MDB_val k = mval(kb, (size_t)kl), v;
     int g = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
     while (g == 0 && k.mv_size == (size_t)kl && memcmp(k.mv_data, kb, len + 1) == 0) {
-        rc = decode_block(&v, tdx_be32_get((const uint8_t *)k.mv_data + len + 1), 0,
-                          tdx_term_positional(term[0]), out, NULL);
+        rc = fn(ctx, &v, tdx_be32_get((const uint8_t *)k.mv_data + len + 1), 0);
         if (rc)
             break;
         g = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
@@ -1881,12 +1885,44 @@ int tdx_store_postings(tdx_rtxn *t, const uint8_t *term, size_t len, tdx_docset 
             continue;
         if (g)
             return lmdb_err(err, g, "cannot read postings");
-        rc = decode_block(&v, t->segs[i], 1, tdx_term_positional(term[0]), out, NULL);
+        rc = fn(ctx, &v, t->segs[i], 1);
     }
     if (rc == TDX_ENOMEM)
         return tdx_err_set(err, rc, "out of memory");
     if (rc)
         return tdx_err_set(err, rc, "postings of a term are corrupt");
+    return 0;
+}
+
+typedef struct docs_walk {
+    tdx_docset *out;
+    int positional;
+} docs_walk;
+
+static int docs_block(void *ctx, const MDB_val *v, uint32_t base, int seg_block)
+{
+    docs_walk *w = ctx;
+    return decode_block(v, base, seg_block, w->positional, w->out, NULL);
+}
+
+int tdx_store_postings(tdx_rtxn *t, const uint8_t *term, size_t len, tdx_docset *out,
+                       tdx_err *err)
+{
+    out->n = 0;
+    if (len == 0 || len > 500)
+        return 0;
+    docs_walk w = {out, tdx_term_positional(term[0])};
+    return walk_blocks(t, term, len, docs_block, &w, err);
+}
+
+static int count_block(void *ctx, const MDB_val *v, uint32_t base, int seg_block)
+{
+    (void)base;
+    (void)seg_block;
+    uint64_t n;
+    if (tdx_varint_get(v->mv_data, (const uint8_t *)v->mv_data + v->mv_size, &n) == 0)
+        return TDX_ECORRUPT;
+    *(uint64_t *)ctx += n;
     return 0;
 }
 
@@ -1896,39 +1932,11 @@ int tdx_store_postings_count(tdx_rtxn *t, const uint8_t *term, size_t len, uint6
     *out_n = 0;
     if (len == 0 || len > 500)
         return 0;
-    int rc = load_segments(t, err);
-    if (rc)
-        return rc;
-    uint8_t kb[512];
-    int kl = term_key_main(term, len, 0, kb);
-    uint32_t floor;
-    MDB_dbi main = route(t, term, len, &floor);
-    MDB_cursor *cur;
-    rc = mdb_cursor_open(t->txn, main, &cur);
-    if (rc)
-        return lmdb_err(err, rc, "cannot read postings");
-    MDB_val k = mval(kb, (size_t)kl), v;
-    int g = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-    uint64_t total = 0, n;
-    while (g == 0 && k.mv_size == (size_t)kl && memcmp(k.mv_data, kb, len + 1) == 0) {
-        if (tdx_varint_get(v.mv_data, (const uint8_t *)v.mv_data + v.mv_size, &n) == 0)
-            break;
-        total += n;
-        g = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
-    }
-    mdb_cursor_close(cur);
-    for (size_t i = 0; i < t->nsegs; i++) {
-        if (t->segs[i] <= floor)
-            continue;
-        tdx_be32_put(kb, t->segs[i]);
-        memcpy(kb + 4, term, len);
-        k = mval(kb, len + 4);
-        if (mdb_get(t->txn, t->s->dbi[DB_POSTSEG], &k, &v) == 0 &&
-            tdx_varint_get(v.mv_data, (const uint8_t *)v.mv_data + v.mv_size, &n))
-            total += n;
-    }
-    *out_n = total;
-    return 0;
+    uint64_t total = 0;
+    int rc = walk_blocks(t, term, len, count_block, &total, err);
+    if (rc == 0)
+        *out_n = total;
+    return rc;
 }
 
 /* ---- positions ---- */
