@@ -40,8 +40,8 @@ usage: scripts/bench.sh [--quick] [--corpus PATH]... [--watchlist FILE] [--out D
                        10,000 generated names)
   --out DIR            where everything goes (default bench/out/full, quick or user)
 Sizes and repetitions (defaults: full / quick):
-  --ingest-size SIZE   generated ingest corpus (1G / 4M)
-  --query-docs N       documents of the query index (1000000 / 3000)
+  --ingest-size SIZE   generated ingest corpus (1G / 2M)
+  --query-docs N       documents of the query index (1000000 / 2000)
   --sweep-size SIZE    corpus slice for the pattern-count sweep (256M / all)
   --stages-mb N        text for the stage peers (64 / 2)
   --runs N             timed runs of every series (3 / 2)
@@ -85,9 +85,14 @@ while (($#)); do
   shift
 done
 
+# Sizes given on the command line, for RESULTS.md (a scaled-down full run says so).
+given=()
+for o in ingest_size query_docs sweep_size stages_mb runs nq budget names; do
+  if [[ -n ${!o} ]]; then given+=("--${o//_/-} ${!o}"); fi
+done
 if ((quick)); then
   mode=quick
-  : "${ingest_size:=4M}" "${query_docs:=3000}" "${sweep_size:=0}" "${stages_mb:=2}"
+  : "${ingest_size:=2M}" "${query_docs:=2000}" "${sweep_size:=0}" "${stages_mb:=2}"
   : "${runs:=2}" "${nq:=60}" "${budget:=6}" "${names:=1000}"
   sweep_counts=(100 1000 10000)
   rg_queries=5
@@ -197,6 +202,8 @@ put run.branch "$(git rev-parse --abbrev-ref HEAD 2>/dev/null || echo unknown)"
 put run.mode "$mode"
 put run.seed "$seed"
 put run.runs "$runs"
+put run.given "${given[*]}"
+put run.gen "$gen"
 put tool.hyperscan "$(pkg-config --modversion libhs 2>/dev/null || echo '?')"
 put tool.icu "$(pkg-config --modversion icu-uc 2>/dev/null || echo '?')"
 put tool.sqlite "$(pkg-config --modversion sqlite3 2>/dev/null || echo '?')"
@@ -825,6 +832,12 @@ results=$out/RESULTS.md
   echo "| method | seed ${R[run.seed]:--}; warm-up, then ${R[run.runs]:--} runs per series: median (best); queries: $nq per class drawn from the corpus, ${budget} s budget per class and engine |"
   echo "| noise | load average ${R[load.start]:--} at start, ${R[load.end]:--} at the end; a fixed CPU job varied by ${R[noise.start.spread]:--}% (start) and ${R[noise.end.spread]:--}% (end) across 5 runs |"
   echo "| duration | ${R[run.minutes]:--} minutes |"
+  if [[ $gen != "$builddir/corpus/gen" ]]; then
+    echo "| generator | $gen (given with --gen) |"
+  fi
+  if [[ -n ${R[run.given]} ]]; then
+    echo "| sizes set | ${R[run.given]} (the defaults of a $mode run are in bench/README.md) |"
+  fi
   echo
   load_max=$(for k in "${!R[@]}"; do if [[ $k == load.* ]]; then echo "${R[$k]}"; fi; done | sort -g | tail -1)
   if awk -v l="${load_max:-0}" -v c="$(nproc)" 'BEGIN { exit !(l > 0.5 * c) }'; then
