@@ -42,9 +42,7 @@
 
 #include <errno.h>
 
-enum { C_ENTITY, C_CAT, C_AND2, C_SUB20, C_SUBCOUNT, C_FACET, NCLASS };
-static const char *const class_names[NCLASS] = {"entity", "cat",      "and2",
-                                                "sub20",  "subcount", "facet"};
+enum { C_ENTITY, C_CAT, C_AND2, C_SUB20, C_SUBCOUNT, C_FACET, NCLASS = BU_NCLASS };
 
 #define FTS_MAX_ALIASES 200
 
@@ -502,14 +500,6 @@ static void generate(tdx_qctx *q, const char *watchlist, size_t nper, uint64_t s
     }
 }
 
-static int class_of(const char *name)
-{
-    for (int c = 0; c < NCLASS; c++)
-        if (strcmp(name, class_names[c]) == 0)
-            return c;
-    return -1;
-}
-
 /* TSV: class, limit, tenderidx query, SQL.  The format --emit writes. */
 static void load_set(const char *path, bqset *set)
 {
@@ -523,19 +513,10 @@ static void load_set(const char *path, bqset *set)
     ssize_t n;
     while ((n = getline(&line, &cap, f)) >= 0) {
         lineno++;
-        if (n > 0 && line[n - 1] == '\n')
-            line[--n] = 0;
-        if (n == 0 || line[0] == '#')
+        char *cols[4];
+        if (!bu_split_line(line, n, cols, 4))
             continue;
-        char *cols[4] = {line, NULL, NULL, NULL};
-        for (int k = 1; k < 4; k++) {
-            char *t = cols[k - 1] ? strchr(cols[k - 1], '\t') : NULL;
-            if (t) {
-                *t = 0;
-                cols[k] = t + 1;
-            }
-        }
-        int c = cols[2] ? class_of(cols[0]) : -1;
+        int c = cols[2] ? bu_class_of(cols[0]) : -1;
         if (c < 0) {
             fprintf(stderr, "bench_query: %s:%zu: expected CLASS<TAB>LIMIT<TAB>QUERY[<TAB>SQL]\n",
                     path, lineno);
@@ -556,8 +537,8 @@ static void emit_set(const char *path, const bqset *set)
     }
     fprintf(f, "# class\tlimit\ttenderidx query\tSQLite FTS5 form (empty: not expressible)\n");
     for (size_t i = 0; i < set->n; i++)
-        fprintf(f, "%s\t%zu\t%s\t%s\n", class_names[set->v[i].cls], set->v[i].limit, set->v[i].text,
-                set->v[i].sql);
+        fprintf(f, "%s\t%zu\t%s\t%s\n", bu_class_name(set->v[i].cls), set->v[i].limit,
+                set->v[i].text, set->v[i].sql);
     if (fclose(f)) {
         fprintf(stderr, "bench_query: cannot write '%s'\n", path);
         exit(3);
@@ -720,12 +701,12 @@ int main(int argc, char **argv)
     /* Timed passes: per class, per pass, the latency of each query. */
     double *lat = xrealloc(NULL, (set.n + 1) * (size_t)runs * sizeof *lat);
     double *v = xrealloc(NULL, (set.n + 1) * sizeof *v);
-    double *pc[NCLASS][5];
+    double *pc[NCLASS][BU_NSTAT];
     size_t ncls[NCLASS] = {0};
     for (size_t i = 0; i < set.n; i++)
         ncls[set.v[i].cls] += keep[i];
     for (int c = 0; c < NCLASS; c++)
-        for (int k = 0; k < 5; k++)
+        for (int k = 0; k < BU_NSTAT; k++)
             pc[c][k] = xrealloc(NULL, (size_t)runs * sizeof(double));
     uint64_t sum[NCLASS];
     for (int c = 0; c < NCLASS; c++)
@@ -740,17 +721,10 @@ int main(int argc, char **argv)
         }
         for (int c = 0; c < NCLASS; c++) {
             size_t m = 0;
-            double tot = 0;
             for (size_t i = 0; i < set.n; i++)
-                if (keep[i] && set.v[i].cls == c) {
+                if (keep[i] && set.v[i].cls == c)
                     v[m++] = lat[i * (size_t)runs + (size_t)run];
-                    tot += v[m - 1];
-                }
-            pc[c][0][run] = bu_percentile(v, m, 50);
-            pc[c][1][run] = bu_percentile(v, m, 95);
-            pc[c][2][run] = bu_percentile(v, m, 99);
-            pc[c][3][run] = m ? v[m - 1] : 0;
-            pc[c][4][run] = m ? tot / (double)m : 0;
+            bu_summarize(v, m, pc[c], run);
         }
     }
     if (lat_path) {
@@ -761,7 +735,7 @@ int main(int argc, char **argv)
         }
         for (size_t i = 0; i < set.n; i++)
             if (keep[i])
-                fprintf(f, "%s\t%zu\t%.4f\t%llu\n", class_names[set.v[i].cls], i,
+                fprintf(f, "%s\t%zu\t%.4f\t%llu\n", bu_class_name(set.v[i].cls), i,
                         bu_median(lat + i * (size_t)runs, (size_t)runs),
                         (unsigned long long)answer[i]);
         fclose(f);
@@ -777,20 +751,20 @@ int main(int argc, char **argv)
             if (keep[i] && set.v[i].cls == c)
                 results += answer[i];
         double best99 = bu_min(pc[c][2], (size_t)runs);
-        double med[5];
-        for (int k = 0; k < 5; k++)
+        double med[BU_NSTAT];
+        for (int k = 0; k < BU_NSTAT; k++)
             med[k] = bu_median(pc[c][k], (size_t)runs);
-        fprintf(stderr, "%-9s %5zu/%-5zu %9.3f %9.3f %9.3f %9.3f %9.3f %12llu\n", class_names[c],
+        fprintf(stderr, "%-9s %5zu/%-5zu %9.3f %9.3f %9.3f %9.3f %9.3f %12llu\n", bu_class_name(c),
                 ncls[c], total[c], med[0], med[1], med[2], med[3], med[4],
                 (unsigned long long)results);
         printf("QUERY engine=tenderidx class=%s queries=%zu of=%zu runs=%d p50_ms=%.4f "
                "p95_ms=%.4f p99_ms=%.4f max_ms=%.4f mean_ms=%.4f p99_best_ms=%.4f results=%llu "
                "checksum=%016llx\n",
-               class_names[c], ncls[c], total[c], runs, med[0], med[1], med[2], med[3], med[4],
+               bu_class_name(c), ncls[c], total[c], runs, med[0], med[1], med[2], med[3], med[4],
                best99, (unsigned long long)results, (unsigned long long)sum[c]);
     }
     for (int c = 0; c < NCLASS; c++)
-        for (int k = 0; k < 5; k++)
+        for (int k = 0; k < BU_NSTAT; k++)
             tdx_free(pc[c][k]);
     tdx_free(lat);
     tdx_free(v);

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 #include <time.h>
 
 /** Monotonic clock in seconds. */
@@ -80,6 +81,24 @@ static inline double bu_min(const double *v, size_t n)
     return m;
 }
 
+/*
+ * One pass of a query class: out[k][run] for k = p50, p95, p99, max, mean
+ * of the m latencies in v (sorted in place).
+ */
+enum { BU_P50, BU_P95, BU_P99, BU_MAX, BU_MEAN, BU_NSTAT };
+
+static inline void bu_summarize(double *v, size_t m, double *out[BU_NSTAT], int run)
+{
+    double tot = 0;
+    for (size_t i = 0; i < m; i++)
+        tot += v[i];
+    out[BU_P50][run] = bu_percentile(v, m, 50);
+    out[BU_P95][run] = bu_percentile(v, m, 95);
+    out[BU_P99][run] = bu_percentile(v, m, 99);
+    out[BU_MAX][run] = m ? v[m - 1] : 0;
+    out[BU_MEAN][run] = m ? tot / (double)m : 0;
+}
+
 /** FNV-1a step, for checksums over results. */
 static inline uint64_t bu_mix(uint64_t h, uint64_t x)
 {
@@ -91,6 +110,49 @@ static inline uint64_t bu_mix(uint64_t h, uint64_t x)
 }
 
 #define BU_FNV_INIT 0xcbf29ce484222325ULL
+
+/*
+ * The query set bench_query writes and peer_fts5 reads: one query per line,
+ * CLASS<TAB>LIMIT<TAB>tenderidx query<TAB>SQL; '#' lines are comments.
+ */
+enum { BU_NCLASS = 6 };
+
+static inline const char *bu_class_name(int c)
+{
+    static const char *const names[BU_NCLASS] = {"entity", "cat",      "and2",
+                                                 "sub20",  "subcount", "facet"};
+    return c >= 0 && c < BU_NCLASS ? names[c] : "?";
+}
+
+/** Class number of a name, -1 if unknown. */
+static inline int bu_class_of(const char *name)
+{
+    for (int c = 0; c < BU_NCLASS; c++)
+        if (strcmp(name, bu_class_name(c)) == 0)
+            return c;
+    return -1;
+}
+
+/**
+ * Split a line of the query set in place: strips the line break, fills
+ * cols[0..ncols) (NULL where the line has fewer cells).  Returns 0 for a
+ * blank or comment line, 1 otherwise.
+ */
+static inline int bu_split_line(char *line, ssize_t len, char **cols, int ncols)
+{
+    if (len > 0 && line[len - 1] == '\n')
+        line[--len] = 0;
+    if (len == 0 || line[0] == '#')
+        return 0;
+    cols[0] = line;
+    for (int k = 1; k < ncols; k++) {
+        char *t = cols[k - 1] ? strchr(cols[k - 1], '\t') : NULL;
+        if (t)
+            *t = 0;
+        cols[k] = t ? t + 1 : NULL;
+    }
+    return 1;
+}
 
 /** Parse a size such as 256M, 1G, 4096; 0 on a malformed value. */
 static inline uint64_t bu_parse_size(const char *s)

@@ -129,9 +129,7 @@ static void build(sqlite3 *db, const char *text_path, const char *meta_path)
 
 /* ---- queries ---- */
 
-enum { NCLASS = 6 };
-static const char *const class_names[NCLASS] = {"entity", "cat",      "and2",
-                                                "sub20",  "subcount", "facet"};
+enum { NCLASS = BU_NCLASS };
 
 typedef struct fq {
     int cls;
@@ -140,14 +138,6 @@ typedef struct fq {
     double *ms; /* per timed pass */
     uint64_t count;
 } fq;
-
-static int class_of(const char *s)
-{
-    for (int c = 0; c < NCLASS; c++)
-        if (strcmp(s, class_names[c]) == 0)
-            return c;
-    return -1;
-}
 
 static double deadline;
 
@@ -193,19 +183,10 @@ static void queries(sqlite3 *db, const char *path, int runs, double budget, cons
     size_t lcap = 0;
     ssize_t len;
     while ((len = getline(&line, &lcap, f)) >= 0) {
-        if (len > 0 && line[len - 1] == '\n')
-            line[--len] = 0;
-        if (len == 0 || line[0] == '#')
+        char *c[4];
+        if (!bu_split_line(line, len, c, 4))
             continue;
-        char *c[4] = {line, NULL, NULL, NULL};
-        for (int k = 1; k < 4; k++) {
-            char *t = c[k - 1] ? strchr(c[k - 1], '\t') : NULL;
-            if (t) {
-                *t = 0;
-                c[k] = t + 1;
-            }
-        }
-        int cls = class_of(c[0]);
+        int cls = bu_class_of(c[0]);
         if (cls < 0) {
             fprintf(stderr, "peer_fts5: %s: unknown class '%s'\n", path, c[0]);
             exit(2);
@@ -245,9 +226,9 @@ static void queries(sqlite3 *db, const char *path, int runs, double budget, cons
     uint64_t sum[NCLASS];
     for (int c = 0; c < NCLASS; c++)
         sum[c] = BU_FNV_INIT;
-    double *pc[NCLASS][5];
+    double *pc[NCLASS][BU_NSTAT];
     for (int c = 0; c < NCLASS; c++)
-        for (int k = 0; k < 5; k++)
+        for (int k = 0; k < BU_NSTAT; k++)
             pc[c][k] = xrealloc(NULL, (size_t)runs * sizeof(double));
     double *lat = xrealloc(NULL, (n + 1) * sizeof *lat);
     for (int run = 0; run < runs; run++) {
@@ -261,17 +242,11 @@ static void queries(sqlite3 *db, const char *path, int runs, double budget, cons
         }
         for (int c = 0; c < NCLASS; c++) {
             size_t m = 0;
-            double tot = 0;
             for (size_t i = 0; i < n; i++)
                 if (v[i].run && v[i].cls == c) {
                     lat[m++] = v[i].ms[run];
-                    tot += v[i].ms[run];
                 }
-            pc[c][0][run] = bu_percentile(lat, m, 50);
-            pc[c][1][run] = bu_percentile(lat, m, 95);
-            pc[c][2][run] = bu_percentile(lat, m, 99);
-            pc[c][3][run] = m ? lat[m - 1] : 0;
-            pc[c][4][run] = m ? tot / (double)m : 0;
+            bu_summarize(lat, m, pc[c], run);
         }
     }
     if (lat_path) {
@@ -280,7 +255,7 @@ static void queries(sqlite3 *db, const char *path, int runs, double budget, cons
             die(NULL, lat_path);
         for (size_t i = 0; i < n; i++)
             if (v[i].run)
-                fprintf(lf, "%s\t%zu\t%.4f\t%llu\n", class_names[v[i].cls], i,
+                fprintf(lf, "%s\t%zu\t%.4f\t%llu\n", bu_class_name(v[i].cls), i,
                         bu_median(v[i].ms, (size_t)runs), (unsigned long long)v[i].count);
         fclose(lf);
     }
@@ -293,21 +268,21 @@ static void queries(sqlite3 *db, const char *path, int runs, double budget, cons
         for (size_t i = 0; i < n; i++)
             if (v[i].run && v[i].cls == c)
                 results += v[i].count;
-        double med[5];
-        for (int k = 0; k < 5; k++)
+        double med[BU_NSTAT];
+        for (int k = 0; k < BU_NSTAT; k++)
             med[k] = kept[c] ? bu_median(pc[c][k], (size_t)runs) : 0;
-        fprintf(stderr, "%-9s %5zu/%-5zu %9.3f %9.3f %9.3f %9.3f %9.3f%s\n", class_names[c],
+        fprintf(stderr, "%-9s %5zu/%-5zu %9.3f %9.3f %9.3f %9.3f %9.3f%s\n", bu_class_name(c),
                 kept[c], total[c], med[0], med[1], med[2], med[3], med[4],
                 timeouts[c] ? "  (some interrupted)" : "");
         printf("QUERY engine=fts5 class=%s queries=%zu of=%zu runs=%d p50_ms=%.4f p95_ms=%.4f "
                "p99_ms=%.4f max_ms=%.4f mean_ms=%.4f p99_best_ms=%.4f results=%llu "
                "timeouts=%zu checksum=%016llx\n",
-               class_names[c], kept[c], total[c], runs, med[0], med[1], med[2], med[3], med[4],
+               bu_class_name(c), kept[c], total[c], runs, med[0], med[1], med[2], med[3], med[4],
                kept[c] ? bu_min(pc[c][2], (size_t)runs) : 0, (unsigned long long)results,
                timeouts[c], (unsigned long long)sum[c]);
     }
     for (int c = 0; c < NCLASS; c++)
-        for (int k = 0; k < 5; k++)
+        for (int k = 0; k < BU_NSTAT; k++)
             free(pc[c][k]);
     for (size_t i = 0; i < n; i++) {
         free(v[i].sql);
