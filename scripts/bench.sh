@@ -25,6 +25,10 @@
 # Everything generated (corpora, indexes, logs) goes to --out (default bench/out/<mode>),
 # which git ignores.  Benchmarks never run in scripts/test.sh; tests/test_bench.c only checks
 # that --quick runs end to end on a tiny corpus.
+
+# The whole script is one block, parsed before it runs, so that editing bench.sh during a
+# (long) run cannot change what that run does.
+{
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -207,9 +211,10 @@ put run.gen "$gen"
 put tool.hyperscan "$(pkg-config --modversion libhs 2>/dev/null || echo '?')"
 put tool.icu "$(pkg-config --modversion icu-uc 2>/dev/null || echo '?')"
 put tool.sqlite "$(pkg-config --modversion sqlite3 2>/dev/null || echo '?')"
-put tool.rg "$({ rg --version 2>/dev/null || echo -; } | head -1)"
-put tool.grep "$({ grep --version 2>/dev/null || echo -; } | head -1)"
-put tool.opencc "$({ opencc --version 2>/dev/null || echo -; } | grep -o -m1 '[0-9][0-9.]*' || echo -)"
+# (sed reads all its input: a reader that stops early would fail the pipeline with SIGPIPE)
+put tool.rg "$({ rg --version 2>/dev/null || echo -; } | sed -n 1p)"
+put tool.grep "$({ grep --version 2>/dev/null || echo -; } | sed -n 1p)"
+put tool.opencc "$({ opencc --version 2>/dev/null || echo -; } | sed -n 's/[^0-9]*\([0-9][0-9.]*\).*/\1/p' | sed -n 1p)"
 
 # Noise: one fixed CPU-bound job, timed several times, now and at the end.  Its spread is
 # what any figure of this run can be trusted to.
@@ -617,10 +622,12 @@ for tool in rg grep; do
 done
 
 # Substrings: the first subcount queries tenderidx ran within its budget.
-mapfile -t subq < <(awk -F'\t' 'FNR == NR { if ($1 == "subcount") ran[$2] = 1; next }
-                                 /^#/ { next }
-                                 { i++ } ($1 == "subcount" && (i - 1) in ran) { print i - 1 "\t" substr($3, 2, length($3) - 2) }' \
-                      "$out/lat-tdx-a.tsv" "$qset" | head -n "$rg_queries")
+mapfile -t subq < <(awk -F'\t' -v k="$rg_queries" '
+  FNR == NR { if ($1 == "subcount") ran[$2] = 1; next }
+  /^#/ { next }
+  { i++ }
+  $1 == "subcount" && (i - 1) in ran && n++ < k { print i - 1 "\t" substr($3, 2, length($3) - 2) }' \
+  "$out/lat-tdx-a.tsv" "$qset")
 for tool in rg grep; do
   have "$tool" || continue
   say "peers: $tool, ${#subq[@]} substring counts over the ingest corpus's text"
@@ -1021,3 +1028,5 @@ if ((publish)); then
   for p in "${plots[@]}"; do cp "$out/plots/$p" bench/plots/; done
   say "published bench/RESULTS.md and bench/plots/"
 fi
+exit
+}

@@ -10,7 +10,8 @@
  * all count documents containing a string of normalized text), and that a
  * quick run leaves bench/RESULTS.md alone.  Peers that are not installed
  * are skipped by bench.sh, which says so; the test then checks that it
- * said so.  About 30-60 s on two cores.
+ * said so.  It took 35 s on the two-core development machine with a load
+ * average of 6, and up to 110 s when the load reached 12.
  */
 #include <criterion/criterion.h>
 #include <criterion/new/assert.h>
