@@ -800,7 +800,7 @@ EOF
 set terminal pngcairo size 640,400 font "sans,10"
 set output "$pdir/patterns.png"
 set title "Entity-only ingest vs watch-list size (1 worker, ${R[sweep.mb]:-} MB)"
-set xlabel "patterns"; set ylabel "MB/s (median)"; set logscale x; set yrange [0:*]; set key top right
+set xlabel "patterns"; set ylabel "MB/s (median, log)"; set logscale xy; set key top right
 plot "$pdir/patterns.dat" using 1:2 with linespoints lw 2 title "ingest (wall)", \
      "" using 1:3 with linespoints lw 2 title "match stage alone"
 EOF

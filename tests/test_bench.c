@@ -10,8 +10,8 @@
  * all count documents containing a string of normalized text), and that a
  * quick run leaves bench/RESULTS.md alone.  Peers that are not installed
  * are skipped by bench.sh, which says so; the test then checks that it
- * said so.  It took 35 s on the two-core development machine with a load
- * average of 6, and up to 110 s when the load reached 12.
+ * said so.  It takes 15 s on the two-core development machine when it is
+ * quiet, and took up to 110 s while other builds kept its load near 12.
  */
 #include <criterion/criterion.h>
 #include <criterion/new/assert.h>
