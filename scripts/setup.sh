@@ -24,7 +24,7 @@ pkgs=(
 )
 if [[ "${1:-}" == "--bench" ]]; then
   pkgs+=(ripgrep grep sqlite3 libsqlite3-dev opencc libopencc-dev gnuplot-nox hyperfine
-         time)
+         time jq)
 fi
 
 missing=()
