@@ -2235,8 +2235,19 @@ int tdx_query_facet(tdx_qctx *q, const tdx_docset *docs, const char *by, tdx_fac
                 rc = facet_add(&a, s, (size_t)l, 1);
             }
         } else {
-            uint64_t *cnt = tdx_calloc(10000 * 13, sizeof *cnt);
+            /* Count into a table spanning only the years the docs carry. */
+            uint32_t ylo = UINT32_MAX, yhi = 0;
             uint64_t unknown = 0;
+            for (size_t i = 0; i < docs->n; i++) {
+                uint32_t d = docs->v[i] < nd ? dates[docs->v[i]] : 0;
+                uint32_t y = d / 10000, m = d / 100 % 100;
+                if (d == 0 || y >= 10000 || m > 12)
+                    continue;
+                ylo = y < ylo ? y : ylo;
+                yhi = y > yhi ? y : yhi;
+            }
+            size_t span = ylo <= yhi ? (size_t)(yhi - ylo + 1) * 13 : 0;
+            uint64_t *cnt = tdx_calloc(span ? span : 1, sizeof *cnt);
             if (cnt == NULL)
                 return tdx_err_set(err, TDX_ENOMEM, "out of memory");
             for (size_t i = 0; i < docs->n; i++) {
@@ -2245,14 +2256,15 @@ int tdx_query_facet(tdx_qctx *q, const tdx_docset *docs, const char *by, tdx_fac
                 if (d == 0 || y >= 10000 || m > 12)
                     unknown++;
                 else
-                    cnt[y * 13 + (month ? m : 0)]++;
+                    cnt[(size_t)(y - ylo) * 13 + (month ? m : 0)]++;
             }
-            for (size_t k = 0; rc == 0 && k < 10000 * 13; k++) {
+            for (size_t k = 0; rc == 0 && k < span; k++) {
                 if (!cnt[k])
                     continue;
                 char s[16];
-                int l = month ? snprintf(s, sizeof s, "%04zu-%02zu", k / 13, k % 13)
-                              : snprintf(s, sizeof s, "%04zu", k / 13);
+                size_t y = ylo + k / 13;
+                int l = month ? snprintf(s, sizeof s, "%04zu-%02zu", y, k % 13)
+                              : snprintf(s, sizeof s, "%04zu", y);
                 rc = facet_add(&a, s, (size_t)l, cnt[k]);
             }
             if (rc == 0 && unknown)
