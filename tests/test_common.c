@@ -8,6 +8,7 @@
 
 #include "common/alloc.h"
 #include "common/buf.h"
+#include "common/docset.h"
 #include "common/err.h"
 #include "common/queue.h"
 #include "common/utf8.h"
@@ -36,6 +37,75 @@ Test(common, varint_round_trips_seeded_random_values)
             p += n;
         }
         cr_assert(eq(ptr, (void *)p, (void *)end));
+    }
+}
+
+Test(common, varint_skip_agrees_with_decoding_one_by_one)
+{
+    uint64_t seed = tu_seed("varint_skip"), st = seed;
+    uint8_t buf[TDX_VARINT_MAX * 300];
+    size_t ends[301];
+    for (int round = 0; round < 200; round++) {
+        size_t nv = 1 + tu_rand(&st) % 300, off = 0;
+        ends[0] = 0;
+        for (size_t i = 0; i < nv; i++) {
+            uint64_t r = tu_rand(&st);
+            off += tdx_varint_put(buf + off, r >> (r % 64));
+            ends[i + 1] = off;
+        }
+        /* Skip m from any varint start, within the data and past its end. */
+        for (int k = 0; k < 20; k++) {
+            size_t from = tu_rand(&st) % nv, m = 1 + tu_rand(&st) % (nv - from + 2);
+            size_t want = from + m <= nv ? ends[from + m] - ends[from] : 0;
+            cr_assert(eq(sz, tdx_varint_skip(buf + ends[from], buf + off, m), want),
+                      "seed %llu: skip %zu from %zu of %zu", (unsigned long long)seed, m, from,
+                      nv);
+        }
+    }
+}
+
+Test(common, docset_bits_union_and_cursor_lookups_agree_with_the_obvious)
+{
+    uint64_t seed = tu_seed("docbits"), st = seed;
+    enum { U = 5000 };
+    static uint8_t in[U + 2000];
+    for (int round = 0; round < 100; round++) {
+        memset(in, 0, sizeof in);
+        tdx_docbits bits;
+        cr_assert(eq(int, tdx_docbits_init(&bits, (uint32_t)(tu_rand(&st) % U)), 0));
+        size_t nsets = 1 + tu_rand(&st) % 20;
+        tdx_docset d = {0};
+        for (size_t k = 0; k < nsets; k++) {
+            d.n = 0;
+            size_t density = 1 + tu_rand(&st) % 300; /* ids past the universe too */
+            for (uint32_t id = 1; id < U + 2000; id++)
+                if (tu_rand(&st) % density == 0) {
+                    cr_assert(eq(int, tdx_docset_push(&d, id), 0));
+                    in[id] = 1;
+                }
+            cr_assert(eq(int, tdx_docbits_add(&bits, &d), 0));
+        }
+        cr_assert(eq(int, tdx_docbits_take(&bits, &d), 0));
+        size_t j = 0;
+        for (uint32_t id = 0; id < U + 2000; id++)
+            if (in[id]) {
+                cr_assert(lt(sz, j, d.n), "seed %llu", (unsigned long long)seed);
+                cr_assert(eq(u32, d.v[j], id), "seed %llu", (unsigned long long)seed);
+                j++;
+            }
+        cr_assert(eq(sz, j, d.n));
+        /* Lookups from a cursor: increasing with gaps, then any order. */
+        size_t at = 0;
+        for (uint32_t id = (uint32_t)(tu_rand(&st) % 7); id < U + 2100;
+             id += 1 + (uint32_t)(tu_rand(&st) % 40))
+            cr_assert(eq(int, tdx_docset_has_from(&d, &at, id), id < U + 2000 && in[id]),
+                      "seed %llu id %u", (unsigned long long)seed, id);
+        for (int k = 0; k < 500; k++) {
+            uint32_t id = (uint32_t)(tu_rand(&st) % (U + 2000));
+            cr_assert(eq(int, tdx_docset_has_from(&d, &at, id), in[id]));
+            cr_assert(eq(int, tdx_docset_has(&d, id), in[id]));
+        }
+        tdx_docset_free(&d);
     }
 }
 

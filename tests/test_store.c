@@ -1434,6 +1434,87 @@ Test(store, long_postings_lists_span_full_blocks)
     free(ptr);
 }
 
+/*
+ * A positions cursor asked in increasing order, about docs that have the
+ * term and docs that do not, across many main blocks and a segment not yet
+ * merged, answers exactly what the text says: doc i (id i+1) holds 中文 at
+ * characters a + 3j for j < k when i % 4 != 1.
+ */
+static void poscur_walk_check(tdx_store *s, size_t n, uint64_t seed)
+{
+    static const uint8_t term[] = "b中文";
+    tdx_err err = {0};
+    tdx_rtxn *t = NULL;
+    cr_assert(eq(int, tdx_store_read_begin(s, &t, &err), 0));
+    uint64_t r = seed;
+    for (int round = 0; round < 40; round++) {
+        tdx_poscur *pc = NULL;
+        cr_assert(eq(int, tdx_store_poscur_open(t, term, sizeof term - 1, &pc, &err), 0));
+        /* Strides from 1 (every doc) to long jumps over whole blocks. */
+        size_t stride = 1 + rnd(&r, round < 4 ? 1 : (size_t)1 << (round % 12));
+        for (size_t id = 1 + rnd(&r, stride); id <= n + 5; id += 1 + rnd(&r, stride)) {
+            size_t i = id - 1;
+            const uint32_t *pos;
+            size_t np;
+            int got = tdx_store_poscur_get(pc, (uint32_t)id, &pos, &np, &err);
+            int want = i < n && i % 4 != 1;
+            cr_assert(eq(int, got, want), "doc %zu (stride %zu): %d (%s)", id, stride, got,
+                      err.msg);
+            if (!want)
+                continue;
+            size_t a = i % 7, k = 1 + i % 9;
+            cr_assert(eq(sz, np, k), "doc %zu", id);
+            for (size_t j = 0; j < k; j++)
+                cr_assert(eq(u32, pos[j], (uint32_t)(a + 3 * j)), "doc %zu pos %zu", id, j);
+        }
+        tdx_store_poscur_close(pc);
+    }
+    tdx_store_read_end(t);
+}
+
+Test(store, positions_cursor_steps_and_skips_through_blocks_and_segments)
+{
+    const char *dir = tu_path("idx");
+    tdx_store *s = new_index(dir);
+    enum { N = 3000 };
+    sdoc *docs = calloc(N, sizeof *docs);
+    sdoc **ptr = calloc(N, sizeof *ptr);
+    uint64_t r = 5;
+    model m;
+    model_init(&m);
+    for (size_t i = 0; i < N; i++) {
+        char key[32], text[256];
+        size_t len = 0;
+        snprintf(key, sizeof key, "p%zu", i);
+        for (size_t a = 0; a < i % 7; a++)
+            len += (size_t)snprintf(text + len, sizeof text - len, "甲");
+        if (i % 4 == 1)
+            len += (size_t)snprintf(text + len, sizeof text - len, "乙丙");
+        else
+            for (size_t j = 0; j < 1 + i % 9; j++)
+                len += (size_t)snprintf(text + len, sizeof text - len, "中文乙");
+        snprintf(text + len, sizeof text - len, " x%zu", i); /* no two texts alike */
+        gen_doc(&docs[i], &r, key, text);
+        docs[i].nmeta = 0;
+        ptr[i] = &docs[i];
+    }
+    write_both(s, &m, ptr, 1200, 0);
+    write_both(s, &m, ptr + 1200, 1000, 0);
+    merge_ok(s);
+    write_both(s, &m, ptr + 2200, N - 2200, 0); /* stays a segment */
+    cr_assert(gt(sz, pending(s), 0));
+    poscur_walk_check(s, N, 1);
+    merge_ok(s);
+    poscur_walk_check(s, N, 2);
+    verify(s, &m);
+    tdx_store_close(s);
+    model_free(&m);
+    for (size_t i = 0; i < N; i++)
+        free(docs[i].text);
+    free(docs);
+    free(ptr);
+}
+
 /* ---- map growth ---------------------------------------------------------------------- */
 
 /* n docs of ~len bytes each: punctuation that zstd cannot squeeze much,

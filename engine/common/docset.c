@@ -133,6 +133,16 @@ int tdx_docset_has(const tdx_docset *d, uint32_t id)
     return i < d->n && d->v[i] == id;
 }
 
+int tdx_docset_has_from(const tdx_docset *d, size_t *at, uint32_t id)
+{
+    size_t from = *at;
+    if (from > d->n || (from > 0 && d->v[from - 1] >= id))
+        from = 0; /* asked out of order: start over */
+    size_t i = gallop(d->v, d->n, from, id);
+    *at = i;
+    return i < d->n && d->v[i] == id;
+}
+
 static int cmp_u32(const void *a, const void *b)
 {
     uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
@@ -149,4 +159,61 @@ void tdx_docset_normalize(tdx_docset *d)
         if (d->v[i] != d->v[w - 1])
             d->v[w++] = d->v[i];
     d->n = w;
+}
+
+int tdx_docbits_init(tdx_docbits *b, uint32_t universe)
+{
+    b->nw = (size_t)universe / 64 + 1;
+    b->w = tdx_calloc(b->nw, sizeof *b->w);
+    if (b->w == NULL) {
+        b->nw = 0;
+        return TDX_ENOMEM;
+    }
+    return 0;
+}
+
+int tdx_docbits_add(tdx_docbits *b, const tdx_docset *d)
+{
+    if (d->n == 0)
+        return 0;
+    size_t need = (size_t)d->v[d->n - 1] / 64 + 1; /* d is sorted: the last id is the largest */
+    if (need > b->nw) {
+        size_t nw = b->nw * 2 > need ? b->nw * 2 : need;
+        uint64_t *w = tdx_reallocarray(b->w, nw, sizeof *w);
+        if (w == NULL)
+            return TDX_ENOMEM;
+        memset(w + b->nw, 0, (nw - b->nw) * sizeof *w);
+        b->w = w;
+        b->nw = nw;
+    }
+    for (size_t i = 0; i < d->n; i++)
+        b->w[d->v[i] >> 6] |= (uint64_t)1 << (d->v[i] & 63);
+    return 0;
+}
+
+int tdx_docbits_take(tdx_docbits *b, tdx_docset *out)
+{
+    size_t count = 0;
+    for (size_t i = 0; i < b->nw; i++)
+        count += (size_t)__builtin_popcountll(b->w[i]);
+    out->n = 0;
+    int rc = tdx_docset_reserve(out, count);
+    if (rc == 0) {
+        for (size_t i = 0; i < b->nw; i++) {
+            uint64_t x = b->w[i];
+            while (x) {
+                out->v[out->n++] = (uint32_t)(i * 64 + (size_t)__builtin_ctzll(x));
+                x &= x - 1;
+            }
+        }
+    }
+    tdx_docbits_free(b);
+    return rc;
+}
+
+void tdx_docbits_free(tdx_docbits *b)
+{
+    tdx_free(b->w);
+    b->w = NULL;
+    b->nw = 0;
 }

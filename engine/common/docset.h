@@ -28,7 +28,31 @@ int tdx_docset_or(const tdx_docset *a, const tdx_docset *b, tdx_docset *out);
 int tdx_docset_sub(const tdx_docset *a, const tdx_docset *b, tdx_docset *out);
 /** 1 if id is in d (binary search). */
 int tdx_docset_has(const tdx_docset *d, uint32_t id);
+/**
+ * 1 if id is in d, searching from *at (0 at first), which it moves past
+ * the ids below id: asked in increasing order, a walk over d costs one
+ * pass instead of a binary search per id.  Any order stays correct.
+ */
+int tdx_docset_has_from(const tdx_docset *d, size_t *at, uint32_t id);
 /** Sort and remove repeats in place. */
 void tdx_docset_normalize(tdx_docset *d);
+
+/*
+ * Union of many sets: a bitmap over the ids, read out in order at the end.
+ * Adding k sets costs their total size plus universe/64 words to read out,
+ * where merging them two at a time costs k times the size of the result.
+ */
+typedef struct tdx_docbits {
+    uint64_t *w;
+    size_t nw;
+} tdx_docbits;
+
+/** An empty union over ids below universe (it grows past that on demand). */
+int tdx_docbits_init(tdx_docbits *b, uint32_t universe);
+/** b ∪= d. */
+int tdx_docbits_add(tdx_docbits *b, const tdx_docset *d);
+/** out = the ids of b, in order; b is emptied and freed. */
+int tdx_docbits_take(tdx_docbits *b, tdx_docset *out);
+void tdx_docbits_free(tdx_docbits *b);
 
 #endif

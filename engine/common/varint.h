@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #define TDX_VARINT_MAX 10
 
@@ -61,6 +62,29 @@ static inline size_t tdx_varint_get(const uint8_t *p, const uint8_t *end, uint64
             return 0;
     }
     return 0;
+}
+
+/**
+ * Step over m varints in [p, end), eight bytes at a time (a varint ends at
+ * each byte whose high bit is clear).  Returns the bytes they take, or 0
+ * when fewer than m end before `end`.  Lengths are not checked here: the
+ * values are checked when they are decoded.
+ */
+static inline size_t tdx_varint_skip(const uint8_t *p, const uint8_t *end, uint64_t m)
+{
+    const uint8_t *q = p;
+    while (m && end - q >= 8) {
+        uint64_t w;
+        memcpy(&w, q, 8);
+        unsigned k = (unsigned)__builtin_popcountll(~w & 0x8080808080808080ULL);
+        if (k >= m)
+            break;
+        m -= k;
+        q += 8;
+    }
+    for (; m && q < end; q++)
+        m -= !(*q & 0x80);
+    return m ? 0 : (size_t)(q - p);
 }
 
 /** Same as tdx_varint_get, for values that must fit in 32 bits. */

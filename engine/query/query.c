@@ -67,6 +67,7 @@ typedef struct qnode {
     tdx_match_scratch *rs;
     /* evaluation */
     tdx_docset S, P;
+    size_t s_at, p_at; /* where eval_doc's last lookups in S and P ended */
     int exact; /* S == P */
     int evaluated;
     /* substrings proved by positions (eval_substring): one group per query
@@ -1359,18 +1360,26 @@ static int and_into(tdx_docset *acc, const tdx_docset *with)
 static int id_postings(tdx_qctx *q, uint8_t cls, const uint32_t *ids, size_t n, tdx_docset *out,
                        tdx_err *err)
 {
-    tdx_docset tmp = {0};
-    int rc = 0;
     out->n = 0;
+    uint8_t term[5];
+    term[0] = cls;
+    if (n == 1) {
+        tdx_be32_put(term + 1, ids[0]);
+        return tdx_store_postings(q->t, term, 5, out, err);
+    }
+    tdx_docbits bits;
+    if (tdx_docbits_init(&bits, (uint32_t)q->info.next_doc))
+        return tdx_err_set(err, TDX_ENOMEM, "out of memory");
+    int rc = 0;
     for (size_t i = 0; rc == 0 && i < n; i++) {
-        uint8_t term[5];
-        term[0] = cls;
         tdx_be32_put(term + 1, ids[i]);
-        rc = tdx_store_postings(q->t, term, 5, &tmp, err);
-        if (rc == 0 && union_into(out, &tmp))
+        rc = tdx_store_postings(q->t, term, 5, out, err);
+        if (rc == 0 && tdx_docbits_add(&bits, out))
             rc = tdx_err_set(err, TDX_ENOMEM, "out of memory");
     }
-    tdx_docset_free(&tmp);
+    if (rc == 0 && tdx_docbits_take(&bits, out))
+        rc = tdx_err_set(err, TDX_ENOMEM, "out of memory");
+    tdx_docbits_free(&bits);
     return rc;
 }
 
@@ -1379,10 +1388,25 @@ typedef struct word_match {
     const uint8_t *frag;
     size_t len;
     int part;
-    tdx_docset *acc, tmp;
+    tdx_docbits acc;
+    tdx_docset tmp;
     tdx_err *err;
     int rc;
 } word_match;
+
+/* Is frag[0..fl) inside the short word w[0..wl)?  Words are at most
+ * TDX_WORD_MAX bytes: a first-byte scan beats memmem's set-up. */
+static int frag_in(const uint8_t *w, size_t wl, const uint8_t *frag, size_t fl)
+{
+    if (fl == 0)
+        return 1;
+    if (fl > wl)
+        return 0;
+    for (size_t i = 0; i + fl <= wl; i++)
+        if (w[i] == frag[0] && memcmp(w + i + 1, frag + 1, fl - 1) == 0)
+            return 1;
+    return 0;
+}
 
 static int word_visit(void *ctx, const uint8_t *term, size_t len)
 {
@@ -1395,11 +1419,11 @@ static int word_visit(void *ctx, const uint8_t *term, size_t len)
     else if (w->part == TDX_PART_SUFFIX)
         ok = wl >= w->len && memcmp(word + wl - w->len, w->frag, w->len) == 0;
     else
-        ok = memmem(word, wl, w->frag, w->len) != NULL;
+        ok = frag_in(word, wl, w->frag, w->len);
     if (!ok)
         return 0;
     w->rc = tdx_store_postings(w->q->t, term, len, &w->tmp, w->err);
-    if (w->rc == 0 && union_into(w->acc, &w->tmp))
+    if (w->rc == 0 && tdx_docbits_add(&w->acc, &w->tmp))
         w->rc = tdx_err_set(w->err, TDX_ENOMEM, "out of memory");
     return w->rc != 0;
 }
@@ -1410,12 +1434,18 @@ static int word_postings(tdx_qctx *q, const tdx_qterm *t, tdx_docset *out, tdx_e
     out->n = 0;
     if (t->part == TDX_PART_EXACT)
         return tdx_store_postings(q->t, t->term, t->len, out, err);
-    word_match w = {q, t->term + 1, (size_t)t->len - 1, t->part, out, {0}, err, 0};
+    word_match w = {q, t->term + 1, (size_t)t->len - 1, t->part, {0}, {0}, err, 0};
+    if (tdx_docbits_init(&w.acc, (uint32_t)q->info.next_doc))
+        return tdx_err_set(err, TDX_ENOMEM, "out of memory");
     /* Prefix matches are a range of the dictionary; others walk all of it. */
     int rc = tdx_store_terms(q->t, TDX_TERM_WORD, t->part == TDX_PART_PREFIX ? w.frag : NULL,
                              t->part == TDX_PART_PREFIX ? w.len : 0, word_visit, &w, err);
     tdx_docset_free(&w.tmp);
-    return rc ? rc : w.rc;
+    rc = rc ? rc : w.rc;
+    if (rc == 0 && tdx_docbits_take(&w.acc, out))
+        rc = tdx_err_set(err, TDX_ENOMEM, "out of memory");
+    tdx_docbits_free(&w.acc);
+    return rc;
 }
 
 /* Dictionary words a fragment stands for, for positional proof. */
@@ -1594,6 +1624,10 @@ static int cmp_plan(const void *a, const void *b)
     return x->count < y->count ? -1 : x->count > y->count;
 }
 
+#ifndef SKIP_RATIO
+#define SKIP_RATIO 8
+#endif
+
 static int eval_substring(tdx_qctx *q, qnode *n, tdx_err *err)
 {
     tdx_qterm terms[QTERMS_MAX];
@@ -1650,6 +1684,11 @@ static int eval_substring(tdx_qctx *q, qnode *n, tdx_err *err)
         if (!exact && n->P.n <= 32)
             break;
         if (n->P.n == 0)
+            break;
+        /* Reading a term many times as common as the candidates costs
+         * more than the false candidates it would remove: positions or
+         * the text reject those one by one. */
+        if (!exact && i + 1 < nt && plan[i + 1].count > SKIP_RATIO * n->P.n)
             break;
     }
     tdx_docset_free(&tmp);
@@ -1955,17 +1994,17 @@ static int near_holds(tdx_qctx *q, const qnode *n, uint32_t id, int *out, tdx_er
     return rc;
 }
 
-static int eval_doc(tdx_qctx *q, const qnode *n, uint32_t id, int *out, tdx_err *err)
+static int eval_doc(tdx_qctx *q, qnode *n, uint32_t id, int *out, tdx_err *err)
 {
     if (n->exact) {
-        *out = tdx_docset_has(&n->S, id);
+        *out = tdx_docset_has_from(&n->S, &n->s_at, id);
         return 0;
     }
-    if (!tdx_docset_has(&n->P, id)) {
+    if (!tdx_docset_has_from(&n->P, &n->p_at, id)) {
         *out = 0;
         return 0;
     }
-    if (tdx_docset_has(&n->S, id)) {
+    if (tdx_docset_has_from(&n->S, &n->s_at, id)) {
         *out = 1;
         return 0;
     }
@@ -1973,7 +2012,7 @@ static int eval_doc(tdx_qctx *q, const qnode *n, uint32_t id, int *out, tdx_err 
     switch (n->kind) {
     case N_SUB:
         if (n->qp)
-            return positions_hold((qnode *)n, id, out, err);
+            return positions_hold(n, id, out, err);
         rc = doc_norm(q, id, err);
         *out = rc == 0 && memmem(q->nout.text.p, q->nout.text.len, n->str, n->len) != NULL;
         return rc;

@@ -1750,8 +1750,10 @@ static size_t skip_positions(rd *r)
         uint64_t m = rd_vint(r);
         if (r->bad || m == 0 || m > (uint64_t)(r->end - r->p))
             return 0;
-        for (uint64_t i = 0; i < m && !r->bad; i++)
-            rd_vint(r);
+        size_t n = tdx_varint_skip(r->p, r->end, m);
+        if (n == 0)
+            return 0;
+        r->p += n;
     }
     return r->bad ? 0 : (size_t)(r->p - start);
 }
@@ -1953,6 +1955,9 @@ struct tdx_poscur {
     tdx_docset docs;
     pay_vec spans;
     int loaded;
+    int in_main;      /* the block in hand is the one c->cur is on (or was, see main_end) */
+    int main_end;     /* the block in hand is the term's last in the main tree */
+    size_t at;        /* where the last lookup in the block ended */
     uint32_t last_asked;
     uint32_t *pos;
     size_t cap_pos;
@@ -1999,6 +2004,9 @@ static int poscur_load(tdx_poscur *c, const MDB_val *v, uint32_t base, int seg_b
     c->spans.n = 0;
     c->val = *v;
     c->loaded = 0;
+    c->at = 0;
+    c->in_main = !seg_block;
+    c->main_end = 0;
     int rc = decode_block(v, base, seg_block, 1, &c->docs, &c->spans);
     if (rc == 0)
         c->loaded = 1;
@@ -2011,6 +2019,7 @@ static int poscur_load(tdx_poscur *c, const MDB_val *v, uint32_t base, int seg_b
 static int poscur_seek(tdx_poscur *c, uint32_t doc, int *found)
 {
     *found = 0;
+    c->loaded = 0;
     uint32_t seg = 0;
     for (size_t i = 0; i < c->t->nsegs; i++)
         if (c->t->segs[i] > c->floor && c->t->segs[i] <= doc)
@@ -2058,8 +2067,40 @@ int tdx_store_poscur_get(tdx_poscur *c, uint32_t doc, const uint32_t **out_pos, 
         return tdx_err_set(err, TDX_EINVAL, "positions asked out of order");
     c->last_asked = doc;
     int rc = 0;
+    if (c->loaded && c->in_main && c->docs.n && doc > c->docs.v[c->docs.n - 1]) {
+        /* Docs are asked in order, so the next block of the term is the
+         * likely one: step to it rather than search the tree.  When it
+         * starts past doc, doc is not in the term and that block is where
+         * the next question lands. */
+        if (!c->main_end) {
+            MDB_val k, v;
+            int g = mdb_cursor_get(c->cur, &k, &v, MDB_NEXT);
+            if (g != 0 && g != MDB_NOTFOUND)
+                return tdx_err_set(err, TDX_EIO, "cannot read postings");
+            if (g == 0 && k.mv_size == c->len + 5 && memcmp(k.mv_data, c->term, c->len) == 0 &&
+                ((const uint8_t *)k.mv_data)[c->len] == 0) {
+                rc = poscur_load(c, &v, tdx_be32_get((const uint8_t *)k.mv_data + c->len + 1),
+                                 0);
+                if (rc == TDX_ENOMEM)
+                    return tdx_err_set(err, rc, "out of memory");
+                if (rc)
+                    return tdx_err_set(err, TDX_ECORRUPT, "postings of a term are corrupt");
+            } else {
+                c->main_end = 1; /* the block in hand is the term's last */
+            }
+        }
+        if (c->main_end) {
+            int in_seg = 0;
+            for (size_t i = 0; i < c->t->nsegs; i++)
+                in_seg |= c->t->segs[i] > c->floor && c->t->segs[i] <= doc;
+            if (!in_seg)
+                return 0; /* past the term's last doc */
+        }
+    }
     if (!c->loaded || c->docs.n == 0 || doc < c->docs.v[0] || doc > c->docs.v[c->docs.n - 1]) {
         int found;
+        if (c->loaded && c->docs.n && doc < c->docs.v[0] && c->in_main)
+            return 0; /* between the block before and this one */
         rc = poscur_seek(c, doc, &found);
         if (rc == TDX_ENOMEM)
             return tdx_err_set(err, rc, "out of memory");
@@ -2068,15 +2109,23 @@ int tdx_store_poscur_get(tdx_poscur *c, uint32_t doc, const uint32_t **out_pos, 
         if (!found)
             return 0;
     }
-    /* Binary search in the block. */
-    size_t lo = 0, hi = c->docs.n;
+    /* Gallop from where the last lookup ended: docs come in order. */
+    size_t lo = c->at, step = 1, hi = lo;
+    while (hi < c->docs.n && c->docs.v[hi] < doc) {
+        lo = hi + 1;
+        hi += step;
+        step *= 2;
+    }
+    if (hi > c->docs.n)
+        hi = c->docs.n;
     while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
+        size_t mid = lo + (hi - lo) / 2;
         if (c->docs.v[mid] < doc)
             lo = mid + 1;
         else
             hi = mid;
     }
+    c->at = lo;
     if (lo == c->docs.n || c->docs.v[lo] != doc)
         return 0;
     const pay_span *sp = &c->spans.v[lo];
@@ -2163,6 +2212,35 @@ int tdx_store_terms(tdx_rtxn *t, uint8_t cls, const uint8_t *prefix, size_t plen
     size_t kl = plen + 1;
     MDB_cursor *cur;
     MDB_val k, v;
+    /* The usual case after a run: one main tree, whose keys are already in
+     * term order.  Stream it; no collecting and sorting. */
+    if (!t->merging && t->nsegs == 0) {
+        rc = mdb_cursor_open(t->txn, t->post, &cur);
+        if (rc)
+            return lmdb_err(err, rc, "cannot read postings");
+        k = mval(kb, kl);
+        int g = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+        uint8_t last[520];
+        size_t last_len = 0;
+        while (g == 0 && k.mv_size >= kl + 5 && memcmp(k.mv_data, kb, kl) == 0) {
+            size_t tl = k.mv_size - 5;
+            if (!(last_len == tl && memcmp(last, k.mv_data, tl) == 0)) {
+                if (tl > sizeof last) {
+                    mdb_cursor_close(cur);
+                    return tdx_err_set(err, TDX_ECORRUPT, "a postings key is too long");
+                }
+                memcpy(last, k.mv_data, tl);
+                last_len = tl;
+                if (fn(ctx, last, tl))
+                    break;
+            }
+            g = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+        }
+        mdb_cursor_close(cur);
+        if (g != 0 && g != MDB_NOTFOUND)
+            return lmdb_err(err, g, "cannot read postings");
+        return 0;
+    }
     /* Main trees (both while a merge is half done), then the segments;
      * repeats are dropped after sorting. */
     for (int tree = 0; tree < (t->merging ? 2 : 1) && rc == 0; tree++) {
