@@ -1462,11 +1462,42 @@ static void differential(uint64_t seed, int nqueries)
     tdx_docset_free(&lim);
 }
 
+/* Bare substrings with a limit: the first docs, found by walking term
+ * cursors when the query allows it, are the brute-force answer's prefix. */
+static void substring_limits(uint64_t seed, int nqueries, int merged)
+{
+    uint64_t rs = seed ^ 0x11417;
+    tdx_docset want = {0}, lim = {0};
+    size_t streamed = 0;
+    for (int i = 0; i < nqueries; i++) {
+        qn *n = gen_sub(&rs);
+        bf_answer(n, &want);
+        size_t limit = 1 + tg_below(&rs, i % 2 ? 5 : 60);
+        tdx_qstats st;
+        run_query(n->text, limit, &lim, &st);
+        streamed += st.streamed;
+        cr_assert(eq(sz, lim.n, want.n < limit ? want.n : limit), "seed %llu: [%s] limit %zu",
+                  (unsigned long long)seed, n->text, limit);
+        cr_assert(eq(int, memcmp(lim.v, want.v, lim.n * sizeof *lim.v), 0),
+                  "seed %llu: [%s] limit %zu is not a prefix of the answer",
+                  (unsigned long long)seed, n->text, limit);
+        qn_free(n);
+    }
+    /* Most substrings of CJK text are bigram walks, once segments are merged. */
+    if (merged)
+        cr_expect(streamed > (size_t)nqueries / 4, "only %zu of %d walked", streamed, nqueries);
+    else
+        cr_expect(eq(sz, streamed, 0), "walks over unmerged segments");
+    tdx_docset_free(&want);
+    tdx_docset_free(&lim);
+}
+
 Test(query, random_queries_equal_brute_force_over_stored_text, .timeout = 240)
 {
     uint64_t seed = tu_seed("query/differential");
     build(seed, 700, 360);
     differential(seed, 400);
+    substring_limits(seed, 400, 1);
 }
 
 Test(query, replaced_documents_are_never_found, .timeout = 120)
@@ -1513,6 +1544,7 @@ Test(query, replaced_documents_are_never_found, .timeout = 120)
     oracle_reset();
     oracle_load();
     differential(seed, 150);
+    substring_limits(seed, 150, 0);
 }
 
 Test(query, regexes_whose_required_text_is_hard_to_see_find_every_match)

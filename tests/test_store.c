@@ -1469,6 +1469,38 @@ static void poscur_walk_check(tdx_store *s, size_t n, uint64_t seed)
         }
         tdx_store_poscur_close(pc);
     }
+    /* next(): the first doc at or after a target, then its positions. */
+    size_t segs = 999;
+    cr_assert(eq(int, tdx_store_pending_segments(s, &segs, NULL), 0));
+    for (int round = 0; round < 40; round++) {
+        tdx_poscur *pc = NULL;
+        cr_assert(eq(int, tdx_store_poscur_open(t, term, sizeof term - 1, &pc, &err), 0));
+        size_t stride = 1 + rnd(&r, (size_t)1 << (round % 12));
+        for (size_t id = 1 + rnd(&r, stride); id <= n + 5; id += rnd(&r, stride)) {
+            uint32_t got_id = 0;
+            int got = tdx_store_poscur_next(pc, (uint32_t)id, &got_id, &err);
+            if (segs) {
+                cr_assert(eq(int, got, TDX_EINVAL));
+                break;
+            }
+            size_t want = id - 1;
+            while (want < n && want % 4 == 1)
+                want++;
+            cr_assert(eq(int, got, want < n), "next(%zu): %d (%s)", id, got, err.msg);
+            if (want >= n)
+                break;
+            cr_assert(eq(u32, got_id, (uint32_t)(want + 1)), "next(%zu)", id);
+            const uint32_t *pos;
+            size_t np;
+            if (rnd(&r, 2)) {
+                cr_assert(eq(int, tdx_store_poscur_get(pc, got_id, &pos, &np, &err), 1));
+                cr_assert(eq(sz, np, 1 + want % 9));
+                cr_assert(eq(u32, pos[0], (uint32_t)(want % 7)));
+            }
+            id = got_id + 1;
+        }
+        tdx_store_poscur_close(pc);
+    }
     tdx_store_read_end(t);
 }
 

@@ -1485,13 +1485,40 @@ static int word_list_visit(void *ctx, const uint8_t *term, size_t len)
 }
 
 /*
+ * The terms positions need: a run of m adjacent bigrams (m+1 characters)
+ * is proved by every second one and the last, since each character is
+ * then held by one of them at its offset; words are all kept.  "文件时间"
+ * needs 文件 and 时间, not 件时.
+ */
+static size_t cover_terms(const tdx_qterm *t, size_t nt, tdx_qterm *out)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < nt;) {
+        if (t[i].term[0] != TDX_TERM_BIGRAM) {
+            out[n++] = t[i++];
+            continue;
+        }
+        size_t j = i + 1;
+        while (j < nt && t[j].term[0] == TDX_TERM_BIGRAM && t[j].off == t[j - 1].off + 1)
+            j++;
+        for (size_t k = i; k < j; k++)
+            if ((k - i) % 2 == 0 || k == j - 1)
+                out[n++] = t[k];
+        i = j;
+    }
+    return n;
+}
+
+/*
  * Cursors for proving a substring by positions: every term of the query at
  * its offset.  Leaves n->qp NULL (text verification) when a fragment stands
  * for too many words or for something that may not be a word.
  */
-static int setup_positions(tdx_qctx *q, qnode *n, const tdx_qterm *terms, size_t nt,
+static int setup_positions(tdx_qctx *q, qnode *n, const tdx_qterm *all, size_t nall,
                            tdx_err *err)
 {
+    tdx_qterm terms[QTERMS_MAX];
+    size_t nt = cover_terms(all, nall < QTERMS_MAX ? nall : QTERMS_MAX, terms);
     qpos *g = tdx_calloc(nt, sizeof *g);
     if (g == NULL)
         return tdx_err_set(err, TDX_ENOMEM, "out of memory");
@@ -2048,6 +2075,151 @@ static int eval_doc(tdx_qctx *q, qnode *n, uint32_t id, int *out, tdx_err *err)
     return 0;
 }
 
+/* Cursors for walking a substring: 0 with n->qp set, 1 when the query
+ * needs the set path (dictionary walks for word fragments, terms without
+ * positions, text verification). */
+static int walk_setup(tdx_qctx *q, qnode *n, int *out_exact, tdx_err *err)
+{
+    tdx_qterm terms[QTERMS_MAX];
+    size_t nt = 0;
+    int exact = 0, posexact = 0;
+    if (tdx_query_terms((const uint8_t *)n->str, n->len, terms, QTERMS_MAX, &nt, &exact,
+                        &posexact) ||
+        nt == 0 || !(exact || posexact))
+        return 1;
+    for (size_t i = 0; i < nt; i++)
+        if ((terms[i].term[0] == TDX_TERM_WORD && terms[i].part != TDX_PART_EXACT) ||
+            !tdx_term_positional(terms[i].term[0]))
+            return 1;
+    int rc = setup_positions(q, n, terms, nt, err);
+    if (rc)
+        return rc;
+    *out_exact = exact;
+    return n->qp ? 0 : 1;
+}
+
+/* One input of a walk: a term's cursor, or a node's candidate set. */
+typedef struct walk_src {
+    tdx_poscur *pc;
+    const tdx_docset *set;
+    size_t at;
+} walk_src;
+
+/*
+ * Docs of a conjunction (a bare substring, or an AND) found by walking:
+ * the cursors of the substrings' terms and the sets of the other operands
+ * leapfrog (each is asked for its first doc at or after the highest any
+ * other has reached), and a doc all of them reach is proved by positions
+ * and by the other operands.  Each postings block is read once, positions
+ * only for docs every term holds, and with a limit the work stops with
+ * the answer.  Returns 1 (nothing written) when no operand can be walked
+ * or segments are not yet merged.
+ */
+static int walk_conj(tdx_qctx *q, qnode **kids, size_t nk, size_t limit, tdx_docset *out,
+                     tdx_qstats *st, tdx_err *err)
+{
+    if (!q->info.grams || q->info.segments)
+        return 1;
+    int *walked = tdx_calloc(nk, sizeof *walked);
+    if (walked == NULL)
+        return tdx_err_set(err, TDX_ENOMEM, "out of memory");
+    size_t nsrc = 0, nwalked = 0;
+    int rc = 0;
+    for (size_t k = 0; rc == 0 && k < nk; k++) {
+        qnode *n = kids[k];
+        int exact = 0;
+        if (n->kind == N_SUB && !n->evaluated) {
+            rc = walk_setup(q, n, &exact, err);
+            if (rc == 0) {
+                walked[k] = exact ? 2 : 1;
+                nwalked++;
+                nsrc += n->nqp;
+                continue;
+            }
+            if (rc < 0)
+                break;
+            rc = 0;
+        }
+        rc = eval_node(q, n, err);
+        nsrc++;
+    }
+    walk_src *src = NULL;
+    if (rc == 0 && nwalked) {
+        src = tdx_calloc(nsrc, sizeof *src);
+        if (src == NULL)
+            rc = tdx_err_set(err, TDX_ENOMEM, "out of memory");
+    }
+    if (rc || nwalked == 0)
+        goto done;
+    /* Sets first: usually the rarest, and free to ask. */
+    nsrc = 0;
+    for (size_t k = 0; k < nk; k++)
+        if (!walked[k])
+            src[nsrc++].set = &kids[k]->P;
+    for (size_t k = 0; k < nk; k++)
+        for (size_t j = 0; walked[k] && j < kids[k]->nqp; j++)
+            src[nsrc++].pc = kids[k]->qp[j].cur[0];
+    st->streamed = 1;
+    uint32_t doc = 1;
+    size_t i = 0, agree = 0, del_at = 0;
+    while (!limit || out->n < limit) {
+        uint32_t d;
+        if (src[i].set) {
+            const tdx_docset *set = src[i].set;
+            if (!tdx_docset_has_from(set, &src[i].at, doc) && src[i].at == set->n)
+                break;
+            d = set->v[src[i].at];
+        } else {
+            int got = tdx_store_poscur_next(src[i].pc, doc, &d, err);
+            if (got <= 0) {
+                rc = got;
+                break;
+            }
+        }
+        if (d != doc) {
+            doc = d;
+            agree = 1;
+        } else {
+            agree++;
+        }
+        if (agree == nsrc) {
+            int in = !tdx_docset_has_from(&q->deleted, &del_at, doc);
+            for (size_t k = 0; rc == 0 && in && k < nk; k++) {
+                if (walked[k] == 2)
+                    continue;
+                st->candidates++;
+                st->verified++;
+                rc = walked[k] ? positions_hold(kids[k], doc, &in, err)
+                               : eval_doc(q, kids[k], doc, &in, err);
+            }
+            if (rc)
+                break;
+            if (in && tdx_docset_push(out, doc)) {
+                rc = tdx_err_set(err, TDX_ENOMEM, "out of memory");
+                break;
+            }
+            if (doc == UINT32_MAX)
+                break;
+            doc++;
+            agree = 0;
+        }
+        i = (i + 1) % nsrc;
+    }
+done:
+    /* The cursors were for this walk; a later full evaluation makes its own. */
+    for (size_t k = 0; k < nk; k++)
+        if (walked[k]) {
+            qpos_free(kids[k]->qp, kids[k]->nqp);
+            kids[k]->qp = NULL;
+            kids[k]->nqp = 0;
+        }
+    tdx_free(src);
+    tdx_free(walked);
+    if (rc == 0 && nwalked == 0)
+        return 1;
+    return rc;
+}
+
 int tdx_query_run(tdx_qctx *q, tdx_query *query, size_t limit, tdx_docset *out,
                   tdx_qstats *st, tdx_err *err)
 {
@@ -2057,6 +2229,13 @@ int tdx_query_run(tdx_qctx *q, tdx_query *query, size_t limit, tdx_docset *out,
     memset(st, 0, sizeof *st);
     out->n = 0;
     qnode *root = query->root;
+    if (!root->evaluated && (root->kind == N_SUB || root->kind == N_AND)) {
+        int rc = root->kind == N_SUB ? walk_conj(q, &root, 1, limit, out, st, err)
+                                     : walk_conj(q, root->kids, root->nkids, limit, out, st, err);
+        if (rc <= 0)
+            return rc;
+        out->n = 0;
+    }
     int rc = eval_node(q, root, err);
     if (rc)
         return rc;

@@ -1767,7 +1767,7 @@ static size_t skip_positions(rd *r)
  * walked and each entry's place recorded; otherwise they are not read.
  */
 static int decode_block(const MDB_val *v, uint32_t base, int seg_block, int positional,
-                        tdx_docset *out, pay_vec *pays)
+                        tdx_docset *out, pay_vec *pays, size_t *pay_off)
 {
     rd r = {v->mv_data, (const uint8_t *)v->mv_data + v->mv_size, 0};
     uint64_t n = rd_vint(&r);
@@ -1791,6 +1791,8 @@ static int decode_block(const MDB_val *v, uint32_t base, int seg_block, int posi
         dst[i] = last;
     }
     out->n += (size_t)n;
+    if (pay_off)
+        *pay_off = (size_t)(r.p - (const uint8_t *)v->mv_data);
     if (!positional && r.p != r.end)
         return TDX_ECORRUPT;
     if (pays == NULL)
@@ -1904,7 +1906,7 @@ typedef struct docs_walk {
 static int docs_block(void *ctx, const MDB_val *v, uint32_t base, int seg_block)
 {
     docs_walk *w = ctx;
-    return decode_block(v, base, seg_block, w->positional, w->out, NULL);
+    return decode_block(v, base, seg_block, w->positional, w->out, NULL, NULL);
 }
 
 int tdx_store_postings(tdx_rtxn *t, const uint8_t *term, size_t len, tdx_docset *out,
@@ -1957,6 +1959,7 @@ struct tdx_poscur {
     int loaded;
     int in_main;      /* the block in hand is the one c->cur is on (or was, see main_end) */
     int main_end;     /* the block in hand is the term's last in the main tree */
+    size_t pay_next;  /* where the payload of entry spans.n starts */
     size_t at;        /* where the last lookup in the block ended */
     uint32_t last_asked;
     uint32_t *pos;
@@ -2007,11 +2010,21 @@ static int poscur_load(tdx_poscur *c, const MDB_val *v, uint32_t base, int seg_b
     c->at = 0;
     c->in_main = !seg_block;
     c->main_end = 0;
-    int rc = decode_block(v, base, seg_block, 1, &c->docs, &c->spans);
+    /* Positions are walked later, as far as a doc asked for needs. */
+    int rc = decode_block(v, base, seg_block, 1, &c->docs, NULL, &c->pay_next);
+    if (rc == 0 && c->spans.cap < c->docs.n) {
+        pay_span *nv = tdx_reallocarray(c->spans.v, c->docs.n, sizeof *nv);
+        if (nv == NULL)
+            return TDX_ENOMEM;
+        c->spans.v = nv;
+        c->spans.cap = c->docs.n;
+    }
     if (rc == 0)
         c->loaded = 1;
     return rc;
 }
+
+static int poscur_seek_ge(tdx_poscur *c, uint32_t doc);
 
 /* Load the block that would hold doc: the segment it falls in (segments
  * hold docs above every main block's), else the main tree's last block of
@@ -2037,27 +2050,134 @@ static int poscur_seek(tdx_poscur *c, uint32_t doc, int *found)
         *found = 1;
         return poscur_load(c, &sv, seg, 1);
     }
+    /* The main tree: the block holding doc, else the one after it (doc
+     * then falls between blocks and is not in the term). */
+    int rc = poscur_seek_ge(c, doc);
+    if (rc < 0)
+        return rc;
+    *found = rc;
+    return 0;
+}
+
+static int is_block_of(const tdx_poscur *c, const MDB_val *k)
+{
+    return k->mv_size == c->len + 5 && memcmp(k->mv_data, c->term, c->len) == 0 &&
+           ((const uint8_t *)k->mv_data)[c->len] == 0;
+}
+
+static uint32_t block_first(const tdx_poscur *c, const MDB_val *k)
+{
+    return tdx_be32_get((const uint8_t *)k->mv_data + c->len + 1);
+}
+
+/* Load the term's next block in the main tree: 1, or 0 when the block in
+ * hand is its last (main_end set), or a TDX_E* code. */
+static int poscur_step(tdx_poscur *c)
+{
+    MDB_val k, v;
+    int g = mdb_cursor_get(c->cur, &k, &v, MDB_NEXT);
+    if (g != 0 && g != MDB_NOTFOUND)
+        return TDX_EIO;
+    if (g == 0 && is_block_of(c, &k)) {
+        int rc = poscur_load(c, &v, block_first(c, &k), 0);
+        return rc ? rc : 1;
+    }
+    c->main_end = 1;
+    return 0;
+}
+
+/* Load the main-tree block holding the term's first doc >= doc: 1, or 0
+ * when the term has no such doc, or a TDX_E* code. */
+static int poscur_seek_ge(tdx_poscur *c, uint32_t doc)
+{
+    c->loaded = 0;
     uint8_t kb[520];
     int kl = term_key_main(c->term, c->len, doc, kb);
     MDB_val k = mval(kb, (size_t)kl), v;
     int g = mdb_cursor_get(c->cur, &k, &v, MDB_SET_RANGE);
     if (g != 0 && g != MDB_NOTFOUND)
         return TDX_EIO;
-    if (g == 0 && k.mv_size == (size_t)kl && memcmp(k.mv_data, kb, c->len + 1) == 0 &&
-        tdx_be32_get((const uint8_t *)k.mv_data + c->len + 1) == doc) {
-        *found = 1;
-        return poscur_load(c, &v, doc, 0);
+    int here = g == 0 && is_block_of(c, &k);
+    if (here && block_first(c, &k) == doc) {
+        int rc = poscur_load(c, &v, doc, 0);
+        return rc ? rc : 1;
     }
-    /* The block before, if it is this term's, starts below doc. */
-    g = mdb_cursor_get(c->cur, &k, &v, g == MDB_NOTFOUND ? MDB_LAST : MDB_PREV);
-    if (g == MDB_NOTFOUND)
-        return 0;
-    if (g)
+    /* The block before, when it is this term's, starts below doc. */
+    MDB_val pk, pv;
+    int pg = mdb_cursor_get(c->cur, &pk, &pv, g == MDB_NOTFOUND ? MDB_LAST : MDB_PREV);
+    if (pg != 0 && pg != MDB_NOTFOUND)
         return TDX_EIO;
-    if (k.mv_size != (size_t)kl || memcmp(k.mv_data, kb, c->len + 1) != 0)
+    if (pg == 0 && is_block_of(c, &pk)) {
+        int rc = poscur_load(c, &pv, block_first(c, &pk), 0);
+        if (rc)
+            return rc;
+        return c->docs.v[c->docs.n - 1] >= doc ? 1 : poscur_step(c);
+    }
+    if (!here)
         return 0;
-    *found = 1;
-    return poscur_load(c, &v, tdx_be32_get((const uint8_t *)k.mv_data + c->len + 1), 0);
+    /* No block before: the one found starts past doc. */
+    k = mval(kb, (size_t)kl);
+    g = mdb_cursor_get(c->cur, &k, &v, MDB_SET_RANGE);
+    if (g != 0)
+        return TDX_EIO;
+    int rc = poscur_load(c, &v, block_first(c, &k), 0);
+    return rc ? rc : 1;
+}
+
+static int poscur_err(tdx_err *err, int rc)
+{
+    if (rc == TDX_ENOMEM)
+        return tdx_err_set(err, rc, "out of memory");
+    if (rc == TDX_EIO)
+        return tdx_err_set(err, rc, "cannot read postings");
+    return tdx_err_set(err, TDX_ECORRUPT, "postings of a term are corrupt");
+}
+
+/* First index >= c->at in the block in hand with docs[i] >= doc. */
+static size_t poscur_gallop(tdx_poscur *c, uint32_t doc)
+{
+    size_t lo = c->at, step = 1, hi = lo;
+    while (hi < c->docs.n && c->docs.v[hi] < doc) {
+        lo = hi + 1;
+        hi += step;
+        step *= 2;
+    }
+    if (hi > c->docs.n)
+        hi = c->docs.n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (c->docs.v[mid] < doc)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    c->at = lo;
+    return lo;
+}
+
+int tdx_store_poscur_next(tdx_poscur *c, uint32_t doc, uint32_t *out, tdx_err *err)
+{
+    if (doc < c->last_asked)
+        return tdx_err_set(err, TDX_EINVAL, "positions asked out of order");
+    if (c->t->nsegs || c->t->merging)
+        return tdx_err_set(err, TDX_EINVAL, "terms are walked only when no segment is pending");
+    c->last_asked = doc;
+    int rc = 1;
+    if (c->loaded && c->in_main && c->docs.n) {
+        if (doc > c->docs.v[c->docs.n - 1]) {
+            if (c->main_end)
+                return 0;
+            rc = poscur_step(c);
+            if (rc == 1 && doc > c->docs.v[c->docs.n - 1])
+                rc = poscur_seek_ge(c, doc); /* far ahead: search the tree */
+        }
+    } else {
+        rc = poscur_seek_ge(c, doc);
+    }
+    if (rc <= 0)
+        return rc ? poscur_err(err, rc) : 0;
+    *out = c->docs.v[poscur_gallop(c, doc)];
+    return 1;
 }
 
 int tdx_store_poscur_get(tdx_poscur *c, uint32_t doc, const uint32_t **out_pos, size_t *out_n,
@@ -2073,21 +2193,9 @@ int tdx_store_poscur_get(tdx_poscur *c, uint32_t doc, const uint32_t **out_pos, 
          * starts past doc, doc is not in the term and that block is where
          * the next question lands. */
         if (!c->main_end) {
-            MDB_val k, v;
-            int g = mdb_cursor_get(c->cur, &k, &v, MDB_NEXT);
-            if (g != 0 && g != MDB_NOTFOUND)
-                return tdx_err_set(err, TDX_EIO, "cannot read postings");
-            if (g == 0 && k.mv_size == c->len + 5 && memcmp(k.mv_data, c->term, c->len) == 0 &&
-                ((const uint8_t *)k.mv_data)[c->len] == 0) {
-                rc = poscur_load(c, &v, tdx_be32_get((const uint8_t *)k.mv_data + c->len + 1),
-                                 0);
-                if (rc == TDX_ENOMEM)
-                    return tdx_err_set(err, rc, "out of memory");
-                if (rc)
-                    return tdx_err_set(err, TDX_ECORRUPT, "postings of a term are corrupt");
-            } else {
-                c->main_end = 1; /* the block in hand is the term's last */
-            }
+            rc = poscur_step(c);
+            if (rc < 0)
+                return poscur_err(err, rc);
         }
         if (c->main_end) {
             int in_seg = 0;
@@ -2110,24 +2218,20 @@ int tdx_store_poscur_get(tdx_poscur *c, uint32_t doc, const uint32_t **out_pos, 
             return 0;
     }
     /* Gallop from where the last lookup ended: docs come in order. */
-    size_t lo = c->at, step = 1, hi = lo;
-    while (hi < c->docs.n && c->docs.v[hi] < doc) {
-        lo = hi + 1;
-        hi += step;
-        step *= 2;
-    }
-    if (hi > c->docs.n)
-        hi = c->docs.n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (c->docs.v[mid] < doc)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    c->at = lo;
+    size_t lo = poscur_gallop(c, doc);
     if (lo == c->docs.n || c->docs.v[lo] != doc)
         return 0;
+    while (c->spans.n <= lo) {
+        rd pr = {(const uint8_t *)c->val.mv_data + c->pay_next,
+                 (const uint8_t *)c->val.mv_data + c->val.mv_size, 0};
+        size_t plen = c->pay_next < c->val.mv_size ? skip_positions(&pr) : 0;
+        if (plen == 0 || (c->spans.n + 1 == c->docs.n && c->pay_next + plen != c->val.mv_size))
+            return tdx_err_set(err, TDX_ECORRUPT, "positions of a term are corrupt");
+        c->spans.v[c->spans.n].off = (uint32_t)c->pay_next;
+        c->spans.v[c->spans.n].len = (uint32_t)plen;
+        c->spans.n++;
+        c->pay_next += plen;
+    }
     const pay_span *sp = &c->spans.v[lo];
     rd r = {(const uint8_t *)c->val.mv_data + sp->off,
             (const uint8_t *)c->val.mv_data + sp->off + sp->len, 0};
@@ -2485,7 +2589,7 @@ static int pending_add_block(pending *pe, const MDB_val *v, uint32_t base, int s
 {
     size_t n0 = pe->docs.n;
     pe->spans.n = 0;
-    int rc = decode_block(v, base, seg_block, positional, &pe->docs, &pe->spans);
+    int rc = decode_block(v, base, seg_block, positional, &pe->docs, &pe->spans, NULL);
     if (rc)
         return rc;
     if (pe->docs.n > pe->cap_end) {

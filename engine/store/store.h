@@ -299,6 +299,13 @@ int tdx_store_poscur_open(tdx_rtxn *t, const uint8_t *term, size_t len, tdx_posc
  */
 int tdx_store_poscur_get(tdx_poscur *c, uint32_t doc, const uint32_t **out_pos, size_t *out_n,
                          tdx_err *err);
+/**
+ * The term's first doc >= doc: 1 with *out set, 0 when there is none.  The
+ * same forward-only rule; tdx_store_poscur_get(c, *out) may follow.  Only
+ * for a snapshot without pending segments (tdx_store_info.segments == 0);
+ * TDX_EINVAL otherwise.
+ */
+int tdx_store_poscur_next(tdx_poscur *c, uint32_t doc, uint32_t *out, tdx_err *err);
 void tdx_store_poscur_close(tdx_poscur *c);
 
 /**
