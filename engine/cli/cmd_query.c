@@ -234,7 +234,7 @@ static int run(tdx_qctx *q, tdx_query *query, const char *qtext, const qopts *o)
     if (o->explain) {
         fprintf(stderr, "query: %s\n", qtext);
         tdx_query_leaves(q, query, explain_leaf, NULL, &err);
-        fprintf(stderr, "  %s sure from postings, %s candidates verified against their text\n",
+        fprintf(stderr, "  %s sure from postings, %s candidates verified (by positions or text)\n",
                 cli_num(st.sure), cli_num(st.verified));
     }
     if (o->sort) {
