@@ -201,7 +201,8 @@ put machine.mem_gib "$(awk '/MemTotal/ {printf "%.1f", $2 / 1048576}' /proc/memi
 put machine.kernel "$(uname -r)"
 put machine.simd "$(grep -o -w -E 'avx2|avx512f|avx512bw' /proc/cpuinfo | sort -u | tr '\n' ' ' | sed 's/ $//')"
 put run.date "$(date -u +'%Y-%m-%d %H:%M UTC')"
-put run.commit "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD 2>/dev/null || echo '+changes')"
+# The published results of an earlier run are not a change to what is measured.
+put run.commit "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- . ':!bench/RESULTS.md' ':!bench/plots' 2>/dev/null || echo '+changes')"
 put run.branch "$(git rev-parse --abbrev-ref HEAD 2>/dev/null || echo unknown)"
 put run.mode "$mode"
 put run.seed "$seed"
