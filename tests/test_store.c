@@ -1241,6 +1241,190 @@ Test(store, merge_in_small_steps_can_stop_anywhere_and_resume)
     corpus_free(&c);
 }
 
+/* n docs keyed pfx0, pfx1 …, doc i's text written by text_of (no metadata);
+ * docs[0] is the array to free (sdocs_free). */
+typedef void (*text_fn)(size_t i, uint64_t *r, char *buf, size_t cap);
+
+static sdoc **sdocs_make(size_t n, uint64_t *r, const char *pfx, text_fn text_of)
+{
+    sdoc *docs = calloc(n, sizeof *docs);
+    sdoc **ptr = calloc(n, sizeof *ptr);
+    cr_assert(docs && ptr);
+    for (size_t i = 0; i < n; i++) {
+        char key[32], text[256];
+        snprintf(key, sizeof key, "%s%zu", pfx, i);
+        text_of(i, r, text, sizeof text);
+        gen_doc(&docs[i], r, key, text);
+        docs[i].nmeta = 0;
+        ptr[i] = &docs[i];
+    }
+    return ptr;
+}
+
+static void sdocs_free(sdoc **ptr, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(ptr[i]->text);
+    free(ptr[0]);
+    free(ptr);
+}
+
+/* Every word term, through the dictionary walk: the obvious answer. */
+typedef struct wlist {
+    char **v;
+    size_t n;
+} wlist;
+
+static int wlist_add(void *ctx, const uint8_t *term, size_t len)
+{
+    wlist *l = ctx;
+    cr_assert(gt(sz, len, 1));
+    cr_assert(eq(u8, term[0], 'w'));
+    l->v = realloc(l->v, (l->n + 1) * sizeof *l->v);
+    l->v[l->n] = strndup((const char *)term + 1, len - 1);
+    l->n++;
+    return 0;
+}
+
+static void wlist_free(wlist *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->v[i]);
+    free(l->v);
+    l->v = NULL;
+    l->n = 0;
+}
+
+/* tdx_store_words against filtering the dictionary by hand, for random
+ * fragments (pieces of indexed words and strings found nowhere). */
+static void words_check(tdx_store *s, uint64_t *r)
+{
+    tdx_err err = {0};
+    tdx_rtxn *t = NULL;
+    cr_assert(eq(int, tdx_store_read_begin(s, &t, &err), 0));
+    wlist all = {0};
+    cr_assert(eq(int, tdx_store_terms(t, 'w', NULL, 0, wlist_add, &all, &err), 0));
+    cr_assert(gt(sz, all.n, 100));
+    for (int q = 0; q < 300; q++) {
+        char frag[16];
+        if (q % 5 == 0) {
+            snprintf(frag, sizeof frag, "%c%c", "ab01z"[rnd(r, 5)], "ab01z"[rnd(r, 5)]);
+        } else {
+            const char *w = all.v[rnd(r, all.n)];
+            size_t wl = strlen(w), a = rnd(r, wl), b = a + 1 + rnd(r, wl - a);
+            snprintf(frag, sizeof frag, "%.*s", (int)(b - a), w + a);
+        }
+        size_t fl = strlen(frag);
+        int at_start = (int)rnd(r, 2), at_end = (int)rnd(r, 2);
+        wlist got = {0};
+        cr_assert(eq(int,
+                     tdx_store_words(t, (const uint8_t *)frag, fl, at_start, at_end, wlist_add,
+                                     &got, &err),
+                     0),
+                  "%s", err.msg);
+        size_t k = 0;
+        for (size_t i = 0; i < all.n; i++) {
+            const char *w = all.v[i];
+            size_t wl = strlen(w);
+            int holds = wl >= fl && (!at_start || strncmp(w, frag, fl) == 0) &&
+                        (!at_end || strcmp(w + wl - fl, frag) == 0) &&
+                        (at_start || at_end || strstr(w, frag) != NULL) &&
+                        (!(at_start && at_end) || wl == fl);
+            if (!holds)
+                continue;
+            cr_assert(lt(sz, k, got.n), "'%s' (%d,%d): '%s' missing", frag, at_start, at_end, w);
+            cr_assert(eq(str, got.v[k], (char *)w), "'%s' (%d,%d): word %zu", frag, at_start,
+                      at_end, k);
+            k++;
+        }
+        cr_assert(eq(sz, k, got.n), "'%s' (%d,%d): %zu words, expected %zu", frag, at_start,
+                  at_end, got.n, k);
+        wlist_free(&got);
+    }
+    wlist_free(&all);
+    tdx_store_read_end(t);
+}
+
+/* Six short words of a few letters and digits between CJK, and one of
+ * the doc's own. */
+static void words_text(size_t i, uint64_t *r, char *text, size_t cap)
+{
+    size_t len = 0;
+    for (int k = 0; k < 6; k++) {
+        len += (size_t)snprintf(text + len, cap - len, "中文 ");
+        for (size_t c = 1 + rnd(r, 8); c > 0; c--)
+            text[len++] = "ab01z"[rnd(r, 5)];
+        text[len++] = ' ';
+    }
+    snprintf(text + len, cap - len, "doc%zu", i);
+}
+
+Test(store, words_holding_a_fragment_equal_the_dictionary_filtered)
+{
+    const char *dir = tu_path("words");
+    tdx_store *s = new_index(dir);
+    uint64_t r = tu_seed("store.words");
+    enum { N = 901 }; /* the last for a run after the words table was lost */
+    sdoc **ptr = sdocs_make(N, &r, "w", words_text);
+    model m;
+    model_init(&m);
+    write_both(s, &m, ptr, 400, 0);
+    merge_ok(s); /* the words table lists the main tree */
+    write_both(s, &m, ptr + 400, 300, 0);
+    cr_assert(gt(sz, pending(s), 0));
+    words_check(s, &r); /* the table, and the words of a pending segment */
+    merge_ok(s);
+    write_both(s, &m, ptr + 700, N - 701, 0);
+    merge_ok(s);
+    words_check(s, &r);
+    expect_clean(s);
+    tdx_store_close(s);
+
+    /* An index from before the words table opens read-only and answers
+     * through the dictionary. */
+    {
+        MDB_env *env = raw_open(dir);
+        MDB_txn *txn;
+        MDB_dbi dbi;
+        cr_assert(eq(int, mdb_txn_begin(env, NULL, 0, &txn), 0));
+        cr_assert(eq(int, mdb_dbi_open(txn, "words", 0, &dbi), 0));
+        cr_assert(eq(int, mdb_drop(txn, dbi, 1), 0));
+        cr_assert(eq(int, mdb_txn_commit(txn), 0));
+        mdb_env_close(env);
+        s = open_store(dir, 1, 0);
+        words_check(s, &r);
+        expect_clean(s);
+        tdx_store_close(s);
+        /* A writer creates the table; the next merge fills it. */
+        s = open_store(dir, 0, 0);
+        write_both(s, &m, ptr + N - 1, 1, 0);
+        merge_ok(s);
+        words_check(s, &r);
+        expect_clean(s);
+        tdx_store_close(s);
+    }
+
+    /* A damaged word list is found by check. */
+    uint8_t k[8], v[64];
+    size_t kl;
+    const char *tree = main_table(dir);
+    uint8_t pre = (uint8_t)tree[strlen(tree) - 1];
+    size_t vl = raw_first(dir, "words", &pre, 1, k, &kl, v, sizeof v);
+    cr_assert(eq(sz, kl, 5));
+    cr_assert(eq(u8, k[0], pre));
+    cr_assert(gt(sz, vl, 4));
+    v[0] = v[0] == 'z' ? 'a' : 'z';
+    raw_set(dir, "words", k, kl, v, vl < sizeof v ? vl : sizeof v);
+    s = open_store(dir, 1, 0);
+    lines l = {0};
+    cr_assert(gt(u64, check_problems(s, &l), 0));
+    cr_assert(not(eq(ptr, strstr(l.p, "word list"), NULL)), "%s", l.p);
+    free(l.p);
+    tdx_store_close(s);
+    model_free(&m);
+    sdocs_free(ptr, N);
+}
+
 Test(store, text_with_a_dictionary_round_trips)
 {
     uint64_t seed = tu_seed("store.dict"), r = seed;
@@ -1353,6 +1537,11 @@ Test(store, text_with_a_dictionary_round_trips)
     free(sizes);
 }
 
+static void long_text(size_t i, uint64_t *r, char *text, size_t cap)
+{
+    snprintf(text, cap, "中 w%zu", i);
+}
+
 Test(store, long_postings_lists_span_full_blocks)
 {
     /* 2600 docs share 'u中'; written and merged in three parts, so the
@@ -1360,19 +1549,10 @@ Test(store, long_postings_lists_span_full_blocks)
     const char *dir = tu_path("idx");
     tdx_store *s = new_index(dir);
     enum { N = 2600 };
-    sdoc *docs = calloc(N, sizeof *docs);
-    sdoc **ptr = calloc(N, sizeof *ptr);
     uint64_t r = 11;
+    sdoc **ptr = sdocs_make(N, &r, "d", long_text);
     model m;
     model_init(&m);
-    for (size_t i = 0; i < N; i++) {
-        char key[32], text[64];
-        snprintf(key, sizeof key, "d%zu", i);
-        snprintf(text, sizeof text, "中 w%zu", i);
-        gen_doc(&docs[i], &r, key, text);
-        docs[i].nmeta = 0;
-        ptr[i] = &docs[i];
-    }
     /* A first segment longer than a block, then shorter ones. */
     static const size_t sizes[] = {1500, 500, 600};
     for (size_t i = 0, k = 0; k < 3; i += sizes[k++]) {
@@ -1428,10 +1608,7 @@ Test(store, long_postings_lists_span_full_blocks)
     mdb_txn_abort(txn);
     mdb_env_close(env);
     model_free(&m);
-    for (size_t i = 0; i < N; i++)
-        free(docs[i].text);
-    free(docs);
-    free(ptr);
+    sdocs_free(ptr, N);
 }
 
 /*
@@ -1504,32 +1681,28 @@ static void poscur_walk_check(tdx_store *s, size_t n, uint64_t seed)
     tdx_store_read_end(t);
 }
 
+static void positions_text(size_t i, uint64_t *r, char *text, size_t cap)
+{
+    size_t len = 0;
+    for (size_t a = 0; a < i % 7; a++)
+        len += (size_t)snprintf(text + len, cap - len, "甲");
+    if (i % 4 == 1)
+        len += (size_t)snprintf(text + len, cap - len, "乙丙");
+    else
+        for (size_t j = 0; j < 1 + i % 9; j++)
+            len += (size_t)snprintf(text + len, cap - len, "中文乙");
+    snprintf(text + len, cap - len, " x%zu", i); /* no two texts alike */
+}
+
 Test(store, positions_cursor_steps_and_skips_through_blocks_and_segments)
 {
     const char *dir = tu_path("idx");
     tdx_store *s = new_index(dir);
     enum { N = 3000 };
-    sdoc *docs = calloc(N, sizeof *docs);
-    sdoc **ptr = calloc(N, sizeof *ptr);
     uint64_t r = 5;
+    sdoc **ptr = sdocs_make(N, &r, "p", positions_text);
     model m;
     model_init(&m);
-    for (size_t i = 0; i < N; i++) {
-        char key[32], text[256];
-        size_t len = 0;
-        snprintf(key, sizeof key, "p%zu", i);
-        for (size_t a = 0; a < i % 7; a++)
-            len += (size_t)snprintf(text + len, sizeof text - len, "甲");
-        if (i % 4 == 1)
-            len += (size_t)snprintf(text + len, sizeof text - len, "乙丙");
-        else
-            for (size_t j = 0; j < 1 + i % 9; j++)
-                len += (size_t)snprintf(text + len, sizeof text - len, "中文乙");
-        snprintf(text + len, sizeof text - len, " x%zu", i); /* no two texts alike */
-        gen_doc(&docs[i], &r, key, text);
-        docs[i].nmeta = 0;
-        ptr[i] = &docs[i];
-    }
     write_both(s, &m, ptr, 1200, 0);
     write_both(s, &m, ptr + 1200, 1000, 0);
     merge_ok(s);
@@ -1541,10 +1714,7 @@ Test(store, positions_cursor_steps_and_skips_through_blocks_and_segments)
     verify(s, &m);
     tdx_store_close(s);
     model_free(&m);
-    for (size_t i = 0; i < N; i++)
-        free(docs[i].text);
-    free(docs);
-    free(ptr);
+    sdocs_free(ptr, N);
 }
 
 /* ---- map growth ---------------------------------------------------------------------- */

@@ -1394,34 +1394,10 @@ typedef struct word_match {
     int rc;
 } word_match;
 
-/* Is frag[0..fl) inside the short word w[0..wl)?  Words are at most
- * TDX_WORD_MAX bytes: a first-byte scan beats memmem's set-up. */
-static int frag_in(const uint8_t *w, size_t wl, const uint8_t *frag, size_t fl)
-{
-    if (fl == 0)
-        return 1;
-    if (fl > wl)
-        return 0;
-    for (size_t i = 0; i + fl <= wl; i++)
-        if (w[i] == frag[0] && memcmp(w + i + 1, frag + 1, fl - 1) == 0)
-            return 1;
-    return 0;
-}
-
+/* A word holding the fragment (tdx_store_words): its docs join the union. */
 static int word_visit(void *ctx, const uint8_t *term, size_t len)
 {
     word_match *w = ctx;
-    const uint8_t *word = term + 1;
-    size_t wl = len - 1;
-    int ok = 0;
-    if (w->part == TDX_PART_PREFIX)
-        ok = wl >= w->len && memcmp(word, w->frag, w->len) == 0;
-    else if (w->part == TDX_PART_SUFFIX)
-        ok = wl >= w->len && memcmp(word + wl - w->len, w->frag, w->len) == 0;
-    else
-        ok = frag_in(word, wl, w->frag, w->len);
-    if (!ok)
-        return 0;
     w->rc = tdx_store_postings(w->q->t, term, len, &w->tmp, w->err);
     if (w->rc == 0 && tdx_docbits_add(&w->acc, &w->tmp))
         w->rc = tdx_err_set(w->err, TDX_ENOMEM, "out of memory");
@@ -1437,9 +1413,8 @@ static int word_postings(tdx_qctx *q, const tdx_qterm *t, tdx_docset *out, tdx_e
     word_match w = {q, t->term + 1, (size_t)t->len - 1, t->part, {0}, {0}, err, 0};
     if (tdx_docbits_init(&w.acc, (uint32_t)q->info.next_doc))
         return tdx_err_set(err, TDX_ENOMEM, "out of memory");
-    /* Prefix matches are a range of the dictionary; others walk all of it. */
-    int rc = tdx_store_terms(q->t, TDX_TERM_WORD, t->part == TDX_PART_PREFIX ? w.frag : NULL,
-                             t->part == TDX_PART_PREFIX ? w.len : 0, word_visit, &w, err);
+    int rc = tdx_store_words(q->t, w.frag, w.len, t->part == TDX_PART_PREFIX,
+                             t->part == TDX_PART_SUFFIX, word_visit, &w, err);
     tdx_docset_free(&w.tmp);
     rc = rc ? rc : w.rc;
     if (rc == 0 && tdx_docbits_take(&w.acc, out))
@@ -1463,13 +1438,7 @@ typedef struct word_list {
 static int word_list_visit(void *ctx, const uint8_t *term, size_t len)
 {
     word_list *w = ctx;
-    const uint8_t *word = term + 1;
     size_t wl = len - 1;
-    int ok = w->part == TDX_PART_PREFIX
-                 ? wl >= w->len && memcmp(word, w->frag, w->len) == 0
-                 : wl >= w->len && memcmp(word + wl - w->len, w->frag, w->len) == 0;
-    if (!ok)
-        return 0;
     /* A 64-byte term may be a window of a longer run, not a word: its ends
      * are not word ends, so positions cannot prove the match. */
     if (wl >= TDX_WORD_MAX || ++w->n > QPOS_MAX_WORDS) {
@@ -1528,9 +1497,8 @@ static int setup_positions(tdx_qctx *q, qnode *n, const tdx_qterm *all, size_t n
         g[i].off = t->off;
         word_list wl = {t->term + 1, (size_t)t->len - 1, t->part, TDX_BUF_INIT, 0, 0};
         if (t->term[0] == TDX_TERM_WORD && t->part != TDX_PART_EXACT) {
-            rc = tdx_store_terms(q->t, TDX_TERM_WORD, t->part == TDX_PART_PREFIX ? wl.frag : NULL,
-                                 t->part == TDX_PART_PREFIX ? wl.len : 0, word_list_visit, &wl,
-                                 err);
+            rc = tdx_store_words(q->t, wl.frag, wl.len, t->part == TDX_PART_PREFIX,
+                                 t->part == TDX_PART_SUFFIX, word_list_visit, &wl, err);
             if (rc == 0 && wl.too_many)
                 give_up = 1;
         } else {

@@ -19,6 +19,7 @@
  *     "wl_hash"     16 lower-case hex digits of the watch-list hash
  *     "wl_source"   path of the watch list the index was created with
  *     "post"        "a" or "b": which of post.a / post.b is the main postings
+ *     "words"       "a" or "b": the tree the words table lists in full
  *     "zdict"       the zstd dictionary of stored text (absent: none)
  *     "merge"       present while segments are being merged: u8 'a'|'b' (the
  *                   tree being built), be32 last segment id included, then
@@ -61,6 +62,11 @@
  *               blocks of one term are consecutive and ascending; at most
  *               POST_BLOCK_MAX docs and POST_BLOCK_BYTES bytes per block (a
  *               block may exceed the byte limit only with a single entry)
+ *   words       u8 tree ('a'|'b'), be32 chunk number -> words of that postings tree's
+ *               'w' terms in byte order, each followed by '\n' (about 64 KB a chunk);
+ *               valid when meta "words" names the main tree and no merge is under way.
+ *               Fragment queries (`a100` inside `xa1000`) scan it instead of walking
+ *               every word's postings keys
  *   postseg     postings segments, one per written batch, batch-major:
  *               be32(seg) term -> vint n, n x vint (doc[i] - previous, the first
  *               relative to seg), then positions payloads as in the main tree
@@ -109,6 +115,7 @@
 #include <zstd.h>
 
 #define POST_BLOCK_MAX 1024
+#define WORD_CLASS 'w' /* TDX_TERM_WORD (index/index.h): words, listed in the words table */
 /* Values up to about 2 KB sit inside LMDB's 4 KB leaf pages; larger ones
  * take whole overflow pages each, and positions made many blocks land just
  * above a page boundary.  Blocks stay under this size (past one entry). */
@@ -138,19 +145,21 @@ enum {
     DB_POST_B,
     DB_POSTSEG,
     DB_DUPS,
+    DB_WORDS,
     NDBS
 };
 
 static const char *const db_names[NDBS] = {
     "meta",     "docs",     "text",     "hits",     "keys",       "hashes", "deleted", "dates",
     "inputs",   "patterns", "entities", "categories", "post.a", "post.b", "postseg",
-    "dups",
+    "dups",     "words",
 };
 
 struct tdx_store {
     MDB_env *env;
     MDB_dbi dbi[NDBS];
     int readonly;
+    int no_words; /* no "words" table (read-only open of an older index) */
     size_t map_size;
     size_t merge_chunk;
     char path[4096];
@@ -287,7 +296,20 @@ static int is_dir(const char *p)
 static int open_dbis(tdx_store *s, MDB_txn *txn, unsigned flags, tdx_err *err)
 {
     for (int i = 0; i < NDBS; i++) {
-        int rc = mdb_dbi_open(txn, db_names[i], flags, &s->dbi[i]);
+        int rc = mdb_dbi_open(txn, db_names[i], i == DB_WORDS ? 0 : flags, &s->dbi[i]);
+        if (rc == MDB_NOTFOUND && i == DB_WORDS) {
+            /* An index from before the words table: read as it is, the
+             * word dictionary walked instead.  A writer creates the table,
+             * and it lists nothing until the next merge fills it. */
+            s->no_words = !(flags & MDB_CREATE);
+            if (s->no_words)
+                continue;
+            rc = mdb_dbi_open(txn, db_names[i], flags, &s->dbi[i]);
+            MDB_val k = mval("words", 5);
+            int drc = rc ? 0 : mdb_del(txn, s->dbi[DB_META], &k, NULL);
+            if (drc && drc != MDB_NOTFOUND)
+                rc = drc;
+        }
         if (rc == MDB_NOTFOUND)
             return tdx_err_set(err, TDX_EFORMAT,
                                "'%s' is not a tenderidx index (no '%s' table)", s->path,
@@ -2300,6 +2322,104 @@ static int cmp_tv(const void *a, const void *b, void *ctx)
     return c ? c : (li < lj ? -1 : li > lj);
 }
 
+/* Is term (class byte, word) a word holding frag as asked (tdx_store_words)? */
+typedef struct word_filter {
+    const uint8_t *frag;
+    size_t len;
+    int at_start, at_end;
+    tdx_term_fn fn;
+    void *ctx;
+} word_filter;
+
+static int word_holds(const word_filter *f, const uint8_t *w, size_t wl)
+{
+    if (wl < f->len)
+        return 0;
+    if (f->at_start && memcmp(w, f->frag, f->len) != 0)
+        return 0;
+    if (f->at_end && memcmp(w + wl - f->len, f->frag, f->len) != 0)
+        return 0;
+    if (f->at_start || f->at_end || f->len == 0)
+        return !(f->at_start && f->at_end) || wl == f->len;
+    for (size_t i = 0; i + f->len <= wl; i++)
+        if (w[i] == f->frag[0] && memcmp(w + i + 1, f->frag + 1, f->len - 1) == 0)
+            return 1;
+    return 0;
+}
+
+/* The terms of every pending segment whose keys start with kb[0..kl) (and
+ * that `keep` accepts, when given), appended to tv. */
+static int seg_terms(tdx_rtxn *t, const uint8_t *kb, size_t kl, const word_filter *keep,
+                     termvec *tv)
+{
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < t->nsegs; i++) {
+        MDB_cursor *cur;
+        if (mdb_cursor_open(t->txn, t->s->dbi[DB_POSTSEG], &cur))
+            return TDX_EIO;
+        uint8_t sk[512];
+        tdx_be32_put(sk, t->segs[i]);
+        memcpy(sk + 4, kb, kl);
+        MDB_val k = mval(sk, kl + 4), v;
+        int g = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+        while (g == 0 && rc == 0 && k.mv_size >= kl + 4 && memcmp(k.mv_data, sk, kl + 4) == 0) {
+            const uint8_t *term = (const uint8_t *)k.mv_data + 4;
+            size_t tl = k.mv_size - 4;
+            if (keep == NULL || word_holds(keep, term + 1, tl - 1))
+                rc = termvec_push(tv, term, tl);
+            g = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+        }
+        mdb_cursor_close(cur);
+        if (g != 0 && g != MDB_NOTFOUND)
+            rc = TDX_EIO;
+    }
+    return rc;
+}
+
+/* Free tv; rc as the error a term walk reports. */
+static int terms_done(termvec *tv, int rc, tdx_err *err)
+{
+    tdx_free(tv->end);
+    tdx_buf_free(&tv->bytes);
+    if (rc == TDX_ENOMEM)
+        return tdx_err_set(err, rc, "out of memory");
+    if (rc == TDX_ECORRUPT)
+        return tdx_err_set(err, rc, "the word list is corrupt");
+    if (rc)
+        return tdx_err_set(err, TDX_EIO, "cannot read postings");
+    return 0;
+}
+
+/* Visit the terms of tv in byte order, each once; frees tv. */
+static int termvec_visit(termvec *tv, tdx_term_fn fn, void *ctx)
+{
+    uint32_t *order = NULL;
+    int rc = 0;
+    if (tv->n) {
+        order = tdx_reallocarray(NULL, tv->n, sizeof *order);
+        if (order == NULL)
+            rc = TDX_ENOMEM;
+    }
+    if (rc == 0 && tv->n) {
+        for (size_t i = 0; i < tv->n; i++)
+            order[i] = (uint32_t)i;
+        qsort_r(order, tv->n, sizeof *order, cmp_tv, tv);
+        for (size_t i = 0; i < tv->n; i++) {
+            if (i && cmp_tv(&order[i - 1], &order[i], tv) == 0)
+                continue;
+            uint32_t s0 = order[i] ? tv->end[order[i] - 1] : 0;
+            if (fn(ctx, tv->bytes.p + s0, tv->end[order[i]] - s0))
+                break;
+        }
+    }
+    tdx_free(order);
+    tdx_free(tv->end);
+    tdx_buf_free(&tv->bytes);
+    tv->end = NULL;
+    tv->n = tv->cap = 0;
+    return rc;
+}
+
 int tdx_store_terms(tdx_rtxn *t, uint8_t cls, const uint8_t *prefix, size_t plen,
                     tdx_term_fn fn, void *ctx, tdx_err *err)
 {
@@ -2368,49 +2488,92 @@ int tdx_store_terms(tdx_rtxn *t, uint8_t cls, const uint8_t *prefix, size_t plen
         }
         mdb_cursor_close(cur);
     }
-    for (size_t i = 0; rc == 0 && i < t->nsegs; i++) {
-        rc = mdb_cursor_open(t->txn, t->s->dbi[DB_POSTSEG], &cur);
-        if (rc) {
-            rc = TDX_EIO;
-            break;
-        }
-        uint8_t sk[512];
-        tdx_be32_put(sk, t->segs[i]);
-        memcpy(sk + 4, kb, kl);
-        k = mval(sk, kl + 4);
-        int g = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-        while (g == 0 && rc == 0 && k.mv_size >= kl + 4 && memcmp(k.mv_data, sk, kl + 4) == 0) {
-            rc = termvec_push(&tv, (const uint8_t *)k.mv_data + 4, k.mv_size - 4);
-            g = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
-        }
-        mdb_cursor_close(cur);
-    }
-    uint32_t *order = NULL;
-    if (rc == 0 && tv.n) {
-        order = tdx_reallocarray(NULL, tv.n, sizeof *order);
-        if (order == NULL)
-            rc = TDX_ENOMEM;
-    }
-    if (rc == 0 && tv.n) {
-        for (size_t i = 0; i < tv.n; i++)
-            order[i] = (uint32_t)i;
-        qsort_r(order, tv.n, sizeof *order, cmp_tv, &tv);
-        for (size_t i = 0; i < tv.n; i++) {
-            if (i && cmp_tv(&order[i - 1], &order[i], &tv) == 0)
-                continue;
-            uint32_t s0 = order[i] ? tv.end[order[i] - 1] : 0;
-            if (fn(ctx, tv.bytes.p + s0, tv.end[order[i]] - s0))
-                break;
-        }
-    }
-    tdx_free(order);
-    tdx_free(tv.end);
-    tdx_buf_free(&tv.bytes);
-    if (rc == TDX_ENOMEM)
-        return tdx_err_set(err, rc, "out of memory");
+    if (rc == 0)
+        rc = seg_terms(t, kb, kl, NULL, &tv);
+    if (rc == 0)
+        rc = termvec_visit(&tv, fn, ctx);
+    return terms_done(&tv, rc, err);
+}
+
+/* Does the words table list the main tree in full, for this snapshot? */
+static int words_listed(tdx_rtxn *t)
+{
+    if (t->s->no_words || t->merging)
+        return 0;
+    MDB_val k = mval("words", 5), v;
+    char tree = t->post == t->s->dbi[DB_POST_A] ? 'a' : 'b';
+    return mdb_get(t->txn, t->s->dbi[DB_META], &k, &v) == 0 && v.mv_size == 1 &&
+           *(const char *)v.mv_data == tree;
+}
+
+static int word_filter_fn(void *ctx, const uint8_t *term, size_t len)
+{
+    const word_filter *f = ctx;
+    return word_holds(f, term + 1, len - 1) ? f->fn(f->ctx, term, len) : 0;
+}
+
+int tdx_store_words(tdx_rtxn *t, const uint8_t *frag, size_t len, int at_start, int at_end,
+                    tdx_term_fn fn, void *ctx, tdx_err *err)
+{
+    word_filter f = {frag, len, at_start, at_end, fn, ctx};
+    if (len == 0 || len > 400 || memchr(frag, '\n', len))
+        return 0; /* no word holds a line break */
+    int rc = load_segments(t, err);
     if (rc)
-        return tdx_err_set(err, TDX_EIO, "cannot read postings");
-    return 0;
+        return rc;
+    if (!words_listed(t))
+        return tdx_store_terms(t, WORD_CLASS, at_start ? frag : NULL, at_start ? len : 0,
+                               word_filter_fn, &f, err);
+    /* Scan the listed words for the fragment; with segments pending, their
+     * words join the answer and all of it is visited in order. */
+    termvec tv = {TDX_BUF_INIT, NULL, 0, 0};
+    MDB_cursor *cur;
+    rc = mdb_cursor_open(t->txn, t->s->dbi[DB_WORDS], &cur);
+    if (rc)
+        return lmdb_err(err, rc, "cannot read the word list");
+    uint8_t kb[5] = {t->post == t->s->dbi[DB_POST_A] ? 'a' : 'b', 0, 0, 0, 0};
+    MDB_val k = mval(kb, 5), v;
+    uint8_t term[TDX_WORDS_TERM_MAX];
+    int g = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE), stop = 0;
+    while (g == 0 && rc == 0 && !stop && k.mv_size == 5 && *(const uint8_t *)k.mv_data == kb[0]) {
+        const uint8_t *c = v.mv_data, *end = c + v.mv_size, *p = c, *hit;
+        while (rc == 0 && !stop && (hit = memmem(p, (size_t)(end - p), frag, len)) != NULL) {
+            const uint8_t *ws = hit, *we = hit + len;
+            while (ws > p && ws[-1] != '\n')
+                ws--;
+            while (we < end && *we != '\n')
+                we++;
+            size_t wl = (size_t)(we - ws);
+            if (wl + 1 > sizeof term) {
+                rc = TDX_ECORRUPT;
+                break;
+            }
+            if (word_holds(&f, ws, wl)) {
+                term[0] = WORD_CLASS;
+                memcpy(term + 1, ws, wl);
+                if (t->nsegs)
+                    rc = termvec_push(&tv, term, wl + 1);
+                else
+                    stop = fn(ctx, term, wl + 1);
+            }
+            p = we < end ? we + 1 : end;
+        }
+        g = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close(cur);
+    if (rc == 0 && g != 0 && g != MDB_NOTFOUND)
+        rc = TDX_EIO;
+    if (rc == 0 && t->nsegs) {
+        uint8_t sk[1] = {WORD_CLASS};
+        uint8_t pk[402];
+        pk[0] = WORD_CLASS;
+        if (at_start)
+            memcpy(pk + 1, frag, len);
+        rc = at_start ? seg_terms(t, pk, len + 1, &f, &tv) : seg_terms(t, sk, 1, &f, &tv);
+        if (rc == 0)
+            rc = termvec_visit(&tv, fn, ctx);
+    }
+    return terms_done(&tv, rc, err);
 }
 
 int tdx_store_deleted(tdx_rtxn *t, tdx_docset *out, tdx_err *err)
@@ -2671,6 +2834,48 @@ static int put_merge_state(MDB_txn *txn, tdx_store *s, char dst, uint32_t seg_ma
  * merge terms until MERGE_CHUNK_BYTES are written, record the next split,
  * commit.  *out_done is set when the merge is complete.
  */
+/* ---- the words table: the word terms of a postings tree, as text ---- */
+
+#define WORDS_CHUNK ((size_t)64 << 10)
+
+/* Number of the next chunk of tree's words: one past its last, 0 if none. */
+static int words_next_chunk(MDB_txn *txn, tdx_store *s, uint8_t tree, uint32_t *out)
+{
+    *out = 0;
+    MDB_cursor *c;
+    int rc = mdb_cursor_open(txn, s->dbi[DB_WORDS], &c);
+    if (rc)
+        return rc;
+    uint8_t after = (uint8_t)(tree + 1);
+    MDB_val k = mval(&after, 1), v;
+    int g = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+    g = g == 0 ? mdb_cursor_get(c, &k, &v, MDB_PREV)
+        : g == MDB_NOTFOUND ? mdb_cursor_get(c, &k, &v, MDB_LAST)
+                            : g;
+    if (g == 0 && k.mv_size == 5 && *(const uint8_t *)k.mv_data == tree)
+        *out = tdx_be32_get((const uint8_t *)k.mv_data + 1) + 1;
+    else if (g && g != MDB_NOTFOUND)
+        rc = g;
+    mdb_cursor_close(c);
+    return rc;
+}
+
+static int words_flush(MDB_txn *txn, tdx_store *s, uint8_t tree, uint32_t *seq, tdx_buf *w)
+{
+    if (w->len == 0)
+        return 0;
+    uint8_t kb[5];
+    kb[0] = tree;
+    tdx_be32_put(kb + 1, *seq);
+    MDB_val k = mval(kb, 5), v = mval(w->p, w->len);
+    int rc = mdb_put(txn, s->dbi[DB_WORDS], &k, &v, 0);
+    if (rc == 0) {
+        (*seq)++;
+        tdx_buf_reset(w);
+    }
+    return rc;
+}
+
 static int merge_txn(tdx_store *s, int *out_done, tdx_err *err)
 {
     *out_done = 0;
@@ -2706,8 +2911,15 @@ static int merge_txn(tdx_store *s, int *out_done, tdx_err *err)
         rt.seg_max = rt.segs[rt.nsegs - 1];
         rt.split_len = 0;
         rc = mdb_drop(txn, rt.dst, 0);
+        uint8_t tree = rt.dst == s->dbi[DB_POST_A] ? 'a' : 'b';
+        if (rc == 0)
+            rc = delete_range(txn, s->dbi[DB_WORDS], &tree, 1, NULL, 0, 1);
     }
     char dst_name = rt.dst == s->dbi[DB_POST_A] ? 'a' : 'b';
+    tdx_buf words = TDX_BUF_INIT; /* the new tree's words, a chunk at a time */
+    uint32_t words_seq = 0;
+    if (rc == 0)
+        rc = words_next_chunk(txn, s, (uint8_t)dst_name, &words_seq);
     size_t nst = rt.nsegs + 1;
     mstream *st = tdx_calloc(nst, sizeof *st);
     pending pend;
@@ -2766,6 +2978,15 @@ static int merge_txn(tdx_store *s, int *out_done, tdx_err *err)
             rc = put_merge_state(txn, s, dst_name, rt.seg_max, cur_term, tlen);
             cur_len = tlen;
             break;
+        }
+        if (cur_term[0] == WORD_CLASS && tlen > 1) {
+            if (tdx_buf_append(&words, cur_term + 1, tlen - 1) || tdx_buf_putc(&words, '\n')) {
+                rc = ENOMEM;
+                break;
+            }
+            if (words.len >= WORDS_CHUNK &&
+                (rc = words_flush(txn, s, (uint8_t)dst_name, &words_seq, &words)))
+                break;
         }
         pend.docs.n = 0;
         tdx_buf_reset(&pend.pay);
@@ -2866,6 +3087,9 @@ static int merge_txn(tdx_store *s, int *out_done, tdx_err *err)
     for (size_t i = 0; st && i < nst; i++)
         if (st[i].cur)
             mdb_cursor_close(st[i].cur);
+    if (rc == 0)
+        rc = words_flush(txn, s, (uint8_t)dst_name, &words_seq, &words);
+    tdx_buf_free(&words);
     /* Free what this chunk consumed: keys from the old split up to the new
      * one (everything when finished), in the old tree and each segment. */
     for (size_t i = 0; rc == 0 && !finished && i < nst; i++) {
@@ -2908,6 +3132,12 @@ static int merge_txn(tdx_store *s, int *out_done, tdx_err *err)
         }
         if (rc == 0)
             rc = meta_put_str(txn, s, "post", dst_name == 'a' ? "a" : "b");
+        /* The old tree's words go; the new tree's are complete. */
+        uint8_t old = dst_name == 'a' ? 'b' : 'a';
+        if (rc == 0)
+            rc = delete_range(txn, s->dbi[DB_WORDS], &old, 1, NULL, 0, 1);
+        if (rc == 0)
+            rc = meta_put_str(txn, s, "words", dst_name == 'a' ? "a" : "b");
         if (rc == 0) {
             MDB_val k = mval("merge", 5);
             rc = mdb_del(txn, s->dbi[DB_META], &k, NULL);
@@ -3307,6 +3537,75 @@ static int check_term(term_walk *w, const uint8_t *term, size_t len)
     return 0;
 }
 
+/* The words table against the main tree's word terms, one by one. */
+static int check_words(tdx_rtxn *t, check_ctx *c)
+{
+    MDB_cursor *pc, *wc;
+    if (mdb_cursor_open(t->txn, t->post, &pc))
+        return TDX_EIO;
+    if (mdb_cursor_open(t->txn, t->s->dbi[DB_WORDS], &wc)) {
+        mdb_cursor_close(pc);
+        return TDX_EIO;
+    }
+    uint8_t cls = WORD_CLASS, tree = t->post == t->s->dbi[DB_POST_A] ? 'a' : 'b';
+    uint8_t wkb[5] = {tree, 0, 0, 0, 0};
+    MDB_val pk = mval(&cls, 1), pv, wk = mval(wkb, 5), wv;
+    int pg = mdb_cursor_get(pc, &pk, &pv, MDB_SET_RANGE);
+    int wg = mdb_cursor_get(wc, &wk, &wv, MDB_SET_RANGE);
+    const uint8_t *wp = NULL, *we = NULL;
+    uint8_t last[520];
+    size_t last_len = 0, n = 0;
+    for (;;) {
+        const uint8_t *term = NULL;
+        size_t tl = 0;
+        while (pg == 0 && pk.mv_size >= 6 && *(const uint8_t *)pk.mv_data == WORD_CLASS) {
+            tl = pk.mv_size - 5;
+            if (!(tl == last_len && memcmp(last, pk.mv_data, tl) == 0)) {
+                term = pk.mv_data;
+                break;
+            }
+            pg = mdb_cursor_get(pc, &pk, &pv, MDB_NEXT);
+        }
+        while (wp == we && wg == 0) {
+            if (wk.mv_size != 5 || *(const uint8_t *)wk.mv_data != tree) {
+                wg = MDB_NOTFOUND;
+                break;
+            }
+            wp = wv.mv_data;
+            we = wp + wv.mv_size;
+            wg = mdb_cursor_get(wc, &wk, &wv, MDB_NEXT);
+        }
+        const uint8_t *w = NULL;
+        size_t wl = 0;
+        if (wp != we) {
+            const uint8_t *nl = memchr(wp, '\n', (size_t)(we - wp));
+            if (nl == NULL) {
+                problem(c, "word list: a chunk does not end with a line break");
+                break;
+            }
+            w = wp;
+            wl = (size_t)(nl - wp);
+            wp = nl + 1;
+        }
+        if (term == NULL && w == NULL)
+            break;
+        if (term == NULL || w == NULL || tl - 1 != wl || tl > sizeof last ||
+            memcmp(term + 1, w, wl) != 0) {
+            problem(c, "word list: entry %zu is '%.*s', the postings' word is '%.*s'", n,
+                    w ? (int)wl : 6, w ? (const char *)w : "(none)", term ? (int)tl - 1 : 6,
+                    term ? (const char *)term + 1 : "(none)");
+            break;
+        }
+        memcpy(last, term, tl);
+        last_len = tl;
+        n++;
+        pg = mdb_cursor_get(pc, &pk, &pv, MDB_NEXT);
+    }
+    mdb_cursor_close(pc);
+    mdb_cursor_close(wc);
+    return 0;
+}
+
 int tdx_store_check(tdx_rtxn *t, tdx_line_fn fn, void *ctx, uint64_t *out_problems,
                     tdx_err *err)
 {
@@ -3533,6 +3832,8 @@ int tdx_store_check(tdx_rtxn *t, tdx_line_fn fn, void *ctx, uint64_t *out_proble
             rc = 0;
         }
     }
+    if (rc == 0 && words_listed(t) && check_words(t, &c))
+        problem(&c, "word list: unreadable");
     for (int kk = 0; kk < 3 && rc == 0; kk++)
         for (size_t i = 0; i < ns[kk]; i++)
             if (sets[kk][i].n && sets[kk][i].cap != SIZE_MAX)

@@ -316,6 +316,19 @@ typedef int (*tdx_term_fn)(void *ctx, const uint8_t *term, size_t len);
 int tdx_store_terms(tdx_rtxn *t, uint8_t cls, const uint8_t *prefix, size_t plen,
                     tdx_term_fn fn, void *ctx, tdx_err *err);
 
+/**
+ * Visit every distinct word term ('w' and the word, as tdx_store_terms
+ * gives it) holding frag[0..len): starting with it when at_start, ending
+ * with it when at_end, anywhere when neither (both: the word itself).
+ * Scans the words table when it lists the main postings (after a merge;
+ * a few ms per million notices), else walks the dictionary.  In byte
+ * order when segments are pending, in the list's order (also byte order)
+ * otherwise.  fn returns nonzero to stop.
+ */
+#define TDX_WORDS_TERM_MAX 520
+int tdx_store_words(tdx_rtxn *t, const uint8_t *frag, size_t len, int at_start, int at_end,
+                    tdx_term_fn fn, void *ctx, tdx_err *err);
+
 /** Tombstoned doc ids, ascending. */
 int tdx_store_deleted(tdx_rtxn *t, tdx_docset *out, tdx_err *err);
 /** Dates (yyyymmdd, 0 unknown) of docs 1..next_doc-1 into out[0..next_doc-2]. */
