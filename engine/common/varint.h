@@ -45,6 +45,17 @@ static inline size_t tdx_varint_len(uint64_t v)
  */
 static inline size_t tdx_varint_get(const uint8_t *p, const uint8_t *end, uint64_t *out)
 {
+    /* Most values in postings (doc deltas, positions) take one or two bytes. */
+    if (end - p >= 2) {
+        if (p[0] < 0x80) {
+            *out = p[0];
+            return 1;
+        }
+        if (p[1] < 0x80) {
+            *out = (uint64_t)(p[0] & 0x7f) | (uint64_t)p[1] << 7;
+            return 2;
+        }
+    }
     uint64_t v = 0;
     unsigned shift = 0;
     const uint8_t *q = p;
