@@ -49,7 +49,7 @@ echo "# Universities within 300 characters of a restricted chip, with the passag
 q3='cat:chip AND (cat:cloud OR cat:intermediary)'
 say "$tdx query -i $out/index.tdx --facet year --facet entity --count '$q3'"
 echo "# Chips bought through a cloud provider or an import agent: how many, which years, which names"
-"$tdx" query -i "$out/index.tdx" --facet year --facet entity --count "$q3" | head -40
+"$tdx" query -i "$out/index.tdx" --facet year --facet entity --count "$q3" | sed -n 1,40p  # sed reads to the end: no SIGPIPE
 
 printf '\nIndex: %s   Corpus: %s   Ground truth: %s\n' "$out/index.tdx" "$out/notices.jsonl" \
   "$out/truth.tsv"

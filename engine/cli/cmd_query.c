@@ -50,7 +50,7 @@ static void help(void)
         "  -n, --limit N           print at most N documents (0: all); never changes\n"
         "                          counts or facets\n"
         "      --explain           print how many documents each term matches and how\n"
-        "                          many candidates were verified against their text\n"
+        "                          many candidates were verified (by positions or text)\n"
         "  -i, --index DIR         the index\n"
         "  -h, --help              show this help\n\n"
         "Examples:\n"
