@@ -74,6 +74,10 @@ typedef struct qnode {
      * term, each the cursors of the indexed terms it stands for */
     struct qpos *qp;
     size_t nqp;
+    /* a walk (walk_conj): cursors of the terms positions do not need,
+     * which still narrow the walk */
+    tdx_poscur **xcur;
+    size_t nxcur;
 } qnode;
 
 /* One query term for positional proof: its offset in the query and the
@@ -317,11 +321,21 @@ static void qpos_free(qpos *g, size_t n)
     tdx_free(g);
 }
 
+static void xcur_free(qnode *n)
+{
+    for (size_t i = 0; i < n->nxcur; i++)
+        tdx_store_poscur_close(n->xcur[i]);
+    tdx_free(n->xcur);
+    n->xcur = NULL;
+    n->nxcur = 0;
+}
+
 static void node_free(qnode *n)
 {
     if (n == NULL)
         return;
     qpos_free(n->qp, n->nqp);
+    xcur_free(n);
     for (size_t i = 0; i < n->nkids; i++)
         node_free(n->kids[i]);
     tdx_free(n->kids);
@@ -1459,9 +1473,10 @@ static int word_list_visit(void *ctx, const uint8_t *term, size_t len)
  * then held by one of them at its offset; words are all kept.  "文件时间"
  * needs 文件 and 时间, not 件时.
  */
-static size_t cover_terms(const tdx_qterm *t, size_t nt, tdx_qterm *out)
+static size_t cover_terms(const tdx_qterm *t, size_t nt, tdx_qterm *out, tdx_qterm *rest,
+                          size_t *nrest)
 {
-    size_t n = 0;
+    size_t n = 0, nr = 0;
     for (size_t i = 0; i < nt;) {
         if (t[i].term[0] != TDX_TERM_BIGRAM) {
             out[n++] = t[i++];
@@ -1470,11 +1485,16 @@ static size_t cover_terms(const tdx_qterm *t, size_t nt, tdx_qterm *out)
         size_t j = i + 1;
         while (j < nt && t[j].term[0] == TDX_TERM_BIGRAM && t[j].off == t[j - 1].off + 1)
             j++;
-        for (size_t k = i; k < j; k++)
+        for (size_t k = i; k < j; k++) {
             if ((k - i) % 2 == 0 || k == j - 1)
                 out[n++] = t[k];
+            else if (rest)
+                rest[nr++] = t[k];
+        }
         i = j;
     }
+    if (nrest)
+        *nrest = nr;
     return n;
 }
 
@@ -1487,7 +1507,7 @@ static int setup_positions(tdx_qctx *q, qnode *n, const tdx_qterm *all, size_t n
                            tdx_err *err)
 {
     tdx_qterm terms[QTERMS_MAX];
-    size_t nt = cover_terms(all, nall < QTERMS_MAX ? nall : QTERMS_MAX, terms);
+    size_t nt = cover_terms(all, nall < QTERMS_MAX ? nall : QTERMS_MAX, terms, NULL, NULL);
     qpos *g = tdx_calloc(nt, sizeof *g);
     if (g == NULL)
         return tdx_err_set(err, TDX_ENOMEM, "out of memory");
@@ -2060,10 +2080,24 @@ static int walk_setup(tdx_qctx *q, qnode *n, int *out_exact, tdx_err *err)
             !tdx_term_positional(terms[i].term[0]))
             return 1;
     int rc = setup_positions(q, n, terms, nt, err);
-    if (rc)
-        return rc;
+    if (rc || n->qp == NULL)
+        return rc ? rc : 1;
+    /* The bigrams positions skip still narrow the walk: in 工程学院项目,
+     * 程学 and 院项 are far rarer than 工程, 学院 and 项目. */
+    tdx_qterm cover[QTERMS_MAX], rest[QTERMS_MAX];
+    size_t nrest = 0;
+    cover_terms(terms, nt, cover, rest, &nrest);
+    if (nrest) {
+        n->xcur = tdx_calloc(nrest, sizeof *n->xcur);
+        if (n->xcur == NULL)
+            return tdx_err_set(err, TDX_ENOMEM, "out of memory");
+        for (size_t i = 0; rc == 0 && i < nrest; i++) {
+            rc = tdx_store_poscur_open(q->t, rest[i].term, rest[i].len, &n->xcur[i], err);
+            n->nxcur += rc == 0;
+        }
+    }
     *out_exact = exact;
-    return n->qp ? 0 : 1;
+    return rc;
 }
 
 /* One input of a walk: a term's cursor, or a node's candidate set. */
@@ -2096,19 +2130,22 @@ static int walk_conj(tdx_qctx *q, qnode **kids, size_t nk, size_t limit, tdx_doc
     for (size_t k = 0; rc == 0 && k < nk; k++) {
         qnode *n = kids[k];
         int exact = 0;
-        if (n->kind == N_SUB && !n->evaluated) {
-            rc = walk_setup(q, n, &exact, err);
-            if (rc == 0) {
-                walked[k] = exact ? 2 : 1;
-                nwalked++;
-                nsrc += n->nqp;
-                continue;
-            }
-            if (rc < 0)
-                break;
+        if (n->kind != N_SUB || n->evaluated)
+            continue;
+        rc = walk_setup(q, n, &exact, err);
+        if (rc == 0) {
+            walked[k] = exact ? 2 : 1;
+            nwalked++;
+            nsrc += n->nqp + n->nxcur;
+        } else if (rc > 0) {
             rc = 0;
         }
-        rc = eval_node(q, n, err);
+    }
+    /* The other operands as sets, once a walk is sure to happen. */
+    for (size_t k = 0; rc == 0 && nwalked && k < nk; k++) {
+        if (walked[k])
+            continue;
+        rc = eval_node(q, kids[k], err);
         nsrc++;
     }
     walk_src *src = NULL;
@@ -2125,8 +2162,9 @@ static int walk_conj(tdx_qctx *q, qnode **kids, size_t nk, size_t limit, tdx_doc
         if (!walked[k])
             src[nsrc++].set = &kids[k]->P;
     for (size_t k = 0; k < nk; k++)
-        for (size_t j = 0; walked[k] && j < kids[k]->nqp; j++)
-            src[nsrc++].pc = kids[k]->qp[j].cur[0];
+        for (size_t j = 0; walked[k] && j < kids[k]->nqp + kids[k]->nxcur; j++)
+            src[nsrc++].pc = j < kids[k]->nqp ? kids[k]->qp[j].cur[0]
+                                              : kids[k]->xcur[j - kids[k]->nqp];
     st->streamed = 1;
     uint32_t doc = 1;
     size_t i = 0, agree = 0, del_at = 0;
@@ -2176,16 +2214,53 @@ static int walk_conj(tdx_qctx *q, qnode **kids, size_t nk, size_t limit, tdx_doc
 done:
     /* The cursors were for this walk; a later full evaluation makes its own. */
     for (size_t k = 0; k < nk; k++)
-        if (walked[k]) {
+        if (walked[k] || kids[k]->xcur) {
             qpos_free(kids[k]->qp, kids[k]->nqp);
             kids[k]->qp = NULL;
             kids[k]->nqp = 0;
+            xcur_free(kids[k]);
         }
     tdx_free(src);
     tdx_free(walked);
     if (rc == 0 && nwalked == 0)
         return 1;
     return rc;
+}
+
+/* Documents scan_first reads before it leaves the query to the sets. */
+#define SCAN_FIRST_DOCS 256
+
+/*
+ * The first `limit` docs of a substring the walk cannot take (a Latin or
+ * digit fragment such as "20" stands for every word holding it, perhaps
+ * hundreds of thousands), read from the first documents' text: a fragment
+ * that common shows up in a few of them.  Docs are read in id order, so
+ * the first `limit` found are the answer's first.  Returns 1 (nothing
+ * written) when SCAN_FIRST_DOCS documents did not hold enough.
+ */
+static int scan_first(tdx_qctx *q, qnode *n, size_t limit, tdx_docset *out, tdx_qstats *st,
+                      tdx_err *err)
+{
+    if (limit > SCAN_FIRST_DOCS / 4)
+        return 1;
+    size_t read = 0, del_at = 0;
+    uint32_t id = 1;
+    for (; id < q->info.next_doc && read < SCAN_FIRST_DOCS && out->n < limit; id++) {
+        if (tdx_docset_has_from(&q->deleted, &del_at, id))
+            continue;
+        int rc = doc_norm(q, id, err);
+        if (rc)
+            return rc;
+        read++;
+        st->verified++;
+        if (memmem(q->nout.text.p, q->nout.text.len, n->str, n->len) &&
+            tdx_docset_push(out, id))
+            return tdx_err_set(err, TDX_ENOMEM, "out of memory");
+    }
+    if (out->n < limit && id < q->info.next_doc)
+        return 1;
+    st->scanned = 1;
+    return 0;
 }
 
 int tdx_query_run(tdx_qctx *q, tdx_query *query, size_t limit, tdx_docset *out,
@@ -2200,6 +2275,12 @@ int tdx_query_run(tdx_qctx *q, tdx_query *query, size_t limit, tdx_docset *out,
     if (!root->evaluated && (root->kind == N_SUB || root->kind == N_AND)) {
         int rc = root->kind == N_SUB ? walk_conj(q, &root, 1, limit, out, st, err)
                                      : walk_conj(q, root->kids, root->nkids, limit, out, st, err);
+        if (rc <= 0)
+            return rc;
+        out->n = 0;
+    }
+    if (limit && root->kind == N_SUB && !root->evaluated) {
+        int rc = scan_first(q, root, limit, out, st, err);
         if (rc <= 0)
             return rc;
         out->n = 0;

@@ -68,7 +68,8 @@ typedef struct tdx_qstats {
     uint64_t candidates; /* docs of P − S */
     uint64_t verified;   /* of those, checked against their text */
     uint64_t sure;       /* |S| of the root */
-    int streamed;        /* the docs came from a walk of term cursors (limit set) */
+    int streamed;        /* the docs came from a walk of term cursors */
+    int scanned;         /* the docs came from reading the first documents (limit set) */
 } tdx_qstats;
 
 /**
