@@ -50,8 +50,7 @@ int tdx_docset_copy(tdx_docset *dst, const tdx_docset *src)
     return 0;
 }
 
-/* First index i >= lo with v[i] >= x, galloping from lo. */
-static size_t gallop(const uint32_t *v, size_t n, size_t lo, uint32_t x)
+size_t tdx_u32_gallop(const uint32_t *v, size_t n, size_t lo, uint32_t x)
 {
     size_t step = 1, hi = lo;
     while (hi < n && v[hi] < x) {
@@ -83,7 +82,7 @@ int tdx_docset_and(const tdx_docset *a, const tdx_docset *b, tdx_docset *out)
         return TDX_ENOMEM;
     size_t j = 0;
     for (size_t i = 0; i < a->n && j < b->n; i++) {
-        j = gallop(b->v, b->n, j, a->v[i]);
+        j = tdx_u32_gallop(b->v, b->n, j, a->v[i]);
         if (j < b->n && b->v[j] == a->v[i])
             out->v[out->n++] = a->v[i];
     }
@@ -120,7 +119,7 @@ int tdx_docset_sub(const tdx_docset *a, const tdx_docset *b, tdx_docset *out)
         return TDX_ENOMEM;
     size_t j = 0;
     for (size_t i = 0; i < a->n; i++) {
-        j = gallop(b->v, b->n, j, a->v[i]);
+        j = tdx_u32_gallop(b->v, b->n, j, a->v[i]);
         if (!(j < b->n && b->v[j] == a->v[i]))
             out->v[out->n++] = a->v[i];
     }
@@ -129,7 +128,7 @@ int tdx_docset_sub(const tdx_docset *a, const tdx_docset *b, tdx_docset *out)
 
 int tdx_docset_has(const tdx_docset *d, uint32_t id)
 {
-    size_t i = gallop(d->v, d->n, 0, id);
+    size_t i = tdx_u32_gallop(d->v, d->n, 0, id);
     return i < d->n && d->v[i] == id;
 }
 
@@ -138,7 +137,7 @@ int tdx_docset_has_from(const tdx_docset *d, size_t *at, uint32_t id)
     size_t from = *at;
     if (from > d->n || (from > 0 && d->v[from - 1] >= id))
         from = 0; /* asked out of order: start over */
-    size_t i = gallop(d->v, d->n, from, id);
+    size_t i = tdx_u32_gallop(d->v, d->n, from, id);
     *at = i;
     return i < d->n && d->v[i] == id;
 }

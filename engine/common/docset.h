@@ -26,6 +26,8 @@ int tdx_docset_and(const tdx_docset *a, const tdx_docset *b, tdx_docset *out);
 int tdx_docset_or(const tdx_docset *a, const tdx_docset *b, tdx_docset *out);
 /** out = a − b. */
 int tdx_docset_sub(const tdx_docset *a, const tdx_docset *b, tdx_docset *out);
+/** First index i >= lo with v[i] >= x in ascending v[0..n), galloping from lo. */
+size_t tdx_u32_gallop(const uint32_t *v, size_t n, size_t lo, uint32_t x);
 /** 1 if id is in d (binary search). */
 int tdx_docset_has(const tdx_docset *d, uint32_t id);
 /**

@@ -1399,9 +1399,6 @@ static int id_postings(tdx_qctx *q, uint8_t cls, const uint32_t *ids, size_t n, 
 
 typedef struct word_match {
     tdx_qctx *q;
-    const uint8_t *frag;
-    size_t len;
-    int part;
     tdx_docbits acc;
     tdx_docset tmp;
     tdx_err *err;
@@ -1424,10 +1421,10 @@ static int word_postings(tdx_qctx *q, const tdx_qterm *t, tdx_docset *out, tdx_e
     out->n = 0;
     if (t->part == TDX_PART_EXACT)
         return tdx_store_postings(q->t, t->term, t->len, out, err);
-    word_match w = {q, t->term + 1, (size_t)t->len - 1, t->part, {0}, {0}, err, 0};
+    word_match w = {q, {0}, {0}, err, 0};
     if (tdx_docbits_init(&w.acc, (uint32_t)q->info.next_doc))
         return tdx_err_set(err, TDX_ENOMEM, "out of memory");
-    int rc = tdx_store_words(q->t, w.frag, w.len, t->part == TDX_PART_PREFIX,
+    int rc = tdx_store_words(q->t, t->term + 1, (size_t)t->len - 1, t->part == TDX_PART_PREFIX,
                              t->part == TDX_PART_SUFFIX, word_visit, &w, err);
     tdx_docset_free(&w.tmp);
     rc = rc ? rc : w.rc;
@@ -1439,9 +1436,6 @@ static int word_postings(tdx_qctx *q, const tdx_qterm *t, tdx_docset *out, tdx_e
 
 /* Dictionary words a fragment stands for, for positional proof. */
 typedef struct word_list {
-    const uint8_t *frag;
-    size_t len;
-    int part;
     tdx_buf terms; /* each: u8 length, bytes */
     size_t n;
     int too_many;  /* more than is worth a cursor each, or a possible window */
@@ -1515,9 +1509,10 @@ static int setup_positions(tdx_qctx *q, qnode *n, const tdx_qterm *all, size_t n
     for (size_t i = 0; rc == 0 && !give_up && i < nt; i++) {
         const tdx_qterm *t = &terms[i];
         g[i].off = t->off;
-        word_list wl = {t->term + 1, (size_t)t->len - 1, t->part, TDX_BUF_INIT, 0, 0};
+        word_list wl = {TDX_BUF_INIT, 0, 0};
+        size_t flen = (size_t)t->len - 1; /* the fragment: the term without its class */
         if (t->term[0] == TDX_TERM_WORD && t->part != TDX_PART_EXACT) {
-            rc = tdx_store_words(q->t, wl.frag, wl.len, t->part == TDX_PART_PREFIX,
+            rc = tdx_store_words(q->t, t->term + 1, flen, t->part == TDX_PART_PREFIX,
                                  t->part == TDX_PART_SUFFIX, word_list_visit, &wl, err);
             if (rc == 0 && wl.too_many)
                 give_up = 1;
@@ -1537,7 +1532,7 @@ static int setup_positions(tdx_qctx *q, qnode *n, const tdx_qterm *all, size_t n
                 size_t l = *pp++;
                 rc = tdx_store_poscur_open(q->t, pp, l, &g[i].cur[k], err);
                 /* A suffix fragment sits at the end of its word. */
-                g[i].shift[k] = t->part == TDX_PART_SUFFIX ? (uint32_t)(l - 1 - wl.len) : 0;
+                g[i].shift[k] = t->part == TDX_PART_SUFFIX ? (uint32_t)(l - 1 - flen) : 0;
                 g[i].n = k + 1;
                 pp += l;
             }
@@ -1561,15 +1556,8 @@ static int cmp_u32(const void *a, const void *b)
 
 static int has_u32(const uint32_t *v, size_t n, uint32_t x)
 {
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (v[mid] < x)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo < n && v[lo] == x;
+    size_t i = tdx_u32_gallop(v, n, 0, x);
+    return i < n && v[i] == x;
 }
 
 /* Does doc id hold every term of the query at its offset from one start? */

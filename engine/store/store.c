@@ -2158,23 +2158,8 @@ static int poscur_err(tdx_err *err, int rc)
 /* First index >= c->at in the block in hand with docs[i] >= doc. */
 static size_t poscur_gallop(tdx_poscur *c, uint32_t doc)
 {
-    size_t lo = c->at, step = 1, hi = lo;
-    while (hi < c->docs.n && c->docs.v[hi] < doc) {
-        lo = hi + 1;
-        hi += step;
-        step *= 2;
-    }
-    if (hi > c->docs.n)
-        hi = c->docs.n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (c->docs.v[mid] < doc)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    c->at = lo;
-    return lo;
+    c->at = tdx_u32_gallop(c->docs.v, c->docs.n, c->at, doc);
+    return c->at;
 }
 
 int tdx_store_poscur_next(tdx_poscur *c, uint32_t doc, uint32_t *out, tdx_err *err)
@@ -2294,6 +2279,7 @@ typedef struct termvec {
     tdx_buf bytes;
     uint32_t *end;
     size_t n, cap;
+    int nomem; /* termvec_push_fn ran out of memory */
 } termvec;
 
 static int termvec_push(termvec *tv, const uint8_t *p, size_t len)
@@ -2376,6 +2362,46 @@ static int seg_terms(tdx_rtxn *t, const uint8_t *kb, size_t kl, const word_filte
     return rc;
 }
 
+/* termvec_push as a tdx_term_fn: stops the walk when out of memory. */
+static int termvec_push_fn(void *ctx, const uint8_t *term, size_t len)
+{
+    termvec *tv = ctx;
+    tv->nomem = termvec_push(tv, term, len) != 0;
+    return tv->nomem;
+}
+
+/* Visit each distinct term of tree dbi whose keys start with kb[0..kl), in
+ * order (a term's blocks are consecutive keys); fn returns nonzero to stop. */
+static int tree_terms(tdx_rtxn *t, MDB_dbi dbi, const uint8_t *kb, size_t kl, tdx_term_fn fn,
+                      void *ctx)
+{
+    MDB_cursor *cur;
+    if (mdb_cursor_open(t->txn, dbi, &cur))
+        return TDX_EIO;
+    MDB_val k = mval(kb, kl), v;
+    int g = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE), rc = 0;
+    uint8_t last[520];
+    size_t last_len = 0;
+    while (g == 0 && k.mv_size >= kl + 5 && memcmp(k.mv_data, kb, kl) == 0) {
+        size_t tl = k.mv_size - 5;
+        if (!(last_len == tl && memcmp(last, k.mv_data, tl) == 0)) {
+            if (tl > sizeof last) {
+                rc = TDX_ECORRUPT;
+                break;
+            }
+            memcpy(last, k.mv_data, tl);
+            last_len = tl;
+            if (fn(ctx, last, tl))
+                break;
+        }
+        g = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close(cur);
+    if (rc == 0 && g != 0 && g != MDB_NOTFOUND)
+        rc = TDX_EIO;
+    return rc;
+}
+
 /* Free tv; rc as the error a term walk reports. */
 static int terms_done(termvec *tv, int rc, tdx_err *err)
 {
@@ -2384,7 +2410,7 @@ static int terms_done(termvec *tv, int rc, tdx_err *err)
     if (rc == TDX_ENOMEM)
         return tdx_err_set(err, rc, "out of memory");
     if (rc == TDX_ECORRUPT)
-        return tdx_err_set(err, rc, "the word list is corrupt");
+        return tdx_err_set(err, rc, "postings or the word list are corrupt");
     if (rc)
         return tdx_err_set(err, TDX_EIO, "cannot read postings");
     return 0;
@@ -2428,65 +2454,22 @@ int tdx_store_terms(tdx_rtxn *t, uint8_t cls, const uint8_t *prefix, size_t plen
     int rc = load_segments(t, err);
     if (rc)
         return rc;
-    termvec tv = {TDX_BUF_INIT, NULL, 0, 0};
+    termvec tv = {TDX_BUF_INIT, NULL, 0, 0, 0};
     uint8_t kb[512];
     kb[0] = cls;
     if (plen) /* prefix may be NULL when plen is 0 */
         memcpy(kb + 1, prefix, plen);
     size_t kl = plen + 1;
-    MDB_cursor *cur;
-    MDB_val k, v;
     /* The usual case after a run: one main tree, whose keys are already in
      * term order.  Stream it; no collecting and sorting. */
-    if (!t->merging && t->nsegs == 0) {
-        rc = mdb_cursor_open(t->txn, t->post, &cur);
-        if (rc)
-            return lmdb_err(err, rc, "cannot read postings");
-        k = mval(kb, kl);
-        int g = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-        uint8_t last[520];
-        size_t last_len = 0;
-        while (g == 0 && k.mv_size >= kl + 5 && memcmp(k.mv_data, kb, kl) == 0) {
-            size_t tl = k.mv_size - 5;
-            if (!(last_len == tl && memcmp(last, k.mv_data, tl) == 0)) {
-                if (tl > sizeof last) {
-                    mdb_cursor_close(cur);
-                    return tdx_err_set(err, TDX_ECORRUPT, "a postings key is too long");
-                }
-                memcpy(last, k.mv_data, tl);
-                last_len = tl;
-                if (fn(ctx, last, tl))
-                    break;
-            }
-            g = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
-        }
-        mdb_cursor_close(cur);
-        if (g != 0 && g != MDB_NOTFOUND)
-            return lmdb_err(err, g, "cannot read postings");
-        return 0;
-    }
+    if (!t->merging && t->nsegs == 0)
+        return terms_done(&tv, tree_terms(t, t->post, kb, kl, fn, ctx), err);
     /* Main trees (both while a merge is half done), then the segments;
      * repeats are dropped after sorting. */
     for (int tree = 0; tree < (t->merging ? 2 : 1) && rc == 0; tree++) {
-        rc = mdb_cursor_open(t->txn, tree ? t->dst : t->post, &cur);
-        if (rc) {
-            tdx_buf_free(&tv.bytes);
-            tdx_free(tv.end);
-            return lmdb_err(err, rc, "cannot read postings");
-        }
-        k = mval(kb, kl);
-        int g = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-        const uint8_t *last = NULL;
-        size_t last_len = 0;
-        while (g == 0 && rc == 0 && k.mv_size >= kl + 5 && memcmp(k.mv_data, kb, kl) == 0) {
-            size_t tl = k.mv_size - 5;
-            if (!(last && last_len == tl && memcmp(last, k.mv_data, tl) == 0))
-                rc = termvec_push(&tv, k.mv_data, tl);
-            last = k.mv_data;
-            last_len = tl;
-            g = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
-        }
-        mdb_cursor_close(cur);
+        rc = tree_terms(t, tree ? t->dst : t->post, kb, kl, termvec_push_fn, &tv);
+        if (rc == 0 && tv.nomem)
+            rc = TDX_ENOMEM;
     }
     if (rc == 0)
         rc = seg_terms(t, kb, kl, NULL, &tv);
@@ -2526,7 +2509,7 @@ int tdx_store_words(tdx_rtxn *t, const uint8_t *frag, size_t len, int at_start, 
                                word_filter_fn, &f, err);
     /* Scan the listed words for the fragment; with segments pending, their
      * words join the answer and all of it is visited in order. */
-    termvec tv = {TDX_BUF_INIT, NULL, 0, 0};
+    termvec tv = {TDX_BUF_INIT, NULL, 0, 0, 0};
     MDB_cursor *cur;
     rc = mdb_cursor_open(t->txn, t->s->dbi[DB_WORDS], &cur);
     if (rc)
