@@ -29,6 +29,7 @@
  * FILE writes the corpus, one document per line, for peers (rg, grep) and
  * exits.
  */
+#include "benchutil.h"
 #include "common/alloc.h"
 #include "common/buf.h"
 #include "common/hash.h"
@@ -44,10 +45,7 @@ static uint64_t rng_state = 20240611;
 
 static uint64_t rnd(void)
 {
-    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
+    return bu_rand(&rng_state);
 }
 
 static size_t pick(size_t n)
@@ -59,9 +57,7 @@ static size_t pick(size_t n)
 
 static double now_s(void)
 {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+    return bu_clock(CLOCK_MONOTONIC);
 }
 
 /*
@@ -71,9 +67,7 @@ static double now_s(void)
  */
 static double process_cpu_s(void)
 {
-    struct timespec t;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+    return bu_clock(CLOCK_PROCESS_CPUTIME_ID);
 }
 
 /*
@@ -82,9 +76,7 @@ static double process_cpu_s(void)
  */
 static double cpu_s(void)
 {
-    struct timespec t;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+    return bu_clock(CLOCK_THREAD_CPUTIME_ID);
 }
 
 static void die(const char *what, const tdx_err *err)

@@ -24,6 +24,7 @@
  * Usage: bench_normalize [--quick] [--mb N] [--runs N] [--seed N] [--fast-only]
  * (--fast-only skips the peers, for profiling the fast path)
  */
+#include "benchutil.h"
 #include "common/alloc.h"
 #include "common/hash.h"
 #include "normalize/norm_int.h"
@@ -37,25 +38,7 @@
 #include <unicode/ustring.h>
 #include <unicode/utrans.h>
 
-static uint64_t rnd(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
 
-static double clock_s(clockid_t id)
-{
-    struct timespec t;
-    clock_gettime(id, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
-static double now(void)
-{
-    return clock_s(CLOCK_MONOTONIC);
-}
 
 static const char *const simp[] = {
     "深圳大学",     "国家超级计算中心",
@@ -101,7 +84,7 @@ static const char *const ascii[] = {
 };
 static const char *const punct[] = {"，", "。", "、", "：", "；", "（", "）", "“", "”"};
 
-#define PICK(a, s) a[rnd(s) % (sizeof a / sizeof a[0])]
+#define PICK(a, s) a[bu_rand(s) % (sizeof a / sizeof a[0])]
 
 static void add(char **p, const char *s)
 {
@@ -115,7 +98,7 @@ static size_t gen_doc(uint64_t *s, char *buf, size_t target)
 {
     char *p = buf;
     while ((size_t)(p - buf) < target) {
-        unsigned k = (unsigned)(rnd(s) % 100);
+        unsigned k = (unsigned)(bu_rand(s) % 100);
         if (k < 38)
             add(&p, PICK(simp, s));
         else if (k < 66)
@@ -159,7 +142,7 @@ static void gen_corpus(corpus *c, size_t bytes, uint64_t seed)
     size_t len = 0, n = 0;
     while (len < bytes) {
         c->off[n++] = len;
-        len += gen_doc(&s, c->text + len, 2048 + rnd(&s) % 6144);
+        len += gen_doc(&s, c->text + len, 2048 + bu_rand(&s) % 6144);
     }
     c->off[n] = len;
     c->ndocs = n;
@@ -279,11 +262,11 @@ static int measure(contender *k, const corpus *c, int runs)
 {
     for (int r = -1; r < runs; r++) {
         uint64_t sum = 0;
-        double t0 = now(), c0 = clock_s(CLOCK_THREAD_CPUTIME_ID);
+        double t0 = bu_now(), c0 = bu_clock(CLOCK_THREAD_CPUTIME_ID);
         for (size_t d = 0; d < c->ndocs; d++)
             if (k->run(k->st, c->text + c->off[d], c->off[d + 1] - c->off[d], &sum))
                 return -1;
-        double dt = now() - t0, dc = clock_s(CLOCK_THREAD_CPUTIME_ID) - c0;
+        double dt = bu_now() - t0, dc = bu_clock(CLOCK_THREAD_CPUTIME_ID) - c0;
         if (r >= 0) {
             k->wall[k->runs] = (double)c->bytes / 1e6 / dt;
             k->mbps[k->runs++] = (double)c->bytes / 1e6 / dc;
@@ -329,23 +312,23 @@ int main(int argc, char **argv)
 
     tdx_err err = {0};
     fast_st fs = {0}, rs = {0};
-    double t0 = now(), c0 = clock_s(CLOCK_THREAD_CPUTIME_ID);
+    double t0 = bu_now(), c0 = bu_clock(CLOCK_THREAD_CPUTIME_ID);
     if (tdx_norm_create(TDX_NORM_ALL, &fs.n, &err)) {
         fprintf(stderr, "bench_normalize: %s\n", err.msg);
         return 1;
     }
-    double create_ms = (now() - t0) * 1e3;
-    double create_cpu_ms = (clock_s(CLOCK_THREAD_CPUTIME_ID) - c0) * 1e3;
+    double create_ms = (bu_now() - t0) * 1e3;
+    double create_cpu_ms = (bu_clock(CLOCK_THREAD_CPUTIME_ID) - c0) * 1e3;
     /* A second normalizer: ICU has cached its transliterator rules by now,
      * so this is the cost of the table itself. */
     tdx_norm *again = NULL;
-    c0 = clock_s(CLOCK_THREAD_CPUTIME_ID);
+    c0 = bu_clock(CLOCK_THREAD_CPUTIME_ID);
     if (tdx_norm_create(TDX_NORM_ALL, &again, &err) || tdx_norm_ctx_create(fs.n, &fs.c, &err) ||
         tdx_norm_ctx_create(fs.n, &rs.c, &err)) {
         fprintf(stderr, "bench_normalize: %s\n", err.msg);
         return 1;
     }
-    double again_cpu_ms = (clock_s(CLOCK_THREAD_CPUTIME_ID) - c0) * 1e3;
+    double again_cpu_ms = (bu_clock(CLOCK_THREAD_CPUTIME_ID) - c0) * 1e3;
     tdx_norm_free(again);
     rs.n = fs.n;
     rs.reference = 1;

@@ -24,6 +24,7 @@
  *
  * Usage: bench_reader [--quick] [--mb N] [--runs N] [--seed N] [--only NAME]
  */
+#include "benchutil.h"
 #include "common/alloc.h"
 #include "common/hash.h"
 #include "common/utf8.h"
@@ -42,20 +43,6 @@
 #include <unicode/ucnv.h>
 #include <unistd.h>
 
-static uint64_t rnd(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
-static double clock_s(clockid_t id)
-{
-    struct timespec t;
-    clock_gettime(id, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
 
 static const char *const words[] = {
     "深圳大学",   "国家超级计算中心",
@@ -82,7 +69,7 @@ static const char *const words[] = {
     "GB",         " ",
 };
 
-#define PICK(a, s) a[rnd(s) % (sizeof a / sizeof a[0])]
+#define PICK(a, s) a[bu_rand(s) % (sizeof a / sizeof a[0])]
 
 typedef struct corpus {
     char *p; /* JSON Lines, UTF-8 */
@@ -103,15 +90,15 @@ static void gen(corpus *c, size_t bytes, uint64_t seed)
     uint64_t s = seed;
     char text[8192], esc[16384];
     while (c->n + 20000 < bytes) {
-        size_t tl = 0, target = 1000 + rnd(&s) % 3000;
+        size_t tl = 0, target = 1000 + bu_rand(&s) % 3000;
         while (tl < target) {
             const char *w = PICK(words, &s);
             size_t wl = strlen(w);
             memcpy(text + tl, w, wl);
             tl += wl;
-            if (rnd(&s) % 40 == 0)
+            if (bu_rand(&s) % 40 == 0)
                 text[tl++] = '\n';
-            if (rnd(&s) % 200 == 0)
+            if (bu_rand(&s) % 200 == 0)
                 text[tl++] = '"';
         }
         text[tl] = 0;
@@ -133,8 +120,8 @@ static void gen(corpus *c, size_t bytes, uint64_t seed)
             "{\"id\":\"ZB-%zu\",\"title\":\"%s%s公告\",\"date\":\"2023-%02d-%02d "
             "10:00:00\",\"url\":\"http://ccgp.example/n/%zu.html\","
             "\"budget\":%llu,\"region\":\"广东\",\"text\":\"%s\"}\n",
-            c->lines, PICK(words, &s), PICK(words, &s), (int)(1 + rnd(&s) % 12),
-            (int)(1 + rnd(&s) % 28), c->lines, (unsigned long long)(rnd(&s) % 100000000), esc);
+            c->lines, PICK(words, &s), PICK(words, &s), (int)(1 + bu_rand(&s) % 12),
+            (int)(1 + bu_rand(&s) % 28), c->lines, (unsigned long long)(bu_rand(&s) % 100000000), esc);
         if (c->ntexts == tcap) {
             tcap = tcap ? tcap * 2 : 1024;
             c->texts = realloc(c->texts, tcap * sizeof *c->texts);
@@ -396,10 +383,10 @@ int main(int argc, char **argv)
         double *t = malloc(sizeof(double) * (size_t)runs);
         double *cpu = malloc(sizeof(double) * (size_t)runs);
         for (int i = 0; i < runs; i++) {
-            double t0 = clock_s(CLOCK_MONOTONIC), c0 = clock_s(CLOCK_THREAD_CPUTIME_ID);
+            double t0 = bu_clock(CLOCK_MONOTONIC), c0 = bu_clock(CLOCK_THREAD_CPUTIME_ID);
             uint64_t v = cs[k].fn(cs[k].input, &c);
-            t[i] = clock_s(CLOCK_MONOTONIC) - t0;
-            cpu[i] = clock_s(CLOCK_THREAD_CPUTIME_ID) - c0;
+            t[i] = bu_clock(CLOCK_MONOTONIC) - t0;
+            cpu[i] = bu_clock(CLOCK_THREAD_CPUTIME_ID) - c0;
             if (v != check) {
                 fprintf(stderr, "%s: checksum changed between runs\n", cs[k].name);
                 return 1;

@@ -19,12 +19,18 @@
 #include <sys/types.h>
 #include <time.h>
 
+/** Clock `id` (CLOCK_MONOTONIC, CLOCK_THREAD_CPUTIME_ID …) in seconds. */
+static inline double bu_clock(clockid_t id)
+{
+    struct timespec t;
+    clock_gettime(id, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
 /** Monotonic clock in seconds. */
 static inline double bu_now(void)
 {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+    return bu_clock(CLOCK_MONOTONIC);
 }
 
 /** splitmix64: the same generator as the corpus and the tests. */
