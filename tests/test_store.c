@@ -2560,3 +2560,22 @@ Test(store, out_of_memory_leaves_the_index_as_it_was)
     model_free(&m);
     corpus_free(&c);
 }
+
+Test(store, an_open_that_runs_out_of_memory_leaves_no_empty_index_directory)
+{
+    /* The directory is made before anything is allocated; a failure then
+     * must not leave a directory that later runs take for an index. */
+    const char *dir = tu_path("oom-open");
+    tdx_store_opts o = {0, 1, 0, 0};
+    tdx_store *s = NULL;
+    tdx_err err = {0};
+    tdx_alloc_fail_after(0);
+    int rc = tdx_store_open(dir, &o, &s, &err);
+    tdx_alloc_fail_after(-1);
+    cr_assert(eq(int, rc, TDX_ENOMEM), "%d %s", rc, err.msg);
+    struct stat st;
+    cr_assert(ne(int, stat(dir, &st), 0), "'%s' was left behind", dir);
+    /* The same open with memory succeeds. */
+    s = open_store(dir, 0, 0);
+    tdx_store_close(s);
+}

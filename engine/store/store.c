@@ -413,13 +413,14 @@ int tdx_store_open(const char *path, const tdx_store_opts *opts, tdx_store **out
         opts = &defaults;
     if (path == NULL || *path == 0)
         return tdx_err_set(err, TDX_EINVAL, "no index path given");
-    int exists = is_dir(path);
+    int exists = is_dir(path), made = 0;
     if (!exists) {
         if (!opts->create || opts->readonly)
             return tdx_err_set(err, TDX_ENOTFOUND, "no index at '%s'", path);
         if (mkdir(path, 0777) != 0 && errno != EEXIST)
             return tdx_err_set(err, tdx_err_from_errno(errno), "cannot create index '%s': %s",
                                path, strerror(errno));
+        made = 1;
     } else {
         char data[4200];
         snprintf(data, sizeof data, "%s/data.mdb", path);
@@ -446,8 +447,11 @@ int tdx_store_open(const char *path, const tdx_store_opts *opts, tdx_store **out
         }
     }
     tdx_store *s = tdx_calloc(1, sizeof *s);
-    if (s == NULL)
+    if (s == NULL) {
+        if (made)
+            rmdir(path); /* a failed open leaves no empty "index" behind */
         return tdx_err_set(err, TDX_ENOMEM, "out of memory");
+    }
     snprintf(s->path, sizeof s->path, "%s", path);
     s->readonly = opts->readonly;
     s->map_size = opts->map_size ? opts->map_size : DEFAULT_MAP_SIZE;
@@ -458,6 +462,8 @@ int tdx_store_open(const char *path, const tdx_store_opts *opts, tdx_store **out
     int rc = mdb_env_create(&s->env);
     if (rc) {
         tdx_free(s);
+        if (made)
+            rmdir(path);
         return lmdb_err(err, rc, "cannot create LMDB environment");
     }
     mdb_env_set_maxdbs(s->env, NDBS + 2);
