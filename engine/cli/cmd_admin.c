@@ -162,9 +162,9 @@ static void check_help(void)
     printf("usage: tenderidx check -i INDEX\n\n"
            "Verify the integrity of every structure of an index: document records,\n"
            "stored text (decompressed, lengths), hit lists, keys and content hashes,\n"
-           "tombstones, counts, and every postings list (order, bounds, and agreement of\n"
-           "entity, category and pattern postings with the documents' hits).  Each\n"
-           "problem is printed on its own line.\n\n"
+           "tombstones, counts, every postings list (order, bounds, and agreement of\n"
+           "entity, category and pattern postings with the documents' hits) and the\n"
+           "list of indexed words.  Each problem is printed on its own line.\n\n"
            "Exit codes: 0 no problem, 2 usage error, 3 problems found or unreadable.\n");
 }
 
