@@ -90,6 +90,8 @@ typedef struct qpos {
     size_t n;
     uint32_t *buf; /* this doc's positions of the group, merged */
     size_t nbuf, cap;
+    const uint32_t *v; /* this doc's positions: buf, or one cursor's own */
+    size_t nv;
 } qpos;
 
 struct tdx_query {
@@ -1554,12 +1556,6 @@ static int cmp_u32(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-static int has_u32(const uint32_t *v, size_t n, uint32_t x)
-{
-    size_t i = tdx_u32_gallop(v, n, 0, x);
-    return i < n && v[i] == x;
-}
-
 /* Does doc id hold every term of the query at its offset from one start? */
 static int positions_hold(qnode *n, uint32_t id, int *out, tdx_err *err)
 {
@@ -1568,44 +1564,65 @@ static int positions_hold(qnode *n, uint32_t id, int *out, tdx_err *err)
     for (size_t i = 0; i < n->nqp; i++) {
         qpos *g = &n->qp[i];
         g->nbuf = 0;
-        for (size_t k = 0; k < g->n; k++) {
-            const uint32_t *pos;
-            size_t np;
-            int got = tdx_store_poscur_get(g->cur[k], id, &pos, &np, err);
-            if (got < 0)
+        if (g->n == 1 && g->shift[0] == 0) {
+            /* One cursor (a bigram, a whole word): its positions as they are. */
+            int got = tdx_store_poscur_get(g->cur[0], id, &g->v, &g->nv, err);
+            if (got <= 0)
                 return got;
-            if (got == 0)
-                continue;
-            if (g->nbuf + np > g->cap) {
-                size_t cap = g->cap ? g->cap : 64;
-                while (cap < g->nbuf + np)
-                    cap *= 2;
-                uint32_t *nb = tdx_reallocarray(g->buf, cap, sizeof *nb);
-                if (nb == NULL)
-                    return tdx_err_set(err, TDX_ENOMEM, "out of memory");
-                g->buf = nb;
-                g->cap = cap;
+        } else {
+            for (size_t k = 0; k < g->n; k++) {
+                const uint32_t *pos;
+                size_t np;
+                int got = tdx_store_poscur_get(g->cur[k], id, &pos, &np, err);
+                if (got < 0)
+                    return got;
+                if (got == 0)
+                    continue;
+                if (g->nbuf + np > g->cap) {
+                    size_t cap = g->cap ? g->cap : 64;
+                    while (cap < g->nbuf + np)
+                        cap *= 2;
+                    uint32_t *nb = tdx_reallocarray(g->buf, cap, sizeof *nb);
+                    if (nb == NULL)
+                        return tdx_err_set(err, TDX_ENOMEM, "out of memory");
+                    g->buf = nb;
+                    g->cap = cap;
+                }
+                for (size_t j = 0; j < np; j++)
+                    g->buf[g->nbuf++] = pos[j] + g->shift[k];
             }
-            for (size_t j = 0; j < np; j++)
-                g->buf[g->nbuf++] = pos[j] + g->shift[k];
+            if (g->nbuf == 0)
+                return 0; /* a term missing from this doc */
+            if (g->n > 1)
+                qsort(g->buf, g->nbuf, sizeof *g->buf, cmp_u32);
+            g->v = g->buf;
+            g->nv = g->nbuf;
         }
-        if (g->nbuf == 0)
-            return 0; /* a term missing from this doc */
-        if (g->n > 1)
-            qsort(g->buf, g->nbuf, sizeof *g->buf, cmp_u32);
-        if (g->nbuf < n->qp[anchor].nbuf || i == 0)
+        if (i == 0 || g->nv < n->qp[anchor].nv)
             anchor = i;
     }
-    /* Every start the rarest term allows, checked against the others. */
+    /* Every start the rarest term allows, checked against the others.
+     * Starts ascend, so each term's search goes on from where it was. */
+    size_t at[QTERMS_MAX];
+    for (size_t i = 0; i < n->nqp; i++)
+        at[i] = 0;
     const qpos *a = &n->qp[anchor];
-    for (size_t j = 0; j < a->nbuf; j++) {
-        if (a->buf[j] < a->off)
+    for (size_t j = 0; j < a->nv; j++) {
+        if (a->v[j] < a->off)
             continue;
-        uint32_t start = a->buf[j] - a->off;
+        uint32_t start = a->v[j] - a->off;
         size_t i;
-        for (i = 0; i < n->nqp; i++)
-            if (i != anchor && !has_u32(n->qp[i].buf, n->qp[i].nbuf, start + n->qp[i].off))
+        for (i = 0; i < n->nqp; i++) {
+            if (i == anchor)
+                continue;
+            const qpos *g = &n->qp[i];
+            uint32_t want = start + g->off;
+            at[i] = tdx_u32_gallop(g->v, g->nv, at[i], want);
+            if (at[i] == g->nv)
+                return 0; /* no later start can hold this term */
+            if (g->v[at[i]] != want)
                 break;
+        }
         if (i == n->nqp) {
             *out = 1;
             return 0;

@@ -1983,15 +1983,19 @@ struct tdx_poscur {
     /* the block in hand */
     MDB_val val;
     tdx_docset docs;
-    pay_vec spans;
     int loaded;
     int in_main;      /* the block in hand is the one c->cur is on (or was, see main_end) */
     int main_end;     /* the block in hand is the term's last in the main tree */
-    size_t pay_next;  /* where the payload of entry spans.n starts */
     size_t at;        /* where the last lookup in the block ended */
     uint32_t last_asked;
+    /* Positions of the block's first ndec entries, decoded as far as a
+     * lookup needed: entry i's are pos[pstart[i] .. pstart[i + 1]). */
+    size_t ndec;
+    size_t pay_next;  /* where the payload of entry ndec starts */
+    uint32_t *pstart; /* [docs.n + 1] */
+    size_t cap_pstart;
     uint32_t *pos;
-    size_t cap_pos;
+    size_t npos, cap_pos;
 };
 
 int tdx_store_poscur_open(tdx_rtxn *t, const uint8_t *term, size_t len, tdx_poscur **out_c,
@@ -2024,7 +2028,7 @@ void tdx_store_poscur_close(tdx_poscur *c)
         return;
     mdb_cursor_close(c->cur);
     tdx_docset_free(&c->docs);
-    tdx_free(c->spans.v);
+    tdx_free(c->pstart);
     tdx_free(c->pos);
     tdx_free(c);
 }
@@ -2032,24 +2036,87 @@ void tdx_store_poscur_close(tdx_poscur *c)
 static int poscur_load(tdx_poscur *c, const MDB_val *v, uint32_t base, int seg_block)
 {
     c->docs.n = 0;
-    c->spans.n = 0;
     c->val = *v;
     c->loaded = 0;
     c->at = 0;
     c->in_main = !seg_block;
     c->main_end = 0;
-    /* Positions are walked later, as far as a doc asked for needs. */
+    c->ndec = 0;
+    c->npos = 0;
+    /* Positions are decoded later, as far as a doc asked for needs. */
     int rc = decode_block(v, base, seg_block, 1, &c->docs, NULL, &c->pay_next);
-    if (rc == 0 && c->spans.cap < c->docs.n) {
-        pay_span *nv = tdx_reallocarray(c->spans.v, c->docs.n, sizeof *nv);
-        if (nv == NULL)
+    if (rc == 0 && c->cap_pstart < c->docs.n + 1) {
+        uint32_t *np = tdx_reallocarray(c->pstart, c->docs.n + 1, sizeof *np);
+        if (np == NULL)
             return TDX_ENOMEM;
-        c->spans.v = nv;
-        c->spans.cap = c->docs.n;
+        c->pstart = np;
+        c->cap_pstart = c->docs.n + 1;
     }
-    if (rc == 0)
+    if (rc == 0) {
+        c->pstart[0] = 0;
         c->loaded = 1;
+    }
     return rc;
+}
+
+/*
+ * Decode the positions of the block's entries up to and including entry
+ * `upto`, continuing where the last call stopped: one pass over the
+ * payload bytes however the lookups are spread over the block.  0,
+ * TDX_ENOMEM or TDX_ECORRUPT.
+ */
+static int poscur_decode(tdx_poscur *c, size_t upto)
+{
+    const uint8_t *base = c->val.mv_data, *end = base + c->val.mv_size;
+    const uint8_t *p = base + c->pay_next;
+    while (c->ndec <= upto) {
+        uint64_t h, n = 1;
+        size_t k = tdx_varint_get(p, end, &h);
+        if (k == 0)
+            return TDX_ECORRUPT;
+        p += k;
+        if (h & 1) {
+            uint64_t m;
+            k = tdx_varint_get(p, end, &m);
+            /* Each further position takes at least a byte. */
+            if (k == 0 || m == 0 || m > (uint64_t)(end - p - k))
+                return TDX_ECORRUPT;
+            p += k;
+            n += m;
+        }
+        if (c->npos + n > c->cap_pos) {
+            size_t cap = c->cap_pos ? c->cap_pos : 256;
+            while (cap < c->npos + n)
+                cap *= 2;
+            uint32_t *np = tdx_reallocarray(c->pos, cap, sizeof *np);
+            if (np == NULL)
+                return TDX_ENOMEM;
+            c->pos = np;
+            c->cap_pos = cap;
+        }
+        uint64_t v = h >> 1;
+        uint32_t *w = c->pos + c->npos;
+        for (uint64_t i = 0;; i++) {
+            if (v > UINT32_MAX)
+                return TDX_ECORRUPT;
+            w[i] = (uint32_t)v;
+            if (i + 1 == n)
+                break;
+            uint64_t d;
+            k = tdx_varint_get(p, end, &d);
+            if (k == 0 || d == 0)
+                return TDX_ECORRUPT;
+            p += k;
+            v += d;
+        }
+        c->npos += (size_t)n;
+        c->pstart[++c->ndec] = (uint32_t)c->npos;
+        /* The last entry's positions end the block. */
+        if (c->ndec == c->docs.n && p != end)
+            return TDX_ECORRUPT;
+    }
+    c->pay_next = (size_t)(p - base);
+    return 0;
 }
 
 static int poscur_seek_ge(tdx_poscur *c, uint32_t doc);
@@ -2234,50 +2301,15 @@ int tdx_store_poscur_get(tdx_poscur *c, uint32_t doc, const uint32_t **out_pos, 
     size_t lo = poscur_gallop(c, doc);
     if (lo == c->docs.n || c->docs.v[lo] != doc)
         return 0;
-    while (c->spans.n <= lo) {
-        rd pr = {(const uint8_t *)c->val.mv_data + c->pay_next,
-                 (const uint8_t *)c->val.mv_data + c->val.mv_size, 0};
-        size_t plen = c->pay_next < c->val.mv_size ? skip_positions(&pr) : 0;
-        if (plen == 0 || (c->spans.n + 1 == c->docs.n && c->pay_next + plen != c->val.mv_size))
+    if (lo >= c->ndec) {
+        rc = poscur_decode(c, lo);
+        if (rc == TDX_ENOMEM)
+            return tdx_err_set(err, rc, "out of memory");
+        if (rc)
             return tdx_err_set(err, TDX_ECORRUPT, "positions of a term are corrupt");
-        c->spans.v[c->spans.n].off = (uint32_t)c->pay_next;
-        c->spans.v[c->spans.n].len = (uint32_t)plen;
-        c->spans.n++;
-        c->pay_next += plen;
     }
-    const pay_span *sp = &c->spans.v[lo];
-    rd r = {(const uint8_t *)c->val.mv_data + sp->off,
-            (const uint8_t *)c->val.mv_data + sp->off + sp->len, 0};
-    uint64_t h = rd_vint(&r), n = 1;
-    if (!r.bad && (h & 1)) {
-        uint64_t m = rd_vint(&r);
-        if (m == 0 || m > sp->len)
-            r.bad = 1;
-        n += m;
-    }
-    if (r.bad)
-        return tdx_err_set(err, TDX_ECORRUPT, "positions of a term are corrupt");
-    if (n > c->cap_pos) {
-        uint32_t *np = tdx_reallocarray(c->pos, (size_t)n, sizeof *np);
-        if (np == NULL)
-            return tdx_err_set(err, TDX_ENOMEM, "out of memory");
-        c->pos = np;
-        c->cap_pos = (size_t)n;
-    }
-    uint64_t p = h >> 1;
-    for (uint64_t i = 0; i < n; i++) {
-        if (i) {
-            uint64_t d = rd_vint(&r);
-            if (d == 0)
-                r.bad = 1;
-            p += d;
-        }
-        if (r.bad || p > UINT32_MAX)
-            return tdx_err_set(err, TDX_ECORRUPT, "positions of a term are corrupt");
-        c->pos[i] = (uint32_t)p;
-    }
-    *out_pos = c->pos;
-    *out_n = (size_t)n;
+    *out_pos = c->pos + c->pstart[lo];
+    *out_n = c->pstart[lo + 1] - c->pstart[lo];
     return 1;
 }
 
