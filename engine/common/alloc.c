@@ -6,6 +6,7 @@
  * allocator's own thread safety.
  */
 #include "alloc.h"
+#include "err.h"
 
 #include <jemalloc/jemalloc.h>
 #include <stdatomic.h>
@@ -70,6 +71,24 @@ void *tdx_reallocarray(void *p, size_t count, size_t size)
     if (size != 0 && count > SIZE_MAX / size)
         return NULL;
     return tdx_realloc(p, count * size);
+}
+
+int tdx_grow(void **p, size_t *cap, size_t need, size_t size, size_t first)
+{
+    if (need <= *cap)
+        return 0;
+    size_t c = *cap ? *cap : first ? first : 1;
+    while (c < need) {
+        if (c > SIZE_MAX / 2)
+            return TDX_ENOMEM;
+        c *= 2;
+    }
+    void *np = tdx_reallocarray(*p, c, size);
+    if (np == NULL)
+        return TDX_ENOMEM;
+    *p = np;
+    *cap = c;
+    return 0;
 }
 
 void tdx_free(void *p)

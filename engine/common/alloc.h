@@ -19,6 +19,12 @@ void *tdx_calloc(size_t count, size_t size);
 void *tdx_realloc(void *p, size_t n);
 /** realloc for arrays: fails (NULL) on count * size overflow. */
 void *tdx_reallocarray(void *p, size_t count, size_t size);
+/**
+ * Grow the array *p of *cap elements of `size` bytes to hold at least
+ * `need`, doubling from `first` (or from *cap), so a warm array never
+ * reallocates.  0, or TDX_ENOMEM with *p and *cap unchanged.
+ */
+int tdx_grow(void **p, size_t *cap, size_t need, size_t size, size_t first);
 void tdx_free(void *p);
 /** Owned copy of s (free with tdx_free); NULL on failure or when s is NULL. */
 char *tdx_strdup(const char *s);

@@ -18,17 +18,7 @@ void tdx_docset_free(tdx_docset *d)
 
 int tdx_docset_reserve(tdx_docset *d, size_t extra)
 {
-    if (d->n + extra <= d->cap)
-        return 0;
-    size_t cap = d->cap ? d->cap : 64;
-    while (cap < d->n + extra)
-        cap *= 2;
-    uint32_t *v = tdx_reallocarray(d->v, cap, sizeof *v);
-    if (v == NULL)
-        return TDX_ENOMEM;
-    d->v = v;
-    d->cap = cap;
-    return 0;
+    return tdx_grow((void **)&d->v, &d->cap, d->n + extra, sizeof *d->v, 64);
 }
 
 int tdx_docset_push(tdx_docset *d, uint32_t id)

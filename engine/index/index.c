@@ -185,21 +185,6 @@ static int grow_tab(tdx_gram_builder *b)
     return 0;
 }
 
-static int grow_array(void **p, size_t *cap, size_t need, size_t size, size_t first)
-{
-    if (need <= *cap)
-        return 0;
-    size_t c = *cap ? *cap : first;
-    while (c < need)
-        c *= 2;
-    void *np = tdx_reallocarray(*p, c, size);
-    if (np == NULL)
-        return TDX_ENOMEM;
-    *p = np;
-    *cap = c;
-    return 0;
-}
-
 /* General path: find or create the term with these bytes. */
 static int lookup(tdx_gram_builder *b, const uint8_t *s, size_t len, uint32_t *out_id)
 {
@@ -221,7 +206,7 @@ static int lookup(tdx_gram_builder *b, const uint8_t *s, size_t len, uint32_t *o
         }
         h = (h + 1) & b->tab_mask;
     }
-    int rc = grow_array((void **)&b->terms, &b->cap_terms, b->nterms + 1, sizeof *b->terms, 1024);
+    int rc = tdx_grow((void **)&b->terms, &b->cap_terms, b->nterms + 1, sizeof *b->terms, 1024);
     if (rc)
         return rc;
     if (b->nterms >= UINT32_MAX - 1 || b->strs.len + len > UINT32_MAX)
@@ -256,7 +241,7 @@ static int add_general(tdx_gram_builder *b, uint32_t doc, const uint8_t *term, s
     if (!positional && r->last_doc == doc)
         return 0;
     if (b->ngen == b->cap_gen &&
-        grow_array((void **)&b->gen, &b->cap_gen, b->ngen + 1, sizeof *b->gen, 4096))
+        tdx_grow((void **)&b->gen, &b->cap_gen, b->ngen + 1, sizeof *b->gen, 4096))
         return TDX_ENOMEM;
     /* Counted only once the entry is stored: emit sizes each run by nent. */
     r->last_doc = doc;
@@ -361,8 +346,8 @@ int tdx_gram_builder_reserve(tdx_gram_builder *b, size_t text_bytes)
     /* A CJK character is 3 bytes and gives at most one unigram and one
      * bigram entry; ASCII gives fewer. */
     size_t n = text_bytes / 3 + 1024;
-    if (grow_array((void **)&b->uni, &b->cap_uni, b->nuni + n, sizeof *b->uni, 65536) ||
-        grow_array((void **)&b->bi, &b->cap_bi, b->nbi + n, sizeof *b->bi, 65536))
+    if (tdx_grow((void **)&b->uni, &b->cap_uni, b->nuni + n, sizeof *b->uni, 65536) ||
+        tdx_grow((void **)&b->bi, &b->cap_bi, b->nbi + n, sizeof *b->bi, 65536))
         return TDX_ENOMEM;
     return 0;
 }
@@ -375,8 +360,8 @@ int tdx_gram_add_text(tdx_gram_builder *b, uint32_t doc, const uint8_t *text, si
     if (len > UINT32_MAX / 2)
         return TDX_ELIMIT;
     /* Room for every character of this text up front: no checks per char. */
-    if (grow_array((void **)&b->uni, &b->cap_uni, b->nuni + len / 2 + 1, sizeof *b->uni, 65536) ||
-        grow_array((void **)&b->bi, &b->cap_bi, b->nbi + len / 2 + 1, sizeof *b->bi, 65536))
+    if (tdx_grow((void **)&b->uni, &b->cap_uni, b->nuni + len / 2 + 1, sizeof *b->uni, 65536) ||
+        tdx_grow((void **)&b->bi, &b->cap_bi, b->nbi + len / 2 + 1, sizeof *b->bi, 65536))
         return TDX_ENOMEM;
     pair *uni = b->uni + b->nuni;
     triple *bi = b->bi + b->nbi;
@@ -533,7 +518,7 @@ static int emit_entries(tdx_gram_builder *b, const triple *e, size_t n, int posi
                         tdx_postings *out)
 {
     if (!positional) {
-        if (grow_array((void **)&b->docbuf, &b->cap_docbuf, n + 1, sizeof *b->docbuf, 1024))
+        if (tdx_grow((void **)&b->docbuf, &b->cap_docbuf, n + 1, sizeof *b->docbuf, 1024))
             return TDX_ENOMEM;
         size_t k = 0;
         for (size_t i = 0; i < n; i++)
@@ -621,7 +606,7 @@ static int emit_gram_run(tdx_gram_builder *b, gram_cursor *g, tdx_postings *out)
         rc = emit_entries(b, b->bi + g->i, n, 1, out);
     } else {
         /* Unigrams arrive once per document: their docs as they are. */
-        if (grow_array((void **)&b->docbuf, &b->cap_docbuf, n + 1, sizeof *b->docbuf, 1024))
+        if (tdx_grow((void **)&b->docbuf, &b->cap_docbuf, n + 1, sizeof *b->docbuf, 1024))
             return TDX_ENOMEM;
         for (size_t j = 0; j < n; j++)
             b->docbuf[j] = b->uni[g->i + j].doc;
@@ -638,13 +623,12 @@ int tdx_gram_emit(tdx_gram_builder *b, tdx_postings *out, tdx_err *err)
     int rc = 0;
     size_t U = b->nranks, nt = b->nterms;
     size_t need = b->nbi > b->nuni ? b->nbi : b->nuni;
-    if (grow_array((void **)&b->order, &b->cap_order, (U > nt ? U : nt) + 1, sizeof *b->order,
-                   1024) ||
-        grow_array((void **)&b->tmp, &b->cap_tmp, need + 1, sizeof *b->tmp, 65536) ||
-        grow_array((void **)&b->start, &b->cap_start, (nt > 65536 ? nt : 65536) + 1,
-                   sizeof *b->start, 65536) ||
-        grow_array((void **)&b->sorted_gen, &b->cap_sorted, b->ngen + 1, sizeof *b->sorted_gen,
-                   4096))
+    if (tdx_grow((void **)&b->order, &b->cap_order, (U > nt ? U : nt) + 1, sizeof *b->order,
+                 1024) ||
+        tdx_grow((void **)&b->tmp, &b->cap_tmp, need + 1, sizeof *b->tmp, 65536) ||
+        tdx_grow((void **)&b->start, &b->cap_start, (nt > 65536 ? nt : 65536) + 1, sizeof *b->start,
+                 65536) ||
+        tdx_grow((void **)&b->sorted_gen, &b->cap_sorted, b->ngen + 1, sizeof *b->sorted_gen, 4096))
         return tdx_err_set(err, TDX_ENOMEM, "out of memory");
     if (!b->emitted) {
         /* 1. Ranks renumbered in code-point order: key order is byte order. */

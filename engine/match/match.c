@@ -829,22 +829,6 @@ void tdx_hits_free(tdx_hits *h)
     h->n = h->cap = 0;
 }
 
-/* Growth helpers: doubling, so a warm scratch never allocates. */
-static int grow(void **v, size_t *cap, size_t need, size_t size)
-{
-    if (need <= *cap)
-        return 0;
-    size_t c = *cap ? *cap : 256;
-    while (c < need)
-        c *= 2;
-    void *p = tdx_reallocarray(*v, c, size);
-    if (p == NULL)
-        return TDX_ENOMEM;
-    *v = p;
-    *cap = c;
-    return 0;
-}
-
 static int on_literal(unsigned id, unsigned long long from, unsigned long long to, unsigned flags,
                       void *ctx)
 {
@@ -852,7 +836,7 @@ static int on_literal(unsigned id, unsigned long long from, unsigned long long t
     (void)flags;
     tdx_match_scratch *s = ctx;
     if (s->nlit == s->cap_lit &&
-        grow((void **)&s->lit, &s->cap_lit, s->nlit + 1, sizeof *s->lit) != 0) {
+        tdx_grow((void **)&s->lit, &s->cap_lit, s->nlit + 1, sizeof *s->lit, 256) != 0) {
         s->oom = 1;
         return 1;
     }
@@ -865,7 +849,8 @@ static int on_regex(unsigned id, unsigned long long from, unsigned long long to,
 {
     (void)flags;
     tdx_match_scratch *s = ctx;
-    if (s->nrx == s->cap_rx && grow((void **)&s->rx, &s->cap_rx, s->nrx + 1, sizeof *s->rx) != 0) {
+    if (s->nrx == s->cap_rx &&
+        tdx_grow((void **)&s->rx, &s->cap_rx, s->nrx + 1, sizeof *s->rx, 256) != 0) {
         s->oom = 1;
         return 1;
     }
@@ -957,7 +942,8 @@ static int literal_hits(const tdx_matcher *m, const tdx_match_scratch *s, const 
             if (l->one_row) {
                 if (fail)
                     continue;
-                if (n == out->cap && grow((void **)&out->v, &out->cap, n + 1, sizeof *out->v) != 0)
+                if (n == out->cap &&
+                    tdx_grow((void **)&out->v, &out->cap, n + 1, sizeof *out->v, 256) != 0)
                     return TDX_ENOMEM;
                 out->v[n++] = (tdx_hit){l->first, start, end};
                 continue;
@@ -965,7 +951,8 @@ static int literal_hits(const tdx_matcher *m, const tdx_match_scratch *s, const 
             for (uint32_t p = l->first; p != NONE; p = m->next[p]) {
                 if (m->check[p] & fail)
                     continue;
-                if (n == out->cap && grow((void **)&out->v, &out->cap, n + 1, sizeof *out->v) != 0)
+                if (n == out->cap &&
+                    tdx_grow((void **)&out->v, &out->cap, n + 1, sizeof *out->v, 256) != 0)
                     return TDX_ENOMEM;
                 out->v[n++] = (tdx_hit){p, start, end};
             }
@@ -1032,7 +1019,7 @@ int tdx_match_scan(const tdx_matcher *m, tdx_match_scratch *s, const uint8_t *te
         return 0;
     sort_hits(s->rx, nrx);
     size_t nl = out->n;
-    if (grow((void **)&out->v, &out->cap, nl + nrx, sizeof *out->v) != 0) {
+    if (tdx_grow((void **)&out->v, &out->cap, nl + nrx, sizeof *out->v, 256) != 0) {
         out->n = 0;
         return tdx_err_set(err, TDX_ENOMEM, "out of memory while matching");
     }

@@ -217,21 +217,6 @@ static int arena_str(batch *b, const char *s, size_t len, uint32_t *out)
     return rc ? rc : tdx_buf_putc(&b->arena, 0);
 }
 
-static int grow(void **p, size_t *cap, size_t need, size_t size)
-{
-    if (need <= *cap)
-        return 0;
-    size_t c = *cap ? *cap * 2 : 64;
-    while (c < need)
-        c *= 2;
-    void *np = tdx_reallocarray(*p, c, size);
-    if (np == NULL)
-        return TDX_ENOMEM;
-    *p = np;
-    *cap = c;
-    return 0;
-}
-
 static inline const char *astr(const batch *b, uint32_t off)
 {
     return (const char *)b->arena.p + off;
@@ -314,7 +299,7 @@ static int add_input_progress(run *p, int complete)
     batch *b = p->cur;
     if (!p->have_file)
         return 0;
-    int rc = grow((void **)&b->inputs, &b->cap_inputs, b->ninputs + 1, sizeof *b->inputs);
+    int rc = tdx_grow((void **)&b->inputs, &b->cap_inputs, b->ninputs + 1, sizeof *b->inputs, 64);
     if (rc)
         return rc;
     binput *in = &b->inputs[b->ninputs];
@@ -492,7 +477,7 @@ static void report_progress(run *p, int final)
 static int add_doc(run *p, const tdx_doc *d)
 {
     batch *b = p->cur;
-    int rc = grow((void **)&b->docs, &b->cap_docs, b->ndocs + 1, sizeof *b->docs);
+    int rc = tdx_grow((void **)&b->docs, &b->cap_docs, b->ndocs + 1, sizeof *b->docs, 64);
     if (rc)
         return rc;
     bdoc *x = &b->docs[b->ndocs];
@@ -524,7 +509,7 @@ static int add_doc(run *p, const tdx_doc *d)
     x->invalid = d->invalid;
     x->date_ymd = d->date_parsed ? tdx_date_ymd(d->date) : 0;
     x->kv0 = (uint32_t)b->nkv;
-    rc = grow((void **)&b->kv, &b->cap_kv, 2 * (b->nkv + d->nmeta), sizeof *b->kv);
+    rc = tdx_grow((void **)&b->kv, &b->cap_kv, 2 * (b->nkv + d->nmeta), sizeof *b->kv, 64);
     for (size_t i = 0; rc == 0 && i < d->nmeta; i++) {
         uint32_t ko, vo;
         rc = arena_str(b, d->meta[i].key, strlen(d->meta[i].key), &ko);
@@ -645,7 +630,7 @@ static int process_batch(worker *w, batch *b, tdx_err *err)
         if (rc)
             break;
         double t2 = now_s();
-        rc = grow((void **)&b->hits, &b->cap_hits, b->nhits + w->hits.n, sizeof *b->hits);
+        rc = tdx_grow((void **)&b->hits, &b->cap_hits, b->nhits + w->hits.n, sizeof *b->hits, 64);
         if (rc)
             break;
         x->hit0 = (uint32_t)b->nhits;

@@ -1578,16 +1578,8 @@ static int positions_hold(qnode *n, uint32_t id, int *out, tdx_err *err)
                     return got;
                 if (got == 0)
                     continue;
-                if (g->nbuf + np > g->cap) {
-                    size_t cap = g->cap ? g->cap : 64;
-                    while (cap < g->nbuf + np)
-                        cap *= 2;
-                    uint32_t *nb = tdx_reallocarray(g->buf, cap, sizeof *nb);
-                    if (nb == NULL)
-                        return tdx_err_set(err, TDX_ENOMEM, "out of memory");
-                    g->buf = nb;
-                    g->cap = cap;
-                }
+                if (tdx_grow((void **)&g->buf, &g->cap, g->nbuf + np, sizeof *g->buf, 64))
+                    return tdx_err_set(err, TDX_ENOMEM, "out of memory");
                 for (size_t j = 0; j < np; j++)
                     g->buf[g->nbuf++] = pos[j] + g->shift[k];
             }

@@ -1825,16 +1825,8 @@ static int decode_block(const MDB_val *v, uint32_t base, int seg_block, int posi
         return TDX_ECORRUPT;
     if (pays == NULL)
         return positional && r.p >= r.end ? TDX_ECORRUPT : 0;
-    if (pays->n + n > pays->cap) {
-        size_t cap = pays->cap ? pays->cap : 64;
-        while (cap < pays->n + n)
-            cap *= 2;
-        pay_span *nv = tdx_reallocarray(pays->v, cap, sizeof *nv);
-        if (nv == NULL)
-            return TDX_ENOMEM;
-        pays->v = nv;
-        pays->cap = cap;
-    }
+    if (tdx_grow((void **)&pays->v, &pays->cap, pays->n + n, sizeof *pays->v, 64))
+        return TDX_ENOMEM;
     for (uint64_t i = 0; i < n; i++) {
         size_t at = (size_t)(r.p - (const uint8_t *)v->mv_data);
         size_t plen = positional ? skip_positions(&r) : 0;
@@ -2045,13 +2037,9 @@ static int poscur_load(tdx_poscur *c, const MDB_val *v, uint32_t base, int seg_b
     c->npos = 0;
     /* Positions are decoded later, as far as a doc asked for needs. */
     int rc = decode_block(v, base, seg_block, 1, &c->docs, NULL, &c->pay_next);
-    if (rc == 0 && c->cap_pstart < c->docs.n + 1) {
-        uint32_t *np = tdx_reallocarray(c->pstart, c->docs.n + 1, sizeof *np);
-        if (np == NULL)
-            return TDX_ENOMEM;
-        c->pstart = np;
-        c->cap_pstart = c->docs.n + 1;
-    }
+    if (rc == 0 &&
+        tdx_grow((void **)&c->pstart, &c->cap_pstart, c->docs.n + 1, sizeof *c->pstart, 64))
+        return TDX_ENOMEM;
     if (rc == 0) {
         c->pstart[0] = 0;
         c->loaded = 1;
@@ -2084,16 +2072,8 @@ static int poscur_decode(tdx_poscur *c, size_t upto)
             p += k;
             n += m;
         }
-        if (c->npos + n > c->cap_pos) {
-            size_t cap = c->cap_pos ? c->cap_pos : 256;
-            while (cap < c->npos + n)
-                cap *= 2;
-            uint32_t *np = tdx_reallocarray(c->pos, cap, sizeof *np);
-            if (np == NULL)
-                return TDX_ENOMEM;
-            c->pos = np;
-            c->cap_pos = cap;
-        }
+        if (tdx_grow((void **)&c->pos, &c->cap_pos, c->npos + n, sizeof *c->pos, 256))
+            return TDX_ENOMEM;
         uint64_t v = h >> 1;
         uint32_t *w = c->pos + c->npos;
         for (uint64_t i = 0;; i++) {
@@ -2776,16 +2756,8 @@ static int pending_add_block(pending *pe, const MDB_val *v, uint32_t base, int s
     int rc = decode_block(v, base, seg_block, positional, &pe->docs, &pe->spans, NULL);
     if (rc)
         return rc;
-    if (pe->docs.n > pe->cap_end) {
-        size_t cap = pe->cap_end ? pe->cap_end : 256;
-        while (cap < pe->docs.n)
-            cap *= 2;
-        uint32_t *ne = tdx_reallocarray(pe->pay_end, cap, sizeof *ne);
-        if (ne == NULL)
-            return TDX_ENOMEM;
-        pe->pay_end = ne;
-        pe->cap_end = cap;
-    }
+    if (tdx_grow((void **)&pe->pay_end, &pe->cap_end, pe->docs.n, sizeof *pe->pay_end, 256))
+        return TDX_ENOMEM;
     for (size_t i = 0; i < pe->spans.n; i++) {
         const pay_span *sp = &pe->spans.v[i];
         if (sp->len &&
