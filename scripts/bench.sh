@@ -667,12 +667,16 @@ done
 
 # ---------------------------------------------------------------- the stage benchmarks of the modules
 
-for prog in bench_normalize bench_match; do
+for prog in bench_normalize bench_match bench_postings; do
   exe=$builddir/bench/$prog
   if [[ -x $exe ]]; then
     say "module benchmark: $prog"
     args=()
     if ((quick)); then args=(--quick); fi
+    # The terms stage runs on the ingest corpus's own normalized text.
+    if [[ $prog == bench_postings && -s $a_txt ]]; then
+      args+=(--text "$a_txt" --mb "$stages_mb" --runs "$runs")
+    fi
     timeout 900 "$exe" "${args[@]}" >"$log/$prog.out" 2>&1 || say "  $prog failed or timed out: see $log/$prog.out"
   else
     skip "$prog is not in this tree"
@@ -1015,9 +1019,13 @@ results=$out/RESULTS.md
     echo
   fi
 
-  for prog in bench_normalize bench_match; do
+  for prog in bench_normalize bench_match bench_postings; do
     [[ -s $log/$prog.out ]] || continue
-    echo "## $prog (module benchmark, its own generated input)"
+    if [[ $prog == bench_postings ]]; then
+      echo "## $prog (the terms stage alone, on the ingest corpus's normalized text)"
+    else
+      echo "## $prog (module benchmark, its own generated input)"
+    fi
     echo
     echo '```'
     cat "$log/$prog.out"

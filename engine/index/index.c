@@ -476,23 +476,22 @@ static int cmp_cp(const void *x, const void *y, void *ctx)
 }
 
 /* Stable LSD radix sort by the 32-bit term, two 16-bit passes; the data
- * ends up back in `a`.  T is pair or triple. */
+ * ends up back in `a`.  T is pair or triple.  count[0..65535] and
+ * count[65536..131071] come filled with the counts of the low and the high
+ * halves (taken by the caller in a pass it makes anyway). */
 #define RADIX_SORT(name, T)                                                                        \
-    static void name(T *a, T *tmp, size_t n, uint32_t *count /* [65536] */)                        \
+    static void name(T *a, T *tmp, size_t n, uint32_t *count /* [2 * 65536] */)                   \
     {                                                                                              \
         for (int pass = 0; pass < 2; pass++) {                                                     \
             int shift = pass * 16;                                                                 \
-            memset(count, 0, 65536 * sizeof *count);                                               \
-            for (size_t i = 0; i < n; i++)                                                         \
-                count[(a[i].term >> shift) & 0xFFFF]++;                                            \
-            uint32_t acc = 0;                                                                      \
+            uint32_t *c = count + pass * 65536, acc = 0;                                           \
             for (size_t k = 0; k < 65536; k++) {                                                   \
-                uint32_t c = count[k];                                                             \
-                count[k] = acc;                                                                    \
-                acc += c;                                                                          \
+                uint32_t v = c[k];                                                                 \
+                c[k] = acc;                                                                        \
+                acc += v;                                                                          \
             }                                                                                      \
             for (size_t i = 0; i < n; i++)                                                         \
-                tmp[count[(a[i].term >> shift) & 0xFFFF]++] = a[i];                                \
+                tmp[c[(a[i].term >> shift) & 0xFFFF]++] = a[i];                                    \
             T *t = a;                                                                              \
             a = tmp;                                                                               \
             tmp = t;                                                                               \
@@ -526,28 +525,35 @@ static int emit_entries(tdx_gram_builder *b, const triple *e, size_t n, int posi
                 b->docbuf[k++] = e[i].doc;
         return tdx_postings_add_docs(out, b->docbuf, k);
     }
-    /* Positions go straight into the output's payload buffer: at most two
-     * varints per entry plus one per further occurrence. */
+    /* Positions go straight into the output's payload buffer (at most two
+     * varints per entry plus one per further occurrence) and entries
+     * straight into its arrays: this loop runs once per (bigram, doc). */
     if (tdx_buf_grow(&out->payload, n * 2 * TDX_VARINT_MAX) ||
-        out->payload.len + n * 2 * TDX_VARINT_MAX > UINT32_MAX)
+        out->payload.len + n * 2 * TDX_VARINT_MAX > UINT32_MAX ||
+        (out->nentries + n > out->cap_entries && tdx_postings_reserve(out, 0, out->nentries + n)))
         return TDX_ENOMEM;
+    if (out->nentries + n >= UINT32_MAX)
+        return TDX_ELIMIT;
+    uint8_t *w = out->payload.p + out->payload.len;
+    size_t ne = out->nentries;
     size_t i = 0;
     while (i < n) {
         size_t j = i + 1;
         while (j < n && e[j].doc == e[i].doc)
             j++;
-        uint8_t *w = out->payload.p + out->payload.len;
         w += tdx_varint_put(w, ((uint64_t)e[i].pos << 1) | (j - i > 1));
         if (j - i > 1)
             w += tdx_varint_put(w, j - i - 1);
         for (size_t k = i + 1; k < j; k++)
             w += tdx_varint_put(w, e[k].pos - e[k - 1].pos);
-        out->payload.len = (size_t)(w - out->payload.p);
-        int rc = tdx_postings_add_doc(out, e[i].doc, NULL, 0);
-        if (rc)
-            return rc;
+        out->docs[ne] = e[i].doc;
+        out->pay_end[ne] = (uint32_t)(w - out->payload.p);
+        ne++;
         i = j;
     }
+    out->payload.len = (size_t)(w - out->payload.p);
+    out->nentries = ne;
+    out->ent_end[out->nterms - 1] = (uint32_t)ne;
     out->payload.p[out->payload.len] = 0;
     return 0;
 }
@@ -626,8 +632,8 @@ int tdx_gram_emit(tdx_gram_builder *b, tdx_postings *out, tdx_err *err)
     if (tdx_grow((void **)&b->order, &b->cap_order, (U > nt ? U : nt) + 1, sizeof *b->order,
                  1024) ||
         tdx_grow((void **)&b->tmp, &b->cap_tmp, need + 1, sizeof *b->tmp, 65536) ||
-        tdx_grow((void **)&b->start, &b->cap_start, (nt > 65536 ? nt : 65536) + 1, sizeof *b->start,
-                 65536) ||
+        tdx_grow((void **)&b->start, &b->cap_start, (nt > 2 * 65536 ? nt : 2 * 65536) + 1,
+                 sizeof *b->start, 65536) ||
         tdx_grow((void **)&b->sorted_gen, &b->cap_sorted, b->ngen + 1, sizeof *b->sorted_gen, 4096))
         return tdx_err_set(err, TDX_ENOMEM, "out of memory");
     if (!b->emitted) {
@@ -639,15 +645,26 @@ int tdx_gram_emit(tdx_gram_builder *b, tdx_postings *out, tdx_err *err)
             b->ord[b->order[o]] = (uint32_t)o;
             b->ord_cp[o] = b->rank_cp[b->order[o]];
         }
+        /* 2. Both arrays sorted by term; docs and positions stay in order.
+         * The renumbering pass also counts both radix digits. */
+        uint32_t *cnt = b->start;
+        memset(cnt, 0, 2 * 65536 * sizeof *cnt);
         for (size_t i = 0; i < b->nbi; i++) {
             uint32_t k = b->bi[i].term;
-            b->bi[i].term = (b->ord[k >> 16] << 16) | b->ord[k & 0xFFFF];
+            uint32_t hi = b->ord[k >> 16], lo = b->ord[k & 0xFFFF];
+            b->bi[i].term = (hi << 16) | lo;
+            cnt[lo]++;
+            cnt[65536 + hi]++;
         }
-        for (size_t i = 0; i < b->nuni; i++)
-            b->uni[i].term = b->ord[b->uni[i].term];
-        /* 2. Both arrays sorted by term; docs and positions stay in order. */
-        radix_sort_triples(b->bi, b->tmp, b->nbi, b->start);
-        radix_sort_pairs(b->uni, (pair *)b->tmp, b->nuni, b->start);
+        radix_sort_triples(b->bi, b->tmp, b->nbi, cnt);
+        memset(cnt, 0, 2 * 65536 * sizeof *cnt);
+        for (size_t i = 0; i < b->nuni; i++) {
+            uint32_t r = b->ord[b->uni[i].term];
+            b->uni[i].term = r;
+            cnt[r & 0xFFFF]++;
+            cnt[65536 + (r >> 16)]++;
+        }
+        radix_sort_pairs(b->uni, (pair *)b->tmp, b->nuni, cnt);
         b->emitted = 1;
     }
     /* The output holds at most every entry: reserve once. */
