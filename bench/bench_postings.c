@@ -4,10 +4,10 @@
  * work a pipeline worker does between matching and compression.
  *
  * Input: normalized documents, one per line (bench_extract --text writes
- * them for a corpus; lines longer than 16 MB are cut), or with --quick / no
- * --text a seeded generated text of tender-like Chinese with Latin model
- * names and numbers.  Documents are cut into batches of --batch-mb of text,
- * as the pipeline does; each batch is added document by document
+ * them for a corpus), or with --quick / no --text a seeded generated text
+ * of tender-like Chinese with Latin model names and numbers.  Documents are
+ * cut into batches of --batch-mb of text (16; the pipeline sizes its
+ * batches from --memory, about 10 MB by default); each batch is added document by document
  * (tdx_gram_add_text) and emitted once (tdx_gram_emit).  One warm-up pass,
  * then --runs timed passes; median and best MB/s of text by the thread's
  * CPU time, with the add and emit parts apart.  The checksum covers every
