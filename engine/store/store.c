@@ -1052,8 +1052,24 @@ static int write_batch_txn(tdx_store *s, const tdx_store_batch *b, int replace,
         tdx_be64_put(hk + 8, d->hash[1]);
         MDB_val hkv = mval(hk, 16);
         uint32_t old = 0;
-        rc = mdb_get(txn, s->dbi[DB_KEYS], &k, &v);
+        if (c.next_doc >= UINT32_MAX) {
+            rc = MDB_MAP_FULL + 1000; /* sentinel: out of doc ids */
+            break;
+        }
+        /* The key goes in with the id the document gets if it is new: one
+         * descent of the tree for lookup and insert.  An existing key is
+         * left as it is and its value comes back in v. */
+        uint8_t idk[4], kv[5];
+        tdx_be32_put(idk, (uint32_t)c.next_doc);
+        memcpy(kv, idk, 4);
+        kv[4] = 0;
+        v = mval(kv, 5);
+        int key_in = 0;
+        rc = mdb_put(txn, s->dbi[DB_KEYS], &k, &v, MDB_NOOVERWRITE);
         if (rc == 0) {
+            key_in = 1;
+        } else if (rc == MDB_KEYEXIST) {
+            rc = 0;
             if (v.mv_size != 5) {
                 rc = MDB_CORRUPTED;
                 break;
@@ -1114,16 +1130,19 @@ static int write_batch_txn(tdx_store *s, const tdx_store_batch *b, int replace,
                 c.duplicates--;
             }
             st->replaced++;
-        } else if (rc != MDB_NOTFOUND) {
+        } else {
             break;
         }
-        rc = mdb_get(txn, s->dbi[DB_HASHES], &hkv, &v);
-        if (rc == 0) {
+        /* Same for the content hash: a new one goes in, a known one makes
+         * this document a duplicate of the one it names. */
+        MDB_val idv = mval(idk, 4);
+        v = idv;
+        rc = mdb_put(txn, s->dbi[DB_HASHES], &hkv, &v, MDB_NOOVERWRITE);
+        if (rc == MDB_KEYEXIST) {
             if (v.mv_size != 4) {
                 rc = MDB_CORRUPTED;
                 break;
             }
-            uint8_t kv[5];
             memcpy(kv, v.mv_data, 4);
             kv[4] = 1;
             MDB_val val = mval(kv, 5);
@@ -1139,27 +1158,19 @@ static int write_batch_txn(tdx_store *s, const tdx_store_batch *b, int replace,
             st->duplicates++;
             c.duplicates++;
             continue;
-        } else if (rc != MDB_NOTFOUND) {
-            break;
-        }
-        if (c.next_doc >= UINT32_MAX) {
-            rc = MDB_MAP_FULL + 1000; /* sentinel: out of doc ids */
+        } else if (rc) {
             break;
         }
         uint32_t id = (uint32_t)c.next_doc++;
         if (seg == 0)
             seg = id;
         w->remap[i] = id;
-        uint8_t idk[4];
-        tdx_be32_put(idk, id);
-        MDB_val idv = mval(idk, 4);
-        uint8_t kv[5];
-        memcpy(kv, idk, 4);
-        kv[4] = 0;
         MDB_val val = mval(kv, 5);
-        rc = mdb_put(txn, s->dbi[DB_KEYS], &k, &val, 0);
-        if (rc == 0)
-            rc = mdb_put(txn, s->dbi[DB_HASHES], &hkv, &idv, 0);
+        /* A replaced document's key now names the new one. */
+        if (!key_in) {
+            kv[4] = 0;
+            rc = mdb_put(txn, s->dbi[DB_KEYS], &k, &val, 0);
+        }
         tdx_buf_reset(&w->rec);
         if (rc == 0 && encode_doc(&w->rec, d) != 0)
             rc = ENOMEM;
@@ -2753,19 +2764,28 @@ static int pending_add_block(pending *pe, const MDB_val *v, uint32_t base, int s
 {
     size_t n0 = pe->docs.n;
     pe->spans.n = 0;
-    int rc = decode_block(v, base, seg_block, positional, &pe->docs, &pe->spans, NULL);
+    int rc = decode_block(v, base, seg_block, positional, &pe->docs,
+                          positional ? &pe->spans : NULL, NULL);
     if (rc)
         return rc;
     if (tdx_grow((void **)&pe->pay_end, &pe->cap_end, pe->docs.n, sizeof *pe->pay_end, 256))
         return TDX_ENOMEM;
+    size_t at = pe->pay.len;
+    if (!positional) {
+        for (size_t i = n0; i < pe->docs.n; i++)
+            pe->pay_end[i] = (uint32_t)at;
+        return 0;
+    }
+    /* The block's positions are back to back up to its end: one copy, and
+     * each entry's end from where decode_block found it. */
+    uint32_t first = pe->spans.v[0].off;
+    if (at + (v->mv_size - first) > UINT32_MAX)
+        return TDX_ELIMIT;
+    if (tdx_buf_append(&pe->pay, (const uint8_t *)v->mv_data + first, v->mv_size - first))
+        return TDX_ENOMEM;
     for (size_t i = 0; i < pe->spans.n; i++) {
         const pay_span *sp = &pe->spans.v[i];
-        if (sp->len &&
-            tdx_buf_append(&pe->pay, (const uint8_t *)v->mv_data + sp->off, sp->len))
-            return TDX_ENOMEM;
-        if (pe->pay.len > UINT32_MAX)
-            return TDX_ELIMIT;
-        pe->pay_end[n0 + i] = (uint32_t)pe->pay.len;
+        pe->pay_end[n0 + i] = (uint32_t)(at + sp->off + sp->len - first);
     }
     return 0;
 }
@@ -2869,6 +2889,52 @@ static int words_flush(MDB_txn *txn, tdx_store *s, uint8_t tree, uint32_t *seq, 
     return rc;
 }
 
+/* Stream order for the merge heap: current term, then stream index. */
+static int mstream_before(const mstream *st, size_t a, size_t b)
+{
+    const uint8_t *ta, *tb;
+    size_t la, lb;
+    mstream_term(&st[a], &ta, &la);
+    mstream_term(&st[b], &tb, &lb);
+    int c = cmp_bytes(ta, la, tb, lb);
+    return c < 0 || (c == 0 && a < b);
+}
+
+static void heap_push(const mstream *st, size_t *h, size_t *n, size_t x)
+{
+    size_t i = (*n)++;
+    while (i > 0 && mstream_before(st, x, h[(i - 1) / 2])) {
+        h[i] = h[(i - 1) / 2];
+        i = (i - 1) / 2;
+    }
+    h[i] = x;
+}
+
+static size_t heap_pop(const mstream *st, size_t *h, size_t *n)
+{
+    size_t top = h[0], x = h[--*n], i = 0;
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= *n)
+            break;
+        if (c + 1 < *n && mstream_before(st, h[c + 1], h[c]))
+            c++;
+        if (!mstream_before(st, h[c], x))
+            break;
+        h[i] = h[c];
+        i = c;
+    }
+    if (*n)
+        h[i] = x;
+    return top;
+}
+
+static int cmp_size(const void *a, const void *b)
+{
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    return x < y ? -1 : x > y;
+}
+
 static int merge_txn(tdx_store *s, int *out_done, tdx_err *err)
 {
     *out_done = 0;
@@ -2941,25 +3007,26 @@ static int merge_txn(tdx_store *s, int *out_done, tdx_err *err)
         st[i].k = mval(kb, kl);
         rc = kl ? mstream_step(&st[i], MDB_SET_RANGE) : mstream_step(&st[i], MDB_FIRST);
     }
+    /* The streams on a heap by current term: with one segment per batch a
+     * long run has a hundred streams, and each term asks for the smallest. */
+    size_t *heap = rc == 0 ? tdx_calloc(nst, sizeof *heap) : NULL;
+    size_t *hold = rc == 0 ? tdx_calloc(nst, sizeof *hold) : NULL;
+    size_t nheap = 0;
+    if (rc == 0 && (heap == NULL || hold == NULL))
+        rc = ENOMEM;
+    for (size_t i = 0; rc == 0 && i < nst; i++)
+        if (st[i].valid)
+            heap_push(st, heap, &nheap, i);
     while (rc == 0) {
-        /* The smallest current term over all streams. */
-        const uint8_t *tmin = NULL;
-        size_t lmin = 0;
-        for (size_t i = 0; i < nst; i++) {
-            if (!st[i].valid)
-                continue;
-            const uint8_t *tt;
-            size_t tl;
-            mstream_term(&st[i], &tt, &tl);
-            if (tmin == NULL || cmp_bytes(tt, tl, tmin, lmin) < 0) {
-                tmin = tt;
-                lmin = tl;
-            }
-        }
-        if (tmin == NULL) {
+        if (nheap == 0) {
             finished = 1;
             break;
         }
+        /* The smallest current term, and every stream holding it, in
+         * stream order (the main tree, then segments by id). */
+        const uint8_t *tmin;
+        size_t lmin;
+        mstream_term(&st[heap[0]], &tmin, &lmin);
         if (lmin > 512) {
             rc = MDB_CORRUPTED;
             break;
@@ -2972,6 +3039,16 @@ static int merge_txn(tdx_store *s, int *out_done, tdx_err *err)
             cur_len = tlen;
             break;
         }
+        size_t nhold = 0;
+        while (nheap) {
+            const uint8_t *tt;
+            size_t tl;
+            mstream_term(&st[heap[0]], &tt, &tl);
+            if (cmp_bytes(tt, tl, cur_term, tlen) != 0)
+                break;
+            hold[nhold++] = heap_pop(st, heap, &nheap);
+        }
+        qsort(hold, nhold, sizeof *hold, cmp_size);
         if (cur_term[0] == WORD_CLASS && tlen > 1) {
             if (tdx_buf_append(&words, cur_term + 1, tlen - 1) || tdx_buf_putc(&words, '\n')) {
                 rc = ENOMEM;
@@ -2984,69 +3061,57 @@ static int merge_txn(tdx_store *s, int *out_done, tdx_err *err)
         pend.docs.n = 0;
         tdx_buf_reset(&pend.pay);
         int positional = tdx_term_positional(cur_term[0]);
-        /* Main blocks are copied as they are, except a short last block,
-         * which is reopened so the segments' docs can fill it up. */
-        mstream *m = &st[0];
-        while (rc == 0 && m->valid) {
-            const uint8_t *tt;
-            size_t tl;
-            mstream_term(m, &tt, &tl);
-            if (cmp_bytes(tt, tl, cur_term, tlen) != 0)
-                break;
-            MDB_val k = m->k, v = m->v;
-            uint32_t first = tdx_be32_get((const uint8_t *)k.mv_data + tl + 1);
-            rc = mstream_step(m, MDB_NEXT);
-            if (rc)
-                break;
-            int last = !m->valid;
-            if (!last) {
+        size_t h0 = 0;
+        if (hold[0] == 0) {
+            /* Main blocks are copied as they are, except a short last block,
+             * which is reopened so the segments' docs can fill it up. */
+            mstream *m = &st[0];
+            h0 = 1;
+            while (rc == 0 && m->valid) {
+                const uint8_t *tt;
+                size_t tl;
                 mstream_term(m, &tt, &tl);
-                last = cmp_bytes(tt, tl, cur_term, tlen) != 0;
-            }
-            /* Blocks are copied as they are but the term's last, which is
-             * reopened so the segments' docs can fill it up. */
-            if (last) {
-                int drc = pending_add_block(&pend, &v, first, 0, positional);
-                if (drc) {
-                    rc = drc == TDX_ENOMEM ? ENOMEM : MDB_CORRUPTED;
+                if (cmp_bytes(tt, tl, cur_term, tlen) != 0)
                     break;
+                MDB_val k = m->k, v = m->v;
+                uint32_t first = tdx_be32_get((const uint8_t *)k.mv_data + tl + 1);
+                rc = mstream_step(m, MDB_NEXT);
+                if (rc)
+                    break;
+                int last = !m->valid;
+                if (!last) {
+                    mstream_term(m, &tt, &tl);
+                    last = cmp_bytes(tt, tl, cur_term, tlen) != 0;
                 }
-            } else {
-                rc = mdb_put(txn, rt.dst, &k, &v, MDB_APPEND);
-                written += k.mv_size + v.mv_size;
+                if (last) {
+                    int drc = pending_add_block(&pend, &v, first, 0, positional);
+                    if (drc) {
+                        rc = drc == TDX_ENOMEM ? ENOMEM : MDB_CORRUPTED;
+                        break;
+                    }
+                } else {
+                    rc = mdb_put(txn, rt.dst, &k, &v, MDB_APPEND);
+                    written += k.mv_size + v.mv_size;
+                }
             }
         }
         /* Segments holding this term.  The common case of a term in one
          * segment only, small enough for one block, needs no decoding: a
          * segment block is a main block whose first entry also has a delta
          * (from the segment id), so dropping that varint converts it. */
-        size_t holders = 0, only = 0;
-        for (size_t i = 1; i < nst; i++) {
-            const uint8_t *tt;
-            size_t tl;
-            if (!st[i].valid)
-                continue;
-            mstream_term(&st[i], &tt, &tl);
-            if (cmp_bytes(tt, tl, cur_term, tlen) == 0) {
-                holders++;
-                only = i;
-            }
-        }
-        if (rc == 0 && pend.docs.n == 0 && holders == 1 &&
-            st[only].v.mv_size <= POST_BLOCK_BYTES) {
-            mstream *m1 = &st[only];
+        if (rc == 0 && pend.docs.n == 0 && nhold - h0 == 1 &&
+            st[hold[h0]].v.mv_size <= POST_BLOCK_BYTES) {
+            mstream *m1 = &st[hold[h0]];
             rd r = {m1->v.mv_data, (const uint8_t *)m1->v.mv_data + m1->v.mv_size, 0};
             uint64_t n = rd_vint(&r);
             uint64_t d0 = rd_vint(&r);
-            if (r.bad || n == 0 || (uint64_t)m1->seg + d0 > UINT32_MAX ||
-                m1->seg + d0 == 0) {
+            if (r.bad || n == 0 || (uint64_t)m1->seg + d0 > UINT32_MAX || m1->seg + d0 == 0) {
                 rc = MDB_CORRUPTED;
                 break;
             }
             /* The other deltas and the positions follow unchanged. */
             tdx_buf_reset(&val);
-            if (tdx_buf_put_varint(&val, n) ||
-                tdx_buf_append(&val, r.p, (size_t)(r.end - r.p))) {
+            if (tdx_buf_put_varint(&val, n) || tdx_buf_append(&val, r.p, (size_t)(r.end - r.p))) {
                 rc = ENOMEM;
                 break;
             }
@@ -3057,26 +3122,25 @@ static int merge_txn(tdx_store *s, int *out_done, tdx_err *err)
             written += val.len + (size_t)kl;
             if (rc == 0)
                 rc = mstream_step(m1, MDB_NEXT);
-            continue;
-        }
-        for (size_t i = 1; rc == 0 && i < nst; i++) {
-            if (!st[i].valid)
-                continue;
-            const uint8_t *tt;
-            size_t tl;
-            mstream_term(&st[i], &tt, &tl);
-            if (cmp_bytes(tt, tl, cur_term, tlen) != 0)
-                continue;
-            int drc = pending_add_block(&pend, &st[i].v, st[i].seg, 1, positional);
-            if (drc) {
-                rc = drc == TDX_ENOMEM ? ENOMEM : MDB_CORRUPTED;
-                break;
+        } else {
+            for (size_t h = h0; rc == 0 && h < nhold; h++) {
+                mstream *m1 = &st[hold[h]];
+                int drc = pending_add_block(&pend, &m1->v, m1->seg, 1, positional);
+                if (drc) {
+                    rc = drc == TDX_ENOMEM ? ENOMEM : MDB_CORRUPTED;
+                    break;
+                }
+                rc = mstream_step(m1, MDB_NEXT);
             }
-            rc = mstream_step(&st[i], MDB_NEXT);
+            if (rc == 0 && pend.docs.n)
+                rc = flush_blocks(txn, rt.dst, cur_term, tlen, &pend, &val, &written);
         }
-        if (rc == 0 && pend.docs.n)
-            rc = flush_blocks(txn, rt.dst, cur_term, tlen, &pend, &val, &written);
+        for (size_t h = 0; rc == 0 && h < nhold; h++)
+            if (st[hold[h]].valid)
+                heap_push(st, heap, &nheap, hold[h]);
     }
+    tdx_free(heap);
+    tdx_free(hold);
     for (size_t i = 0; st && i < nst; i++)
         if (st[i].cur)
             mdb_cursor_close(st[i].cur);
