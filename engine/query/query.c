@@ -2102,7 +2102,14 @@ typedef struct walk_src {
     tdx_poscur *pc;
     const tdx_docset *set;
     size_t at;
+    int filter;     /* a bigram positions skip: it only narrows the walk */
+    uint64_t asked, moved; /* times asked; times it moved the walk on */
 } walk_src;
+
+/* Agreements between looks at whether the filters still narrow the walk,
+ * and the share of their answers (1 / FILTER_KEEP) that must move it on. */
+#define FILTER_CHECK 1024
+#define FILTER_KEEP 16
 
 /*
  * Docs of a conjunction (a bare substring, or an AND) found by walking:
@@ -2159,12 +2166,14 @@ static int walk_conj(tdx_qctx *q, qnode **kids, size_t nk, size_t limit, tdx_doc
         if (!walked[k])
             src[nsrc++].set = &kids[k]->P;
     for (size_t k = 0; k < nk; k++)
-        for (size_t j = 0; walked[k] && j < kids[k]->nqp + kids[k]->nxcur; j++)
+        for (size_t j = 0; walked[k] && j < kids[k]->nqp + kids[k]->nxcur; j++) {
+            src[nsrc].filter = j >= kids[k]->nqp;
             src[nsrc++].pc = j < kids[k]->nqp ? kids[k]->qp[j].cur[0]
                                               : kids[k]->xcur[j - kids[k]->nqp];
+        }
     st->streamed = 1;
     uint32_t doc = 1;
-    size_t i = 0, agree = 0, del_at = 0;
+    size_t i = 0, agree = 0, del_at = 0, nagreed = 0;
     while (!limit || out->n < limit) {
         uint32_t d;
         if (src[i].set) {
@@ -2179,9 +2188,11 @@ static int walk_conj(tdx_qctx *q, qnode **kids, size_t nk, size_t limit, tdx_doc
                 break;
             }
         }
+        src[i].asked++;
         if (d != doc) {
             doc = d;
             agree = 1;
+            src[i].moved++;
         } else {
             agree++;
         }
@@ -2205,6 +2216,18 @@ static int walk_conj(tdx_qctx *q, qnode **kids, size_t nk, size_t limit, tdx_doc
                 break;
             doc++;
             agree = 0;
+            /* A filter that almost never moves the walk (a bigram as common
+             * as the ones proving positions) only costs a lookup per doc:
+             * it leaves the walk.  Filters do not take part in the proof. */
+            if (++nagreed % FILTER_CHECK == 0) {
+                size_t kept = 0;
+                for (size_t j = 0; j < nsrc; j++)
+                    if (!src[j].filter || src[j].moved * FILTER_KEEP >= src[j].asked)
+                        src[kept++] = (walk_src){src[j].pc, src[j].set, src[j].at,
+                                                 src[j].filter, 0, 0};
+                nsrc = kept;
+                i = nsrc - 1; /* the next source asked is the first */
+            }
         }
         i = (i + 1) % nsrc;
     }
