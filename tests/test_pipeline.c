@@ -1141,6 +1141,20 @@ Test(pipeline, cli_outputs_parse_and_agree_with_the_library, .timeout = 120)
         }
         tdx_docset_free(&want);
     }
+    /* Options after the query are options, not query text; after "--"
+     * a word starting with '-' is query text. */
+    {
+        char *o1 = NULL, *o2 = NULL, *o3 = NULL;
+        const char *qt = "entity:H100 OR gpu";
+        cr_assert(eq(int, sh(&o1, NULL, "'%s' query -i '%s' --count '%s'", T, idx, qt), 0));
+        cr_assert(eq(int, sh(&o2, NULL, "'%s' query -i '%s' '%s' --count", T, idx, qt), 0));
+        cr_assert(eq(str, o1, o2));
+        cr_assert(strtoull(o1, NULL, 10) > 0, "%s", o1);
+        cr_assert(eq(int, sh(&o3, NULL, "'%s' query -i '%s' --count -- gpu -x", T, idx), 0));
+        free(o1);
+        free(o2);
+        free(o3);
+    }
     /* A syntax error: exit 2, the query with a caret under the column. */
     char *e = NULL;
     cr_assert(eq(int, sh(NULL, &e, "'%s' query -i '%s' '深圳 AND (gpu'", T, idx), 2));

@@ -17,10 +17,11 @@
 static void help(void)
 {
     printf(
-        "usage: tenderidx query -i INDEX [OPTIONS] EXPR...\n\n"
+        "usage: tenderidx query -i INDEX [OPTIONS] EXPR... [OPTIONS]\n\n"
         "Find the documents of INDEX that satisfy EXPR (several arguments are joined\n"
-        "with spaces).  Matching is exact after normalization: Traditional and\n"
-        "Simplified, full-width and half-width, upper and lower case are the same.\n\n"
+        "with spaces; after \"--\" every argument is EXPR, even one starting with\n"
+        "'-').  Matching is exact after normalization: Traditional and Simplified,\n"
+        "full-width and half-width, upper and lower case are the same.\n\n"
         "Expressions:\n"
         "  深圳大学                 documents containing this text (any length >= 1)\n"
         "  \"Amazon Web Services\"    a phrase, spaces included\n"
@@ -469,8 +470,9 @@ int cmd_query(int argc, char **argv)
     o.limit = -1;
     int c;
     uint64_t u;
-    /* "+": stop at the first non-option, so queries like "NOT -x" survive. */
-    while ((c = getopt_long(argc, argv, "+i:n:h", opts, NULL)) != -1) {
+    /* Options may follow the query (`query -i t.tdx H100 --count`); after
+     * "--" everything is query text, for words that start with '-'. */
+    while ((c = getopt_long(argc, argv, "i:n:h", opts, NULL)) != -1) {
         switch (c) {
         case 'i':
             index = optarg;
