@@ -1495,6 +1495,66 @@ static void substring_limits(uint64_t seed, int nqueries, int merged)
     tdx_docset_free(&lim);
 }
 
+/* A long walk over a common phrase: bigram filters as common as the terms
+ * that prove positions leave the walk, rare ones stay, and every answer
+ * still equals the texts holding the phrase. */
+Test(query, walks_drop_filters_that_never_narrow_them_and_stay_exact, .timeout = 120)
+{
+    uint64_t rs = tu_seed("query/walk-filters");
+    const char *wl = tg_path("watch.tsv"), *in = tg_path("docs.jsonl"), *idx = tg_path("idx");
+    FILE *f = fopen(wl, "w");
+    cr_assert(f != NULL);
+    fputs("NVIDIA A100\tchip\tA100\n", f);
+    fclose(f);
+    /* Pieces: the phrase, its bigrams apart (all of 采购 代理 机构 without
+     * 采购代理机构), and a rare run 工程学院项目 among common 工程 学院 项目. */
+    static const char *const pieces[] = {"采购代理机构", "采购人", "代理费", "机构名称", "工程",
+                                         "学院",         "项目",   "工程学院项目", "公告"};
+    enum { N = 3000 };
+    char **texts = calloc(N, sizeof *texts);
+    cr_assert(texts != NULL);
+    f = fopen(in, "w");
+    cr_assert(f != NULL);
+    for (size_t i = 0; i < N; i++) {
+        tdx_buf t = TDX_BUF_INIT;
+        size_t np = 6 + tg_below(&rs, 10);
+        for (size_t k = 0; k < np; k++) {
+            size_t p = tg_below(&rs, 9);
+            if (p == 7 && tg_below(&rs, 40) != 0)
+                p = 6; /* the rare run stays rare */
+            cr_assert(eq(int, tdx_buf_puts(&t, pieces[p]), 0));
+        }
+        texts[i] = (char *)t.p;
+        fprintf(f, "{\"id\":\"w%zu\",\"text\":\"%s\"}\n", i, texts[i]);
+    }
+    fclose(f);
+    tdx_run_stats st;
+    index_file(idx, wl, in, 0, &st);
+    cr_assert(eq(u64, st.added, N));
+    tdx_err err = {0};
+    cr_assert(eq(int, tdx_qctx_open(idx, &Q, &err), 0), "%s", err.msg);
+    static const char *const qs[] = {"采购代理机构", "工程学院项目"};
+    for (size_t k = 0; k < 2; k++) {
+        tdx_docset want = {0}, got = {0};
+        for (size_t i = 0; i < N; i++)
+            if (strstr(texts[i], qs[k]))
+                cr_assert(eq(int, tdx_docset_push(&want, (uint32_t)i + 1), 0));
+        tdx_qstats qst;
+        run_query(qs[k], 0, &got, &qst);
+        expect_same(qs[k], &got, &want, rs);
+        cr_assert(qst.streamed, "%s was not walked", qs[k]);
+        if (k == 0) /* 购代 and 理机 sit wherever 采购, 代理 and 机构 do */
+            cr_assert(gt(int, qst.filters_dropped, 0), "no filter left the walk");
+        else /* 程学 and 院项 are what makes the walk short */
+            cr_assert(eq(int, qst.filters_dropped, 0), "a narrowing filter left the walk");
+        tdx_docset_free(&want);
+        tdx_docset_free(&got);
+    }
+    for (size_t i = 0; i < N; i++)
+        free(texts[i]);
+    free(texts);
+}
+
 Test(query, random_queries_equal_brute_force_over_stored_text, .timeout = 240)
 {
     uint64_t seed = tu_seed("query/differential");

@@ -2225,6 +2225,7 @@ static int walk_conj(tdx_qctx *q, qnode **kids, size_t nk, size_t limit, tdx_doc
                     if (!src[j].filter || src[j].moved * FILTER_KEEP >= src[j].asked)
                         src[kept++] = (walk_src){src[j].pc, src[j].set, src[j].at,
                                                  src[j].filter, 0, 0};
+                st->filters_dropped += (int)(nsrc - kept);
                 nsrc = kept;
                 i = nsrc - 1; /* the next source asked is the first */
             }

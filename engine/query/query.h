@@ -70,6 +70,7 @@ typedef struct tdx_qstats {
     uint64_t sure;       /* |S| of the root */
     int streamed;        /* the docs came from a walk of term cursors */
     int scanned;         /* the docs came from reading the first documents (limit set) */
+    int filters_dropped; /* bigram filters a walk stopped asking (they never narrowed it) */
 } tdx_qstats;
 
 /**
