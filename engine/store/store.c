@@ -916,24 +916,45 @@ static int get_doc_record(MDB_txn *txn, tdx_store *s, uint32_t id, tdx_store_doc
     return decode_doc(&v, id, out) ? MDB_CORRUPTED : 0;
 }
 
-static int set_date(MDB_txn *txn, tdx_store *s, uint32_t id, uint32_t ymd)
+/* The dates of a batch's new documents (ids ascending; remap[i] = 0 for a
+ * document not added): one read and one write per block of ids. */
+static int set_dates(MDB_txn *txn, tdx_store *s, const tdx_store_batch *b,
+                     const uint32_t *remap)
 {
-    uint8_t kb[4];
-    tdx_be32_put(kb, id / DATES_PER_BLOCK);
-    MDB_val k = mval(kb, 4), v;
     uint8_t block[DATES_PER_BLOCK * 4];
-    int rc = mdb_get(txn, s->dbi[DB_DATES], &k, &v);
-    if (rc == MDB_NOTFOUND)
-        memset(block, 0, sizeof block);
-    else if (rc)
-        return rc;
-    else if (v.mv_size != sizeof block)
-        return MDB_CORRUPTED;
-    else
-        memcpy(block, v.mv_data, sizeof block);
-    tdx_be32_put(block + (id % DATES_PER_BLOCK) * 4, ymd);
-    v = mval(block, sizeof block);
-    return mdb_put(txn, s->dbi[DB_DATES], &k, &v, 0);
+    uint32_t cur = UINT32_MAX; /* block number in hand */
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i <= b->ndocs; i++) {
+        uint32_t id = i < b->ndocs ? remap[i] : 0;
+        if (i < b->ndocs && (id == 0 || b->docs[i].date_ymd == 0))
+            continue;
+        uint32_t blk = id / DATES_PER_BLOCK;
+        uint8_t kb[4];
+        if (cur != UINT32_MAX && (i == b->ndocs || blk != cur)) {
+            tdx_be32_put(kb, cur);
+            MDB_val k = mval(kb, 4), v = mval(block, sizeof block);
+            rc = mdb_put(txn, s->dbi[DB_DATES], &k, &v, 0);
+            cur = UINT32_MAX;
+        }
+        if (rc || i == b->ndocs)
+            break;
+        if (cur == UINT32_MAX) {
+            tdx_be32_put(kb, blk);
+            MDB_val k = mval(kb, 4), v;
+            rc = mdb_get(txn, s->dbi[DB_DATES], &k, &v);
+            if (rc == MDB_NOTFOUND) {
+                memset(block, 0, sizeof block);
+                rc = 0;
+            } else if (rc == 0 && v.mv_size != sizeof block) {
+                rc = MDB_CORRUPTED;
+            } else if (rc == 0) {
+                memcpy(block, v.mv_data, sizeof block);
+            }
+            cur = blk;
+        }
+        tdx_be32_put(block + (id % DATES_PER_BLOCK) * 4, b->docs[i].date_ymd);
+    }
+    return rc;
 }
 
 typedef struct writer_state {
@@ -1189,8 +1210,6 @@ static int write_batch_txn(tdx_store *s, const tdx_store_batch *b, int replace,
             val = mval(w->rec.p, w->rec.len);
             rc = mdb_put(txn, s->dbi[DB_HITS], &idv, &val, MDB_APPEND);
         }
-        if (rc == 0 && d->date_ymd)
-            rc = set_date(txn, s, id, d->date_ymd);
         c.docs++;
         c.bytes += d->text_len;
         c.hits += d->nhits;
@@ -1198,6 +1217,8 @@ static int write_batch_txn(tdx_store *s, const tdx_store_batch *b, int replace,
         st->hits += d->nhits;
         st->bytes += d->text_len;
     }
+    if (rc == 0)
+        rc = set_dates(txn, s, b, w->remap);
     /* Postings of the kept documents, as one segment appended at the end. */
     const tdx_postings *p = b->post;
     for (size_t t = 0; rc == 0 && seg && p && t < p->nterms; t++) {
