@@ -10,6 +10,7 @@
 #include "common/buf.h"
 #include "common/docset.h"
 #include "common/err.h"
+#include "common/memfind.h"
 #include "common/queue.h"
 #include "common/utf8.h"
 #include "common/varint.h"
@@ -61,6 +62,41 @@ Test(common, varint_skip_agrees_with_decoding_one_by_one)
                       "seed %llu: skip %zu from %zu of %zu", (unsigned long long)seed, m, from,
                       nv);
         }
+    }
+}
+
+/* The obvious search: every start, byte by byte. */
+static const uint8_t *naive_find(const uint8_t *h, size_t n, const uint8_t *nd, size_t m)
+{
+    for (size_t i = 0; i + m <= n; i++)
+        if (memcmp(h + i, nd, m) == 0)
+            return h + i;
+    return NULL;
+}
+
+Test(common, memfind_agrees_with_the_obvious_search)
+{
+    uint64_t seed = tu_seed("memfind"), st = seed;
+    uint8_t h[600], nd[40];
+    for (int round = 0; round < 20000; round++) {
+        /* Small alphabets make partial matches (first and last byte equal)
+         * common; needles are often cut from the haystack. */
+        unsigned alpha = 1 + (unsigned)(tu_rand(&st) % 5);
+        size_t n = tu_rand(&st) % sizeof h, m = tu_rand(&st) % 20;
+        for (size_t i = 0; i < n; i++)
+            h[i] = (uint8_t)('0' + tu_rand(&st) % alpha);
+        if (n && m && m <= n && tu_rand(&st) % 2) {
+            memcpy(nd, h + tu_rand(&st) % (n - m + 1), m);
+        } else {
+            for (size_t i = 0; i < m; i++)
+                nd[i] = (uint8_t)('0' + tu_rand(&st) % (alpha + 1));
+        }
+        /* Any start, so loads run up to the haystack's very end. */
+        size_t from = n ? tu_rand(&st) % n : 0;
+        cr_assert(eq(ptr, (void *)tdx_memfind(h + from, n - from, nd, m),
+                     (void *)naive_find(h + from, n - from, nd, m)),
+                  "seed %llu round %d: n %zu m %zu", (unsigned long long)seed, round, n - from,
+                  m);
     }
 }
 

@@ -95,6 +95,7 @@
 #include "store.h"
 
 #include "../common/alloc.h"
+#include "../common/memfind.h"
 #include "../common/varint.h"
 
 #include <dirent.h>
@@ -2570,7 +2571,7 @@ int tdx_store_words(tdx_rtxn *t, const uint8_t *frag, size_t len, int at_start, 
     int g = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE), stop = 0;
     while (g == 0 && rc == 0 && !stop && k.mv_size == 5 && *(const uint8_t *)k.mv_data == kb[0]) {
         const uint8_t *c = v.mv_data, *end = c + v.mv_size, *p = c, *hit;
-        while (rc == 0 && !stop && (hit = memmem(p, (size_t)(end - p), frag, len)) != NULL) {
+        while (rc == 0 && !stop && (hit = tdx_memfind(p, (size_t)(end - p), frag, len)) != NULL) {
             const uint8_t *ws = hit, *we = hit + len;
             while (ws > p && ws[-1] != '\n')
                 ws--;
