@@ -2090,6 +2090,12 @@ static int poscur_decode(tdx_poscur *c, size_t upto)
 {
     const uint8_t *base = c->val.mv_data, *end = base + c->val.mv_size;
     const uint8_t *p = base + c->pay_next;
+    /* Every position takes at least a byte: room for the rest of the
+     * block's positions once, none checked per entry. */
+    if (tdx_grow((void **)&c->pos, &c->cap_pos, c->npos + (size_t)(end - p) + 1, sizeof *c->pos,
+                 256))
+        return TDX_ENOMEM;
+    uint32_t *w = c->pos + c->npos;
     while (c->ndec <= upto) {
         uint64_t h, n = 1;
         size_t k = tdx_varint_get(p, end, &h);
@@ -2105,24 +2111,22 @@ static int poscur_decode(tdx_poscur *c, size_t upto)
             p += k;
             n += m;
         }
-        if (tdx_grow((void **)&c->pos, &c->cap_pos, c->npos + n, sizeof *c->pos, 256))
-            return TDX_ENOMEM;
         uint64_t v = h >> 1;
-        uint32_t *w = c->pos + c->npos;
-        for (uint64_t i = 0;; i++) {
-            if (v > UINT32_MAX)
-                return TDX_ECORRUPT;
-            w[i] = (uint32_t)v;
-            if (i + 1 == n)
-                break;
+        if (v > UINT32_MAX)
+            return TDX_ECORRUPT;
+        *w++ = (uint32_t)v;
+        for (uint64_t i = 1; i < n; i++) {
             uint64_t d;
             k = tdx_varint_get(p, end, &d);
             if (k == 0 || d == 0)
                 return TDX_ECORRUPT;
             p += k;
             v += d;
+            if (v > UINT32_MAX)
+                return TDX_ECORRUPT;
+            *w++ = (uint32_t)v;
         }
-        c->npos += (size_t)n;
+        c->npos = (size_t)(w - c->pos);
         c->pstart[++c->ndec] = (uint32_t)c->npos;
         /* The last entry's positions end the block. */
         if (c->ndec == c->docs.n && p != end)
