@@ -92,6 +92,7 @@ typedef struct qpos {
     size_t nbuf, cap;
     const uint32_t *v; /* this doc's positions: buf, or one cursor's own */
     size_t nv;
+    int shared; /* cur[0] belongs to an earlier group with the same term */
 } qpos;
 
 struct tdx_query {
@@ -314,7 +315,7 @@ int tdx_qctx_text(tdx_qctx *q, uint32_t id, tdx_buf *out, tdx_err *err)
 static void qpos_free(qpos *g, size_t n)
 {
     for (size_t i = 0; g && i < n; i++) {
-        for (size_t k = 0; k < g[i].n; k++)
+        for (size_t k = 0; k < g[i].n && !g[i].shared; k++)
             tdx_store_poscur_close(g[i].cur[k]);
         tdx_free(g[i].cur);
         tdx_free(g[i].shift);
@@ -1519,6 +1520,28 @@ static int setup_positions(tdx_qctx *q, qnode *n, const tdx_qterm *all, size_t n
             if (rc == 0 && wl.too_many)
                 give_up = 1;
         } else {
+            /* A term the query repeats ("采购项目采购项目") is read once: the
+             * later group asks the earlier one's cursor, at its own offset. */
+            size_t j = 0;
+            while (j < i && !(g[j].n == 1 && g[j].shift[0] == 0 &&
+                              (terms[j].term[0] != TDX_TERM_WORD ||
+                               terms[j].part == TDX_PART_EXACT) &&
+                              terms[j].len == t->len &&
+                              memcmp(terms[j].term, t->term, t->len) == 0))
+                j++;
+            if (j < i) {
+                g[i].cur = tdx_calloc(1, sizeof *g[i].cur);
+                g[i].shift = tdx_calloc(1, sizeof *g[i].shift);
+                if (!g[i].cur || !g[i].shift) {
+                    rc = tdx_err_set(err, TDX_ENOMEM, "out of memory");
+                } else {
+                    g[i].cur[0] = g[j].cur[0];
+                    g[i].n = 1;
+                    g[i].shared = 1;
+                }
+                tdx_buf_free(&wl.terms);
+                continue;
+            }
             rc = tdx_buf_putc(&wl.terms, t->len) || tdx_buf_append(&wl.terms, t->term, t->len)
                      ? tdx_err_set(err, TDX_ENOMEM, "out of memory")
                      : 0;
@@ -2089,7 +2112,14 @@ static int walk_setup(tdx_qctx *q, qnode *n, int *out_exact, tdx_err *err)
         if (n->xcur == NULL)
             return tdx_err_set(err, TDX_ENOMEM, "out of memory");
         for (size_t i = 0; rc == 0 && i < nrest; i++) {
-            rc = tdx_store_poscur_open(q->t, rest[i].term, rest[i].len, &n->xcur[i], err);
+            /* A filter the query repeats narrows nothing the first did not. */
+            size_t j = 0;
+            while (j < i && !(rest[j].len == rest[i].len &&
+                              memcmp(rest[j].term, rest[i].term, rest[i].len) == 0))
+                j++;
+            if (j < i)
+                continue;
+            rc = tdx_store_poscur_open(q->t, rest[i].term, rest[i].len, &n->xcur[n->nxcur], err);
             n->nxcur += rc == 0;
         }
     }
@@ -2167,6 +2197,8 @@ static int walk_conj(tdx_qctx *q, qnode **kids, size_t nk, size_t limit, tdx_doc
             src[nsrc++].set = &kids[k]->P;
     for (size_t k = 0; k < nk; k++)
         for (size_t j = 0; walked[k] && j < kids[k]->nqp + kids[k]->nxcur; j++) {
+            if (j < kids[k]->nqp && kids[k]->qp[j].shared)
+                continue; /* its cursor is walked once, by its first group */
             src[nsrc].filter = j >= kids[k]->nqp;
             src[nsrc++].pc = j < kids[k]->nqp ? kids[k]->qp[j].cur[0]
                                               : kids[k]->xcur[j - kids[k]->nqp];
