@@ -187,6 +187,11 @@ struct tdx_rtxn {
     ZSTD_DCtx *dctx;
     ZSTD_DDict *ddict;
     int ddict_loaded;
+    /* A cursor kept over the main postings for lookups in key order (the
+     * words holding a fragment): the next term is often a few keys on. */
+    MDB_cursor *seq;
+    MDB_dbi seq_dbi;
+    int seq_at; /* seq stands on a key */
 };
 
 struct tdx_store_dict {
@@ -1433,6 +1438,8 @@ void tdx_store_read_end(tdx_rtxn *t)
 {
     if (t == NULL)
         return;
+    if (t->seq)
+        mdb_cursor_close(t->seq);
     mdb_txn_abort(t->txn);
     tdx_free(t->segs);
     if (t->dctx)
@@ -1917,18 +1924,52 @@ static int walk_blocks(tdx_rtxn *t, const uint8_t *term, size_t len, block_fn fn
     uint32_t floor;
     MDB_dbi main = route(t, term, len, &floor);
     MDB_cursor *cur;
-    rc = mdb_cursor_open(t->txn, main, &cur);
-    if (rc)
-        return lmdb_err(err, rc, "cannot read postings");
+    int kept = t->seq != NULL && t->seq_dbi == main;
+    if (kept) {
+        cur = t->seq;
+    } else {
+        rc = mdb_cursor_open(t->txn, main, &cur);
+        if (rc)
+            return lmdb_err(err, rc, "cannot read postings");
+        if (t->seq == NULL) {
+            t->seq = cur;
+            t->seq_dbi = main;
+            t->seq_at = 0;
+            kept = 1;
+        }
+    }
     MDB_val k = mval(kb, (size_t)kl), v;
-    int g = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    int g = MDB_NOTFOUND;
+    if (kept && t->seq_at) {
+        /* Terms asked in key order: a few steps on from the last one
+         * usually reach this one, without a search from the root. */
+        g = mdb_cursor_get(cur, &k, &v, MDB_GET_CURRENT);
+        if (g == 0 && cmp_bytes(k.mv_data, k.mv_size, kb, (size_t)kl) < 0) {
+            for (int step = 0; g == 0 && step < 16; step++) {
+                g = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+                if (g == 0 && cmp_bytes(k.mv_data, k.mv_size, kb, (size_t)kl) >= 0)
+                    break;
+            }
+            if (g == 0 && cmp_bytes(k.mv_data, k.mv_size, kb, (size_t)kl) < 0)
+                g = MDB_NOTFOUND; /* not there yet: search */
+        } else {
+            g = MDB_NOTFOUND; /* behind the last term: search */
+        }
+    }
+    if (g != 0) {
+        k = mval(kb, (size_t)kl);
+        g = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    }
     while (g == 0 && k.mv_size == (size_t)kl && memcmp(k.mv_data, kb, len + 1) == 0) {
         rc = fn(ctx, &v, tdx_be32_get((const uint8_t *)k.mv_data + len + 1), 0);
         if (rc)
             break;
         g = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
     }
-    mdb_cursor_close(cur);
+    if (kept)
+        t->seq_at = g == 0;
+    else
+        mdb_cursor_close(cur);
     if (rc == 0 && g && g != MDB_NOTFOUND)
         return lmdb_err(err, g, "cannot read postings");
     for (size_t i = 0; rc == 0 && i < t->nsegs; i++) {
