@@ -1359,6 +1359,55 @@ static void words_text(size_t i, uint64_t *r, char *text, size_t cap)
     snprintf(text + len, cap - len, "doc%zu", i);
 }
 
+/* A read transaction keeps one cursor for postings lookups and steps on
+ * from the last term when the next is a few keys further: lookups in key
+ * order, backwards, far apart and in random order must all give what a
+ * fresh transaction gives. */
+Test(store, postings_lookups_in_any_order_equal_fresh_lookups)
+{
+    const char *dir = tu_path("seq");
+    tdx_store *s = new_index(dir);
+    uint64_t r = tu_seed("store.seqcursor");
+    enum { N = 600 };
+    sdoc **ptr = sdocs_make(N, &r, "q", words_text);
+    model m;
+    model_init(&m);
+    write_both(s, &m, ptr, N, 0);
+    merge_ok(s);
+    tdx_rtxn *t;
+    tdx_err err = {0};
+    cr_assert(eq(int, tdx_store_read_begin(s, &t, &err), 0), "%s", err.msg);
+    termlist l = {NULL, 0, 0};
+    cr_assert(eq(int, tdx_store_terms(t, 'w', NULL, 0, collect_term, &l, &err), 0), "%s", err.msg);
+    cr_assert(gt(sz, l.n, 100));
+    tdx_docset want = {0}, got = {0};
+    for (int pass = 0; pass < 4; pass++) {
+        tdx_rtxn *kept;
+        cr_assert(eq(int, tdx_store_read_begin(s, &kept, &err), 0), "%s", err.msg);
+        for (size_t j = 0; j < l.n; j++) {
+            /* ascending, descending, every 37th (far apart), random */
+            size_t i = pass == 0 ? j : pass == 1 ? l.n - 1 - j : pass == 2 ? (j * 37) % l.n
+                                                                       : rnd(&r, l.n);
+            tdx_rtxn *fresh; /* a transaction used for nothing else */
+            cr_assert(eq(int, tdx_store_read_begin(s, &fresh, &err), 0), "%s", err.msg);
+            cr_assert(eq(int, tdx_store_postings(fresh, l.v[i].term, l.v[i].len, &want, &err), 0));
+            tdx_store_read_end(fresh);
+            cr_assert(eq(int, tdx_store_postings(kept, l.v[i].term, l.v[i].len, &got, &err), 0));
+            cr_assert(eq(sz, got.n, want.n), "pass %d term %zu", pass, i);
+            cr_assert(gt(sz, got.n, 0));
+            cr_assert(eq(int, memcmp(got.v, want.v, got.n * sizeof *got.v), 0));
+        }
+        tdx_store_read_end(kept);
+    }
+    tdx_docset_free(&want);
+    tdx_docset_free(&got);
+    free(l.v);
+    tdx_store_read_end(t);
+    model_free(&m);
+    sdocs_free(ptr, N);
+    tdx_store_close(s);
+}
+
 Test(store, words_holding_a_fragment_equal_the_dictionary_filtered)
 {
     const char *dir = tu_path("words");
