@@ -974,7 +974,10 @@ int tdx_pipeline_run(const tdx_pipeline_opts *o, tdx_run_stats *st, tdx_err *err
     if (o->index_path == NULL || o->watchlist_path == NULL)
         return tdx_err_set(err, TDX_EINVAL, "index and watch list are required");
 
-    p->nworkers = o->threads > 0 ? o->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    /* Default: one worker per core but one, which the reader and the
+     * single writer share (measured on 2 cores: a second worker made ingest
+     * 9-16% slower, bench/RESULTS.md). */
+    p->nworkers = o->threads > 0 ? o->threads : (int)sysconf(_SC_NPROCESSORS_ONLN) - 1;
     if (p->nworkers < 1)
         p->nworkers = 1;
     if (p->nworkers > 256)
