@@ -1495,6 +1495,16 @@ static size_t cover_terms(const tdx_qterm *t, size_t nt, tdx_qterm *out, tdx_qte
     return n;
 }
 
+/* Index of the first of v[0..n) equal to t (bytes and part), or n. */
+static size_t qterm_first(const tdx_qterm *v, size_t n, const tdx_qterm *t)
+{
+    size_t j = 0;
+    while (j < n && !(v[j].len == t->len && v[j].part == t->part &&
+                      memcmp(v[j].term, t->term, t->len) == 0))
+        j++;
+    return j;
+}
+
 /*
  * Cursors for proving a substring by positions: every term of the query at
  * its offset.  Leaves n->qp NULL (text verification) when a fragment stands
@@ -1521,14 +1531,9 @@ static int setup_positions(tdx_qctx *q, qnode *n, const tdx_qterm *all, size_t n
                 give_up = 1;
         } else {
             /* A term the query repeats ("采购项目采购项目") is read once: the
-             * later group asks the earlier one's cursor, at its own offset. */
-            size_t j = 0;
-            while (j < i && !(g[j].n == 1 && g[j].shift[0] == 0 &&
-                              (terms[j].term[0] != TDX_TERM_WORD ||
-                               terms[j].part == TDX_PART_EXACT) &&
-                              terms[j].len == t->len &&
-                              memcmp(terms[j].term, t->term, t->len) == 0))
-                j++;
+             * later group asks the earlier one's cursor, at its own offset
+             * (the same term and part took this branch: one cursor, no shift). */
+            size_t j = qterm_first(terms, i, t);
             if (j < i) {
                 g[i].cur = tdx_calloc(1, sizeof *g[i].cur);
                 g[i].shift = tdx_calloc(1, sizeof *g[i].shift);
@@ -2113,11 +2118,7 @@ static int walk_setup(tdx_qctx *q, qnode *n, int *out_exact, tdx_err *err)
             return tdx_err_set(err, TDX_ENOMEM, "out of memory");
         for (size_t i = 0; rc == 0 && i < nrest; i++) {
             /* A filter the query repeats narrows nothing the first did not. */
-            size_t j = 0;
-            while (j < i && !(rest[j].len == rest[i].len &&
-                              memcmp(rest[j].term, rest[i].term, rest[i].len) == 0))
-                j++;
-            if (j < i)
+            if (qterm_first(rest, i, &rest[i]) < i)
                 continue;
             rc = tdx_store_poscur_open(q->t, rest[i].term, rest[i].len, &n->xcur[n->nxcur], err);
             n->nxcur += rc == 0;

@@ -922,6 +922,32 @@ static int get_doc_record(MDB_txn *txn, tdx_store *s, uint32_t id, tdx_store_doc
     return decode_doc(&v, id, out) ? MDB_CORRUPTED : 0;
 }
 
+/* Date block blk (1,024 ids) into block: zeros when it is not written yet. */
+static int dates_get(MDB_txn *txn, tdx_store *s, uint32_t blk, uint8_t *block)
+{
+    uint8_t kb[4];
+    tdx_be32_put(kb, blk);
+    MDB_val k = mval(kb, 4), v;
+    int rc = mdb_get(txn, s->dbi[DB_DATES], &k, &v);
+    if (rc == MDB_NOTFOUND) {
+        memset(block, 0, DATES_PER_BLOCK * 4);
+        return 0;
+    }
+    if (rc == 0 && v.mv_size != DATES_PER_BLOCK * 4)
+        return MDB_CORRUPTED;
+    if (rc == 0)
+        memcpy(block, v.mv_data, DATES_PER_BLOCK * 4);
+    return rc;
+}
+
+static int dates_put(MDB_txn *txn, tdx_store *s, uint32_t blk, const uint8_t *block)
+{
+    uint8_t kb[4];
+    tdx_be32_put(kb, blk);
+    MDB_val k = mval(kb, 4), v = mval(block, DATES_PER_BLOCK * 4);
+    return mdb_put(txn, s->dbi[DB_DATES], &k, &v, 0);
+}
+
 /* The dates of a batch's new documents (ids ascending; remap[i] = 0 for a
  * document not added): one read and one write per block of ids. */
 static int set_dates(MDB_txn *txn, tdx_store *s, const tdx_store_batch *b,
@@ -930,36 +956,22 @@ static int set_dates(MDB_txn *txn, tdx_store *s, const tdx_store_batch *b,
     uint8_t block[DATES_PER_BLOCK * 4];
     uint32_t cur = UINT32_MAX; /* block number in hand */
     int rc = 0;
-    for (size_t i = 0; rc == 0 && i <= b->ndocs; i++) {
-        uint32_t id = i < b->ndocs ? remap[i] : 0;
-        if (i < b->ndocs && (id == 0 || b->docs[i].date_ymd == 0))
+    for (size_t i = 0; rc == 0 && i < b->ndocs; i++) {
+        uint32_t id = remap[i];
+        if (id == 0 || b->docs[i].date_ymd == 0)
             continue;
         uint32_t blk = id / DATES_PER_BLOCK;
-        uint8_t kb[4];
-        if (cur != UINT32_MAX && (i == b->ndocs || blk != cur)) {
-            tdx_be32_put(kb, cur);
-            MDB_val k = mval(kb, 4), v = mval(block, sizeof block);
-            rc = mdb_put(txn, s->dbi[DB_DATES], &k, &v, 0);
-            cur = UINT32_MAX;
-        }
-        if (rc || i == b->ndocs)
-            break;
-        if (cur == UINT32_MAX) {
-            tdx_be32_put(kb, blk);
-            MDB_val k = mval(kb, 4), v;
-            rc = mdb_get(txn, s->dbi[DB_DATES], &k, &v);
-            if (rc == MDB_NOTFOUND) {
-                memset(block, 0, sizeof block);
-                rc = 0;
-            } else if (rc == 0 && v.mv_size != sizeof block) {
-                rc = MDB_CORRUPTED;
-            } else if (rc == 0) {
-                memcpy(block, v.mv_data, sizeof block);
-            }
+        if (blk != cur) {
+            if (cur != UINT32_MAX)
+                rc = dates_put(txn, s, cur, block);
+            if (rc == 0)
+                rc = dates_get(txn, s, blk, block);
             cur = blk;
         }
         tdx_be32_put(block + (id % DATES_PER_BLOCK) * 4, b->docs[i].date_ymd);
     }
+    if (rc == 0 && cur != UINT32_MAX)
+        rc = dates_put(txn, s, cur, block);
     return rc;
 }
 
