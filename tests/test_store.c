@@ -2628,3 +2628,102 @@ Test(store, an_open_that_runs_out_of_memory_leaves_no_empty_index_directory)
     s = open_store(dir, 0, 0);
     tdx_store_close(s);
 }
+
+static uint64_t committed_docs(tdx_store *s)
+{
+    tdx_rtxn *t = NULL;
+    cr_assert(eq(int, tdx_store_read_begin(s, &t, NULL), 0));
+    tdx_store_info info;
+    cr_assert(eq(int, tdx_store_get_info(t, &info, NULL), 0));
+    tdx_store_read_end(t);
+    return info.docs;
+}
+
+/*
+ * Batches sharing a commit: readers see nothing of a group until its text
+ * passes the bound; a batch that fills the map inside a group is written
+ * again after the group's commit and a larger map; setup and merge commit
+ * an open group first; closing without a commit drops only the open group.
+ */
+Test(store, grouped_batches_commit_together_grow_the_map_and_drop_only_the_open_group,
+     .timeout = 60)
+{
+    const char *dir = tu_path("idx");
+    tdx_store *s = open_store(dir, 0, 1 << 20);
+    tdx_store_schema sc = schema();
+    cr_assert(eq(int, tdx_store_setup(s, &sc, NULL), 0));
+    enum { N = 24, LEN = 60000 };
+    sdoc docs[N];
+    sdoc *ptr[N];
+    uint64_t r = 7;
+    big_docs(docs, ptr, N, LEN, &r, "g");
+    /* Random CJK text: each document's bigrams are nearly all its own, so
+     * a group writes several times its text and fills the 1 MB map before
+     * it is committed (the map is only grown ahead for twice the text). */
+    for (size_t i = 0; i < N; i++)
+        for (size_t k = 0; k + 3 <= LEN; k += 3) {
+            uint32_t c = 0x4e00 + (uint32_t)rnd(&r, 0x5000);
+            docs[i].text[k] = (char)(0xe0 | c >> 12);
+            docs[i].text[k + 1] = (char)(0x80 | (c >> 6 & 0x3f));
+            docs[i].text[k + 2] = (char)(0x80 | (c & 0x3f));
+        }
+    for (size_t i = 0; i < N; i++)
+        tdx_hash128(docs[i].text, LEN, docs[i].hash);
+    model m;
+    model_init(&m);
+    /* A group is committed once it holds more than 2.5 documents' text. */
+    tdx_store_set_group(s, LEN * 5 / 2, 1e9);
+    uint64_t last = 0;
+    int early = 0;
+    for (size_t i = 0; i < 18; i++) {
+        write_both(s, &m, ptr + i, 1, 0);
+        uint64_t c = committed_docs(s);
+        cr_assert(ge(u64, c, last), "after batch %zu", i);
+        cr_assert(lt(u64, i + 1 - c, 3), "after batch %zu: %" PRIu64 " committed", i, c);
+        if (c != last && c != i + 1) {
+            /* The map filled: the batches before this one were committed. */
+            cr_assert(eq(u64, c, i), "after batch %zu", i);
+            early++;
+        }
+        last = c;
+    }
+    cr_assert(ge(int, early, 1), "no batch filled the map inside a group");
+    tdx_rtxn *t = NULL;
+    cr_assert(eq(int, tdx_store_read_begin(s, &t, NULL), 0));
+    tdx_store_info info;
+    cr_assert(eq(int, tdx_store_get_info(t, &info, NULL), 0));
+    cr_assert(gt(u64, info.file_bytes, 1 << 20), "the map grew");
+    tdx_store_read_end(t);
+    tdx_err err = {0};
+    cr_assert(eq(int, tdx_store_commit(s, &err), 0), "%s", err.msg);
+    cr_assert(eq(u64, committed_docs(s), 18));
+    cr_assert(eq(int, tdx_store_commit(s, &err), 0), "nothing open: %s", err.msg);
+    /* Open group, then a merge: committed first, nothing waits. */
+    write_both(s, &m, ptr + 18, 1, 0);
+    cr_assert(eq(u64, committed_docs(s), 18));
+    merge_ok(s);
+    cr_assert(eq(u64, committed_docs(s), 19));
+    write_both(s, &m, ptr + 19, 1, 0);
+    cr_assert(eq(int, tdx_store_commit(s, &err), 0), "%s", err.msg);
+    verify(s, &m);
+    /* Two batches never committed: gone after close, the rest stays. */
+    for (size_t i = 20; i < 22; i++) {
+        sbatch b;
+        sbatch_make(&b, ptr + i, 1);
+        tdx_store_batch_stats st;
+        write_ok(s, &b, 0, &st);
+        cr_assert(eq(sz, st.added, 1));
+        sbatch_free(&b);
+    }
+    tdx_store_close(s);
+    s = open_store(dir, 0, 0);
+    cr_assert(eq(u64, committed_docs(s), 20));
+    verify(s, &m);
+    /* Without a group each batch is its own commit. */
+    write_both(s, &m, ptr + 22, 2, 0);
+    cr_assert(eq(u64, committed_docs(s), 22));
+    verify_merge_verify(s, &m);
+    tdx_store_close(s);
+    model_free(&m);
+    free_docs(docs, N);
+}

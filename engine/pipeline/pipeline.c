@@ -985,8 +985,15 @@ int tdx_pipeline_run(const tdx_pipeline_opts *o, tdx_run_stats *st, tdx_err *err
     st->threads = p->nworkers;
     size_t mem = o->memory_limit ? o->memory_limit : ((size_t)512 << 20);
     size_t slots = (size_t)p->nworkers * 2 + 3; /* batches that can be in flight */
-    p->batch_bytes = o->batch_bytes ? o->batch_bytes
-                                    : mem / (BATCH_MEM * slots + WORKER_MEM * (size_t)p->nworkers);
+    /* Batches share a commit (tdx_store_set_group), whose pages stay in
+     * memory until it is made: about twice the text of its batches (stored
+     * text, postings segments, the key and hash pages they dirty).  An
+     * eighth of the limit is set aside for them; batches and workers share
+     * the rest. */
+    size_t group_mem = mem / 8;
+    p->batch_bytes =
+        o->batch_bytes ? o->batch_bytes
+                       : (mem - group_mem) / (BATCH_MEM * slots + WORKER_MEM * (size_t)p->nworkers);
     if (p->batch_bytes > ((size_t)64 << 20))
         p->batch_bytes = (size_t)64 << 20;
     if (p->batch_bytes < ((size_t)64 << 10))
@@ -997,6 +1004,12 @@ int tdx_pipeline_run(const tdx_pipeline_opts *o, tdx_run_stats *st, tdx_err *err
 
     tdx_store_opts so = {0, 1, 0, 0};
     rc = tdx_store_open(o->index_path, &so, &p->store, err);
+    /* A commit every 8 batches at most, and every 2 s: readers and a
+     * resumed run are at most that far behind. */
+    if (rc == 0) {
+        size_t group = group_mem / 2 < 8 * p->batch_bytes ? group_mem / 2 : 8 * p->batch_bytes;
+        tdx_store_set_group(p->store, group, 2.0);
+    }
     unsigned steps = TDX_NORM_ALL;
     if (rc == 0)
         rc = choose_settings(p, &steps, err);
@@ -1034,8 +1047,9 @@ int tdx_pipeline_run(const tdx_pipeline_opts *o, tdx_run_stats *st, tdx_err *err
         goto done;
     /* What the workers' builders hold is set aside; the rest is for batches. */
     size_t worker_part = WORKER_MEM * p->batch_bytes * (size_t)p->nworkers;
-    rc = tdx_budget_init(&p->budget, mem > worker_part + p->batch_bytes * BATCH_MEM
-                                         ? mem - worker_part
+    size_t batch_part = mem - group_mem;
+    rc = tdx_budget_init(&p->budget, batch_part > worker_part + p->batch_bytes * BATCH_MEM
+                                         ? batch_part - worker_part
                                          : p->batch_bytes * BATCH_MEM);
     if (rc)
         goto done;
@@ -1086,6 +1100,14 @@ int tdx_pipeline_run(const tdx_pipeline_opts *o, tdx_run_stats *st, tdx_err *err
             tdx_queue_close(p->done_q);
     }
     writer_loop(p);
+    /* What the group holds is kept even after a failure: only the failed
+     * batch's own transaction was dropped. */
+    if (p->store) {
+        tdx_err cerr = {0};
+        int crc = tdx_store_commit(p->store, &cerr);
+        if (crc)
+            fail(p, &cerr, crc);
+    }
     if (reader_started)
         pthread_join(p->reader_th, NULL);
     for (int i = 0; i < started_workers; i++)

@@ -110,6 +110,7 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/sysmacros.h>
+#include <time.h>
 #define ZDICT_STATIC_LINKING_ONLY
 #include <zdict.h>
 #include <unistd.h>
@@ -163,8 +164,16 @@ struct tdx_store {
     int no_words; /* no "words" table (read-only open of an older index) */
     size_t map_size;
     size_t merge_chunk;
+    /* Batches sharing one commit (tdx_store_set_group): the open parent
+     * transaction, what it holds, and when to commit it. */
+    MDB_txn *group;
+    size_t group_max, group_in;
+    double group_secs, group_t0;
     char path[4096];
 };
+
+static int write_begin(tdx_store *s, MDB_txn **txn);
+static int grow_map(tdx_store *s, tdx_err *err);
 
 typedef struct counts {
     uint64_t next_doc, docs, deleted, duplicates, bytes, hits, rejects;
@@ -556,6 +565,8 @@ void tdx_store_close(tdx_store *s)
 {
     if (s == NULL)
         return;
+    if (s->group)
+        mdb_txn_abort(s->group);
     mdb_env_close(s->env);
     tdx_free(s);
 }
@@ -646,7 +657,7 @@ int tdx_store_setup(tdx_store *s, const tdx_store_schema *sc, tdx_err *err)
     if (s->readonly)
         return tdx_err_set(err, TDX_EINVAL, "index opened read-only");
     MDB_txn *txn;
-    int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+    int rc = write_begin(s, &txn);
     if (rc)
         return lmdb_err(err, rc, "cannot begin write");
     MDB_val k = mval("normalizer", 10), v;
@@ -1064,12 +1075,13 @@ static int hand_over_or_tombstone(MDB_txn *txn, tdx_store *s, uint32_t id, write
     return mdb_put(txn, s->dbi[DB_DELETED], &okv, &empty, 0);
 }
 
-/* One attempt at writing the batch; returns an LMDB code (MDB_MAP_FULL retried). */
+/* One attempt at writing the batch, in a transaction of its own or nested
+ * in the open group; returns an LMDB code (MDB_MAP_FULL retried). */
 static int write_batch_txn(tdx_store *s, const tdx_store_batch *b, int replace,
                            tdx_store_batch_stats *st, writer_state *w, tdx_err *err)
 {
     MDB_txn *txn;
-    int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+    int rc = mdb_txn_begin(s->env, s->group, 0, &txn);
     if (rc)
         return rc;
     counts c;
@@ -1305,6 +1317,72 @@ static int write_batch_txn(tdx_store *s, const tdx_store_batch *b, int replace,
     return rc;
 }
 
+static double mono_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Commit the open group, if any: an LMDB code. */
+static int group_end(tdx_store *s)
+{
+    if (s->group == NULL)
+        return 0;
+    int rc = mdb_txn_commit(s->group);
+    s->group = NULL;
+    return rc;
+}
+
+/* A write transaction outside batches: an open group is committed first
+ * (LMDB has one writer; a second begin in this thread would wait forever). */
+static int write_begin(tdx_store *s, MDB_txn **txn)
+{
+    int rc = group_end(s);
+    return rc ? rc : mdb_txn_begin(s->env, NULL, 0, txn);
+}
+
+void tdx_store_set_group(tdx_store *s, size_t max_bytes, double max_seconds)
+{
+    s->group_max = max_bytes;
+    s->group_secs = max_seconds;
+}
+
+int tdx_store_commit(tdx_store *s, tdx_err *err)
+{
+    int rc = group_end(s);
+    return rc ? lmdb_err(err, disk_full_rc(s->path, rc), "cannot commit the index") : 0;
+}
+
+/* Open a group for the next batch when grouping is on and none is open.
+ * The map is first grown when the room left in it is under twice what a
+ * group may write: a group's commit must not run out of room (its batches
+ * would be lost with it); a batch that does is retried after the group's
+ * commit and a larger map. */
+static int group_open(tdx_store *s, tdx_err *err)
+{
+    if (s->group_max == 0 || s->group)
+        return 0;
+    MDB_envinfo ei;
+    MDB_stat es;
+    mdb_env_info(s->env, &ei);
+    mdb_env_stat(s->env, &es);
+    size_t used = ((size_t)ei.me_last_pgno + 1) * es.ms_psize;
+    if (s->map_size < used + 2 * s->group_max) {
+        int rc = grow_map(s, err);
+        if (rc)
+            return rc;
+    }
+    int rc = mdb_txn_begin(s->env, NULL, 0, &s->group);
+    if (rc) {
+        s->group = NULL;
+        return rc;
+    }
+    s->group_in = 0;
+    s->group_t0 = mono_now();
+    return 0;
+}
+
 static int grow_map(tdx_store *s, tdx_err *err)
 {
     size_t want = s->map_size < ((size_t)1 << 30) ? ((size_t)1 << 30) : s->map_size * 2;
@@ -1399,12 +1477,26 @@ int tdx_store_write_batch(tdx_store *s, const tdx_store_batch *b, int replace,
         return tdx_err_set(err, TDX_ENOMEM, "out of memory");
     int rc;
     for (;;) {
+        rc = group_open(s, err);
+        if (rc)
+            break;
         rc = write_batch_txn(s, b, replace, stats, &w, err);
         if (rc != MDB_MAP_FULL)
             break;
-        rc = grow_map(s, err);
+        /* The batch's own transaction is gone; the group's earlier
+         * batches are committed before the map grows (it cannot while a
+         * write transaction is open), then the batch is written again. */
+        rc = group_end(s);
+        if (rc == 0)
+            rc = grow_map(s, err);
         if (rc)
             break;
+    }
+    if (rc == 0 && s->group) {
+        for (size_t i = 0; i < b->ndocs; i++)
+            s->group_in += b->docs[i].text_len;
+        if (s->group_in >= s->group_max || mono_now() - s->group_t0 >= s->group_secs)
+            rc = group_end(s);
     }
     tdx_free(w.remap);
     tdx_buf_free(&w.rec);
@@ -3018,7 +3110,7 @@ static int merge_txn(tdx_store *s, int *out_done, tdx_err *err)
 {
     *out_done = 0;
     MDB_txn *txn;
-    int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+    int rc = write_begin(s, &txn);
     if (rc)
         return rc;
     tdx_rtxn rt;

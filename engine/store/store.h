@@ -139,8 +139,9 @@ typedef struct tdx_store_batch_stats {
 } tdx_store_batch_stats;
 
 /**
- * Write one batch in one transaction (retried after growing the map when
- * LMDB reports MDB_MAP_FULL).  replace: a key already indexed with other
+ * Write one batch in one transaction, or nested in the open group (see
+ * tdx_store_set_group); retried after growing the map when LMDB reports
+ * MDB_MAP_FULL.  replace: a key already indexed with other
  * content is re-indexed (the old document becomes a tombstone).  stats may
  * be NULL.  Errors: TDX_ENOSPC (disk full: the index stays valid at its
  * last commit), TDX_EIO, TDX_ECORRUPT, TDX_ENOMEM, TDX_EINVAL (read-only
@@ -149,6 +150,22 @@ typedef struct tdx_store_batch_stats {
  */
 int tdx_store_write_batch(tdx_store *s, const tdx_store_batch *b, int replace,
                           tdx_store_batch_stats *stats, tdx_err *err);
+
+/**
+ * Let consecutive batches share one commit.  tdx_store_write_batch then
+ * writes each batch in a transaction nested in an open group and commits
+ * the group once its batches hold max_bytes of document text or
+ * max_seconds have passed since it began (checked after each batch).  Every
+ * commit rewrites the pages the keys and content-hash tables dirtied, which
+ * grows with the index (random keys): fewer commits, fewer rewrites and
+ * syncs.  Other writes (setup, merge) and tdx_store_commit commit the group
+ * first; tdx_store_close drops batches not yet committed, like a crash.
+ * max_bytes 0 (the default): each batch is a commit.
+ */
+void tdx_store_set_group(tdx_store *s, size_t max_bytes, double max_seconds);
+
+/** Commit the batches written since the last commit (none: no-op). */
+int tdx_store_commit(tdx_store *s, tdx_err *err);
 
 /** Number of postings segments not yet merged. */
 int tdx_store_pending_segments(tdx_store *s, size_t *out_n, tdx_err *err);
