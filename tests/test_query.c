@@ -1486,11 +1486,9 @@ static void substring_limits(uint64_t seed, int nqueries, int merged)
     }
     /* Common Latin fragments with a limit are found in the first texts. */
     cr_expect(gt(sz, scanned, 0), "no answer came from the first documents' text");
-    /* Most substrings of CJK text are bigram walks, once segments are merged. */
-    if (merged)
-        cr_expect(streamed > (size_t)nqueries / 4, "only %zu of %d walked", streamed, nqueries);
-    else
-        cr_expect(eq(sz, streamed, 0), "walks over unmerged segments");
+    /* Most substrings of CJK text are bigram walks, segments merged or not. */
+    cr_expect(streamed > (size_t)nqueries / 4, "only %zu of %d walked (%s)", streamed, nqueries,
+              merged ? "merged" : "segments pending");
     tdx_docset_free(&want);
     tdx_docset_free(&lim);
 }

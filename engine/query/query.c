@@ -2149,13 +2149,12 @@ typedef struct walk_src {
  * other has reached), and a doc all of them reach is proved by positions
  * and by the other operands.  Each postings block is read once, positions
  * only for docs every term holds, and with a limit the work stops with
- * the answer.  Returns 1 (nothing written) when no operand can be walked
- * or segments are not yet merged.
+ * the answer.  Returns 1 (nothing written) when no operand can be walked.
  */
 static int walk_conj(tdx_qctx *q, qnode **kids, size_t nk, size_t limit, tdx_docset *out,
                      tdx_qstats *st, tdx_err *err)
 {
-    if (!q->info.grams || q->info.segments)
+    if (!q->info.grams)
         return 1;
     int *walked = tdx_calloc(nk, sizeof *walked);
     if (walked == NULL)

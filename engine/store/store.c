@@ -2156,6 +2156,8 @@ struct tdx_poscur {
     int loaded;
     int in_main;      /* the block in hand is the one c->cur is on (or was, see main_end) */
     int main_end;     /* the block in hand is the term's last in the main tree */
+    size_t seg_at;    /* the block in hand is segment t->segs[seg_at]'s (!in_main) */
+    size_t seg_miss;  /* 1 + the last segment found not to hold the term; 0: none */
     size_t at;        /* where the last lookup in the block ended */
     uint32_t last_asked;
     /* Positions of the block's first ndec entries, decoded as far as a
@@ -2283,6 +2285,48 @@ static int poscur_decode(tdx_poscur *c, size_t upto)
 
 static int poscur_seek_ge(tdx_poscur *c, uint32_t doc);
 
+/* Load the term's block in segment t->segs[i]: 0 with *found = 0 when the
+ * segment does not hold the term, else a poscur_load code. */
+static int poscur_load_seg(tdx_poscur *c, size_t i, int *found)
+{
+    *found = 0;
+    if (c->seg_miss == i + 1)
+        return 0;
+    uint8_t sk[520];
+    tdx_be32_put(sk, c->t->segs[i]);
+    memcpy(sk + 4, c->term, c->len);
+    MDB_val skv = mval(sk, c->len + 4), sv;
+    int sg = mdb_get(c->t->txn, c->t->s->dbi[DB_POSTSEG], &skv, &sv);
+    if (sg == MDB_NOTFOUND) {
+        c->seg_miss = i + 1;
+        return 0;
+    }
+    if (sg)
+        return TDX_EIO;
+    *found = 1;
+    int rc = poscur_load(c, &sv, c->t->segs[i], 1);
+    c->seg_at = i;
+    return rc;
+}
+
+/* Load the term's first segment block, from segment i on, that holds a doc
+ * >= doc: 1, 0 when none does, or a TDX_E* code.  Segment i holds docs
+ * from segs[i] up to the next segment's first. */
+static int poscur_seg_next(tdx_poscur *c, size_t i, uint32_t doc)
+{
+    const tdx_rtxn *t = c->t;
+    for (; i < t->nsegs; i++) {
+        if (t->segs[i] <= c->floor || (i + 1 < t->nsegs && t->segs[i + 1] <= doc))
+            continue;
+        int found, rc = poscur_load_seg(c, i, &found);
+        if (rc)
+            return rc;
+        if (found && c->docs.n && c->docs.v[c->docs.n - 1] >= doc)
+            return 1;
+    }
+    return 0;
+}
+
 /* Load the block that would hold doc: the segment it falls in (segments
  * hold docs above every main block's), else the main tree's last block of
  * the term starting at or before it.  *found = 0 when there is none. */
@@ -2291,22 +2335,14 @@ static int poscur_seek(tdx_poscur *c, uint32_t doc, int *found)
     *found = 0;
     c->loaded = 0;
     uint32_t seg = 0;
+    size_t si = 0;
     for (size_t i = 0; i < c->t->nsegs; i++)
-        if (c->t->segs[i] > c->floor && c->t->segs[i] <= doc)
+        if (c->t->segs[i] > c->floor && c->t->segs[i] <= doc) {
             seg = c->t->segs[i];
-    if (seg) {
-        uint8_t sk[520];
-        tdx_be32_put(sk, seg);
-        memcpy(sk + 4, c->term, c->len);
-        MDB_val skv = mval(sk, c->len + 4), sv;
-        int sg = mdb_get(c->t->txn, c->t->s->dbi[DB_POSTSEG], &skv, &sv);
-        if (sg == MDB_NOTFOUND)
-            return 0;
-        if (sg)
-            return TDX_EIO;
-        *found = 1;
-        return poscur_load(c, &sv, seg, 1);
-    }
+            si = i;
+        }
+    if (seg)
+        return poscur_load_seg(c, si, found);
     /* The main tree: the block holding doc, else the one after it (doc
      * then falls between blocks and is not in the term). */
     int rc = poscur_seek_ge(c, doc);
@@ -2401,20 +2437,26 @@ int tdx_store_poscur_next(tdx_poscur *c, uint32_t doc, uint32_t *out, tdx_err *e
 {
     if (doc < c->last_asked)
         return tdx_err_set(err, TDX_EINVAL, "positions asked out of order");
-    if (c->t->nsegs || c->t->merging)
-        return tdx_err_set(err, TDX_EINVAL, "terms are walked only when no segment is pending");
     c->last_asked = doc;
     int rc = 1;
-    if (c->loaded && c->in_main && c->docs.n) {
-        if (doc > c->docs.v[c->docs.n - 1]) {
-            if (c->main_end)
-                return 0;
-            rc = poscur_step(c);
+    if (c->loaded && c->docs.n && doc <= c->docs.v[c->docs.n - 1]) {
+        /* in the block in hand */
+    } else if (c->loaded && !c->in_main) {
+        rc = poscur_seg_next(c, c->seg_at + 1, doc);
+    } else {
+        /* The main tree's blocks, then the segments' (their docs are
+         * above every main block's). */
+        rc = 0;
+        if (c->loaded && c->in_main && c->docs.n) {
+            if (!c->main_end)
+                rc = poscur_step(c);
             if (rc == 1 && doc > c->docs.v[c->docs.n - 1])
                 rc = poscur_seek_ge(c, doc); /* far ahead: search the tree */
+        } else {
+            rc = poscur_seek_ge(c, doc);
         }
-    } else {
-        rc = poscur_seek_ge(c, doc);
+        if (rc == 0)
+            rc = poscur_seg_next(c, 0, doc);
     }
     if (rc <= 0)
         return rc ? poscur_err(err, rc) : 0;
@@ -2451,6 +2493,10 @@ int tdx_store_poscur_get(tdx_poscur *c, uint32_t doc, const uint32_t **out_pos, 
         int found;
         if (c->loaded && c->docs.n && doc < c->docs.v[0] && c->in_main)
             return 0; /* between the block before and this one */
+        /* In the range of the segment in hand but not in its block. */
+        if (c->loaded && !c->in_main && doc >= c->t->segs[c->seg_at] &&
+            (c->seg_at + 1 == c->t->nsegs || doc < c->t->segs[c->seg_at + 1]))
+            return 0;
         rc = poscur_seek(c, doc, &found);
         if (rc == TDX_ENOMEM)
             return tdx_err_set(err, rc, "out of memory");
@@ -2839,6 +2885,31 @@ int tdx_store_pending_segments(tdx_store *s, size_t *out_n, tdx_err *err)
     rc = load_segments(t, err);
     if (rc == 0)
         *out_n = t->nsegs;
+    tdx_store_read_end(t);
+    return rc;
+}
+
+static uint64_t tree_bytes(MDB_txn *txn, MDB_dbi dbi)
+{
+    MDB_stat st;
+    if (mdb_stat(txn, dbi, &st))
+        return 0;
+    return ((uint64_t)st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages) * st.ms_psize;
+}
+
+int tdx_store_postings_bytes(tdx_store *s, uint64_t *out_main, uint64_t *out_segs,
+                             size_t *out_nsegs, tdx_err *err)
+{
+    tdx_rtxn *t;
+    int rc = tdx_store_read_begin(s, &t, err);
+    if (rc)
+        return rc;
+    rc = load_segments(t, err);
+    if (rc == 0) {
+        *out_nsegs = t->nsegs;
+        *out_main = tree_bytes(t->txn, t->post) + (t->merging ? tree_bytes(t->txn, t->dst) : 0);
+        *out_segs = tree_bytes(t->txn, s->dbi[DB_POSTSEG]);
+    }
     tdx_store_read_end(t);
     return rc;
 }

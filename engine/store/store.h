@@ -171,6 +171,14 @@ int tdx_store_commit(tdx_store *s, tdx_err *err);
 int tdx_store_pending_segments(tdx_store *s, size_t *out_n, tdx_err *err);
 
 /**
+ * Sizes in bytes (LMDB pages) of the main postings and of the segments not
+ * yet merged, and the number of segments: what a merge would read and
+ * rewrite against what it would fold in.
+ */
+int tdx_store_postings_bytes(tdx_store *s, uint64_t *out_main, uint64_t *out_segs,
+                             size_t *out_nsegs, tdx_err *err);
+
+/**
  * Fold all pending segments into the main postings.  Runs as a series of
  * transactions of bounded size; between them the index records how far the
  * merge got, readers see consistent answers throughout (they read the
@@ -318,9 +326,9 @@ int tdx_store_poscur_get(tdx_poscur *c, uint32_t doc, const uint32_t **out_pos, 
                          tdx_err *err);
 /**
  * The term's first doc >= doc: 1 with *out set, 0 when there is none.  The
- * same forward-only rule; tdx_store_poscur_get(c, *out) may follow.  Only
- * for a snapshot without pending segments (tdx_store_info.segments == 0);
- * TDX_EINVAL otherwise.
+ * same forward-only rule; tdx_store_poscur_get(c, *out) may follow.  The
+ * term's main-tree blocks are stepped through, then its blocks in the
+ * pending segments (one lookup per segment from the one holding doc on).
  */
 int tdx_store_poscur_next(tdx_poscur *c, uint32_t doc, uint32_t *out, tdx_err *err);
 void tdx_store_poscur_close(tdx_poscur *c);
