@@ -505,6 +505,96 @@ Test(pipeline, indexing_a_then_b_equals_indexing_both_and_reruns_add_nothing, .t
     free(d2);
 }
 
+/* The answers of a few substring queries, counted and listed. */
+static char *answers(const char *idx)
+{
+    static const char *const qs[] = {"采购",   "公告", "项目",         "大学",
+                                     "服务器", "20",   "招标 AND 采购"};
+    tdx_buf all = TDX_BUF_INIT;
+    for (size_t i = 0; i < sizeof qs / sizeof *qs; i++) {
+        char *out = NULL;
+        cr_assert(eq(
+            int, sh(&out, NULL, "'%s' query -i '%s' --csv '%s'", tu_tenderidx(), idx, qs[i]), 0));
+        cr_assert(eq(int, tdx_buf_append(&all, out, strlen(out)), 0));
+        free(out);
+    }
+    cr_assert(eq(int, tdx_buf_append(&all, "", 1), 0));
+    return (char *)all.p;
+}
+
+/* Index one file into idx with extra options opt; the summary names
+ * `pending` ("N postings segments pending"), or no pending segment when
+ * pending is NULL. */
+static void index_part(const char *idx, const char *wl, const char *opt, const char *path,
+                       const char *pending)
+{
+    char *out = NULL;
+    cr_assert(eq(int,
+                 sh(&out, NULL, "'%s' index -q --no-cache %s -i '%s' -p '%s' '%s'", tu_tenderidx(),
+                    opt, idx, wl, path),
+                 0));
+    if (pending)
+        cr_assert(strstr(out, pending) != NULL, "%s: %s", path, out);
+    else
+        cr_assert(strstr(out, "pending") == NULL, "%s: %s", path, out);
+    free(out);
+}
+
+static void same_index(const char *ref, const char *idx, const char *what)
+{
+    check(idx);
+    char *d1 = dump(ref), *d2 = dump(idx);
+    same_dump(d1, d2, what);
+    free(d1);
+    free(d2);
+}
+
+/*
+ * A run that adds little to a large index leaves its postings as segments
+ * (a merge would rewrite the whole tree); queries answer the same as on a
+ * one-shot build; a run that adds enough, or --merge, folds them in.
+ */
+Test(pipeline, small_runs_leave_segments_until_they_add_up, .timeout = 120)
+{
+    tg_make(&C, tu_seed("pipeline/tiers"), 2000, 400);
+    const char *wl = tg_path("watch.tsv");
+    const char *parts[5] = {tg_path("a.jsonl"), tg_path("b.jsonl"), tg_path("c.jsonl"),
+                            tg_path("d.jsonl"), tg_path("e.jsonl")};
+    size_t ends[6] = {0, 1600, 1604, 1608, 1612, 2000};
+    tg_write_watchlist(&C, wl);
+    for (int i = 0; i < 5; i++)
+        tg_write_jsonl(&C, parts[i], ends[i], ends[i + 1]);
+    const char *T = tu_tenderidx();
+    const char *inc = tg_path("inc");
+    const char *ref = tg_path("ref");
+    index_part(inc, wl, "", parts[0], NULL); /* a new index is merged */
+    /* 4 documents: a quarter of a percent of the index, left as a segment. */
+    index_part(inc, wl, "", parts[1], "1 postings segments pending");
+    char *out = NULL;
+    cr_assert(eq(int, sh(&out, NULL, "'%s' stats -i '%s'", T, inc), 0));
+    cr_assert(strstr(out, "1 unmerged") != NULL, "%s", out);
+    free(out);
+    cr_assert(eq(int,
+                 sh(NULL, NULL, "'%s' index -q --no-cache -i '%s' -p '%s' '%s' '%s'", T, ref, wl,
+                    parts[0], parts[1]),
+                 0));
+    same_index(ref, inc, "A then a small B vs A+B");
+    char *a1 = answers(ref), *a2 = answers(inc);
+    cr_assert(eq(str, a2, a1), "queries over a pending segment");
+    free(a1);
+    free(a2);
+    /* Another small one: two segments now; a third with --merge folds all;
+     * a run that adds a fifth of the index merges by itself. */
+    index_part(inc, wl, "", parts[2], "2 postings segments pending");
+    index_part(inc, wl, "--merge", parts[3], NULL);
+    index_part(inc, wl, "", parts[4], NULL);
+    cr_assert(eq(int,
+                 sh(NULL, NULL, "'%s' index -q --no-cache -i '%s' -p '%s' '%s' '%s' '%s'", T, ref,
+                    wl, parts[2], parts[3], parts[4]),
+                 0));
+    same_index(ref, inc, "five runs vs two");
+}
+
 /* ---- bad input ------------------------------------------------------------------------ */
 
 Test(pipeline, bad_records_are_counted_exactly_and_good_ones_indexed)

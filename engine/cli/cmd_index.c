@@ -61,9 +61,13 @@ static void help(void)
         "  -q, --quiet            no progress, no per-reject lines (summary only)\n"
         "      --cache-dir DIR    compiled watch-list cache (default ~/.cache/tenderidx)\n"
         "      --no-cache         compile the watch list every time\n"
-        "      --no-merge         leave new postings as segments (faster run; merged by\n"
-        "                         the next run)\n"
+        "      --merge            fold new postings into the main tree now, however few\n"
+        "      --no-merge         leave new postings as segments (faster run)\n"
         "  -h, --help             show this help\n\n"
+        "New postings are written as segments and folded into the main postings at\n"
+        "the end of the run.  Folding rewrites the whole tree, so a run that adds\n"
+        "less than a sixteenth of the index leaves its segments pending: queries read\n"
+        "them, and a later run folds them in once they add up (or over 64 of them).\n\n"
         "Output: one summary line on stdout: documents added, bytes, hits, rejects,\n"
         "duplicates, seconds.  Rejected input is reported on stderr as\n"
         "  tenderidx index: rejected FILE:LINE (byte OFFSET): REASON\n\n"
@@ -168,7 +172,7 @@ static void write_stats_json(FILE *f, const tdx_run_stats *s)
             ",\"batches\":%" PRIu64 ",\"threads\":%d,\"seconds\":%.4f,\"mb_per_s\":%.2f"
             ",\"docs_per_s\":%.1f,\"peak_rss\":%zu,\"peak_inflight\":%zu,\"patterns\":%zu"
             ",\"entities\":%zu,\"compile_ms\":%.2f,\"compile_from_cache\":%s,"
-            "\"interrupted\":%s,\"stages\":{\"read\":%.4f,\"normalize\":%.4f,\"match\":%.4f,"
+            "\"interrupted\":%s,\"segments_pending\":%zu,\"stages\":{\"read\":%.4f,\"normalize\":%.4f,\"match\":%.4f,"
             "\"terms\":%.4f,\"compress\":%.4f,\"write\":%.4f,\"merge\":%.4f}}\n",
             s->docs_read, s->added, s->existing, s->duplicates, s->changed, s->replaced,
             s->rejects, s->warnings, s->invalid, s->dates_unparsed, s->skipped_files, s->skipped_records,
@@ -177,7 +181,7 @@ static void write_stats_json(FILE *f, const tdx_run_stats *s)
             s->seconds > 0 ? (double)s->docs_read / s->seconds : 0, s->peak_rss,
             s->peak_inflight, s->npatterns, s->nentities, s->compile_ms,
             s->from_cache ? "true" : "false", s->interrupted ? "true" : "false",
-            s->stages.read, s->stages.normalize, s->stages.match, s->stages.terms,
+            s->segments_left, s->stages.read, s->stages.normalize, s->stages.match, s->stages.terms,
             s->stages.compress, s->stages.write, s->stages.merge);
 }
 
@@ -185,7 +189,7 @@ int cmd_index(int argc, char **argv)
 {
     enum {
         O_NORMALIZE = 256, O_NO_GRAMS, O_MEMORY, O_REPLACE, O_FORMAT, O_ENCODING, O_FIELD,
-        O_MAXDOC, O_REJECTS, O_STATS, O_PROGRESS, O_CACHE, O_NOCACHE, O_NOMERGE, O_BATCH,
+        O_MAXDOC, O_REJECTS, O_STATS, O_PROGRESS, O_CACHE, O_NOCACHE, O_NOMERGE, O_MERGE, O_BATCH,
     };
     static const struct option opts[] = {
         {"index", required_argument, NULL, 'i'},
@@ -206,6 +210,7 @@ int cmd_index(int argc, char **argv)
         {"cache-dir", required_argument, NULL, O_CACHE},
         {"no-cache", no_argument, NULL, O_NOCACHE},
         {"no-merge", no_argument, NULL, O_NOMERGE},
+        {"merge", no_argument, NULL, O_MERGE},
         {"batch", required_argument, NULL, O_BATCH},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -291,6 +296,9 @@ int cmd_index(int argc, char **argv)
         case O_NOCACHE:
             po.cache_dir = "";
             break;
+        case O_MERGE:
+            po.merge = 1;
+            break;
         case O_NOMERGE:
             po.no_merge = 1;
             break;
@@ -359,6 +367,8 @@ int cmd_index(int argc, char **argv)
         printf(", %s replaced", cli_num(st.replaced));
     if (st.skipped_files)
         printf(", %s files skipped (already indexed)", cli_num(st.skipped_files));
+    if (st.segments_left)
+        printf(", %s postings segments pending", cli_num(st.segments_left));
     putchar('\n');
     if (st.docs_read == 0 && st.skipped_files && st.added == 0 && !c.quiet)
         fprintf(stderr, "tenderidx index: nothing new: every input is already in '%s'\n",

@@ -870,6 +870,29 @@ static void writer_loop(run *p)
     }
 }
 
+/*
+ * Whether the segments pending at the end of a run are worth a merge now.
+ * A merge rewrites the whole main postings tree, so merging a small run
+ * into a large index costs what indexing the index did (seconds per
+ * million documents); queries read pending segments as well (a lookup per
+ * segment and term).  Segments stay until they hold a sixteenth of the main
+ * tree's bytes or number more than MERGE_MAX_SEGMENTS: each byte of
+ * postings is then rewritten about sixteen times over the index's life
+ * instead of once per later run.
+ */
+#define MERGE_FRACTION     16
+#define MERGE_MAX_SEGMENTS 64
+
+static int merge_due(tdx_store *s, int *out, tdx_err *err)
+{
+    uint64_t main_bytes, seg_bytes;
+    size_t nsegs;
+    int rc = tdx_store_postings_bytes(s, &main_bytes, &seg_bytes, &nsegs, err);
+    if (rc == 0)
+        *out = nsegs > MERGE_MAX_SEGMENTS || seg_bytes * MERGE_FRACTION >= main_bytes;
+    return rc;
+}
+
 /* ---- setup and run ---- */
 
 static int setup_schema(run *p, tdx_err *err)
@@ -1128,9 +1151,15 @@ int tdx_pipeline_run(const tdx_pipeline_opts *o, tdx_run_stats *st, tdx_err *err
     }
     if (!st->interrupted && !o->no_merge) {
         double t0 = now_s();
-        rc = tdx_store_merge(p->store, err);
+        int merge = 1;
+        if (!o->merge)
+            rc = merge_due(p->store, &merge, err);
+        if (rc == 0 && merge)
+            rc = tdx_store_merge(p->store, err);
         st->stages.merge = now_s() - t0;
     }
+    if (rc == 0)
+        rc = tdx_store_pending_segments(p->store, &st->segments_left, err);
     if (rc == 0)
         rc = tdx_store_sync(p->store, err);
 done:

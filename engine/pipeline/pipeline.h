@@ -53,6 +53,7 @@ typedef struct tdx_run_stats {
     size_t peak_rss;       /* bytes */
     int threads;
     int interrupted;       /* stopped by *opts->stop */
+    size_t segments_left;  /* postings segments left unmerged at the end */
     /* compiled watch list */
     size_t npatterns, nentities;
     double compile_ms;
@@ -71,6 +72,7 @@ typedef struct tdx_pipeline_opts {
     size_t batch_bytes;     /* text per batch; 0: derived from memory_limit and threads */
     int replace;            /* re-index changed content under an existing key */
     int no_merge;           /* leave postings segments unmerged at the end */
+    int merge;              /* merge at the end even when the new segments are small */
     tdx_reader_opts reader; /* on_file is set by the pipeline */
     const char *cache_dir;  /* compiled watch-list cache; NULL default, "" off */
     volatile sig_atomic_t *stop; /* set asynchronously (SIGINT): finish the batch in hand, commit, stop */
