@@ -489,6 +489,34 @@ put qindex.index_bytes "$(jq -r '.index_bytes' "$log/qindex.json")"
 "$tdx" stats --json -i "$idx_a" >"$log/aindex.json"
 put aindex.docs "$(jq -r '.documents' "$log/aindex.json")"
 
+# ---------------------------------------------------------------- adding a month
+
+# 2,000 notices past the query index's last, added to a copy of it (the
+# default run: a small run leaves its postings as pending segments), then
+# folded in with --merge (which rewrites the whole postings tree).
+if ((${#corpus[@]} == 0)); then
+  mark_load incremental
+  inc_in=$idx_dir/month.jsonl inc_idx=$idx_dir/inc
+  "$gen" -q --first "${R[qindex.docs]}" --docs 2000 --seed "$seed" -w "$plant" -o "$inc_in" \
+    || die "corpus generation failed (incremental)"
+  rm -rf "$inc_idx"
+  cp -r "$idx_all" "$inc_idx"
+  say "incremental: 2,000 notices into a copy of the query index"
+  for step in add merge; do
+    extra=()
+    [[ $step == merge ]] && extra+=(--merge)
+    rc=0 t0=$EPOCHREALTIME
+    "$tdx" index -q "${extra[@]}" --cache-dir "$run_cache" --stats-json "$log/inc-$step.stats.json" \
+      -i "$inc_idx" -p "$main_list" "$inc_in" >"$log/inc-$step.out" 2>"$log/inc-$step.err" || rc=$?
+    ((rc <= 1)) || die "tenderidx index failed ($rc): see $log/inc-$step.err"
+    put "inc.$step.s" "$(elapsed "$t0")"
+    put "inc.$step.pending" "$(jq -r '.segments_pending' "$log/inc-$step.stats.json")"
+  done
+  put inc.added "$(jq -r '.added' "$log/inc-add.stats.json")"
+  say "  added ${R[inc.added]:-} in ${R[inc.add.s]:-} s (${R[inc.add.pending]:-} segments pending), --merge ${R[inc.merge.s]:-} s"
+  rm -rf "$inc_idx" "$inc_in"
+fi
+
 # ---------------------------------------------------------------- queries
 
 parse_query_lines() { # prefix file: QUERY lines -> prefix.class.field
@@ -941,6 +969,12 @@ results=$out/RESULTS.md
     echo "${R[qindex.rss_mib]:--} MiB for $(calc "${R[qindex.input_bytes]:-} / 1e6" 1) MB; tenderidx's own peak of data in flight:"
     echo "${R[ingest.full.$tn.inflight_mib]:--} MiB and ${R[qindex.inflight_mib]:--} MiB (bounded by --memory, 512 MiB).  RSS includes the"
     echo "pages of the index's memory map that the process touched (file-backed, reclaimable)."
+    echo
+  fi
+  if [[ -n ${R[inc.add.s]:-} ]]; then
+    echo "Adding a month: ${R[inc.added]:--} new notices indexed into a copy of the query index in ${R[inc.add.s]:--} s"
+    echo "(the run leaves ${R[inc.add.pending]:--} postings segment(s) pending); folding them into the main tree"
+    echo "with \`--merge\` (a rewrite of the whole postings tree): ${R[inc.merge.s]:--} s."
     echo
   fi
 
