@@ -576,9 +576,33 @@ if [[ -x $pf ]]; then
   put fts5.docs_s "$(calc "${R[fts5.docs]:-} / ${R[fts5.seconds]:-}" 0)"
   put fts5.mbps "$(calc "$ingest_inputs_bytes / 1e6 / ${R[fts5.seconds]:-}" 2)"
   say "  built in ${R[fts5.seconds]:-} s (+ ${R[fts5.opt_seconds]:-} s optimize), ${R[fts5.docs_s]:-} docs/s"
-  say "peers: SQLite FTS5, the same queries"
-  "$pf" --db "$fdb" --queries "$qset" --runs "$runs" --budget "$budget" --lat "$out/lat-fts5.tsv" \
-    >"$log/query-fts5.out" 2>"$log/query-fts5.err" || die "peer_fts5 failed: see $log/query-fts5.err"
+  # Class by class, tenderidx on A's index then FTS5, so that both engines of
+  # a class run minutes apart at most: on a shared machine the load changes
+  # over a run, and a ratio is only as good as the two sides' conditions.
+  # tenderidx's figures on A are replaced by these; the lat files keep each
+  # query's index in the whole set.
+  say "peers: SQLite FTS5 and tenderidx, the same queries, class by class in turn"
+  : >"$out/lat-tdx-a.tsv"
+  : >"$out/lat-fts5.tsv"
+  : >"$log/query-a.out"
+  : >"$log/query-fts5.out"
+  for c in "${classes[@]}"; do
+    cq=$out/queries.$c
+    awk -F'\t' -v c="$c" '/^#/ { print; next } $1 == c' "$qset" >"$cq.tsv"
+    awk -F'\t' -v c="$c" '/^#/ { next } { i++ } $1 == c { print i - 1 }' "$qset" >"$cq.idx"
+    [[ -s $cq.idx ]] || continue
+    "$bq" -i "$idx_a" -p "$main_list" --queries "$cq.tsv" --runs "$runs" --budget "$budget" \
+      --lat "$cq.lat-tdx" >>"$log/query-a.out" 2>>"$log/query-a.err" \
+      || die "bench_query failed: see $log/query-a.err"
+    "$pf" --db "$fdb" --queries "$cq.tsv" --runs "$runs" --budget "$budget" --lat "$cq.lat-fts" \
+      >>"$log/query-fts5.out" 2>>"$log/query-fts5.err" || die "peer_fts5 failed: see $log/query-fts5.err"
+    for e in tdx:lat-tdx-a fts:lat-fts5; do
+      awk -F'\t' -v OFS='\t' 'FNR == NR { g[FNR - 1] = $1; next } { $2 = g[$2]; print }' \
+        "$cq.idx" "$cq.lat-${e%%:*}" >>"$out/${e#*:}.tsv"
+    done
+    rm -f "$cq.tsv" "$cq.idx" "$cq.lat-tdx" "$cq.lat-fts"
+  done
+  parse_query_lines qa "$log/query-a.out"
   parse_query_lines fts "$log/query-fts5.out"
   # Query by query on the queries both engines ran: p50 and p99 of each side,
   # the share of queries tenderidx answers at least twice as fast, and how many
