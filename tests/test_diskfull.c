@@ -5,6 +5,7 @@
  */
 #include <criterion/criterion.h>
 #include <criterion/new/assert.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,12 +46,29 @@ Test(diskfull, a_full_disk_stops_the_run_with_a_clear_error_and_a_valid_index, .
              tu_path("notices.jsonl"));
     cr_assert(eq(int, tu_run(cmd, NULL, NULL), 0));
     snprintf(cmd, sizeof cmd,
-             "'%s' index -i '%s/idx' -p '%s/corpus/watchlist.tsv' --batch 256K --no-cache '%s'",
+             "'%s' index -i '%s/idx' -p '%s/corpus/watchlist.tsv' --batch 256K --memory 16M "
+             "--no-cache '%s'",
              tu_tenderidx(), mnt, TDX_SOURCE_ROOT, tu_path("notices.jsonl"));
     int st = tu_run(cmd, &out, &err);
     cr_assert(eq(int, st, 3), "exit %d: %s %s", st, out, err);
     cr_assert(strstr(err, "no space left on device") != NULL, "%s", err);
     cr_assert(strstr(err, "Segmentation") == NULL && strstr(err, "Bus error") == NULL, "%s", err);
+    /* "N documents were committed before the error" (none: no such line):
+     * exactly what the index holds. */
+    const char *c = strstr(err, " documents were committed");
+    uint64_t said = 0;
+    while (c && c > err && (c[-1] == ',' || (c[-1] >= '0' && c[-1] <= '9')))
+        c--;
+    for (; c && (*c == ',' || (*c >= '0' && *c <= '9')); c++)
+        if (*c != ',')
+            said = said * 10 + (uint64_t)(*c - '0');
+    free(out);
+    free(err);
+    snprintf(cmd, sizeof cmd, "'%s' stats --json -i '%s/idx'", tu_tenderidx(), mnt);
+    cr_assert(eq(int, tu_run(cmd, &out, &err), 0), "%s", err);
+    const char *d = strstr(out, "\"documents\":");
+    cr_assert(d != NULL, "%s", out);
+    cr_assert(eq(u64, (uint64_t)strtoull(d + strlen("\"documents\":"), NULL, 10), said), "%s", out);
     free(out);
     free(err);
     /* What was committed is intact and readable. */

@@ -349,9 +349,9 @@ int cmd_index(int argc, char **argv)
     }
     if (rc) {
         cli_error("index", "%s", err.msg[0] ? err.msg : tdx_strerror(rc));
-        if (st.added)
+        if (st.committed)
             fprintf(stderr, "tenderidx index: %s documents were committed before the error; "
-                            "the index is valid\n", cli_num(st.added));
+                            "the index is valid\n", cli_num(st.committed));
         return TDX_EXIT_FATAL;
     }
     double mbs = st.seconds > 0 ? (double)st.bytes_read / 1e6 / st.seconds : 0;

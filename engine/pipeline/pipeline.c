@@ -823,6 +823,8 @@ static int write_batch(run *p, batch *b, tdx_err *err)
         st->batches++;
         atomic_fetch_add(&p->docs_added, bs.added);
         atomic_fetch_add(&p->bytes_indexed, bs.bytes);
+        if (!tdx_store_uncommitted(p->store))
+            st->committed = st->added;
         report_progress(p, 0);
     }
     p->st->stages.normalize += b->t.normalize;
@@ -1127,9 +1129,12 @@ int tdx_pipeline_run(const tdx_pipeline_opts *o, tdx_run_stats *st, tdx_err *err
      * batch's own transaction was dropped. */
     if (p->store) {
         tdx_err cerr = {0};
+        int open = tdx_store_uncommitted(p->store);
         int crc = tdx_store_commit(p->store, &cerr);
         if (crc)
             fail(p, &cerr, crc);
+        else if (open)
+            st->committed = st->added;
     }
     if (reader_started)
         pthread_join(p->reader_th, NULL);

@@ -33,6 +33,7 @@ typedef struct tdx_stage_times {
 typedef struct tdx_run_stats {
     uint64_t docs_read;    /* documents the reader returned */
     uint64_t added;        /* new documents indexed */
+    uint64_t committed;    /* of those, in a commit (all but a failed last group) */
     uint64_t existing;     /* already indexed with the same key and content */
     uint64_t duplicates;   /* same content as an indexed document, new key */
     uint64_t changed;      /* key indexed with other content (kept: no --replace) */

@@ -1348,6 +1348,11 @@ void tdx_store_set_group(tdx_store *s, size_t max_bytes, double max_seconds)
     s->group_secs = max_seconds;
 }
 
+int tdx_store_uncommitted(const tdx_store *s)
+{
+    return s->group != NULL;
+}
+
 int tdx_store_commit(tdx_store *s, tdx_err *err)
 {
     int rc = group_end(s);

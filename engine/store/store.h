@@ -167,6 +167,9 @@ void tdx_store_set_group(tdx_store *s, size_t max_bytes, double max_seconds);
 /** Commit the batches written since the last commit (none: no-op). */
 int tdx_store_commit(tdx_store *s, tdx_err *err);
 
+/** 1 when batches written are waiting for their group's commit. */
+int tdx_store_uncommitted(const tdx_store *s);
+
 /** Number of postings segments not yet merged. */
 int tdx_store_pending_segments(tdx_store *s, size_t *out_n, tdx_err *err);
 
