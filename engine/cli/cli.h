@@ -37,7 +37,6 @@ int cli_parse_uint(const char *s, uint64_t max, uint64_t *out);
 int cli_stdout_is_tty(void);
 
 /** Monotonic seconds. */
-double cli_now(void);
 
 /* Subcommands: argv[0] is the subcommand name. */
 int cmd_index(int argc, char **argv);

@@ -7,7 +7,6 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 static void vmsg(const char *kind, const char *cmd, const char *fmt, va_list ap)
@@ -114,13 +113,6 @@ int cli_parse_size(const char *s, size_t *out)
 int cli_stdout_is_tty(void)
 {
     return isatty(STDOUT_FILENO);
-}
-
-double cli_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
 #include "../common/buf.h"

@@ -61,6 +61,7 @@
 
 #include "../common/alloc.h"
 #include "../common/buf.h"
+#include "../common/clock.h"
 #include "../common/hash.h"
 
 #include <errno.h>
@@ -71,7 +72,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #define NONE UINT32_MAX
@@ -151,13 +151,6 @@ static const uint8_t is_word[256] = {
 };
 
 #define REGEX_FLAGS (HS_FLAG_CASELESS | HS_FLAG_UTF8 | HS_FLAG_UCP)
-
-static double now_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
-}
 
 void tdx_match_free(tdx_matcher *m)
 {
@@ -754,7 +747,7 @@ int tdx_match_compile(const tdx_watchlist *wl, const tdx_match_opts *opts, tdx_m
         const tdx_diag *d = tdx_watchlist_diag(wl, 0);
         return tdx_err_set(err, TDX_EPATTERN, "%s:%u:%u: %s", d->file, d->line, d->col, d->msg);
     }
-    double t0 = now_ms();
+    double t0 = tdx_now();
     tdx_matcher *m = tdx_calloc(1, sizeof *m);
     if (m == NULL)
         return tdx_err_set(err, TDX_ENOMEM, "out of memory while compiling watch list");
@@ -779,7 +772,7 @@ int tdx_match_compile(const tdx_watchlist *wl, const tdx_match_opts *opts, tdx_m
         tdx_match_free(m);
         return rc;
     }
-    m->info.compile_ms = now_ms() - t0;
+    m->info.compile_ms = (tdx_now() - t0) * 1e3;
     *out_m = m;
     return 0;
 }

@@ -25,6 +25,7 @@
 
 #include "../common/alloc.h"
 #include "../common/buf.h"
+#include "../common/clock.h"
 #include "../common/hash.h"
 #include "../common/postings.h"
 #include "../common/queue.h"
@@ -39,7 +40,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #define KEY_MAX 400
@@ -50,13 +50,6 @@
  * between them, so it bounds what the run holds, not just what is queued. */
 #define BATCH_MEM 6
 #define WORKER_MEM 12
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 uint32_t tdx_date_ymd(const char *s)
 {
@@ -468,7 +461,7 @@ static void report_progress(run *p, int final)
     pr.docs_added = atomic_load(&p->docs_added);
     pr.rejects = atomic_load(&p->rejects);
     pr.bytes_indexed = atomic_load(&p->bytes_indexed);
-    pr.elapsed_s = now_s() - p->t0;
+    pr.elapsed_s = tdx_now() - p->t0;
     pr.final = final;
     p->o->on_progress(p->o->ctx, &pr);
     pthread_mutex_unlock(&p->prog_mu);
@@ -531,15 +524,15 @@ static void *reader_main(void *arg)
     run *p = arg;
     const tdx_pipeline_opts *o = p->o;
     tdx_err err = {0};
-    double t = now_s();
+    double t = tdx_now();
     int rc = new_batch(p);
     while (rc == 0) {
         if ((o->stop && *o->stop) || atomic_load(&p->failed))
             break;
         tdx_doc d;
-        double r0 = now_s();
+        double r0 = tdx_now();
         int got = tdx_reader_next(p->reader, &d, &err);
-        p->read_time += now_s() - r0;
+        p->read_time += tdx_now() - r0;
         if (got < 0) {
             rc = got;
             break;
@@ -564,7 +557,7 @@ static void *reader_main(void *arg)
         }
         if ((atomic_load(&p->docs_read) & 255) == 0)
             snapshot_reader(p);
-        double nw = now_s();
+        double nw = tdx_now();
         if (nw - p->last_progress > 0.2) {
             p->last_progress = nw;
             snapshot_reader(p);
@@ -586,7 +579,7 @@ static void *reader_main(void *arg)
     if (rc && rc != TDX_ECANCELED)
         fail(p, err.code ? &err : NULL, rc);
     tdx_queue_close(p->work_q);
-    p->read_time = p->read_time > 0 ? p->read_time : now_s() - t;
+    p->read_time = p->read_time > 0 ? p->read_time : tdx_now() - t;
     return NULL;
 }
 
@@ -619,17 +612,17 @@ static int process_batch(worker *w, batch *b, tdx_err *err)
     for (size_t i = 0; rc == 0 && i < b->ndocs; i++) {
         bdoc *x = &b->docs[i];
         const uint8_t *text = (const uint8_t *)astr(b, x->text);
-        double t0 = now_s();
+        double t0 = tdx_now();
         rc = tdx_norm_run(p->norm, w->nctx, text, x->text_len, &w->nout, err);
         if (rc)
             break;
-        double t1 = now_s();
+        double t1 = tdx_now();
         tdx_hash128(w->nout.text.p, w->nout.text.len, x->hash);
         rc = tdx_match_scan(p->matcher, w->scratch, w->nout.text.p, w->nout.text.len, &w->hits,
                             err);
         if (rc)
             break;
-        double t2 = now_s();
+        double t2 = tdx_now();
         rc = tdx_grow((void **)&b->hits, &b->cap_hits, b->nhits + w->hits.n, sizeof *b->hits, 64);
         if (rc)
             break;
@@ -674,7 +667,7 @@ static int process_batch(worker *w, batch *b, tdx_err *err)
             rc = tdx_err_set(err, rc, "out of memory collecting terms");
             break;
         }
-        double t3 = now_s();
+        double t3 = tdx_now();
         if (w->z == NULL && tdx_store_zctx_create(p->dict, &w->z) != 0) {
             rc = tdx_err_set(err, TDX_ENOMEM, "out of memory");
             break;
@@ -693,16 +686,16 @@ static int process_batch(worker *w, batch *b, tdx_err *err)
             rc = tdx_err_set(err, rc, "out of memory");
             break;
         }
-        double t4 = now_s();
+        double t4 = tdx_now();
         b->t.normalize += t1 - t0;
         b->t.match += t2 - t1;
         b->t.terms += t3 - t2;
         b->t.compress += t4 - t3;
     }
     if (rc == 0) {
-        double t0 = now_s();
+        double t0 = tdx_now();
         rc = tdx_gram_emit(w->gb, &b->post, err);
-        b->t.terms += now_s() - t0;
+        b->t.terms += tdx_now() - t0;
     }
     return rc;
 }
@@ -808,9 +801,9 @@ static int write_batch(run *p, batch *b, tdx_err *err)
     }
     tdx_store_batch sb = {docs, b->ndocs, &b->post, ins, b->ninputs, b->rejects, b->dict};
     tdx_store_batch_stats bs;
-    double t0 = now_s();
+    double t0 = tdx_now();
     int rc = tdx_store_write_batch(p->store, &sb, p->o->replace, &bs, err);
-    p->st->stages.write += now_s() - t0;
+    p->st->stages.write += tdx_now() - t0;
     if (rc == 0) {
         tdx_run_stats *st = p->st;
         st->added += bs.added;
@@ -991,7 +984,7 @@ int tdx_pipeline_run(const tdx_pipeline_opts *o, tdx_run_stats *st, tdx_err *err
     run *p = &P;
     p->o = o;
     p->st = st;
-    p->t0 = now_s();
+    p->t0 = tdx_now();
     pthread_mutex_init(&p->err_mu, NULL);
     pthread_mutex_init(&p->prog_mu, NULL);
     pthread_mutex_init(&p->pool_mu, NULL);
@@ -1155,13 +1148,13 @@ int tdx_pipeline_run(const tdx_pipeline_opts *o, tdx_run_stats *st, tdx_err *err
         goto done;
     }
     if (!st->interrupted && !o->no_merge) {
-        double t0 = now_s();
+        double t0 = tdx_now();
         int merge = 1;
         if (!o->merge)
             rc = merge_due(p->store, &merge, err);
         if (rc == 0 && merge)
             rc = tdx_store_merge(p->store, err);
-        st->stages.merge = now_s() - t0;
+        st->stages.merge = tdx_now() - t0;
     }
     if (rc == 0)
         rc = tdx_store_pending_segments(p->store, &st->segments_left, err);
@@ -1189,7 +1182,7 @@ done:
     pthread_mutex_destroy(&p->prog_mu);
     pool_free(p);
     pthread_mutex_destroy(&p->pool_mu);
-    st->seconds = now_s() - p->t0;
+    st->seconds = tdx_now() - p->t0;
     st->peak_rss = tdx_peak_rss();
     return rc;
 }

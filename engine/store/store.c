@@ -95,6 +95,7 @@
 #include "store.h"
 
 #include "../common/alloc.h"
+#include "../common/clock.h"
 #include "../common/memfind.h"
 #include "../common/varint.h"
 
@@ -110,7 +111,6 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/sysmacros.h>
-#include <time.h>
 #define ZDICT_STATIC_LINKING_ONLY
 #include <zdict.h>
 #include <unistd.h>
@@ -1317,13 +1317,6 @@ static int write_batch_txn(tdx_store *s, const tdx_store_batch *b, int replace,
     return rc;
 }
 
-static double mono_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 /* Commit the open group, if any: an LMDB code. */
 static int group_end(tdx_store *s)
 {
@@ -1384,7 +1377,7 @@ static int group_open(tdx_store *s, tdx_err *err)
         return rc;
     }
     s->group_in = 0;
-    s->group_t0 = mono_now();
+    s->group_t0 = tdx_now();
     return 0;
 }
 
@@ -1500,7 +1493,7 @@ int tdx_store_write_batch(tdx_store *s, const tdx_store_batch *b, int replace,
     if (rc == 0 && s->group) {
         for (size_t i = 0; i < b->ndocs; i++)
             s->group_in += b->docs[i].text_len;
-        if (s->group_in >= s->group_max || mono_now() - s->group_t0 >= s->group_secs)
+        if (s->group_in >= s->group_max || tdx_now() - s->group_t0 >= s->group_secs)
             rc = group_end(s);
     }
     tdx_free(w.remap);
