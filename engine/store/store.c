@@ -2332,14 +2332,11 @@ static int poscur_seek(tdx_poscur *c, uint32_t doc, int *found)
 {
     *found = 0;
     c->loaded = 0;
-    uint32_t seg = 0;
-    size_t si = 0;
+    size_t si = c->t->nsegs; /* the last segment starting at or before doc */
     for (size_t i = 0; i < c->t->nsegs; i++)
-        if (c->t->segs[i] > c->floor && c->t->segs[i] <= doc) {
-            seg = c->t->segs[i];
+        if (c->t->segs[i] > c->floor && c->t->segs[i] <= doc)
             si = i;
-        }
-    if (seg)
+    if (si < c->t->nsegs)
         return poscur_load_seg(c, si, found);
     /* The main tree: the block holding doc, else the one after it (doc
      * then falls between blocks and is not in the term). */
