@@ -87,12 +87,18 @@ static inline size_t tdx_varint_skip(const uint8_t *p, const uint8_t *end, uint6
     while (m && end - q >= 8) {
         uint64_t w;
         memcpy(&w, q, 8);
-        /* Terminators: one bit per byte at bit 0, summed by a multiply
-         * (no popcount instruction needed). */
-        uint64_t t = (~w & 0x8080808080808080ULL) >> 7;
-        unsigned k = (unsigned)((t * 0x0101010101010101ULL) >> 56);
-        if (k >= m)
-            break;
+        /* A 1 in each byte whose high bit is clear (a terminator); the
+         * multiply leaves in byte j the terminators in bytes 0..j (at most
+         * 8, so no carries), in the top byte the word's count. */
+        uint64_t pre = ((~w & 0x8080808080808080ULL) >> 7) * 0x0101010101010101ULL;
+        uint64_t k = pre >> 56;
+        if (k >= m) {
+            /* The first byte whose count reaches m ends the run: its
+             * high bit survives the subtraction. */
+            uint64_t ge =
+                ((pre | 0x8080808080808080ULL) - m * 0x0101010101010101ULL) & 0x8080808080808080ULL;
+            return (size_t)(q - p) + ((unsigned)__builtin_ctzll(ge) >> 3) + 1;
+        }
         m -= k;
         q += 8;
     }

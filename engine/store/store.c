@@ -2158,12 +2158,10 @@ struct tdx_poscur {
     size_t seg_miss;  /* 1 + the last segment found not to hold the term; 0: none */
     size_t at;        /* where the last lookup in the block ended */
     uint32_t last_asked;
-    /* Positions of the block's first ndec entries, decoded as far as a
-     * lookup needed: entry i's are pos[pstart[i] .. pstart[i + 1]). */
+    /* The positions of entry ndec - 1, the last asked for: the block's
+     * first ndec entries have been read. */
     size_t ndec;
-    size_t pay_next;  /* where the payload of entry ndec starts */
-    uint32_t *pstart; /* [docs.n + 1] */
-    size_t cap_pstart;
+    size_t pay_next; /* where the payload of entry ndec starts */
     uint32_t *pos;
     size_t npos, cap_pos;
 };
@@ -2198,7 +2196,6 @@ void tdx_store_poscur_close(tdx_poscur *c)
         return;
     mdb_cursor_close(c->cur);
     tdx_docset_free(&c->docs);
-    tdx_free(c->pstart);
     tdx_free(c->pos);
     tdx_free(c);
 }
@@ -2213,70 +2210,70 @@ static int poscur_load(tdx_poscur *c, const MDB_val *v, uint32_t base, int seg_b
     c->main_end = 0;
     c->ndec = 0;
     c->npos = 0;
-    /* Positions are decoded later, as far as a doc asked for needs. */
+    /* Positions are decoded when a doc is asked for (poscur_decode). */
     int rc = decode_block(v, base, seg_block, 1, &c->docs, NULL, &c->pay_next);
-    if (rc == 0 &&
-        tdx_grow((void **)&c->pstart, &c->cap_pstart, c->docs.n + 1, sizeof *c->pstart, 64))
-        return TDX_ENOMEM;
-    if (rc == 0) {
-        c->pstart[0] = 0;
-        c->loaded = 1;
-    }
+    c->loaded = rc == 0;
     return rc;
 }
 
 /*
- * Decode the positions of the block's entries up to and including entry
- * `upto`, continuing where the last call stopped: one pass over the
- * payload bytes however the lookups are spread over the block.  0,
- * TDX_ENOMEM or TDX_ECORRUPT.
+ * Decode the positions of entry `upto` (>= ndec) into pos[0 .. npos),
+ * stepping over the entries before it without decoding them: a lookup asks
+ * for few of the docs its cursor passes (measured on a two-phrase AND over
+ * 1M notices: 314k of 3.5M entries, 2.2M of 20.7M positions), and stepping
+ * over a varint is a bit count, eight bytes at a time.  0, TDX_ENOMEM or
+ * TDX_ECORRUPT.
  */
 static int poscur_decode(tdx_poscur *c, size_t upto)
 {
     const uint8_t *base = c->val.mv_data, *end = base + c->val.mv_size;
     const uint8_t *p = base + c->pay_next;
-    /* Every position takes at least a byte: room for the rest of the
-     * block's positions once, none checked per entry. */
-    if (tdx_grow((void **)&c->pos, &c->cap_pos, c->npos + (size_t)(end - p) + 1, sizeof *c->pos,
-                 256))
-        return TDX_ENOMEM;
-    uint32_t *w = c->pos + c->npos;
-    while (c->ndec <= upto) {
-        uint64_t h, n = 1;
+    uint64_t h, m = 0;
+    for (;; c->ndec++) {
         size_t k = tdx_varint_get(p, end, &h);
         if (k == 0)
             return TDX_ECORRUPT;
         p += k;
+        m = 0;
         if (h & 1) {
-            uint64_t m;
             k = tdx_varint_get(p, end, &m);
             /* Each further position takes at least a byte. */
             if (k == 0 || m == 0 || m > (uint64_t)(end - p - k))
                 return TDX_ECORRUPT;
             p += k;
-            n += m;
         }
-        uint64_t v = h >> 1;
+        if (c->ndec == upto)
+            break;
+        if (m) {
+            k = tdx_varint_skip(p, end, m);
+            if (k == 0)
+                return TDX_ECORRUPT;
+            p += k;
+        }
+    }
+    if (tdx_grow((void **)&c->pos, &c->cap_pos, (size_t)m + 1, sizeof *c->pos, 256))
+        return TDX_ENOMEM;
+    uint64_t v = h >> 1;
+    if (v > UINT32_MAX)
+        return TDX_ECORRUPT;
+    uint32_t *w = c->pos;
+    *w++ = (uint32_t)v;
+    for (uint64_t i = 0; i < m; i++) {
+        uint64_t d;
+        size_t k = tdx_varint_get(p, end, &d);
+        if (k == 0 || d == 0)
+            return TDX_ECORRUPT;
+        p += k;
+        v += d;
         if (v > UINT32_MAX)
             return TDX_ECORRUPT;
         *w++ = (uint32_t)v;
-        for (uint64_t i = 1; i < n; i++) {
-            uint64_t d;
-            k = tdx_varint_get(p, end, &d);
-            if (k == 0 || d == 0)
-                return TDX_ECORRUPT;
-            p += k;
-            v += d;
-            if (v > UINT32_MAX)
-                return TDX_ECORRUPT;
-            *w++ = (uint32_t)v;
-        }
-        c->npos = (size_t)(w - c->pos);
-        c->pstart[++c->ndec] = (uint32_t)c->npos;
-        /* The last entry's positions end the block. */
-        if (c->ndec == c->docs.n && p != end)
-            return TDX_ECORRUPT;
     }
+    c->npos = (size_t)(w - c->pos);
+    c->ndec = upto + 1;
+    /* The last entry's positions end the block. */
+    if (c->ndec == c->docs.n && p != end)
+        return TDX_ECORRUPT;
     c->pay_next = (size_t)(p - base);
     return 0;
 }
@@ -2504,6 +2501,8 @@ int tdx_store_poscur_get(tdx_poscur *c, uint32_t doc, const uint32_t **out_pos, 
     size_t lo = poscur_gallop(c, doc);
     if (lo == c->docs.n || c->docs.v[lo] != doc)
         return 0;
+    if (lo + 1 < c->ndec)
+        return tdx_err_set(err, TDX_EINVAL, "positions asked out of order");
     if (lo >= c->ndec) {
         rc = poscur_decode(c, lo);
         if (rc == TDX_ENOMEM)
@@ -2511,8 +2510,8 @@ int tdx_store_poscur_get(tdx_poscur *c, uint32_t doc, const uint32_t **out_pos, 
         if (rc)
             return tdx_err_set(err, TDX_ECORRUPT, "positions of a term are corrupt");
     }
-    *out_pos = c->pos + c->pstart[lo];
-    *out_n = c->pstart[lo + 1] - c->pstart[lo];
+    *out_pos = c->pos;
+    *out_n = c->npos;
     return 1;
 }
 
