@@ -583,16 +583,36 @@ Test(pipeline, small_runs_leave_segments_until_they_add_up, .timeout = 120)
     cr_assert(eq(str, a2, a1), "queries over a pending segment");
     free(a1);
     free(a2);
-    /* Another small one: two segments now; a third with --merge folds all;
-     * a run that adds a fifth of the index merges by itself. */
+    /* Another small one: two segments now, folded by --merge alone; a third
+     * with --merge is folded at once; a run that adds a fifth of the index
+     * merges by itself. */
     index_part(inc, wl, "", parts[2], "2 postings segments pending");
+    /* --merge without inputs folds them in, and then has nothing to do. */
+    cr_assert(eq(int, sh(&out, NULL, "'%s' index -i '%s' --merge", T, inc), 0));
+    cr_assert(strstr(out, "merged 2 postings segments") != NULL, "%s", out);
+    free(out);
+    cr_assert(eq(int, sh(&out, NULL, "'%s' stats -i '%s'", T, inc), 0));
+    cr_assert(strstr(out, " 0 unmerged") != NULL, "%s", out);
+    free(out);
+    cr_assert(eq(int, sh(&out, NULL, "'%s' index -i '%s' --merge", T, inc), 0));
+    cr_assert(strstr(out, "nothing to merge") != NULL, "%s", out);
+    free(out);
+    cr_assert(eq(
+        int, sh(NULL, NULL, "'%s' index -q --no-cache -i '%s' -p '%s' '%s'", T, ref, wl, parts[2]),
+        0));
+    same_index(ref, inc, "merged alone vs pending");
+    a1 = answers(ref);
+    a2 = answers(inc);
+    cr_assert(eq(str, a2, a1), "queries after a merge alone");
+    free(a1);
+    free(a2);
     index_part(inc, wl, "--merge", parts[3], NULL);
     index_part(inc, wl, "", parts[4], NULL);
     cr_assert(eq(int,
-                 sh(NULL, NULL, "'%s' index -q --no-cache -i '%s' -p '%s' '%s' '%s' '%s'", T, ref,
-                    wl, parts[2], parts[3], parts[4]),
+                 sh(NULL, NULL, "'%s' index -q --no-cache -i '%s' -p '%s' '%s' '%s'", T, ref, wl,
+                    parts[3], parts[4]),
                  0));
-    same_index(ref, inc, "five runs vs two");
+    same_index(ref, inc, "five runs vs three");
 }
 
 /* ---- bad input ------------------------------------------------------------------------ */

@@ -4,7 +4,9 @@
 #include "cli.h"
 
 #include "../common/alloc.h"
+#include "../common/clock.h"
 #include "../pipeline/pipeline.h"
+#include "../store/store.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -27,7 +29,8 @@ static void on_sigint(int sig)
 static void help(void)
 {
     printf(
-        "usage: tenderidx index -i INDEX -p WATCHLIST [OPTIONS] INPUT...\n\n"
+        "usage: tenderidx index -i INDEX -p WATCHLIST [OPTIONS] INPUT...\n"
+        "       tenderidx index -i INDEX --merge\n\n"
         "Read documents from INPUTs (files, directories walked recursively, '-' for\n"
         "stdin, archives), normalize them, find every watch-list name and add them to\n"
         "INDEX (created if missing).  Running the same command again adds nothing;\n"
@@ -67,7 +70,9 @@ static void help(void)
         "New postings are written as segments and folded into the main postings at\n"
         "the end of the run.  Folding rewrites the whole tree, so a run that adds\n"
         "less than a sixteenth of the index leaves its segments pending: queries read\n"
-        "them, and a later run folds them in once they add up (or over 64 of them).\n\n"
+        "them, and a later run folds them in once they add up (or over 64 of them).\n"
+        "With --merge and no input, the pending segments are folded in and nothing\n"
+        "is read (no watch list needed).\n\n"
         "Output: one summary line on stdout: documents added, bytes, hits, rejects,\n"
         "duplicates, seconds.  Rejected input is reported on stderr as\n"
         "  tenderidx index: rejected FILE:LINE (byte OFFSET): REASON\n\n"
@@ -183,6 +188,35 @@ static void write_stats_json(FILE *f, const tdx_run_stats *s)
             s->from_cache ? "true" : "false", s->interrupted ? "true" : "false",
             s->segments_left, s->stages.read, s->stages.normalize, s->stages.match, s->stages.terms,
             s->stages.compress, s->stages.write, s->stages.merge);
+}
+
+/* `index -i INDEX --merge` without inputs: fold the pending segments in. */
+static int merge_only(const char *path, int quiet)
+{
+    tdx_err err = {0};
+    tdx_store_opts so = {0, 0, 0, 0};
+    tdx_store *s = NULL;
+    size_t before = 0;
+    int pending = 0;
+    double t0 = tdx_now();
+    int rc = tdx_store_open(path, &so, &s, &err);
+    if (rc == 0)
+        rc = tdx_store_pending_segments(s, &before, &err);
+    if (rc == 0)
+        rc = tdx_store_merge_pending(s, &pending, &err);
+    if (rc == 0 && (before || pending))
+        rc = tdx_store_merge(s, &err);
+    if (rc == 0)
+        rc = tdx_store_sync(s, &err);
+    tdx_store_close(s);
+    if (rc)
+        return cli_fail("index", rc, &err);
+    if (before || pending)
+        printf("merged %s postings segments into the main postings in %.2f s\n", cli_num(before),
+               tdx_now() - t0);
+    else if (!quiet)
+        printf("nothing to merge: no postings segments pending in '%s'\n", path);
+    return TDX_EXIT_OK;
 }
 
 int cmd_index(int argc, char **argv)
@@ -311,6 +345,11 @@ int cmd_index(int argc, char **argv)
     }
     if (po.index_path == NULL)
         return cli_usage_error("index", "no index given (-i INDEX)");
+    if (po.merge && optind == argc) {
+        if (po.no_merge)
+            return cli_usage_error("index", "--merge and --no-merge contradict each other");
+        return merge_only(po.index_path, c.quiet);
+    }
     if (po.watchlist_path == NULL)
         return cli_usage_error("index", "no watch list given (-p WATCHLIST)");
     if (optind == argc)
