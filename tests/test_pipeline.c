@@ -142,6 +142,8 @@ static uint64_t json_u64(const char *line, const char *key)
  * the signal that ended the process.  Output goes to *out and *err when
  * given (owned).
  */
+static int kill_in_merge; /* run_index: send sig at the first merge step instead */
+
 static int run_index(argv_b *a, uint64_t after, int sig, char **out, char **err)
 {
     int ep[2], op[2];
@@ -175,8 +177,9 @@ static int run_index(argv_b *a, uint64_t after, int sig, char **out, char **err)
     int sent = 0;
     while (getline(&line, &cap, ef) > 0) {
         if (line[0] == '{') {
-            if (!sent && after != UINT64_MAX && strstr(line, "\"final\":false") &&
-                json_u64(line, "docs_added") >= after) {
+            int due = kill_in_merge ? json_u64(line, "merge_done") > 0
+                                    : after != UINT64_MAX && json_u64(line, "docs_added") >= after;
+            if (!sent && due && strstr(line, "\"final\":false")) {
                 kill(pid, sig);
                 sent = 1;
             }
@@ -444,6 +447,58 @@ Test(pipeline, sigint_stops_at_a_commit_and_a_rerun_completes, .timeout = 300)
     same_dump(want, got, "interrupted, then run again");
     free(got);
     free(want);
+}
+
+/*
+ * Ctrl-C during the merge that ends a run: the merge stops between two of
+ * its steps (each a commit), the index answers the same meanwhile, and the
+ * next run finishes the merge first.
+ */
+Test(pipeline, sigint_during_the_final_merge_stops_between_its_steps, .timeout = 300)
+{
+    tg_make(&C, tu_seed("pipeline/sigint-merge"), 800, 400);
+    const char *in = tg_path("in");
+    const char *wl = tg_path("watch.tsv");
+    const char *ref = tg_path("ref");
+    const char *idx = tg_path("idx");
+    tg_write_watchlist(&C, wl);
+    write_corpus_dir(in, 1); /* one bad record: exit 1 whatever happens */
+    char *want = reference_build(ref, wl, in);
+
+    argv_b a = {{0}, 0};
+    index_args(&a, idx, wl);
+    arg(&a, in);
+    /* Steps of 8 KB: a merge of a few hundred steps. */
+    cr_assert(eq(int, setenv("TENDERIDX_MERGE_CHUNK", "8192", 1), 0));
+    kill_in_merge = 1;
+    char *out = NULL, *err = NULL;
+    int rc = run_index(&a, 0, SIGINT, &out, &err);
+    kill_in_merge = 0;
+    unsetenv("TENDERIDX_MERGE_CHUNK");
+    cr_assert(eq(int, rc, 1), "interrupted merge: exit %d: %s", rc, err);
+    cr_assert(strstr(err, "interrupted") != NULL, "%s", err);
+    cr_assert(strstr(out, "postings segments pending") != NULL, "%s", out);
+    free(out);
+    free(err);
+    char *got = dump(idx);
+    same_dump(want, got, "a merge stopped half-way");
+    free(got);
+    check(idx);
+
+    rc = run_index(&a, UINT64_MAX, 0, &out, &err);
+    cr_assert(rc == 0 || rc == 1, "rerun: exit %d: %s", rc, err);
+    cr_assert(strstr(out, "pending") == NULL, "%s", out);
+    free(out);
+    free(err);
+    args_free(&a);
+    cr_assert(eq(int, sh(&out, NULL, "'%s' stats -i '%s'", tu_tenderidx(), idx), 0));
+    cr_assert(strstr(out, " 0 unmerged") != NULL, "%s", out);
+    free(out);
+    got = dump(idx);
+    same_dump(want, got, "the merge finished by the next run");
+    free(got);
+    free(want);
+    check(idx);
 }
 
 /* ---- incremental ------------------------------------------------------------------ */

@@ -60,7 +60,10 @@ static void help(void)
         "      --max-doc-bytes N  reject documents larger than N (default 64M)\n"
         "      --rejects FILE     write every rejected record as a JSON line to FILE\n"
         "      --stats-json FILE  write the run's figures (per stage) as JSON to FILE\n"
-        "      --progress MODE    auto (a live line on a terminal), json, none\n"
+        "      --progress MODE    auto (a live line on a terminal), json (one object\n"
+        "                         per line on stderr: files, bytes_read, total_bytes,\n"
+        "                         docs_read, docs_added, rejects, merge_done,\n"
+        "                         merge_total), none\n"
         "  -q, --quiet            no progress, no per-reject lines (summary only)\n"
         "      --cache-dir DIR    compiled watch-list cache (default ~/.cache/tenderidx)\n"
         "      --no-cache         compile the watch list every time\n"
@@ -71,6 +74,8 @@ static void help(void)
         "the end of the run.  Folding rewrites the whole tree, so a run that adds\n"
         "less than a sixteenth of the index leaves its segments pending: queries read\n"
         "them, and a later run folds them in once they add up (or over 64 of them).\n"
+        "A merge shows its own progress line; Ctrl-C stops it between two of its\n"
+        "steps, and the next run finishes it first.\n"
         "With --merge and no input, the pending segments are folded in and nothing\n"
         "is read (no watch list needed).\n\n"
         "Output: one summary line on stdout: documents added, bytes, hits, rejects,\n"
@@ -89,6 +94,8 @@ typedef struct ctx {
     int progress; /* 0 none, 1 tty line, 2 json */
     int line_shown;
     double last_shown;
+    uint64_t merge_total; /* of the merge being shown, and when it began */
+    double merge_t0;
 } ctx;
 
 static void on_reject(void *arg, const tdx_reject *r)
@@ -131,9 +138,10 @@ static void on_progress(void *arg, const tdx_progress *p)
         fprintf(stderr,
                 "{\"elapsed\":%.2f,\"files\":%" PRIu64 ",\"bytes_read\":%" PRIu64
                 ",\"total_bytes\":%" PRIu64 ",\"docs_read\":%" PRIu64 ",\"docs_added\":%" PRIu64
-                ",\"rejects\":%" PRIu64 ",\"final\":%s}\n",
-                p->elapsed_s, p->files, p->bytes_read, p->total_bytes, p->docs_read,
-                p->docs_added, p->rejects, p->final ? "true" : "false");
+                ",\"rejects\":%" PRIu64 ",\"merge_done\":%" PRIu64 ",\"merge_total\":%" PRIu64
+                ",\"final\":%s}\n",
+                p->elapsed_s, p->files, p->bytes_read, p->total_bytes, p->docs_read, p->docs_added,
+                p->rejects, p->merge_done, p->merge_total, p->final ? "true" : "false");
         return;
     }
     if (c->progress != 1)
@@ -146,6 +154,23 @@ static void on_progress(void *arg, const tdx_progress *p)
         if (c->line_shown)
             fputs("\r\033[K", stderr);
         c->line_shown = 0;
+        return;
+    }
+    if (p->merge_total && p->merge_done < p->merge_total) {
+        /* Folding postings segments in: its own line, with its own ETA. */
+        if (c->merge_total != p->merge_total) {
+            c->merge_total = p->merge_total;
+            c->merge_t0 = p->elapsed_s;
+        }
+        double f = (double)p->merge_done / (double)p->merge_total,
+               took = p->elapsed_s - c->merge_t0;
+        char el[32], r[32] = "";
+        fmt_dur(el, sizeof el, p->elapsed_s);
+        if (f > 0.02)
+            fmt_dur(r, sizeof r, took * (1 - f) / f);
+        fprintf(stderr, "\r\033[K  merging postings (%s)  %.0f%%  %s%s%s",
+                cli_bytes(p->merge_total), 100 * f, el, r[0] ? "  ETA " : "", r);
+        c->line_shown = 1;
         return;
     }
     double mbs = p->elapsed_s > 0 ? (double)p->bytes_read / 1e6 / p->elapsed_s : 0;
@@ -251,7 +276,7 @@ int cmd_index(int argc, char **argv)
     };
     tdx_pipeline_opts po;
     memset(&po, 0, sizeof po);
-    ctx c = {NULL, 0, -1, 0, 0};
+    ctx c = {NULL, 0, -1, 0, 0, 0, 0};
     const char *rejects_path = NULL, *stats_path = NULL;
     int opt;
     uint64_t u;

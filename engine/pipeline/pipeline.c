@@ -161,9 +161,11 @@ struct run {
     pthread_mutex_t pool_mu;
     batch *pool;
     size_t npool, max_pool;
-    /* progress: rp guarded by prog_mu (written by the reader thread) */
+    /* progress: rp and the merge's guarded by prog_mu (written by the reader
+     * thread; the merge's by the writer once the reader is done) */
     pthread_mutex_t prog_mu;
     tdx_read_progress rp;
+    uint64_t merge_done, merge_total;
     /* read by the reader for progress, written by the writer */
     atomic_uint_fast64_t docs_added, bytes_indexed, docs_read, rejects;
     double t0;
@@ -461,6 +463,8 @@ static void report_progress(run *p, int final)
     pr.docs_added = atomic_load(&p->docs_added);
     pr.rejects = atomic_load(&p->rejects);
     pr.bytes_indexed = atomic_load(&p->bytes_indexed);
+    pr.merge_done = p->merge_done;
+    pr.merge_total = p->merge_total;
     pr.elapsed_s = tdx_now() - p->t0;
     pr.final = final;
     p->o->on_progress(p->o->ctx, &pr);
@@ -976,6 +980,34 @@ static int choose_settings(run *p, unsigned *steps, tdx_err *err)
     return 0;
 }
 
+/*
+ * Fold the pending segments in, one bounded step (a transaction) at a time,
+ * reporting progress after each.  With may_stop, a stop request (Ctrl-C)
+ * ends it between steps: the index stays valid, and the next run finishes
+ * the merge before anything else.
+ */
+static int merge_steps(run *p, int may_stop, tdx_err *err)
+{
+    uint64_t total = 0, left = 0;
+    int done = 0;
+    int rc = tdx_store_merge_left(p->store, &total, err);
+    while (rc == 0 && !done) {
+        if (may_stop && p->o->stop && *p->o->stop)
+            break;
+        rc = tdx_store_merge_step(p->store, &done, err);
+        if (rc == 0 && !done)
+            rc = tdx_store_merge_left(p->store, &left, err);
+        if (rc == 0) {
+            pthread_mutex_lock(&p->prog_mu);
+            p->merge_total = total;
+            p->merge_done = done ? total : total > left ? total - left : 0;
+            pthread_mutex_unlock(&p->prog_mu);
+            report_progress(p, 0);
+        }
+    }
+    return rc;
+}
+
 int tdx_pipeline_run(const tdx_pipeline_opts *o, tdx_run_stats *st, tdx_err *err)
 {
     run P;
@@ -1055,11 +1087,11 @@ int tdx_pipeline_run(const tdx_pipeline_opts *o, tdx_run_stats *st, tdx_err *err
         p->dict_tried = p->dict != NULL;
     }
     if (rc == 0) {
-        /* A merge cut short by a crash is finished before anything else. */
+        /* A merge cut short (a crash, Ctrl-C) is finished before anything else. */
         int pending = 0;
         rc = tdx_store_merge_pending(p->store, &pending, err);
         if (rc == 0 && pending)
-            rc = tdx_store_merge(p->store, err);
+            rc = merge_steps(p, 0, err);
     }
     if (rc)
         goto done;
@@ -1153,8 +1185,9 @@ int tdx_pipeline_run(const tdx_pipeline_opts *o, tdx_run_stats *st, tdx_err *err
         if (!o->merge)
             rc = merge_due(p->store, &merge, err);
         if (rc == 0 && merge)
-            rc = tdx_store_merge(p->store, err);
+            rc = merge_steps(p, 1, err);
         st->stages.merge = tdx_now() - t0;
+        st->interrupted = o->stop && *o->stop;
     }
     if (rc == 0)
         rc = tdx_store_pending_segments(p->store, &st->segments_left, err);

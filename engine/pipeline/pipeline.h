@@ -22,6 +22,7 @@ typedef struct tdx_progress {
     uint64_t files, bytes_read, total_bytes; /* from the reader */
     uint64_t docs_read, docs_added, rejects;
     uint64_t bytes_indexed;                 /* text bytes committed */
+    uint64_t merge_done, merge_total;       /* postings bytes merged, of (0: no merge yet) */
     double elapsed_s;
     int final; /* 1 on the last call */
 } tdx_progress;

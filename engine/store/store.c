@@ -474,6 +474,10 @@ int tdx_store_open(const char *path, const tdx_store_opts *opts, tdx_store **out
     const char *env_map = getenv("TENDERIDX_MAP_SIZE");
     if (env_map && *env_map && opts->map_size == 0)
         s->map_size = (size_t)strtoull(env_map, NULL, 10);
+    /* Tests make merges take many steps on small indexes. */
+    const char *env_chunk = getenv("TENDERIDX_MERGE_CHUNK");
+    if (env_chunk && *env_chunk && opts->merge_chunk == 0 && strtoull(env_chunk, NULL, 10))
+        s->merge_chunk = (size_t)strtoull(env_chunk, NULL, 10);
     int rc = mdb_env_create(&s->env);
     if (rc) {
         tdx_free(s);
@@ -2870,19 +2874,6 @@ int tdx_store_get_input(tdx_rtxn *t, const char *path, tdx_store_input *out, tdx
     return 0;
 }
 
-int tdx_store_pending_segments(tdx_store *s, size_t *out_n, tdx_err *err)
-{
-    tdx_rtxn *t;
-    int rc = tdx_store_read_begin(s, &t, err);
-    if (rc)
-        return rc;
-    rc = load_segments(t, err);
-    if (rc == 0)
-        *out_n = t->nsegs;
-    tdx_store_read_end(t);
-    return rc;
-}
-
 static uint64_t tree_bytes(MDB_txn *txn, MDB_dbi dbi)
 {
     MDB_stat st;
@@ -2891,8 +2882,15 @@ static uint64_t tree_bytes(MDB_txn *txn, MDB_dbi dbi)
     return ((uint64_t)st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages) * st.ms_psize;
 }
 
-int tdx_store_postings_bytes(tdx_store *s, uint64_t *out_main, uint64_t *out_segs,
-                             size_t *out_nsegs, tdx_err *err)
+/* The postings' sizes in one read transaction (the three calls below). */
+typedef struct post_sizes {
+    size_t nsegs;
+    uint64_t main; /* while merging, the tree read and the tree written */
+    uint64_t segs;
+    uint64_t left; /* while merging, the tree read and the segments: what is left */
+} post_sizes;
+
+static int post_sizes_get(tdx_store *s, post_sizes *z, tdx_err *err)
 {
     tdx_rtxn *t;
     int rc = tdx_store_read_begin(s, &t, err);
@@ -2900,11 +2898,43 @@ int tdx_store_postings_bytes(tdx_store *s, uint64_t *out_main, uint64_t *out_seg
         return rc;
     rc = load_segments(t, err);
     if (rc == 0) {
-        *out_nsegs = t->nsegs;
-        *out_main = tree_bytes(t->txn, t->post) + (t->merging ? tree_bytes(t->txn, t->dst) : 0);
-        *out_segs = tree_bytes(t->txn, s->dbi[DB_POSTSEG]);
+        z->nsegs = t->nsegs;
+        z->segs = tree_bytes(t->txn, s->dbi[DB_POSTSEG]);
+        z->left = tree_bytes(t->txn, t->post) + z->segs;
+        z->main = tree_bytes(t->txn, t->post) + (t->merging ? tree_bytes(t->txn, t->dst) : 0);
     }
     tdx_store_read_end(t);
+    return rc;
+}
+
+int tdx_store_pending_segments(tdx_store *s, size_t *out_n, tdx_err *err)
+{
+    post_sizes z;
+    int rc = post_sizes_get(s, &z, err);
+    if (rc == 0)
+        *out_n = z.nsegs;
+    return rc;
+}
+
+int tdx_store_postings_bytes(tdx_store *s, uint64_t *out_main, uint64_t *out_segs,
+                             size_t *out_nsegs, tdx_err *err)
+{
+    post_sizes z;
+    int rc = post_sizes_get(s, &z, err);
+    if (rc == 0) {
+        *out_nsegs = z.nsegs;
+        *out_main = z.main;
+        *out_segs = z.segs;
+    }
+    return rc;
+}
+
+int tdx_store_merge_left(tdx_store *s, uint64_t *out, tdx_err *err)
+{
+    post_sizes z;
+    int rc = post_sizes_get(s, &z, err);
+    if (rc == 0)
+        *out = z.left;
     return rc;
 }
 

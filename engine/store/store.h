@@ -180,6 +180,12 @@ int tdx_store_pending_segments(tdx_store *s, size_t *out_n, tdx_err *err);
  */
 int tdx_store_postings_bytes(tdx_store *s, uint64_t *out_main, uint64_t *out_segs,
                              size_t *out_nsegs, tdx_err *err);
+/**
+ * Bytes (LMDB pages) of postings a merge has still to read: the main tree
+ * and the segments before it starts, shrinking as its steps consume them
+ * (its progress); the whole postings again once it is done.
+ */
+int tdx_store_merge_left(tdx_store *s, uint64_t *out, tdx_err *err);
 
 /**
  * Fold all pending segments into the main postings.  Runs as a series of
