@@ -450,9 +450,9 @@ Test(pipeline, sigint_stops_at_a_commit_and_a_rerun_completes, .timeout = 300)
 }
 
 /*
- * Ctrl-C during the merge that ends a run: the merge stops between two of
- * its steps (each a commit), the index answers the same meanwhile, and the
- * next run finishes the merge first.
+ * Ctrl-C during the merge that ends a run, then during `--merge` alone:
+ * the merge stops between two of its steps (each a commit), the index
+ * answers the same meanwhile, and the next run finishes the merge first.
  */
 Test(pipeline, sigint_during_the_final_merge_stops_between_its_steps, .timeout = 300)
 {
@@ -485,6 +485,30 @@ Test(pipeline, sigint_during_the_final_merge_stops_between_its_steps, .timeout =
     free(got);
     check(idx);
 
+    /* --merge alone goes on with it, and stops the same way. */
+    argv_b m = {{0}, 0};
+    arg(&m, tu_tenderidx());
+    arg(&m, "index");
+    arg(&m, "-i");
+    arg(&m, idx);
+    arg(&m, "--merge");
+    cr_assert(eq(int, setenv("TENDERIDX_MERGE_CHUNK", "8192", 1), 0));
+    kill_in_merge = 1;
+    rc = run_index(&m, 0, SIGINT, &out, &err);
+    kill_in_merge = 0;
+    unsetenv("TENDERIDX_MERGE_CHUNK");
+    args_free(&m);
+    cr_assert(eq(int, rc, 1), "interrupted --merge: exit %d: %s", rc, err);
+    cr_assert(strstr(err, "interrupted") != NULL, "%s", err);
+    cr_assert(strstr(out, "postings segments pending") != NULL, "%s", out);
+    free(out);
+    free(err);
+    got = dump(idx);
+    same_dump(want, got, "a merge stopped twice");
+    free(got);
+    check(idx);
+
+    /* The next run finishes it before reading anything. */
     rc = run_index(&a, UINT64_MAX, 0, &out, &err);
     cr_assert(rc == 0 || rc == 1, "rerun: exit %d: %s", rc, err);
     cr_assert(strstr(out, "pending") == NULL, "%s", out);

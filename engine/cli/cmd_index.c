@@ -4,9 +4,7 @@
 #include "cli.h"
 
 #include "../common/alloc.h"
-#include "../common/clock.h"
 #include "../pipeline/pipeline.h"
-#include "../store/store.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -215,33 +213,44 @@ static void write_stats_json(FILE *f, const tdx_run_stats *s)
             s->stages.compress, s->stages.write, s->stages.merge);
 }
 
-/* `index -i INDEX --merge` without inputs: fold the pending segments in. */
-static int merge_only(const char *path, int quiet)
+static int write_stats_file(const char *path, const tdx_run_stats *st)
 {
+    FILE *f = strcmp(path, "-") == 0 ? stdout : fopen(path, "w");
+    if (f == NULL) {
+        cli_error("index", "cannot write '%s': %s", path, strerror(errno));
+        return TDX_EXIT_FATAL;
+    }
+    write_stats_json(f, st);
+    if (f != stdout)
+        fclose(f);
+    return TDX_EXIT_OK;
+}
+
+/* `index -i INDEX --merge` without inputs: fold the pending segments in. */
+static int merge_alone(const tdx_pipeline_opts *po, const char *stats_path)
+{
+    tdx_run_stats st;
     tdx_err err = {0};
-    tdx_store_opts so = {0, 0, 0, 0};
-    tdx_store *s = NULL;
-    size_t before = 0;
-    int pending = 0;
-    double t0 = tdx_now();
-    int rc = tdx_store_open(path, &so, &s, &err);
-    if (rc == 0)
-        rc = tdx_store_pending_segments(s, &before, &err);
-    if (rc == 0)
-        rc = tdx_store_merge_pending(s, &pending, &err);
-    if (rc == 0 && (before || pending))
-        rc = tdx_store_merge(s, &err);
-    if (rc == 0)
-        rc = tdx_store_sync(s, &err);
-    tdx_store_close(s);
+    int rc = tdx_pipeline_merge(po, &st, &err);
     if (rc)
         return cli_fail("index", rc, &err);
-    if (before || pending)
-        printf("merged %s postings segments into the main postings in %.2f s\n", cli_num(before),
-               tdx_now() - t0);
-    else if (!quiet)
-        printf("nothing to merge: no postings segments pending in '%s'\n", path);
-    return TDX_EXIT_OK;
+    if (st.segments_merged || st.interrupted)
+        printf("merged %s postings segments into the main postings in %.2f s",
+               cli_num(st.segments_merged), st.seconds);
+    else
+        printf("nothing to merge: no postings segments pending in '%s'", po->index_path);
+    if (st.segments_left)
+        printf(", %s postings segments pending", cli_num(st.segments_left));
+    putchar('\n');
+    int status = TDX_EXIT_OK;
+    if (st.interrupted) {
+        fprintf(stderr, "tenderidx index: interrupted; the merge resumes with the next run or "
+                        "--merge.\n");
+        status = TDX_EXIT_PARTIAL;
+    }
+    if (stats_path && write_stats_file(stats_path, &st))
+        return TDX_EXIT_FATAL;
+    return status;
 }
 
 int cmd_index(int argc, char **argv)
@@ -370,14 +379,12 @@ int cmd_index(int argc, char **argv)
     }
     if (po.index_path == NULL)
         return cli_usage_error("index", "no index given (-i INDEX)");
-    if (po.merge && optind == argc) {
-        if (po.no_merge)
-            return cli_usage_error("index", "--merge and --no-merge contradict each other");
-        return merge_only(po.index_path, c.quiet);
-    }
-    if (po.watchlist_path == NULL)
+    int merge_only = po.merge && optind == argc;
+    if (merge_only && po.no_merge)
+        return cli_usage_error("index", "--merge and --no-merge contradict each other");
+    if (po.watchlist_path == NULL && !merge_only)
         return cli_usage_error("index", "no watch list given (-p WATCHLIST)");
-    if (optind == argc)
+    if (optind == argc && !merge_only)
         return cli_usage_error("index", "no input given (files, directories or '-')");
     if (c.progress == -1)
         c.progress = (!c.quiet && isatty(STDERR_FILENO)) ? 1 : 0;
@@ -405,6 +412,8 @@ int cmd_index(int argc, char **argv)
 
     tdx_run_stats st;
     tdx_err err = {0};
+    if (merge_only)
+        return merge_alone(&po, stats_path);
     int rc = tdx_pipeline_run(&po, &st, &err);
     int status = TDX_EXIT_OK;
     if (c.rejects && fclose(c.rejects) != 0) {
@@ -444,15 +453,7 @@ int cmd_index(int argc, char **argv)
     }
     if (st.rejects && status == TDX_EXIT_OK)
         status = TDX_EXIT_PARTIAL;
-    if (stats_path) {
-        FILE *f = strcmp(stats_path, "-") == 0 ? stdout : fopen(stats_path, "w");
-        if (f == NULL) {
-            cli_error("index", "cannot write '%s': %s", stats_path, strerror(errno));
-            return TDX_EXIT_FATAL;
-        }
-        write_stats_json(f, &st);
-        if (f != stdout)
-            fclose(f);
-    }
+    if (stats_path && write_stats_file(stats_path, &st))
+        return TDX_EXIT_FATAL;
     return status;
 }

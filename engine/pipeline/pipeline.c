@@ -1008,18 +1008,58 @@ static int merge_steps(run *p, int may_stop, tdx_err *err)
     return rc;
 }
 
-int tdx_pipeline_run(const tdx_pipeline_opts *o, tdx_run_stats *st, tdx_err *err)
+static void run_start(run *p, const tdx_pipeline_opts *o, tdx_run_stats *st)
 {
-    run P;
-    memset(&P, 0, sizeof P);
+    memset(p, 0, sizeof *p);
     memset(st, 0, sizeof *st);
-    run *p = &P;
     p->o = o;
     p->st = st;
     p->t0 = tdx_now();
     pthread_mutex_init(&p->err_mu, NULL);
     pthread_mutex_init(&p->prog_mu, NULL);
     pthread_mutex_init(&p->pool_mu, NULL);
+}
+
+static void run_end(run *p)
+{
+    pthread_mutex_destroy(&p->err_mu);
+    pthread_mutex_destroy(&p->prog_mu);
+    pthread_mutex_destroy(&p->pool_mu);
+}
+
+int tdx_pipeline_merge(const tdx_pipeline_opts *o, tdx_run_stats *st, tdx_err *err)
+{
+    run P;
+    run *p = &P;
+    run_start(p, o, st);
+    tdx_store_opts so = {0, 0, 0, 0};
+    size_t before = 0;
+    int pending = 0;
+    int rc = tdx_store_open(o->index_path, &so, &p->store, err);
+    if (rc == 0)
+        rc = tdx_store_pending_segments(p->store, &before, err);
+    if (rc == 0)
+        rc = tdx_store_merge_pending(p->store, &pending, err);
+    if (rc == 0 && (before || pending))
+        rc = merge_steps(p, 1, err);
+    if (rc == 0)
+        rc = tdx_store_pending_segments(p->store, &st->segments_left, err);
+    if (rc == 0)
+        rc = tdx_store_sync(p->store, err);
+    st->segments_merged = before > st->segments_left ? before - st->segments_left : 0;
+    st->interrupted = o->stop && *o->stop && st->segments_left;
+    st->stages.merge = st->seconds = tdx_now() - p->t0;
+    report_progress(p, 1);
+    tdx_store_close(p->store);
+    run_end(p);
+    return rc;
+}
+
+int tdx_pipeline_run(const tdx_pipeline_opts *o, tdx_run_stats *st, tdx_err *err)
+{
+    run P;
+    run *p = &P;
+    run_start(p, o, st);
     int rc = 0, budget_ok = 0, started_workers = 0, reader_started = 0;
     if (o->index_path == NULL || o->watchlist_path == NULL)
         return tdx_err_set(err, TDX_EINVAL, "index and watch list are required");
@@ -1211,10 +1251,8 @@ done:
     tdx_store_close(p->store);
     tdx_store_dict_free(p->dict);
     tdx_free(p->file_path);
-    pthread_mutex_destroy(&p->err_mu);
-    pthread_mutex_destroy(&p->prog_mu);
     pool_free(p);
-    pthread_mutex_destroy(&p->pool_mu);
+    run_end(p);
     st->seconds = tdx_now() - p->t0;
     st->peak_rss = tdx_peak_rss();
     return rc;

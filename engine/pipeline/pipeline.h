@@ -56,6 +56,7 @@ typedef struct tdx_run_stats {
     int threads;
     int interrupted;       /* stopped by *opts->stop */
     size_t segments_left;  /* postings segments left unmerged at the end */
+    size_t segments_merged; /* tdx_pipeline_merge: segments folded in */
     /* compiled watch list */
     size_t npatterns, nentities;
     double compile_ms;
@@ -90,6 +91,16 @@ typedef struct tdx_pipeline_opts {
  * cases as far as the run got.
  */
 int tdx_pipeline_run(const tdx_pipeline_opts *opts, tdx_run_stats *stats, tdx_err *err);
+
+/**
+ * Fold the pending postings segments of opts->index_path into its main
+ * postings, nothing read (no watch list needed): progress through
+ * opts->on_progress, stopped between two steps by *opts->stop (the next
+ * run or merge finishes it).  Fills segments_merged, segments_left,
+ * interrupted, seconds and stages.merge.  Errors: TDX_ENOTFOUND (no index),
+ * TDX_ENOSPC, TDX_EIO, TDX_ECORRUPT, TDX_ENOMEM.
+ */
+int tdx_pipeline_merge(const tdx_pipeline_opts *opts, tdx_run_stats *stats, tdx_err *err);
 
 /** Parse "2023-03-15..." (ISO as the reader returns it) into yyyymmdd; 0 if not a date. */
 uint32_t tdx_date_ymd(const char *iso);
