@@ -20,8 +20,9 @@
  * of characters beyond 65535 distinct ones in a batch) goes through a
  * general path: an open-addressing table from term bytes to a dense id,
  * each id with its entries (every occurrence for positional words, one per
- * document for the rest), then a counting sort by id.  The two sorted
- * streams are merged by term bytes when emitting.
+ * document for the rest), then a counting sort by id, and the ids in
+ * term byte order by a radix sort on an 8-byte prefix (sort_terms).  The
+ * two sorted streams are merged by term bytes when emitting.
  *
  * Threading: one builder per worker; no shared state.
  */
