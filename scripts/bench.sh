@@ -493,7 +493,8 @@ put aindex.docs "$(jq -r '.documents' "$log/aindex.json")"
 
 # 2,000 notices past the query index's last, added to a copy of it (the
 # default run: a small run leaves its postings as pending segments), then
-# folded in with --merge (which rewrites the whole postings tree).
+# folded in by `index -i INDEX --merge` alone (which rewrites the whole
+# postings tree).
 if ((${#corpus[@]} == 0)); then
   mark_load incremental
   inc_in=$idx_dir/month.jsonl inc_idx=$idx_dir/inc
@@ -503,11 +504,12 @@ if ((${#corpus[@]} == 0)); then
   cp -r "$idx_all" "$inc_idx"
   say "incremental: 2,000 notices into a copy of the query index"
   for step in add merge; do
-    extra=()
-    [[ $step == merge ]] && extra+=(--merge)
+    # The add reads the month; the merge (--merge alone) reads nothing.
+    args=(--cache-dir "$run_cache" -p "$main_list" "$inc_in")
+    [[ $step == merge ]] && args=(--merge)
     rc=0 t0=$EPOCHREALTIME
-    "$tdx" index -q "${extra[@]}" --cache-dir "$run_cache" --stats-json "$log/inc-$step.stats.json" \
-      -i "$inc_idx" -p "$main_list" "$inc_in" >"$log/inc-$step.out" 2>"$log/inc-$step.err" || rc=$?
+    "$tdx" index -q --stats-json "$log/inc-$step.stats.json" -i "$inc_idx" "${args[@]}" \
+      >"$log/inc-$step.out" 2>"$log/inc-$step.err" || rc=$?
     ((rc <= 1)) || die "tenderidx index failed ($rc): see $log/inc-$step.err"
     put "inc.$step.s" "$(elapsed "$t0")"
     put "inc.$step.pending" "$(jq -r '.segments_pending' "$log/inc-$step.stats.json")"
