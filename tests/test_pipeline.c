@@ -484,6 +484,9 @@ Test(pipeline, sigint_during_the_final_merge_stops_between_its_steps, .timeout =
     same_dump(want, got, "a merge stopped half-way");
     free(got);
     check(idx);
+    cr_assert(eq(int, sh(&out, NULL, "'%s' stats -i '%s'", tu_tenderidx(), idx), 0));
+    cr_assert(strstr(out, "a merge stopped part-way") != NULL, "%s", out);
+    free(out);
 
     /* --merge alone goes on with it, and stops the same way. */
     argv_b m = {{0}, 0};
@@ -516,7 +519,7 @@ Test(pipeline, sigint_during_the_final_merge_stops_between_its_steps, .timeout =
     free(err);
     args_free(&a);
     cr_assert(eq(int, sh(&out, NULL, "'%s' stats -i '%s'", tu_tenderidx(), idx), 0));
-    cr_assert(strstr(out, " 0 unmerged") != NULL, "%s", out);
+    cr_assert(strstr(out, " 0 unmerged\n") != NULL, "%s", out);
     free(out);
     got = dump(idx);
     same_dump(want, got, "the merge finished by the next run");

@@ -95,10 +95,10 @@ int cmd_stats(int argc, char **argv)
                ",\"entities\":%" PRIu64 ",\"categories\":%" PRIu64 ",\"hits\":%" PRIu64
                ",\"duplicates\":%" PRIu64 ",\"deleted\":%" PRIu64 ",\"rejects\":%" PRIu64
                ",\"index_bytes\":%" PRIu64 ",\"size_ratio\":%.3f,\"segments\":%" PRIu64
-               ",\"profile\":\"%s\",\"format\":%u,\"normalizer\":",
+               ",\"merging\":%s,\"profile\":\"%s\",\"format\":%u,\"normalizer\":",
                in.docs, in.bytes, in.npatterns, in.nentities, in.ncategories, in.hits,
                in.duplicates, in.deleted, in.rejects, in.file_bytes, ratio, in.segments,
-               in.grams ? "full" : "entity-only", in.format);
+               in.merging ? "true" : "false", in.grams ? "full" : "entity-only", in.format);
         cli_json_str(stdout, in.normalizer, strlen(in.normalizer));
         printf(",\"watchlist\":");
         cli_json_str(stdout, in.wl_source, strlen(in.wl_source));
@@ -116,7 +116,10 @@ int cmd_stats(int argc, char **argv)
     printf("rejected     %s\n", cli_num(in.rejects));
     printf("index size   %s (%.2f x text)\n", cli_bytes(in.file_bytes), ratio);
     printf("profile      %s\n", in.grams ? "full (gram index: any substring)" : "entity-only");
-    printf("segments     %s unmerged\n", cli_num(in.segments));
+    printf("segments     %s unmerged%s\n", cli_num(in.segments),
+           in.merging ? " (a merge stopped part-way: 'tenderidx index -i INDEX --merge' "
+                        "or the next run finishes it)"
+                      : "");
     printf("watch list   %s\n", in.wl_source);
     printf("normalizer   %s\n", in.normalizer);
     return TDX_EXIT_OK;

@@ -1651,6 +1651,7 @@ int tdx_store_get_info(tdx_rtxn *t, tdx_store_info *out, tdx_err *err)
     if (rc)
         return rc;
     out->segments = t->nsegs;
+    out->merging = t->merging;
     char data[4200];
     snprintf(data, sizeof data, "%s/data.mdb", s->path);
     struct stat st;

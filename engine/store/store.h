@@ -263,6 +263,7 @@ typedef struct tdx_store_info {
     uint64_t rejects;    /* records rejected over all runs */
     uint64_t npatterns, nentities, ncategories;
     uint64_t segments;   /* pending postings segments */
+    int merging;         /* a merge stopped part-way (the next run finishes it) */
     uint64_t file_bytes; /* size of the LMDB data file */
 } tdx_store_info;
 
