@@ -1486,8 +1486,10 @@ static void substring_limits(uint64_t seed, int nqueries, int merged)
     }
     /* Common Latin fragments with a limit are found in the first texts. */
     cr_expect(gt(sz, scanned, 0), "no answer came from the first documents' text");
-    /* Most substrings of CJK text are bigram walks, segments merged or not. */
-    cr_expect(streamed > (size_t)nqueries / 4, "only %zu of %d walked (%s)", streamed, nqueries,
+    /* Many substrings of CJK text are bigram walks, segments merged or not
+     * (measured: 36-68 of 150 with segments pending over 60 seeds, 126-145
+     * of 400 merged over 12; a quarter failed about one seed in fifty). */
+    cr_expect(streamed > (size_t)nqueries / 6, "only %zu of %d walked (%s)", streamed, nqueries,
               merged ? "merged" : "segments pending");
     tdx_docset_free(&want);
     tdx_docset_free(&lim);
