@@ -36,8 +36,6 @@ int cli_parse_uint(const char *s, uint64_t max, uint64_t *out);
 /** 1 when stdout is a terminal (tables, colours). */
 int cli_stdout_is_tty(void);
 
-/** Monotonic seconds. */
-
 /* Subcommands: argv[0] is the subcommand name. */
 int cmd_index(int argc, char **argv);
 int cmd_query(int argc, char **argv);

@@ -79,7 +79,8 @@ typedef struct tdx_pipeline_opts {
     tdx_reader_opts reader; /* on_file is set by the pipeline */
     const char *cache_dir;  /* compiled watch-list cache; NULL default, "" off */
     volatile sig_atomic_t *stop; /* set asynchronously (SIGINT): finish the batch in hand, commit, stop */
-    void (*on_progress)(void *ctx, const tdx_progress *p); /* reader thread, ~5 per second */
+    /* ~5 a second while reading (reader thread), after each merge step (writer) */
+    void (*on_progress)(void *ctx, const tdx_progress *p);
     void *ctx;
 } tdx_pipeline_opts;
 

@@ -2900,9 +2900,10 @@ static int post_sizes_get(tdx_store *s, post_sizes *z, tdx_err *err)
     rc = load_segments(t, err);
     if (rc == 0) {
         z->nsegs = t->nsegs;
+        uint64_t post = tree_bytes(t->txn, t->post);
         z->segs = tree_bytes(t->txn, s->dbi[DB_POSTSEG]);
-        z->left = tree_bytes(t->txn, t->post) + z->segs;
-        z->main = tree_bytes(t->txn, t->post) + (t->merging ? tree_bytes(t->txn, t->dst) : 0);
+        z->left = post + z->segs;
+        z->main = post + (t->merging ? tree_bytes(t->txn, t->dst) : 0);
     }
     tdx_store_read_end(t);
     return rc;

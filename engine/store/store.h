@@ -192,8 +192,9 @@ int tdx_store_merge_left(tdx_store *s, uint64_t *out, tdx_err *err);
  * transactions of bounded size; between them the index records how far the
  * merge got, readers see consistent answers throughout (they read the
  * segments and both trees as needed), and a merge interrupted by a crash
- * resumes on the next call.  The pipeline runs it at the end of an index run
- * when the pending segments are worth a rewrite of the tree (merge_due).
+ * resumes on the next call.  The pipeline runs the same steps one by one
+ * (tdx_store_merge_step, for progress and Ctrl-C) at the end of an index
+ * run when the pending segments are worth a rewrite of the tree (merge_due).
  */
 int tdx_store_merge(tdx_store *s, tdx_err *err);
 
