@@ -6,13 +6,15 @@
  * same environment read-only and read through tdx_rtxn snapshots, which
  * never block the writer (LMDB MVCC).
  *
- * ON-DISK FORMAT, version 1 (meta "format" = "1").  One LMDB environment
+ * ON-DISK FORMAT, version 2 (meta "format" = "2").  One LMDB environment
  * (a directory holding data.mdb and lock.mdb) with these named databases.
  * be32 = 4-byte big-endian unsigned; vint = unsigned LEB128 varint;
  * lbytes = vint length followed by that many bytes; doc ids start at 1.
  *
  *   meta        key: ASCII name
- *     "format"      "1"
+ *     "format"      "2" (format 1 differed only in postseg's layout; an index
+ *                   of format 1 without pending segments is marked 2 when
+ *                   opened to write, and read as 2)
  *     "normalizer"  tdx_norm_identity() of the normalizer the index uses
  *     "norm_steps"  vint step bits
  *     "grams"       "1" full profile (gram index), "0" entity-only
@@ -67,10 +69,10 @@
  *               valid when meta "words" names the main tree and no merge is under way.
  *               Fragment queries (`a100` inside `xa1000`) scan it instead of walking
  *               every word's postings keys
- *   postseg     postings segments, one per written batch, batch-major:
- *               be32(seg) term -> vint n, n x vint (doc[i] - previous, the first
- *               relative to seg), then positions payloads as in the main tree
- *               seg = first doc id the batch added
+ *   postseg     postings segments, one per written batch, batch-major, each laid
+ *               out as the main tree with its keys prefixed by its id:
+ *               be32(seg) term 0x00 be32(first doc id) -> block as in post.a/b,
+ *               cut by the same limits; seg = first doc id the batch added
  *
  * Terms are a class byte followed by bytes (see index/index.h): 'u' 'b'
  * 'w' 'f' never contain 0x00; 'e' 'c' 'p' are fixed length (class + be32),
@@ -83,6 +85,11 @@
  * (MDB_APPEND, full pages) and folding segments into a fresh term-major
  * tree with MDB_APPEND at the end of a run (tdx_store_merge) keeps both the
  * writes sequential and the pages full.  Readers consult main + segments.
+ * Segments are cut into blocks when written (the writer knows each entry's
+ * payload length), so the merge copies their full blocks with a new key and
+ * decodes only the short ones it joins; with one value per term and
+ * segment (format 1) it walked every position of every common term to find
+ * where to cut.
  * The merge runs as a series of transactions of bounded size (so memory
  * does not grow with the index); between them meta "merge" says which
  * terms are already in the new tree, readers follow it, and a run that was
@@ -545,6 +552,25 @@ int tdx_store_open(const char *path, const tdx_store_opts *opts, tdx_store **out
         mdb_txn_abort(txn);
         tdx_err_set(err, TDX_EFORMAT, "'%s' is not a tenderidx index (no format record)", path);
         goto fail;
+    } else if (v.mv_size == 1 && *(const char *)v.mv_data == '1') {
+        /* Format 1 differs only in its segments' layout: without pending
+         * segments it is format 2, and is marked so when opened to write. */
+        MDB_stat ss;
+        grc = mdb_stat(txn, s->dbi[DB_POSTSEG], &ss);
+        if (grc == 0 && ss.ms_entries == 0 && !s->readonly)
+            grc = meta_put_str(txn, s, "format", "2");
+        if (grc || ss.ms_entries) {
+            mdb_txn_abort(txn);
+            if (grc)
+                lmdb_err(err, grc, "cannot open index");
+            else
+                tdx_err_set(err, TDX_EFORMAT,
+                            "index '%s' has format 1 with postings segments not yet merged, "
+                            "which this tenderidx cannot read: merge them with the tenderidx "
+                            "that wrote it ('tenderidx index -i %s --merge'), or rebuild it",
+                            path, path);
+            goto fail;
+        }
     } else if (v.mv_size != 1 || *(const char *)v.mv_data != '0' + TDX_STORE_FORMAT) {
         mdb_txn_abort(txn);
         tdx_err_set(err, TDX_EFORMAT,
@@ -993,7 +1019,72 @@ static int set_dates(MDB_txn *txn, tdx_store *s, const tdx_store_batch *b,
 typedef struct writer_state {
     tdx_buf rec, key;
     uint32_t *remap;
+    /* one term's kept entries: ids, and payload ends when some were dropped */
+    uint32_t *ids, *ends;
+    size_t cap_ids, cap_ends;
+    tdx_buf pay;
 } writer_state;
+
+/*
+ * Write one term's entries as postings blocks with MDB_APPEND: key
+ * prefix (the segment id, or nothing) term 0x00 be32(first doc), value a
+ * block (vint n, n-1 doc deltas, the entries' positions back to back).
+ * Entry i's payload is pay[(i ? ends[i-1] : begin) .. ends[i]).  A block
+ * takes at most POST_BLOCK_MAX docs and, past its first entry, at most
+ * POST_BLOCK_BYTES of value; the cut is made from the payload lengths, so
+ * positions are copied, never read.  Both the segments a batch writes and
+ * the main tree the merge writes are cut here, so the merge can copy a
+ * segment's full blocks as they are.  An LMDB code, or ENOMEM.
+ */
+static int put_blocks(MDB_txn *txn, MDB_dbi dbi, const uint8_t *prefix, size_t plen,
+                      const uint8_t *term, size_t tlen, const uint32_t *docs, size_t ndocs,
+                      const uint8_t *pay, uint32_t begin, const uint32_t *ends, tdx_buf *val,
+                      size_t *written)
+{
+    uint8_t kb[4 + 512 + 5];
+    if (plen + tlen > 4 + 512)
+        return MDB_BAD_VALSIZE;
+    if (plen)
+        memcpy(kb, prefix, plen);
+    memcpy(kb + plen, term, tlen);
+    kb[plen + tlen] = 0;
+    size_t kl = plen + tlen + 5;
+    size_t i = 0;
+    while (i < ndocs) {
+        /* Count what fits, then encode. */
+        size_t n = 0, bytes = TDX_VARINT_MAX;
+        uint32_t at = i ? ends[i - 1] : begin;
+        while (i + n < ndocs && n < POST_BLOCK_MAX) {
+            size_t e = i + n;
+            size_t pl = ends[e] - (e ? ends[e - 1] : begin);
+            size_t add = (n ? tdx_varint_len(docs[e] - docs[e - 1]) : 0) + pl;
+            if (n && bytes + add > POST_BLOCK_BYTES)
+                break;
+            bytes += add;
+            n++;
+        }
+        uint32_t pend = ends[i + n - 1];
+        tdx_buf_reset(val);
+        if (tdx_buf_grow(val, n * TDX_VARINT_MAX + (pend - at)))
+            return ENOMEM;
+        uint8_t *w = val->p;
+        w += tdx_varint_put(w, n);
+        for (size_t j = 1; j < n; j++)
+            w += tdx_varint_put(w, docs[i + j] - docs[i + j - 1]);
+        /* The block's positions are contiguous: one copy. */
+        if (pend > at)
+            memcpy(w, pay + at, pend - at);
+        val->len = (size_t)(w - val->p) + (pend - at);
+        tdx_be32_put(kb + plen + tlen + 1, docs[i]);
+        MDB_val k = mval(kb, kl), v = mval(val->p, val->len);
+        int rc = mdb_put(txn, dbi, &k, &v, MDB_APPEND);
+        if (rc)
+            return rc;
+        *written += val->len + kl;
+        i += n;
+    }
+    return 0;
+}
 
 static int put_input(MDB_txn *txn, tdx_store *s, const tdx_store_input *in)
 {
@@ -1253,51 +1344,51 @@ static int write_batch_txn(tdx_store *s, const tdx_store_batch *b, int replace,
     }
     if (rc == 0)
         rc = set_dates(txn, s, b, w->remap);
-    /* Postings of the kept documents, as one segment appended at the end. */
+    /* Postings of the kept documents, as one segment appended at the end:
+     * each term's entries cut into blocks as the main tree's are. */
     const tdx_postings *p = b->post;
+    uint8_t segkey[4];
+    tdx_be32_put(segkey, seg);
+    size_t seg_bytes = 0;
+    if (rc == 0 && seg && p &&
+        tdx_grow((void **)&w->ids, &w->cap_ids, p->nentries + 1, sizeof *w->ids, 1024))
+        rc = ENOMEM;
     for (size_t t = 0; rc == 0 && seg && p && t < p->nterms; t++) {
         size_t e0 = tdx_postings_ent_begin(p, t), e1 = p->ent_end[t];
         size_t n = 0;
-        for (size_t e = e0; e < e1; e++)
-            n += w->remap[p->docs[e]] != 0;
+        for (size_t e = e0; e < e1; e++) {
+            uint32_t id = w->remap[p->docs[e]];
+            w->ids[n] = id;
+            n += id != 0;
+        }
         if (n == 0)
             continue;
         tdx_span term = tdx_postings_term(p, t);
-        tdx_buf_reset(&w->key);
-        tdx_buf_reset(&w->rec);
-        /* Room for the whole block up front: the loop below never grows. */
-        size_t paybytes = (e1 > e0 ? p->pay_end[e1 - 1] : 0) - (e0 ? p->pay_end[e0 - 1] : 0);
-        int e = tdx_buf_grow(&w->rec, (e1 - e0 + 1) * TDX_VARINT_MAX + paybytes) |
-                tdx_buf_put_be32(&w->key, seg) | tdx_buf_append(&w->key, term.p, term.len) |
-                tdx_buf_put_varint(&w->rec, n);
-        /* Room was made above: write in place.  Doc deltas first, then the
-         * kept entries' positions, in one copy when no entry was dropped. */
-        uint32_t prev = seg;
-        for (size_t k = e0; k < e1 && e == 0; k++) {
-            uint32_t id = w->remap[p->docs[k]];
-            if (id == 0)
-                continue;
-            w->rec.len += tdx_varint_put(w->rec.p + w->rec.len, id - prev);
-            prev = id;
+        if (n == e1 - e0) {
+            rc = put_blocks(txn, s->dbi[DB_POSTSEG], segkey, 4, term.p, term.len, w->ids, n,
+                            p->payload.p, e0 ? p->pay_end[e0 - 1] : 0, p->pay_end + e0, &w->rec,
+                            &seg_bytes);
+            continue;
         }
-        if (e == 0 && paybytes && n == e1 - e0) {
-            memcpy(w->rec.p + w->rec.len, tdx_postings_payload(p, e0).p, paybytes);
-            w->rec.len += paybytes;
-        } else if (e == 0 && paybytes) {
-            for (size_t k = e0; k < e1; k++) {
-                if (w->remap[p->docs[k]] == 0)
-                    continue;
-                tdx_span pay = tdx_postings_payload(p, k);
-                memcpy(w->rec.p + w->rec.len, pay.p, pay.len);
-                w->rec.len += pay.len;
-            }
-        }
-        if (e) {
+        /* Some entries were dropped (documents already indexed): their
+         * payloads are left out of a copy. */
+        tdx_buf_reset(&w->pay);
+        if (tdx_grow((void **)&w->ends, &w->cap_ends, n + 1, sizeof *w->ends, 1024)) {
             rc = ENOMEM;
             break;
         }
-        MDB_val k = mval(w->key.p, w->key.len), v = mval(w->rec.p, w->rec.len);
-        rc = mdb_put(txn, s->dbi[DB_POSTSEG], &k, &v, MDB_APPEND);
+        size_t k = 0;
+        for (size_t e = e0; e < e1 && rc == 0; e++) {
+            if (w->remap[p->docs[e]] == 0)
+                continue;
+            tdx_span pay = tdx_postings_payload(p, e);
+            if (tdx_buf_append(&w->pay, pay.p, pay.len))
+                rc = ENOMEM;
+            w->ends[k++] = (uint32_t)w->pay.len;
+        }
+        if (rc == 0)
+            rc = put_blocks(txn, s->dbi[DB_POSTSEG], segkey, 4, term.p, term.len, w->ids, n,
+                            w->pay.p, 0, w->ends, &w->rec, &seg_bytes);
     }
     for (size_t i = 0; rc == 0 && i < b->ninputs; i++)
         rc = put_input(txn, s, &b->inputs[i]);
@@ -1473,7 +1564,8 @@ int tdx_store_write_batch(tdx_store *s, const tdx_store_batch *b, int replace,
     tdx_store_batch_stats local;
     if (stats == NULL)
         stats = &local;
-    writer_state w = {TDX_BUF_INIT, TDX_BUF_INIT, NULL};
+    writer_state w;
+    memset(&w, 0, sizeof w);
     w.remap = tdx_calloc(b->ndocs + 1, sizeof *w.remap);
     if (w.remap == NULL)
         return tdx_err_set(err, TDX_ENOMEM, "out of memory");
@@ -1501,8 +1593,11 @@ int tdx_store_write_batch(tdx_store *s, const tdx_store_batch *b, int replace,
             rc = group_end(s);
     }
     tdx_free(w.remap);
+    tdx_free(w.ids);
+    tdx_free(w.ends);
     tdx_buf_free(&w.rec);
     tdx_buf_free(&w.key);
+    tdx_buf_free(&w.pay);
     trim_map(s);
     if (rc == MDB_MAP_FULL + 1000)
         return tdx_err_set(err, TDX_ELIMIT, "index is full: 2^32-1 documents");
@@ -1936,13 +2031,12 @@ static size_t skip_positions(rd *r)
 /*
  * Append the docs of one postings block to out.  A block is columnar: the
  * count, the doc deltas, then (positional terms only) every entry's
- * positions back to back.  Main blocks: the first doc is `base` (from the
- * key) and n-1 deltas follow.  Segment blocks: n deltas, the first relative
- * to `base` (the segment id).  When `pays` is given the positions are
- * walked and each entry's place recorded; otherwise they are not read.
+ * positions back to back.  The first doc is `base` (from the key) and n-1
+ * deltas follow.  When `pays` is given the positions are walked and each
+ * entry's place recorded; otherwise they are not read.
  */
-static int decode_block(const MDB_val *v, uint32_t base, int seg_block, int positional,
-                        tdx_docset *out, pay_vec *pays, size_t *pay_off)
+static int decode_block(const MDB_val *v, uint32_t base, int positional, tdx_docset *out,
+                        pay_vec *pays, size_t *pay_off)
 {
     rd r = {v->mv_data, (const uint8_t *)v->mv_data + v->mv_size, 0};
     uint64_t n = rd_vint(&r);
@@ -1954,9 +2048,9 @@ static int decode_block(const MDB_val *v, uint32_t base, int seg_block, int posi
     uint32_t last = out->n ? out->v[out->n - 1] : 0;
     uint32_t *dst = out->v + out->n;
     for (uint64_t i = 0; i < n; i++) {
-        if (i > 0 || seg_block) {
+        if (i > 0) {
             uint64_t d = rd_vint(&r);
-            if (d == 0 && i > 0)
+            if (d == 0)
                 return TDX_ECORRUPT;
             cur += d;
         }
@@ -2014,11 +2108,11 @@ static MDB_dbi route(const tdx_rtxn *t, const uint8_t *term, size_t len, uint32_
 
 /*
  * Visit every block of a term in doc order: its blocks in the main tree,
- * then its block in each segment that may hold it.  fn gets the value, the
- * base its first doc is relative to, and whether it is a segment block; a
- * nonzero return (a TDX_E* code) stops the walk and is returned.
+ * then its blocks in each segment that may hold it.  fn gets the value and
+ * the block's first doc; a nonzero return (a TDX_E* code) stops the walk
+ * and is returned.
  */
-typedef int (*block_fn)(void *ctx, const MDB_val *v, uint32_t base, int seg_block);
+typedef int (*block_fn)(void *ctx, const MDB_val *v, uint32_t first);
 
 static int walk_blocks(tdx_rtxn *t, const uint8_t *term, size_t len, block_fn fn, void *ctx,
                        tdx_err *err)
@@ -2068,7 +2162,7 @@ static int walk_blocks(tdx_rtxn *t, const uint8_t *term, size_t len, block_fn fn
         g = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
     }
     while (g == 0 && k.mv_size == (size_t)kl && memcmp(k.mv_data, kb, len + 1) == 0) {
-        rc = fn(ctx, &v, tdx_be32_get((const uint8_t *)k.mv_data + len + 1), 0);
+        rc = fn(ctx, &v, tdx_be32_get((const uint8_t *)k.mv_data + len + 1));
         if (rc)
             break;
         g = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
@@ -2079,19 +2173,32 @@ static int walk_blocks(tdx_rtxn *t, const uint8_t *term, size_t len, block_fn fn
         mdb_cursor_close(cur);
     if (rc == 0 && g && g != MDB_NOTFOUND)
         return lmdb_err(err, g, "cannot read postings");
+    /* Each segment is laid out as the main tree, its keys prefixed by its id. */
+    MDB_cursor *sc = NULL;
     for (size_t i = 0; rc == 0 && i < t->nsegs; i++) {
         if (t->segs[i] <= floor)
             continue;
-        tdx_be32_put(kb, t->segs[i]);
-        memcpy(kb + 4, term, len);
-        k = mval(kb, len + 4);
-        g = mdb_get(t->txn, t->s->dbi[DB_POSTSEG], &k, &v);
-        if (g == MDB_NOTFOUND)
-            continue;
-        if (g)
+        if (sc == NULL && (g = mdb_cursor_open(t->txn, t->s->dbi[DB_POSTSEG], &sc)) != 0)
             return lmdb_err(err, g, "cannot read postings");
-        rc = fn(ctx, &v, t->segs[i], 1);
+        uint8_t sk[4 + 512 + 5];
+        tdx_be32_put(sk, t->segs[i]);
+        memcpy(sk + 4, kb, len + 1);
+        size_t sl = len + 5;
+        k = mval(sk, sl);
+        g = mdb_cursor_get(sc, &k, &v, MDB_SET_RANGE);
+        while (g == 0 && k.mv_size == sl + 4 && memcmp(k.mv_data, sk, sl) == 0) {
+            rc = fn(ctx, &v, tdx_be32_get((const uint8_t *)k.mv_data + sl));
+            if (rc)
+                break;
+            g = mdb_cursor_get(sc, &k, &v, MDB_NEXT);
+        }
+        if (rc == 0 && g && g != MDB_NOTFOUND) {
+            mdb_cursor_close(sc);
+            return lmdb_err(err, g, "cannot read postings");
+        }
     }
+    if (sc)
+        mdb_cursor_close(sc);
     if (rc == TDX_ENOMEM)
         return tdx_err_set(err, rc, "out of memory");
     if (rc)
@@ -2104,10 +2211,10 @@ typedef struct docs_walk {
     int positional;
 } docs_walk;
 
-static int docs_block(void *ctx, const MDB_val *v, uint32_t base, int seg_block)
+static int docs_block(void *ctx, const MDB_val *v, uint32_t first)
 {
     docs_walk *w = ctx;
-    return decode_block(v, base, seg_block, w->positional, w->out, NULL, NULL);
+    return decode_block(v, first, w->positional, w->out, NULL, NULL);
 }
 
 int tdx_store_postings(tdx_rtxn *t, const uint8_t *term, size_t len, tdx_docset *out,
@@ -2120,10 +2227,9 @@ int tdx_store_postings(tdx_rtxn *t, const uint8_t *term, size_t len, tdx_docset 
     return walk_blocks(t, term, len, docs_block, &w, err);
 }
 
-static int count_block(void *ctx, const MDB_val *v, uint32_t base, int seg_block)
+static int count_block(void *ctx, const MDB_val *v, uint32_t first)
 {
-    (void)base;
-    (void)seg_block;
+    (void)first;
     uint64_t n;
     if (tdx_varint_get(v->mv_data, (const uint8_t *)v->mv_data + v->mv_size, &n) == 0)
         return TDX_ECORRUPT;
@@ -2146,21 +2252,32 @@ int tdx_store_postings_count(tdx_rtxn *t, const uint8_t *term, size_t len, uint6
 
 /* ---- positions ---- */
 
+/*
+ * A positions cursor reads a term's blocks from its sources in doc order:
+ * source 0 is the main tree (or the tree a merge is building, for terms it
+ * has reached), source s > 0 the pending segment live[s - 1].  A source
+ * holds docs from its start (0; the segment's id) up to the next source's
+ * start, and every source is laid out alike (keys: the segment id for a
+ * segment, then term 0x00 be32(first doc)), so one seek and one step serve
+ * them all.
+ */
 struct tdx_poscur {
     tdx_rtxn *t;
-    uint8_t term[512];
+    /* kb + 4: the term and a 0 byte; kb: a segment id before them */
+    uint8_t kb[4 + 512 + 1];
     size_t len;
     MDB_dbi main;
-    uint32_t floor;   /* segments above this hold part of the term */
-    MDB_cursor *cur;
+    const uint32_t *live; /* the segments above the route's floor */
+    size_t nsrc;          /* 1 + their number */
+    MDB_cursor *cur;      /* over the main tree */
+    MDB_cursor *scur;     /* over the segments (opened on first use) */
     /* the block in hand */
     MDB_val val;
     tdx_docset docs;
     int loaded;
-    int in_main;      /* the block in hand is the one c->cur is on (or was, see main_end) */
-    int main_end;     /* the block in hand is the term's last in the main tree */
-    size_t seg_at;    /* the block in hand is segment t->segs[seg_at]'s (!in_main) */
-    size_t seg_miss;  /* 1 + the last segment found not to hold the term; 0: none */
+    size_t src;       /* its source */
+    int src_end;      /* it is the term's last block in its source */
+    int done;         /* no doc at or after the last one asked for */
     size_t at;        /* where the last lookup in the block ended */
     uint32_t last_asked;
     /* The positions of entry ndec - 1, the last asked for: the block's
@@ -2183,9 +2300,16 @@ int tdx_store_poscur_open(tdx_rtxn *t, const uint8_t *term, size_t len, tdx_posc
     if (c == NULL)
         return tdx_err_set(err, TDX_ENOMEM, "out of memory");
     c->t = t;
-    memcpy(c->term, term, len);
+    memcpy(c->kb + 4, term, len);
+    c->kb[4 + len] = 0;
     c->len = len;
-    c->main = route(t, term, len, &c->floor);
+    uint32_t floor;
+    c->main = route(t, term, len, &floor);
+    size_t first = 0;
+    while (first < t->nsegs && t->segs[first] <= floor)
+        first++;
+    c->live = t->segs + first;
+    c->nsrc = 1 + t->nsegs - first;
     rc = mdb_cursor_open(t->txn, c->main, &c->cur);
     if (rc) {
         tdx_free(c);
@@ -2200,23 +2324,24 @@ void tdx_store_poscur_close(tdx_poscur *c)
     if (c == NULL)
         return;
     mdb_cursor_close(c->cur);
+    if (c->scur)
+        mdb_cursor_close(c->scur);
     tdx_docset_free(&c->docs);
     tdx_free(c->pos);
     tdx_free(c);
 }
 
-static int poscur_load(tdx_poscur *c, const MDB_val *v, uint32_t base, int seg_block)
+static int poscur_load(tdx_poscur *c, const MDB_val *v, uint32_t first)
 {
     c->docs.n = 0;
     c->val = *v;
     c->loaded = 0;
     c->at = 0;
-    c->in_main = !seg_block;
-    c->main_end = 0;
+    c->src_end = 0;
     c->ndec = 0;
     c->npos = 0;
     /* Positions are decoded when a doc is asked for (poscur_decode). */
-    int rc = decode_block(v, base, seg_block, 1, &c->docs, NULL, &c->pay_next);
+    int rc = decode_block(v, first, 1, &c->docs, NULL, &c->pay_next);
     c->loaded = rc == 0;
     return rc;
 }
@@ -2283,135 +2408,145 @@ static int poscur_decode(tdx_poscur *c, size_t upto)
     return 0;
 }
 
-static int poscur_seek_ge(tdx_poscur *c, uint32_t doc);
-
-/* Load the term's block in segment t->segs[i]: 0 with *found = 0 when the
- * segment does not hold the term, else a poscur_load code. */
-static int poscur_load_seg(tdx_poscur *c, size_t i, int *found)
+/* Source s's keys start with *kp[0 .. returned length): the segment id (for
+ * a segment), the term, 0x00. */
+static size_t src_key(tdx_poscur *c, size_t s, const uint8_t **kp)
 {
-    *found = 0;
-    if (c->seg_miss == i + 1)
-        return 0;
-    uint8_t sk[520];
-    tdx_be32_put(sk, c->t->segs[i]);
-    memcpy(sk + 4, c->term, c->len);
-    MDB_val skv = mval(sk, c->len + 4), sv;
-    int sg = mdb_get(c->t->txn, c->t->s->dbi[DB_POSTSEG], &skv, &sv);
-    if (sg == MDB_NOTFOUND) {
-        c->seg_miss = i + 1;
-        return 0;
+    if (s == 0) {
+        *kp = c->kb + 4;
+        return c->len + 1;
     }
-    if (sg)
+    tdx_be32_put(c->kb, c->live[s - 1]);
+    *kp = c->kb;
+    return c->len + 5;
+}
+
+static MDB_cursor *src_cursor(tdx_poscur *c, size_t s)
+{
+    if (s == 0)
+        return c->cur;
+    if (c->scur == NULL && mdb_cursor_open(c->t->txn, c->t->s->dbi[DB_POSTSEG], &c->scur))
+        c->scur = NULL;
+    return c->scur;
+}
+
+static int is_block_of(const MDB_val *k, const uint8_t *kp, size_t pl)
+{
+    return k->mv_size == pl + 4 && memcmp(k->mv_data, kp, pl) == 0;
+}
+
+/* The source that holds doc: the last one starting at or before it. */
+static size_t source_of(const tdx_poscur *c, uint32_t doc)
+{
+    size_t lo = 0, hi = c->nsrc - 1; /* live[lo - 1] <= doc (source 0 starts at 0) */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo + 1) / 2;
+        if (c->live[mid - 1] <= doc)
+            lo = mid;
+        else
+            hi = mid - 1;
+    }
+    return lo;
+}
+
+/* Load the term's next block in the source of the block in hand: 1, or 0
+ * when the block in hand is its last there (src_end set), or a TDX_E* code. */
+static int src_step(tdx_poscur *c)
+{
+    const uint8_t *kp;
+    size_t pl = src_key(c, c->src, &kp);
+    MDB_cursor *cu = src_cursor(c, c->src);
+    if (cu == NULL)
         return TDX_EIO;
-    *found = 1;
-    int rc = poscur_load(c, &sv, c->t->segs[i], 1);
-    c->seg_at = i;
-    return rc;
-}
-
-/* Load the term's first segment block, from segment i on, that holds a doc
- * >= doc: 1, 0 when none does, or a TDX_E* code.  Segment i holds docs
- * from segs[i] up to the next segment's first. */
-static int poscur_seg_next(tdx_poscur *c, size_t i, uint32_t doc)
-{
-    const tdx_rtxn *t = c->t;
-    for (; i < t->nsegs; i++) {
-        if (t->segs[i] <= c->floor || (i + 1 < t->nsegs && t->segs[i + 1] <= doc))
-            continue;
-        int found, rc = poscur_load_seg(c, i, &found);
-        if (rc)
-            return rc;
-        if (found && c->docs.n && c->docs.v[c->docs.n - 1] >= doc)
-            return 1;
-    }
-    return 0;
-}
-
-/* Load the block that would hold doc: the segment it falls in (segments
- * hold docs above every main block's), else the main tree's last block of
- * the term starting at or before it.  *found = 0 when there is none. */
-static int poscur_seek(tdx_poscur *c, uint32_t doc, int *found)
-{
-    *found = 0;
-    c->loaded = 0;
-    size_t si = c->t->nsegs; /* the last segment starting at or before doc */
-    for (size_t i = 0; i < c->t->nsegs; i++)
-        if (c->t->segs[i] > c->floor && c->t->segs[i] <= doc)
-            si = i;
-    if (si < c->t->nsegs)
-        return poscur_load_seg(c, si, found);
-    /* The main tree: the block holding doc, else the one after it (doc
-     * then falls between blocks and is not in the term). */
-    int rc = poscur_seek_ge(c, doc);
-    if (rc < 0)
-        return rc;
-    *found = rc;
-    return 0;
-}
-
-static int is_block_of(const tdx_poscur *c, const MDB_val *k)
-{
-    return k->mv_size == c->len + 5 && memcmp(k->mv_data, c->term, c->len) == 0 &&
-           ((const uint8_t *)k->mv_data)[c->len] == 0;
-}
-
-static uint32_t block_first(const tdx_poscur *c, const MDB_val *k)
-{
-    return tdx_be32_get((const uint8_t *)k->mv_data + c->len + 1);
-}
-
-/* Load the term's next block in the main tree: 1, or 0 when the block in
- * hand is its last (main_end set), or a TDX_E* code. */
-static int poscur_step(tdx_poscur *c)
-{
     MDB_val k, v;
-    int g = mdb_cursor_get(c->cur, &k, &v, MDB_NEXT);
+    int g = mdb_cursor_get(cu, &k, &v, MDB_NEXT);
     if (g != 0 && g != MDB_NOTFOUND)
         return TDX_EIO;
-    if (g == 0 && is_block_of(c, &k)) {
-        int rc = poscur_load(c, &v, block_first(c, &k), 0);
+    if (g == 0 && is_block_of(&k, kp, pl)) {
+        int rc = poscur_load(c, &v, tdx_be32_get((const uint8_t *)k.mv_data + pl));
         return rc ? rc : 1;
     }
-    c->main_end = 1;
+    c->src_end = 1;
     return 0;
 }
 
-/* Load the main-tree block holding the term's first doc >= doc: 1, or 0
- * when the term has no such doc, or a TDX_E* code. */
-static int poscur_seek_ge(tdx_poscur *c, uint32_t doc)
+/* Load source s's block holding the term's first doc >= doc: 1, or 0 when
+ * the source has no such doc, or a TDX_E* code. */
+static int src_seek_ge(tdx_poscur *c, size_t s, uint32_t doc)
 {
     c->loaded = 0;
-    uint8_t kb[520];
-    int kl = term_key_main(c->term, c->len, doc, kb);
-    MDB_val k = mval(kb, (size_t)kl), v;
-    int g = mdb_cursor_get(c->cur, &k, &v, MDB_SET_RANGE);
+    c->src = s;
+    const uint8_t *kp;
+    size_t pl = src_key(c, s, &kp);
+    MDB_cursor *cu = src_cursor(c, s);
+    if (cu == NULL)
+        return TDX_EIO;
+    uint8_t kb[4 + 512 + 5];
+    memcpy(kb, kp, pl);
+    tdx_be32_put(kb + pl, doc);
+    MDB_val k = mval(kb, pl + 4), v;
+    int g = mdb_cursor_get(cu, &k, &v, MDB_SET_RANGE);
     if (g != 0 && g != MDB_NOTFOUND)
         return TDX_EIO;
-    int here = g == 0 && is_block_of(c, &k);
-    if (here && block_first(c, &k) == doc) {
-        int rc = poscur_load(c, &v, doc, 0);
+    int here = g == 0 && is_block_of(&k, kp, pl);
+    if (here && tdx_be32_get((const uint8_t *)k.mv_data + pl) == doc) {
+        int rc = poscur_load(c, &v, doc);
         return rc ? rc : 1;
     }
     /* The block before, when it is this term's, starts below doc. */
     MDB_val pk, pv;
-    int pg = mdb_cursor_get(c->cur, &pk, &pv, g == MDB_NOTFOUND ? MDB_LAST : MDB_PREV);
+    int pg = mdb_cursor_get(cu, &pk, &pv, g == MDB_NOTFOUND ? MDB_LAST : MDB_PREV);
     if (pg != 0 && pg != MDB_NOTFOUND)
         return TDX_EIO;
-    if (pg == 0 && is_block_of(c, &pk)) {
-        int rc = poscur_load(c, &pv, block_first(c, &pk), 0);
+    if (pg == 0 && is_block_of(&pk, kp, pl)) {
+        int rc = poscur_load(c, &pv, tdx_be32_get((const uint8_t *)pk.mv_data + pl));
         if (rc)
             return rc;
-        return c->docs.v[c->docs.n - 1] >= doc ? 1 : poscur_step(c);
+        return c->docs.v[c->docs.n - 1] >= doc ? 1 : src_step(c);
     }
     if (!here)
         return 0;
     /* No block before: the one found starts past doc. */
-    k = mval(kb, (size_t)kl);
-    g = mdb_cursor_get(c->cur, &k, &v, MDB_SET_RANGE);
+    k = mval(kb, pl + 4);
+    g = mdb_cursor_get(cu, &k, &v, MDB_SET_RANGE);
     if (g != 0)
         return TDX_EIO;
-    int rc = poscur_load(c, &v, block_first(c, &k), 0);
+    int rc = poscur_load(c, &v, tdx_be32_get((const uint8_t *)k.mv_data + pl));
     return rc ? rc : 1;
+}
+
+/*
+ * Make the block in hand the term's block holding its first doc >= doc:
+ * 1, 0 when the term has none, or a TDX_E* code.  Docs are asked in order,
+ * so the next block of the source in hand is the likely one: it is
+ * stepped to before any search.
+ */
+static int poscur_to(tdx_poscur *c, uint32_t doc)
+{
+    if (c->done)
+        return 0;
+    if (c->loaded && c->docs.n && doc <= c->docs.v[c->docs.n - 1])
+        return 1;
+    size_t s = source_of(c, doc);
+    int rc;
+    if (c->loaded && c->src >= s) {
+        s = c->src;
+        if (!c->src_end) {
+            rc = src_step(c);
+            if (rc < 0)
+                return rc;
+            if (rc == 1 && doc <= c->docs.v[c->docs.n - 1])
+                return 1;
+            if (rc == 1 && (rc = src_seek_ge(c, s, doc)) != 0)
+                return rc; /* far ahead: search the source */
+        }
+        s++;
+    }
+    for (; s < c->nsrc; s++)
+        if ((rc = src_seek_ge(c, s, doc)) != 0)
+            return rc;
+    c->done = 1;
+    return 0;
 }
 
 static int poscur_err(tdx_err *err, int rc)
@@ -2435,26 +2570,7 @@ int tdx_store_poscur_next(tdx_poscur *c, uint32_t doc, uint32_t *out, tdx_err *e
     if (doc < c->last_asked)
         return tdx_err_set(err, TDX_EINVAL, "positions asked out of order");
     c->last_asked = doc;
-    int rc = 1;
-    if (c->loaded && c->docs.n && doc <= c->docs.v[c->docs.n - 1]) {
-        /* in the block in hand */
-    } else if (c->loaded && !c->in_main) {
-        rc = poscur_seg_next(c, c->seg_at + 1, doc);
-    } else {
-        /* The main tree's blocks, then the segments' (their docs are
-         * above every main block's). */
-        rc = 0;
-        if (c->loaded && c->in_main && c->docs.n) {
-            if (!c->main_end)
-                rc = poscur_step(c);
-            if (rc == 1 && doc > c->docs.v[c->docs.n - 1])
-                rc = poscur_seek_ge(c, doc); /* far ahead: search the tree */
-        } else {
-            rc = poscur_seek_ge(c, doc);
-        }
-        if (rc == 0)
-            rc = poscur_seg_next(c, 0, doc);
-    }
+    int rc = poscur_to(c, doc);
     if (rc <= 0)
         return rc ? poscur_err(err, rc) : 0;
     *out = c->docs.v[poscur_gallop(c, doc)];
@@ -2467,44 +2583,12 @@ int tdx_store_poscur_get(tdx_poscur *c, uint32_t doc, const uint32_t **out_pos, 
     if (doc < c->last_asked)
         return tdx_err_set(err, TDX_EINVAL, "positions asked out of order");
     c->last_asked = doc;
-    int rc = 0;
-    if (c->loaded && c->in_main && c->docs.n && doc > c->docs.v[c->docs.n - 1]) {
-        /* Docs are asked in order, so the next block of the term is the
-         * likely one: step to it rather than search the tree.  When it
-         * starts past doc, doc is not in the term and that block is where
-         * the next question lands. */
-        if (!c->main_end) {
-            rc = poscur_step(c);
-            if (rc < 0)
-                return poscur_err(err, rc);
-        }
-        if (c->main_end) {
-            int in_seg = 0;
-            for (size_t i = 0; i < c->t->nsegs; i++)
-                in_seg |= c->t->segs[i] > c->floor && c->t->segs[i] <= doc;
-            if (!in_seg)
-                return 0; /* past the term's last doc */
-        }
-    }
-    if (!c->loaded || c->docs.n == 0 || doc < c->docs.v[0] || doc > c->docs.v[c->docs.n - 1]) {
-        int found;
-        if (c->loaded && c->docs.n && doc < c->docs.v[0] && c->in_main)
-            return 0; /* between the block before and this one */
-        /* In the range of the segment in hand but not in its block. */
-        if (c->loaded && !c->in_main && doc >= c->t->segs[c->seg_at] &&
-            (c->seg_at + 1 == c->t->nsegs || doc < c->t->segs[c->seg_at + 1]))
-            return 0;
-        rc = poscur_seek(c, doc, &found);
-        if (rc == TDX_ENOMEM)
-            return tdx_err_set(err, rc, "out of memory");
-        if (rc)
-            return tdx_err_set(err, TDX_ECORRUPT, "postings of a term are corrupt");
-        if (!found)
-            return 0;
-    }
+    int rc = poscur_to(c, doc);
+    if (rc <= 0)
+        return rc ? poscur_err(err, rc) : 0;
     /* Gallop from where the last lookup ended: docs come in order. */
     size_t lo = poscur_gallop(c, doc);
-    if (lo == c->docs.n || c->docs.v[lo] != doc)
+    if (c->docs.v[lo] != doc)
         return 0;
     if (lo + 1 < c->ndec)
         return tdx_err_set(err, TDX_EINVAL, "positions asked out of order");
@@ -2593,11 +2677,21 @@ static int seg_terms(tdx_rtxn *t, const uint8_t *kb, size_t kl, const word_filte
         memcpy(sk + 4, kb, kl);
         MDB_val k = mval(sk, kl + 4), v;
         int g = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-        while (g == 0 && rc == 0 && k.mv_size >= kl + 4 && memcmp(k.mv_data, sk, kl + 4) == 0) {
+        /* A term's blocks are consecutive keys: each term once. */
+        const uint8_t *last = NULL;
+        size_t last_len = 0;
+        while (g == 0 && rc == 0 && k.mv_size >= kl + 9 && memcmp(k.mv_data, sk, kl + 4) == 0) {
             const uint8_t *term = (const uint8_t *)k.mv_data + 4;
-            size_t tl = k.mv_size - 4;
-            if (keep == NULL || word_holds(keep, term + 1, tl - 1))
+            size_t tl = k.mv_size - 9;
+            if (tl == 0) {
+                rc = TDX_ECORRUPT;
+                break;
+            }
+            if (!(last && last_len == tl && memcmp(last, term, tl) == 0) &&
+                (keep == NULL || word_holds(keep, term + 1, tl - 1)))
                 rc = termvec_push(tv, term, tl);
+            last = term;
+            last_len = tl;
             g = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
         }
         mdb_cursor_close(cur);
@@ -2946,19 +3040,16 @@ int tdx_store_merge_left(tdx_store *s, uint64_t *out, tdx_err *err)
 typedef struct mstream {
     MDB_cursor *cur;
     uint32_t seg; /* 0 for the main stream */
+    size_t pre;   /* key prefix: 4 (the segment id) or 0 */
     MDB_val k, v;
     int valid;
 } mstream;
 
+/* The term of the stream's current key (prefix term 0x00 be32 first). */
 static void mstream_term(const mstream *m, const uint8_t **term, size_t *len)
 {
-    if (m->seg == 0) {
-        *term = m->k.mv_data;
-        *len = m->k.mv_size - 5;
-    } else {
-        *term = (const uint8_t *)m->k.mv_data + 4;
-        *len = m->k.mv_size - 4;
-    }
+    *term = (const uint8_t *)m->k.mv_data + m->pre;
+    *len = m->k.mv_size - m->pre - 5;
 }
 
 static int mstream_step(mstream *m, MDB_cursor_op op)
@@ -2970,12 +3061,12 @@ static int mstream_step(mstream *m, MDB_cursor_op op)
     }
     if (g)
         return g;
-    if (m->seg == 0) {
-        m->valid = m->k.mv_size >= 6;
-        return m->valid ? 0 : MDB_CORRUPTED;
+    if (m->seg && (m->k.mv_size < 4 || tdx_be32_get(m->k.mv_data) != m->seg)) {
+        m->valid = 0;
+        return 0;
     }
-    m->valid = m->k.mv_size > 4 && tdx_be32_get(m->k.mv_data) == m->seg;
-    return 0;
+    m->valid = 1;
+    return m->k.mv_size >= m->pre + 6 ? 0 : MDB_CORRUPTED;
 }
 
 /*
@@ -3027,13 +3118,12 @@ static void pending_free(pending *pe)
 }
 
 /* Decode a block into pe, keeping each entry's payload bytes. */
-static int pending_add_block(pending *pe, const MDB_val *v, uint32_t base, int seg_block,
-                             int positional)
+static int pending_add_block(pending *pe, const MDB_val *v, uint32_t first_doc, int positional)
 {
     size_t n0 = pe->docs.n;
     pe->spans.n = 0;
-    int rc = decode_block(v, base, seg_block, positional, &pe->docs,
-                          positional ? &pe->spans : NULL, NULL);
+    int rc =
+        decode_block(v, first_doc, positional, &pe->docs, positional ? &pe->spans : NULL, NULL);
     if (rc)
         return rc;
     if (tdx_grow((void **)&pe->pay_end, &pe->cap_end, pe->docs.n, sizeof *pe->pay_end, 256))
@@ -3058,45 +3148,12 @@ static int pending_add_block(pending *pe, const MDB_val *v, uint32_t base, int s
     return 0;
 }
 
-/* Write the entries as main blocks with MDB_APPEND: at most POST_BLOCK_MAX
- * docs and, past the first entry, at most POST_BLOCK_BYTES of value. */
+/* Write the entries collected as main blocks (put_blocks). */
 static int flush_blocks(MDB_txn *txn, MDB_dbi dbi, const uint8_t *term, size_t tlen,
                         const pending *pe, tdx_buf *val, size_t *written)
 {
-    uint8_t kb[520];
-    const tdx_docset *d = &pe->docs;
-    size_t i = 0;
-    while (i < d->n) {
-        /* Count what fits, then encode. */
-        size_t n = 0, bytes = TDX_VARINT_MAX;
-        while (i + n < d->n && n < POST_BLOCK_MAX) {
-            size_t e = i + n;
-            size_t pl = pe->pay_end[e] - (e ? pe->pay_end[e - 1] : 0);
-            size_t add = (n ? tdx_varint_len(d->v[e] - d->v[e - 1]) : 0) + pl;
-            if (n && bytes + add > POST_BLOCK_BYTES)
-                break;
-            bytes += add;
-            n++;
-        }
-        tdx_buf_reset(val);
-        if (tdx_buf_put_varint(val, n))
-            return ENOMEM;
-        for (size_t j = 1; j < n; j++)
-            if (tdx_buf_put_varint(val, d->v[i + j] - d->v[i + j - 1]))
-                return ENOMEM;
-        /* The block's positions are contiguous in pe->pay: one copy. */
-        uint32_t ps = i ? pe->pay_end[i - 1] : 0, pend_ = pe->pay_end[i + n - 1];
-        if (pend_ > ps && tdx_buf_append(val, pe->pay.p + ps, pend_ - ps))
-            return ENOMEM;
-        int kl = term_key_main(term, tlen, d->v[i], kb);
-        MDB_val k = mval(kb, (size_t)kl), v = mval(val->p, val->len);
-        int rc = mdb_put(txn, dbi, &k, &v, MDB_APPEND);
-        if (rc)
-            return rc;
-        *written += val->len + (size_t)kl;
-        i += n;
-    }
-    return 0;
+    return put_blocks(txn, dbi, NULL, 0, term, tlen, pe->docs.v, pe->docs.n, pe->pay.p, 0,
+                      pe->pay_end, val, written);
 }
 
 static int put_merge_state(MDB_txn *txn, tdx_store *s, char dst, uint32_t seg_max,
@@ -3259,6 +3316,7 @@ static int merge_txn(tdx_store *s, int *out_done, tdx_err *err)
         rc = ENOMEM;
     for (size_t i = 0; rc == 0 && i < nst; i++) {
         st[i].seg = i == 0 ? 0 : rt.segs[i - 1];
+        st[i].pre = i == 0 ? 0 : 4;
         if (i > 0 && st[i].seg > rt.seg_max)
             continue; /* written after this merge began: stays a segment */
         rc = mdb_cursor_open(txn, i == 0 ? rt.post : s->dbi[DB_POSTSEG], &st[i].cur);
@@ -3329,12 +3387,14 @@ static int merge_txn(tdx_store *s, int *out_done, tdx_err *err)
         pend.docs.n = 0;
         tdx_buf_reset(&pend.pay);
         int positional = tdx_term_positional(cur_term[0]);
-        size_t h0 = 0;
-        if (hold[0] == 0) {
-            /* Main blocks are copied as they are, except a short last block,
-             * which is reopened so the segments' docs can fill it up. */
-            mstream *m = &st[0];
-            h0 = 1;
+        /* The term's blocks, stream by stream (the main tree, then the
+         * segments by id: doc order).  Full blocks are copied as they are,
+         * only the key rewritten; short ones (the last of a term in each
+         * stream, usually) are decoded and joined, so a term found in many
+         * segments a few docs at a time still fills its blocks.  A block
+         * that is the term's last and finds nothing collected is copied. */
+        for (size_t h = 0; rc == 0 && h < nhold; h++) {
+            mstream *m = &st[hold[h]];
             while (rc == 0 && m->valid) {
                 const uint8_t *tt;
                 size_t tl;
@@ -3342,67 +3402,44 @@ static int merge_txn(tdx_store *s, int *out_done, tdx_err *err)
                 if (cmp_bytes(tt, tl, cur_term, tlen) != 0)
                     break;
                 MDB_val k = m->k, v = m->v;
-                uint32_t first = tdx_be32_get((const uint8_t *)k.mv_data + tl + 1);
+                uint32_t first = tdx_be32_get((const uint8_t *)k.mv_data + k.mv_size - 4);
                 rc = mstream_step(m, MDB_NEXT);
                 if (rc)
                     break;
-                int last = !m->valid;
-                if (!last) {
+                int last = h + 1 == nhold;
+                if (last && m->valid) {
                     mstream_term(m, &tt, &tl);
                     last = cmp_bytes(tt, tl, cur_term, tlen) != 0;
                 }
-                if (last) {
-                    int drc = pending_add_block(&pend, &v, first, 0, positional);
-                    if (drc) {
-                        rc = drc == TDX_ENOMEM ? ENOMEM : MDB_CORRUPTED;
-                        break;
-                    }
-                } else {
-                    rc = mdb_put(txn, rt.dst, &k, &v, MDB_APPEND);
-                    written += k.mv_size + v.mv_size;
-                }
-            }
-        }
-        /* Segments holding this term.  The common case of a term in one
-         * segment only, small enough for one block, needs no decoding: a
-         * segment block is a main block whose first entry also has a delta
-         * (from the segment id), so dropping that varint converts it. */
-        if (rc == 0 && pend.docs.n == 0 && nhold - h0 == 1 &&
-            st[hold[h0]].v.mv_size <= POST_BLOCK_BYTES) {
-            mstream *m1 = &st[hold[h0]];
-            rd r = {m1->v.mv_data, (const uint8_t *)m1->v.mv_data + m1->v.mv_size, 0};
-            uint64_t n = rd_vint(&r);
-            uint64_t d0 = rd_vint(&r);
-            if (r.bad || n == 0 || (uint64_t)m1->seg + d0 > UINT32_MAX || m1->seg + d0 == 0) {
-                rc = MDB_CORRUPTED;
-                break;
-            }
-            /* The other deltas and the positions follow unchanged. */
-            tdx_buf_reset(&val);
-            if (tdx_buf_put_varint(&val, n) || tdx_buf_append(&val, r.p, (size_t)(r.end - r.p))) {
-                rc = ENOMEM;
-                break;
-            }
-            uint8_t kb[520];
-            int kl = term_key_main(cur_term, tlen, (uint32_t)(m1->seg + d0), kb);
-            MDB_val k = mval(kb, (size_t)kl), v = mval(val.p, val.len);
-            rc = mdb_put(txn, rt.dst, &k, &v, MDB_APPEND);
-            written += val.len + (size_t)kl;
-            if (rc == 0)
-                rc = mstream_step(m1, MDB_NEXT);
-        } else {
-            for (size_t h = h0; rc == 0 && h < nhold; h++) {
-                mstream *m1 = &st[hold[h]];
-                int drc = pending_add_block(&pend, &m1->v, m1->seg, 1, positional);
-                if (drc) {
-                    rc = drc == TDX_ENOMEM ? ENOMEM : MDB_CORRUPTED;
+                uint64_t n = 0;
+                if (tdx_varint_get(v.mv_data, (const uint8_t *)v.mv_data + v.mv_size, &n) == 0) {
+                    rc = MDB_CORRUPTED;
                     break;
                 }
-                rc = mstream_step(m1, MDB_NEXT);
+                int full = v.mv_size >= POST_BLOCK_BYTES / 2 || n >= POST_BLOCK_MAX / 2;
+                if (!full && !(last && pend.docs.n == 0)) {
+                    int drc = pending_add_block(&pend, &v, first, positional);
+                    if (drc)
+                        rc = drc == TDX_ENOMEM ? ENOMEM : MDB_CORRUPTED;
+                    continue;
+                }
+                if (pend.docs.n) {
+                    rc = flush_blocks(txn, rt.dst, cur_term, tlen, &pend, &val, &written);
+                    pend.docs.n = 0;
+                    tdx_buf_reset(&pend.pay);
+                    if (rc)
+                        break;
+                }
+                uint8_t kb[520];
+                MDB_val nk = k;
+                if (m->pre)
+                    nk = mval(kb, (size_t)term_key_main(cur_term, tlen, first, kb));
+                rc = mdb_put(txn, rt.dst, &nk, &v, MDB_APPEND);
+                written += nk.mv_size + v.mv_size;
             }
-            if (rc == 0 && pend.docs.n)
-                rc = flush_blocks(txn, rt.dst, cur_term, tlen, &pend, &val, &written);
         }
+        if (rc == 0 && pend.docs.n)
+            rc = flush_blocks(txn, rt.dst, cur_term, tlen, &pend, &val, &written);
         for (size_t h = 0; rc == 0 && h < nhold; h++)
             if (st[hold[h]].valid)
                 heap_push(st, heap, &nheap, hold[h]);

@@ -25,7 +25,7 @@
 #include "../common/err.h"
 #include "../common/postings.h"
 
-#define TDX_STORE_FORMAT 1
+#define TDX_STORE_FORMAT 2
 
 typedef struct tdx_store tdx_store;
 
