@@ -340,11 +340,11 @@ run_index() {
   local tf=$log/$tag.time
   local t0=$EPOCHREALTIME
   if ((have_time)); then
-    /usr/bin/time -f '%e %U %S %P %M' -o "$tf" "$tdx" index -q -j "$threads" "${extra[@]}" \
+    /usr/bin/time -f '%e %U %S %P %M' -o "$tf" "${run_pin[@]}" "$tdx" index -q -j "$threads" "${extra[@]}" \
       --cache-dir "$run_cache" --stats-json "$run_stats" -i "$idx" -p "$list" "$@" \
       >"$log/$tag.out" 2>"$log/$tag.err" || rc=$?
   else
-    "$tdx" index -q -j "$threads" "${extra[@]}" --cache-dir "$run_cache" --stats-json "$run_stats" \
+    "${run_pin[@]}" "$tdx" index -q -j "$threads" "${extra[@]}" --cache-dir "$run_cache" --stats-json "$run_stats" \
       -i "$idx" -p "$list" "$@" >"$log/$tag.out" 2>"$log/$tag.err" || rc=$?
   fi
   run_wall=$(elapsed "$t0")
@@ -361,6 +361,8 @@ run_index() {
   fi
 }
 
+# A command put before tenderidx (taskset for the one-core runs), or nothing.
+run_pin=()
 stage_names=(read normalize match terms compress write merge)
 mapfile -t threads_list < <(seq 1 "$(nproc)")
 ingest_inputs_bytes=${R[corpus.a_bytes]:-}
@@ -422,6 +424,25 @@ t1=${threads_list[0]} tn=${threads_list[-1]}
 for prof in full entity; do
   put "ingest.$prof.scaling" "$(ratio "${R[ingest.$prof.$t1.wall_med]:-}" "${R[ingest.$prof.$tn.wall_med]:-}")"
 done
+# One core against all of them.  A 1-worker run is not one thread: the
+# reader and the writer run beside the worker, on the other core (about
+# 125% CPU), so the ratio above understates what more cores give.  The
+# same 1-worker run pinned to one core is the one-thread baseline.
+if ((tn > 1)) && command -v taskset >/dev/null; then
+  run_pin=(taskset -c 0)
+  for prof in full entity; do
+    say "ingest: $prof profile, 1 worker pinned to one core, $runs runs"
+    walls=()
+    for ((r = 1; r <= runs; r++)); do
+      run_index "$prof" 1 "$idx_dir/ingest" "$main_list" "ingest-$prof-core1-$r" "${part_a[@]}"
+      walls+=("$run_wall")
+    done
+    put "ingest.$prof.core1.wall_med" "$(median "${walls[@]}")"
+    put "ingest.$prof.core_scaling" "$(ratio "${R[ingest.$prof.core1.wall_med]:-}" "${R[ingest.$prof.$tn.wall_med]:-}")"
+  done
+  run_pin=()
+  rm -rf "$idx_dir/ingest"
+fi
 
 # ---------------------------------------------------------------- pattern-count sweep
 
@@ -812,6 +833,10 @@ trow "entity-only ingest, 1 thread, MB per CPU-second$a_note" "${R[ingest.entity
 trow "full ingest, 1 thread, MB per CPU-second$a_note" "${R[ingest.full.$t1.mbps_cpu]:-}" ">= 80" ">=" 80
 trow "entity-only: $tn threads / 1 thread (wall)" "${R[ingest.entity.scaling]:-}" ">= 1.8" ">=" 1.8
 trow "full: $tn threads / 1 thread (wall)" "${R[ingest.full.scaling]:-}" ">= 1.8" ">=" 1.8
+if [[ -n ${R[ingest.full.core_scaling]:-} ]]; then
+  trow "entity-only: $tn cores / 1 core (wall; 1 worker pinned)" "${R[ingest.entity.core_scaling]:-}" ">= 1.8" ">=" 1.8
+  trow "full: $tn cores / 1 core (wall; 1 worker pinned)" "${R[ingest.full.core_scaling]:-}" ">= 1.8" ">=" 1.8
+fi
 trow "full ingest 1 thread / FTS5 trigram build (docs/s)" "${R[ratio.build]:-}" ">= 30" ">=" 30
 trow "index size / input size, full profile" "${R[$full1.size_ratio]:-}" "<= 1.5" "<=" 1.5
 rss_lim=$((512 + 256))
@@ -968,6 +993,9 @@ results=$out/RESULTS.md
       k=ingest.$prof.$t
       echo "| $prof | $t | ${R[$k.mbps_med]:--} | ${R[$k.mbps_best]:--} | ${R[$k.text_mbps_med]:--} | ${R[$k.docs_s]:--} | ${R[$k.mbps_cpu]:--} | ${R[$k.cpu_pct]:--} | ${R[$k.rss_mib]:--} | ${R[$k.size_ratio]:--} | ${R[$k.size_ratio_text]:--} |"
     done
+    if [[ -n ${R[ingest.$prof.core1.wall_med]:-} ]]; then
+      echo "| $prof | 1, pinned to one core | $(calc "$ingest_inputs_bytes / 1e6 / ${R[ingest.$prof.core1.wall_med]}" 1) | - | - | - | - | - | - | - | - |"
+    fi
   done
   echo
   echo "Time per stage (seconds summed over threads, median of the runs; MB/s = document text ÷ stage time,"
