@@ -25,6 +25,7 @@ const char *malloc_conf = "dirty_decay_ms:30000,muzzy_decay_ms:30000";
 
 /* <0: disabled; otherwise the number of allocations still allowed. */
 static _Atomic long fail_countdown = -1;
+static _Atomic long refused;
 
 static int should_fail(void)
 {
@@ -37,12 +38,19 @@ static int should_fail(void)
         if (v < 0)
             return 0;
     }
+    atomic_fetch_add_explicit(&refused, 1, memory_order_relaxed);
     return 1;
 }
 
 void tdx_alloc_fail_after(long n)
 {
+    atomic_store(&refused, 0);
     atomic_store(&fail_countdown, n < 0 ? -1 : n);
+}
+
+long tdx_alloc_refused(void)
+{
+    return atomic_load(&refused);
 }
 
 void *tdx_malloc(size_t n)

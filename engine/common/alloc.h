@@ -36,6 +36,8 @@ char *tdx_strndup(const char *s, size_t n);
  * all threads.  Never used by the engine itself.
  */
 void tdx_alloc_fail_after(long n);
+/** Allocations refused since the last tdx_alloc_fail_after(). */
+long tdx_alloc_refused(void);
 
 /** Memory figures from jemalloc, in bytes (0 when unavailable). */
 typedef struct tdx_mem_stats {

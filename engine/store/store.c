@@ -97,7 +97,10 @@
  *
  * Threading: the environment is shared; the write transaction belongs to
  * the caller of tdx_store_write_batch/merge; a tdx_rtxn belongs to one
- * thread.  The cached segment list of a tdx_rtxn is per transaction.
+ * thread.  The cached segment list of a tdx_rtxn is per transaction.  While
+ * a merge runs, the store has a producer thread of its own (tdx_mprod: it
+ * reads through its own snapshot); it ends with the merge, before the map
+ * grows, before a batch is written, and at tdx_store_close.
  */
 #include "store.h"
 
@@ -111,6 +114,7 @@
 #include <inttypes.h>
 #include <stdarg.h>
 #include <lmdb.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -136,6 +140,9 @@
  * needs on top of the data: LMDB reuses the pages a transaction frees two
  * transactions later, so about two chunks of freed pages are in flight. */
 #define MERGE_CHUNK_BYTES ((size_t)8 << 20)
+
+typedef struct tdx_mprod tdx_mprod;
+static void mprod_stop(tdx_store *s);
 
 enum {
     DB_META,
@@ -171,6 +178,7 @@ struct tdx_store {
     int no_words; /* no "words" table (read-only open of an older index) */
     size_t map_size;
     size_t merge_chunk;
+    struct tdx_mprod *mprod; /* the merge's producer thread, while a merge runs */
     /* Batches sharing one commit (tdx_store_set_group): the open parent
      * transaction, what it holds, and when to commit it. */
     MDB_txn *group;
@@ -599,6 +607,7 @@ void tdx_store_close(tdx_store *s)
 {
     if (s == NULL)
         return;
+    mprod_stop(s);
     if (s->group)
         mdb_txn_abort(s->group);
     mdb_env_close(s->env);
@@ -1040,10 +1049,42 @@ typedef struct writer_state {
  * the main tree the merge writes are cut here, so the merge can copy a
  * segment's full blocks as they are.  An LMDB code, or ENOMEM.
  */
-static int put_blocks(MDB_txn *txn, MDB_dbi dbi, const uint8_t *prefix, size_t plen,
-                      const uint8_t *term, size_t tlen, const uint32_t *docs, size_t ndocs,
-                      const uint8_t *pay, uint32_t begin, const uint32_t *ends, tdx_buf *val,
-                      size_t *written)
+/* Where blocks go: appended to an LMDB tree, or (the merge's producer) to
+ * a buffer the writer applies later. */
+typedef struct block_sink {
+    int (*put)(struct block_sink *k, const MDB_val *key, const MDB_val *val);
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    tdx_buf *buf;
+    size_t written; /* bytes of keys and values put */
+} block_sink;
+
+static int sink_lmdb(block_sink *k, const MDB_val *key, const MDB_val *val)
+{
+    return mdb_put(k->txn, k->dbi, (MDB_val *)key, (MDB_val *)val, MDB_APPEND);
+}
+
+/* Records: vint key length, key, vint value length, value. */
+static int sink_buf(block_sink *k, const MDB_val *key, const MDB_val *val)
+{
+    tdx_buf *b = k->buf;
+    if (tdx_buf_put_varint(b, key->mv_size) || tdx_buf_append(b, key->mv_data, key->mv_size) ||
+        tdx_buf_put_varint(b, val->mv_size) || tdx_buf_append(b, val->mv_data, val->mv_size))
+        return ENOMEM;
+    return 0;
+}
+
+static int sink_put(block_sink *k, const MDB_val *key, const MDB_val *val)
+{
+    int rc = k->put(k, key, val);
+    if (rc == 0)
+        k->written += key->mv_size + val->mv_size;
+    return rc;
+}
+
+static int put_blocks(block_sink *sink, const uint8_t *prefix, size_t plen, const uint8_t *term,
+                      size_t tlen, const uint32_t *docs, size_t ndocs, const uint8_t *pay,
+                      uint32_t begin, const uint32_t *ends, tdx_buf *val)
 {
     uint8_t kb[4 + 512 + 5];
     if (plen + tlen > 4 + 512)
@@ -1081,10 +1122,9 @@ static int put_blocks(MDB_txn *txn, MDB_dbi dbi, const uint8_t *prefix, size_t p
         val->len = (size_t)(w - val->p) + (pend - at);
         tdx_be32_put(kb + plen + tlen + 1, docs[i]);
         MDB_val k = mval(kb, kl), v = mval(val->p, val->len);
-        int rc = mdb_put(txn, dbi, &k, &v, MDB_APPEND);
+        int rc = sink_put(sink, &k, &v);
         if (rc)
             return rc;
-        *written += val->len + kl;
         i += n;
     }
     return 0;
@@ -1353,7 +1393,7 @@ static int write_batch_txn(tdx_store *s, const tdx_store_batch *b, int replace,
     const tdx_postings *p = b->post;
     uint8_t segkey[4];
     tdx_be32_put(segkey, seg);
-    size_t seg_bytes = 0;
+    block_sink sink = {sink_lmdb, txn, s->dbi[DB_POSTSEG], NULL, 0};
     if (rc == 0 && seg && p &&
         tdx_grow((void **)&w->ids, &w->cap_ids, p->nentries + 1, sizeof *w->ids, 1024))
         rc = ENOMEM;
@@ -1369,9 +1409,8 @@ static int write_batch_txn(tdx_store *s, const tdx_store_batch *b, int replace,
             continue;
         tdx_span term = tdx_postings_term(p, t);
         if (n == e1 - e0) {
-            rc = put_blocks(txn, s->dbi[DB_POSTSEG], segkey, 4, term.p, term.len, w->ids, n,
-                            p->payload.p, e0 ? p->pay_end[e0 - 1] : 0, p->pay_end + e0, &w->rec,
-                            &seg_bytes);
+            rc = put_blocks(&sink, segkey, 4, term.p, term.len, w->ids, n, p->payload.p,
+                            e0 ? p->pay_end[e0 - 1] : 0, p->pay_end + e0, &w->rec);
             continue;
         }
         /* Some entries were dropped (documents already indexed): their
@@ -1391,8 +1430,8 @@ static int write_batch_txn(tdx_store *s, const tdx_store_batch *b, int replace,
             w->ends[k++] = (uint32_t)w->pay.len;
         }
         if (rc == 0)
-            rc = put_blocks(txn, s->dbi[DB_POSTSEG], segkey, 4, term.p, term.len, w->ids, n,
-                            w->pay.p, 0, w->ends, &w->rec, &seg_bytes);
+            rc = put_blocks(&sink, segkey, 4, term.p, term.len, w->ids, n, w->pay.p, 0, w->ends,
+                            &w->rec);
     }
     for (size_t i = 0; rc == 0 && i < b->ninputs; i++)
         rc = put_input(txn, s, &b->inputs[i]);
@@ -1565,6 +1604,7 @@ int tdx_store_write_batch(tdx_store *s, const tdx_store_batch *b, int replace,
     int vrc = check_batch(b, err);
     if (vrc)
         return vrc;
+    mprod_stop(s); /* a merge left part-way: its reader goes before the map may grow */
     tdx_store_batch_stats local;
     if (stats == NULL)
         stats = &local;
@@ -3153,11 +3193,11 @@ static int pending_add_block(pending *pe, const MDB_val *v, uint32_t first_doc, 
 }
 
 /* Write the entries collected as main blocks (put_blocks). */
-static int flush_blocks(MDB_txn *txn, MDB_dbi dbi, const uint8_t *term, size_t tlen,
-                        const pending *pe, tdx_buf *val, size_t *written)
+static int flush_blocks(block_sink *sink, const uint8_t *term, size_t tlen, const pending *pe,
+                        tdx_buf *val)
 {
-    return put_blocks(txn, dbi, NULL, 0, term, tlen, pe->docs.v, pe->docs.n, pe->pay.p, 0,
-                      pe->pay_end, val, written);
+    return put_blocks(sink, NULL, 0, term, tlen, pe->docs.v, pe->docs.n, pe->pay.p, 0, pe->pay_end,
+                      val);
 }
 
 static int put_merge_state(MDB_txn *txn, tdx_store *s, char dst, uint32_t seg_max,
@@ -3199,22 +3239,6 @@ static int words_next_chunk(MDB_txn *txn, tdx_store *s, uint8_t tree, uint32_t *
     else if (g && g != MDB_NOTFOUND)
         rc = g;
     mdb_cursor_close(c);
-    return rc;
-}
-
-static int words_flush(MDB_txn *txn, tdx_store *s, uint8_t tree, uint32_t *seq, tdx_buf *w)
-{
-    if (w->len == 0)
-        return 0;
-    uint8_t kb[5];
-    kb[0] = tree;
-    tdx_be32_put(kb + 1, *seq);
-    MDB_val k = mval(kb, 5), v = mval(w->p, w->len);
-    int rc = mdb_put(txn, s->dbi[DB_WORDS], &k, &v, 0);
-    if (rc == 0) {
-        (*seq)++;
-        tdx_buf_reset(w);
-    }
     return rc;
 }
 
@@ -3264,6 +3288,357 @@ static int cmp_size(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* What a merge folds together, fixed when it begins: the old main tree and
+ * the segments up to seg_max. */
+typedef struct mplan {
+    MDB_dbi post;
+    uint32_t seg_max;
+} mplan;
+
+/* One chunk of the new tree, made from a read snapshot: its blocks in key
+ * order (sink_buf records), its words ('\n' after each), the terms it
+ * covers ([from, to); finished: from `from` to the end), and the code it
+ * failed with. */
+typedef struct mchunk {
+    tdx_buf kv, words;
+    uint8_t from[512], to[512];
+    size_t from_len, to_len;
+    int finished;
+    int rc;
+} mchunk;
+
+/*
+ * Make the chunk of the new tree that starts at c->from, reading the old
+ * tree and the segments through txn (a read snapshot): about merge_chunk
+ * bytes of blocks, ending at a term boundary.  Each term's blocks come
+ * stream by stream (the main tree, then the segments by id: doc order).
+ * Full blocks are copied as they are, only the key rewritten; short ones
+ * (the last of a term in each stream, usually) are decoded and joined, so
+ * a term found in many segments a few docs at a time still fills its
+ * blocks.  A block that is the term's last and finds nothing collected is
+ * copied.  0, ENOMEM, MDB_CORRUPTED or an LMDB code.
+ */
+static int produce_chunk(tdx_store *s, MDB_txn *txn, const mplan *pl, mchunk *c)
+{
+    tdx_buf_reset(&c->kv);
+    tdx_buf_reset(&c->words);
+    c->finished = 0;
+    c->to_len = 0;
+    tdx_rtxn rt;
+    memset(&rt, 0, sizeof rt);
+    rt.s = s;
+    rt.txn = txn;
+    int rc = load_segments(&rt, NULL);
+    if (rc) {
+        tdx_free(rt.segs);
+        return rc == TDX_ENOMEM ? ENOMEM : MDB_CORRUPTED;
+    }
+    block_sink sink = {sink_buf, NULL, 0, &c->kv, 0};
+    size_t nst = rt.nsegs + 1;
+    mstream *st = tdx_calloc(nst, sizeof *st);
+    pending pend;
+    memset(&pend, 0, sizeof pend);
+    tdx_buf val = TDX_BUF_INIT;
+    uint8_t *cur_term = tdx_malloc(520);
+    if (st == NULL || cur_term == NULL)
+        rc = ENOMEM;
+    for (size_t i = 0; rc == 0 && i < nst; i++) {
+        st[i].seg = i == 0 ? 0 : rt.segs[i - 1];
+        st[i].pre = i == 0 ? 0 : 4;
+        if (i > 0 && st[i].seg > pl->seg_max)
+            continue; /* written after this merge began: stays a segment */
+        rc = mdb_cursor_open(txn, i == 0 ? pl->post : s->dbi[DB_POSTSEG], &st[i].cur);
+        if (rc)
+            break;
+        uint8_t kb[520];
+        size_t kl = 0;
+        if (i > 0) {
+            tdx_be32_put(kb, st[i].seg);
+            kl = 4;
+        }
+        memcpy(kb + kl, c->from, c->from_len);
+        kl += c->from_len;
+        st[i].k = mval(kb, kl);
+        rc = kl ? mstream_step(&st[i], MDB_SET_RANGE) : mstream_step(&st[i], MDB_FIRST);
+    }
+    /* The streams on a heap by current term: with one segment per batch a
+     * long run has a hundred streams, and each term asks for the smallest. */
+    size_t *heap = rc == 0 ? tdx_calloc(nst, sizeof *heap) : NULL;
+    size_t *hold = rc == 0 ? tdx_calloc(nst, sizeof *hold) : NULL;
+    size_t nheap = 0;
+    if (rc == 0 && (heap == NULL || hold == NULL))
+        rc = ENOMEM;
+    for (size_t i = 0; rc == 0 && i < nst; i++)
+        if (st[i].valid)
+            heap_push(st, heap, &nheap, i);
+    while (rc == 0) {
+        if (nheap == 0) {
+            c->finished = 1;
+            break;
+        }
+        /* The smallest current term, and every stream holding it, in
+         * stream order. */
+        const uint8_t *tmin;
+        size_t lmin;
+        mstream_term(&st[heap[0]], &tmin, &lmin);
+        if (lmin > 512) {
+            rc = MDB_CORRUPTED;
+            break;
+        }
+        memcpy(cur_term, tmin, lmin);
+        size_t tlen = lmin;
+        if (sink.written >= s->merge_chunk) {
+            /* Enough for this chunk: the next starts at this term. */
+            memcpy(c->to, cur_term, tlen);
+            c->to_len = tlen;
+            break;
+        }
+        size_t nhold = 0;
+        while (nheap) {
+            const uint8_t *tt;
+            size_t tl;
+            mstream_term(&st[heap[0]], &tt, &tl);
+            if (cmp_bytes(tt, tl, cur_term, tlen) != 0)
+                break;
+            hold[nhold++] = heap_pop(st, heap, &nheap);
+        }
+        qsort(hold, nhold, sizeof *hold, cmp_size);
+        if (cur_term[0] == WORD_CLASS && tlen > 1 &&
+            (tdx_buf_append(&c->words, cur_term + 1, tlen - 1) || tdx_buf_putc(&c->words, '\n'))) {
+            rc = ENOMEM;
+            break;
+        }
+        pend.docs.n = 0;
+        tdx_buf_reset(&pend.pay);
+        int positional = tdx_term_positional(cur_term[0]);
+        for (size_t h = 0; rc == 0 && h < nhold; h++) {
+            mstream *m = &st[hold[h]];
+            while (rc == 0 && m->valid) {
+                const uint8_t *tt;
+                size_t tl;
+                mstream_term(m, &tt, &tl);
+                if (cmp_bytes(tt, tl, cur_term, tlen) != 0)
+                    break;
+                MDB_val k = m->k, v = m->v;
+                uint32_t first = tdx_be32_get((const uint8_t *)k.mv_data + k.mv_size - 4);
+                rc = mstream_step(m, MDB_NEXT);
+                if (rc)
+                    break;
+                int last = h + 1 == nhold;
+                if (last && m->valid) {
+                    mstream_term(m, &tt, &tl);
+                    last = cmp_bytes(tt, tl, cur_term, tlen) != 0;
+                }
+                uint64_t n = 0;
+                if (tdx_varint_get(v.mv_data, (const uint8_t *)v.mv_data + v.mv_size, &n) == 0) {
+                    rc = MDB_CORRUPTED;
+                    break;
+                }
+                int full = v.mv_size >= POST_BLOCK_BYTES / 2 || n >= POST_BLOCK_MAX / 2;
+                if (!full && !(last && pend.docs.n == 0)) {
+                    int drc = pending_add_block(&pend, &v, first, positional);
+                    if (drc)
+                        rc = drc == TDX_ENOMEM ? ENOMEM : MDB_CORRUPTED;
+                    continue;
+                }
+                if (pend.docs.n) {
+                    rc = flush_blocks(&sink, cur_term, tlen, &pend, &val);
+                    pend.docs.n = 0;
+                    tdx_buf_reset(&pend.pay);
+                    if (rc)
+                        break;
+                }
+                uint8_t kb[520];
+                MDB_val nk = k;
+                if (m->pre)
+                    nk = mval(kb, (size_t)term_key_main(cur_term, tlen, first, kb));
+                rc = sink_put(&sink, &nk, &v);
+            }
+        }
+        if (rc == 0 && pend.docs.n)
+            rc = flush_blocks(&sink, cur_term, tlen, &pend, &val);
+        for (size_t h = 0; rc == 0 && h < nhold; h++)
+            if (st[hold[h]].valid)
+                heap_push(st, heap, &nheap, hold[h]);
+    }
+    tdx_free(heap);
+    tdx_free(hold);
+    for (size_t i = 0; st && i < nst; i++)
+        if (st[i].cur)
+            mdb_cursor_close(st[i].cur);
+    tdx_free(st);
+    tdx_free(cur_term);
+    pending_free(&pend);
+    tdx_buf_free(&val);
+    tdx_free(rt.segs);
+    return rc;
+}
+
+/*
+ * The merge's producer: a thread that makes the chunks of the new tree
+ * (decoding, joining, re-keying: produce_chunk) one ahead of the writer,
+ * which only applies them (puts, deletes what they consumed, commits).
+ * The two halves take about the same time, so the merge that ends a run
+ * takes about half as long on a second core.  Each chunk is read from a
+ * fresh snapshot, so the pages the writer frees are reused as before.
+ * When no thread can be started, the writer makes each chunk itself.
+ */
+struct tdx_mprod {
+    tdx_store *s;
+    mplan plan;
+    pthread_t th;
+    int threaded;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    mchunk c[2];
+    size_t nmade, ntaken; /* chunks made; chunks applied and given back */
+    int stop;             /* the writer asks the thread to end */
+    int ended;            /* the last chunk (finished, or failed) is made */
+    uint8_t at[512];      /* where the next chunk starts */
+    size_t at_len;
+    MDB_txn *rtxn; /* reset between chunks */
+};
+
+static void mprod_make(tdx_mprod *mp, mchunk *c)
+{
+    memcpy(c->from, mp->at, mp->at_len);
+    c->from_len = mp->at_len;
+    int rc =
+        mp->rtxn ? mdb_txn_renew(mp->rtxn) : mdb_txn_begin(mp->s->env, NULL, MDB_RDONLY, &mp->rtxn);
+    if (rc == 0) {
+        rc = produce_chunk(mp->s, mp->rtxn, &mp->plan, c);
+        mdb_txn_reset(mp->rtxn);
+    }
+    c->rc = rc;
+    if (rc == 0 && !c->finished) {
+        memcpy(mp->at, c->to, c->to_len);
+        mp->at_len = c->to_len;
+    }
+}
+
+static void *mprod_main(void *arg)
+{
+    tdx_mprod *mp = arg;
+    pthread_setname_np(pthread_self(), "tdx-merge");
+    pthread_mutex_lock(&mp->mu);
+    for (;;) {
+        while (!mp->stop && !mp->ended && mp->nmade - mp->ntaken == 2)
+            pthread_cond_wait(&mp->cv, &mp->mu);
+        if (mp->stop || mp->ended)
+            break;
+        mchunk *c = &mp->c[mp->nmade % 2];
+        pthread_mutex_unlock(&mp->mu);
+        mprod_make(mp, c);
+        pthread_mutex_lock(&mp->mu);
+        mp->nmade++;
+        mp->ended = c->rc != 0 || c->finished;
+        pthread_cond_broadcast(&mp->cv);
+    }
+    pthread_mutex_unlock(&mp->mu);
+    return NULL;
+}
+
+static void mprod_stop(tdx_store *s)
+{
+    tdx_mprod *mp = s->mprod;
+    if (mp == NULL)
+        return;
+    if (mp->threaded) {
+        pthread_mutex_lock(&mp->mu);
+        mp->stop = 1;
+        pthread_cond_broadcast(&mp->cv);
+        pthread_mutex_unlock(&mp->mu);
+        pthread_join(mp->th, NULL);
+    }
+    pthread_mutex_destroy(&mp->mu);
+    pthread_cond_destroy(&mp->cv);
+    if (mp->rtxn)
+        mdb_txn_abort(mp->rtxn);
+    for (int i = 0; i < 2; i++) {
+        tdx_buf_free(&mp->c[i].kv);
+        tdx_buf_free(&mp->c[i].words);
+    }
+    tdx_free(mp);
+    s->mprod = NULL;
+}
+
+/* The chunk that starts at from (the merge's split), made by the producer
+ * (started here when there is none for this plan): 0 or ENOMEM. */
+static int mprod_take(tdx_store *s, const mplan *pl, const uint8_t *from, size_t from_len,
+                      mchunk **out)
+{
+    tdx_mprod *mp = s->mprod;
+    if (mp && (mp->plan.post != pl->post || mp->plan.seg_max != pl->seg_max))
+        mprod_stop(s); /* another merge: cannot happen while one is open, but cheap */
+    mp = s->mprod;
+    if (mp == NULL) {
+        mp = tdx_calloc(1, sizeof *mp);
+        if (mp == NULL)
+            return ENOMEM;
+        mp->s = s;
+        mp->plan = *pl;
+        memcpy(mp->at, from, from_len);
+        mp->at_len = from_len;
+        pthread_mutex_init(&mp->mu, NULL);
+        pthread_cond_init(&mp->cv, NULL);
+        s->mprod = mp;
+        mp->threaded = pthread_create(&mp->th, NULL, mprod_main, mp) == 0;
+    }
+    mchunk *c = &mp->c[mp->ntaken % 2];
+    if (mp->threaded) {
+        pthread_mutex_lock(&mp->mu);
+        while (mp->nmade == mp->ntaken)
+            pthread_cond_wait(&mp->cv, &mp->mu);
+        pthread_mutex_unlock(&mp->mu);
+    } else if (mp->nmade == mp->ntaken) {
+        mprod_make(mp, c);
+        mp->nmade++;
+    }
+    /* The chunk must start where the index says the merge stands. */
+    if (c->rc == 0 && cmp_bytes(c->from, c->from_len, from, from_len) != 0)
+        c->rc = MDB_CORRUPTED;
+    *out = c;
+    return 0;
+}
+
+/* The chunk taken was applied and committed: its buffer goes back. */
+static void mprod_give_back(tdx_store *s)
+{
+    tdx_mprod *mp = s->mprod;
+    pthread_mutex_lock(&mp->mu);
+    mp->ntaken++;
+    pthread_cond_broadcast(&mp->cv);
+    pthread_mutex_unlock(&mp->mu);
+}
+
+/* A chunk's words into the words table, cut after a word once a piece
+ * reaches WORDS_CHUNK. */
+static int words_put(MDB_txn *txn, tdx_store *s, uint8_t tree, uint32_t *seq, const tdx_buf *w)
+{
+    size_t at = 0;
+    while (at < w->len) {
+        size_t end = at + WORDS_CHUNK < w->len ? at + WORDS_CHUNK : w->len;
+        const uint8_t *nl = memchr(w->p + end - 1, '\n', w->len - (end - 1));
+        end = nl ? (size_t)(nl - w->p) + 1 : w->len;
+        uint8_t kb[5];
+        kb[0] = tree;
+        tdx_be32_put(kb + 1, *seq);
+        MDB_val k = mval(kb, 5), v = mval(w->p + at, end - at);
+        int rc = mdb_put(txn, s->dbi[DB_WORDS], &k, &v, 0);
+        if (rc)
+            return rc;
+        (*seq)++;
+        at = end;
+    }
+    return 0;
+}
+
+/*
+ * One step of the merge, one transaction: the next chunk of the new tree
+ * (from the producer) put into it, the merge state moved on to where the
+ * chunk ends, and what the chunk consumed deleted from the old tree and
+ * the segments; at the end the new tree becomes the main postings.
+ */
 static int merge_txn(tdx_store *s, int *out_done, tdx_err *err)
 {
     *out_done = 0;
@@ -3304,174 +3679,49 @@ static int merge_txn(tdx_store *s, int *out_done, tdx_err *err)
             rc = delete_range(txn, s->dbi[DB_WORDS], &tree, 1, NULL, 0, 1);
     }
     char dst_name = rt.dst == s->dbi[DB_POST_A] ? 'a' : 'b';
-    tdx_buf words = TDX_BUF_INIT; /* the new tree's words, a chunk at a time */
-    uint32_t words_seq = 0;
+    mplan plan = {rt.post, rt.seg_max};
+    mchunk *c = NULL;
     if (rc == 0)
-        rc = words_next_chunk(txn, s, (uint8_t)dst_name, &words_seq);
-    size_t nst = rt.nsegs + 1;
-    mstream *st = tdx_calloc(nst, sizeof *st);
-    pending pend;
-    memset(&pend, 0, sizeof pend);
-    tdx_buf val = TDX_BUF_INIT;
-    uint8_t *cur_term = tdx_malloc(520);
-    size_t written = 0, cur_len = 0;
-    int finished = 0;
-    if (rc == 0 && (st == NULL || cur_term == NULL))
-        rc = ENOMEM;
-    for (size_t i = 0; rc == 0 && i < nst; i++) {
-        st[i].seg = i == 0 ? 0 : rt.segs[i - 1];
-        st[i].pre = i == 0 ? 0 : 4;
-        if (i > 0 && st[i].seg > rt.seg_max)
-            continue; /* written after this merge began: stays a segment */
-        rc = mdb_cursor_open(txn, i == 0 ? rt.post : s->dbi[DB_POSTSEG], &st[i].cur);
-        if (rc)
-            break;
-        uint8_t kb[520];
-        size_t kl = 0;
-        if (i > 0) {
-            tdx_be32_put(kb, st[i].seg);
-            kl = 4;
-        }
-        memcpy(kb + kl, rt.split, rt.split_len);
-        kl += rt.split_len;
-        st[i].k = mval(kb, kl);
-        rc = kl ? mstream_step(&st[i], MDB_SET_RANGE) : mstream_step(&st[i], MDB_FIRST);
-    }
-    /* The streams on a heap by current term: with one segment per batch a
-     * long run has a hundred streams, and each term asks for the smallest. */
-    size_t *heap = rc == 0 ? tdx_calloc(nst, sizeof *heap) : NULL;
-    size_t *hold = rc == 0 ? tdx_calloc(nst, sizeof *hold) : NULL;
-    size_t nheap = 0;
-    if (rc == 0 && (heap == NULL || hold == NULL))
-        rc = ENOMEM;
-    for (size_t i = 0; rc == 0 && i < nst; i++)
-        if (st[i].valid)
-            heap_push(st, heap, &nheap, i);
-    while (rc == 0) {
-        if (nheap == 0) {
-            finished = 1;
-            break;
-        }
-        /* The smallest current term, and every stream holding it, in
-         * stream order (the main tree, then segments by id). */
-        const uint8_t *tmin;
-        size_t lmin;
-        mstream_term(&st[heap[0]], &tmin, &lmin);
-        if (lmin > 512) {
+        rc = mprod_take(s, &plan, rt.split, rt.split_len, &c);
+    if (rc == 0)
+        rc = c->rc;
+    /* Its blocks, in key order. */
+    rd r = {c ? c->kv.p : NULL, c ? c->kv.p + c->kv.len : NULL, 0};
+    while (rc == 0 && r.p < r.end) {
+        size_t kl, vl;
+        const uint8_t *kp = rd_bytes(&r, &kl), *vp = rd_bytes(&r, &vl);
+        if (r.bad) {
             rc = MDB_CORRUPTED;
             break;
         }
-        memcpy(cur_term, tmin, lmin);
-        size_t tlen = lmin;
-        if (written >= s->merge_chunk) {
-            /* Enough for this transaction: the rest starts at this term. */
-            rc = put_merge_state(txn, s, dst_name, rt.seg_max, cur_term, tlen);
-            cur_len = tlen;
-            break;
-        }
-        size_t nhold = 0;
-        while (nheap) {
-            const uint8_t *tt;
-            size_t tl;
-            mstream_term(&st[heap[0]], &tt, &tl);
-            if (cmp_bytes(tt, tl, cur_term, tlen) != 0)
-                break;
-            hold[nhold++] = heap_pop(st, heap, &nheap);
-        }
-        qsort(hold, nhold, sizeof *hold, cmp_size);
-        if (cur_term[0] == WORD_CLASS && tlen > 1) {
-            if (tdx_buf_append(&words, cur_term + 1, tlen - 1) || tdx_buf_putc(&words, '\n')) {
-                rc = ENOMEM;
-                break;
-            }
-            if (words.len >= WORDS_CHUNK &&
-                (rc = words_flush(txn, s, (uint8_t)dst_name, &words_seq, &words)))
-                break;
-        }
-        pend.docs.n = 0;
-        tdx_buf_reset(&pend.pay);
-        int positional = tdx_term_positional(cur_term[0]);
-        /* The term's blocks, stream by stream (the main tree, then the
-         * segments by id: doc order).  Full blocks are copied as they are,
-         * only the key rewritten; short ones (the last of a term in each
-         * stream, usually) are decoded and joined, so a term found in many
-         * segments a few docs at a time still fills its blocks.  A block
-         * that is the term's last and finds nothing collected is copied. */
-        for (size_t h = 0; rc == 0 && h < nhold; h++) {
-            mstream *m = &st[hold[h]];
-            while (rc == 0 && m->valid) {
-                const uint8_t *tt;
-                size_t tl;
-                mstream_term(m, &tt, &tl);
-                if (cmp_bytes(tt, tl, cur_term, tlen) != 0)
-                    break;
-                MDB_val k = m->k, v = m->v;
-                uint32_t first = tdx_be32_get((const uint8_t *)k.mv_data + k.mv_size - 4);
-                rc = mstream_step(m, MDB_NEXT);
-                if (rc)
-                    break;
-                int last = h + 1 == nhold;
-                if (last && m->valid) {
-                    mstream_term(m, &tt, &tl);
-                    last = cmp_bytes(tt, tl, cur_term, tlen) != 0;
-                }
-                uint64_t n = 0;
-                if (tdx_varint_get(v.mv_data, (const uint8_t *)v.mv_data + v.mv_size, &n) == 0) {
-                    rc = MDB_CORRUPTED;
-                    break;
-                }
-                int full = v.mv_size >= POST_BLOCK_BYTES / 2 || n >= POST_BLOCK_MAX / 2;
-                if (!full && !(last && pend.docs.n == 0)) {
-                    int drc = pending_add_block(&pend, &v, first, positional);
-                    if (drc)
-                        rc = drc == TDX_ENOMEM ? ENOMEM : MDB_CORRUPTED;
-                    continue;
-                }
-                if (pend.docs.n) {
-                    rc = flush_blocks(txn, rt.dst, cur_term, tlen, &pend, &val, &written);
-                    pend.docs.n = 0;
-                    tdx_buf_reset(&pend.pay);
-                    if (rc)
-                        break;
-                }
-                uint8_t kb[520];
-                MDB_val nk = k;
-                if (m->pre)
-                    nk = mval(kb, (size_t)term_key_main(cur_term, tlen, first, kb));
-                rc = mdb_put(txn, rt.dst, &nk, &v, MDB_APPEND);
-                written += nk.mv_size + v.mv_size;
-            }
-        }
-        if (rc == 0 && pend.docs.n)
-            rc = flush_blocks(txn, rt.dst, cur_term, tlen, &pend, &val, &written);
-        for (size_t h = 0; rc == 0 && h < nhold; h++)
-            if (st[hold[h]].valid)
-                heap_push(st, heap, &nheap, hold[h]);
+        MDB_val k = mval(kp, kl), v = mval(vp, vl);
+        rc = mdb_put(txn, rt.dst, &k, &v, MDB_APPEND);
     }
-    tdx_free(heap);
-    tdx_free(hold);
-    for (size_t i = 0; st && i < nst; i++)
-        if (st[i].cur)
-            mdb_cursor_close(st[i].cur);
+    uint32_t words_seq = 0;
     if (rc == 0)
-        rc = words_flush(txn, s, (uint8_t)dst_name, &words_seq, &words);
-    tdx_buf_free(&words);
+        rc = words_next_chunk(txn, s, (uint8_t)dst_name, &words_seq);
+    if (rc == 0)
+        rc = words_put(txn, s, (uint8_t)dst_name, &words_seq, &c->words);
+    int finished = rc == 0 && c->finished;
+    if (rc == 0 && !finished)
+        rc = put_merge_state(txn, s, dst_name, rt.seg_max, c->to, c->to_len);
     /* Free what this chunk consumed: keys from the old split up to the new
      * one (everything when finished), in the old tree and each segment. */
-    for (size_t i = 0; rc == 0 && !finished && i < nst; i++) {
-        if (i > 0 && st[i].seg > rt.seg_max)
+    for (size_t i = 0; rc == 0 && !finished && i <= rt.nsegs; i++) {
+        uint32_t seg = i == 0 ? 0 : rt.segs[i - 1];
+        if (i > 0 && seg > rt.seg_max)
             continue;
         uint8_t fk[520], tk[520];
         size_t fl = 0, tl = 0, pre = 0;
         if (i > 0) {
-            tdx_be32_put(fk, st[i].seg);
-            tdx_be32_put(tk, st[i].seg);
+            tdx_be32_put(fk, seg);
+            tdx_be32_put(tk, seg);
             fl = tl = pre = 4;
         }
         memcpy(fk + fl, rt.split, rt.split_len);
         fl += rt.split_len;
-        memcpy(tk + tl, cur_term, cur_len);
-        tl += cur_len;
+        memcpy(tk + tl, c->to, c->to_len);
+        tl += c->to_len;
         rc = delete_range(txn, i == 0 ? rt.post : s->dbi[DB_POSTSEG], fk, fl, tk, tl, pre);
     }
     if (rc == 0 && finished) {
@@ -3483,18 +3733,18 @@ static int merge_txn(tdx_store *s, int *out_done, tdx_err *err)
             rc = mdb_drop(txn, s->dbi[DB_POSTSEG], 0);
         } else if (rc == 0) {
             /* Segments written after the merge began stay. */
-            MDB_cursor *c = NULL;
+            MDB_cursor *sc = NULL;
             MDB_val k, v;
-            rc = mdb_cursor_open(txn, s->dbi[DB_POSTSEG], &c);
-            int g = rc ? rc : mdb_cursor_get(c, &k, &v, MDB_FIRST);
+            rc = mdb_cursor_open(txn, s->dbi[DB_POSTSEG], &sc);
+            int g = rc ? rc : mdb_cursor_get(sc, &k, &v, MDB_FIRST);
             while (rc == 0 && g == 0 && k.mv_size >= 4 && tdx_be32_get(k.mv_data) <= rt.seg_max) {
-                rc = mdb_cursor_del(c, 0);
-                g = rc ? rc : mdb_cursor_get(c, &k, &v, MDB_GET_CURRENT);
+                rc = mdb_cursor_del(sc, 0);
+                g = rc ? rc : mdb_cursor_get(sc, &k, &v, MDB_GET_CURRENT);
             }
             if (rc == 0 && g && g != MDB_NOTFOUND && g != EINVAL)
                 rc = g;
-            if (c)
-                mdb_cursor_close(c);
+            if (sc)
+                mdb_cursor_close(sc);
         }
         if (rc == 0)
             rc = meta_put_str(txn, s, "post", dst_name == 'a' ? "a" : "b");
@@ -3511,15 +3761,15 @@ static int merge_txn(tdx_store *s, int *out_done, tdx_err *err)
                 rc = 0;
         }
     }
-    tdx_free(st);
-    tdx_free(cur_term);
-    pending_free(&pend);
-    tdx_buf_free(&val);
     tdx_free(rt.segs);
     if (rc == 0) {
         rc = mdb_txn_commit(txn);
-        if (rc == 0)
+        if (rc == 0) {
+            mprod_give_back(s);
+            if (finished)
+                mprod_stop(s);
             *out_done = finished;
+        }
         return rc;
     }
     mdb_txn_abort(txn);
@@ -3537,6 +3787,9 @@ int tdx_store_merge_step(tdx_store *s, int *out_done, tdx_err *err)
             trim_map(s);
             return 0;
         }
+        /* The producer goes (the map cannot grow while it reads); the
+         * step after this one starts it again where the index stands. */
+        mprod_stop(s);
         if (rc == MDB_MAP_FULL) {
             rc = grow_map(s, err);
             if (rc)
