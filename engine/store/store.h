@@ -12,7 +12,10 @@
  *
  * Threading: one tdx_store per process; tdx_store_write_batch() and
  * tdx_store_merge() from one thread at a time; read transactions may be
- * used from any thread, one per thread at a time (LMDB's rule).
+ * used from any thread, one per thread at a time (LMDB's rule).  A merge
+ * starts a thread of the store's own, which reads the chunk after the one
+ * being written; it ends when the merge does, or at the next batch written
+ * or tdx_store_close().
  */
 #ifndef TDX_STORE_H
 #define TDX_STORE_H
@@ -200,7 +203,9 @@ int tdx_store_merge(tdx_store *s, tdx_err *err);
 
 /**
  * One bounded transaction of a merge (the unit tdx_store_merge repeats);
- * *out_done = 1 once nothing is left to merge.
+ * *out_done = 1 once nothing is left to merge.  Between two steps the
+ * store's merge thread is preparing the next one; stopping there (Ctrl-C)
+ * and closing the store is safe.
  */
 int tdx_store_merge_step(tdx_store *s, int *out_done, tdx_err *err);
 
