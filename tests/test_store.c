@@ -2335,6 +2335,33 @@ Test(store, other_format_version_is_eformat)
     }
 }
 
+/* A block past the limits still reads; only check finds it, in the main
+ * tree and in a segment alike. */
+Test(store, check_finds_postings_blocks_beyond_the_limits)
+{
+    for (int merged = 1; merged >= 0; merged--) {
+        const char *dir = tu_path(merged ? "m" : "u");
+        small_index(dir, merged);
+        const char *table = merged ? main_table(dir) : "postseg";
+        uint8_t key[600], val[4096];
+        size_t klen = 0;
+        raw_first(dir, table, NULL, 0, key, &klen, val, sizeof val);
+        /* 1025 docs, one apart: more than a block may hold. */
+        uint8_t big[2 + 1024];
+        big[0] = 0x81;
+        big[1] = 0x08;
+        memset(big + 2, 1, 1024);
+        raw_set(dir, table, key, klen, big, sizeof big);
+        tdx_store *s = open_store(dir, 1, 0);
+        lines l = {0};
+        cr_assert(gt(u64, check_problems(s, &l), 0));
+        cr_assert(strstr(l.p, "a doc count out of range") != NULL, "%s", l.p);
+        cr_assert(strstr(l.p, merged ? "of the main tree" : "of a segment") != NULL, "%s", l.p);
+        free(l.p);
+        tdx_store_close(s);
+    }
+}
+
 /* Format 1 differs only in its segments: an index of format 1 without
  * pending segments opens (and is marked 2 when opened to write); with
  * segments it is refused with the way out. */

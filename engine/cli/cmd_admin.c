@@ -166,7 +166,8 @@ static void check_help(void)
            "Verify the integrity of every structure of an index: document records,\n"
            "stored text (decompressed, lengths), hit lists, keys and content hashes,\n"
            "tombstones, counts, every postings list (order, bounds, and agreement of\n"
-           "entity, category and pattern postings with the documents' hits) and the\n"
+           "entity, category and pattern postings with the documents' hits), every\n"
+           "postings block's key and size (main tree and pending segments), and the\n"
            "list of indexed words.  Each problem is printed on its own line.\n\n"
            "Exit codes: 0 no problem, 2 usage error, 3 problems found or unreadable.\n");
 }

@@ -4246,6 +4246,53 @@ static int check_words(tdx_rtxn *t, check_ctx *c)
     return 0;
 }
 
+/*
+ * Every postings block's key and size, read raw from the main tree (both
+ * trees during a merge) and the segments: key [be32 segment] term 0x00
+ * be32(first doc), first doc >= 1, 1 to POST_BLOCK_MAX docs, at most
+ * POST_BLOCK_BYTES unless it holds one doc.  The writer and the merge cut
+ * blocks so; a block past the limits still reads, so only this finds one.
+ * The first ten problems are named, the rest counted.
+ */
+static int check_blocks(tdx_rtxn *t, check_ctx *c)
+{
+    MDB_dbi trees[3] = {t->post, t->merging ? t->dst : t->post, t->s->dbi[DB_POSTSEG]};
+    uint64_t bad = 0;
+    for (int i = 0; i < 3; i++) {
+        if (i == 1 && !t->merging)
+            continue;
+        size_t pre = i == 2 ? 4 : 0;
+        MDB_cursor *cur;
+        if (mdb_cursor_open(t->txn, trees[i], &cur))
+            return TDX_EIO;
+        MDB_val k, v;
+        int g = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+        for (; g == 0; g = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+            const uint8_t *kp = k.mv_data;
+            uint64_t n = 0;
+            const char *what = NULL;
+            if (k.mv_size < pre + 6 || kp[k.mv_size - 5] != 0 ||
+                tdx_be32_get(kp + k.mv_size - 4) == 0)
+                what = "a malformed key";
+            else if (tdx_varint_get(v.mv_data, (const uint8_t *)v.mv_data + v.mv_size, &n) == 0 ||
+                     n == 0 || n > POST_BLOCK_MAX)
+                what = "a doc count out of range";
+            else if (n > 1 && v.mv_size > POST_BLOCK_BYTES)
+                what = "more bytes than a block may hold";
+            if (what == NULL || ++bad > 10)
+                continue;
+            problem(c, "postings block %zu of %s (%zu bytes, %" PRIu64 " docs): %s", (size_t)bad,
+                    i == 2 ? "a segment" : "the main tree", v.mv_size, n, what);
+        }
+        mdb_cursor_close(cur);
+        if (g != MDB_NOTFOUND)
+            return TDX_EIO;
+    }
+    if (bad > 10)
+        problem(c, "%" PRIu64 " more postings blocks like these", bad - 10);
+    return 0;
+}
+
 int tdx_store_check(tdx_rtxn *t, tdx_line_fn fn, void *ctx, uint64_t *out_problems,
                     tdx_err *err)
 {
@@ -4472,6 +4519,8 @@ int tdx_store_check(tdx_rtxn *t, tdx_line_fn fn, void *ctx, uint64_t *out_proble
             rc = 0;
         }
     }
+    if (rc == 0 && check_blocks(t, &c))
+        problem(&c, "postings: unreadable");
     if (rc == 0 && words_listed(t) && check_words(t, &c))
         problem(&c, "word list: unreadable");
     for (int kk = 0; kk < 3 && rc == 0; kk++)
