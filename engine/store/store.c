@@ -1038,17 +1038,6 @@ typedef struct writer_state {
     tdx_buf pay;
 } writer_state;
 
-/*
- * Write one term's entries as postings blocks with MDB_APPEND: key
- * prefix (the segment id, or nothing) term 0x00 be32(first doc), value a
- * block (vint n, n-1 doc deltas, the entries' positions back to back).
- * Entry i's payload is pay[(i ? ends[i-1] : begin) .. ends[i]).  A block
- * takes at most POST_BLOCK_MAX docs and, past its first entry, at most
- * POST_BLOCK_BYTES of value; the cut is made from the payload lengths, so
- * positions are copied, never read.  Both the segments a batch writes and
- * the main tree the merge writes are cut here, so the merge can copy a
- * segment's full blocks as they are.  An LMDB code, or ENOMEM.
- */
 /* Where blocks go: appended to an LMDB tree, or (the merge's producer) to
  * a buffer the writer applies later.  `ref` set: the value lies in a read
  * snapshot that outlives the buffer's use, and only its place is kept. */
@@ -1087,6 +1076,17 @@ static int sink_put(block_sink *k, const MDB_val *key, const MDB_val *val, int r
     return rc;
 }
 
+/*
+ * Put one term's entries into the sink as postings blocks, in key order: key
+ * prefix (the segment id, or nothing) term 0x00 be32(first doc), value a
+ * block (vint n, n-1 doc deltas, the entries' positions back to back).
+ * Entry i's payload is pay[(i ? ends[i-1] : begin) .. ends[i]).  A block
+ * takes at most POST_BLOCK_MAX docs and, past its first entry, at most
+ * POST_BLOCK_BYTES of value; the cut is made from the payload lengths, so
+ * positions are copied, never read.  Both the segments a batch writes and
+ * the main tree the merge writes are cut here, so the merge can copy a
+ * segment's full blocks as they are.  An LMDB code, or ENOMEM.
+ */
 static int put_blocks(block_sink *sink, const uint8_t *prefix, size_t plen, const uint8_t *term,
                       size_t tlen, const uint32_t *docs, size_t ndocs, const uint8_t *pay,
                       uint32_t begin, const uint32_t *ends, tdx_buf *val)
@@ -2315,7 +2315,6 @@ struct tdx_poscur {
     /* kb + 4: the term and a 0 byte; kb: a segment id before them */
     uint8_t kb[4 + 512 + 1];
     size_t len;
-    MDB_dbi main;
     const uint32_t *live; /* the segments above the route's floor */
     size_t nsrc;          /* 1 + their number */
     MDB_cursor *cur;      /* over the main tree */
@@ -2353,13 +2352,13 @@ int tdx_store_poscur_open(tdx_rtxn *t, const uint8_t *term, size_t len, tdx_posc
     c->kb[4 + len] = 0;
     c->len = len;
     uint32_t floor;
-    c->main = route(t, term, len, &floor);
+    MDB_dbi main = route(t, term, len, &floor);
     size_t first = 0;
     while (first < t->nsegs && t->segs[first] <= floor)
         first++;
     c->live = t->segs + first;
     c->nsrc = 1 + t->nsegs - first;
-    rc = mdb_cursor_open(t->txn, c->main, &c->cur);
+    rc = mdb_cursor_open(t->txn, main, &c->cur);
     if (rc) {
         tdx_free(c);
         return lmdb_err(err, rc, "cannot read postings");
@@ -4256,7 +4255,7 @@ static int check_words(tdx_rtxn *t, check_ctx *c)
  */
 static int check_blocks(tdx_rtxn *t, check_ctx *c)
 {
-    MDB_dbi trees[3] = {t->post, t->merging ? t->dst : t->post, t->s->dbi[DB_POSTSEG]};
+    MDB_dbi trees[3] = {t->post, t->dst, t->s->dbi[DB_POSTSEG]};
     uint64_t bad = 0;
     for (int i = 0; i < 3; i++) {
         if (i == 1 && !t->merging)
