@@ -1843,6 +1843,98 @@ Test(store, positions_cursor_steps_and_skips_through_blocks_and_segments)
     sdocs_free(ptr, N);
 }
 
+/* Sum of the value sizes of table db. */
+static size_t table_bytes(const char *dir, const char *db)
+{
+    raw_cur rc0 = raw_cursor(dir, db);
+    MDB_val k, v;
+    size_t sum = 0;
+    int rc = mdb_cursor_get(rc0.cur, &k, &v, MDB_FIRST);
+    for (; rc == 0; rc = mdb_cursor_get(rc0.cur, &k, &v, MDB_NEXT))
+        sum += v.mv_size;
+    cr_assert(eq(int, rc, MDB_NOTFOUND));
+    raw_cursor_close(&rc0);
+    return sum;
+}
+
+/* positions_text, and a word every document holds. */
+static void positions_word_text(size_t i, uint64_t *r, char *text, size_t cap)
+{
+    positions_text(i, r, text, cap);
+    size_t len = strlen(text);
+    snprintf(text + len, cap - len, " gpu");
+}
+
+/*
+ * A merge step holds about a chunk whatever a term's size: a term whose
+ * postings are many chunks long is cut inside (the merge state then names
+ * the term and a doc), and the index half-merged there reads as before,
+ * doc lists, positions and all; a word cut so is listed once.
+ */
+Test(store, merge_steps_cut_inside_a_term_larger_than_a_step)
+{
+    const char *dir = tu_path("idx");
+    tdx_store *s = new_index(dir);
+    enum { N = 6000, CHUNK = 2048 };
+    uint64_t r = 11;
+    sdoc **ptr = sdocs_make(N, &r, "p", positions_word_text);
+    model m;
+    model_init(&m);
+    write_both(s, &m, ptr, 2000, 0);
+    merge_ok(s);
+    write_both(s, &m, ptr + 2000, 2500, 0);
+    write_both(s, &m, ptr + 4500, N - 4500, 0);
+    char *ref = dump(s);
+    tdx_store_close(s);
+    tdx_store_opts o = {0, 0, 0, CHUNK};
+    tdx_err err = {0};
+    int done = 0;
+    size_t steps = 0, in_term = 0, before = 0, most = 0;
+    while (!done) {
+        cr_assert(eq(int, tdx_store_open(dir, &o, &s, &err), 0), "%s", err.msg);
+        cr_assert(eq(int, tdx_store_merge_step(s, &done, &err), 0), "%s", err.msg);
+        steps++;
+        if (steps % 8 == 0 || done) {
+            char *now = dump(s);
+            cr_assert(eq(str, now, ref), "the dump changed after step %zu", steps);
+            free(now);
+            poscur_walk_check(s, N, steps);
+        }
+        tdx_store_close(s);
+        if (done)
+            break;
+        uint8_t k[16], v[600];
+        size_t kl, vl = raw_first(dir, "meta", "merge", 5, k, &kl, v, sizeof v);
+        cr_assert(eq(sz, kl, 5), "no merge state after step %zu", steps);
+        cr_assert(memcmp(k, "merge", 5) == 0);
+        cr_assert(ge(sz, vl, 5));
+        if (v[0] == 'A' || v[0] == 'B') {
+            /* term 0x00 be32(doc) */
+            cr_assert(ge(sz, vl, 5 + 6));
+            cr_assert(eq(u8, v[vl - 5], 0));
+            cr_assert(gt(u32, tdx_be32_get(v + vl - 4), 0));
+            in_term++;
+        }
+        /* What a step adds to the new tree: the chunk, one block past it,
+         * and the short blocks it joined (one a stream at most). */
+        const char *dst = v[0] == 'a' || v[0] == 'A' ? "post.a" : "post.b";
+        size_t now = table_bytes(dir, dst), added = now - before;
+        if (added > most)
+            most = added;
+        before = now;
+    }
+    cr_assert(le(sz, most, CHUNK + 4 * 1900), "a step added %zu bytes", most);
+    cr_assert(ge(sz, in_term, 10), "the merge stopped inside a term %zu times", in_term);
+    cr_assert(eq(int, tdx_store_open(dir, &o, &s, &err), 0), "%s", err.msg);
+    verify(s, &m);
+    expect_clean(s); /* the word list among the rest */
+    tdx_store_close(s);
+    expect_blocks_within_limits(dir, main_table(dir), 0);
+    free(ref);
+    model_free(&m);
+    sdocs_free(ptr, N);
+}
+
 /* ---- map growth ---------------------------------------------------------------------- */
 
 /* n docs of ~len bytes each: punctuation that zstd cannot squeeze much,

@@ -27,7 +27,12 @@
  *                   tree being built), be32 last segment id included, then
  *                   the term from which the old tree and the segments still
  *                   hold the postings (terms before it are complete in the
- *                   new tree)
+ *                   new tree); u8 'A'|'B' instead when the merge stopped
+ *                   inside a term's postings, and then the key
+ *                   term 0x00 be32(doc): that term's docs below doc are in
+ *                   the new tree, the others still in the old tree and the
+ *                   segments (a term's postings may be larger than a merge
+ *                   step; an older tenderidx refuses this state)
  *     "counts"      vint next_doc, docs, deleted, duplicates, bytes, hits, rejects
  *   docs        be32 id -> doc record:
  *                 vint 1 (record version)
@@ -199,12 +204,16 @@ struct tdx_rtxn {
     MDB_txn *txn;
     MDB_dbi post; /* current main postings */
     /* a merge in progress: terms < split are complete in `dst` (plus
-     * segments newer than seg_max); the rest in `post` plus all segments */
+     * segments newer than seg_max); the rest in `post` plus all segments.
+     * split is a key: a term, or (split_doc != 0) term 0x00 be32(split_doc)
+     * when the merge stopped inside the term's postings: its docs below
+     * split_doc are in `dst`, the others in `post` and the segments */
     int merging;
     MDB_dbi dst;
     uint32_t seg_max;
-    uint8_t split[512];
-    size_t split_len;
+    uint8_t split[512 + 5];
+    size_t split_len, split_tlen; /* the key; its term */
+    uint32_t split_doc;
     uint32_t *segs; /* pending segment ids, loaded on first use */
     size_t nsegs;
     int segs_loaded;
@@ -425,13 +434,26 @@ static int read_merge_state(MDB_txn *txn, tdx_store *s, tdx_rtxn *t)
     if (rc)
         return rc;
     const uint8_t *p = v.mv_data;
-    if (v.mv_size < 5 || v.mv_size - 5 > sizeof t->split || (p[0] != 'a' && p[0] != 'b'))
+    if (v.mv_size < 5 || v.mv_size - 5 > sizeof t->split)
+        return MDB_CORRUPTED;
+    int in_term = p[0] == 'A' || p[0] == 'B'; /* the split names a doc too */
+    if (p[0] != 'a' && p[0] != 'b' && !in_term)
         return MDB_CORRUPTED;
     t->merging = 1;
-    t->dst = s->dbi[p[0] == 'a' ? DB_POST_A : DB_POST_B];
+    t->dst = s->dbi[p[0] == 'a' || p[0] == 'A' ? DB_POST_A : DB_POST_B];
     t->seg_max = tdx_be32_get(p + 1);
     t->split_len = v.mv_size - 5;
     memcpy(t->split, p + 5, t->split_len);
+    t->split_tlen = t->split_len;
+    t->split_doc = 0;
+    if (in_term) {
+        if (t->split_len < 6 || t->split[t->split_len - 5] != 0)
+            return MDB_CORRUPTED;
+        t->split_tlen = t->split_len - 5;
+        t->split_doc = tdx_be32_get(t->split + t->split_tlen + 1);
+        if (t->split_doc == 0)
+            return MDB_CORRUPTED;
+    }
     return 0;
 }
 
@@ -2144,12 +2166,21 @@ static int cmp_bytes(const uint8_t *a, size_t la, const uint8_t *b, size_t lb)
 }
 
 /* Where a term's postings are: the main tree to read, and the segments
- * (those with ids above *seg_floor) that still hold some of them. */
-static MDB_dbi route(const tdx_rtxn *t, const uint8_t *term, size_t len, uint32_t *seg_floor)
+ * (those with ids above *seg_floor) that still hold some of them.  For the
+ * term a merge stopped inside, *below is its docs' start in the main tree
+ * returned (the docs before it are in the tree being built); else 0. */
+static MDB_dbi route(const tdx_rtxn *t, const uint8_t *term, size_t len, uint32_t *seg_floor,
+                     uint32_t *below)
 {
-    if (t->merging && cmp_bytes(term, len, t->split, t->split_len) < 0) {
-        *seg_floor = t->seg_max;
-        return t->dst;
+    *below = 0;
+    if (t->merging) {
+        int c = cmp_bytes(term, len, t->split, t->split_tlen);
+        if (c < 0) {
+            *seg_floor = t->seg_max;
+            return t->dst;
+        }
+        if (c == 0)
+            *below = t->split_doc;
     }
     *seg_floor = 0;
     return t->post;
@@ -2163,6 +2194,34 @@ static MDB_dbi route(const tdx_rtxn *t, const uint8_t *term, size_t len, uint32_
  */
 typedef int (*block_fn)(void *ctx, const MDB_val *v, uint32_t first);
 
+/* A reader's TDX_E* code as an error: ENOMEM, EIO, or corrupt postings. */
+static int postings_err(tdx_err *err, int rc)
+{
+    if (rc == TDX_ENOMEM)
+        return tdx_err_set(err, rc, "out of memory");
+    if (rc == TDX_EIO)
+        return tdx_err_set(err, rc, "cannot read postings");
+    return tdx_err_set(err, TDX_ECORRUPT, "postings of a term are corrupt");
+}
+
+/* The blocks of dbi whose keys are pre (pl bytes: [segment id] term 0x00)
+ * and a first doc, through cur: fn's code, or an LMDB code (MDB_NOTFOUND
+ * at the end is 0). */
+static int walk_keys(MDB_cursor *cur, const uint8_t *pre, size_t pl, block_fn fn, void *ctx,
+                     int *out_fn_rc)
+{
+    MDB_val k = mval(pre, pl), v;
+    int g = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    *out_fn_rc = 0;
+    while (g == 0 && k.mv_size == pl + 4 && memcmp(k.mv_data, pre, pl) == 0) {
+        *out_fn_rc = fn(ctx, &v, tdx_be32_get((const uint8_t *)k.mv_data + pl));
+        if (*out_fn_rc)
+            return 0;
+        g = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    return g == MDB_NOTFOUND ? 0 : g;
+}
+
 static int walk_blocks(tdx_rtxn *t, const uint8_t *term, size_t len, block_fn fn, void *ctx,
                        tdx_err *err)
 {
@@ -2171,8 +2230,22 @@ static int walk_blocks(tdx_rtxn *t, const uint8_t *term, size_t len, block_fn fn
         return rc;
     uint8_t kb[512];
     int kl = term_key_main(term, len, 0, kb);
-    uint32_t floor;
-    MDB_dbi main = route(t, term, len, &floor);
+    uint32_t floor, below;
+    MDB_dbi main = route(t, term, len, &floor, &below);
+    if (below) {
+        /* A merge stopped inside this term: its first docs are in the
+         * tree being built. */
+        MDB_cursor *dc;
+        int g = mdb_cursor_open(t->txn, t->dst, &dc);
+        if (g == 0) {
+            g = walk_keys(dc, kb, len + 1, fn, ctx, &rc);
+            mdb_cursor_close(dc);
+        }
+        if (g)
+            return lmdb_err(err, g, "cannot read postings");
+        if (rc)
+            return postings_err(err, rc);
+    }
     MDB_cursor *cur;
     int kept = t->seq != NULL && t->seq_dbi == main;
     if (kept) {
@@ -2232,27 +2305,15 @@ static int walk_blocks(tdx_rtxn *t, const uint8_t *term, size_t len, block_fn fn
         uint8_t sk[4 + 512 + 5];
         tdx_be32_put(sk, t->segs[i]);
         memcpy(sk + 4, kb, len + 1);
-        size_t sl = len + 5;
-        k = mval(sk, sl);
-        g = mdb_cursor_get(sc, &k, &v, MDB_SET_RANGE);
-        while (g == 0 && k.mv_size == sl + 4 && memcmp(k.mv_data, sk, sl) == 0) {
-            rc = fn(ctx, &v, tdx_be32_get((const uint8_t *)k.mv_data + sl));
-            if (rc)
-                break;
-            g = mdb_cursor_get(sc, &k, &v, MDB_NEXT);
-        }
-        if (rc == 0 && g && g != MDB_NOTFOUND) {
+        g = walk_keys(sc, sk, len + 5, fn, ctx, &rc);
+        if (g) {
             mdb_cursor_close(sc);
             return lmdb_err(err, g, "cannot read postings");
         }
     }
     if (sc)
         mdb_cursor_close(sc);
-    if (rc == TDX_ENOMEM)
-        return tdx_err_set(err, rc, "out of memory");
-    if (rc)
-        return tdx_err_set(err, rc, "postings of a term are corrupt");
-    return 0;
+    return rc ? postings_err(err, rc) : 0;
 }
 
 typedef struct docs_walk {
@@ -2304,11 +2365,13 @@ int tdx_store_postings_count(tdx_rtxn *t, const uint8_t *term, size_t len, uint6
 /*
  * A positions cursor reads a term's blocks from its sources in doc order:
  * source 0 is the main tree (or the tree a merge is building, for terms it
- * has reached), source s > 0 the pending segment live[s - 1].  A source
- * holds docs from its start (0; the segment's id) up to the next source's
- * start, and every source is laid out alike (keys: the segment id for a
- * segment, then term 0x00 be32(first doc)), so one seek and one step serve
- * them all.
+ * has reached), source s >= nmain the pending segment live[s - nmain].  For
+ * the term a merge stopped inside, source 0 is the tree being built (docs
+ * below `below`) and source 1 the main tree (nmain = 2).  A source holds
+ * docs from its start (0; `below`; the segment's id) up to the next
+ * source's start, and every source is laid out alike (keys: the segment id
+ * for a segment, then term 0x00 be32(first doc)), so one seek and one step
+ * serve them all.
  */
 struct tdx_poscur {
     tdx_rtxn *t;
@@ -2316,8 +2379,12 @@ struct tdx_poscur {
     uint8_t kb[4 + 512 + 1];
     size_t len;
     const uint32_t *live; /* the segments above the route's floor */
-    size_t nsrc;          /* 1 + their number */
-    MDB_cursor *cur;      /* over the main tree */
+    size_t nsrc;          /* nmain + their number */
+    size_t nmain;         /* sources that are main trees: 1, or 2 (below) */
+    uint32_t below;       /* the term a merge stopped inside: docs from here on
+                           * are in the main tree (source 1) */
+    MDB_cursor *cur;      /* over source 0 */
+    MDB_cursor *mcur;     /* over the main tree when nmain is 2 */
     MDB_cursor *scur;     /* over the segments (opened on first use) */
     /* the block in hand */
     MDB_val val;
@@ -2352,13 +2419,16 @@ int tdx_store_poscur_open(tdx_rtxn *t, const uint8_t *term, size_t len, tdx_posc
     c->kb[4 + len] = 0;
     c->len = len;
     uint32_t floor;
-    MDB_dbi main = route(t, term, len, &floor);
+    MDB_dbi main = route(t, term, len, &floor, &c->below);
     size_t first = 0;
     while (first < t->nsegs && t->segs[first] <= floor)
         first++;
     c->live = t->segs + first;
-    c->nsrc = 1 + t->nsegs - first;
-    rc = mdb_cursor_open(t->txn, main, &c->cur);
+    c->nmain = c->below ? 2 : 1;
+    c->nsrc = c->nmain + t->nsegs - first;
+    rc = mdb_cursor_open(t->txn, c->below ? t->dst : main, &c->cur);
+    if (rc == 0 && c->below && (rc = mdb_cursor_open(t->txn, main, &c->mcur)) != 0)
+        mdb_cursor_close(c->cur);
     if (rc) {
         tdx_free(c);
         return lmdb_err(err, rc, "cannot read postings");
@@ -2372,6 +2442,8 @@ void tdx_store_poscur_close(tdx_poscur *c)
     if (c == NULL)
         return;
     mdb_cursor_close(c->cur);
+    if (c->mcur)
+        mdb_cursor_close(c->mcur);
     if (c->scur)
         mdb_cursor_close(c->scur);
     tdx_docset_free(&c->docs);
@@ -2460,22 +2532,36 @@ static int poscur_decode(tdx_poscur *c, size_t upto)
  * a segment), the term, 0x00. */
 static size_t src_key(tdx_poscur *c, size_t s, const uint8_t **kp)
 {
-    if (s == 0) {
+    if (s < c->nmain) {
         *kp = c->kb + 4;
         return c->len + 1;
     }
-    tdx_be32_put(c->kb, c->live[s - 1]);
+    tdx_be32_put(c->kb, c->live[s - c->nmain]);
     *kp = c->kb;
     return c->len + 5;
 }
 
 static MDB_cursor *src_cursor(tdx_poscur *c, size_t s)
 {
-    if (s == 0)
-        return c->cur;
+    if (s < c->nmain)
+        return s ? c->mcur : c->cur;
     if (c->scur == NULL && mdb_cursor_open(c->t->txn, c->t->s->dbi[DB_POSTSEG], &c->scur))
         c->scur = NULL;
     return c->scur;
+}
+
+/* Where source s starts.  The segment a merge stopped inside starts at
+ * `below` (its docs before it are in the tree being built), and the
+ * segments before it hold none of the term's docs any more: starts stay
+ * ascending. */
+static uint32_t src_start(const tdx_poscur *c, size_t s)
+{
+    if (s == 0)
+        return 0;
+    if (s < c->nmain)
+        return c->below;
+    uint32_t id = c->live[s - c->nmain];
+    return id > c->below ? id : c->below;
 }
 
 static int is_block_of(const MDB_val *k, const uint8_t *kp, size_t pl)
@@ -2486,10 +2572,10 @@ static int is_block_of(const MDB_val *k, const uint8_t *kp, size_t pl)
 /* The source that holds doc: the last one starting at or before it. */
 static size_t source_of(const tdx_poscur *c, uint32_t doc)
 {
-    size_t lo = 0, hi = c->nsrc - 1; /* live[lo - 1] <= doc (source 0 starts at 0) */
+    size_t lo = 0, hi = c->nsrc - 1; /* src_start(lo) <= doc (source 0 starts at 0) */
     while (lo < hi) {
         size_t mid = lo + (hi - lo + 1) / 2;
-        if (c->live[mid - 1] <= doc)
+        if (src_start(c, mid) <= doc)
             lo = mid;
         else
             hi = mid - 1;
@@ -2597,15 +2683,6 @@ static int poscur_to(tdx_poscur *c, uint32_t doc)
     return 0;
 }
 
-static int poscur_err(tdx_err *err, int rc)
-{
-    if (rc == TDX_ENOMEM)
-        return tdx_err_set(err, rc, "out of memory");
-    if (rc == TDX_EIO)
-        return tdx_err_set(err, rc, "cannot read postings");
-    return tdx_err_set(err, TDX_ECORRUPT, "postings of a term are corrupt");
-}
-
 /* First index >= c->at in the block in hand with docs[i] >= doc. */
 static size_t poscur_gallop(tdx_poscur *c, uint32_t doc)
 {
@@ -2620,7 +2697,7 @@ int tdx_store_poscur_next(tdx_poscur *c, uint32_t doc, uint32_t *out, tdx_err *e
     c->last_asked = doc;
     int rc = poscur_to(c, doc);
     if (rc <= 0)
-        return rc ? poscur_err(err, rc) : 0;
+        return rc ? postings_err(err, rc) : 0;
     *out = c->docs.v[poscur_gallop(c, doc)];
     return 1;
 }
@@ -2633,7 +2710,7 @@ int tdx_store_poscur_get(tdx_poscur *c, uint32_t doc, const uint32_t **out_pos, 
     c->last_asked = doc;
     int rc = poscur_to(c, doc);
     if (rc <= 0)
-        return rc ? poscur_err(err, rc) : 0;
+        return rc ? postings_err(err, rc) : 0;
     /* Gallop from where the last lookup ended: docs come in order. */
     size_t lo = poscur_gallop(c, doc);
     if (c->docs.v[lo] != doc)
@@ -3204,22 +3281,18 @@ static int flush_blocks(block_sink *sink, const uint8_t *term, size_t tlen, cons
                       val);
 }
 
+/* split: a term, or term 0x00 be32(doc) when in_term. */
 static int put_merge_state(MDB_txn *txn, tdx_store *s, char dst, uint32_t seg_max,
-                           const uint8_t *split, size_t split_len)
+                           const uint8_t *split, size_t split_len, int in_term)
 {
-    uint8_t b[5 + 512];
-    b[0] = (uint8_t)dst;
+    uint8_t b[5 + 512 + 5];
+    b[0] = (uint8_t)(in_term ? dst - 'a' + 'A' : dst);
     tdx_be32_put(b + 1, seg_max);
     memcpy(b + 5, split, split_len);
     MDB_val k = mval("merge", 5), v = mval(b, 5 + split_len);
     return mdb_put(txn, s->dbi[DB_META], &k, &v, 0);
 }
 
-/*
- * One merge transaction: start (or resume) at the recorded split term,
- * merge terms until MERGE_CHUNK_BYTES are written, record the next split,
- * commit.  *out_done is set when the merge is complete.
- */
 /* ---- the words table: the word terms of a postings tree, as text ---- */
 
 #define WORDS_CHUNK ((size_t)64 << 10)
@@ -3302,13 +3375,14 @@ typedef struct mplan {
 /* One chunk of the new tree, made from a read snapshot: its blocks in key
  * order (sink_buf records; the blocks copied as they are stay in the
  * snapshot, which lives until the writer has applied the chunk), its words
- * ('\n' after each), the terms it covers ([from, to); finished: from `from`
- * to the end), and the code it failed with. */
+ * ('\n' after each), the keys it covers ([from, to); finished: from `from`
+ * to the end; each a term, or term 0x00 be32(doc) inside a term's postings:
+ * *_tlen < *_len), and the code it failed with. */
 typedef struct mchunk {
     MDB_txn *rtxn; /* the snapshot: reset and renewed for each use */
     tdx_buf kv, words;
-    uint8_t from[512], to[512];
-    size_t from_len, to_len;
+    uint8_t from[512 + 5], to[512 + 5];
+    size_t from_len, to_len, from_tlen, to_tlen;
     int finished;
     int rc;
 } mchunk;
@@ -3316,8 +3390,12 @@ typedef struct mchunk {
 /*
  * Make the chunk of the new tree that starts at c->from, reading the old
  * tree and the segments through txn (a read snapshot): about merge_chunk
- * bytes of blocks, ending at a term boundary.  Each term's blocks come
- * stream by stream (the main tree, then the segments by id: doc order).
+ * bytes of blocks (one block more at most), ending at a term boundary, or
+ * inside a term at a block's first doc when the term alone goes past the
+ * size: a transaction holds a chunk, whatever a term's size.  Each term's
+ * blocks come stream by stream (the main tree, then the segments by id:
+ * doc order; the streams' docs do not interleave, so a block's first doc
+ * splits every stream's blocks of the term alike).
  * Full blocks are copied as they are, only the key rewritten; short ones
  * (the last of a term in each stream, usually) are decoded and joined, so
  * a term found in many segments a few docs at a time still fills its
@@ -3356,7 +3434,7 @@ static int produce_chunk(tdx_store *s, MDB_txn *txn, const mplan *pl, mchunk *c)
         rc = mdb_cursor_open(txn, i == 0 ? pl->post : s->dbi[DB_POSTSEG], &st[i].cur);
         if (rc)
             break;
-        uint8_t kb[520];
+        uint8_t kb[4 + 512 + 5];
         size_t kl = 0;
         if (i > 0) {
             tdx_be32_put(kb, st[i].seg);
@@ -3396,7 +3474,7 @@ static int produce_chunk(tdx_store *s, MDB_txn *txn, const mplan *pl, mchunk *c)
         if (sink.written >= s->merge_chunk) {
             /* Enough for this chunk: the next starts at this term. */
             memcpy(c->to, cur_term, tlen);
-            c->to_len = tlen;
+            c->to_len = c->to_tlen = tlen;
             break;
         }
         size_t nhold = 0;
@@ -3409,7 +3487,11 @@ static int produce_chunk(tdx_store *s, MDB_txn *txn, const mplan *pl, mchunk *c)
             hold[nhold++] = heap_pop(st, heap, &nheap);
         }
         qsort(hold, nhold, sizeof *hold, cmp_size);
-        if (cur_term[0] == WORD_CLASS && tlen > 1 &&
+        /* A word goes into the list once: not again in the chunk that goes
+         * on with its postings. */
+        int went_on = c->from_tlen < c->from_len && tlen == c->from_tlen &&
+                      memcmp(cur_term, c->from, tlen) == 0;
+        if (cur_term[0] == WORD_CLASS && tlen > 1 && !went_on &&
             (tdx_buf_append(&c->words, cur_term + 1, tlen - 1) || tdx_buf_putc(&c->words, '\n'))) {
             rc = ENOMEM;
             break;
@@ -3417,7 +3499,8 @@ static int produce_chunk(tdx_store *s, MDB_txn *txn, const mplan *pl, mchunk *c)
         pend.docs.n = 0;
         tdx_buf_reset(&pend.pay);
         int positional = tdx_term_positional(cur_term[0]);
-        for (size_t h = 0; rc == 0 && h < nhold; h++) {
+        int cut = 0;
+        for (size_t h = 0; rc == 0 && !cut && h < nhold; h++) {
             mstream *m = &st[hold[h]];
             while (rc == 0 && m->valid) {
                 const uint8_t *tt;
@@ -3427,6 +3510,16 @@ static int produce_chunk(tdx_store *s, MDB_txn *txn, const mplan *pl, mchunk *c)
                     break;
                 MDB_val k = m->k, v = m->v;
                 uint32_t first = tdx_be32_get((const uint8_t *)k.mv_data + k.mv_size - 4);
+                if (sink.written >= s->merge_chunk) {
+                    /* Enough for this chunk, inside a term: the next starts
+                     * at this block, and what is collected goes first. */
+                    if (pend.docs.n)
+                        rc = flush_blocks(&sink, cur_term, tlen, &pend, &val);
+                    c->to_tlen = (size_t)term_key_main(cur_term, tlen, first, c->to) - 5;
+                    c->to_len = c->to_tlen + 5;
+                    cut = 1;
+                    break;
+                }
                 rc = mstream_step(m, MDB_NEXT);
                 if (rc)
                     break;
@@ -3461,6 +3554,8 @@ static int produce_chunk(tdx_store *s, MDB_txn *txn, const mplan *pl, mchunk *c)
                 rc = sink_put(&sink, &nk, &v, 1); /* c->rtxn keeps it */
             }
         }
+        if (cut)
+            break;
         if (rc == 0 && pend.docs.n)
             rc = flush_blocks(&sink, cur_term, tlen, &pend, &val);
         for (size_t h = 0; rc == 0 && h < nhold; h++)
@@ -3504,14 +3599,15 @@ struct tdx_mprod {
     size_t nmade, ntaken; /* chunks made; chunks applied and given back */
     int stop;             /* the writer asks the thread to end */
     int ended;            /* the last chunk (finished, or failed) is made */
-    uint8_t at[512];      /* where the next chunk starts */
-    size_t at_len;
+    uint8_t at[512 + 5];  /* where the next chunk starts (mchunk.from) */
+    size_t at_len, at_tlen;
 };
 
 static void mprod_make(tdx_mprod *mp, mchunk *c)
 {
     memcpy(c->from, mp->at, mp->at_len);
     c->from_len = mp->at_len;
+    c->from_tlen = mp->at_tlen;
     /* The chunk's last snapshot goes (the writer is done with it), and a
      * fresh one is taken: the pages freed since are reused as before. */
     int rc;
@@ -3527,6 +3623,7 @@ static void mprod_make(tdx_mprod *mp, mchunk *c)
     if (rc == 0 && !c->finished) {
         memcpy(mp->at, c->to, c->to_len);
         mp->at_len = c->to_len;
+        mp->at_tlen = c->to_tlen;
     }
 }
 
@@ -3576,10 +3673,11 @@ static void mprod_stop(tdx_store *s)
     s->mprod = NULL;
 }
 
-/* The chunk that starts at from (the merge's split), made by the producer
- * (started here when there is none for this plan): 0 or ENOMEM. */
+/* The chunk that starts at from (the merge's split; its term is from_tlen
+ * bytes), made by the producer (started here when there is none for this
+ * plan): 0 or ENOMEM. */
 static int mprod_take(tdx_store *s, const mplan *pl, const uint8_t *from, size_t from_len,
-                      mchunk **out)
+                      size_t from_tlen, mchunk **out)
 {
     tdx_mprod *mp = s->mprod;
     if (mp && (mp->plan.post != pl->post || mp->plan.seg_max != pl->seg_max))
@@ -3593,6 +3691,7 @@ static int mprod_take(tdx_store *s, const mplan *pl, const uint8_t *from, size_t
         mp->plan = *pl;
         memcpy(mp->at, from, from_len);
         mp->at_len = from_len;
+        mp->at_tlen = from_tlen;
         pthread_mutex_init(&mp->mu, NULL);
         pthread_cond_init(&mp->cv, NULL);
         s->mprod = mp;
@@ -3686,7 +3785,7 @@ static int merge_txn(tdx_store *s, int *out_done, tdx_err *err)
         /* A new merge: into the other tree, emptied first. */
         rt.dst = rt.post == s->dbi[DB_POST_A] ? s->dbi[DB_POST_B] : s->dbi[DB_POST_A];
         rt.seg_max = rt.segs[rt.nsegs - 1];
-        rt.split_len = 0;
+        rt.split_len = rt.split_tlen = 0;
         rc = mdb_drop(txn, rt.dst, 0);
         uint8_t tree = rt.dst == s->dbi[DB_POST_A] ? 'a' : 'b';
         if (rc == 0)
@@ -3696,7 +3795,7 @@ static int merge_txn(tdx_store *s, int *out_done, tdx_err *err)
     mplan plan = {rt.post, rt.seg_max};
     mchunk *c = NULL;
     if (rc == 0)
-        rc = mprod_take(s, &plan, rt.split, rt.split_len, &c);
+        rc = mprod_take(s, &plan, rt.split, rt.split_len, rt.split_tlen, &c);
     if (rc == 0)
         rc = c->rc;
     /* Its blocks, in key order. */
@@ -3724,14 +3823,15 @@ static int merge_txn(tdx_store *s, int *out_done, tdx_err *err)
         rc = words_put(txn, s, (uint8_t)dst_name, &words_seq, &c->words);
     int finished = rc == 0 && c->finished;
     if (rc == 0 && !finished)
-        rc = put_merge_state(txn, s, dst_name, rt.seg_max, c->to, c->to_len);
+        rc =
+            put_merge_state(txn, s, dst_name, rt.seg_max, c->to, c->to_len, c->to_tlen < c->to_len);
     /* Free what this chunk consumed: keys from the old split up to the new
      * one (everything when finished), in the old tree and each segment. */
     for (size_t i = 0; rc == 0 && !finished && i <= rt.nsegs; i++) {
         uint32_t seg = i == 0 ? 0 : rt.segs[i - 1];
         if (i > 0 && seg > rt.seg_max)
             continue;
-        uint8_t fk[520], tk[520];
+        uint8_t fk[4 + 512 + 5], tk[4 + 512 + 5];
         size_t fl = 0, tl = 0, pre = 0;
         if (i > 0) {
             tdx_be32_put(fk, seg);
