@@ -5,7 +5,8 @@
  *   - random texts are generated as a list of characters (ASCII byte,
  *     non-ASCII code point, or an ill-formed sequence), and the terms a
  *     document must get are computed from that list, never by re-reading
- *     the bytes; the builder's postings must equal them term for term;
+ *     the bytes; the builder's postings must equal them term for term, and
+ *     the positions in their payloads the model's;
  *   - tdx_query_terms is checked over a naive index of random documents:
  *     every document containing the query as a substring must satisfy all
  *     returned terms (soundness), and when the cut claims to be exact the
@@ -20,6 +21,7 @@
 
 #include "common/alloc.h"
 #include "common/postings.h"
+#include "common/varint.h"
 #include "index/index.h"
 #include "testutil.h"
 
@@ -180,6 +182,7 @@ typedef struct tpair {
     uint8_t *t;
     size_t len;
     uint32_t doc;
+    uint32_t pos; /* the occurrence's position (0 for non-positional terms) */
 } tpair;
 
 typedef struct tlist {
@@ -187,7 +190,7 @@ typedef struct tlist {
     size_t n, cap;
 } tlist;
 
-static void tl_add(tlist *l, const void *t, size_t len, uint32_t doc)
+static void tl_add_at(tlist *l, const void *t, size_t len, uint32_t doc, uint32_t pos)
 {
     if (l->n == l->cap) {
         l->cap = l->cap ? l->cap * 2 : 256;
@@ -198,6 +201,12 @@ static void tl_add(tlist *l, const void *t, size_t len, uint32_t doc)
     memcpy(p->t, t, len);
     p->len = len;
     p->doc = doc;
+    p->pos = pos;
+}
+
+static void tl_add(tlist *l, const void *t, size_t len, uint32_t doc)
+{
+    tl_add_at(l, t, len, doc, 0);
 }
 
 static void tl_free(tlist *l)
@@ -247,7 +256,8 @@ static int is_alnum(uint8_t c)
  * The terms of a text: 'u' per non-ASCII character, 'b' per adjacent pair
  * of them, 'w' per maximal alphanumeric ASCII run -- whole when it has at
  * most 64 bytes, else every 64-byte window starting at a multiple of 32
- * plus the window ending at the end of the run.
+ * plus the window ending at the end of the run.  Bigrams and words carry
+ * their positions (in characters; a window's is where it starts).
  */
 static void model_text_terms(const ttext *t, uint32_t doc, tlist *out)
 {
@@ -264,7 +274,7 @@ static void model_text_terms(const ttext *t, uint32_t doc, tlist *out)
             buf[0] = 'b';
             memcpy(buf + 1, t->p + a->off, a->len);
             memcpy(buf + 1 + a->len, t->p + c->off, c->len);
-            tl_add(out, buf, 1 + a->len + c->len, doc);
+            tl_add_at(out, buf, 1 + a->len + c->len, doc, (uint32_t)i - 1);
         }
     }
     for (size_t i = 0; i < t->n;) {
@@ -280,15 +290,17 @@ static void model_text_terms(const ttext *t, uint32_t doc, tlist *out)
         buf[0] = 'w';
         if (L <= 64) {
             memcpy(buf + 1, w, L);
-            tl_add(out, buf, 1 + L, doc);
+            tl_add_at(out, buf, 1 + L, doc, (uint32_t)s);
             continue;
         }
         for (size_t off = 0; off + 64 <= L; off += 32) {
             memcpy(buf + 1, w + off, 64);
-            tl_add(out, buf, 65, doc);
+            tl_add_at(out, buf, 65, doc, (uint32_t)(s + off));
         }
+        if ((L - 64) % 32 == 0)
+            continue; /* the last window is one of those */
         memcpy(buf + 1, w + L - 64, 64);
-        tl_add(out, buf, 65, doc);
+        tl_add_at(out, buf, 65, doc, (uint32_t)(s + L - 64));
     }
 }
 
@@ -457,6 +469,87 @@ static int feed_batch(tdx_gram_builder *b, const bdoc *docs, size_t n, uint64_t 
     return 0;
 }
 
+static int cmp_occ(const void *x, const void *y)
+{
+    const tpair *a = x, *b = y;
+    int c = cmp_pair(a, b);
+    return c ? c : (a->pos < b->pos ? -1 : a->pos > b->pos);
+}
+
+static int cmp_u32(const void *x, const void *y)
+{
+    uint32_t a = *(const uint32_t *)x, b = *(const uint32_t *)y;
+    return a < b ? -1 : a > b;
+}
+
+/*
+ * The payloads of the positional terms must hold the model's positions:
+ * each entry's positions, decoded and sorted, are the occurrences of its
+ * term in its document (an explicit word occurs at 0).
+ */
+static void expect_positions(const tdx_postings *p, const bdoc *docs, size_t n, uint64_t seed)
+{
+    tlist occ = {0};
+    for (size_t i = 0; i < n; i++) {
+        if (docs[i].has_text)
+            model_text_terms(&docs[i].text, (uint32_t)i, &occ);
+        for (size_t k = 0; k < docs[i].explicit_terms.n; k++)
+            tl_add(&occ, docs[i].explicit_terms.v[k].t, docs[i].explicit_terms.v[k].len,
+                   (uint32_t)i);
+    }
+    size_t w = 0;
+    for (size_t i = 0; i < occ.n; i++) {
+        if (tdx_term_positional(occ.v[i].t[0]))
+            occ.v[w++] = occ.v[i];
+        else
+            free(occ.v[i].t);
+    }
+    occ.n = w;
+    qsort(occ.v, occ.n, sizeof *occ.v, cmp_occ);
+    size_t m = 0;
+    for (size_t t = 0; t < p->nterms; t++) {
+        tdx_span sp = tdx_postings_term(p, t);
+        if (!tdx_term_positional(sp.p[0]))
+            continue;
+        for (size_t e = tdx_postings_ent_begin(p, t); e < p->ent_end[t]; e++) {
+            tdx_span pl = tdx_postings_payload(p, e);
+            const uint8_t *q = pl.p, *end = pl.p + pl.len;
+            uint64_t first = 0, more = 0, d = 0;
+            size_t l = tdx_varint_get(q, end, &first);
+            cr_assert(gt(sz, l, 0), "seed %llu: term '%s' has no position",
+                      (unsigned long long)seed, show(sp.p, sp.len));
+            q += l;
+            if (first & 1)
+                q += tdx_varint_get(q, end, &more);
+            uint32_t *v = malloc((1 + more) * sizeof *v);
+            v[0] = (uint32_t)(first >> 1);
+            for (size_t k = 1; k <= more; k++) {
+                q += tdx_varint_get(q, end, &d);
+                v[k] = v[k - 1] + (uint32_t)d; /* explicit words may step back */
+            }
+            cr_assert(eq(ptr, (void *)q, (void *)end), "seed %llu: term '%s' payload size",
+                      (unsigned long long)seed, show(sp.p, sp.len));
+            qsort(v, 1 + more, sizeof *v, cmp_u32);
+            for (size_t k = 0; k <= more; k++, m++) {
+                cr_assert(lt(sz, m, occ.n), "seed %llu: extra position of '%s'",
+                          (unsigned long long)seed, show(sp.p, sp.len));
+                const tpair *o = &occ.v[m];
+                cr_assert(eq(int, cmp_bytes(sp.p, sp.len, o->t, o->len), 0),
+                          "seed %llu: '%s' in doc %u at %u, want '%s' in doc %u at %u",
+                          (unsigned long long)seed, show(sp.p, sp.len), p->docs[e], v[k],
+                          show(o->t, o->len), o->doc, o->pos);
+                cr_assert(eq(u32, p->docs[e], o->doc), "seed %llu: '%s' doc",
+                          (unsigned long long)seed, show(sp.p, sp.len));
+                cr_assert(eq(u32, v[k], o->pos), "seed %llu: '%s' in doc %u position",
+                          (unsigned long long)seed, show(sp.p, sp.len), o->doc);
+            }
+            free(v);
+        }
+    }
+    cr_assert(eq(sz, m, occ.n), "seed %llu: positions missing", (unsigned long long)seed);
+    tl_free(&occ);
+}
+
 static size_t distinct_terms(const tlist *l)
 {
     size_t n = 0;
@@ -491,15 +584,70 @@ Test(index, builder_postings_equal_the_model_over_random_batches)
                   (unsigned long long)seed);
         expect_well_formed(&post);
         expect_postings(&post, &want, seed);
+        expect_positions(&post, docs, n, seed);
         /* Emitting twice gives the same postings. */
         cr_assert(eq(int, tdx_gram_emit(b, &post, &err), 0));
         expect_postings(&post, &want, seed);
+        expect_positions(&post, docs, n, seed);
         tl_free(&want);
         free_batch(docs, n);
         free(docs);
     }
     tdx_postings_free(&post);
     tdx_gram_builder_free(b);
+}
+
+Test(index, grams_beyond_the_rank_table_take_the_general_path)
+{
+    /* More distinct characters than the rank table (65535) and the astral
+     * table (128) hold: the later ones' grams go the general way, next to
+     * ranked characters' in the same documents and terms. */
+    uint64_t seed = tu_seed("index.ranks"), r = seed;
+    size_t nl = 0;
+    uint32_t *l = malloc(70000 * sizeof *l);
+    for (uint32_t cp = 0x100; nl < 69700; cp++)
+        if (cp < 0xD800 || cp > 0xDFFF)
+            l[nl++] = cp;
+    for (uint32_t cp = 0x20000; nl < 70000; cp += 7)
+        l[nl++] = cp;
+    enum { NDOCS = 6 };
+    bdoc docs[NDOCS];
+    memset(docs, 0, sizeof docs);
+    for (size_t d = 0; d < NDOCS; d++) {
+        docs[d].has_text = 1;
+        ttext *t = &docs[d].text;
+        /* Doc 1 has every character (in order, so the last ones overflow);
+         * the others runs of random ones and of the common CJK. */
+        size_t nch = d == 1 ? nl : 4000;
+        for (size_t i = 0; i < nch;) {
+            for (size_t run = 1 + rnd(&r, 6); run > 0 && i < nch; run--, i++) {
+                if (d == 1)
+                    tt_cp(t, l[i]);
+                else if (rnd(&r, 3))
+                    tt_cp(t, l[rnd(&r, rnd(&r, 2) ? nl : 300)]);
+                else
+                    tt_cp(t, cjk[rnd(&r, sizeof cjk / sizeof *cjk)]);
+            }
+            tt_cp(t, rnd(&r, 4) ? ' ' : 'a');
+        }
+    }
+    tlist want = {0};
+    model_batch(docs, NDOCS, &want);
+    tdx_gram_builder *b = NULL;
+    cr_assert(eq(int, tdx_gram_builder_create(&b, NULL), 0));
+    for (uint32_t d = 0; d < NDOCS; d++)
+        cr_assert(eq(int, tdx_gram_add_text(b, d, docs[d].text.p, docs[d].text.len), 0));
+    tdx_postings post;
+    tdx_postings_init(&post);
+    cr_assert(eq(int, tdx_gram_emit(b, &post, NULL), 0));
+    expect_well_formed(&post);
+    expect_postings(&post, &want, seed);
+    expect_positions(&post, docs, NDOCS, seed);
+    tdx_postings_free(&post);
+    tdx_gram_builder_free(b);
+    tl_free(&want);
+    free_batch(docs, NDOCS);
+    free(l);
 }
 
 Test(index, long_runs_are_cut_into_overlapping_windows)
