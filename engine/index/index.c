@@ -13,9 +13,11 @@
  *   - a bigram is the 32-bit key (rank1 << 16 | rank2); every occurrence is
  *     appended as (key, doc, position);
  *   - at emit time ranks are renumbered in code-point order and the
- *     triples radix-sorted by key in two 16-bit passes; the sort is stable,
- *     so within a key documents and positions stay in order and a run of
- *     equal (key, doc) is that document's position list.
+ *     triples radix-sorted by key in two 16-bit passes, the renumbering
+ *     done by the first (its counts are kept while adding); the sort is
+ *     stable, so within a key documents and positions stay in order and a
+ *     run of equal (key, doc) is that document's position list; unigrams
+ *     take one such pass.
  * Everything else (words, fields, entity/category/pattern ids, and grams
  * of characters beyond 65535 distinct ones in a batch) goes through a
  * general path: an open-addressing table from term bytes to a dense id,
@@ -81,13 +83,15 @@ struct tdx_gram_builder {
     size_t astral_mask, nastral;
     uint32_t *rank_cp;    /* [MAX_RANKS] rank -> code point */
     uint32_t *uni_last;   /* [MAX_RANKS] rank -> last doc */
+    uint32_t *uni_cnt;    /* [MAX_RANKS] rank -> unigram entries */
+    uint32_t *bi_cnt;     /* [MAX_RANKS] rank -> bigrams ending with it */
     size_t nranks;
     pair *uni;            /* (rank, doc), no repeats */
     size_t nuni, cap_uni;
     triple *bi;           /* (rank1 << 16 | rank2, doc, pos): every occurrence */
     size_t nbi, cap_bi;
     /* emit scratch */
-    triple *tmp;
+    triple *tmp; /* radix scratch; after the sort, the sorted unigrams (as pairs) */
     size_t cap_tmp;
     uint32_t *ord;        /* rank -> position in code-point order */
     uint32_t *ord_cp;     /* position -> code point */
@@ -117,10 +121,12 @@ int tdx_gram_builder_create(tdx_gram_builder **out_b, tdx_err *err)
     b->rank_bmp = tdx_calloc(65536, sizeof *b->rank_bmp);
     b->rank_cp = tdx_calloc(MAX_RANKS, sizeof *b->rank_cp);
     b->uni_last = tdx_calloc(MAX_RANKS, sizeof *b->uni_last);
+    b->uni_cnt = tdx_calloc(MAX_RANKS, sizeof *b->uni_cnt);
+    b->bi_cnt = tdx_calloc(MAX_RANKS, sizeof *b->bi_cnt);
     b->ord = tdx_calloc(MAX_RANKS, sizeof *b->ord);
     b->ord_cp = tdx_calloc(MAX_RANKS, sizeof *b->ord_cp);
-    if (!b->tab || !b->astral || !b->rank_bmp || !b->rank_cp || !b->uni_last || !b->ord ||
-        !b->ord_cp) {
+    if (!b->tab || !b->astral || !b->rank_bmp || !b->rank_cp || !b->uni_last || !b->uni_cnt ||
+        !b->bi_cnt || !b->ord || !b->ord_cp) {
         tdx_gram_builder_free(b);
         return tdx_err_set(err, TDX_ENOMEM, "out of memory");
     }
@@ -141,6 +147,8 @@ void tdx_gram_builder_free(tdx_gram_builder *b)
     tdx_free(b->astral);
     tdx_free(b->rank_cp);
     tdx_free(b->uni_last);
+    tdx_free(b->uni_cnt);
+    tdx_free(b->bi_cnt);
     tdx_free(b->uni);
     tdx_free(b->bi);
     tdx_free(b->tmp);
@@ -310,6 +318,8 @@ static inline uint32_t rank_of(tdx_gram_builder *b, uint32_t cp)
         uint32_t r = (uint32_t)b->nranks++;
         b->rank_cp[r] = cp;
         b->uni_last[r] = UINT32_MAX;
+        b->uni_cnt[r] = 0;
+        b->bi_cnt[r] = 0;
         b->rank_bmp[cp] = r + 1;
         return r;
     }
@@ -326,6 +336,8 @@ static inline uint32_t rank_of(tdx_gram_builder *b, uint32_t cp)
     uint32_t r = (uint32_t)b->nranks++;
     b->rank_cp[r] = cp;
     b->uni_last[r] = UINT32_MAX;
+    b->uni_cnt[r] = 0;
+    b->bi_cnt[r] = 0;
     b->astral[h] = (((uint64_t)cp << 32) | r) + 1;
     b->nastral++;
     return r;
@@ -427,11 +439,13 @@ int tdx_gram_add_text(tdx_gram_builder *b, uint32_t doc, const uint8_t *text, si
         } else {
             if (b->uni_last[r] != doc) {
                 b->uni_last[r] = doc;
+                b->uni_cnt[r]++;
                 uni->term = r;
                 uni->doc = doc;
                 uni++;
             }
             if (prev != NO_RANK) {
+                b->bi_cnt[r]++;
                 bi->term = (prev << 16) | r;
                 bi->doc = doc;
                 bi->pos = pos - 1;
@@ -487,30 +501,55 @@ static int cmp_cp(const void *x, const void *y, void *ctx)
     return a < c ? -1 : a > c;
 }
 
-/* Stable LSD radix sort by the 32-bit term, two 16-bit passes; the data
- * ends up back in `a`.  T is pair or triple.  count[0..65535] and
- * count[65536..131071] come filled with the counts of the low and the high
- * halves (taken by the caller in a pass it makes anyway). */
-#define RADIX_SORT(name, T)                                                                        \
-    static void name(T *a, T *tmp, size_t n, uint32_t *count /* [2 * 65536] */)                   \
-    {                                                                                              \
-        for (int pass = 0; pass < 2; pass++) {                                                     \
-            int shift = pass * 16;                                                                 \
-            uint32_t *c = count + pass * 65536, acc = 0;                                           \
-            for (size_t k = 0; k < 65536; k++) {                                                   \
-                uint32_t v = c[k];                                                                 \
-                c[k] = acc;                                                                        \
-                acc += v;                                                                          \
-            }                                                                                      \
-            for (size_t i = 0; i < n; i++)                                                         \
-                tmp[c[(a[i].term >> shift) & 0xFFFF]++] = a[i];                                    \
-            T *t = a;                                                                              \
-            a = tmp;                                                                               \
-            tmp = t;                                                                               \
-        }                                                                                          \
+/*
+ * Both gram arrays sorted by term, the ranks renumbered in code-point order
+ * (ord) on the way; stable, so documents and positions stay in order.
+ * Bigrams: an LSD radix sort over the two 16-bit halves, back into bi; the
+ * first pass renumbers as it moves (the low halves were counted per rank
+ * while adding) and counts the high halves for the second.  Unigrams: one
+ * pass, into tmp (as pairs).  Only the U ranks in use are buckets.
+ */
+static void sort_grams(tdx_gram_builder *b)
+{
+    size_t U = b->nranks;
+    const uint32_t *ord = b->ord, *order = b->order;
+    uint32_t *lo_at = b->start, *hi_at = b->start + 65536, acc = 0;
+    for (size_t o = 0; o < U; o++) {
+        lo_at[o] = acc;
+        acc += b->bi_cnt[order[o]];
     }
-RADIX_SORT(radix_sort_pairs, pair)
-RADIX_SORT(radix_sort_triples, triple)
+    memset(hi_at, 0, U * sizeof *hi_at);
+    triple *bi = b->bi, *tmp = b->tmp;
+    size_t nbi = b->nbi;
+    for (size_t i = 0; i < nbi; i++) {
+        triple e = bi[i];
+        uint32_t hi = ord[e.term >> 16], lo = ord[e.term & 0xFFFF];
+        e.term = hi << 16 | lo;
+        tmp[lo_at[lo]++] = e;
+        hi_at[hi]++;
+    }
+    acc = 0;
+    for (size_t o = 0; o < U; o++) {
+        uint32_t n = hi_at[o];
+        hi_at[o] = acc;
+        acc += n;
+    }
+    for (size_t i = 0; i < nbi; i++)
+        bi[hi_at[tmp[i].term >> 16]++] = tmp[i];
+    const pair *uni = b->uni;
+    pair *us = (pair *)b->tmp;
+    size_t nuni = b->nuni;
+    acc = 0;
+    for (size_t o = 0; o < U; o++) {
+        lo_at[o] = acc;
+        acc += b->uni_cnt[order[o]];
+    }
+    for (size_t i = 0; i < nuni; i++) {
+        pair e = uni[i];
+        e.term = ord[e.term];
+        us[lo_at[e.term]++] = e;
+    }
+}
 
 static int cmp_terms(const void *x, const void *y, void *ctx)
 {
@@ -648,13 +687,14 @@ static void gram_cursor_fill(gram_cursor *g)
             g->i = 0;
             continue;
         }
-        uint32_t t = g->stage == 0 ? b->bi[g->i].term : b->uni[g->i].term;
+        const pair *us = (const pair *)b->tmp; /* sorted unigrams */
+        uint32_t t = g->stage == 0 ? b->bi[g->i].term : us[g->i].term;
         size_t j = g->i + 1;
         if (g->stage == 0)
             while (j < n && b->bi[j].term == t)
                 j++;
         else
-            while (j < n && b->uni[j].term == t)
+            while (j < n && us[j].term == t)
                 j++;
         g->run_end = j;
         g->klen = 0;
@@ -683,7 +723,7 @@ static int emit_gram_run(tdx_gram_builder *b, gram_cursor *g, tdx_postings *out)
         if (tdx_grow((void **)&b->docbuf, &b->cap_docbuf, n + 1, sizeof *b->docbuf, 1024))
             return TDX_ENOMEM;
         for (size_t j = 0; j < n; j++)
-            b->docbuf[j] = b->uni[g->i + j].doc;
+            b->docbuf[j] = ((const pair *)b->tmp)[g->i + j].doc;
         rc = tdx_postings_add_docs(out, b->docbuf, n);
     }
     g->i = g->run_end;
@@ -713,26 +753,8 @@ int tdx_gram_emit(tdx_gram_builder *b, tdx_postings *out, tdx_err *err)
             b->ord[b->order[o]] = (uint32_t)o;
             b->ord_cp[o] = b->rank_cp[b->order[o]];
         }
-        /* 2. Both arrays sorted by term; docs and positions stay in order.
-         * The renumbering pass also counts both radix digits. */
-        uint32_t *cnt = b->start;
-        memset(cnt, 0, 2 * 65536 * sizeof *cnt);
-        for (size_t i = 0; i < b->nbi; i++) {
-            uint32_t k = b->bi[i].term;
-            uint32_t hi = b->ord[k >> 16], lo = b->ord[k & 0xFFFF];
-            b->bi[i].term = (hi << 16) | lo;
-            cnt[lo]++;
-            cnt[65536 + hi]++;
-        }
-        radix_sort_triples(b->bi, b->tmp, b->nbi, cnt);
-        memset(cnt, 0, 2 * 65536 * sizeof *cnt);
-        for (size_t i = 0; i < b->nuni; i++) {
-            uint32_t r = b->ord[b->uni[i].term];
-            b->uni[i].term = r;
-            cnt[r & 0xFFFF]++;
-            cnt[65536 + (r >> 16)]++;
-        }
-        radix_sort_pairs(b->uni, (pair *)b->tmp, b->nuni, cnt);
+        /* 2. Both arrays sorted by term (bigrams in bi, unigrams in tmp). */
+        sort_grams(b);
         b->emitted = 1;
     }
     /* The output holds at most every entry: reserve once. */
