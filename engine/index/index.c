@@ -437,13 +437,14 @@ int tdx_gram_add_text(tdx_gram_builder *b, uint32_t doc, const uint8_t *text, si
              * the general way (and so will every gram it is part of). */
             rc = add_gram_slow(b, doc, prev_cp, cp, pos, 1);
         } else {
-            if (b->uni_last[r] != doc) {
-                b->uni_last[r] = doc;
-                b->uni_cnt[r]++;
-                uni->term = r;
-                uni->doc = doc;
-                uni++;
-            }
+            /* Written always, kept on a document's first sight of r
+             * (branch-free: which it is does not follow a pattern). */
+            uint32_t first = b->uni_last[r] != doc;
+            b->uni_last[r] = doc;
+            b->uni_cnt[r] += first;
+            uni->term = r;
+            uni->doc = doc;
+            uni += first;
             if (prev != NO_RANK) {
                 b->bi_cnt[r]++;
                 bi->term = (prev << 16) | r;
