@@ -774,6 +774,35 @@ Test(index, many_distinct_terms_grow_every_table)
     tdx_gram_builder_free(b);
 }
 
+Test(index, short_terms_of_every_length_stay_apart)
+{
+    /* Terms of up to 8 bytes are told apart by their hash code alone: all
+     * short strings over a few bytes (zeros included), every length. */
+    tdx_gram_builder *b = NULL;
+    cr_assert(eq(int, tdx_gram_builder_create(&b, NULL), 0));
+    static const uint8_t alpha[] = {0x00, 0x01, 'a', 0xFF};
+    uint64_t seed = tu_seed("index.short"), r = seed;
+    tlist want = {0};
+    uint8_t t[10] = {'e'};
+    for (uint32_t d = 0; d < 20; d++)
+        for (size_t k = 0; k < 3000; k++) {
+            size_t len = 1 + rnd(&r, 9);
+            for (size_t i = 1; i < len; i++)
+                t[i] = alpha[rnd(&r, sizeof alpha)];
+            cr_assert(eq(int, tdx_gram_add_term(b, d, t, len), 0));
+            tl_add(&want, t, len, d);
+        }
+    tl_finish(&want);
+    tdx_postings post;
+    tdx_postings_init(&post);
+    cr_assert(eq(int, tdx_gram_emit(b, &post, NULL), 0));
+    expect_well_formed(&post);
+    expect_postings(&post, &want, seed);
+    tl_free(&want);
+    tdx_postings_free(&post);
+    tdx_gram_builder_free(b);
+}
+
 static size_t live_bytes(void)
 {
     mallctl("thread.tcache.flush", NULL, NULL, NULL, 0);

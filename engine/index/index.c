@@ -205,6 +205,28 @@ static int grow_tab(tdx_gram_builder *b)
     return 0;
 }
 
+/* The hash code of a general-path term.  A term of up to SHORT_TERM bytes
+ * (most words; entity, category and pattern ids) is mixed from a word
+ * holding all its bytes by a bijection, so for one length equal codes are
+ * equal terms and no byte comparison is needed. */
+#define SHORT_TERM 8
+
+static inline uint64_t term_code(const uint8_t *s, size_t len)
+{
+    if (len > SHORT_TERM)
+        return tdx_hash64(s, len);
+    uint64_t w;
+    if (len >= 4) {
+        uint32_t a, z;
+        memcpy(&a, s, 4);
+        memcpy(&z, s + len - 4, 4);
+        w = (uint64_t)z << 32 | a;
+    } else {
+        w = (uint64_t)s[0] | (uint64_t)s[len / 2] << 8 | (uint64_t)s[len - 1] << 16;
+    }
+    return tdx_mix64(w ^ (uint64_t)len << 56);
+}
+
 /* General path: find or create the term with these bytes. */
 static int lookup(tdx_gram_builder *b, const uint8_t *s, size_t len, uint32_t *out_id)
 {
@@ -213,14 +235,15 @@ static int lookup(tdx_gram_builder *b, const uint8_t *s, size_t len, uint32_t *o
         if (rc)
             return rc;
     }
-    uint64_t code = tdx_hash64(s, len);
+    uint64_t code = term_code(s, len);
     size_t h = (size_t)code & b->tab_mask;
     for (;;) {
         uint32_t v = b->tab[h];
         if (v == 0)
             break;
         term_rec *r = &b->terms[v - 1];
-        if (r->code == code && r->str_len == len && memcmp(b->strs.p + r->str_off, s, len) == 0) {
+        if (r->code == code && r->str_len == len &&
+            (len <= SHORT_TERM || memcmp(b->strs.p + r->str_off, s, len) == 0)) {
             *out_id = v - 1;
             return 0;
         }
