@@ -70,7 +70,12 @@ int tdx_gram_builder_reserve(tdx_gram_builder *b, size_t text_bytes);
  * second call for the same document would restart its positions).
  */
 int tdx_gram_add_text(tdx_gram_builder *b, uint32_t doc, const uint8_t *text, size_t len);
-/** Add one explicit term (fields, entities, categories) for `doc`. */
+/**
+ * Add one explicit term (fields, entities, categories) for `doc`.  Such
+ * terms have no position; a positional one (a bigram or word term, as tests
+ * add) is recorded at position 0, so it must not follow tdx_gram_add_text
+ * for the same document with the same term (positions must ascend).
+ */
 int tdx_gram_add_term(tdx_gram_builder *b, uint32_t doc, const uint8_t *term, size_t len);
 
 /**
