@@ -1899,6 +1899,7 @@ Test(store, merge_steps_cut_inside_a_term_larger_than_a_step)
             cr_assert(eq(str, now, ref), "the dump changed after step %zu", steps);
             free(now);
             poscur_walk_check(s, N, steps);
+            expect_clean(s);
         }
         tdx_store_close(s);
         if (done)
