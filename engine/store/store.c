@@ -3512,9 +3512,9 @@ static int produce_chunk(tdx_store *s, MDB_txn *txn, const mplan *pl, mchunk *c)
                 uint32_t first = tdx_be32_get((const uint8_t *)k.mv_data + k.mv_size - 4);
                 if (sink.written >= s->merge_chunk) {
                     /* Enough for this chunk, inside a term: the next starts
-                     * at this block, and what is collected goes first. */
-                    if (pend.docs.n)
-                        rc = flush_blocks(&sink, cur_term, tlen, &pend, &val);
+                     * at this block.  Nothing is collected here (short
+                     * blocks add no bytes, and a write flushes them first);
+                     * the flush after the loop would take it if it were. */
                     c->to_tlen = (size_t)term_key_main(cur_term, tlen, first, c->to) - 5;
                     c->to_len = c->to_tlen + 5;
                     cut = 1;
@@ -3554,10 +3554,10 @@ static int produce_chunk(tdx_store *s, MDB_txn *txn, const mplan *pl, mchunk *c)
                 rc = sink_put(&sink, &nk, &v, 1); /* c->rtxn keeps it */
             }
         }
-        if (cut)
-            break;
         if (rc == 0 && pend.docs.n)
             rc = flush_blocks(&sink, cur_term, tlen, &pend, &val);
+        if (cut)
+            break;
         for (size_t h = 0; rc == 0 && h < nhold; h++)
             if (st[hold[h]].valid)
                 heap_push(st, heap, &nheap, hold[h]);
