@@ -533,15 +533,28 @@ static int cmp_cp(const void *x, const void *y, void *ctx)
  * while adding) and counts the high halves for the second.  Unigrams: one
  * pass, into tmp (as pairs).  Only the U ranks in use are buckets.
  */
+/* at[o]: where rank order[o]'s entries start, from their counts per rank. */
+static void starts_in_order(uint32_t *at, const uint32_t *count, const uint32_t *order, size_t U)
+{
+    uint32_t acc = 0;
+    for (size_t o = 0; o < U; o++) {
+        at[o] = acc;
+        acc += count[order[o]];
+    }
+}
+
+/* The unigrams sorted by sort_grams: tmp, as pairs. */
+static inline const pair *sorted_uni(const tdx_gram_builder *b)
+{
+    return (const pair *)b->tmp;
+}
+
 static void sort_grams(tdx_gram_builder *b)
 {
     size_t U = b->nranks;
     const uint32_t *ord = b->ord, *order = b->order;
-    uint32_t *lo_at = b->start, *hi_at = b->start + 65536, acc = 0;
-    for (size_t o = 0; o < U; o++) {
-        lo_at[o] = acc;
-        acc += b->bi_cnt[order[o]];
-    }
+    uint32_t *lo_at = b->start, *hi_at = b->start + 65536;
+    starts_in_order(lo_at, b->bi_cnt, order, U);
     memset(hi_at, 0, U * sizeof *hi_at);
     triple *bi = b->bi, *tmp = b->tmp;
     size_t nbi = b->nbi;
@@ -552,7 +565,7 @@ static void sort_grams(tdx_gram_builder *b)
         tmp[lo_at[lo]++] = e;
         hi_at[hi]++;
     }
-    acc = 0;
+    uint32_t acc = 0;
     for (size_t o = 0; o < U; o++) {
         uint32_t n = hi_at[o];
         hi_at[o] = acc;
@@ -563,11 +576,7 @@ static void sort_grams(tdx_gram_builder *b)
     const pair *uni = b->uni;
     pair *us = (pair *)b->tmp;
     size_t nuni = b->nuni;
-    acc = 0;
-    for (size_t o = 0; o < U; o++) {
-        lo_at[o] = acc;
-        acc += b->uni_cnt[order[o]];
-    }
+    starts_in_order(lo_at, b->uni_cnt, order, U);
     for (size_t i = 0; i < nuni; i++) {
         pair e = uni[i];
         e.term = ord[e.term];
@@ -711,7 +720,7 @@ static void gram_cursor_fill(gram_cursor *g)
             g->i = 0;
             continue;
         }
-        const pair *us = (const pair *)b->tmp; /* sorted unigrams */
+        const pair *us = sorted_uni(b);
         uint32_t t = g->stage == 0 ? b->bi[g->i].term : us[g->i].term;
         size_t j = g->i + 1;
         if (g->stage == 0)
@@ -747,7 +756,7 @@ static int emit_gram_run(tdx_gram_builder *b, gram_cursor *g, tdx_postings *out)
         if (tdx_grow((void **)&b->docbuf, &b->cap_docbuf, n + 1, sizeof *b->docbuf, 1024))
             return TDX_ENOMEM;
         for (size_t j = 0; j < n; j++)
-            b->docbuf[j] = ((const pair *)b->tmp)[g->i + j].doc;
+            b->docbuf[j] = sorted_uni(b)[g->i + j].doc;
         rc = tdx_postings_add_docs(out, b->docbuf, n);
     }
     g->i = g->run_end;
