@@ -22,6 +22,7 @@
 #include "common/hash.h"
 #include "common/varint.h"
 #include "index/index.h"
+#include "store/hashset.h"
 #include "store/store.h"
 #include "testutil.h"
 
@@ -2155,6 +2156,8 @@ static uint32_t small_index(const char *dir, int merge)
     write_corpus(s, &m, &c, 6, 0, &r);
     if (merge)
         merge_ok(s);
+    tdx_err err = {0};
+    cr_assert(eq(int, tdx_store_commit(s, &err), 0), "%s", err.msg); /* content hashes written */
     expect_clean(s);
     tdx_store_close(s);
     uint32_t next = (uint32_t)m.next;
@@ -2957,4 +2960,244 @@ Test(store, grouped_batches_commit_together_grow_the_map_and_drop_only_the_open_
     tdx_store_close(s);
     model_free(&m);
     free_docs(docs, N);
+}
+
+/* ---- content hashes kept in memory ------------------------------------------------------ */
+
+/* The set against a plain array, with hashes crowded onto a few home slots
+ * (long clusters, wrap-around at the table's end, deletions inside them). */
+Test(store, hashset_matches_a_plain_list)
+{
+    uint64_t seed = tu_seed("store.hashset"), r = seed;
+    enum { KEYS = 3000 };
+    static uint64_t h[KEYS][2];
+    static uint32_t want[KEYS]; /* 0: not in the set */
+    for (size_t i = 0; i < KEYS; i++) {
+        h[i][0] = (uint64_t)rnd(&r, 1u << 30) << 20 | rnd(&r, 4); /* equal high halves too */
+        h[i][1] = rnd(&r, 4) ? rnd(&r, 64) | (uint64_t)i << 40 : rnd(&r, 1u << 30);
+        if (rnd(&r, 8) == 0)
+            h[i][1] |= 1023; /* the last slot of the first table: wraps around */
+    }
+    tdx_hashset hs = {0};
+    size_t n = 0;
+    for (int round = 0; round < 40000; round++) {
+        size_t i = rnd(&r, KEYS);
+        switch (rnd(&r, 3)) {
+        case 0:
+            if (want[i] == 0) {
+                want[i] = 1 + (uint32_t)rnd(&r, 1000000);
+                cr_assert(eq(int, tdx_hashset_add(&hs, h[i], want[i]), 0));
+                n++;
+            }
+            break;
+        case 1: {
+            /* Only the id recorded removes an entry. */
+            uint32_t id = want[i] && rnd(&r, 4) ? want[i] : 1 + (uint32_t)rnd(&r, 1000000);
+            int gone = tdx_hashset_del(&hs, h[i], id);
+            cr_assert(eq(int, gone, want[i] != 0 && id == want[i]), "seed %llu round %d",
+                      (unsigned long long)seed, round);
+            if (gone) {
+                want[i] = 0;
+                n--;
+            }
+            break;
+        }
+        default:
+            cr_assert(eq(u32, tdx_hashset_find(&hs, h[i]), want[i]), "seed %llu round %d",
+                      (unsigned long long)seed, round);
+        }
+        cr_assert(eq(sz, hs.n, n));
+        if (round % 4000 == 3999)
+            for (size_t k = 0; k < KEYS; k++)
+                cr_assert(eq(u32, tdx_hashset_find(&hs, h[k]), want[k]), "seed %llu",
+                          (unsigned long long)seed);
+    }
+    /* Sorted: every entry once, in the order of the big-endian keys. */
+    tdx_hashset_sort(&hs);
+    size_t seen = 0;
+    for (size_t k = 0; k < n; k++) {
+        const tdx_hs_ent *e = &hs.slot[k];
+        if (k) {
+            uint8_t a[16], b[16];
+            tdx_be64_put(a, hs.slot[k - 1].h[0]);
+            tdx_be64_put(a + 8, hs.slot[k - 1].h[1]);
+            tdx_be64_put(b, e->h[0]);
+            tdx_be64_put(b + 8, e->h[1]);
+            cr_assert(lt(int, memcmp(a, b, 16), 0), "entry %zu out of order", k);
+        }
+        for (size_t i = 0; i < KEYS; i++)
+            if (want[i] && h[i][0] == e->h[0] && h[i][1] == e->h[1]) {
+                cr_assert(eq(u32, e->id, want[i]));
+                seen++;
+            }
+    }
+    cr_assert(eq(sz, seen, n));
+    tdx_hashset_clear(&hs);
+    cr_assert(eq(u32, tdx_hashset_find(&hs, h[0]), 0));
+    tdx_hashset_free(&hs);
+}
+
+static size_t raw_count(const char *dir, const char *db)
+{
+    raw_cur c = raw_cursor(dir, db);
+    MDB_stat ms;
+    cr_assert(eq(int, mdb_stat(c.txn, mdb_cursor_dbi(c.cur), &ms), 0));
+    raw_cursor_close(&c);
+    return ms.ms_entries;
+}
+
+/* Meta "hash_mark" as a number, 0 when absent. */
+static uint64_t raw_hash_mark(const char *dir)
+{
+    uint8_t k[600], v[64];
+    size_t kl, vl = raw_first(dir, "meta", "hash_mark", 9, k, &kl, v, sizeof v);
+    uint64_t mark = 0;
+    if (kl == 9 && memcmp(k, "hash_mark", 9) == 0)
+        cr_assert(gt(sz, tdx_varint_get(v, v + vl, &mark), 0));
+    return mark;
+}
+
+/*
+ * New documents' content hashes wait in a set (a few entries here, so it
+ * fills and is written into the table often).  Duplicates and replacements
+ * are found wherever the earlier document's hash is: in the set, in the
+ * table, or in both (a flush cut short by a kill); an index closed before
+ * its set was written rebuilds the set when opened again; the model says
+ * what every batch must report, and check and the dump agree with it.
+ */
+Test(store, content_hashes_in_memory_are_found_across_flushes_reopens_and_kills, .timeout = 120)
+{
+    uint64_t seed = tu_seed("store.hashes"), r = seed;
+    const char *dir = tu_path("idx");
+    tdx_store *s = new_index(dir);
+    corpus c;
+    corpus_make(&c, &r, 600);
+    model m;
+    model_init(&m);
+    int reopened = 0, flushed = 0, cut = 0, marked = 0;
+    for (size_t i = 0; i < c.n;) {
+        size_t n = 1 + rnd(&r, 12);
+        if (n > c.n - i)
+            n = c.n - i;
+        if (rnd(&r, 4) == 0)
+            tdx_store_set_hash_buffer(s, (1 + rnd(&r, 40)) * TDX_HASHSET_BYTES_PER_ENTRY);
+        write_both(s, &m, c.ptr + i, n, (int)rnd(&r, 2));
+        i += n;
+        tdx_err err = {0};
+        switch (rnd(&r, 8)) {
+        case 0:
+            cr_assert(eq(int, tdx_store_commit(s, &err), 0), "%s", err.msg);
+            cr_assert(eq(u64, raw_hash_mark(dir), 0), "a commit writes every hash");
+            flushed++;
+            break;
+        case 1:
+        case 2: {
+            /* Closed with the set unwritten (as by a kill); sometimes a
+             * flush was cut short too: part of the set already in the
+             * table, the mark still there. */
+            tdx_store_close(s);
+            uint64_t mark = raw_hash_mark(dir);
+            marked += mark != 0;
+            for (uint64_t id = mark; mark && id < m.next; id++) {
+                if (m.deleted[id] || rnd(&r, 2))
+                    continue;
+                uint8_t hk[16], iv[4];
+                tdx_be64_put(hk, m.byid[id]->hash[0]);
+                tdx_be64_put(hk + 8, m.byid[id]->hash[1]);
+                be32(iv, (uint32_t)id);
+                raw_set(dir, "hashes", hk, 16, iv, 4);
+                cut++;
+            }
+            s = open_store(dir, 0, 0);
+            reopened++;
+            break;
+        }
+        }
+        if (rnd(&r, 10) == 0)
+            expect_clean(s);
+    }
+    cr_assert(gt(u64, m.duplicates, 20), "seed %llu: duplicates exercised",
+              (unsigned long long)seed);
+    cr_assert(gt(u64, m.ndeleted, 10), "seed %llu: replacements exercised",
+              (unsigned long long)seed);
+    cr_assert(reopened && flushed && cut && marked,
+              "seed %llu: reopened %d, flushed %d, cut %d, marked %d", (unsigned long long)seed,
+              reopened, flushed, cut, marked);
+    verify(s, &m);
+    tdx_err err = {0};
+    cr_assert(eq(int, tdx_store_commit(s, &err), 0), "%s", err.msg);
+    tdx_store_close(s);
+    cr_assert(eq(u64, raw_hash_mark(dir), 0));
+    cr_assert(eq(sz, raw_count(dir, "hashes"), m.docs), "one content hash per live document");
+    s = open_store(dir, 1, 0);
+    verify(s, &m);
+    tdx_store_close(s);
+    model_free(&m);
+    corpus_free(&c);
+}
+
+/* What check sees of a set left unwritten: a hash missing below the mark
+ * is a problem, from the mark on it is not; a hash in the table naming a
+ * document of other content is. */
+Test(store, check_reads_content_hashes_up_to_the_mark)
+{
+    const char *dir = tu_path("idx");
+    uint64_t r = 99;
+    tdx_store *s = new_index(dir);
+    corpus c;
+    corpus_make(&c, &r, 60);
+    model m;
+    model_init(&m);
+    write_corpus(s, &m, &c, 10, 0, &r);
+    tdx_err err = {0};
+    cr_assert(eq(int, tdx_store_commit(s, &err), 0), "%s", err.msg);
+    corpus c2;
+    corpus_make(&c2, &r, 30);
+    write_corpus(s, &m, &c2, 10, 0, &r);
+    tdx_store_close(s);
+    uint64_t mark = raw_hash_mark(dir);
+    cr_assert(gt(u64, mark, 1));
+    cr_assert(lt(u64, mark, m.next));
+    cr_assert(eq(sz, raw_count(dir, "hashes"), (size_t)mark - 1 - m.ndeleted));
+    s = open_store(dir, 1, 0);
+    expect_clean(s);
+    tdx_store_close(s);
+    /* A live document below the mark without its hash. */
+    uint32_t below = 1;
+    while (m.deleted[below])
+        below++;
+    uint8_t hk[16], iv[4];
+    tdx_be64_put(hk, m.byid[below]->hash[0]);
+    tdx_be64_put(hk + 8, m.byid[below]->hash[1]);
+    raw_set(dir, "hashes", hk, 16, NULL, 0);
+    s = open_store(dir, 1, 0);
+    lines l = {0};
+    cr_assert(eq(u64, check_problems(s, &l), 1), "%s", l.p ? l.p : "");
+    free(l.p);
+    tdx_store_close(s);
+    be32(iv, below);
+    raw_set(dir, "hashes", hk, 16, iv, 4);
+    /* The mark moved past the last document: its hashes are missing. */
+    uint8_t v[TDX_VARINT_MAX];
+    raw_set(dir, "meta", "hash_mark", 9, v, tdx_varint_put(v, m.next));
+    s = open_store(dir, 1, 0);
+    l = (lines){0};
+    cr_assert(gt(u64, check_problems(s, &l), 0), "hashes past the mark not seen missing");
+    free(l.p);
+    tdx_store_close(s);
+    raw_set(dir, "meta", "hash_mark", 9, v, tdx_varint_put(v, mark));
+    /* A hash naming a document of other content. */
+    uint32_t other = below + 1;
+    while (m.deleted[other])
+        other++;
+    be32(iv, other);
+    raw_set(dir, "hashes", hk, 16, iv, 4);
+    s = open_store(dir, 1, 0);
+    l = (lines){0};
+    cr_assert(gt(u64, check_problems(s, &l), 0), "a hash naming another document not seen");
+    free(l.p);
+    tdx_store_close(s);
+    model_free(&m);
+    corpus_free(&c);
+    corpus_free(&c2);
 }

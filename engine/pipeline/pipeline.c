@@ -1078,12 +1078,13 @@ int tdx_pipeline_run(const tdx_pipeline_opts *o, tdx_run_stats *st, tdx_err *err
     /* Batches share a commit (tdx_store_set_group), whose pages stay in
      * memory until it is made: about twice the text of its batches (stored
      * text, postings segments, the key and hash pages they dirty).  An
-     * eighth of the limit is set aside for them; batches and workers share
-     * the rest. */
-    size_t group_mem = mem / 8;
-    p->batch_bytes =
-        o->batch_bytes ? o->batch_bytes
-                       : (mem - group_mem) / (BATCH_MEM * slots + WORKER_MEM * (size_t)p->nworkers);
+     * eighth of the limit is set aside for them, a sixteenth for the
+     * content hashes of new documents (tdx_store_set_hash_buffer); batches
+     * and workers share the rest. */
+    size_t group_mem = mem / 8, hash_mem = mem / 16;
+    p->batch_bytes = o->batch_bytes ? o->batch_bytes
+                                    : (mem - group_mem - hash_mem) /
+                                          (BATCH_MEM * slots + WORKER_MEM * (size_t)p->nworkers);
     if (p->batch_bytes > ((size_t)64 << 20))
         p->batch_bytes = (size_t)64 << 20;
     if (p->batch_bytes < ((size_t)64 << 10))
@@ -1099,6 +1100,7 @@ int tdx_pipeline_run(const tdx_pipeline_opts *o, tdx_run_stats *st, tdx_err *err
     if (rc == 0) {
         size_t group = group_mem / 2 < 8 * p->batch_bytes ? group_mem / 2 : 8 * p->batch_bytes;
         tdx_store_set_group(p->store, group, 2.0);
+        tdx_store_set_hash_buffer(p->store, hash_mem);
     }
     unsigned steps = TDX_NORM_ALL;
     if (rc == 0)
@@ -1195,7 +1197,9 @@ int tdx_pipeline_run(const tdx_pipeline_opts *o, tdx_run_stats *st, tdx_err *err
     if (p->store) {
         tdx_err cerr = {0};
         int open = tdx_store_uncommitted(p->store);
-        int crc = tdx_store_commit(p->store, &cerr);
+        double t0 = tdx_now();
+        int crc = tdx_store_commit(p->store, &cerr); /* and the content hashes still in memory */
+        st->stages.write += tdx_now() - t0;
         if (crc)
             fail(p, &cerr, crc);
         else if (open)

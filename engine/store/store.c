@@ -34,6 +34,13 @@
  *                   segments (a term's postings may be larger than a merge
  *                   step; an older tenderidx refuses this state)
  *     "counts"      vint next_doc, docs, deleted, duplicates, bytes, hits, rejects
+ *   "hash_mark"   vint doc id: the content hashes of live documents from this
+ *                 id on may be missing from "hashes" (the writer keeps them in
+ *                 memory and writes them in key order); they are in the
+ *                 documents' records, and a writer opening the index reads them
+ *                 from there.  Absent: "hashes" is complete.  An older
+ *                 tenderidx ignores it (it would miss duplicates of those
+ *                 documents, and its check reports them)
  *   docs        be32 id -> doc record:
  *                 vint 1 (record version)
  *                 lbytes key, source, title, date, url, format, encoding
@@ -49,6 +56,7 @@
  *   keys        external key -> be32 id, u8 kind (0: the document's key,
  *                 1: a later document with the same content, recorded as duplicate)
  *   hashes      be64 hash_hi, be64 hash_lo -> be32 id of the live document
+ *                 (complete below meta "hash_mark")
  *   dups        be32 id, key -> "" for every key recorded as a duplicate of doc id
  *                 (when the document's own key is replaced with other content,
  *                 its first duplicate key takes the document over)
@@ -109,6 +117,7 @@
  */
 #include "store.h"
 
+#include "hashset.h"
 #include "../common/alloc.h"
 #include "../common/clock.h"
 #include "../common/memfind.h"
@@ -145,6 +154,9 @@
  * needs on top of the data: LMDB reuses the pages a transaction frees two
  * transactions later, so about two chunks of freed pages are in flight. */
 #define MERGE_CHUNK_BYTES ((size_t)8 << 20)
+/* Memory for the content hashes not yet in their table, by default
+ * (tdx_store_set_hash_buffer): 32 MB hold about 500,000 documents. */
+#define HASH_BUFFER_BYTES ((size_t)32 << 20)
 
 typedef struct tdx_mprod tdx_mprod;
 static void mprod_stop(tdx_store *s);
@@ -189,6 +201,14 @@ struct tdx_store {
     MDB_txn *group;
     size_t group_max, group_in;
     double group_secs, group_t0;
+    /* Content hashes of documents at or after hp_mark, not all in the
+     * "hashes" table yet (meta "hash_mark"); hp_stale: the set may not
+     * match the index (a dropped transaction, a fresh open) and is rebuilt
+     * from the documents before it is used. */
+    tdx_hashset hp;
+    uint64_t hp_mark;
+    size_t hp_max;
+    int hp_stale;
     char path[4096];
 };
 
@@ -508,6 +528,8 @@ int tdx_store_open(const char *path, const tdx_store_opts *opts, tdx_store **out
     s->readonly = opts->readonly;
     s->map_size = opts->map_size ? opts->map_size : DEFAULT_MAP_SIZE;
     s->merge_chunk = opts->merge_chunk ? opts->merge_chunk : MERGE_CHUNK_BYTES;
+    s->hp_max = HASH_BUFFER_BYTES / TDX_HASHSET_BYTES_PER_ENTRY;
+    s->hp_stale = 1;
     const char *env_map = getenv("TENDERIDX_MAP_SIZE");
     if (env_map && *env_map && opts->map_size == 0)
         s->map_size = (size_t)strtoull(env_map, NULL, 10);
@@ -633,6 +655,7 @@ void tdx_store_close(tdx_store *s)
     if (s->group)
         mdb_txn_abort(s->group);
     mdb_env_close(s->env);
+    tdx_hashset_free(&s->hp);
     tdx_free(s);
 }
 
@@ -1241,8 +1264,113 @@ static int hand_over_or_tombstone(MDB_txn *txn, tdx_store *s, uint32_t id, write
     return mdb_put(txn, s->dbi[DB_DELETED], &okv, &empty, 0);
 }
 
+/* ---- content hashes not yet in their table ---- */
+
+/* The mark in this transaction: meta "hash_mark", or next_doc when absent
+ * (then every live document's hash is in the "hashes" table). */
+static int read_hash_mark(MDB_txn *txn, tdx_store *s, uint64_t next_doc, uint64_t *out)
+{
+    MDB_val k = mval("hash_mark", 9), v;
+    int rc = mdb_get(txn, s->dbi[DB_META], &k, &v);
+    *out = next_doc;
+    if (rc)
+        return rc == MDB_NOTFOUND ? 0 : rc;
+    rd r = {v.mv_data, (const uint8_t *)v.mv_data + v.mv_size, 0};
+    *out = rd_vint(&r);
+    return r.bad || r.p != r.end || *out == 0 || *out > next_doc ? MDB_CORRUPTED : 0;
+}
+
+static int write_hash_mark(MDB_txn *txn, tdx_store *s)
+{
+    uint8_t b[TDX_VARINT_MAX];
+    MDB_val k = mval("hash_mark", 9), v = mval(b, tdx_varint_put(b, s->hp_mark));
+    return mdb_put(txn, s->dbi[DB_META], &k, &v, 0);
+}
+
+/* The set as the transaction sees it: the live documents from the mark on.
+ * Their number is bounded by the set's size plus one batch (the set is
+ * flushed once it is full). */
+static int hp_rebuild(MDB_txn *txn, tdx_store *s)
+{
+    counts c;
+    tdx_hashset_clear(&s->hp);
+    int rc = read_counts(txn, s, &c);
+    if (rc == 0)
+        rc = read_hash_mark(txn, s, c.next_doc, &s->hp_mark);
+    MDB_cursor *cur = NULL;
+    if (rc == 0)
+        rc = mdb_cursor_open(txn, s->dbi[DB_DOCS], &cur);
+    if (rc)
+        return rc;
+    uint8_t kb[4];
+    tdx_be32_put(kb, (uint32_t)s->hp_mark);
+    MDB_val k = mval(kb, 4), v;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (k.mv_size != 4) {
+            rc = MDB_CORRUPTED;
+            break;
+        }
+        uint32_t id = tdx_be32_get(k.mv_data);
+        MDB_val dk = k, dv;
+        int drc = mdb_get(txn, s->dbi[DB_DELETED], &dk, &dv);
+        if (drc == 0)
+            continue;
+        tdx_store_docinfo d;
+        if (drc != MDB_NOTFOUND) {
+            rc = drc;
+        } else if (decode_doc(&v, id, &d)) {
+            rc = MDB_CORRUPTED;
+        } else if (tdx_hashset_add(&s->hp, d.hash, id)) {
+            rc = ENOMEM;
+        }
+        if (rc)
+            break;
+    }
+    mdb_cursor_close(cur);
+    if (rc == MDB_NOTFOUND)
+        rc = 0;
+    s->hp_stale = rc != 0;
+    return rc;
+}
+
+/* The live document holding this content, 0 if none: the set, then the
+ * table. */
+static int hash_owner(MDB_txn *txn, tdx_store *s, const uint64_t h[2], uint32_t *out)
+{
+    *out = tdx_hashset_find(&s->hp, h);
+    if (*out)
+        return 0;
+    uint8_t hk[16];
+    tdx_be64_put(hk, h[0]);
+    tdx_be64_put(hk + 8, h[1]);
+    MDB_val k = mval(hk, 16), v;
+    int rc = mdb_get(txn, s->dbi[DB_HASHES], &k, &v);
+    if (rc)
+        return rc == MDB_NOTFOUND ? 0 : rc;
+    if (v.mv_size != 4)
+        return MDB_CORRUPTED;
+    *out = tdx_be32_get(v.mv_data);
+    return 0;
+}
+
+/* Document id (a tombstone now) no longer owns its content: out of the set
+ * and out of the table (a flush cut short may have put it there too). */
+static int hash_forget(MDB_txn *txn, tdx_store *s, const uint64_t h[2], uint32_t id)
+{
+    tdx_hashset_del(&s->hp, h, id);
+    uint8_t hk[16];
+    tdx_be64_put(hk, h[0]);
+    tdx_be64_put(hk + 8, h[1]);
+    MDB_val k = mval(hk, 16);
+    int rc = mdb_del(txn, s->dbi[DB_HASHES], &k, NULL);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
 /* One attempt at writing the batch, in a transaction of its own or nested
- * in the open group; returns an LMDB code (MDB_MAP_FULL retried). */
+ * in the open group; returns an LMDB code (MDB_MAP_FULL retried).  Any
+ * failure leaves the content-hash set stale: the transaction's changes to
+ * it are rebuilt away before the next use. */
 static int write_batch_txn(tdx_store *s, const tdx_store_batch *b, int replace,
                            tdx_store_batch_stats *st, writer_state *w, tdx_err *err)
 {
@@ -1252,6 +1380,8 @@ static int write_batch_txn(tdx_store *s, const tdx_store_batch *b, int replace,
         return rc;
     counts c;
     rc = read_counts(txn, s, &c);
+    if (rc == 0 && s->hp_stale)
+        rc = hp_rebuild(txn, s);
     memset(st, 0, sizeof *st);
     uint32_t seg = 0;
     for (size_t i = 0; rc == 0 && i < b->ndocs; i++) {
@@ -1264,10 +1394,6 @@ static int write_batch_txn(tdx_store *s, const tdx_store_batch *b, int replace,
             break;
         }
         MDB_val k = mval(d->key, klen), v;
-        uint8_t hk[16];
-        tdx_be64_put(hk, d->hash[0]);
-        tdx_be64_put(hk + 8, d->hash[1]);
-        MDB_val hkv = mval(hk, 16);
         uint32_t old = 0;
         if (c.next_doc >= UINT32_MAX) {
             rc = MDB_MAP_FULL + 1000; /* sentinel: out of doc ids */
@@ -1319,13 +1445,7 @@ static int write_batch_txn(tdx_store *s, const tdx_store_batch *b, int replace,
                 if (kept) {
                     c.duplicates--;
                 } else {
-                    uint8_t ohk[16];
-                    tdx_be64_put(ohk, oh[0]);
-                    tdx_be64_put(ohk + 8, oh[1]);
-                    MDB_val ohv = mval(ohk, 16);
-                    rc = mdb_del(txn, s->dbi[DB_HASHES], &ohv, NULL);
-                    if (rc == MDB_NOTFOUND)
-                        rc = 0;
+                    rc = hash_forget(txn, s, oh, old);
                     if (rc)
                         break;
                     c.deleted++;
@@ -1350,17 +1470,15 @@ static int write_batch_txn(tdx_store *s, const tdx_store_batch *b, int replace,
         } else {
             break;
         }
-        /* Same for the content hash: a new one goes in, a known one makes
-         * this document a duplicate of the one it names. */
+        /* A known content hash makes this document a duplicate of the one
+         * it names; a new one goes into the set (hp_flush writes it). */
         MDB_val idv = mval(idk, 4);
-        v = idv;
-        rc = mdb_put(txn, s->dbi[DB_HASHES], &hkv, &v, MDB_NOOVERWRITE);
-        if (rc == MDB_KEYEXIST) {
-            if (v.mv_size != 4) {
-                rc = MDB_CORRUPTED;
-                break;
-            }
-            memcpy(kv, v.mv_data, 4);
+        uint32_t owner;
+        rc = hash_owner(txn, s, d->hash, &owner);
+        if (rc)
+            break;
+        if (owner) {
+            tdx_be32_put(kv, owner);
             kv[4] = 1;
             MDB_val val = mval(kv, 5);
             rc = mdb_put(txn, s->dbi[DB_KEYS], &k, &val, 0);
@@ -1375,7 +1493,9 @@ static int write_batch_txn(tdx_store *s, const tdx_store_batch *b, int replace,
             st->duplicates++;
             c.duplicates++;
             continue;
-        } else if (rc) {
+        }
+        if (tdx_hashset_add(&s->hp, d->hash, (uint32_t)c.next_doc)) {
+            rc = ENOMEM;
             break;
         }
         uint32_t id = (uint32_t)c.next_doc++;
@@ -1471,13 +1591,18 @@ static int write_batch_txn(tdx_store *s, const tdx_store_batch *b, int replace,
     c.rejects += b->rejects;
     if (rc == 0)
         rc = write_counts(txn, s, &c);
+    if (rc == 0 && s->hp.n)
+        rc = write_hash_mark(txn, s);
     if (rc == 0) {
         rc = mdb_txn_commit(txn);
-        if (rc)
+        if (rc) {
             st->added = 0;
+            s->hp_stale = 1;
+        }
         return rc;
     }
     mdb_txn_abort(txn);
+    s->hp_stale = 1;
     (void)err;
     return rc;
 }
@@ -1489,6 +1614,8 @@ static int group_end(tdx_store *s)
         return 0;
     int rc = mdb_txn_commit(s->group);
     s->group = NULL;
+    if (rc)
+        s->hp_stale = 1; /* the group's batches are gone */
     return rc;
 }
 
@@ -1498,6 +1625,99 @@ static int write_begin(tdx_store *s, MDB_txn **txn)
 {
     int rc = group_end(s);
     return rc ? rc : mdb_txn_begin(s->env, NULL, 0, txn);
+}
+
+void tdx_store_set_hash_buffer(tdx_store *s, size_t bytes)
+{
+    s->hp_max = bytes / TDX_HASHSET_BYTES_PER_ENTRY;
+    if (s->hp_max == 0)
+        s->hp_max = 1;
+}
+
+/*
+ * Write the content-hash set into the "hashes" table in key order, then
+ * drop meta "hash_mark".  Sorted, the inserts touch each leaf once per
+ * flush instead of once per document.  The writes are cut into
+ * transactions that each cover about a group's worth of the table's leaves
+ * (what a transaction dirties is held in memory until its commit).  A run
+ * killed part-way keeps the mark: the next one rebuilds the set from the
+ * documents after it and writes it again (entries already in the table
+ * are found with the same id).
+ */
+static int hp_flush(tdx_store *s, tdx_err *err)
+{
+    int rc = group_end(s);
+    MDB_txn *txn;
+    size_t at = 0, n = 0, per = 0;
+    int sorted = 0;
+    while (rc == 0) {
+        rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+        if (rc)
+            break;
+        counts c;
+        rc = read_counts(txn, s, &c);
+        if (rc == 0 && s->hp_stale)
+            rc = hp_rebuild(txn, s);
+        if (rc == 0 && !sorted) {
+            MDB_stat ms;
+            rc = mdb_stat(txn, s->dbi[DB_HASHES], &ms);
+            n = s->hp.n;
+            tdx_hashset_sort(&s->hp);
+            sorted = 1;
+            size_t budget = (s->group_max > MERGE_CHUNK_BYTES ? s->group_max : MERGE_CHUNK_BYTES) /
+                            (ms.ms_psize ? ms.ms_psize : 4096);
+            per = ms.ms_leaf_pages <= budget ? n : n / (ms.ms_leaf_pages / budget + 1) + 1;
+        }
+        MDB_cursor *cur = NULL;
+        if (rc == 0)
+            rc = mdb_cursor_open(txn, s->dbi[DB_HASHES], &cur);
+        size_t end = n - at < per ? n : at + per;
+        for (size_t i = at; rc == 0 && i < end; i++) {
+            const tdx_hs_ent *e = &s->hp.slot[i];
+            uint8_t hk[16], iv[4];
+            tdx_be64_put(hk, e->h[0]);
+            tdx_be64_put(hk + 8, e->h[1]);
+            tdx_be32_put(iv, e->id);
+            MDB_val k = mval(hk, 16), v = mval(iv, 4);
+            rc = mdb_cursor_put(cur, &k, &v, MDB_NOOVERWRITE);
+            if (rc == MDB_KEYEXIST)
+                rc = v.mv_size == 4 && tdx_be32_get(v.mv_data) == e->id ? 0 : MDB_CORRUPTED;
+        }
+        if (cur)
+            mdb_cursor_close(cur);
+        if (rc == 0 && end == n) {
+            MDB_val k = mval("hash_mark", 9);
+            rc = mdb_del(txn, s->dbi[DB_META], &k, NULL);
+            if (rc == MDB_NOTFOUND)
+                rc = 0;
+        }
+        if (rc == 0) {
+            rc = mdb_txn_commit(txn);
+        } else {
+            mdb_txn_abort(txn);
+        }
+        if (rc == MDB_MAP_FULL) {
+            int grc = grow_map(s, err); /* then the same entries again */
+            if (grc) {
+                s->hp_stale = 1;
+                return grc;
+            }
+            rc = 0;
+            continue;
+        }
+        if (rc)
+            break;
+        at = end;
+        if (at == n) {
+            tdx_hashset_clear(&s->hp);
+            s->hp_mark = c.next_doc;
+            return 0;
+        }
+    }
+    s->hp_stale = 1; /* sorted or half-written: rebuilt from the index when next used */
+    if (rc == ENOMEM)
+        return tdx_err_set(err, TDX_ENOMEM, "out of memory");
+    return lmdb_err(err, disk_full_rc(s->path, rc), "cannot write content hashes");
 }
 
 void tdx_store_set_group(tdx_store *s, size_t max_bytes, double max_seconds)
@@ -1513,8 +1733,12 @@ int tdx_store_uncommitted(const tdx_store *s)
 
 int tdx_store_commit(tdx_store *s, tdx_err *err)
 {
+    if (s->readonly)
+        return 0;
     int rc = group_end(s);
-    return rc ? lmdb_err(err, disk_full_rc(s->path, rc), "cannot commit the index") : 0;
+    if (rc)
+        return lmdb_err(err, disk_full_rc(s->path, rc), "cannot commit the index");
+    return hp_flush(s, err);
 }
 
 /* Open a group for the next batch when grouping is on and none is open.
@@ -1674,6 +1898,8 @@ int tdx_store_write_batch(tdx_store *s, const tdx_store_batch *b, int replace,
         return tdx_err_set(err, TDX_ELIMIT, "index is full: 2^32-1 documents");
     if (rc > 0 || rc == MDB_MAP_FULL || (rc < 0 && rc > -30999))
         return lmdb_err(err, disk_full_rc(s->path, rc), "cannot write batch");
+    if (rc == 0 && s->hp.n >= s->hp_max)
+        rc = hp_flush(s, err);
     return rc;
 }
 
@@ -4424,6 +4650,7 @@ int tdx_store_check(tdx_rtxn *t, tdx_line_fn fn, void *ctx, uint64_t *out_proble
     size_t ns[3] = {c.np, c.ne, c.nc};
     uint8_t *deleted = tdx_calloc(info.next_doc + 1, 1);
     tdx_docset dl = {0};
+    tdx_hashset marked = {0}; /* contents of the live docs from meta "hash_mark" on */
     tdx_buf text = TDX_BUF_INIT;
     tdx_store_hit *hits = NULL;
     size_t nh = 0, caph = 0;
@@ -4440,6 +4667,11 @@ int tdx_store_check(tdx_rtxn *t, tdx_line_fn fn, void *ctx, uint64_t *out_proble
             problem(&c, "tombstone for doc %u, which does not exist", dl.v[i]);
         else
             deleted[dl.v[i]] = 1;
+    }
+    uint64_t hash_mark;
+    if (read_hash_mark(t->txn, s, info.next_doc, &hash_mark)) {
+        problem(&c, "meta hash_mark is not a doc id up to %" PRIu64, info.next_doc);
+        hash_mark = info.next_doc;
     }
     MDB_stat ms;
     mdb_stat(t->txn, s->dbi[DB_DOCS], &ms);
@@ -4495,13 +4727,26 @@ int tdx_store_check(tdx_rtxn *t, tdx_line_fn fn, void *ctx, uint64_t *out_proble
             }
         }
         if (!deleted[id]) {
+            /* Below the mark the table names the document; from it on the
+             * table may not have it yet, but names no other, and no other
+             * live document there has the same content. */
             uint8_t hk[16];
             tdx_be64_put(hk, d.hash[0]);
             tdx_be64_put(hk + 8, d.hash[1]);
             MDB_val k = mval(hk, 16), v;
-            if (mdb_get(t->txn, s->dbi[DB_HASHES], &k, &v) != 0 || v.mv_size != 4 ||
-                tdx_be32_get(v.mv_data) != id)
+            int g = mdb_get(t->txn, s->dbi[DB_HASHES], &k, &v);
+            uint32_t owner = g == 0 && v.mv_size == 4 ? tdx_be32_get(v.mv_data) : 0;
+            if (id < hash_mark ? owner != id : g == 0 && owner != id)
                 problem(&c, "doc %" PRIu64 ": content hash not recorded for it", id);
+            if (id >= hash_mark) {
+                uint32_t same = tdx_hashset_find(&marked, d.hash);
+                if (same)
+                    problem(&c, "doc %" PRIu64 ": same content as live doc %u", id, same);
+                else if (tdx_hashset_add(&marked, d.hash, (uint32_t)id)) {
+                    rc = tdx_err_set(err, TDX_ENOMEM, "out of memory");
+                    goto done;
+                }
+            }
         }
     }
     /* Per-doc pushes are in doc order, with repeats within a doc: squeeze. */
@@ -4569,6 +4814,27 @@ int tdx_store_check(tdx_rtxn *t, tdx_line_fn fn, void *ctx, uint64_t *out_proble
         problem(&c, "%zu entries in the duplicates table, %" PRIu64 " duplicate keys",
                 (size_t)dst.ms_entries, dups);
     tdx_buf_free(&dk);
+    /* Every content hash in the table names a live document of that content. */
+    rc = mdb_cursor_open(t->txn, s->dbi[DB_HASHES], &cur);
+    if (rc) {
+        rc = lmdb_err(err, rc, "cannot read content hashes");
+        goto done;
+    }
+    for (g = mdb_cursor_get(cur, &k, &v, MDB_FIRST); g == 0;
+         g = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        uint32_t id = v.mv_size == 4 ? tdx_be32_get(v.mv_data) : 0;
+        tdx_store_docinfo d;
+        if (k.mv_size != 16 || id == 0 || id >= info.next_doc) {
+            problem(&c, "a content hash names no document");
+        } else if (deleted[id]) {
+            problem(&c, "a content hash names replaced doc %u", id);
+        } else if (tdx_store_get_doc(t, id, &d, NULL) == 0 &&
+                   (tdx_be64_get(k.mv_data) != d.hash[0] ||
+                    tdx_be64_get((const uint8_t *)k.mv_data + 8) != d.hash[1])) {
+            problem(&c, "a content hash names doc %u, whose content differs", id);
+        }
+    }
+    mdb_cursor_close(cur);
     /* Dates: the date table agrees with every record. */
     if (info.next_doc > 1) {
         uint32_t *dates = tdx_calloc(info.next_doc, sizeof *dates);
@@ -4638,6 +4904,7 @@ done:
     tdx_free(c.per_category);
     tdx_free(deleted);
     tdx_docset_free(&dl);
+    tdx_hashset_free(&marked);
     tdx_buf_free(&text);
     tdx_free(hits);
     tdx_store_schema_view_free(&sv);

@@ -167,7 +167,19 @@ int tdx_store_write_batch(tdx_store *s, const tdx_store_batch *b, int replace,
  */
 void tdx_store_set_group(tdx_store *s, size_t max_bytes, double max_seconds);
 
-/** Commit the batches written since the last commit (none: no-op). */
+/**
+ * Memory for the content hashes of new documents (default 32 MB, about
+ * 500,000 documents).  Their hashes are kept in memory and written into
+ * the index's hash table in key order when this fills and at
+ * tdx_store_commit: random inserts into that table one document at a time
+ * were the writer's largest cost.  A document whose hash is not in the
+ * table yet is found in the set; an index left by a killed run rebuilds
+ * the set from its documents (meta "hash_mark").
+ */
+void tdx_store_set_hash_buffer(tdx_store *s, size_t bytes);
+
+/** Commit the batches written since the last commit, and write the
+ * content hashes kept in memory into their table. */
 int tdx_store_commit(tdx_store *s, tdx_err *err);
 
 /** 1 when batches written are waiting for their group's commit. */
