@@ -2747,9 +2747,22 @@ Test(store, out_of_memory_leaves_the_index_as_it_was)
     char *before = dump(s);
     int rc = TDX_ENOMEM;
     long k;
-    /* Warm up LMDB's page caches with one failing attempt. */
-    tdx_alloc_fail_after(3);
-    tdx_store_write_batch(s, &sb, 0, NULL, NULL);
+    /* Warm up LMDB's page caches (it keeps the pages a transaction used
+     * for the next one) with the failing attempt that gets furthest: at the
+     * last allocation the write makes, counted on a copy of the index. */
+    copy_index(dir, tu_path("idx-copy"));
+    tdx_store *s2 = open_store(tu_path("idx-copy"), 0, 0);
+    long need = 0;
+    for (;; need++) {
+        tdx_alloc_fail_after(need);
+        int wrc = tdx_store_write_batch(s2, &sb, 0, NULL, NULL);
+        tdx_alloc_fail_after(-1);
+        if (wrc == 0)
+            break;
+    }
+    tdx_store_close(s2);
+    tdx_alloc_fail_after(need - 1);
+    cr_assert(ne(int, tdx_store_write_batch(s, &sb, 0, NULL, NULL), 0));
     tdx_alloc_fail_after(-1);
     for (k = 0; k < 200 && rc; k++) {
         tdx_err err = {0};
@@ -3046,24 +3059,25 @@ static size_t raw_count(const char *dir, const char *db)
     return ms.ms_entries;
 }
 
-/* Meta "hash_mark" as a number, 0 when absent. */
-static uint64_t raw_hash_mark(const char *dir)
+/* Meta "deferred" as a number, 0 when absent. */
+static uint64_t raw_deferred(const char *dir)
 {
     uint8_t k[600], v[64];
-    size_t kl, vl = raw_first(dir, "meta", "hash_mark", 9, k, &kl, v, sizeof v);
+    size_t kl, vl = raw_first(dir, "meta", "deferred", 8, k, &kl, v, sizeof v);
     uint64_t mark = 0;
-    if (kl == 9 && memcmp(k, "hash_mark", 9) == 0)
+    if (kl == 8 && memcmp(k, "deferred", 8) == 0)
         cr_assert(gt(sz, tdx_varint_get(v, v + vl, &mark), 0));
     return mark;
 }
 
 /*
- * New documents' content hashes wait in a set (a few entries here, so it
- * fills and is written into the table often).  Duplicates and replacements
- * are found wherever the earlier document's hash is: in the set, in the
- * table, or in both (a flush cut short by a kill); an index closed before
- * its set was written rebuilds the set when opened again; the model says
- * what every batch must report, and check and the dump agree with it.
+ * New documents' keys and content hashes wait in sets (a few entries here,
+ * so they fill and are written into their tables often).  Duplicates and
+ * replacements are found wherever the earlier document's key and hash are:
+ * in the sets, in the tables, or in both (a flush cut short by a kill); an
+ * index closed before its sets were written rebuilds them when opened
+ * again, and readers find its keys; the model says what every batch must
+ * report, and check and the dump agree with it.
  */
 Test(store, content_hashes_in_memory_are_found_across_flushes_reopens_and_kills, .timeout = 120)
 {
@@ -3072,22 +3086,26 @@ Test(store, content_hashes_in_memory_are_found_across_flushes_reopens_and_kills,
     tdx_store *s = new_index(dir);
     corpus c;
     corpus_make(&c, &r, 600);
+    /* More keys repeating recent ones: those are the keys still in the set. */
+    for (size_t i = 1; i < c.n; i++)
+        if (rnd(&r, 5) == 0)
+            memcpy(c.docs[i].key, c.docs[i - 1 - rnd(&r, i < 20 ? i : 20)].key,
+                   sizeof c.docs[i].key);
     model m;
     model_init(&m);
     int reopened = 0, flushed = 0, cut = 0, marked = 0;
-    for (size_t i = 0; i < c.n;) {
+    size_t i = 0;
+    while (i < c.n - 20) {
         size_t n = 1 + rnd(&r, 12);
-        if (n > c.n - i)
-            n = c.n - i;
         if (rnd(&r, 4) == 0)
-            tdx_store_set_hash_buffer(s, (1 + rnd(&r, 40)) * TDX_HASHSET_BYTES_PER_ENTRY);
+            tdx_store_set_deferred(s, (1 + rnd(&r, 40)) * TDX_STORE_DEFERRED_BYTES_PER_DOC);
         write_both(s, &m, c.ptr + i, n, (int)rnd(&r, 2));
         i += n;
         tdx_err err = {0};
         switch (rnd(&r, 8)) {
         case 0:
             cr_assert(eq(int, tdx_store_commit(s, &err), 0), "%s", err.msg);
-            cr_assert(eq(u64, raw_hash_mark(dir), 0), "a commit writes every hash");
+            cr_assert(eq(u64, raw_deferred(dir), 0), "a commit writes every hash");
             flushed++;
             break;
         case 1:
@@ -3096,16 +3114,18 @@ Test(store, content_hashes_in_memory_are_found_across_flushes_reopens_and_kills,
              * flush was cut short too: part of the set already in the
              * table, the mark still there. */
             tdx_store_close(s);
-            uint64_t mark = raw_hash_mark(dir);
+            uint64_t mark = raw_deferred(dir);
             marked += mark != 0;
             for (uint64_t id = mark; mark && id < m.next; id++) {
                 if (m.deleted[id] || rnd(&r, 2))
                     continue;
-                uint8_t hk[16], iv[4];
+                uint8_t hk[16], iv[5] = {0};
                 tdx_be64_put(hk, m.byid[id]->hash[0]);
                 tdx_be64_put(hk + 8, m.byid[id]->hash[1]);
                 be32(iv, (uint32_t)id);
                 raw_set(dir, "hashes", hk, 16, iv, 4);
+                if (rnd(&r, 2))
+                    raw_set(dir, "keys", m.reckey[id], strlen(m.reckey[id]), iv, 5);
                 cut++;
             }
             s = open_store(dir, 0, 0);
@@ -3123,12 +3143,29 @@ Test(store, content_hashes_in_memory_are_found_across_flushes_reopens_and_kills,
     cr_assert(reopened && flushed && cut && marked,
               "seed %llu: reopened %d, flushed %d, cut %d, marked %d", (unsigned long long)seed,
               reopened, flushed, cut, marked);
+    /* The last documents left unwritten (their keys are not in the table:
+     * readers find them in the records), then written: the same dump, and
+     * every key in the table. */
+    size_t next0 = m.next;
+    tdx_store_set_deferred(s, 1 << 20);
+    write_both(s, &m, c.ptr + i, c.n - i, 0);
+    cr_assert(gt(sz, m.next, next0), "seed %llu: new documents at the end",
+              (unsigned long long)seed);
     verify(s, &m);
+    tdx_store_close(s);
+    cr_assert(gt(u64, raw_deferred(dir), 0));
+    s = open_store(dir, 0, 0);
+    char *before = dump(s);
     tdx_err err = {0};
     cr_assert(eq(int, tdx_store_commit(s, &err), 0), "%s", err.msg);
+    char *after = dump(s);
+    cr_assert(eq(str, before, after));
+    free(before);
+    free(after);
     tdx_store_close(s);
-    cr_assert(eq(u64, raw_hash_mark(dir), 0));
+    cr_assert(eq(u64, raw_deferred(dir), 0));
     cr_assert(eq(sz, raw_count(dir, "hashes"), m.docs), "one content hash per live document");
+    cr_assert(eq(sz, raw_count(dir, "keys"), m.nkeys), "every key in its table");
     s = open_store(dir, 1, 0);
     verify(s, &m);
     tdx_store_close(s);
@@ -3155,7 +3192,7 @@ Test(store, check_reads_content_hashes_up_to_the_mark)
     corpus_make(&c2, &r, 30);
     write_corpus(s, &m, &c2, 10, 0, &r);
     tdx_store_close(s);
-    uint64_t mark = raw_hash_mark(dir);
+    uint64_t mark = raw_deferred(dir);
     cr_assert(gt(u64, mark, 1));
     cr_assert(lt(u64, mark, m.next));
     cr_assert(eq(sz, raw_count(dir, "hashes"), (size_t)mark - 1 - m.ndeleted));
@@ -3163,6 +3200,8 @@ Test(store, check_reads_content_hashes_up_to_the_mark)
     expect_clean(s);
     tdx_store_close(s);
     /* A live document below the mark without its hash. */
+    uint8_t key[600];
+    size_t klen;
     uint32_t below = 1;
     while (m.deleted[below])
         below++;
@@ -3177,15 +3216,25 @@ Test(store, check_reads_content_hashes_up_to_the_mark)
     tdx_store_close(s);
     be32(iv, below);
     raw_set(dir, "hashes", hk, 16, iv, 4);
+    /* Its key missing. */
+    uint8_t kv[5];
+    raw_first(dir, "keys", m.reckey[below], strlen(m.reckey[below]), key, &klen, kv, sizeof kv);
+    raw_set(dir, "keys", m.reckey[below], strlen(m.reckey[below]), NULL, 0);
+    s = open_store(dir, 1, 0);
+    l = (lines){0};
+    cr_assert(eq(u64, check_problems(s, &l), 1), "%s", l.p ? l.p : "");
+    free(l.p);
+    tdx_store_close(s);
+    raw_set(dir, "keys", m.reckey[below], strlen(m.reckey[below]), kv, 5);
     /* The mark moved past the last document: its hashes are missing. */
     uint8_t v[TDX_VARINT_MAX];
-    raw_set(dir, "meta", "hash_mark", 9, v, tdx_varint_put(v, m.next));
+    raw_set(dir, "meta", "deferred", 8, v, tdx_varint_put(v, m.next));
     s = open_store(dir, 1, 0);
     l = (lines){0};
     cr_assert(gt(u64, check_problems(s, &l), 0), "hashes past the mark not seen missing");
     free(l.p);
     tdx_store_close(s);
-    raw_set(dir, "meta", "hash_mark", 9, v, tdx_varint_put(v, mark));
+    raw_set(dir, "meta", "deferred", 8, v, tdx_varint_put(v, mark));
     /* A hash naming a document of other content. */
     uint32_t other = below + 1;
     while (m.deleted[other])

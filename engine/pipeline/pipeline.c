@@ -1079,7 +1079,7 @@ int tdx_pipeline_run(const tdx_pipeline_opts *o, tdx_run_stats *st, tdx_err *err
      * memory until it is made: about twice the text of its batches (stored
      * text, postings segments, the key and hash pages they dirty).  An
      * eighth of the limit is set aside for them, a sixteenth for the
-     * content hashes of new documents (tdx_store_set_hash_buffer); batches
+     * keys and content hashes of new documents (tdx_store_set_deferred); batches
      * and workers share the rest. */
     size_t group_mem = mem / 8, hash_mem = mem / 16;
     p->batch_bytes = o->batch_bytes ? o->batch_bytes
@@ -1100,7 +1100,7 @@ int tdx_pipeline_run(const tdx_pipeline_opts *o, tdx_run_stats *st, tdx_err *err
     if (rc == 0) {
         size_t group = group_mem / 2 < 8 * p->batch_bytes ? group_mem / 2 : 8 * p->batch_bytes;
         tdx_store_set_group(p->store, group, 2.0);
-        tdx_store_set_hash_buffer(p->store, hash_mem);
+        tdx_store_set_deferred(p->store, hash_mem);
     }
     unsigned steps = TDX_NORM_ALL;
     if (rc == 0)

@@ -34,13 +34,15 @@
  *                   segments (a term's postings may be larger than a merge
  *                   step; an older tenderidx refuses this state)
  *     "counts"      vint next_doc, docs, deleted, duplicates, bytes, hits, rejects
- *   "hash_mark"   vint doc id: the content hashes of live documents from this
- *                 id on may be missing from "hashes" (the writer keeps them in
- *                 memory and writes them in key order); they are in the
- *                 documents' records, and a writer opening the index reads them
- *                 from there.  Absent: "hashes" is complete.  An older
- *                 tenderidx ignores it (it would miss duplicates of those
- *                 documents, and its check reports them)
+ *   "deferred"    vint doc id: the keys and content hashes of live documents
+ *                 from this id on may be missing from "keys" and "hashes" (the
+ *                 writer keeps them in memory and writes them in key order);
+ *                 both are in the documents' records: a writer opening the
+ *                 index reads them from there, readers look a missing key up
+ *                 there.  Entries that are in the tables are always current.
+ *                 Absent: both tables are complete.  An older tenderidx
+ *                 ignores it (it would miss those documents' keys and
+ *                 duplicates, and its check reports them)
  *   docs        be32 id -> doc record:
  *                 vint 1 (record version)
  *                 lbytes key, source, title, date, url, format, encoding
@@ -56,7 +58,8 @@
  *   keys        external key -> be32 id, u8 kind (0: the document's key,
  *                 1: a later document with the same content, recorded as duplicate)
  *   hashes      be64 hash_hi, be64 hash_lo -> be32 id of the live document
- *                 (complete below meta "hash_mark")
+ *                 (complete below meta "deferred"; so are the documents'
+ *                 own keys in "keys")
  *   dups        be32 id, key -> "" for every key recorded as a duplicate of doc id
  *                 (when the document's own key is replaced with other content,
  *                 its first duplicate key takes the document over)
@@ -120,6 +123,7 @@
 #include "hashset.h"
 #include "../common/alloc.h"
 #include "../common/clock.h"
+#include "../common/hash.h"
 #include "../common/memfind.h"
 #include "../common/varint.h"
 
@@ -154,9 +158,9 @@
  * needs on top of the data: LMDB reuses the pages a transaction frees two
  * transactions later, so about two chunks of freed pages are in flight. */
 #define MERGE_CHUNK_BYTES ((size_t)8 << 20)
-/* Memory for the content hashes not yet in their table, by default
- * (tdx_store_set_hash_buffer): 32 MB hold about 500,000 documents. */
-#define HASH_BUFFER_BYTES ((size_t)32 << 20)
+/* Memory for the keys and content hashes not yet in their tables, by
+ * default (tdx_store_set_deferred). */
+#define DEFERRED_BYTES ((size_t)32 << 20)
 
 typedef struct tdx_mprod tdx_mprod;
 static void mprod_stop(tdx_store *s);
@@ -201,14 +205,16 @@ struct tdx_store {
     MDB_txn *group;
     size_t group_max, group_in;
     double group_secs, group_t0;
-    /* Content hashes of documents at or after hp_mark, not all in the
-     * "hashes" table yet (meta "hash_mark"); hp_stale: the set may not
-     * match the index (a dropped transaction, a fresh open) and is rebuilt
-     * from the documents before it is used. */
-    tdx_hashset hp;
-    uint64_t hp_mark;
-    size_t hp_max;
-    int hp_stale;
+    /* Content hashes (hp) and own keys (kp: XXH3-128 of the key) of the
+     * live documents from pend_mark on, not all in their tables yet (meta
+     * "deferred"); pend_stale: the sets may not match the index (a dropped
+     * transaction, a fresh open) and are rebuilt from the documents before
+     * they are used. */
+    tdx_hashset hp, kp;
+    tdx_buf karena; /* the keys of kp's documents in id order: be32 id, u16 len, bytes */
+    uint64_t pend_mark;
+    size_t pend_max;
+    int pend_stale;
     char path[4096];
 };
 
@@ -528,8 +534,8 @@ int tdx_store_open(const char *path, const tdx_store_opts *opts, tdx_store **out
     s->readonly = opts->readonly;
     s->map_size = opts->map_size ? opts->map_size : DEFAULT_MAP_SIZE;
     s->merge_chunk = opts->merge_chunk ? opts->merge_chunk : MERGE_CHUNK_BYTES;
-    s->hp_max = HASH_BUFFER_BYTES / TDX_HASHSET_BYTES_PER_ENTRY;
-    s->hp_stale = 1;
+    s->pend_max = DEFERRED_BYTES / TDX_STORE_DEFERRED_BYTES_PER_DOC;
+    s->pend_stale = 1;
     const char *env_map = getenv("TENDERIDX_MAP_SIZE");
     if (env_map && *env_map && opts->map_size == 0)
         s->map_size = (size_t)strtoull(env_map, NULL, 10);
@@ -656,6 +662,8 @@ void tdx_store_close(tdx_store *s)
         mdb_txn_abort(s->group);
     mdb_env_close(s->env);
     tdx_hashset_free(&s->hp);
+    tdx_hashset_free(&s->kp);
+    tdx_buf_free(&s->karena);
     tdx_free(s);
 }
 
@@ -1264,13 +1272,13 @@ static int hand_over_or_tombstone(MDB_txn *txn, tdx_store *s, uint32_t id, write
     return mdb_put(txn, s->dbi[DB_DELETED], &okv, &empty, 0);
 }
 
-/* ---- content hashes not yet in their table ---- */
+/* ---- keys and content hashes not yet in their tables ---- */
 
-/* The mark in this transaction: meta "hash_mark", or next_doc when absent
- * (then every live document's hash is in the "hashes" table). */
-static int read_hash_mark(MDB_txn *txn, tdx_store *s, uint64_t next_doc, uint64_t *out)
+/* The mark in this transaction: meta "deferred", or next_doc when absent
+ * (then every live document's key and hash are in their tables). */
+static int read_pend_mark(MDB_txn *txn, tdx_store *s, uint64_t next_doc, uint64_t *out)
 {
-    MDB_val k = mval("hash_mark", 9), v;
+    MDB_val k = mval("deferred", 8), v;
     int rc = mdb_get(txn, s->dbi[DB_META], &k, &v);
     *out = next_doc;
     if (rc)
@@ -1280,30 +1288,45 @@ static int read_hash_mark(MDB_txn *txn, tdx_store *s, uint64_t next_doc, uint64_
     return r.bad || r.p != r.end || *out == 0 || *out > next_doc ? MDB_CORRUPTED : 0;
 }
 
-static int write_hash_mark(MDB_txn *txn, tdx_store *s)
+static int write_pend_mark(MDB_txn *txn, tdx_store *s)
 {
     uint8_t b[TDX_VARINT_MAX];
-    MDB_val k = mval("hash_mark", 9), v = mval(b, tdx_varint_put(b, s->hp_mark));
+    MDB_val k = mval("deferred", 8), v = mval(b, tdx_varint_put(b, s->pend_mark));
     return mdb_put(txn, s->dbi[DB_META], &k, &v, 0);
 }
 
-/* The set as the transaction sees it: the live documents from the mark on.
- * Their number is bounded by the set's size plus one batch (the set is
- * flushed once it is full). */
-static int hp_rebuild(MDB_txn *txn, tdx_store *s)
+/* A new document's key into the set and the arena; 0 or ENOMEM. */
+static int kp_add(tdx_store *s, const uint64_t kh[2], uint32_t id, const void *key, size_t klen)
+{
+    uint8_t h[6];
+    tdx_be32_put(h, id);
+    h[4] = (uint8_t)(klen >> 8);
+    h[5] = (uint8_t)klen;
+    if (tdx_hashset_add(&s->kp, kh, id) || tdx_buf_append(&s->karena, h, 6) ||
+        tdx_buf_append(&s->karena, key, klen))
+        return ENOMEM;
+    return 0;
+}
+
+/* The sets as the transaction sees them: the live documents from the mark
+ * on.  Their number is bounded by the sets' size plus one batch (the sets
+ * are flushed once full). */
+static int pend_rebuild(MDB_txn *txn, tdx_store *s)
 {
     counts c;
     tdx_hashset_clear(&s->hp);
+    tdx_hashset_clear(&s->kp);
+    tdx_buf_reset(&s->karena);
     int rc = read_counts(txn, s, &c);
     if (rc == 0)
-        rc = read_hash_mark(txn, s, c.next_doc, &s->hp_mark);
+        rc = read_pend_mark(txn, s, c.next_doc, &s->pend_mark);
     MDB_cursor *cur = NULL;
     if (rc == 0)
         rc = mdb_cursor_open(txn, s->dbi[DB_DOCS], &cur);
     if (rc)
         return rc;
     uint8_t kb[4];
-    tdx_be32_put(kb, (uint32_t)s->hp_mark);
+    tdx_be32_put(kb, (uint32_t)s->pend_mark);
     MDB_val k = mval(kb, 4), v;
     for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
          rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
@@ -1317,12 +1340,15 @@ static int hp_rebuild(MDB_txn *txn, tdx_store *s)
         if (drc == 0)
             continue;
         tdx_store_docinfo d;
+        uint64_t kh[2];
         if (drc != MDB_NOTFOUND) {
             rc = drc;
         } else if (decode_doc(&v, id, &d)) {
             rc = MDB_CORRUPTED;
-        } else if (tdx_hashset_add(&s->hp, d.hash, id)) {
-            rc = ENOMEM;
+        } else {
+            tdx_hash128(d.key, d.key_len, kh);
+            if (tdx_hashset_add(&s->hp, d.hash, id) || kp_add(s, kh, id, d.key, d.key_len))
+                rc = ENOMEM;
         }
         if (rc)
             break;
@@ -1330,7 +1356,7 @@ static int hp_rebuild(MDB_txn *txn, tdx_store *s)
     mdb_cursor_close(cur);
     if (rc == MDB_NOTFOUND)
         rc = 0;
-    s->hp_stale = rc != 0;
+    s->pend_stale = rc != 0;
     return rc;
 }
 
@@ -1380,8 +1406,8 @@ static int write_batch_txn(tdx_store *s, const tdx_store_batch *b, int replace,
         return rc;
     counts c;
     rc = read_counts(txn, s, &c);
-    if (rc == 0 && s->hp_stale)
-        rc = hp_rebuild(txn, s);
+    if (rc == 0 && s->pend_stale)
+        rc = pend_rebuild(txn, s);
     memset(st, 0, sizeof *st);
     uint32_t seg = 0;
     for (size_t i = 0; rc == 0 && i < b->ndocs; i++) {
@@ -1399,25 +1425,32 @@ static int write_batch_txn(tdx_store *s, const tdx_store_batch *b, int replace,
             rc = MDB_MAP_FULL + 1000; /* sentinel: out of doc ids */
             break;
         }
-        /* The key goes in with the id the document gets if it is new: one
-         * descent of the tree for lookup and insert.  An existing key is
-         * left as it is and its value comes back in v. */
+        /* The key: in the set of new documents' keys (then a document's
+         * own), else in the table, else new. */
         uint8_t idk[4], kv[5];
         tdx_be32_put(idk, (uint32_t)c.next_doc);
         memcpy(kv, idk, 4);
         kv[4] = 0;
-        v = mval(kv, 5);
-        int key_in = 0;
-        rc = mdb_put(txn, s->dbi[DB_KEYS], &k, &v, MDB_NOOVERWRITE);
-        if (rc == 0) {
-            key_in = 1;
-        } else if (rc == MDB_KEYEXIST) {
-            rc = 0;
-            if (v.mv_size != 5) {
+        uint64_t kh[2];
+        tdx_hash128(d->key, klen, kh);
+        int kind = 0; /* of an existing key: 0 own, 1 duplicate */
+        old = tdx_hashset_find(&s->kp, kh);
+        if (old == 0) {
+            rc = mdb_get(txn, s->dbi[DB_KEYS], &k, &v);
+            if (rc == MDB_NOTFOUND) {
+                rc = 0;
+            } else if (rc == 0 && v.mv_size != 5) {
                 rc = MDB_CORRUPTED;
-                break;
+            } else if (rc == 0) {
+                old = tdx_be32_get(v.mv_data);
+                kind = ((const uint8_t *)v.mv_data)[4] != 0;
+                if (old == 0)
+                    rc = MDB_CORRUPTED;
             }
-            old = tdx_be32_get(v.mv_data);
+            if (rc)
+                break;
+        }
+        if (old) {
             tdx_store_docinfo od;
             rc = get_doc_record(txn, s, old, &od);
             if (rc == MDB_NOTFOUND)
@@ -1437,7 +1470,7 @@ static int write_batch_txn(tdx_store *s, const tdx_store_batch *b, int replace,
              * A document's own key: the document goes to its first duplicate
              * key if it has one, else it becomes a tombstone and its content
              * hash is forgotten. */
-            if (((const uint8_t *)v.mv_data)[4] == 0) {
+            if (kind == 0) {
                 int kept = 0;
                 rc = hand_over_or_tombstone(txn, s, old, w, &kept);
                 if (rc)
@@ -1467,20 +1500,22 @@ static int write_batch_txn(tdx_store *s, const tdx_store_batch *b, int replace,
                 c.duplicates--;
             }
             st->replaced++;
-        } else {
-            break;
         }
         /* A known content hash makes this document a duplicate of the one
-         * it names; a new one goes into the set (hp_flush writes it). */
+         * it names; a new one goes into the set (pend_flush writes it). */
         MDB_val idv = mval(idk, 4);
         uint32_t owner;
         rc = hash_owner(txn, s, d->hash, &owner);
         if (rc)
             break;
         if (owner) {
+            /* Duplicate keys go straight into the table (they are rare,
+             * and a rebuild of the key set would not find them). */
             tdx_be32_put(kv, owner);
             kv[4] = 1;
             MDB_val val = mval(kv, 5);
+            if (old)
+                tdx_hashset_del(&s->kp, kh, old);
             rc = mdb_put(txn, s->dbi[DB_KEYS], &k, &val, 0);
             if (rc == 0 && dups_key(&w->key, tdx_be32_get(kv), d->key, klen))
                 rc = ENOMEM;
@@ -1503,8 +1538,13 @@ static int write_batch_txn(tdx_store *s, const tdx_store_batch *b, int replace,
             seg = id;
         w->remap[i] = id;
         MDB_val val = mval(kv, 5);
-        /* A replaced document's key now names the new one. */
-        if (!key_in) {
+        /* A new key waits in the set like the content hash.  A replaced
+         * document's key names the new one in the table at once, so the
+         * table never holds a stale entry for it (readers trust it). */
+        if (old == 0) {
+            rc = kp_add(s, kh, id, d->key, klen);
+        } else {
+            tdx_hashset_del(&s->kp, kh, old);
             kv[4] = 0;
             rc = mdb_put(txn, s->dbi[DB_KEYS], &k, &val, 0);
         }
@@ -1591,18 +1631,18 @@ static int write_batch_txn(tdx_store *s, const tdx_store_batch *b, int replace,
     c.rejects += b->rejects;
     if (rc == 0)
         rc = write_counts(txn, s, &c);
-    if (rc == 0 && s->hp.n)
-        rc = write_hash_mark(txn, s);
+    if (rc == 0 && (s->hp.n || s->kp.n))
+        rc = write_pend_mark(txn, s);
     if (rc == 0) {
         rc = mdb_txn_commit(txn);
         if (rc) {
             st->added = 0;
-            s->hp_stale = 1;
+            s->pend_stale = 1;
         }
         return rc;
     }
     mdb_txn_abort(txn);
-    s->hp_stale = 1;
+    s->pend_stale = 1;
     (void)err;
     return rc;
 }
@@ -1615,7 +1655,7 @@ static int group_end(tdx_store *s)
     int rc = mdb_txn_commit(s->group);
     s->group = NULL;
     if (rc)
-        s->hp_stale = 1; /* the group's batches are gone */
+        s->pend_stale = 1; /* the group's batches are gone */
     return rc;
 }
 
@@ -1627,66 +1667,149 @@ static int write_begin(tdx_store *s, MDB_txn **txn)
     return rc ? rc : mdb_txn_begin(s->env, NULL, 0, txn);
 }
 
-void tdx_store_set_hash_buffer(tdx_store *s, size_t bytes)
+void tdx_store_set_deferred(tdx_store *s, size_t bytes)
 {
-    s->hp_max = bytes / TDX_HASHSET_BYTES_PER_ENTRY;
-    if (s->hp_max == 0)
-        s->hp_max = 1;
+    s->pend_max = bytes / TDX_STORE_DEFERRED_BYTES_PER_DOC;
+    if (s->pend_max == 0)
+        s->pend_max = 1;
+}
+
+/* One entry the flush writes: a key and a 4-byte (hashes: id) or 5-byte
+ * (keys: id, own) value. */
+typedef struct flush_ent {
+    const uint8_t *k;
+    size_t klen;
+    uint8_t v[5], vlen;
+} flush_ent;
+_Static_assert(TDX_STORE_DEFERRED_BYTES_PER_DOC >=
+                   2 * TDX_HASHSET_BYTES_PER_ENTRY + 2 * sizeof(flush_ent) + 16 + 40,
+               "a document's two set entries, two flush entries, hash key and a typical key");
+
+/* LMDB's default order: bytes, then the shorter key first. */
+static int cmp_flush_ent(const void *a, const void *b)
+{
+    const flush_ent *x = a, *y = b;
+    int c = memcmp(x->k, y->k, x->klen < y->klen ? x->klen : y->klen);
+    return c ? c : (x->klen > y->klen) - (x->klen < y->klen);
+}
+
+/* The sets as entries, each table's sorted: hashes [0, *nh), keys after
+ * (their bytes in the arena, which also holds keys that have left the set
+ * since: those whose hash the set no longer gives with their id). */
+static int pend_collect(tdx_store *s, tdx_buf *kb, flush_ent **out, size_t *nh, size_t *n)
+{
+    size_t cap = s->hp.n + s->kp.n;
+    flush_ent *e = tdx_malloc((cap ? cap : 1) * sizeof *e);
+    if (e == NULL)
+        return ENOMEM;
+    size_t m = 0;
+    int rc = 0;
+    for (size_t i = 0; s->hp.n && i <= s->hp.mask && rc == 0; i++) {
+        const tdx_hs_ent *h = &s->hp.slot[i];
+        if (h->id == 0)
+            continue;
+        flush_ent *f = &e[m++];
+        f->k = (const uint8_t *)(uintptr_t)kb->len; /* an offset until kb stops moving */
+        f->klen = 16;
+        tdx_be32_put(f->v, h->id);
+        f->vlen = 4;
+        uint8_t hk[16];
+        tdx_be64_put(hk, h->h[0]);
+        tdx_be64_put(hk + 8, h->h[1]);
+        if (tdx_buf_append(kb, hk, 16))
+            rc = ENOMEM;
+    }
+    *nh = m;
+    const uint8_t *p = s->karena.p, *pe = p + s->karena.len;
+    while (rc == 0 && p < pe) {
+        uint32_t id = tdx_be32_get(p);
+        size_t klen = (size_t)p[4] << 8 | p[5];
+        uint64_t kh[2];
+        tdx_hash128(p + 6, klen, kh);
+        if (tdx_hashset_find(&s->kp, kh) == id) {
+            flush_ent *f = &e[m++];
+            f->k = p + 6; /* the arena does not move during the flush */
+            f->klen = klen;
+            memcpy(f->v, p, 4);
+            f->v[4] = 0;
+            f->vlen = 5;
+        }
+        p += 6 + klen;
+    }
+    if (rc) {
+        tdx_free(e);
+        return rc;
+    }
+    for (size_t i = 0; i < *nh; i++)
+        e[i].k = kb->p + (uintptr_t)e[i].k;
+    qsort(e, *nh, sizeof *e, cmp_flush_ent);
+    qsort(e + *nh, m - *nh, sizeof *e, cmp_flush_ent);
+    *out = e;
+    *n = m;
+    return 0;
+}
+
+/* Entries one transaction writes into a table: about a group's worth of
+ * its leaves (each entry lands on another leaf, and a transaction holds the
+ * pages it dirties in memory until its commit). */
+static size_t flush_step(tdx_store *s, MDB_txn *txn, MDB_dbi dbi, size_t n)
+{
+    MDB_stat ms;
+    if (mdb_stat(txn, dbi, &ms) != 0)
+        return 1024;
+    size_t budget = (s->group_max > MERGE_CHUNK_BYTES ? s->group_max : MERGE_CHUNK_BYTES) /
+                    (ms.ms_psize ? ms.ms_psize : 4096);
+    return ms.ms_leaf_pages <= budget ? n + 1 : n / (ms.ms_leaf_pages / budget + 1) + 1;
 }
 
 /*
- * Write the content-hash set into the "hashes" table in key order, then
- * drop meta "hash_mark".  Sorted, the inserts touch each leaf once per
- * flush instead of once per document.  The writes are cut into
- * transactions that each cover about a group's worth of the table's leaves
- * (what a transaction dirties is held in memory until its commit).  A run
- * killed part-way keeps the mark: the next one rebuilds the set from the
- * documents after it and writes it again (entries already in the table
- * are found with the same id).
+ * Write the sets into the "hashes" and "keys" tables in key order, then
+ * drop meta "deferred".  Sorted, the inserts touch each leaf once per flush
+ * instead of once per document.  The writes are cut into transactions of
+ * bounded size (flush_step).  A run killed part-way keeps the mark: the
+ * next one rebuilds the sets from the documents after it and writes them
+ * again (entries already in the tables are found with the same value).
  */
-static int hp_flush(tdx_store *s, tdx_err *err)
+static int pend_flush(tdx_store *s, tdx_err *err)
 {
     int rc = group_end(s);
     MDB_txn *txn;
-    size_t at = 0, n = 0, per = 0;
-    int sorted = 0;
+    tdx_buf kb = TDX_BUF_INIT;
+    flush_ent *e = NULL;
+    size_t at = 0, n = 0, nh = 0, per[2] = {0, 0};
+    uint64_t next_doc = 0;
     while (rc == 0) {
         rc = mdb_txn_begin(s->env, NULL, 0, &txn);
         if (rc)
             break;
         counts c;
         rc = read_counts(txn, s, &c);
-        if (rc == 0 && s->hp_stale)
-            rc = hp_rebuild(txn, s);
-        if (rc == 0 && !sorted) {
-            MDB_stat ms;
-            rc = mdb_stat(txn, s->dbi[DB_HASHES], &ms);
-            n = s->hp.n;
-            tdx_hashset_sort(&s->hp);
-            sorted = 1;
-            size_t budget = (s->group_max > MERGE_CHUNK_BYTES ? s->group_max : MERGE_CHUNK_BYTES) /
-                            (ms.ms_psize ? ms.ms_psize : 4096);
-            per = ms.ms_leaf_pages <= budget ? n : n / (ms.ms_leaf_pages / budget + 1) + 1;
+        next_doc = c.next_doc;
+        if (rc == 0 && s->pend_stale)
+            rc = pend_rebuild(txn, s);
+        if (rc == 0 && e == NULL) {
+            rc = pend_collect(s, &kb, &e, &nh, &n);
+            per[0] = flush_step(s, txn, s->dbi[DB_HASHES], nh);
+            per[1] = flush_step(s, txn, s->dbi[DB_KEYS], n - nh);
         }
+        /* This transaction: entries of one table. */
+        int t = at >= nh;
+        size_t lim = t ? n : nh, end = lim - at < per[t] ? lim : at + per[t];
         MDB_cursor *cur = NULL;
-        if (rc == 0)
-            rc = mdb_cursor_open(txn, s->dbi[DB_HASHES], &cur);
-        size_t end = n - at < per ? n : at + per;
+        if (rc == 0 && end > at)
+            rc = mdb_cursor_open(txn, s->dbi[t ? DB_KEYS : DB_HASHES], &cur);
         for (size_t i = at; rc == 0 && i < end; i++) {
-            const tdx_hs_ent *e = &s->hp.slot[i];
-            uint8_t hk[16], iv[4];
-            tdx_be64_put(hk, e->h[0]);
-            tdx_be64_put(hk + 8, e->h[1]);
-            tdx_be32_put(iv, e->id);
-            MDB_val k = mval(hk, 16), v = mval(iv, 4);
+            MDB_val k = mval(e[i].k, e[i].klen), v = mval(e[i].v, e[i].vlen);
             rc = mdb_cursor_put(cur, &k, &v, MDB_NOOVERWRITE);
             if (rc == MDB_KEYEXIST)
-                rc = v.mv_size == 4 && tdx_be32_get(v.mv_data) == e->id ? 0 : MDB_CORRUPTED;
+                rc = v.mv_size == e[i].vlen && memcmp(v.mv_data, e[i].v, e[i].vlen) == 0
+                         ? 0
+                         : MDB_CORRUPTED;
         }
         if (cur)
             mdb_cursor_close(cur);
         if (rc == 0 && end == n) {
-            MDB_val k = mval("hash_mark", 9);
+            MDB_val k = mval("deferred", 8);
             rc = mdb_del(txn, s->dbi[DB_META], &k, NULL);
             if (rc == MDB_NOTFOUND)
                 rc = 0;
@@ -1699,7 +1822,9 @@ static int hp_flush(tdx_store *s, tdx_err *err)
         if (rc == MDB_MAP_FULL) {
             int grc = grow_map(s, err); /* then the same entries again */
             if (grc) {
-                s->hp_stale = 1;
+                tdx_free(e);
+                tdx_buf_free(&kb);
+                s->pend_stale = 1;
                 return grc;
             }
             rc = 0;
@@ -1710,14 +1835,19 @@ static int hp_flush(tdx_store *s, tdx_err *err)
         at = end;
         if (at == n) {
             tdx_hashset_clear(&s->hp);
-            s->hp_mark = c.next_doc;
+            tdx_hashset_clear(&s->kp);
+            s->pend_mark = next_doc;
+            tdx_free(e);
+            tdx_buf_free(&kb);
             return 0;
         }
     }
-    s->hp_stale = 1; /* sorted or half-written: rebuilt from the index when next used */
+    tdx_free(e);
+    tdx_buf_free(&kb);
+    s->pend_stale = 1; /* half-written: rebuilt from the index when next used */
     if (rc == ENOMEM)
         return tdx_err_set(err, TDX_ENOMEM, "out of memory");
-    return lmdb_err(err, disk_full_rc(s->path, rc), "cannot write content hashes");
+    return lmdb_err(err, disk_full_rc(s->path, rc), "cannot write keys and content hashes");
 }
 
 void tdx_store_set_group(tdx_store *s, size_t max_bytes, double max_seconds)
@@ -1738,7 +1868,7 @@ int tdx_store_commit(tdx_store *s, tdx_err *err)
     int rc = group_end(s);
     if (rc)
         return lmdb_err(err, disk_full_rc(s->path, rc), "cannot commit the index");
-    return hp_flush(s, err);
+    return pend_flush(s, err);
 }
 
 /* Open a group for the next batch when grouping is on and none is open.
@@ -1898,8 +2028,8 @@ int tdx_store_write_batch(tdx_store *s, const tdx_store_batch *b, int replace,
         return tdx_err_set(err, TDX_ELIMIT, "index is full: 2^32-1 documents");
     if (rc > 0 || rc == MDB_MAP_FULL || (rc < 0 && rc > -30999))
         return lmdb_err(err, disk_full_rc(s->path, rc), "cannot write batch");
-    if (rc == 0 && s->hp.n >= s->hp_max)
-        rc = hp_flush(s, err);
+    if (rc == 0 && (s->hp.n >= s->pend_max || s->kp.n >= s->pend_max))
+        rc = pend_flush(s, err);
     return rc;
 }
 
@@ -2282,12 +2412,100 @@ int tdx_store_get_hits(tdx_rtxn *t, uint32_t id, tdx_store_hit **hits, size_t *n
     return 0;
 }
 
+/*
+ * Own keys of the live documents from meta "deferred" on that are not in
+ * the keys table yet, sorted as the table (a writer keeps them in memory;
+ * a killed run leaves them so).  With key != NULL, only the document of
+ * that key is looked for.  Bounded by the writer's key set (plus a batch).
+ */
+static int deferred_keys(MDB_txn *txn, tdx_store *s, const void *key, size_t klen, tdx_buf *kb,
+                         flush_ent **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    counts c;
+    uint64_t mark;
+    int rc = read_counts(txn, s, &c);
+    if (rc == 0)
+        rc = read_pend_mark(txn, s, c.next_doc, &mark);
+    if (rc || mark >= c.next_doc)
+        return rc;
+    MDB_cursor *cur;
+    rc = mdb_cursor_open(txn, s->dbi[DB_DOCS], &cur);
+    if (rc)
+        return rc;
+    flush_ent *e = NULL;
+    size_t cap = 0;
+    uint8_t mk[4];
+    tdx_be32_put(mk, (uint32_t)mark);
+    MDB_val k = mval(mk, 4), v;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        tdx_store_docinfo d;
+        if (k.mv_size != 4 || decode_doc(&v, tdx_be32_get(k.mv_data), &d)) {
+            rc = MDB_CORRUPTED;
+            break;
+        }
+        if (key && (d.key_len != klen || memcmp(d.key, key, klen) != 0))
+            continue;
+        MDB_val dk = k, dv, kk = mval(d.key, d.key_len);
+        rc = mdb_get(txn, s->dbi[DB_DELETED], &dk, &dv);
+        if (rc == 0)
+            continue;
+        if (rc == MDB_NOTFOUND && !key)
+            rc = mdb_get(txn, s->dbi[DB_KEYS], &kk, &dv);
+        if (rc == 0)
+            continue; /* in the table already */
+        if (rc != MDB_NOTFOUND)
+            break;
+        if (tdx_grow((void **)&e, &cap, *n + 1, sizeof *e, 64)) {
+            rc = ENOMEM;
+            break;
+        }
+        flush_ent *f = &e[(*n)++];
+        f->k = (const uint8_t *)(uintptr_t)kb->len;
+        f->klen = d.key_len;
+        memcpy(f->v, k.mv_data, 4);
+        f->v[4] = 0;
+        f->vlen = 5;
+        if (tdx_buf_append(kb, d.key, d.key_len)) {
+            rc = ENOMEM;
+            break;
+        }
+    }
+    mdb_cursor_close(cur);
+    if (rc != MDB_NOTFOUND) {
+        tdx_free(e);
+        *n = 0;
+        return rc;
+    }
+    for (size_t i = 0; i < *n; i++)
+        e[i].k = kb->p + (uintptr_t)e[i].k;
+    qsort(e, *n, sizeof *e, cmp_flush_ent);
+    *out = e;
+    return 0;
+}
+
 int tdx_store_find_key(tdx_rtxn *t, const char *key, size_t len, uint32_t *out_id, tdx_err *err)
 {
     if (len == 0 || len > 511)
         return tdx_err_set(err, TDX_ENOTFOUND, "no document with that key");
     MDB_val k = mval(key, len), v;
     int rc = mdb_get(t->txn, t->s->dbi[DB_KEYS], &k, &v);
+    if (rc == MDB_NOTFOUND) {
+        tdx_buf kb = TDX_BUF_INIT;
+        flush_ent *e;
+        size_t n;
+        rc = deferred_keys(t->txn, t->s, key, len, &kb, &e, &n);
+        if (rc == 0 && n)
+            *out_id = tdx_be32_get(e[0].v);
+        else if (rc == 0)
+            rc = MDB_NOTFOUND;
+        tdx_free(e);
+        tdx_buf_free(&kb);
+        if (rc == 0)
+            return 0;
+    }
     if (rc == MDB_NOTFOUND)
         return tdx_err_set(err, TDX_ENOTFOUND, "no document with key '%.*s'", (int)len, key);
     if (rc)
@@ -4374,17 +4592,35 @@ int tdx_store_dump(tdx_rtxn *t, tdx_line_fn fn, void *ctx, tdx_err *err)
     if (rc)
         goto done;
 
-    /* Keys and inputs, in key order. */
+    /* Keys and inputs, in key order; keys a writer has not put in their
+     * table yet are merged in. */
     MDB_cursor *cur;
+    tdx_buf kb = TDX_BUF_INIT;
+    flush_ent *dk = NULL;
+    size_t ndk = 0, at = 0;
+    rc = deferred_keys(t->txn, s, NULL, 0, &kb, &dk, &ndk);
+    if (rc)
+        rc = lmdb_err(err, rc, "cannot read keys");
     for (int table = 0; table < 2 && rc == 0; table++) {
         rc = mdb_cursor_open(t->txn, s->dbi[table == 0 ? DB_KEYS : DB_INPUTS], &cur);
         if (rc) {
             rc = lmdb_err(err, rc, "cannot read index");
             break;
         }
-        MDB_val k, v;
-        int g = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
-        while (g == 0) {
+        MDB_val ck, cv; /* the cursor's */
+        int g = mdb_cursor_get(cur, &ck, &cv, MDB_FIRST);
+        while (g == 0 || (table == 0 && at < ndk)) {
+            int own = 0; /* the next key is a deferred one */
+            if (table == 0 && at < ndk) {
+                flush_ent tk = {ck.mv_data, ck.mv_size, {0}, 0};
+                own = g != 0 || cmp_flush_ent(&dk[at], &tk) < 0;
+            }
+            MDB_val k = ck, v = cv;
+            if (own) {
+                k = mval(dk[at].k, dk[at].klen);
+                v = mval(dk[at].v, 5);
+                at++;
+            }
             tdx_buf_puts(&o.b, table == 0 ? "key " : "input ");
             esc(&o.b, k.mv_data, k.mv_size);
             if (table == 0 && v.mv_size == 5) {
@@ -4399,10 +4635,13 @@ int tdx_store_dump(tdx_rtxn *t, tdx_line_fn fn, void *ctx, tdx_err *err)
                                    in.size, in.records, in.complete);
             }
             emit(&o);
-            g = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+            if (!own)
+                g = mdb_cursor_get(cur, &ck, &cv, MDB_NEXT);
         }
         mdb_cursor_close(cur);
     }
+    tdx_free(dk);
+    tdx_buf_free(&kb);
     if (rc == 0) {
         term_walk w = {t, {0}, dump_term, &o, err, 0};
         rc = walk_all_terms(&w);
@@ -4650,7 +4889,7 @@ int tdx_store_check(tdx_rtxn *t, tdx_line_fn fn, void *ctx, uint64_t *out_proble
     size_t ns[3] = {c.np, c.ne, c.nc};
     uint8_t *deleted = tdx_calloc(info.next_doc + 1, 1);
     tdx_docset dl = {0};
-    tdx_hashset marked = {0}; /* contents of the live docs from meta "hash_mark" on */
+    tdx_hashset marked = {0}; /* contents of the live docs from meta "deferred" on */
     tdx_buf text = TDX_BUF_INIT;
     tdx_store_hit *hits = NULL;
     size_t nh = 0, caph = 0;
@@ -4668,10 +4907,10 @@ int tdx_store_check(tdx_rtxn *t, tdx_line_fn fn, void *ctx, uint64_t *out_proble
         else
             deleted[dl.v[i]] = 1;
     }
-    uint64_t hash_mark;
-    if (read_hash_mark(t->txn, s, info.next_doc, &hash_mark)) {
-        problem(&c, "meta hash_mark is not a doc id up to %" PRIu64, info.next_doc);
-        hash_mark = info.next_doc;
+    uint64_t mark_id;
+    if (read_pend_mark(t->txn, s, info.next_doc, &mark_id)) {
+        problem(&c, "meta deferred is not a doc id up to %" PRIu64, info.next_doc);
+        mark_id = info.next_doc;
     }
     MDB_stat ms;
     mdb_stat(t->txn, s->dbi[DB_DOCS], &ms);
@@ -4736,9 +4975,15 @@ int tdx_store_check(tdx_rtxn *t, tdx_line_fn fn, void *ctx, uint64_t *out_proble
             MDB_val k = mval(hk, 16), v;
             int g = mdb_get(t->txn, s->dbi[DB_HASHES], &k, &v);
             uint32_t owner = g == 0 && v.mv_size == 4 ? tdx_be32_get(v.mv_data) : 0;
-            if (id < hash_mark ? owner != id : g == 0 && owner != id)
+            if (id < mark_id ? owner != id : g == 0 && owner != id)
                 problem(&c, "doc %" PRIu64 ": content hash not recorded for it", id);
-            if (id >= hash_mark) {
+            k = mval(d.key, d.key_len);
+            g = mdb_get(t->txn, s->dbi[DB_KEYS], &k, &v);
+            int mine = g == 0 && v.mv_size == 5 && tdx_be32_get(v.mv_data) == id &&
+                       ((const uint8_t *)v.mv_data)[4] == 0;
+            if (id < mark_id ? !mine : g == 0 && !mine)
+                problem(&c, "doc %" PRIu64 ": its key does not name it", id);
+            if (id >= mark_id) {
                 uint32_t same = tdx_hashset_find(&marked, d.hash);
                 if (same)
                     problem(&c, "doc %" PRIu64 ": same content as live doc %u", id, same);
@@ -4795,13 +5040,16 @@ int tdx_store_check(tdx_rtxn *t, tdx_line_fn fn, void *ctx, uint64_t *out_proble
                             kl, (const char *)k.mv_data, id);
             }
         } else {
-            /* A document's own key is the key in its record. */
+            /* A document's own key is the key in its record, and the
+             * document is live (a replaced one's key names its successor). */
             tdx_store_docinfo d;
             tdx_err e2 = {0};
             if (tdx_store_get_doc(t, id, &d, &e2) == 0 &&
                 (d.key_len != k.mv_size || memcmp(d.key, k.mv_data, k.mv_size) != 0))
                 problem(&c, "key '%.*s' names doc %u, whose record has another key", kl,
                         (const char *)k.mv_data, id);
+            else if (deleted[id])
+                problem(&c, "key '%.*s' names replaced doc %u", kl, (const char *)k.mv_data, id);
         }
         g = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
     }

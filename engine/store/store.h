@@ -168,18 +168,24 @@ int tdx_store_write_batch(tdx_store *s, const tdx_store_batch *b, int replace,
 void tdx_store_set_group(tdx_store *s, size_t max_bytes, double max_seconds);
 
 /**
- * Memory for the content hashes of new documents (default 32 MB, about
- * 500,000 documents).  Their hashes are kept in memory and written into
- * the index's hash table in key order when this fills and at
- * tdx_store_commit: random inserts into that table one document at a time
- * were the writer's largest cost.  A document whose hash is not in the
- * table yet is found in the set; an index left by a killed run rebuilds
- * the set from its documents (meta "hash_mark").
+ * Memory for the keys and content hashes of new documents (default 32 MB,
+ * about 120,000 documents; TDX_STORE_DEFERRED_BYTES_PER_DOC each).  They
+ * are kept in memory and written into the index's keys and hashes tables
+ * in key order when this fills and at tdx_store_commit: inserting them one
+ * document at a time lands each on another page of a large tree (random
+ * keys), which was the writer's largest cost.  Readers find a key not yet
+ * in its table in the documents' records; an index left by a killed run
+ * gets its sets rebuilt from those records by the next writer (meta
+ * "deferred").
  */
-void tdx_store_set_hash_buffer(tdx_store *s, size_t bytes);
+void tdx_store_set_deferred(tdx_store *s, size_t bytes);
 
-/** Commit the batches written since the last commit, and write the
- * content hashes kept in memory into their table. */
+/** Memory a document's key and content hash take while deferred, at most
+ * (two set entries, then their sorted copies when written, and the key). */
+#define TDX_STORE_DEFERRED_BYTES_PER_DOC 256
+
+/** Commit the batches written since the last commit, and write the keys
+ * and content hashes kept in memory into their tables. */
 int tdx_store_commit(tdx_store *s, tdx_err *err);
 
 /** 1 when batches written are waiting for their group's commit. */
