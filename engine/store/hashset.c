@@ -6,7 +6,6 @@
 #include "../common/alloc.h"
 
 #include <errno.h>
-#include <stdlib.h>
 #include <string.h>
 
 static inline size_t home(const tdx_hashset *s, const uint64_t h[2])
@@ -100,25 +99,6 @@ int tdx_hashset_del(tdx_hashset *s, const uint64_t h[2], uint32_t id)
     s->slot[hole].id = 0;
     s->n--;
     return 1;
-}
-
-static int cmp_ent(const void *a, const void *b)
-{
-    const tdx_hs_ent *x = a, *y = b;
-    if (x->h[0] != y->h[0])
-        return x->h[0] < y->h[0] ? -1 : 1;
-    if (x->h[1] != y->h[1])
-        return x->h[1] < y->h[1] ? -1 : 1;
-    return 0;
-}
-
-void tdx_hashset_sort(tdx_hashset *s)
-{
-    size_t w = 0;
-    for (size_t i = 0; s->n && i <= s->mask; i++)
-        if (s->slot[i].id)
-            s->slot[w++] = s->slot[i];
-    qsort(s->slot, w, sizeof *s->slot, cmp_ent);
 }
 
 void tdx_hashset_clear(tdx_hashset *s)

@@ -1,12 +1,12 @@
 /*
  * hashset.h - an in-memory map from 128-bit content hashes to document ids.
  *
- * The writer keeps the content hashes of the documents it adds here instead
- * of inserting each into the LMDB "hashes" table: the keys are random, so
- * every insert lands on another leaf of a large tree, and each such insert
- * costs a descent and a copy of a 4 KB page.  The set is written into the
- * table in key order once it holds enough (store.c: hp_flush), touching
- * each leaf once.
+ * The writer keeps the content hashes (and the hashes of the keys) of the
+ * documents it adds here instead of inserting each into its LMDB table: the
+ * keys are random, so every insert lands on another leaf of a large tree,
+ * and each such insert costs a descent and a copy of a 4 KB page.  The sets
+ * are written into the tables in key order once they hold enough
+ * (store.c: pend_flush), touching each leaf once.
  *
  * Open addressing with linear probing on bits of the hash itself (XXH3-128
  * output is uniform); deletion shifts later entries back, so there are no
@@ -41,13 +41,6 @@ int tdx_hashset_add(tdx_hashset *s, const uint64_t h[2], uint32_t id);
 
 /** Forget h if it is recorded with this id: 1 when removed, else 0. */
 int tdx_hashset_del(tdx_hashset *s, const uint64_t h[2], uint32_t id);
-
-/**
- * Move the entries to slot[0 .. n) sorted by (h[0], h[1]), the order of
- * their big-endian keys.  The set is no longer a hash table after this:
- * read the entries, then tdx_hashset_clear().
- */
-void tdx_hashset_sort(tdx_hashset *s);
 
 /** Empty the set, keeping its memory. */
 void tdx_hashset_clear(tdx_hashset *s);
