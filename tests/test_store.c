@@ -3091,6 +3091,7 @@ Test(store, content_hashes_in_memory_are_found_across_flushes_reopens_and_kills,
         case 0:
             cr_assert(eq(int, tdx_store_commit(s, &err), 0), "%s", err.msg);
             cr_assert(eq(u64, raw_deferred(dir), 0), "a commit writes every hash");
+            cr_assert(eq(sz, tdx_store_deferred_bytes(s), 0), "a commit empties the sets");
             flushed++;
             break;
         case 1:

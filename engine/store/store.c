@@ -1674,6 +1674,11 @@ void tdx_store_set_deferred(tdx_store *s, size_t bytes)
         s->pend_max = 1;
 }
 
+size_t tdx_store_deferred_bytes(const tdx_store *s)
+{
+    return (s->hp.n + s->kp.n) * sizeof(tdx_hs_ent) + s->karena.len;
+}
+
 /* One entry the flush writes: a key and a 4-byte (hashes: id) or 5-byte
  * (keys: id, own) value. */
 typedef struct flush_ent {
@@ -1836,6 +1841,7 @@ static int pend_flush(tdx_store *s, tdx_err *err)
         if (at == n) {
             tdx_hashset_clear(&s->hp);
             tdx_hashset_clear(&s->kp);
+            tdx_buf_reset(&s->karena);
             s->pend_mark = next_doc;
             tdx_free(e);
             tdx_buf_free(&kb);

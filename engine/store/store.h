@@ -180,6 +180,10 @@ void tdx_store_set_group(tdx_store *s, size_t max_bytes, double max_seconds);
  */
 void tdx_store_set_deferred(tdx_store *s, size_t bytes);
 
+/** Bytes of deferred keys and content hashes held now (entries and key
+ * bytes; 0 right after tdx_store_commit). */
+size_t tdx_store_deferred_bytes(const tdx_store *s);
+
 /** Memory a document's key and content hash take while deferred, at most
  * (two set entries, then their sorted copies when written, and the key). */
 #define TDX_STORE_DEFERRED_BYTES_PER_DOC 256
