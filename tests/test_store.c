@@ -3139,8 +3139,15 @@ Test(store, content_hashes_in_memory_are_found_across_flushes_reopens_and_kills,
               (unsigned long long)seed);
     verify(s, &m);
     tdx_store_close(s);
-    cr_assert(gt(u64, raw_deferred(dir), 0));
+    uint64_t mark = raw_deferred(dir);
+    cr_assert(gt(u64, mark, 0));
     s = open_store(dir, 0, 0);
+    tdx_rtxn *t = NULL;
+    tdx_store_info info;
+    cr_assert(eq(int, tdx_store_read_begin(s, &t, NULL), 0));
+    cr_assert(eq(int, tdx_store_get_info(t, &info, NULL), 0));
+    cr_assert(eq(u64, info.deferred, m.next - mark));
+    tdx_store_read_end(t);
     char *before = dump(s);
     tdx_err err = {0};
     cr_assert(eq(int, tdx_store_commit(s, &err), 0), "%s", err.msg);

@@ -95,10 +95,12 @@ int cmd_stats(int argc, char **argv)
                ",\"entities\":%" PRIu64 ",\"categories\":%" PRIu64 ",\"hits\":%" PRIu64
                ",\"duplicates\":%" PRIu64 ",\"deleted\":%" PRIu64 ",\"rejects\":%" PRIu64
                ",\"index_bytes\":%" PRIu64 ",\"size_ratio\":%.3f,\"segments\":%" PRIu64
-               ",\"merging\":%s,\"profile\":\"%s\",\"format\":%u,\"normalizer\":",
+               ",\"merging\":%s,\"deferred\":%" PRIu64
+               ",\"profile\":\"%s\",\"format\":%u,\"normalizer\":",
                in.docs, in.bytes, in.npatterns, in.nentities, in.ncategories, in.hits,
                in.duplicates, in.deleted, in.rejects, in.file_bytes, ratio, in.segments,
-               in.merging ? "true" : "false", in.grams ? "full" : "entity-only", in.format);
+               in.merging ? "true" : "false", in.deferred, in.grams ? "full" : "entity-only",
+               in.format);
         cli_json_str(stdout, in.normalizer, strlen(in.normalizer));
         printf(",\"watchlist\":");
         cli_json_str(stdout, in.wl_source, strlen(in.wl_source));
@@ -120,6 +122,11 @@ int cmd_stats(int argc, char **argv)
            in.merging ? " (a merge stopped part-way: 'tenderidx index -i INDEX --merge' "
                         "or the next run finishes it)"
                       : "");
+    if (in.deferred)
+        printf("deferred     the ids and content hashes of the last %s documents are in their\n"
+               "             records only (an interrupted run): queries find them; the next\n"
+               "             'tenderidx index' run files them in the lookup tables\n",
+               cli_num(in.deferred));
     printf("watch list   %s\n", in.wl_source);
     printf("normalizer   %s\n", in.normalizer);
     return TDX_EXIT_OK;

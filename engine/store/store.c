@@ -2180,6 +2180,11 @@ int tdx_store_get_info(tdx_rtxn *t, tdx_store_info *out, tdx_err *err)
         return rc;
     out->segments = t->nsegs;
     out->merging = t->merging;
+    uint64_t mark;
+    rc = read_pend_mark(t->txn, s, c.next_doc, &mark);
+    if (rc)
+        return lmdb_err(err, rc, "cannot read meta deferred");
+    out->deferred = c.next_doc - mark;
     char data[4200];
     snprintf(data, sizeof data, "%s/data.mdb", s->path);
     struct stat st;

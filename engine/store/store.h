@@ -292,6 +292,8 @@ typedef struct tdx_store_info {
     uint64_t npatterns, nentities, ncategories;
     uint64_t segments;   /* pending postings segments */
     int merging;         /* a merge stopped part-way (the next run finishes it) */
+    uint64_t deferred;   /* doc ids whose keys and content hashes are not all in their
+                          * tables yet (an interrupted run; the next writer files them) */
     uint64_t file_bytes; /* size of the LMDB data file */
 } tdx_store_info;
 
