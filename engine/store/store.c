@@ -1360,6 +1360,14 @@ static int pend_rebuild(MDB_txn *txn, tdx_store *s)
     return rc;
 }
 
+/* A content hash as its key in the "hashes" table. */
+static MDB_val hash_key(uint8_t out[16], const uint64_t h[2])
+{
+    tdx_be64_put(out, h[0]);
+    tdx_be64_put(out + 8, h[1]);
+    return mval(out, 16);
+}
+
 /* The live document holding this content, 0 if none: the set, then the
  * table. */
 static int hash_owner(MDB_txn *txn, tdx_store *s, const uint64_t h[2], uint32_t *out)
@@ -1368,9 +1376,7 @@ static int hash_owner(MDB_txn *txn, tdx_store *s, const uint64_t h[2], uint32_t 
     if (*out)
         return 0;
     uint8_t hk[16];
-    tdx_be64_put(hk, h[0]);
-    tdx_be64_put(hk + 8, h[1]);
-    MDB_val k = mval(hk, 16), v;
+    MDB_val k = hash_key(hk, h), v;
     int rc = mdb_get(txn, s->dbi[DB_HASHES], &k, &v);
     if (rc)
         return rc == MDB_NOTFOUND ? 0 : rc;
@@ -1386,9 +1392,7 @@ static int hash_forget(MDB_txn *txn, tdx_store *s, const uint64_t h[2], uint32_t
 {
     tdx_hashset_del(&s->hp, h, id);
     uint8_t hk[16];
-    tdx_be64_put(hk, h[0]);
-    tdx_be64_put(hk + 8, h[1]);
-    MDB_val k = mval(hk, 16);
+    MDB_val k = hash_key(hk, h);
     int rc = mdb_del(txn, s->dbi[DB_HASHES], &k, NULL);
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
@@ -1719,8 +1723,7 @@ static int pend_collect(tdx_store *s, tdx_buf *kb, flush_ent **out, size_t *nh, 
         tdx_be32_put(f->v, h->id);
         f->vlen = 4;
         uint8_t hk[16];
-        tdx_be64_put(hk, h->h[0]);
-        tdx_be64_put(hk + 8, h->h[1]);
+        hash_key(hk, h->h);
         if (tdx_buf_append(kb, hk, 16))
             rc = ENOMEM;
     }
@@ -4981,9 +4984,7 @@ int tdx_store_check(tdx_rtxn *t, tdx_line_fn fn, void *ctx, uint64_t *out_proble
              * table may not have it yet, but names no other, and no other
              * live document there has the same content. */
             uint8_t hk[16];
-            tdx_be64_put(hk, d.hash[0]);
-            tdx_be64_put(hk + 8, d.hash[1]);
-            MDB_val k = mval(hk, 16), v;
+            MDB_val k = hash_key(hk, d.hash), v;
             int g = mdb_get(t->txn, s->dbi[DB_HASHES], &k, &v);
             uint32_t owner = g == 0 && v.mv_size == 4 ? tdx_be32_get(v.mv_data) : 0;
             if (id < mark_id ? owner != id : g == 0 && owner != id)
