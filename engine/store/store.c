@@ -1308,6 +1308,57 @@ static int kp_add(tdx_store *s, const uint64_t kh[2], uint32_t id, const void *k
     return 0;
 }
 
+typedef int (*live_fn)(void *ctx, uint32_t id, const tdx_store_docinfo *d);
+
+/* The live documents from doc id `from` on, in id order, their records
+ * decoded (the documents whose keys and hashes may wait in the writer's
+ * sets, from the mark on).  fn's nonzero code stops the walk and is
+ * returned; else 0 or an LMDB code. */
+static int walk_live_from(MDB_txn *txn, tdx_store *s, uint64_t from, live_fn fn, void *ctx)
+{
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(txn, s->dbi[DB_DOCS], &cur);
+    if (rc)
+        return rc;
+    uint8_t kb[4];
+    tdx_be32_put(kb, (uint32_t)from);
+    MDB_val k = mval(kb, 4), v;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (k.mv_size != 4) {
+            rc = MDB_CORRUPTED;
+            break;
+        }
+        uint32_t id = tdx_be32_get(k.mv_data);
+        MDB_val dk = k, dv;
+        rc = mdb_get(txn, s->dbi[DB_DELETED], &dk, &dv);
+        if (rc == 0)
+            continue;
+        tdx_store_docinfo d;
+        if (rc != MDB_NOTFOUND)
+            break;
+        if (decode_doc(&v, id, &d)) {
+            rc = MDB_CORRUPTED;
+            break;
+        }
+        rc = fn(ctx, id, &d);
+        if (rc)
+            break;
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+static int rebuild_one(void *ctx, uint32_t id, const tdx_store_docinfo *d)
+{
+    tdx_store *s = ctx;
+    uint64_t kh[2];
+    tdx_hash128(d->key, d->key_len, kh);
+    if (tdx_hashset_add(&s->hp, d->hash, id) || kp_add(s, kh, id, d->key, d->key_len))
+        return ENOMEM;
+    return 0;
+}
+
 /* The sets as the transaction sees them: the live documents from the mark
  * on.  Their number is bounded by the sets' size plus one batch (the sets
  * are flushed once full). */
@@ -1320,42 +1371,8 @@ static int pend_rebuild(MDB_txn *txn, tdx_store *s)
     int rc = read_counts(txn, s, &c);
     if (rc == 0)
         rc = read_pend_mark(txn, s, c.next_doc, &s->pend_mark);
-    MDB_cursor *cur = NULL;
     if (rc == 0)
-        rc = mdb_cursor_open(txn, s->dbi[DB_DOCS], &cur);
-    if (rc)
-        return rc;
-    uint8_t kb[4];
-    tdx_be32_put(kb, (uint32_t)s->pend_mark);
-    MDB_val k = mval(kb, 4), v;
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
-         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        if (k.mv_size != 4) {
-            rc = MDB_CORRUPTED;
-            break;
-        }
-        uint32_t id = tdx_be32_get(k.mv_data);
-        MDB_val dk = k, dv;
-        int drc = mdb_get(txn, s->dbi[DB_DELETED], &dk, &dv);
-        if (drc == 0)
-            continue;
-        tdx_store_docinfo d;
-        uint64_t kh[2];
-        if (drc != MDB_NOTFOUND) {
-            rc = drc;
-        } else if (decode_doc(&v, id, &d)) {
-            rc = MDB_CORRUPTED;
-        } else {
-            tdx_hash128(d.key, d.key_len, kh);
-            if (tdx_hashset_add(&s->hp, d.hash, id) || kp_add(s, kh, id, d.key, d.key_len))
-                rc = ENOMEM;
-        }
-        if (rc)
-            break;
-    }
-    mdb_cursor_close(cur);
-    if (rc == MDB_NOTFOUND)
-        rc = 0;
+        rc = walk_live_from(txn, s, s->pend_mark, rebuild_one, s);
     s->pend_stale = rc != 0;
     return rc;
 }
@@ -1399,8 +1416,8 @@ static int hash_forget(MDB_txn *txn, tdx_store *s, const uint64_t h[2], uint32_t
 
 /* One attempt at writing the batch, in a transaction of its own or nested
  * in the open group; returns an LMDB code (MDB_MAP_FULL retried).  Any
- * failure leaves the content-hash set stale: the transaction's changes to
- * it are rebuilt away before the next use. */
+ * failure leaves the key and hash sets stale: the transaction's changes to
+ * them are rebuilt away before the next use. */
 static int write_batch_txn(tdx_store *s, const tdx_store_batch *b, int replace,
                            tdx_store_batch_stats *st, writer_state *w, tdx_err *err)
 {
@@ -2426,6 +2443,38 @@ int tdx_store_get_hits(tdx_rtxn *t, uint32_t id, tdx_store_hit **hits, size_t *n
     return 0;
 }
 
+typedef struct deferred_walk {
+    MDB_txn *txn;
+    tdx_store *s;
+    const void *key; /* the one key looked for, or NULL: all */
+    size_t klen;
+    tdx_buf *kb;
+    flush_ent *e;
+    size_t n, cap;
+} deferred_walk;
+
+static int deferred_one(void *ctx, uint32_t id, const tdx_store_docinfo *d)
+{
+    deferred_walk *w = ctx;
+    if (w->key && (d->key_len != w->klen || memcmp(d->key, w->key, w->klen) != 0))
+        return 0;
+    if (w->key == NULL) {
+        MDB_val kk = mval(d->key, d->key_len), dv;
+        int rc = mdb_get(w->txn, w->s->dbi[DB_KEYS], &kk, &dv);
+        if (rc != MDB_NOTFOUND)
+            return rc; /* 0: in the table already */
+    }
+    if (tdx_grow((void **)&w->e, &w->cap, w->n + 1, sizeof *w->e, 64))
+        return ENOMEM;
+    flush_ent *f = &w->e[w->n++];
+    f->k = (const uint8_t *)(uintptr_t)w->kb->len; /* an offset until kb stops moving */
+    f->klen = d->key_len;
+    tdx_be32_put(f->v, id);
+    f->v[4] = 0;
+    f->vlen = 5;
+    return tdx_buf_append(w->kb, d->key, d->key_len) ? ENOMEM : 0;
+}
+
 /*
  * Own keys of the live documents from meta "deferred" on that are not in
  * the keys table yet, sorted as the table (a writer keeps them in memory;
@@ -2444,59 +2493,17 @@ static int deferred_keys(MDB_txn *txn, tdx_store *s, const void *key, size_t kle
         rc = read_pend_mark(txn, s, c.next_doc, &mark);
     if (rc || mark >= c.next_doc)
         return rc;
-    MDB_cursor *cur;
-    rc = mdb_cursor_open(txn, s->dbi[DB_DOCS], &cur);
-    if (rc)
-        return rc;
-    flush_ent *e = NULL;
-    size_t cap = 0;
-    uint8_t mk[4];
-    tdx_be32_put(mk, (uint32_t)mark);
-    MDB_val k = mval(mk, 4), v;
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
-         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        tdx_store_docinfo d;
-        if (k.mv_size != 4 || decode_doc(&v, tdx_be32_get(k.mv_data), &d)) {
-            rc = MDB_CORRUPTED;
-            break;
-        }
-        if (key && (d.key_len != klen || memcmp(d.key, key, klen) != 0))
-            continue;
-        MDB_val dk = k, dv, kk = mval(d.key, d.key_len);
-        rc = mdb_get(txn, s->dbi[DB_DELETED], &dk, &dv);
-        if (rc == 0)
-            continue;
-        if (rc == MDB_NOTFOUND && !key)
-            rc = mdb_get(txn, s->dbi[DB_KEYS], &kk, &dv);
-        if (rc == 0)
-            continue; /* in the table already */
-        if (rc != MDB_NOTFOUND)
-            break;
-        if (tdx_grow((void **)&e, &cap, *n + 1, sizeof *e, 64)) {
-            rc = ENOMEM;
-            break;
-        }
-        flush_ent *f = &e[(*n)++];
-        f->k = (const uint8_t *)(uintptr_t)kb->len;
-        f->klen = d.key_len;
-        memcpy(f->v, k.mv_data, 4);
-        f->v[4] = 0;
-        f->vlen = 5;
-        if (tdx_buf_append(kb, d.key, d.key_len)) {
-            rc = ENOMEM;
-            break;
-        }
-    }
-    mdb_cursor_close(cur);
-    if (rc != MDB_NOTFOUND) {
-        tdx_free(e);
-        *n = 0;
+    deferred_walk w = {txn, s, key, klen, kb, NULL, 0, 0};
+    rc = walk_live_from(txn, s, mark, deferred_one, &w);
+    if (rc) {
+        tdx_free(w.e);
         return rc;
     }
-    for (size_t i = 0; i < *n; i++)
-        e[i].k = kb->p + (uintptr_t)e[i].k;
-    qsort(e, *n, sizeof *e, cmp_flush_ent);
-    *out = e;
+    for (size_t i = 0; i < w.n; i++)
+        w.e[i].k = kb->p + (uintptr_t)w.e[i].k;
+    qsort(w.e, w.n, sizeof *w.e, cmp_flush_ent);
+    *out = w.e;
+    *n = w.n;
     return 0;
 }
 
