@@ -1198,7 +1198,7 @@ int tdx_pipeline_run(const tdx_pipeline_opts *o, tdx_run_stats *st, tdx_err *err
         tdx_err cerr = {0};
         int open = tdx_store_uncommitted(p->store);
         double t0 = tdx_now();
-        int crc = tdx_store_commit(p->store, &cerr); /* and the content hashes still in memory */
+        int crc = tdx_store_commit(p->store, &cerr); /* and the keys and hashes in memory */
         st->stages.write += tdx_now() - t0;
         if (crc)
             fail(p, &cerr, crc);

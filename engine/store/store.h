@@ -159,17 +159,17 @@ int tdx_store_write_batch(tdx_store *s, const tdx_store_batch *b, int replace,
  * writes each batch in a transaction nested in an open group and commits
  * the group once its batches hold max_bytes of document text or
  * max_seconds have passed since it began (checked after each batch).  Every
- * commit rewrites the pages the keys and content-hash tables dirtied, which
- * grows with the index (random keys): fewer commits, fewer rewrites and
- * syncs.  Other writes (setup, merge) and tdx_store_commit commit the group
- * first; tdx_store_close drops batches not yet committed, like a crash.
- * max_bytes 0 (the default): each batch is a commit.
+ * commit writes the pages its batches dirtied and syncs: fewer commits,
+ * fewer pages written twice and fewer syncs.  Other writes (setup, merge)
+ * and tdx_store_commit commit the group first; tdx_store_close drops
+ * batches not yet committed, like a crash.  max_bytes 0 (the default):
+ * each batch is a commit.
  */
 void tdx_store_set_group(tdx_store *s, size_t max_bytes, double max_seconds);
 
 /**
  * Memory for the keys and content hashes of new documents (default 32 MB,
- * about 120,000 documents; TDX_STORE_DEFERRED_BYTES_PER_DOC each).  They
+ * 131,072 documents; TDX_STORE_DEFERRED_BYTES_PER_DOC each).  They
  * are kept in memory and written into the index's keys and hashes tables
  * in key order when this fills and at tdx_store_commit: inserting them one
  * document at a time lands each on another page of a large tree (random
