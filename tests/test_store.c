@@ -621,6 +621,15 @@ static uint64_t check_problems(tdx_store *s, lines *out)
     return problems;
 }
 
+/* check_problems on the index in dir, opened read-only for it. */
+static uint64_t check_problems_at(const char *dir, lines *out)
+{
+    tdx_store *s = open_store(dir, 1, 0);
+    uint64_t n = check_problems(s, out);
+    tdx_store_close(s);
+    return n;
+}
+
 static void expect_clean(tdx_store *s)
 {
     lines l = {0};
@@ -1483,12 +1492,10 @@ Test(store, words_holding_a_fragment_equal_the_dictionary_filtered)
     cr_assert(gt(sz, vl, 4));
     v[0] = v[0] == 'z' ? 'a' : 'z';
     raw_set(dir, "words", k, kl, v, vl < sizeof v ? vl : sizeof v);
-    s = open_store(dir, 1, 0);
     lines l = {0};
-    cr_assert(gt(u64, check_problems(s, &l), 0));
+    cr_assert(gt(u64, check_problems_at(dir, &l), 0));
     cr_assert(not(eq(ptr, strstr(l.p, "word list"), NULL)), "%s", l.p);
     free(l.p);
-    tdx_store_close(s);
     model_free(&m);
     sdocs_free(ptr, N);
 }
@@ -2386,11 +2393,7 @@ Test(store, check_finds_inconsistent_tables)
             raw_set(dir, "meta", "counts", 6, val, 7);
             break;
         }
-        tdx_store *s = open_store(dir, 1, 0);
-        lines l = {0};
-        cr_assert(gt(u64, check_problems(s, &l), 0), "damage %d not found", k);
-        free(l.p);
-        tdx_store_close(s);
+        cr_assert(gt(u64, check_problems_at(dir, NULL), 0), "damage %d not found", k);
     }
 }
 
@@ -2448,13 +2451,11 @@ Test(store, check_finds_postings_blocks_beyond_the_limits)
         big[1] = 0x08;
         memset(big + 2, 1, 1024);
         raw_set(dir, table, key, klen, big, sizeof big);
-        tdx_store *s = open_store(dir, 1, 0);
         lines l = {0};
-        cr_assert(gt(u64, check_problems(s, &l), 0));
+        cr_assert(gt(u64, check_problems_at(dir, &l), 0));
         cr_assert(strstr(l.p, "a doc count out of range") != NULL, "%s", l.p);
         cr_assert(strstr(l.p, merged ? "of the main tree" : "of a segment") != NULL, "%s", l.p);
         free(l.p);
-        tdx_store_close(s);
     }
 }
 
@@ -3202,31 +3203,23 @@ Test(store, check_reads_content_hashes_up_to_the_mark)
     tdx_be64_put(hk, m.byid[below]->hash[0]);
     tdx_be64_put(hk + 8, m.byid[below]->hash[1]);
     raw_set(dir, "hashes", hk, 16, NULL, 0);
-    s = open_store(dir, 1, 0);
     lines l = {0};
-    cr_assert(eq(u64, check_problems(s, &l), 1), "%s", l.p ? l.p : "");
+    cr_assert(eq(u64, check_problems_at(dir, &l), 1), "%s", l.p ? l.p : "");
     free(l.p);
-    tdx_store_close(s);
     be32(iv, below);
     raw_set(dir, "hashes", hk, 16, iv, 4);
     /* Its key missing. */
     uint8_t kv[5];
     raw_first(dir, "keys", m.reckey[below], strlen(m.reckey[below]), key, &klen, kv, sizeof kv);
     raw_set(dir, "keys", m.reckey[below], strlen(m.reckey[below]), NULL, 0);
-    s = open_store(dir, 1, 0);
     l = (lines){0};
-    cr_assert(eq(u64, check_problems(s, &l), 1), "%s", l.p ? l.p : "");
+    cr_assert(eq(u64, check_problems_at(dir, &l), 1), "%s", l.p ? l.p : "");
     free(l.p);
-    tdx_store_close(s);
     raw_set(dir, "keys", m.reckey[below], strlen(m.reckey[below]), kv, 5);
     /* The mark moved past the last document: its hashes are missing. */
     uint8_t v[TDX_VARINT_MAX];
     raw_set(dir, "meta", "deferred", 8, v, tdx_varint_put(v, m.next));
-    s = open_store(dir, 1, 0);
-    l = (lines){0};
-    cr_assert(gt(u64, check_problems(s, &l), 0), "hashes past the mark not seen missing");
-    free(l.p);
-    tdx_store_close(s);
+    cr_assert(gt(u64, check_problems_at(dir, NULL), 0), "hashes past the mark not seen missing");
     raw_set(dir, "meta", "deferred", 8, v, tdx_varint_put(v, mark));
     /* A hash naming a document of other content. */
     uint32_t other = below + 1;
@@ -3234,11 +3227,7 @@ Test(store, check_reads_content_hashes_up_to_the_mark)
         other++;
     be32(iv, other);
     raw_set(dir, "hashes", hk, 16, iv, 4);
-    s = open_store(dir, 1, 0);
-    l = (lines){0};
-    cr_assert(gt(u64, check_problems(s, &l), 0), "a hash naming another document not seen");
-    free(l.p);
-    tdx_store_close(s);
+    cr_assert(gt(u64, check_problems_at(dir, NULL), 0), "a hash naming another document not seen");
     model_free(&m);
     corpus_free(&c);
     corpus_free(&c2);
