@@ -427,20 +427,30 @@ done
 # One core against all of them.  A 1-worker run is not one thread: the
 # reader and the writer run beside the worker, on the other core (about
 # 125% CPU), so the ratio above understates what more cores give.  The
-# same 1-worker run pinned to one core is the one-thread baseline.
+# same 1-worker run pinned to one core is the one-thread baseline.  Each
+# pinned run is paired with an all-core run right after it, and the ratio
+# is the median of the pairs' ratios: a shared machine's load drifts over
+# minutes, and runs taken apart would measure the drift.
 if ((tn > 1)) && command -v taskset >/dev/null; then
-  run_pin=(taskset -c 0)
   for prof in full entity; do
-    say "ingest: $prof profile, 1 worker pinned to one core, $runs runs"
-    walls=()
+    say "ingest: $prof profile, 1 worker pinned to one core beside $tn workers on $tn cores, $runs pairs"
+    walls=() pairs=() alls=()
     for ((r = 1; r <= runs; r++)); do
+      run_pin=(taskset -c 0)
       run_index "$prof" 1 "$idx_dir/ingest" "$main_list" "ingest-$prof-core1-$r" "${part_a[@]}"
       walls+=("$run_wall")
+      one_wall=$run_wall
+      run_pin=()
+      run_index "$prof" "$tn" "$idx_dir/ingest" "$main_list" "ingest-$prof-core$tn-$r" "${part_a[@]}"
+      alls+=("$run_wall")
+      pairs+=("$(ratio "$one_wall" "$run_wall")")
     done
     put "ingest.$prof.core1.wall_med" "$(median "${walls[@]}")"
-    put "ingest.$prof.core_scaling" "$(ratio "${R[ingest.$prof.core1.wall_med]:-}" "${R[ingest.$prof.$tn.wall_med]:-}")"
+    put "ingest.$prof.coren.wall_med" "$(median "${alls[@]}")"
+    put "ingest.$prof.core_scaling" "$(median "${pairs[@]}")"
+    put "ingest.$prof.core_scaling_pairs" "${pairs[*]}"
+    say "  pinned / all cores, pair by pair: ${pairs[*]}"
   done
-  run_pin=()
   rm -rf "$idx_dir/ingest"
 fi
 
@@ -995,8 +1005,15 @@ results=$out/RESULTS.md
     done
     if [[ -n ${R[ingest.$prof.core1.wall_med]:-} ]]; then
       echo "| $prof | 1, pinned to one core | $(calc "$ingest_inputs_bytes / 1e6 / ${R[ingest.$prof.core1.wall_med]}" 1) | - | - | - | - | - | - | - | - |"
+      echo "| $prof | $tn, beside the pinned runs | $(calc "$ingest_inputs_bytes / 1e6 / ${R[ingest.$prof.coren.wall_med]}" 1) | - | - | - | - | - | - | - | - |"
     fi
   done
+  if [[ -n ${R[ingest.full.core_scaling_pairs]:-} ]]; then
+    echo
+    echo "Cores: each pinned run was followed at once by a $tn-core run; the ratio of each pair"
+    echo "(pinned wall / $tn-core wall): full ${R[ingest.full.core_scaling_pairs]}, entity-only"
+    echo "${R[ingest.entity.core_scaling_pairs]:-}; the target row reports their median."
+  fi
   echo
   echo "Time per stage (seconds summed over threads, median of the runs; MB/s = document text ÷ stage time,"
   echo "the speed of one core in that stage).  tenderidx times its stages by the clock on the wall"
