@@ -15,13 +15,25 @@
 #include <sys/resource.h>
 
 /*
- * jemalloc settings, read when it starts: keep freed pages for 30 s before
- * giving them back.  Batches free and reallocate tens of MB every few
- * hundred milliseconds; with quicker decay the pages went back to the
- * kernel and came back as page faults (measured: the writer's time halved).
- * What is kept is bounded by the peak, which --memory bounds.
+ * jemalloc settings, read when it starts:
+ *   - keep freed pages for 30 s before giving them back.  Batches free and
+ *     reallocate tens of MB every few hundred milliseconds; with quicker
+ *     decay the pages went back to the kernel and came back as page faults
+ *     (measured: the writer's time halved).  What is kept is bounded by the
+ *     peak, which --memory bounds.
+ *   - thp:always: jemalloc asks for transparent huge pages (MADV_HUGEPAGE)
+ *     on the memory it maps, which Linux grants when THP is "always" or
+ *     "madvise" (Debian's default).  A batch's gram arrays and term tables
+ *     are tens of MB written in scattered order, Hyperscan's and zstd's
+ *     tables are read so: with 4 KB pages those accesses miss the TLB, and
+ *     each fresh page is a fault.  Measured on 217 MB, one worker, 5 pairs
+ *     alternated: CPU -15% (full profile), about -10% entity-only; peak RSS
+ *     +75 MB at the default --memory (memory comes in 2 MiB pages: the
+ *     fixed overhead grows, the bound still does not depend on the corpus).
+ *     Asking only for the largest blocks (madvise on the huge pages inside
+ *     blocks of 8 MB and more) was slower than not asking at all.
  */
-const char *malloc_conf = "dirty_decay_ms:30000,muzzy_decay_ms:30000";
+const char *malloc_conf = "dirty_decay_ms:30000,muzzy_decay_ms:30000,thp:always";
 
 /* <0: disabled; otherwise the number of allocations still allowed. */
 static _Atomic long fail_countdown = -1;
