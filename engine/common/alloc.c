@@ -23,12 +23,12 @@
  *     peak, which --memory bounds.
  *   - thp:always: jemalloc asks for transparent huge pages (MADV_HUGEPAGE)
  *     on the memory it maps, which Linux grants when THP is "always" or
- *     "madvise" (Debian's default).  A batch's gram arrays and term tables
- *     are tens of MB written in scattered order, Hyperscan's and zstd's
- *     tables are read so: with 4 KB pages those accesses miss the TLB, and
- *     each fresh page is a fault.  Measured on 217 MB, one worker, 5 pairs
- *     alternated: CPU -15% (full profile), about -10% entity-only; peak RSS
- *     +75 MB at the default --memory (memory comes in 2 MiB pages: the
+ *     "madvise" (as on the machines measured).  A batch's gram arrays and
+ *     term tables are tens of MB written in scattered order; with 4 KB pages
+ *     such accesses miss the TLB, and each fresh page is a fault.  Measured
+ *     on 217 MB, one worker, 5 pairs alternated: CPU -15% (full profile;
+ *     user time fell most, system time too), about -10% entity-only; peak
+ *     RSS +75 MB at the default --memory (memory comes in 2 MiB pages: the
  *     fixed overhead grows, the bound still does not depend on the corpus).
  *     Asking only for the largest blocks (madvise on the huge pages inside
  *     blocks of 8 MB and more) was slower than not asking at all.
