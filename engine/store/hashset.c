@@ -6,6 +6,7 @@
 #include "../common/alloc.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <string.h>
 
 static inline size_t home(const tdx_hashset *s, const uint64_t h[2])
@@ -18,17 +19,23 @@ static inline int same(const tdx_hs_ent *e, const uint64_t h[2])
     return e->h[0] == h[0] && e->h[1] == h[1];
 }
 
-uint32_t tdx_hashset_find(const tdx_hashset *s, const uint64_t h[2])
+/* The slot holding h, or SIZE_MAX when h is not in the set. */
+static size_t slot_of(const tdx_hashset *s, const uint64_t h[2])
 {
     if (s->n == 0)
-        return 0;
+        return SIZE_MAX;
     for (size_t i = home(s, h);; i = (i + 1) & s->mask) {
-        const tdx_hs_ent *e = &s->slot[i];
-        if (e->id == 0)
-            return 0;
-        if (same(e, h))
-            return e->id;
+        if (s->slot[i].id == 0)
+            return SIZE_MAX;
+        if (same(&s->slot[i], h))
+            return i;
     }
+}
+
+uint32_t tdx_hashset_find(const tdx_hashset *s, const uint64_t h[2])
+{
+    size_t i = slot_of(s, h);
+    return i == SIZE_MAX ? 0 : s->slot[i].id;
 }
 
 static void put(tdx_hashset *s, const uint64_t h[2], uint32_t id)
@@ -74,16 +81,8 @@ int tdx_hashset_add(tdx_hashset *s, const uint64_t h[2], uint32_t id)
 
 int tdx_hashset_del(tdx_hashset *s, const uint64_t h[2], uint32_t id)
 {
-    if (s->n == 0)
-        return 0;
-    size_t i = home(s, h);
-    for (;; i = (i + 1) & s->mask) {
-        if (s->slot[i].id == 0)
-            return 0;
-        if (same(&s->slot[i], h))
-            break;
-    }
-    if (s->slot[i].id != id)
+    size_t i = slot_of(s, h);
+    if (i == SIZE_MAX || s->slot[i].id != id)
         return 0;
     /* Backward shift: an entry after the hole moves into it unless its
      * home lies cyclically in (hole, entry]. */
