@@ -1719,6 +1719,15 @@ static int cmp_flush_ent(const void *a, const void *b)
     return c ? c : (x->klen > y->klen) - (x->klen < y->klen);
 }
 
+/* Entries whose keys were appended to kb and recorded as offsets (kb may
+ * move while it grows) get their pointers, then table order. */
+static void ents_place(flush_ent *e, size_t n, const tdx_buf *kb)
+{
+    for (size_t i = 0; i < n; i++)
+        e[i].k = kb->p + (uintptr_t)e[i].k;
+    qsort(e, n, sizeof *e, cmp_flush_ent);
+}
+
 /* The sets as entries, each table's sorted: hashes [0, *nh), keys after
  * (their bytes in the arena, which also holds keys that have left the set
  * since: those whose hash the set no longer gives with their id). */
@@ -1765,9 +1774,7 @@ static int pend_collect(tdx_store *s, tdx_buf *kb, flush_ent **out, size_t *nh, 
         tdx_free(e);
         return rc;
     }
-    for (size_t i = 0; i < *nh; i++)
-        e[i].k = kb->p + (uintptr_t)e[i].k;
-    qsort(e, *nh, sizeof *e, cmp_flush_ent);
+    ents_place(e, *nh, kb);
     qsort(e + *nh, m - *nh, sizeof *e, cmp_flush_ent);
     *out = e;
     *n = m;
@@ -2499,9 +2506,7 @@ static int deferred_keys(MDB_txn *txn, tdx_store *s, const void *key, size_t kle
         tdx_free(w.e);
         return rc;
     }
-    for (size_t i = 0; i < w.n; i++)
-        w.e[i].k = kb->p + (uintptr_t)w.e[i].k;
-    qsort(w.e, w.n, sizeof *w.e, cmp_flush_ent);
+    ents_place(w.e, w.n, kb);
     *out = w.e;
     *n = w.n;
     return 0;
