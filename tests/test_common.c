@@ -148,6 +148,29 @@ Test(common, docset_bits_union_and_cursor_lookups_agree_with_the_obvious)
     }
 }
 
+Test(common, gallop_agrees_with_a_linear_scan_from_every_start)
+{
+    uint64_t seed = tu_seed("gallop"), st = seed;
+    uint32_t v[300];
+    for (int round = 0; round < 200; round++) {
+        size_t n = tu_rand(&st) % 300;
+        uint32_t x = 0;
+        for (size_t i = 0; i < n; i++) {
+            x += (uint32_t)(tu_rand(&st) % 4); /* repeats as well as gaps */
+            v[i] = x;
+        }
+        for (size_t lo = 0; lo <= n; lo++)
+            for (int k = 0; k < 8; k++) {
+                uint32_t want = (uint32_t)(tu_rand(&st) % (x + 3));
+                size_t slow = lo;
+                while (slow < n && v[slow] < want)
+                    slow++;
+                cr_assert(eq(sz, tdx_u32_gallop(v, n, lo, want), slow),
+                          "seed %llu: n %zu lo %zu x %u", (unsigned long long)seed, n, lo, want);
+            }
+    }
+}
+
 Test(common, varint_truncated_and_overlong_are_rejected)
 {
     uint8_t b[12];

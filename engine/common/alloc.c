@@ -93,10 +93,8 @@ void *tdx_reallocarray(void *p, size_t count, size_t size)
     return tdx_realloc(p, count * size);
 }
 
-int tdx_grow(void **p, size_t *cap, size_t need, size_t size, size_t first)
+int tdx_grow_slow(void **p, size_t *cap, size_t need, size_t size, size_t first)
 {
-    if (need <= *cap)
-        return 0;
     size_t c = *cap ? *cap : first ? first : 1;
     while (c < need) {
         if (c > SIZE_MAX / 2)

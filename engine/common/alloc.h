@@ -24,7 +24,12 @@ void *tdx_reallocarray(void *p, size_t count, size_t size);
  * `need`, doubling from `first` (or from *cap), so a warm array never
  * reallocates.  0, or TDX_ENOMEM with *p and *cap unchanged.
  */
-int tdx_grow(void **p, size_t *cap, size_t need, size_t size, size_t first);
+int tdx_grow_slow(void **p, size_t *cap, size_t need, size_t size, size_t first);
+/* Inline: hot loops call it per element, and it almost never grows. */
+static inline int tdx_grow(void **p, size_t *cap, size_t need, size_t size, size_t first)
+{
+    return need <= *cap ? 0 : tdx_grow_slow(p, cap, need, size, first);
+}
 void tdx_free(void *p);
 /** Owned copy of s (free with tdx_free); NULL on failure or when s is NULL. */
 char *tdx_strdup(const char *s);

@@ -40,26 +40,6 @@ int tdx_docset_copy(tdx_docset *dst, const tdx_docset *src)
     return 0;
 }
 
-size_t tdx_u32_gallop(const uint32_t *v, size_t n, size_t lo, uint32_t x)
-{
-    size_t step = 1, hi = lo;
-    while (hi < n && v[hi] < x) {
-        lo = hi + 1;
-        hi += step;
-        step *= 2;
-    }
-    if (hi > n)
-        hi = n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (v[mid] < x)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
-}
-
 int tdx_docset_and(const tdx_docset *a, const tdx_docset *b, tdx_docset *out)
 {
     if (a->n > b->n) {

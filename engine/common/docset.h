@@ -26,8 +26,34 @@ int tdx_docset_and(const tdx_docset *a, const tdx_docset *b, tdx_docset *out);
 int tdx_docset_or(const tdx_docset *a, const tdx_docset *b, tdx_docset *out);
 /** out = a − b. */
 int tdx_docset_sub(const tdx_docset *a, const tdx_docset *b, tdx_docset *out);
-/** First index i >= lo with v[i] >= x in ascending v[0..n), galloping from lo. */
-size_t tdx_u32_gallop(const uint32_t *v, size_t n, size_t lo, uint32_t x);
+/**
+ * First index i >= lo with v[i] >= x in ascending v[0..n), galloping from
+ * lo.  Inline: walks and proofs call it per doc, and most calls end at lo
+ * or one past it.
+ */
+static inline size_t tdx_u32_gallop(const uint32_t *v, size_t n, size_t lo, uint32_t x)
+{
+    if (lo >= n || v[lo] >= x)
+        return lo;
+    if (lo + 1 >= n || v[lo + 1] >= x)
+        return lo + 1;
+    size_t step = 2, hi = lo + 1;
+    while (hi < n && v[hi] < x) {
+        lo = hi + 1;
+        hi += step;
+        step *= 2;
+    }
+    if (hi > n)
+        hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (v[mid] < x)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
 /** 1 if id is in d (binary search). */
 int tdx_docset_has(const tdx_docset *d, uint32_t id);
 /**
