@@ -450,15 +450,13 @@ if ((tn > 1)) && command -v taskset >/dev/null; then
       run_pin=()
       run_index "$prof" "$tn" "$idx_dir/ingest" "$main_list" "ingest-$prof-core$tn-$r" "${part_a[@]}"
       alls+=("$run_wall")
-      pair=$(ratio "$one_wall" "$run_wall")
-      if [[ $one_pct == - || -z $base1 || -z $basen ]]; then
-        clean+=("$pair")
-        pairs+=("$pair")
-        continue
+      pair=$(ratio "$one_wall" "$run_wall") ok=1
+      if [[ $one_pct != - && -n $base1 && -n $basen ]]; then
+        c1=$(calc "$one_cpu / $base1" 2) cn=$(calc "$run_cpu / $basen" 2)
+        cpus+=("$c1/$cn")
+        awk -v a="$c1" -v b="$cn" -v l="$CPU_DISTURBED" 'BEGIN { exit !(a <= l && b <= l) }' || ok=0
       fi
-      c1=$(calc "$one_cpu / $base1" 2) cn=$(calc "$run_cpu / $basen" 2)
-      cpus+=("$c1/$cn")
-      if awk -v a="$c1" -v b="$cn" -v l="$CPU_DISTURBED" 'BEGIN { exit !(a <= l && b <= l) }'; then
+      if ((ok)); then
         clean+=("$pair")
         pairs+=("$pair")
       else

@@ -19,13 +19,14 @@ void *tdx_calloc(size_t count, size_t size);
 void *tdx_realloc(void *p, size_t n);
 /** realloc for arrays: fails (NULL) on count * size overflow. */
 void *tdx_reallocarray(void *p, size_t count, size_t size);
+/* tdx_grow's growing half, for when need > *cap. */
+int tdx_grow_slow(void **p, size_t *cap, size_t need, size_t size, size_t first);
 /**
  * Grow the array *p of *cap elements of `size` bytes to hold at least
  * `need`, doubling from `first` (or from *cap), so a warm array never
- * reallocates.  0, or TDX_ENOMEM with *p and *cap unchanged.
+ * reallocates.  0, or TDX_ENOMEM with *p and *cap unchanged.  Inline: hot
+ * loops call it per element, and it almost never grows.
  */
-int tdx_grow_slow(void **p, size_t *cap, size_t need, size_t size, size_t first);
-/* Inline: hot loops call it per element, and it almost never grows. */
 static inline int tdx_grow(void **p, size_t *cap, size_t need, size_t size, size_t first)
 {
     return need <= *cap ? 0 : tdx_grow_slow(p, cap, need, size, first);
