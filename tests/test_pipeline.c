@@ -1385,24 +1385,16 @@ Test(pipeline, cli_outputs_parse_and_agree_with_the_library, .timeout = 120)
     tdx_qctx_close(q);
 }
 
-Test(pipeline, out_of_memory_anywhere_stops_every_thread_and_leaves_a_valid_index, .timeout = 300)
+/* How many allocations a run makes: the first count that lets it succeed. */
+static long run_allocations(const char *wl, const char *const *inputs, const char *what)
 {
-    uint64_t seed = tu_seed("pipeline/oom");
-    uint64_t rs = seed;
-    const char *wl, *in, *ref = tg_path("ref"), *idx = tg_path("idx");
-    one_file_corpus("pipeline/oom-corpus", 800, 400, &wl, &in);
-    const char *inputs[] = {in};
     tdx_run_stats st;
     tdx_err err = {0};
-    /* The reference, which also warms up what ICU and LMDB keep for the process. */
-    cr_assert(eq(int, lib_run(ref, wl, inputs, 1, NULL, &st, &err), 0), "%s", err.msg);
-    char *want = dump(ref);
-    /* How many allocations a run makes: the first count that lets it succeed. */
     long lo = 0, hi = 1 << 20;
     while (lo < hi) {
         long mid = (lo + hi) / 2;
-        char scratch[64];
-        snprintf(scratch, sizeof scratch, "count%ld", mid);
+        char scratch[96];
+        snprintf(scratch, sizeof scratch, "%s%ld", what, mid);
         tdx_alloc_fail_after(mid);
         int rc = lib_run(tg_path(scratch), wl, inputs, 1, NULL, &st, &err);
         tdx_alloc_fail_after(-1);
@@ -1412,47 +1404,102 @@ Test(pipeline, out_of_memory_anywhere_stops_every_thread_and_leaves_a_valid_inde
         else
             lo = mid + 1;
     }
-    cr_assert(gt(long, lo, 100), "a run makes %ld allocations", lo);
-    /* Fail at seeded points of a fresh index's run: the run stops with the
-     * error, leaks nothing and leaves a valid index, which the same run
-     * then completes into the reference.  How many allocations a run makes
-     * varies a little with timing (a batch the writer has given back is
-     * reused, or the reader makes a new one): a run that happened to need
-     * no more than n must succeed, and most points must fault. */
-    int faulted = 0;
-    for (int k = 0; k < 8; k++) {
-        long n = (long)tg_below(&rs, (uint32_t)lo);
-        cr_assert(eq(int, sh(NULL, NULL, "rm -rf '%s'", idx), 0));
-        size_t before = tg_live_bytes();
-        memset(&err, 0, sizeof err);
-        tdx_alloc_fail_after(n);
-        int rc = lib_run(idx, wl, inputs, 1, NULL, &st, &err);
-        long refused = tdx_alloc_refused();
-        tdx_alloc_fail_after(-1);
-        if (refused == 0) {
-            cr_assert(eq(int, rc, 0), "seed %llu: no allocation refused, yet %d %s",
-                      (unsigned long long)seed, rc, err.msg);
-            continue;
-        }
-        faulted++;
-        cr_assert(eq(int, rc, TDX_ENOMEM), "seed %llu: allocation %ld: %d %s",
-                  (unsigned long long)seed, n, rc, err.msg);
-        cr_assert(err.msg[0] != 0);
-        cr_assert(eq(sz, tg_live_bytes(), before), "seed %llu: allocation %ld leaks",
-                  (unsigned long long)seed, n);
-        struct stat sb;
-        if (stat(idx, &sb) == 0)
-            check(idx);
-        cr_assert(eq(int, lib_run(idx, wl, inputs, 1, NULL, &st, &err), 0), "%s", err.msg);
-        check(idx);
-        char *got = dump(idx);
-        char what[96];
-        snprintf(what, sizeof what, "seed %llu: a run stopped at allocation %ld, then completed",
-                 (unsigned long long)seed, n);
-        same_dump(want, got, what);
-        free(got);
+    return lo;
+}
+
+/* Index inputs into a fresh idx with allocation n refused: the run stops
+ * with the error, leaks nothing and leaves a valid index, which the same
+ * run then completes into the reference dump want.  How many allocations a
+ * run makes varies a little with timing (a batch the writer has given back
+ * is reused, or the reader makes a new one), so a run that happened to need
+ * no more than n must succeed.  1 when an allocation was refused. */
+static int refuse_then_complete(const char *idx, const char *wl, const char *const *inputs, long n,
+                                const char *want, uint64_t seed)
+{
+    tdx_run_stats st;
+    tdx_err err = {0};
+    cr_assert(eq(int, sh(NULL, NULL, "rm -rf '%s'", idx), 0));
+    size_t before = tg_live_bytes();
+    tdx_alloc_fail_after(n);
+    int rc = lib_run(idx, wl, inputs, 1, NULL, &st, &err);
+    long refused = tdx_alloc_refused();
+    tdx_alloc_fail_after(-1);
+    if (refused == 0) {
+        cr_assert(eq(int, rc, 0), "seed %llu: no allocation refused, yet %d %s",
+                  (unsigned long long)seed, rc, err.msg);
+        return 0;
     }
+    cr_assert(eq(int, rc, TDX_ENOMEM), "seed %llu: allocation %ld: %d %s", (unsigned long long)seed,
+              n, rc, err.msg);
+    cr_assert(err.msg[0] != 0);
+    cr_assert(eq(sz, tg_live_bytes(), before), "seed %llu: allocation %ld leaks",
+              (unsigned long long)seed, n);
+    struct stat sb;
+    if (stat(idx, &sb) == 0)
+        check(idx);
+    cr_assert(eq(int, lib_run(idx, wl, inputs, 1, NULL, &st, &err), 0), "%s", err.msg);
+    check(idx);
+    char *got = dump(idx);
+    char what[96];
+    snprintf(what, sizeof what, "seed %llu: a run stopped at allocation %ld, then completed",
+             (unsigned long long)seed, n);
+    same_dump(want, got, what);
+    free(got);
+    return 1;
+}
+
+Test(pipeline, out_of_memory_anywhere_stops_every_thread_and_leaves_a_valid_index, .timeout = 300)
+{
+    uint64_t seed = tu_seed("pipeline/oom");
+    uint64_t rs = seed;
+    const char *wl, *in, *ref = tg_path("ref");
+    one_file_corpus("pipeline/oom-corpus", 800, 400, &wl, &in);
+    const char *inputs[] = {in};
+    tdx_run_stats st;
+    tdx_err err = {0};
+    /* The reference, which also warms up what ICU and LMDB keep for the process. */
+    cr_assert(eq(int, lib_run(ref, wl, inputs, 1, NULL, &st, &err), 0), "%s", err.msg);
+    char *want = dump(ref);
+    long lo = run_allocations(wl, inputs, "count");
+    cr_assert(gt(long, lo, 100), "a run makes %ld allocations", lo);
+    /* Fail at seeded points of a fresh index's run; most points must fault. */
+    int faulted = 0;
+    for (int k = 0; k < 8; k++)
+        faulted += refuse_then_complete(tg_path("idx"), wl, inputs,
+                                        (long)tg_below(&rs, (uint32_t)lo), want, seed);
     cr_assert(ge(int, faulted, 5), "seed %llu: only %d of 8 runs met a refused allocation",
+              (unsigned long long)seed, faulted);
+    free(want);
+}
+
+Test(pipeline, out_of_memory_in_setup_stops_the_reader_that_started_before_it, .timeout = 300)
+{
+    /* The reader starts once the watch list is loaded, and reads while the
+     * watch list is compiled and the workers are made: a failure there
+     * must stop it and free what it made. */
+    uint64_t seed = tu_seed("pipeline/oom-setup");
+    uint64_t rs = seed;
+    const char *wl, *in, *ref = tg_path("ref");
+    one_file_corpus("pipeline/oom-setup-corpus", 400, 400, &wl, &in);
+    const char *inputs[] = {in};
+    tdx_run_stats st;
+    tdx_err err = {0};
+    cr_assert(eq(int, lib_run(ref, wl, inputs, 1, NULL, &st, &err), 0), "%s", err.msg);
+    char *want = dump(ref);
+    /* A run without documents makes setup's allocations and little more. */
+    const char *empty = tg_path("empty.jsonl");
+    tu_write_str(empty, "");
+    const char *none[] = {empty};
+    long setup = run_allocations(wl, none, "setup");
+    cr_assert(gt(long, setup, 50), "setup makes %ld allocations", setup);
+    /* Points spread over setup (one in each of 16 slices, seeded), on the
+     * run with documents: every one of them is refused. */
+    int faulted = 0;
+    for (long k = 0; k < 16; k++) {
+        long n = setup * k / 16 + (long)tg_below(&rs, (uint32_t)(setup / 16));
+        faulted += refuse_then_complete(tg_path("idx"), wl, inputs, n, want, seed);
+    }
+    cr_assert(eq(int, faulted, 16), "seed %llu: %d of 16 setup points refused",
               (unsigned long long)seed, faulted);
     free(want);
 }

@@ -1269,6 +1269,80 @@ Test(store, merge_in_small_steps_can_stop_anywhere_and_resume)
     corpus_free(&c);
 }
 
+Test(store, a_merge_prepared_ahead_gives_the_same_index_used_or_not)
+{
+    /* tdx_store_merge_prepare starts the merge thread on a step that the
+     * writer takes later, after other writes (the keys and hashes kept in
+     * memory): the step must be the one the index then stands at, at the
+     * start of a merge or inside one, and a store closed with a prepared
+     * step unused must leave the index as it was. */
+    uint64_t seed = tu_seed("store.merge_prepare"), r = seed;
+    corpus c;
+    corpus_make(&c, &r, 150);
+    tdx_store *s = new_index(tu_path("prepref"));
+    model m;
+    model_init(&m);
+    write_corpus(s, &m, &c, 9, 0, &r);
+    char *ref = dump(s);
+    tdx_store_close(s);
+    model_free(&m);
+    /* The same documents, and merge steps of about one term each. */
+    const char *dir = tu_path("prep");
+    tdx_store_opts o = {0, 1, 0, 64};
+    tdx_err err = {0};
+    cr_assert(eq(int, tdx_store_open(dir, &o, &s, &err), 0), "%s", err.msg);
+    tdx_store_schema sc = schema();
+    cr_assert(eq(int, tdx_store_setup(s, &sc, &err), 0), "%s", err.msg);
+    model_init(&m);
+    write_corpus(s, &m, &c, 9, 0, &r);
+    /* The new documents' keys and hashes are in memory until the commit. */
+    cr_assert(gt(sz, tdx_store_deferred_bytes(s), 0));
+    cr_assert(eq(int, tdx_store_merge_prepare(s, &err), 0), "%s", err.msg);
+    cr_assert(eq(int, tdx_store_commit(s, &err), 0), "%s", err.msg);
+    cr_assert(eq(sz, tdx_store_deferred_bytes(s), 0));
+    int done = 0, pending = 0;
+    size_t steps = 0;
+    while (!done) {
+        cr_assert(eq(int, tdx_store_merge_step(s, &done, &err), 0), "step %zu: %s", steps, err.msg);
+        steps++;
+        if (steps % 5 == 0 && !done) {
+            /* Prepared inside the merge, then dropped unused, then again. */
+            cr_assert(eq(int, tdx_store_merge_prepare(s, &err), 0), "%s", err.msg);
+            if (steps % 10 == 0) {
+                tdx_store_close(s);
+                cr_assert(eq(int, tdx_store_open(dir, &o, &s, &err), 0), "%s", err.msg);
+                cr_assert(eq(int, tdx_store_merge_pending(s, &pending, &err), 0));
+                cr_assert(eq(int, pending, 1), "step %zu", steps);
+                char *now = dump(s);
+                cr_assert(eq(str, now, ref), "seed %llu: the dump changed at step %zu",
+                          (unsigned long long)seed, steps);
+                free(now);
+                cr_assert(eq(int, tdx_store_merge_prepare(s, &err), 0), "%s", err.msg);
+            }
+        }
+    }
+    cr_assert(gt(sz, steps, 20), "only %zu steps: the chunk option had no effect", steps);
+    char *after = dump(s);
+    cr_assert(eq(str, after, ref), "seed %llu: a prepared merge changed the dump",
+              (unsigned long long)seed);
+    verify(s, &m);
+    tdx_rtxn *t;
+    uint64_t problems = 99;
+    cr_assert(eq(int, tdx_store_read_begin(s, &t, &err), 0));
+    cr_assert(eq(int, tdx_store_check(t, NULL, NULL, &problems, &err), 0), "%s", err.msg);
+    cr_assert(eq(u64, problems, 0));
+    tdx_store_read_end(t);
+    /* Nothing left: preparing does nothing, and the merge is done at once. */
+    cr_assert(eq(int, tdx_store_merge_prepare(s, &err), 0), "%s", err.msg);
+    cr_assert(eq(int, tdx_store_merge_step(s, &done, &err), 0));
+    cr_assert(eq(int, done, 1));
+    free(after);
+    free(ref);
+    model_free(&m);
+    tdx_store_close(s);
+    corpus_free(&c);
+}
+
 /* n docs keyed pfx0, pfx1 …, doc i's text written by text_of (no metadata);
  * docs[0] is the array to free (sdocs_free). */
 typedef void (*text_fn)(size_t i, uint64_t *r, char *buf, size_t cap);

@@ -834,6 +834,17 @@ static int write_batch(run *p, batch *b, tdx_err *err)
     return rc;
 }
 
+/* Free the batches left in the work queue (closed) when no worker ran. */
+static void drain_work(run *p)
+{
+    void *item;
+    while (tdx_queue_pop(p->work_q, &item)) {
+        batch *b = item;
+        tdx_budget_release(&p->budget, b->budget);
+        batch_free(b);
+    }
+}
+
 static void writer_loop(run *p)
 {
     batch *pending = NULL; /* sorted by seq */
@@ -1110,30 +1121,16 @@ int tdx_pipeline_run(const tdx_pipeline_opts *o, tdx_run_stats *st, tdx_err *err
     if (rc == 0)
         rc = tdx_watchlist_load(o->watchlist_path, p->norm, &p->wl, err);
     if (rc == 0) {
-        tdx_match_opts mo = {o->cache_dir};
-        rc = tdx_match_compile(p->wl, &mo, &p->matcher, err);
-    }
-    if (rc == 0) {
-        tdx_match_info mi;
-        tdx_match_get_info(p->matcher, &mi);
-        st->compile_ms = mi.compile_ms;
-        st->from_cache = mi.from_cache;
         st->npatterns = tdx_watchlist_npatterns(p->wl);
         st->nentities = tdx_watchlist_nentities(p->wl);
-        rc = setup_schema(p, err);
+        rc = setup_schema(p, err); /* and an index built with another list is refused */
     }
     if (rc == 0) {
+        /* The reader's first batch trains a new index's dictionary. */
         rc = tdx_store_dict_load(p->store, &p->dict, err);
         if (rc == TDX_ENOTFOUND)
             rc = 0;
         p->dict_tried = p->dict != NULL;
-    }
-    if (rc == 0) {
-        /* A merge cut short (a crash, Ctrl-C) is finished before anything else. */
-        int pending = 0;
-        rc = tdx_store_merge_pending(p->store, &pending, err);
-        if (rc == 0 && pending)
-            rc = merge_steps(p, 0, err);
     }
     if (rc)
         goto done;
@@ -1149,13 +1146,6 @@ int tdx_pipeline_run(const tdx_pipeline_opts *o, tdx_run_stats *st, tdx_err *err
     rc = tdx_queue_create((size_t)p->nworkers * 2, &p->work_q);
     if (rc == 0)
         rc = tdx_queue_create((size_t)p->nworkers * 2 + 4, &p->done_q);
-    if (rc == 0) {
-        p->workers = tdx_calloc((size_t)p->nworkers, sizeof *p->workers);
-        if (p->workers == NULL)
-            rc = TDX_ENOMEM;
-    }
-    for (int i = 0; rc == 0 && i < p->nworkers; i++)
-        rc = worker_init(p, &p->workers[i], err);
     if (rc) {
         rc = tdx_err_set(err, rc, "out of memory");
         goto done;
@@ -1168,21 +1158,50 @@ int tdx_pipeline_run(const tdx_pipeline_opts *o, tdx_run_stats *st, tdx_err *err
     rc = tdx_reader_open(o->inputs, o->ninputs, &ro, &p->reader, err);
     if (rc)
         goto done;
-
+    /* The reader starts now: its first batch (and a new index's dictionary,
+     * trained on it) is made while this thread compiles the watch list or
+     * loads it from the cache, instead of after.  What can refuse the run
+     * for its arguments (the settings, the watch list) is checked before. */
+    if (pthread_create(&p->reader_th, NULL, reader_main, p) != 0)
+        rc = tdx_err_set(err, TDX_EINTERNAL, "cannot start reader thread");
+    else
+        reader_started = 1;
+    if (rc == 0) {
+        tdx_match_opts mo = {o->cache_dir};
+        rc = tdx_match_compile(p->wl, &mo, &p->matcher, err);
+    }
+    if (rc == 0) {
+        tdx_match_info mi;
+        tdx_match_get_info(p->matcher, &mi);
+        st->compile_ms = mi.compile_ms;
+        st->from_cache = mi.from_cache;
+    }
+    if (rc == 0) {
+        /* A merge cut short (a crash, Ctrl-C) is finished before anything
+         * else is written. */
+        int pending = 0;
+        rc = tdx_store_merge_pending(p->store, &pending, err);
+        if (rc == 0 && pending)
+            rc = merge_steps(p, 0, err);
+    }
+    if (rc == 0) {
+        p->workers = tdx_calloc((size_t)p->nworkers, sizeof *p->workers);
+        if (p->workers == NULL)
+            rc = tdx_err_set(err, TDX_ENOMEM, "out of memory");
+    }
+    for (int i = 0; rc == 0 && i < p->nworkers; i++)
+        if ((rc = worker_init(p, &p->workers[i], err)) != 0)
+            rc = tdx_err_set(err, rc, "out of memory");
     atomic_store(&p->live_workers, p->nworkers);
-    for (int i = 0; i < p->nworkers; i++) {
+    for (int i = 0; rc == 0 && i < p->nworkers; i++) {
         if (pthread_create(&p->workers[i].th, NULL, worker_main, &p->workers[i]) != 0) {
             rc = tdx_err_set(err, TDX_EINTERNAL, "cannot start worker thread");
             break;
         }
         started_workers++;
     }
-    if (rc == 0 && pthread_create(&p->reader_th, NULL, reader_main, p) != 0)
-        rc = tdx_err_set(err, TDX_EINTERNAL, "cannot start reader thread");
-    else if (rc == 0)
-        reader_started = 1;
     if (rc) {
-        fail(p, NULL, rc);
+        fail(p, err, rc);
         tdx_queue_close(p->work_q);
     }
     if (started_workers < p->nworkers) {
@@ -1194,11 +1213,21 @@ int tdx_pipeline_run(const tdx_pipeline_opts *o, tdx_run_stats *st, tdx_err *err
     writer_loop(p);
     /* What the group holds is kept even after a failure: only the failed
      * batch's own transaction was dropped. */
-    if (p->store) {
+    if (p->store && started_workers) { /* none: setup failed, nothing was written */
         tdx_err cerr = {0};
         int open = tdx_store_uncommitted(p->store);
         double t0 = tdx_now();
-        int crc = tdx_store_commit(p->store, &cerr); /* and the keys and hashes in memory */
+        int crc = tdx_store_commit_batches(p->store, &cerr);
+        /* A merge to come has its first step made while the writer writes
+         * the keys and hashes in memory (one core each, not one after the
+         * other).  A hint: the merge below decides, and starts it again if
+         * this failed. */
+        int merge = o->merge;
+        if (crc == 0 && !o->no_merge && !atomic_load(&p->failed) && !(o->stop && *o->stop) &&
+            (merge || merge_due(p->store, &merge, NULL) == 0) && merge)
+            tdx_store_merge_prepare(p->store, NULL);
+        if (crc == 0)
+            crc = tdx_store_commit(p->store, &cerr); /* the keys and hashes in memory */
         st->stages.write += tdx_now() - t0;
         if (crc)
             fail(p, &cerr, crc);
@@ -1209,6 +1238,8 @@ int tdx_pipeline_run(const tdx_pipeline_opts *o, tdx_run_stats *st, tdx_err *err
         pthread_join(p->reader_th, NULL);
     for (int i = 0; i < started_workers; i++)
         pthread_join(p->workers[i].th, NULL);
+    if (started_workers == 0)
+        drain_work(p); /* what the reader made before setup failed */
     st->stages.read = p->read_time;
     if (p->reader) {
         tdx_read_progress rp;

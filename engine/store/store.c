@@ -1894,14 +1894,18 @@ int tdx_store_uncommitted(const tdx_store *s)
     return s->group != NULL;
 }
 
-int tdx_store_commit(tdx_store *s, tdx_err *err)
+int tdx_store_commit_batches(tdx_store *s, tdx_err *err)
 {
     if (s->readonly)
         return 0;
     int rc = group_end(s);
-    if (rc)
-        return lmdb_err(err, disk_full_rc(s->path, rc), "cannot commit the index");
-    return pend_flush(s, err);
+    return rc ? lmdb_err(err, disk_full_rc(s->path, rc), "cannot commit the index") : 0;
+}
+
+int tdx_store_commit(tdx_store *s, tdx_err *err)
+{
+    int rc = tdx_store_commit_batches(s, err);
+    return rc || s->readonly ? rc : pend_flush(s, err);
 }
 
 /* Open a group for the next batch when grouping is on and none is open.
@@ -4143,30 +4147,41 @@ static void mprod_stop(tdx_store *s)
     s->mprod = NULL;
 }
 
-/* The chunk that starts at from (the merge's split; its term is from_tlen
- * bytes), made by the producer (started here when there is none for this
- * plan): 0 or ENOMEM. */
-static int mprod_take(tdx_store *s, const mplan *pl, const uint8_t *from, size_t from_len,
-                      size_t from_tlen, mchunk **out)
+/* A producer for plan whose next chunk starts at from (the merge's split;
+ * its term is from_tlen bytes): the one running, unless it works for
+ * another plan, or a new one: 0 or ENOMEM. */
+static int mprod_start(tdx_store *s, const mplan *pl, const uint8_t *from, size_t from_len,
+                       size_t from_tlen)
 {
     tdx_mprod *mp = s->mprod;
     if (mp && (mp->plan.post != pl->post || mp->plan.seg_max != pl->seg_max))
         mprod_stop(s); /* another merge: cannot happen while one is open, but cheap */
-    mp = s->mprod;
-    if (mp == NULL) {
-        mp = tdx_calloc(1, sizeof *mp);
-        if (mp == NULL)
-            return ENOMEM;
-        mp->s = s;
-        mp->plan = *pl;
-        memcpy(mp->at, from, from_len);
-        mp->at_len = from_len;
-        mp->at_tlen = from_tlen;
-        pthread_mutex_init(&mp->mu, NULL);
-        pthread_cond_init(&mp->cv, NULL);
-        s->mprod = mp;
-        mp->threaded = pthread_create(&mp->th, NULL, mprod_main, mp) == 0;
-    }
+    if (s->mprod)
+        return 0;
+    mp = tdx_calloc(1, sizeof *mp);
+    if (mp == NULL)
+        return ENOMEM;
+    mp->s = s;
+    mp->plan = *pl;
+    memcpy(mp->at, from, from_len);
+    mp->at_len = from_len;
+    mp->at_tlen = from_tlen;
+    pthread_mutex_init(&mp->mu, NULL);
+    pthread_cond_init(&mp->cv, NULL);
+    s->mprod = mp;
+    mp->threaded = pthread_create(&mp->th, NULL, mprod_main, mp) == 0;
+    return 0;
+}
+
+/* The chunk that starts at from, made by the producer (mprod_start): 0 or
+ * ENOMEM. */
+static int mprod_take(tdx_store *s, const mplan *pl, const uint8_t *from, size_t from_len,
+                      size_t from_tlen, mchunk **out)
+{
+    int rc = mprod_start(s, pl, from, from_len, from_tlen);
+    if (rc)
+        return rc;
+    tdx_mprod *mp = s->mprod;
     mchunk *c = &mp->c[mp->ntaken % 2];
     if (mp->threaded) {
         pthread_mutex_lock(&mp->mu);
@@ -4403,6 +4418,31 @@ int tdx_store_merge(tdx_store *s, tdx_err *err)
             return rc;
     }
     return 0;
+}
+
+int tdx_store_merge_prepare(tdx_store *s, tdx_err *err)
+{
+    if (s->readonly)
+        return 0;
+    int rc = group_end(s);
+    if (rc)
+        return lmdb_err(err, disk_full_rc(s->path, rc), "cannot commit the index");
+    /* What merge_txn will find, from the state just committed: the merge in
+     * progress, or a new one of every segment (the tree it drops first is
+     * not one the producer reads). */
+    tdx_rtxn *t;
+    rc = tdx_store_read_begin(s, &t, err);
+    if (rc)
+        return rc;
+    rc = load_segments(t, err);
+    if (rc == 0 && (t->merging || t->nsegs)) {
+        mplan plan = {t->post, t->merging ? t->seg_max : t->segs[t->nsegs - 1]};
+        size_t len = t->merging ? t->split_len : 0;
+        if (mprod_start(s, &plan, t->split, len, t->merging ? t->split_tlen : 0))
+            rc = tdx_err_set(err, TDX_ENOMEM, "out of memory");
+    }
+    tdx_store_read_end(t);
+    return rc;
 }
 
 int tdx_store_merge_pending(tdx_store *s, int *out_pending, tdx_err *err)

@@ -192,6 +192,9 @@ size_t tdx_store_deferred_bytes(const tdx_store *s);
  * and content hashes kept in memory into their tables. */
 int tdx_store_commit(tdx_store *s, tdx_err *err);
 
+/** Commit the open group only; the keys and hashes in memory stay there. */
+int tdx_store_commit_batches(tdx_store *s, tdx_err *err);
+
 /** 1 when batches written are waiting for their group's commit. */
 int tdx_store_uncommitted(const tdx_store *s);
 
@@ -230,6 +233,17 @@ int tdx_store_merge(tdx_store *s, tdx_err *err);
  * and closing the store is safe.
  */
 int tdx_store_merge_step(tdx_store *s, int *out_done, tdx_err *err);
+
+/**
+ * Commit the open group and start the store's merge thread on the first
+ * step of a merge of what the index now holds (the merge in progress, or
+ * every pending segment), so that it is made while the writer does other
+ * work: a run ends by writing its keys and content hashes (tdx_store_commit),
+ * which touch no postings.  The next tdx_store_merge_step takes it; a
+ * store closed without merging stops the thread.  Nothing to merge: does
+ * nothing.
+ */
+int tdx_store_merge_prepare(tdx_store *s, tdx_err *err);
 
 /** *out_pending = 1 when an interrupted merge must be finished first. */
 int tdx_store_merge_pending(tdx_store *s, int *out_pending, tdx_err *err);
