@@ -1385,6 +1385,35 @@ Test(pipeline, cli_outputs_parse_and_agree_with_the_library, .timeout = 120)
     tdx_qctx_close(q);
 }
 
+Test(pipeline, the_map_grows_while_the_reader_looks_up_many_inputs, .timeout = 120)
+{
+    /* The reader looks each input file up in the index (a read transaction
+     * in its thread) while the writer grows the map: a run over many files
+     * into a map that starts at 1 MB gives the index a run with room gives. */
+    const char *wl, *in, *dir = tg_path("files");
+    one_file_corpus("pipeline/map-grow-corpus", 600, 400, &wl, &in);
+    cr_assert(eq(int,
+                 sh(NULL, NULL,
+                    "mkdir -p '%s' && cd '%s' && split -l 2 -a 4 '%s' n_ && "
+                    "for f in n_*; do mv \"$f\" \"$f.jsonl\"; done",
+                    dir, dir, in),
+                 0));
+    const char *inputs[] = {dir};
+    tdx_run_stats st;
+    tdx_err err = {0};
+    cr_assert(eq(int, lib_run(tg_path("ref"), wl, inputs, 1, NULL, &st, &err), 0), "%s", err.msg);
+    cr_assert(eq(u64, st.added, 600));
+    setenv("TENDERIDX_MAP_SIZE", "1048576", 1);
+    int rc = lib_run(tg_path("idx"), wl, inputs, 1, NULL, &st, &err);
+    unsetenv("TENDERIDX_MAP_SIZE");
+    cr_assert(eq(int, rc, 0), "%s", err.msg);
+    check(tg_path("idx"));
+    char *want = dump(tg_path("ref")), *got = dump(tg_path("idx"));
+    same_dump(want, got, "grown map");
+    free(want);
+    free(got);
+}
+
 /* How many allocations a run makes: the first count that lets it succeed. */
 static long run_allocations(const char *wl, const char *const *inputs, const char *what)
 {

@@ -161,6 +161,7 @@ struct run {
     pthread_mutex_t pool_mu;
     batch *pool;
     size_t npool, max_pool;
+    pthread_mutex_t map_mu; /* the reader's lookups of its inputs vs. the map growing */
     /* progress: rp and the merge's guarded by prog_mu (written by the reader
      * thread; the merge's by the writer once the reader is done) */
     pthread_mutex_t prog_mu;
@@ -384,10 +385,13 @@ static int on_file(void *ctx, const char *path, uint64_t file_index, uint64_t si
      * keep LMDB from reusing the pages every batch frees. */
     tdx_store_input in;
     tdx_rtxn *t;
-    if (tdx_store_read_begin(p->store, &t, NULL) != 0)
-        return 0;
-    int found = tdx_store_get_input(t, path, &in, NULL) == 0;
-    tdx_store_read_end(t);
+    pthread_mutex_lock(&p->map_mu); /* the writer may be growing the map */
+    int found = 0;
+    if (tdx_store_read_begin(p->store, &t, NULL) == 0) {
+        found = tdx_store_get_input(t, path, &in, NULL) == 0;
+        tdx_store_read_end(t);
+    }
+    pthread_mutex_unlock(&p->map_mu);
     if (!found)
         return 0;
     if (in.size != size || in.mtime != mtime)
@@ -1029,6 +1033,7 @@ static void run_start(run *p, const tdx_pipeline_opts *o, tdx_run_stats *st)
     pthread_mutex_init(&p->err_mu, NULL);
     pthread_mutex_init(&p->prog_mu, NULL);
     pthread_mutex_init(&p->pool_mu, NULL);
+    pthread_mutex_init(&p->map_mu, NULL);
 }
 
 static void run_end(run *p)
@@ -1036,6 +1041,7 @@ static void run_end(run *p)
     pthread_mutex_destroy(&p->err_mu);
     pthread_mutex_destroy(&p->prog_mu);
     pthread_mutex_destroy(&p->pool_mu);
+    pthread_mutex_destroy(&p->map_mu);
 }
 
 int tdx_pipeline_merge(const tdx_pipeline_opts *o, tdx_run_stats *st, tdx_err *err)
@@ -1112,6 +1118,7 @@ int tdx_pipeline_run(const tdx_pipeline_opts *o, tdx_run_stats *st, tdx_err *err
         size_t group = group_mem / 2 < 8 * p->batch_bytes ? group_mem / 2 : 8 * p->batch_bytes;
         tdx_store_set_group(p->store, group, 2.0);
         tdx_store_set_deferred(p->store, hash_mem);
+        tdx_store_set_map_lock(p->store, &p->map_mu);
     }
     unsigned steps = TDX_NORM_ALL;
     if (rc == 0)

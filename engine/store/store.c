@@ -200,6 +200,7 @@ struct tdx_store {
     size_t map_size;
     size_t merge_chunk;
     struct tdx_mprod *mprod; /* the merge's producer thread, while a merge runs */
+    pthread_mutex_t *map_lock; /* held while the map moves (tdx_store_set_map_lock) */
     /* Batches sharing one commit (tdx_store_set_group): the open parent
      * transaction, what it holds, and when to commit it. */
     MDB_txn *group;
@@ -1883,6 +1884,11 @@ static int pend_flush(tdx_store *s, tdx_err *err)
     return lmdb_err(err, disk_full_rc(s->path, rc), "cannot write keys and content hashes");
 }
 
+void tdx_store_set_map_lock(tdx_store *s, pthread_mutex_t *mu)
+{
+    s->map_lock = mu;
+}
+
 void tdx_store_set_group(tdx_store *s, size_t max_bytes, double max_seconds)
 {
     s->group_max = max_bytes;
@@ -1940,7 +1946,11 @@ static int group_open(tdx_store *s, tdx_err *err)
 static int grow_map(tdx_store *s, tdx_err *err)
 {
     size_t want = s->map_size < ((size_t)1 << 30) ? ((size_t)1 << 30) : s->map_size * 2;
+    if (s->map_lock)
+        pthread_mutex_lock(s->map_lock);
     int rc = mdb_env_set_mapsize(s->env, want);
+    if (s->map_lock)
+        pthread_mutex_unlock(s->map_lock);
     if (rc)
         return lmdb_err(err, rc, "cannot grow the index map");
     MDB_envinfo ei;

@@ -20,6 +20,7 @@
 #ifndef TDX_STORE_H
 #define TDX_STORE_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -153,6 +154,16 @@ typedef struct tdx_store_batch_stats {
  */
 int tdx_store_write_batch(tdx_store *s, const tdx_store_batch *b, int replace,
                           tdx_store_batch_stats *stats, tdx_err *err);
+
+/**
+ * A mutex the writer holds while the map grows.  LMDB unmaps and maps the
+ * file again to grow it, so a read transaction that another thread of this
+ * process has open at that moment reads an address being moved; a thread
+ * that reads while this store writes (the pipeline's reader looking up its
+ * inputs) holds the same mutex from tdx_store_read_begin to
+ * tdx_store_read_end.  The merge thread is stopped before the map grows.
+ */
+void tdx_store_set_map_lock(tdx_store *s, pthread_mutex_t *mu);
 
 /**
  * Let consecutive batches share one commit.  tdx_store_write_batch then
