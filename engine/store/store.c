@@ -3824,6 +3824,24 @@ static void heap_push(const mstream *st, size_t *h, size_t *n, size_t x)
     h[i] = x;
 }
 
+/* The top stream moved on: down to where it now belongs. */
+static void heap_sift_down(const mstream *st, size_t *h, size_t n)
+{
+    size_t x = h[0], i = 0;
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= n)
+            break;
+        if (c + 1 < n && mstream_before(st, h[c + 1], h[c]))
+            c++;
+        if (!mstream_before(st, h[c], x))
+            break;
+        h[i] = h[c];
+        i = c;
+    }
+    h[i] = x;
+}
+
 static size_t heap_pop(const mstream *st, size_t *h, size_t *n)
 {
     size_t top = h[0], x = h[--*n], i = 0;
@@ -3955,8 +3973,27 @@ static int produce_chunk(tdx_store *s, MDB_txn *txn, const mplan *pl, mchunk *c)
             c->to_len = c->to_tlen = tlen;
             break;
         }
+        /* A term in one stream only (the usual case: a batch's field
+         * values, say) keeps its stream on top of the heap: the stream is
+         * sifted down from there once it has moved on, which stops at once
+         * when its next term is still the smallest (consecutive terms of one
+         * segment, as dates and ids that grow with the archive give).  A
+         * term in more streams pops them all (the next smallest is a child
+         * of the top).  Merge thread, 40 segments of 217 MB entity-only
+         * (callgrind): notices in date order 639M -> 601M instructions,
+         * shuffled (the bench corpus) the same. */
         size_t nhold = 0;
-        while (nheap) {
+        int alone = 1;
+        for (size_t k = 1; k <= 2 && k < nheap; k++) {
+            const uint8_t *tt;
+            size_t tl;
+            mstream_term(&st[heap[k]], &tt, &tl);
+            if (cmp_bytes(tt, tl, cur_term, tlen) == 0)
+                alone = 0;
+        }
+        if (alone)
+            hold[nhold++] = heap[0];
+        while (!alone && nheap) {
             const uint8_t *tt;
             size_t tl;
             mstream_term(&st[heap[0]], &tt, &tl);
@@ -4044,7 +4081,13 @@ static int produce_chunk(tdx_store *s, MDB_txn *txn, const mplan *pl, mchunk *c)
             rc = flush_blocks(&sink, cur_term, tlen, &pend, &val);
         if (cut)
             break;
-        for (size_t h = 0; rc == 0 && h < nhold; h++)
+        if (alone && rc == 0) {
+            if (!st[heap[0]].valid)
+                heap_pop(st, heap, &nheap);
+            else
+                heap_sift_down(st, heap, nheap);
+        }
+        for (size_t h = 0; rc == 0 && !alone && h < nhold; h++)
             if (st[hold[h]].valid)
                 heap_push(st, heap, &nheap, hold[h]);
     }
