@@ -3803,9 +3803,12 @@ static int words_next_chunk(MDB_txn *txn, tdx_store *s, uint8_t tree, uint32_t *
     return rc;
 }
 
-/* Stream order for the merge heap: current term, then stream index. */
+/* Stream order for the merge's tournament: current term, then stream
+ * index; a stream that has ended comes after all. */
 static int mstream_before(const mstream *st, size_t a, size_t b)
 {
+    if (!st[a].valid || !st[b].valid)
+        return st[a].valid && !st[b].valid;
     const uint8_t *ta, *tb;
     size_t la, lb;
     mstream_term(&st[a], &ta, &la);
@@ -3814,51 +3817,44 @@ static int mstream_before(const mstream *st, size_t a, size_t b)
     return c < 0 || (c == 0 && a < b);
 }
 
-static void heap_push(const mstream *st, size_t *h, size_t *n, size_t x)
+/* A loser tree over n streams: stream i is leaf n + i (not stored), node j
+ * of [1, n) holds the loser of its match and t[0] the winner.  Built by
+ * letting each stream in turn play up from its leaf: the first to reach a
+ * node waits there, the second plays it, the loser stays and the winner
+ * goes on (every node has two children, so each sees two). */
+static void lt_build(const mstream *st, size_t *t, size_t n)
 {
-    size_t i = (*n)++;
-    while (i > 0 && mstream_before(st, x, h[(i - 1) / 2])) {
-        h[i] = h[(i - 1) / 2];
-        i = (i - 1) / 2;
+    for (size_t j = 0; j < n; j++)
+        t[j] = SIZE_MAX;
+    t[0] = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t x = i;
+        for (size_t node = (n + i) / 2; node >= 1 && x != SIZE_MAX; node /= 2) {
+            if (t[node] == SIZE_MAX) {
+                t[node] = x; /* waits for its match */
+                x = SIZE_MAX;
+            } else if (mstream_before(st, t[node], x)) {
+                size_t y = t[node];
+                t[node] = x;
+                x = y;
+            }
+        }
+        if (x != SIZE_MAX)
+            t[0] = x;
     }
-    h[i] = x;
 }
 
-/* The top stream moved on: down to where it now belongs. */
-static void heap_sift_down(const mstream *st, size_t *h, size_t n)
+/* Stream i moved on (or ended): its way up to the top again. */
+static void lt_replay(const mstream *st, size_t *t, size_t n, size_t i)
 {
-    size_t x = h[0], i = 0;
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= n)
-            break;
-        if (c + 1 < n && mstream_before(st, h[c + 1], h[c]))
-            c++;
-        if (!mstream_before(st, h[c], x))
-            break;
-        h[i] = h[c];
-        i = c;
-    }
-    h[i] = x;
-}
-
-static size_t heap_pop(const mstream *st, size_t *h, size_t *n)
-{
-    size_t top = h[0], x = h[--*n], i = 0;
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= *n)
-            break;
-        if (c + 1 < *n && mstream_before(st, h[c + 1], h[c]))
-            c++;
-        if (!mstream_before(st, h[c], x))
-            break;
-        h[i] = h[c];
-        i = c;
-    }
-    if (*n)
-        h[i] = x;
-    return top;
+    size_t x = i;
+    for (size_t node = (n + i) / 2; node >= 1; node /= 2)
+        if (mstream_before(st, t[node], x)) {
+            size_t y = t[node];
+            t[node] = x;
+            x = y;
+        }
+    t[0] = x;
 }
 
 /* What a merge folds together, fixed when it begins: the old main tree and
@@ -3941,26 +3937,28 @@ static int produce_chunk(tdx_store *s, MDB_txn *txn, const mplan *pl, mchunk *c)
         st[i].k = mval(kb, kl);
         rc = kl ? mstream_step(&st[i], MDB_SET_RANGE) : mstream_step(&st[i], MDB_FIRST);
     }
-    /* The streams on a heap by current term: with one segment per batch a
-     * long run has a hundred streams, and each term asks for the smallest. */
-    size_t *heap = rc == 0 ? tdx_calloc(nst, sizeof *heap) : NULL;
-    size_t *hold = rc == 0 ? tdx_calloc(nst, sizeof *hold) : NULL;
-    size_t nheap = 0;
-    if (rc == 0 && (heap == NULL || hold == NULL))
+    /* The streams in a tournament tree by current term: with one segment
+     * per batch a long run has a hundred streams or more, and each block
+     * taken asks for the smallest again.  A stream that moved on plays its
+     * way back up against the losers on its path: one comparison a level
+     * (a binary heap's pop and push took about 18 per block, half of the
+     * merge thread's instructions). */
+    size_t *tree = rc == 0 ? tdx_calloc(nst, sizeof *tree) : NULL;
+    if (rc == 0 && tree == NULL)
         rc = ENOMEM;
-    for (size_t i = 0; rc == 0 && i < nst; i++)
-        if (st[i].valid)
-            heap_push(st, heap, &nheap, i);
+    if (rc == 0)
+        lt_build(st, tree, nst);
     while (rc == 0) {
-        if (nheap == 0) {
+        mstream *m = &st[tree[0]];
+        if (!m->valid) {
             c->finished = 1;
             break;
         }
-        /* The smallest current term, and every stream holding it, in
-         * stream order. */
+        /* The smallest current term; its streams come in stream order
+         * (ties go by stream). */
         const uint8_t *tmin;
         size_t lmin;
-        mstream_term(&st[heap[0]], &tmin, &lmin);
+        mstream_term(m, &tmin, &lmin);
         if (lmin > 512) {
             rc = MDB_CORRUPTED;
             break;
@@ -3973,43 +3971,6 @@ static int produce_chunk(tdx_store *s, MDB_txn *txn, const mplan *pl, mchunk *c)
             c->to_len = c->to_tlen = tlen;
             break;
         }
-        /* A term in one stream only (the usual case: a batch's field
-         * values, say) keeps its stream on top of the heap: the stream is
-         * sifted down from there once it has moved on, which stops at once
-         * when its next term is still the smallest (consecutive terms of one
-         * segment, as dates and ids that grow with the archive give).  A
-         * term in more streams pops them all (the next smallest is a child
-         * of the top).  Merge thread, 40 segments of 217 MB entity-only
-         * (callgrind): notices in date order 639M -> 601M instructions,
-         * shuffled (the bench corpus) the same. */
-        size_t nhold = 0;
-        int alone = 1;
-        for (size_t k = 1; k <= 2 && k < nheap; k++) {
-            const uint8_t *tt;
-            size_t tl;
-            mstream_term(&st[heap[k]], &tt, &tl);
-            if (cmp_bytes(tt, tl, cur_term, tlen) == 0)
-                alone = 0;
-        }
-        if (alone)
-            hold[nhold++] = heap[0];
-        while (!alone && nheap) {
-            const uint8_t *tt;
-            size_t tl;
-            mstream_term(&st[heap[0]], &tt, &tl);
-            if (cmp_bytes(tt, tl, cur_term, tlen) != 0)
-                break;
-            hold[nhold++] = heap_pop(st, heap, &nheap);
-        }
-        /* Stream order: the heap pops a term's streams in that order
-         * already (ties go by stream), so this only checks; qsort's call
-         * and setup were 3% of a merge's instructions. */
-        for (size_t i = 1; i < nhold; i++)
-            for (size_t j = i; j > 0 && hold[j - 1] > hold[j]; j--) {
-                size_t x = hold[j];
-                hold[j] = hold[j - 1];
-                hold[j - 1] = x;
-            }
         /* A word goes into the list once: not again in the chunk that goes
          * on with its postings. */
         int went_on = c->from_tlen < c->from_len && tlen == c->from_tlen &&
@@ -4023,11 +3984,23 @@ static int produce_chunk(tdx_store *s, MDB_txn *txn, const mplan *pl, mchunk *c)
         tdx_buf_reset(&pend.pay);
         int positional = tdx_term_positional(cur_term[0]);
         int cut = 0;
-        for (size_t h = 0; rc == 0 && !cut && h < nhold; h++) {
-            mstream *m = &st[hold[h]];
+        /* A short block met while nothing is collected waits here: if it
+         * turns out to be the term's only one it is copied as it is, else
+         * it is decoded and joined with what follows. */
+        MDB_val dv = {0, NULL};
+        uint8_t dk[520];
+        size_t dkl = 0;
+        uint32_t dfirst = 0;
+        while (rc == 0 && !cut) {
+            m = &st[tree[0]];
+            const uint8_t *tt;
+            size_t tl;
+            if (!m->valid)
+                break;
+            mstream_term(m, &tt, &tl);
+            if (cmp_bytes(tt, tl, cur_term, tlen) != 0)
+                break;
             while (rc == 0 && m->valid) {
-                const uint8_t *tt;
-                size_t tl;
                 mstream_term(m, &tt, &tl);
                 if (cmp_bytes(tt, tl, cur_term, tlen) != 0)
                     break;
@@ -4037,7 +4010,7 @@ static int produce_chunk(tdx_store *s, MDB_txn *txn, const mplan *pl, mchunk *c)
                     /* Enough for this chunk, inside a term: the next starts
                      * at this block.  Nothing is collected here (short
                      * blocks add no bytes, and a write flushes them first);
-                     * the flush after the loop would take it if it were. */
+                     * what waits is written after the loop. */
                     c->to_tlen = (size_t)term_key_main(cur_term, tlen, first, c->to) - 5;
                     c->to_len = c->to_tlen + 5;
                     cut = 1;
@@ -4046,53 +4019,63 @@ static int produce_chunk(tdx_store *s, MDB_txn *txn, const mplan *pl, mchunk *c)
                 rc = mstream_step(m, MDB_NEXT);
                 if (rc)
                     break;
-                int last = h + 1 == nhold;
-                if (last && m->valid) {
-                    mstream_term(m, &tt, &tl);
-                    last = cmp_bytes(tt, tl, cur_term, tlen) != 0;
-                }
                 uint64_t n = 0;
                 if (tdx_varint_get(v.mv_data, (const uint8_t *)v.mv_data + v.mv_size, &n) == 0) {
                     rc = MDB_CORRUPTED;
                     break;
                 }
                 int full = v.mv_size >= POST_BLOCK_BYTES / 2 || n >= POST_BLOCK_MAX / 2;
-                if (!full && !(last && pend.docs.n == 0)) {
-                    int drc = pending_add_block(&pend, &v, first, positional);
-                    if (drc)
-                        rc = drc == TDX_ENOMEM ? ENOMEM : MDB_CORRUPTED;
+                int drc = 0;
+                if (!full && pend.docs.n == 0 && dv.mv_data == NULL) {
+                    dv = v;
+                    dfirst = first;
+                    dkl = m->pre ? (size_t)term_key_main(cur_term, tlen, first, dk) : k.mv_size;
+                    if (!m->pre)
+                        memcpy(dk, k.mv_data, k.mv_size);
                     continue;
                 }
-                if (pend.docs.n) {
+                if (dv.mv_data && !full) {
+                    drc = pending_add_block(&pend, &dv, dfirst, positional);
+                    dv.mv_data = NULL;
+                }
+                if (drc == 0 && !full)
+                    drc = pending_add_block(&pend, &v, first, positional);
+                if (drc) {
+                    rc = drc == TDX_ENOMEM ? ENOMEM : MDB_CORRUPTED;
+                    break;
+                }
+                if (!full)
+                    continue;
+                if (dv.mv_data) {
+                    MDB_val dkv = mval(dk, dkl);
+                    rc = sink_put(&sink, &dkv, &dv, 1); /* c->rtxn keeps it */
+                    dv.mv_data = NULL;
+                } else if (pend.docs.n) {
                     rc = flush_blocks(&sink, cur_term, tlen, &pend, &val);
                     pend.docs.n = 0;
                     tdx_buf_reset(&pend.pay);
-                    if (rc)
-                        break;
                 }
+                if (rc)
+                    break;
                 uint8_t kb[520];
                 MDB_val nk = k;
                 if (m->pre)
                     nk = mval(kb, (size_t)term_key_main(cur_term, tlen, first, kb));
                 rc = sink_put(&sink, &nk, &v, 1); /* c->rtxn keeps it */
             }
+            if (rc == 0 && !cut)
+                lt_replay(st, tree, nst, tree[0]);
         }
-        if (rc == 0 && pend.docs.n)
+        if (rc == 0 && dv.mv_data) {
+            MDB_val dkv = mval(dk, dkl);
+            rc = sink_put(&sink, &dkv, &dv, 1);
+        } else if (rc == 0 && pend.docs.n) {
             rc = flush_blocks(&sink, cur_term, tlen, &pend, &val);
+        }
         if (cut)
             break;
-        if (alone && rc == 0) {
-            if (!st[heap[0]].valid)
-                heap_pop(st, heap, &nheap);
-            else
-                heap_sift_down(st, heap, nheap);
-        }
-        for (size_t h = 0; rc == 0 && !alone && h < nhold; h++)
-            if (st[hold[h]].valid)
-                heap_push(st, heap, &nheap, hold[h]);
     }
-    tdx_free(heap);
-    tdx_free(hold);
+    tdx_free(tree);
     for (size_t i = 0; st && i < nst; i++)
         if (st[i].cur)
             mdb_cursor_close(st[i].cur);
