@@ -1946,6 +1946,9 @@ static int group_open(tdx_store *s, tdx_err *err)
 static int grow_map(tdx_store *s, tdx_err *err)
 {
     size_t want = s->map_size < ((size_t)1 << 30) ? ((size_t)1 << 30) : s->map_size * 2;
+    /* The merge thread reads from snapshots of its own: it goes first (a
+     * step prepared ahead is made again by the step that takes it). */
+    mprod_stop(s);
     if (s->map_lock)
         pthread_mutex_lock(s->map_lock);
     int rc = mdb_env_set_mapsize(s->env, want);
