@@ -3894,8 +3894,9 @@ typedef struct mchunk {
  * Full blocks are copied as they are, only the key rewritten; short ones
  * (the last of a term in each stream, usually) are decoded and joined, so
  * a term found in many segments a few docs at a time still fills its
- * blocks.  A block that is the term's last and finds nothing collected is
- * copied.  0, ENOMEM, MDB_CORRUPTED or an LMDB code.
+ * blocks.  A short block that finds nothing collected waits: it is copied
+ * as it is when a full block or the term's end comes next, and joined when
+ * another short one does.  0, ENOMEM, MDB_CORRUPTED or an LMDB code.
  */
 static int produce_chunk(tdx_store *s, MDB_txn *txn, const mplan *pl, mchunk *c)
 {
