@@ -1091,7 +1091,11 @@ int tdx_pipeline_run(const tdx_pipeline_opts *o, tdx_run_stats *st, tdx_err *err
         p->nworkers = 256;
     st->threads = p->nworkers;
     size_t mem = o->memory_limit ? o->memory_limit : ((size_t)512 << 20);
-    size_t slots = (size_t)p->nworkers * 2 + 3; /* batches that can be in flight */
+    /* Batches that can be in flight: one per worker, one the reader fills,
+     * one the writer writes, one waiting.  Counting two a worker made the
+     * batches smaller for the same memory, and slower (engine/README,
+     * "Memory"). */
+    size_t slots = (size_t)p->nworkers + 3;
     /* Batches share a commit (tdx_store_set_group), whose pages stay in
      * memory until it is made: about twice the text of its batches (stored
      * text, postings segments, the key and hash pages they dirty).  An
