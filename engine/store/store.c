@@ -3820,6 +3820,15 @@ static int mstream_before(const mstream *st, size_t a, size_t b)
     return c < 0 || (c == 0 && a < b);
 }
 
+/* The main tree's key of the stream's block k (first doc first): a
+ * segment's key rewritten into buf, the main tree's own as it is (it stays
+ * in the chunk's snapshot). */
+static MDB_val main_key(const mstream *m, const MDB_val *k, const uint8_t *term, size_t tlen,
+                        uint32_t first, uint8_t *buf)
+{
+    return m->pre ? mval(buf, (size_t)term_key_main(term, tlen, first, buf)) : *k;
+}
+
 /* A loser tree over n streams: stream i is leaf n + i (not stored), node j
  * of [1, n) holds the loser of its match and t[0] the winner.  Built by
  * letting each stream in turn play up from its leaf: the first to reach a
@@ -3991,9 +4000,8 @@ static int produce_chunk(tdx_store *s, MDB_txn *txn, const mplan *pl, mchunk *c)
         /* A short block met while nothing is collected waits here: if it
          * turns out to be the term's only one it is copied as it is, else
          * it is decoded and joined with what follows. */
-        MDB_val dv = {0, NULL};
-        uint8_t dk[520];
-        size_t dkl = 0;
+        MDB_val dv = {0, NULL}, dk = {0, NULL};
+        uint8_t dkb[520];
         uint32_t dfirst = 0;
         while (rc == 0 && !cut) {
             m = &st[tree[0]];
@@ -4029,30 +4037,26 @@ static int produce_chunk(tdx_store *s, MDB_txn *txn, const mplan *pl, mchunk *c)
                     break;
                 }
                 int full = v.mv_size >= POST_BLOCK_BYTES / 2 || n >= POST_BLOCK_MAX / 2;
-                int drc = 0;
-                if (!full && pend.docs.n == 0 && dv.mv_data == NULL) {
-                    dv = v;
-                    dfirst = first;
-                    dkl = m->pre ? (size_t)term_key_main(cur_term, tlen, first, dk) : k.mv_size;
-                    if (!m->pre)
-                        memcpy(dk, k.mv_data, k.mv_size);
+                if (!full) {
+                    if (pend.docs.n == 0 && dv.mv_data == NULL) {
+                        dv = v;
+                        dfirst = first;
+                        dk = main_key(m, &k, cur_term, tlen, first, dkb);
+                        continue;
+                    }
+                    int drc = 0;
+                    if (dv.mv_data) {
+                        drc = pending_add_block(&pend, &dv, dfirst, positional);
+                        dv.mv_data = NULL;
+                    }
+                    if (drc == 0)
+                        drc = pending_add_block(&pend, &v, first, positional);
+                    if (drc)
+                        rc = drc == TDX_ENOMEM ? ENOMEM : MDB_CORRUPTED;
                     continue;
                 }
-                if (dv.mv_data && !full) {
-                    drc = pending_add_block(&pend, &dv, dfirst, positional);
-                    dv.mv_data = NULL;
-                }
-                if (drc == 0 && !full)
-                    drc = pending_add_block(&pend, &v, first, positional);
-                if (drc) {
-                    rc = drc == TDX_ENOMEM ? ENOMEM : MDB_CORRUPTED;
-                    break;
-                }
-                if (!full)
-                    continue;
                 if (dv.mv_data) {
-                    MDB_val dkv = mval(dk, dkl);
-                    rc = sink_put(&sink, &dkv, &dv, 1); /* c->rtxn keeps it */
+                    rc = sink_put(&sink, &dk, &dv, 1); /* c->rtxn keeps it */
                     dv.mv_data = NULL;
                 } else if (pend.docs.n) {
                     rc = flush_blocks(&sink, cur_term, tlen, &pend, &val);
@@ -4062,17 +4066,14 @@ static int produce_chunk(tdx_store *s, MDB_txn *txn, const mplan *pl, mchunk *c)
                 if (rc)
                     break;
                 uint8_t kb[520];
-                MDB_val nk = k;
-                if (m->pre)
-                    nk = mval(kb, (size_t)term_key_main(cur_term, tlen, first, kb));
+                MDB_val nk = main_key(m, &k, cur_term, tlen, first, kb);
                 rc = sink_put(&sink, &nk, &v, 1); /* c->rtxn keeps it */
             }
             if (rc == 0 && !cut)
                 lt_replay(st, tree, nst, tree[0]);
         }
         if (rc == 0 && dv.mv_data) {
-            MDB_val dkv = mval(dk, dkl);
-            rc = sink_put(&sink, &dkv, &dv, 1);
+            rc = sink_put(&sink, &dk, &dv, 1);
         } else if (rc == 0 && pend.docs.n) {
             rc = flush_blocks(&sink, cur_term, tlen, &pend, &val);
         }
@@ -4466,9 +4467,9 @@ int tdx_store_merge_prepare(tdx_store *s, tdx_err *err)
 {
     if (s->readonly)
         return 0;
-    int rc = group_end(s);
+    int rc = tdx_store_commit_batches(s, err);
     if (rc)
-        return lmdb_err(err, disk_full_rc(s->path, rc), "cannot commit the index");
+        return rc;
     /* What merge_txn will find, from the state just committed: the merge in
      * progress, or a new one of every segment (the tree it drops first is
      * not one the producer reads). */
