@@ -1222,6 +1222,11 @@ int tdx_pipeline_run(const tdx_pipeline_opts *o, tdx_run_stats *st, tdx_err *err
             tdx_queue_close(p->done_q);
     }
     writer_loop(p);
+    /* Whether the run ends with a merge is decided once its batches are
+     * committed (merge_due reads what they hold), here: the merge below
+     * runs when nothing failed or stopped the run since. */
+    int merge = 0, merge_rc = 0;
+    tdx_err merr = {0};
     /* What the group holds is kept even after a failure: only the failed
      * batch's own transaction was dropped. */
     if (p->store && started_workers) { /* none: setup failed, nothing was written */
@@ -1229,14 +1234,16 @@ int tdx_pipeline_run(const tdx_pipeline_opts *o, tdx_run_stats *st, tdx_err *err
         int open = tdx_store_uncommitted(p->store);
         double t0 = tdx_now();
         int crc = tdx_store_commit_batches(p->store, &cerr);
-        /* A merge to come has its first step made while the writer writes
-         * the keys and hashes in memory (one core each, not one after the
-         * other).  A hint: the merge below decides, and starts it again if
-         * this failed. */
-        int merge = o->merge;
-        if (crc == 0 && !o->no_merge && !atomic_load(&p->failed) && !(o->stop && *o->stop) &&
-            (merge || merge_due(p->store, &merge, NULL) == 0) && merge)
-            tdx_store_merge_prepare(p->store, NULL);
+        if (crc == 0 && !o->no_merge && !atomic_load(&p->failed) && !(o->stop && *o->stop)) {
+            merge = o->merge;
+            if (!merge)
+                merge_rc = merge_due(p->store, &merge, &merr);
+            /* Its first step is made while the writer writes the keys and
+             * hashes in memory (one core each, not one after the other).
+             * A hint: the first step starts it again if this failed. */
+            if (merge_rc == 0 && merge)
+                tdx_store_merge_prepare(p->store, NULL);
+        }
         if (crc == 0)
             crc = tdx_store_commit(p->store, &cerr); /* the keys and hashes in memory */
         st->stages.write += tdx_now() - t0;
@@ -1267,10 +1274,9 @@ int tdx_pipeline_run(const tdx_pipeline_opts *o, tdx_run_stats *st, tdx_err *err
     }
     if (!st->interrupted && !o->no_merge) {
         double t0 = tdx_now();
-        int merge = 1;
-        if (!o->merge)
-            rc = merge_due(p->store, &merge, err);
-        if (rc == 0 && merge)
+        if (merge_rc)
+            rc = tdx_err_set(err, merr.code, "%s", merr.msg);
+        else if (merge)
             rc = merge_steps(p, 1, err);
         st->stages.merge = tdx_now() - t0;
         st->interrupted = o->stop && *o->stop;
