@@ -345,3 +345,76 @@ Test(e2e, substring_answers_equal_brute_force_over_stored_text, .init = setup,
     tdx_docset_free(&all);
     tdx_qctx_close(q);
 }
+
+/* Run cmd (a shell command line) and return its standard output; asserts
+ * that it succeeds. */
+static char *run_ok(const char *cmd)
+{
+    char *out, *errs;
+    int st = tu_run(cmd, &out, &errs);
+    cr_assert(eq(int, st, 0), "%s failed (%d): %s", cmd, st, errs);
+    free(errs);
+    return out;
+}
+
+/* Index with the normalizer's tables (and the compiled watch list) taken
+ * from a cache directory: the second run loads what the first one saved,
+ * in a new process (so the class table is installed from the file, not
+ * asked of ICU), and both indexes, and an index built without a cache,
+ * have the same content; queries through the cached tables answer as
+ * without them. */
+Test(e2e, tables_from_the_cache_index_and_query_as_built_ones, .init = setup, .fini = teardown,
+     .timeout = 240)
+{
+    uint64_t seed = tu_seed("e2e-norm-cache") % 100000;
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd,
+             "'%s' --docs 300 --seed %llu --trad 0.4 --fullwidth 0.3 --plant 0.6 --variants 0.5 "
+             "--watchlist '%s/corpus/watchlist.tsv' -o '%s' -q",
+             getenv("TENDERIDX_GEN"), (unsigned long long)seed, TDX_SOURCE_ROOT,
+             tu_path("notices.jsonl"));
+    free(run_ok(cmd));
+    char cache[4096]; /* tu_path's buffers are reused */
+    snprintf(cache, sizeof cache, "%s", tu_path("cache"));
+    const char *caches[3] = {cache, cache, ""};
+    const char *names[3] = {"a.tdx", "b.tdx", "c.tdx"};
+    const char *want_cached[3] = {"false", "true", "false"};
+    char *dumps[3];
+    for (int i = 0; i < 3; i++) {
+        snprintf(cmd, sizeof cmd,
+                 "TENDERIDX_CACHE_DIR='%s' '%s' index -i '%s' -p '%s/corpus/watchlist.tsv' -q "
+                 "--stats-json '%s' '%s'",
+                 caches[i], tu_tenderidx(), tu_path(names[i]), TDX_SOURCE_ROOT,
+                 tu_path("stats.json"), tu_path("notices.jsonl"));
+        free(run_ok(cmd));
+        char *stats = tu_read_file(tu_path("stats.json"), NULL);
+        char want[64];
+        snprintf(want, sizeof want, "\"normalizer_from_cache\":%s", want_cached[i]);
+        cr_assert(strstr(stats, want) != NULL, "run %d: %s", i, stats);
+        free(stats);
+        snprintf(cmd, sizeof cmd, "'%s' dump -i '%s'", tu_tenderidx(), tu_path(names[i]));
+        dumps[i] = run_ok(cmd);
+        cr_assert(strlen(dumps[i]) > 1000);
+    }
+    cr_assert(strcmp(dumps[0], dumps[1]) == 0, "cached run's index differs");
+    cr_assert(strcmp(dumps[0], dumps[2]) == 0, "uncached run's index differs");
+    for (int i = 0; i < 3; i++)
+        free(dumps[i]);
+
+    /* The query normalizes its strings with the cached tables. */
+    const char *queries[] = {"採購",         "項目",      "深圳大學",
+                             "ＮＶＩＤＩＡ", "亞馬遜 雲", "Ａ１００ OR h100"};
+    for (size_t k = 0; k < sizeof queries / sizeof *queries; k++) {
+        char *ans[2];
+        for (int i = 0; i < 2; i++) {
+            snprintf(cmd, sizeof cmd, "TENDERIDX_CACHE_DIR='%s' '%s' query -i '%s' --json '%s'",
+                     i ? "" : cache, tu_tenderidx(), tu_path("b.tdx"), queries[k]);
+            ans[i] = run_ok(cmd);
+        }
+        cr_assert(strcmp(ans[0], ans[1]) == 0, "query %s: cached and built tables differ",
+                  queries[k]);
+        cr_assert(k >= 2 || strlen(ans[0]) > 0, "query %s: no answer", queries[k]);
+        free(ans[0]);
+        free(ans[1]);
+    }
+}

@@ -8,6 +8,7 @@
 #include <criterion/criterion.h>
 #include <criterion/new/assert.h>
 #include <criterion/parameterized.h>
+#include <dirent.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1018,7 +1019,7 @@ Test(normalize, one_normalizer_shared_by_threads)
     nx_close(&x);
 }
 
-/* ---- tenderidx normalize ------------------------------------------------------------ */
+/* ---- tables kept in the cache directory ------------------------------------------- */
 
 static void tmp_setup(void)
 {
@@ -1029,6 +1030,170 @@ static void tmp_teardown(void)
 {
     tu_tmpdir_remove();
 }
+
+/* The one norm-*.tab file in dir (its path in out); aborts unless exactly one. */
+static void cache_file(const char *dir, char *out, size_t cap)
+{
+    DIR *d = opendir(dir);
+    cr_assert(d != NULL, "no cache directory %s", dir);
+    int found = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strncmp(e->d_name, "norm-", 5) != 0)
+            continue;
+        found++;
+        snprintf(out, cap, "%s/%s", dir, e->d_name);
+    }
+    closedir(d);
+    cr_assert(eq(int, found, 1), "%d table files in %s", found, dir);
+}
+
+static tdx_norm *cached(unsigned steps, const char *dir, const char *expect, int want_from_cache)
+{
+    tdx_err err = {0};
+    tdx_norm *n = NULL;
+    int rc = tdx_norm_create_cached(steps, dir, expect, &n, &err);
+    cr_assert(eq(int, rc, 0), "create_cached: %s", err.msg);
+    cr_assert(eq(int, tdx_norm_from_cache(n), want_from_cache), "from cache (steps %s)",
+              tdx_norm_steps_name(steps));
+    return n;
+}
+
+static void same_tab(const cptab *a, const cptab *b, const char *what)
+{
+    cr_assert(eq(sz, a->nblocks, b->nblocks), "%s blocks", what);
+    cr_assert(memcmp(a->idx, b->idx, sizeof a->idx) == 0, "%s index", what);
+    cr_assert(memcmp(a->blocks, b->blocks, a->nblocks * 256 * sizeof(uint32_t)) == 0, "%s", what);
+}
+
+/* Every field the normalizer reads, and the output of random text with
+ * offsets, equal between a built normalizer and one from the cache. */
+static void same_normalizer(tdx_norm *built, tdx_norm *loaded)
+{
+    cr_assert(strcmp(tdx_norm_identity(built), tdx_norm_identity(loaded)) == 0,
+              "identities differ");
+    cr_assert(eq(u32, built->steps, loaded->steps));
+    cr_assert(eq(int, built->t2s_icu, loaded->t2s_icu));
+    cr_assert(eq(int, built->phrase_inline, loaded->phrase_inline));
+    cr_assert(eq(int, built->ascii_block, loaded->ascii_block));
+    cr_assert(eq(u64, built->e_invalid, loaded->e_invalid));
+    cr_assert(eq(sz, tdx_norm_table_bytes(built), tdx_norm_table_bytes(loaded)));
+    cr_assert(memcmp(built->fast_bmp, loaded->fast_bmp, 0x10000 * sizeof(uint64_t)) == 0);
+    cr_assert(eq(sz, built->npairmask, loaded->npairmask));
+    cr_assert(memcmp(built->pairmask, loaded->pairmask, built->npairmask * 8) == 0);
+    same_tab(&built->fast, &loaded->fast, "fast");
+    same_tab(&built->nf, &loaded->nf, "nf");
+    same_tab(&built->t1, &loaded->t1, "t1");
+    cr_assert(eq(sz, built->npool, loaded->npool));
+    cr_assert(memcmp(built->pool, loaded->pool, built->npool * sizeof(uint32_t)) == 0);
+    cr_assert(eq(sz, built->nphrases, loaded->nphrases));
+    cr_assert(built->nphrases == 0 ||
+              memcmp(built->phrases, loaded->phrases, built->nphrases * sizeof(norm_phrase)) == 0);
+    cr_assert(eq(sz, built->nbpool, loaded->nbpool));
+    cr_assert(built->nbpool == 0 || memcmp(built->bpool, loaded->bpool, built->nbpool) == 0);
+    cr_assert(eq(sz, built->npairs_cap, loaded->npairs_cap));
+    cr_assert(built->npairs_cap == 0 ||
+              memcmp(built->pairs, loaded->pairs, built->npairs_cap * sizeof(norm_pair)) == 0);
+
+    nx a = {.n = built}, b = {.n = loaded};
+    tdx_err err = {0};
+    cr_assert(eq(int, tdx_norm_ctx_create(built, &a.c, &err), 0), "%s", err.msg);
+    cr_assert(eq(int, tdx_norm_ctx_create(loaded, &b.c, &err), 0), "%s", err.msg);
+    uint64_t st = tu_seed("normalize cache");
+    uint8_t *buf = malloc(2000 * 16 + 16);
+    for (int round = 0; round < 20; round++) {
+        size_t len = gen(built, &st, buf, 2000);
+        const char *fa = fast(&a, buf, len);
+        const char *fb = fast(&b, buf, len);
+        cr_assert(eq(sz, a.o.text.len, b.o.text.len), "round %d: lengths", round);
+        cr_assert(memcmp(fa, fb, a.o.text.len) == 0, "round %d: texts", round);
+        cr_assert(eq(sz, a.o.nunits, b.o.nunits), "round %d: units", round);
+        cr_assert(memcmp(a.o.units, b.o.units, a.o.nunits * sizeof *a.o.units) == 0,
+                  "round %d: offsets", round);
+    }
+    free(buf);
+    tdx_norm_out_free(&a.o);
+    tdx_norm_out_free(&b.o);
+    tdx_norm_ctx_free(a.c);
+    tdx_norm_ctx_free(b.c);
+}
+
+ParameterizedTestParameters(normalize_cache, tables_loaded_equal_tables_built)
+{
+    static unsigned steps[] = {TDX_NORM_ALL, TDX_NORM_NFKC_CF | TDX_NORM_SPACE, TDX_NORM_T2S, 0};
+    return cr_make_param_array(unsigned, steps, sizeof steps / sizeof steps[0]);
+}
+
+ParameterizedTest(unsigned *steps, normalize_cache, tables_loaded_equal_tables_built,
+                  .init = tmp_setup, .fini = tmp_teardown, .timeout = 120)
+{
+    const char *dir = tu_path("cache/deeper");
+    tdx_norm *built = cached(*steps, dir, NULL, 0); /* builds, and writes the file */
+    char path[4096];
+    cache_file(dir, path, sizeof path);
+    tdx_norm *loaded = cached(*steps, dir, tdx_norm_identity(built), 1);
+    same_normalizer(built, loaded);
+    tdx_norm_free(loaded);
+    tdx_norm_free(built);
+}
+
+Test(normalize_cache, a_damaged_or_foreign_file_is_a_miss_and_is_made_again, .init = tmp_setup,
+     .fini = tmp_teardown, .timeout = 120)
+{
+    const char *dir = tu_path("cache");
+    tdx_norm *ref = cached(TDX_NORM_ALL, dir, NULL, 0);
+    char path[4096];
+    cache_file(dir, path, sizeof path);
+    size_t len;
+    char *good = tu_read_file(path, &len);
+    cr_assert(len > 0x110000);
+
+    /* One byte changed (the checksum), the key changed (another build's
+     * file under this name), the file cut short, an empty file. */
+    for (int damage = 0; damage < 4; damage++) {
+        char *bad = malloc(len);
+        memcpy(bad, good, len);
+        size_t blen = len;
+        if (damage == 0)
+            bad[28 + 192 + 16 + 56 + 4096] ^= 0x20; /* header, fields, then in fast_bmp */
+        else if (damage == 1)
+            bad[12] ^= 1;
+        else if (damage == 2)
+            blen = len - 0x1000;
+        else
+            blen = 0;
+        tu_write_file(path, bad, blen);
+        free(bad);
+        tdx_norm *n = cached(TDX_NORM_ALL, dir, NULL, 0);
+        cr_assert(strcmp(tdx_norm_identity(n), tdx_norm_identity(ref)) == 0, "damage %d", damage);
+        tdx_norm_free(n);
+        size_t again;
+        char *now = tu_read_file(path, &again);
+        cr_assert(again == len && memcmp(now, good, len) == 0, "damage %d: not rewritten", damage);
+        free(now);
+        n = cached(TDX_NORM_ALL, dir, NULL, 1);
+        tdx_norm_free(n);
+    }
+
+    /* A caller that requires another identity (an index built elsewhere)
+     * gets a built normalizer, so the cache never decides a mismatch. */
+    tdx_norm *n = cached(TDX_NORM_ALL, dir, "steps=nfkc_cf,t2s,space;icu=0;unicode=0;table=0", 0);
+    cr_assert(strcmp(tdx_norm_identity(n), tdx_norm_identity(ref)) == 0, "identities differ");
+    tdx_norm_free(n);
+
+    /* No cache ("" ), and a cache directory that cannot be made: built,
+     * nothing written. */
+    n = cached(TDX_NORM_ALL, "", NULL, 0);
+    tdx_norm_free(n);
+    tu_write_str(tu_path("file"), "x");
+    n = cached(TDX_NORM_ALL, tu_path("file/sub"), NULL, 0);
+    cr_assert(strcmp(tdx_norm_identity(n), tdx_norm_identity(ref)) == 0, "identities differ");
+    tdx_norm_free(n);
+    free(good);
+    tdx_norm_free(ref);
+}
+
+/* ---- tenderidx normalize ------------------------------------------------------------ */
 
 static int cli(const char *input, const char *args, char **out, char **err)
 {

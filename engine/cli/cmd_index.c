@@ -63,8 +63,10 @@ static void help(void)
         "                         docs_read, docs_added, rejects, merge_done,\n"
         "                         merge_total), none\n"
         "  -q, --quiet            no progress, no per-reject lines (summary only)\n"
-        "      --cache-dir DIR    compiled watch-list cache (default ~/.cache/tenderidx)\n"
-        "      --no-cache         compile the watch list every time\n"
+        "      --cache-dir DIR    where compiled watch lists and normalizer tables are\n"
+        "                         kept (default $TENDERIDX_CACHE_DIR, else\n"
+        "                         ~/.cache/tenderidx)\n"
+        "      --no-cache         compile the watch list and build the tables every time\n"
         "      --merge            fold new postings into the main tree now, however few\n"
         "      --no-merge         leave new postings as segments (faster run)\n"
         "  -h, --help             show this help\n\n"
@@ -200,7 +202,7 @@ static void write_stats_json(FILE *f, const tdx_run_stats *s)
             ",\"batches\":%" PRIu64 ",\"threads\":%d,\"seconds\":%.4f,\"mb_per_s\":%.2f"
             ",\"docs_per_s\":%.1f,\"peak_rss\":%zu,\"peak_inflight\":%zu,\"patterns\":%zu"
             ",\"entities\":%zu,\"compile_ms\":%.2f,\"compile_from_cache\":%s,"
-            "\"interrupted\":%s,\"segments_pending\":%zu,\"stages\":{\"read\":%.4f,\"normalize\":%.4f,\"match\":%.4f,"
+            "\"normalizer_from_cache\":%s,\"interrupted\":%s,\"segments_pending\":%zu,\"stages\":{\"read\":%.4f,\"normalize\":%.4f,\"match\":%.4f,"
             "\"terms\":%.4f,\"compress\":%.4f,\"write\":%.4f,\"merge\":%.4f}}\n",
             s->docs_read, s->added, s->existing, s->duplicates, s->changed, s->replaced,
             s->rejects, s->warnings, s->invalid, s->dates_unparsed, s->skipped_files, s->skipped_records,
@@ -208,7 +210,8 @@ static void write_stats_json(FILE *f, const tdx_run_stats *s)
             s->seconds > 0 ? mb / s->seconds : 0,
             s->seconds > 0 ? (double)s->docs_read / s->seconds : 0, s->peak_rss,
             s->peak_inflight, s->npatterns, s->nentities, s->compile_ms,
-            s->from_cache ? "true" : "false", s->interrupted ? "true" : "false",
+            s->from_cache ? "true" : "false", s->norm_from_cache ? "true" : "false",
+            s->interrupted ? "true" : "false",
             s->segments_left, s->stages.read, s->stages.normalize, s->stages.match, s->stages.terms,
             s->stages.compress, s->stages.write, s->stages.merge);
 }

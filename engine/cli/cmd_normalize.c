@@ -168,13 +168,13 @@ int cmd_normalize(int argc, char **argv)
                 continue;
             acc |= chain[i].bit;
             stages[nstages].name = chain[i].name;
-            rc = tdx_norm_create(acc, &stages[nstages].norm, &err);
+            rc = tdx_norm_create_cached(acc, NULL, NULL, &stages[nstages].norm, &err);
             nstages++;
         }
     }
     if (nstages == 0 && rc == 0) {
         stages[0].name = "output";
-        rc = tdx_norm_create(steps, &stages[0].norm, &err);
+        rc = tdx_norm_create_cached(steps, NULL, NULL, &stages[0].norm, &err);
         nstages = 1;
     }
     tdx_norm_ctx *ctx = NULL;

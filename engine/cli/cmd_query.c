@@ -59,6 +59,10 @@ static void help(void)
         "  tenderidx query -i t.tdx --snippets 'NEAR(entity:深圳大学, cat:chip, 100)'\n"
         "  tenderidx query -i t.tdx --facet month --count cat:chip\n"
         "  tenderidx query -i t.tdx --json 'A100 OR A800 NOT 租赁' | jq .title\n\n"
+        "The normalizer's tables are kept in the cache directory ($TENDERIDX_CACHE_DIR,\n"
+        "else $XDG_CACHE_HOME/tenderidx, else ~/.cache/tenderidx; TENDERIDX_CACHE_DIR=\n"
+        "turns it off): after the first command, a query starts in milliseconds\n"
+        "instead of a tenth of a second.\n\n"
         "Exit codes: 0 ok (also when nothing matches), 2 usage or query syntax\n"
         "error, 3 the index cannot be read.\n");
 }

@@ -205,7 +205,7 @@ static int check(const char *path, const char *steps_arg, int json, int no_cache
     tdx_matcher *m = NULL;
     cat_count *cc = NULL;
     int status = TDX_EXIT_FATAL;
-    int rc = tdx_norm_create(steps, &norm, &err);
+    int rc = tdx_norm_create_cached(steps, no_cache ? "" : NULL, NULL, &norm, &err);
     if (rc == 0)
         rc = tdx_watchlist_check(path, norm, &wl, &err);
     if (rc != 0) {

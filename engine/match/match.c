@@ -61,18 +61,15 @@
 
 #include "../common/alloc.h"
 #include "../common/buf.h"
+#include "../common/cachefile.h"
 #include "../common/clock.h"
 #include "../common/hash.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <hs/hs.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #define NONE UINT32_MAX
 
@@ -534,38 +531,6 @@ static int compile_all(tdx_matcher *m, tdx_err *err)
 #define CACHE_FORMAT 3u
 #define CACHE_MAGIC  "TDXHSDB"
 
-/* The cache directory, or "" when caching is off. */
-static void cache_dir(const tdx_match_opts *opts, char *out, size_t cap)
-{
-    const char *env;
-    int n = 0;
-    if (opts && opts->cache_dir)
-        n = snprintf(out, cap, "%s", opts->cache_dir);
-    else if ((env = getenv("TENDERIDX_CACHE_DIR")) != NULL)
-        n = snprintf(out, cap, "%s", env);
-    else if ((env = getenv("XDG_CACHE_HOME")) != NULL && env[0])
-        n = snprintf(out, cap, "%s/tenderidx", env);
-    else if ((env = getenv("HOME")) != NULL && env[0])
-        n = snprintf(out, cap, "%s/.cache/tenderidx", env);
-    if (n <= 0 || (size_t)n >= cap) /* none, or a path too long to use whole */
-        out[0] = '\0';
-}
-
-/* mkdir -p; 0 when the directory exists afterwards. */
-static int make_dirs(char *path)
-{
-    for (char *p = path + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        int r = mkdir(path, 0777);
-        *p = '/';
-        if (r != 0 && errno != EEXIST)
-            return -1;
-    }
-    return mkdir(path, 0777) != 0 && errno != EEXIST ? -1 : 0;
-}
-
 static int cache_key(const tdx_matcher *m, uint64_t out[2])
 {
     hs_platform_info_t plat;
@@ -601,59 +566,22 @@ static uint32_t get_be32(const uint8_t *p)
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-static int read_whole(const char *path, uint8_t **out, size_t *out_len)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    struct stat st;
-    uint8_t *p = NULL;
-    size_t got = 0;
-    if (fstat(fd, &st) == 0 && st.st_size > 0 && (uint64_t)st.st_size < ((uint64_t)1 << 32) &&
-        (p = tdx_malloc((size_t)st.st_size)) != NULL) {
-        while (got < (size_t)st.st_size) {
-            ssize_t n = read(fd, p + got, (size_t)st.st_size - got);
-            if (n <= 0)
-                break;
-            got += (size_t)n;
-        }
-    }
-    close(fd);
-    if (p == NULL || got != (size_t)st.st_size) {
-        tdx_free(p);
-        return -1;
-    }
-    *out = p;
-    *out_len = got;
-    return 0;
-}
-
 /* Load every database from the file; 0 on a hit, -1 on any mismatch. */
 static int cache_load(tdx_matcher *m, const char *path, const uint64_t key[2])
 {
     uint8_t *f = NULL;
-    size_t len = 0;
-    if (read_whole(path, &f, &len) != 0)
+    const uint8_t *p, *end;
+    size_t len;
+    if (tdx_cache_load(path, CACHE_MAGIC, CACHE_FORMAT, key, &f, &p, &len) != 0)
         return -1;
     int ok = 0;
-    const uint8_t *p = f, *end = f + len;
-    uint8_t want_key[16];
-    for (int i = 0; i < 16; i++)
-        want_key[i] = (uint8_t)(key[i / 8] >> (56 - 8 * (i % 8)));
+    end = p + len;
     size_t ndb = 0;
     for (size_t i = 0; i < m->ndbs; i++)
         ndb += m->dbs[i].n > 0;
-    if (len < 8 + 4 + 16 + 4 + 8 || memcmp(p, CACHE_MAGIC, 8) != 0 ||
-        get_be32(p + 8) != CACHE_FORMAT || memcmp(p + 12, want_key, 16) != 0 ||
-        get_be32(p + 28) != ndb)
+    if (len < 4 || get_be32(p) != ndb)
         goto done;
-    uint64_t sum = tdx_hash64(f, len - 8), stored = 0;
-    for (int i = 0; i < 8; i++)
-        stored = stored << 8 | end[-8 + i];
-    if (sum != stored)
-        goto done;
-    p += 32;
-    end -= 8;
+    p += 4;
     for (size_t i = 0; i < m->ndbs; i++) {
         mdb *g = &m->dbs[i];
         if (g->n == 0)
@@ -687,13 +615,11 @@ done:
 }
 
 /* Best effort: a cache that cannot be written only costs the next run time. */
-static void cache_store(const tdx_matcher *m, char *dir, const char *path, const uint64_t key[2])
+static void cache_store(const tdx_matcher *m, const char *dir, const char *path,
+                        const uint64_t key[2])
 {
     tdx_buf b = TDX_BUF_INIT;
-    int rc = tdx_buf_append(&b, CACHE_MAGIC, 8);
-    rc = rc ? rc : tdx_buf_put_be32(&b, CACHE_FORMAT);
-    for (int i = 0; i < 4 && rc == 0; i++)
-        rc = tdx_buf_put_be32(&b, (uint32_t)(key[i / 2] >> (i % 2 ? 0 : 32)));
+    int rc = tdx_cache_begin(&b, CACHE_MAGIC, CACHE_FORMAT, key);
     size_t ndb = 0;
     for (size_t i = 0; i < m->ndbs; i++)
         ndb += m->dbs[i].db != NULL;
@@ -715,26 +641,8 @@ static void cache_store(const tdx_matcher *m, char *dir, const char *path, const
         rc = rc ? rc : tdx_buf_append(&b, bytes, n);
         free(bytes); /* Hyperscan's misc allocator: malloc */
     }
-    if (rc == 0) {
-        uint64_t sum = tdx_hash64(b.p, b.len);
-        rc = tdx_buf_put_be32(&b, (uint32_t)(sum >> 32));
-        rc = rc ? rc : tdx_buf_put_be32(&b, (uint32_t)sum);
-    }
-    char tmp[4200];
-    int fd = -1;
-    if (rc == 0 && make_dirs(dir) == 0 &&
-        snprintf(tmp, sizeof tmp, "%s/.match-XXXXXX", dir) < (int)sizeof tmp &&
-        (fd = mkstemp(tmp)) >= 0) {
-        size_t off = 0;
-        while (off < b.len) {
-            ssize_t w = write(fd, b.p + off, b.len - off);
-            if (w <= 0)
-                break;
-            off += (size_t)w;
-        }
-        if (close(fd) != 0 || off != b.len || rename(tmp, path) != 0)
-            unlink(tmp);
-    }
+    if (rc == 0)
+        tdx_cache_store(&b, dir, path);
     tdx_buf_free(&b);
 }
 
@@ -755,7 +663,7 @@ int tdx_match_compile(const tdx_watchlist *wl, const tdx_match_opts *opts, tdx_m
     int rc = layout(m, err);
     char dir[4096], path[4200] = "";
     uint64_t key[2];
-    cache_dir(opts, dir, sizeof dir);
+    tdx_cache_dir(opts ? opts->cache_dir : NULL, dir, sizeof dir);
     if (rc == 0 && dir[0] && cache_key(m, key) == 0 &&
         snprintf(path, sizeof path, "%s/match-%016llx%016llx.hsdb", dir, (unsigned long long)key[0],
                  (unsigned long long)key[1]) < (int)sizeof path)

@@ -675,6 +675,7 @@ static int finish(builder *b)
     n->pairmask = tdx_calloc((size_t)nf + 1, sizeof *n->pairmask);
     if (n->pairmask == NULL)
         return oom(b);
+    n->npairmask = (size_t)nf + 1;
     if (n->t2s_icu)
         n->pairmask[1] = 1;
     for (size_t i = 0; i < n->nphrases; i++) {

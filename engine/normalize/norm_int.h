@@ -103,6 +103,7 @@ struct tdx_norm {
     const UNormalizer2 *nfkc_cf;
     uint64_t *fast_bmp; /* 0x10000 fast entries with pair indexes, direct */
     uint64_t *pairmask; /* per first-character index: hashes of its second characters */
+    size_t npairmask;
     cptab fast;         /* fast entries for every code point */
     cptab nf;           /* nfkc_cf of one character */
     cptab t1;           /* t2s of one character (+ MAP_S, MAP_FIRST) */
@@ -119,6 +120,7 @@ struct tdx_norm {
     int ascii_block;    /* 8-byte ASCII blocks may be copied (and case folded) */
     size_t table_bytes;
     char identity[192];
+    int from_cache; /* the tables were loaded from the cache directory */
 };
 
 /* Code point with the source byte range it came from. */
@@ -156,6 +158,13 @@ size_t tdx_norm_table_bytes(const tdx_norm *n);
 
 /* The class byte table (class bits 0-1, width bits 2-3), NULL if ICU failed. */
 const uint8_t *norm_class_table(void);
+
+/*
+ * Make tab (0x110000 bytes) the process's class table unless one is set
+ * already; 0 when the process's table equals tab afterwards, -1 otherwise
+ * (a cached table that disagrees with this process's ICU must not be used).
+ */
+int norm_class_install(const uint8_t *tab);
 
 /* Build the tables of n (n->steps, n->flags set); norm_build.c. */
 int norm_build(tdx_norm *n, tdx_err *err);

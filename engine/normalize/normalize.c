@@ -23,6 +23,7 @@
 #include "../common/utf8.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <unicode/uchar.h>
@@ -108,6 +109,10 @@ const char *tdx_norm_icu_version(void)
 static uint8_t cls_tab[0x110000];
 static int cls_ok;
 static pthread_once_t cls_once = PTHREAD_ONCE_INIT;
+/* A table from a normalizer cache file, for cls_init to take instead of
+ * asking ICU (norm_class_install); set only while cls_install_mu is held. */
+static _Atomic(const uint8_t *) cls_preload;
+static pthread_mutex_t cls_install_mu = PTHREAD_MUTEX_INITIALIZER;
 
 /* The definition, straight from ICU properties (also the fallback). */
 static int class_direct(uint32_t cp)
@@ -183,6 +188,12 @@ static int pick_ccc(uint32_t v)
 
 static void cls_init(void)
 {
+    const uint8_t *pre = atomic_load(&cls_preload);
+    if (pre) {
+        memcpy(cls_tab, pre, sizeof cls_tab);
+        cls_ok = 1;
+        return;
+    }
     /* width 1, class OTHER */
     memset(cls_tab, 1 << 2, sizeof cls_tab);
     if (cls_apply_map(UCHAR_SCRIPT, pick_script, 3, 0) ||
@@ -213,6 +224,16 @@ const uint8_t *norm_class_table(void)
 {
     pthread_once(&cls_once, cls_init);
     return cls_ok ? cls_tab : NULL;
+}
+
+int norm_class_install(const uint8_t *tab)
+{
+    pthread_mutex_lock(&cls_install_mu);
+    atomic_store(&cls_preload, tab);
+    pthread_once(&cls_once, cls_init);
+    atomic_store(&cls_preload, NULL);
+    pthread_mutex_unlock(&cls_install_mu);
+    return cls_ok && memcmp(cls_tab, tab, sizeof cls_tab) == 0 ? 0 : -1;
 }
 
 int tdx_norm_char_class(uint32_t cp)

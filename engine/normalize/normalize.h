@@ -62,6 +62,24 @@ typedef struct tdx_norm tdx_norm;
 int tdx_norm_create(unsigned steps, tdx_norm **out_norm, tdx_err *err);
 void tdx_norm_free(tdx_norm *n);
 
+/**
+ * tdx_norm_create with the tables kept in a cache directory: loaded from
+ * the file a build of tenderidx with the same normalizer code and the same
+ * ICU made, else built (as tdx_norm_create) and saved there, best effort.
+ * The result is the same normalizer either way (same identity, same
+ * output).  cache_dir: NULL for the default ($TENDERIDX_CACHE_DIR, else
+ * $XDG_CACHE_HOME/tenderidx, else ~/.cache/tenderidx), "" to build without
+ * a cache.  expect: the identity the caller will require (an index's
+ * record), or NULL; cached tables of another identity are not used, so
+ * that a cache can never fail a check that building would pass.  Errors:
+ * as tdx_norm_create (a bad or missing file is a miss).
+ */
+int tdx_norm_create_cached(unsigned steps, const char *cache_dir, const char *expect,
+                           tdx_norm **out_norm, tdx_err *err);
+
+/** 1 when n's tables were loaded from the cache directory. */
+int tdx_norm_from_cache(const tdx_norm *n);
+
 unsigned tdx_norm_steps(const tdx_norm *n);
 
 /**

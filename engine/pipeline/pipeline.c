@@ -130,6 +130,7 @@ struct run {
     const tdx_pipeline_opts *o;
     /* immutable while threads run */
     tdx_norm *norm;
+    char norm_expect[256]; /* the index's normalizer identity ("" for a new index) */
     tdx_watchlist *wl;
     tdx_matcher *matcher;
     tdx_store *store;
@@ -980,6 +981,7 @@ static int choose_settings(run *p, unsigned *steps, tdx_err *err)
         return rc;
     if (info.normalizer[0] == 0)
         return 0; /* new index */
+    snprintf(p->norm_expect, sizeof p->norm_expect, "%s", info.normalizer);
     if (o->normalize && *steps != info.norm_steps)
         return tdx_err_set(err, TDX_EFORMAT,
                            "index '%s' normalizes with '%s'; --normalize %s would differ (build "
@@ -1128,7 +1130,10 @@ int tdx_pipeline_run(const tdx_pipeline_opts *o, tdx_run_stats *st, tdx_err *err
     if (rc == 0)
         rc = choose_settings(p, &steps, err);
     if (rc == 0)
-        rc = tdx_norm_create(steps, &p->norm, err);
+        rc = tdx_norm_create_cached(steps, o->cache_dir, p->norm_expect[0] ? p->norm_expect : NULL,
+                                    &p->norm, err);
+    if (rc == 0)
+        st->norm_from_cache = tdx_norm_from_cache(p->norm);
     if (rc == 0)
         rc = tdx_watchlist_load(o->watchlist_path, p->norm, &p->wl, err);
     if (rc == 0) {

@@ -61,6 +61,7 @@ typedef struct tdx_run_stats {
     size_t npatterns, nentities;
     double compile_ms;
     int from_cache;
+    int norm_from_cache; /* the normalizer's tables came from the cache directory */
 } tdx_run_stats;
 
 typedef struct tdx_pipeline_opts {
@@ -77,7 +78,7 @@ typedef struct tdx_pipeline_opts {
     int no_merge;           /* leave postings segments unmerged at the end */
     int merge;              /* merge at the end even when the new segments are small */
     tdx_reader_opts reader; /* on_file is set by the pipeline */
-    const char *cache_dir;  /* compiled watch-list cache; NULL default, "" off */
+    const char *cache_dir;  /* compiled watch lists, normalizer tables; NULL default, "" off */
     volatile sig_atomic_t *stop; /* set asynchronously (SIGINT): finish the batch in hand, commit, stop */
     /* ~5 a second while reading (reader thread), after each merge step (writer) */
     void (*on_progress)(void *ctx, const tdx_progress *p);

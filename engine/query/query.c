@@ -144,7 +144,7 @@ int tdx_qctx_open(const char *index_path, tdx_qctx **out_q, tdx_err *err)
     if (rc == 0)
         rc = tdx_store_get_schema(q->t, &q->sv, err);
     if (rc == 0)
-        rc = tdx_norm_create(q->info.norm_steps, &q->norm, err);
+        rc = tdx_norm_create_cached(q->info.norm_steps, NULL, q->info.normalizer, &q->norm, err);
     if (rc == 0 && strcmp(tdx_norm_identity(q->norm), q->info.normalizer) != 0)
         rc = tdx_err_set(err, TDX_EFORMAT,
                          "index '%s' was built with normalizer '%s', but this build normalizes "
