@@ -2237,6 +2237,18 @@ int tdx_store_get_info(tdx_rtxn *t, tdx_store_info *out, tdx_err *err)
     return 0;
 }
 
+/* A NUL-terminated copy of s[0..n) at *at, or NULL when it would pass end. */
+static const char *arena_str(char **at, const char *end, const void *s, size_t n)
+{
+    if ((size_t)(end - *at) < n + 1)
+        return NULL;
+    char *r = *at;
+    memcpy(r, s, n);
+    r[n] = '\0';
+    *at += n + 1;
+    return r;
+}
+
 int tdx_store_get_schema(tdx_rtxn *t, tdx_store_schema_view *out, tdx_err *err)
 {
     memset(out, 0, sizeof *out);
@@ -2252,15 +2264,35 @@ int tdx_store_get_schema(tdx_rtxn *t, tdx_store_schema_view *out, tdx_err *err)
     out->entities = tdx_calloc(ne + 1, sizeof *out->entities);
     out->entity_category = tdx_calloc(ne + 1, sizeof *out->entity_category);
     out->categories = tdx_calloc(nc + 1, sizeof *out->categories);
-    /* Names are returned NUL-terminated, so they are copied into one arena. */
-    if (!out->patterns || !out->entities || !out->entity_category || !out->categories) {
-        tdx_store_schema_view_free(out);
-        return tdx_err_set(err, TDX_ENOMEM, "out of memory");
-    }
     MDB_cursor *cur = NULL;
     MDB_val k, v;
     int rc = 0;
     int bad = 0;
+    /* Names are returned NUL-terminated, so they are copied into one arena
+     * (one allocation instead of two per pattern: 29,000 patterns took a
+     * fifth of a query's start).  Its size: every record's bytes, plus two
+     * terminators each. */
+    size_t arena_bytes = 1;
+    for (int table = 0; table < 3 && rc == 0; table++) {
+        int db = table == 0 ? DB_PATTERNS : table == 1 ? DB_ENTITIES : DB_CATEGORIES;
+        rc = mdb_cursor_open(t->txn, s->dbi[db], &cur);
+        for (int g = rc ? rc : mdb_cursor_get(cur, &k, &v, MDB_FIRST); g == 0;
+             g = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+            arena_bytes += v.mv_size + 2;
+        if (rc == 0)
+            mdb_cursor_close(cur);
+    }
+    if (rc) {
+        tdx_store_schema_view_free(out);
+        return lmdb_err(err, rc, "cannot read watch-list tables");
+    }
+    out->arena = tdx_malloc(arena_bytes);
+    if (!out->patterns || !out->entities || !out->entity_category || !out->categories ||
+        !out->arena) {
+        tdx_store_schema_view_free(out);
+        return tdx_err_set(err, TDX_ENOMEM, "out of memory");
+    }
+    char *at = out->arena, *arena_end = out->arena + arena_bytes;
     /* Pass 1: patterns. */
     for (int table = 0; table < 3 && !bad && rc == 0; table++) {
         int db = table == 0 ? DB_PATTERNS : table == 1 ? DB_ENTITIES : DB_CATEGORIES;
@@ -2289,13 +2321,10 @@ int tdx_store_get_schema(tdx_rtxn *t, tdx_store_schema_view *out, tdx_err *err)
                     bad = 1;
                     break;
                 }
-                p->text = tdx_strndup((const char *)a, l1);
-                p->norm = tdx_strndup((const char *)b2, l2);
+                p->text = arena_str(&at, arena_end, a, l1);
+                p->norm = arena_str(&at, arena_end, b2, l2);
                 if (!p->text || !p->norm) {
-                    /* Not counted in npatterns yet: the free below misses it. */
-                    tdx_free((void *)p->text);
-                    tdx_free((void *)p->norm);
-                    rc = ENOMEM;
+                    bad = 1; /* the table changed under the read transaction */
                     break;
                 }
             } else if (table == 1) {
@@ -2304,15 +2333,15 @@ int tdx_store_get_schema(tdx_rtxn *t, tdx_store_schema_view *out, tdx_err *err)
                     bad = 1;
                     break;
                 }
-                out->entities[i] = tdx_strndup((const char *)r.p, (size_t)(r.end - r.p));
+                out->entities[i] = arena_str(&at, arena_end, r.p, (size_t)(r.end - r.p));
                 if (!out->entities[i]) {
-                    rc = ENOMEM;
+                    bad = 1;
                     break;
                 }
             } else {
-                out->categories[i] = tdx_strndup(v.mv_data, v.mv_size);
+                out->categories[i] = arena_str(&at, arena_end, v.mv_data, v.mv_size);
                 if (!out->categories[i]) {
-                    rc = ENOMEM;
+                    bad = 1;
                     break;
                 }
             }
@@ -2329,8 +2358,6 @@ int tdx_store_get_schema(tdx_rtxn *t, tdx_store_schema_view *out, tdx_err *err)
     }
     if (bad || rc) {
         tdx_store_schema_view_free(out);
-        if (rc == ENOMEM)
-            return tdx_err_set(err, TDX_ENOMEM, "out of memory");
         if (rc)
             return lmdb_err(err, rc, "cannot read watch-list tables");
         return tdx_err_set(err, TDX_ECORRUPT, "watch-list tables of the index are corrupt");
@@ -2340,14 +2367,7 @@ int tdx_store_get_schema(tdx_rtxn *t, tdx_store_schema_view *out, tdx_err *err)
 
 void tdx_store_schema_view_free(tdx_store_schema_view *v)
 {
-    for (size_t i = 0; v->patterns && i < v->npatterns; i++) {
-        tdx_free((void *)v->patterns[i].text);
-        tdx_free((void *)v->patterns[i].norm);
-    }
-    for (size_t i = 0; v->entities && i < v->nentities; i++)
-        tdx_free((void *)v->entities[i]);
-    for (size_t i = 0; v->categories && i < v->ncategories; i++)
-        tdx_free((void *)v->categories[i]);
+    tdx_free(v->arena);
     tdx_free(v->patterns);
     tdx_free(v->entities);
     tdx_free(v->entity_category);

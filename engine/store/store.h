@@ -333,6 +333,7 @@ typedef struct tdx_store_schema_view {
     size_t nentities;
     const char **categories;
     size_t ncategories;
+    char *arena; /* every name above, NUL-terminated, in one allocation */
 } tdx_store_schema_view;
 int tdx_store_get_schema(tdx_rtxn *t, tdx_store_schema_view *out, tdx_err *err);
 void tdx_store_schema_view_free(tdx_store_schema_view *v);
