@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds tenderidx with warnings as errors, runs
 # the whole test suite (meson test: unit + cli suites), then fuzzes the
-# query parser for a bounded time (scripts/fuzz.sh).
+# query parser and the reader's parsers for a bounded time (scripts/fuzz.sh).
 #
 #   scripts/test.sh                  everything
 #   scripts/test.sh --suite unit     only the unit suites (extra args go to meson test;
@@ -18,5 +18,5 @@ fi
 meson compile -C "$builddir"
 meson test -C "$builddir" --print-errorlogs --num-processes "$(nproc)" "$@"
 if [[ $# -eq 0 ]]; then
-  scripts/fuzz.sh "${TDX_FUZZ_SECONDS:-20}"
+  scripts/fuzz.sh "${TDX_FUZZ_SECONDS:-15}"
 fi
