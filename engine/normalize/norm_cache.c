@@ -159,6 +159,8 @@ static void take_tab(reader *r, cptab *t)
     uint64_t nb = 0;
     take(r, t->idx, sizeof t->idx);
     take(r, &nb, sizeof nb);
+    if (nb > 0x1100) /* more blocks than index entries: not a table */
+        r->bad = 1;
     t->blocks = take_array(r, nb * 256, sizeof(uint32_t));
     t->nblocks = (size_t)nb;
     /* Every block index must name a block. */
