@@ -2054,3 +2054,93 @@ Test(query, out_of_memory_while_loading_tables_leaves_the_context_usable, .timeo
     tdx_docset_free(&want);
     tdx_docset_free(&got);
 }
+
+/* ---- phrases over a tiny alphabet: near misses everywhere ------------------------ */
+
+/*
+ * Documents written with four characters only, so every bigram occurs many
+ * times in a document and most phrases have near misses (their bigrams
+ * present, one position off).  Substrings of 2 to 9 characters, drawn at
+ * random, must find exactly the documents holding them, counted and with a
+ * limit, with the postings merged and with some of them still in segments.
+ */
+static void tiny_alphabet(int unmerged)
+{
+    static const char *const alpha[] = {"甲", "乙", "丙", "丁"};
+    uint64_t seed = tu_seed("query tiny alphabet"), st = seed;
+    enum { NDOCS = 300 };
+    char *texts[NDOCS];
+    FILE *f = fopen(tg_path("tiny.jsonl"), "w");
+    cr_assert(f != NULL);
+    for (int i = 0; i < NDOCS; i++) {
+        size_t n = 20 + tu_rand(&st) % 300;
+        texts[i] = malloc(n * 3 + 1);
+        size_t l = 0;
+        /* Runs of one or two characters make repeats and near misses. */
+        unsigned mode = (unsigned)(tu_rand(&st) % 3);
+        for (size_t k = 0; k < n; k++) {
+            unsigned c = mode == 0   ? (unsigned)(tu_rand(&st) % 4)
+                         : mode == 1 ? (unsigned)(tu_rand(&st) % 2)
+                                     : (unsigned)((k / (1 + tu_rand(&st) % 3)) % 4);
+            memcpy(texts[i] + l, alpha[c], 3);
+            l += 3;
+        }
+        texts[i][l] = '\0';
+        fprintf(f, "{\"id\":\"t%d\",\"text\":\"%s\"}\n", i, texts[i]);
+    }
+    fclose(f);
+    tu_write_str(tg_path("tiny.tsv"), "none\tnone\tzzzzqqqq\n");
+    tdx_run_stats rs;
+    index_file(tg_path("tiny.idx"), tg_path("tiny.tsv"), tg_path("tiny.jsonl"),
+               unmerged ? IX_REPLACE : 0, &rs);
+    cr_assert(eq(u64, rs.added, NDOCS));
+    tdx_err err = {0};
+    cr_assert(eq(int, tdx_qctx_open(tg_path("tiny.idx"), &Q, &err), 0), "%s", err.msg);
+    for (int round = 0; round < 300; round++) {
+        char q[64] = "\"";
+        size_t len = 2 + tu_rand(&st) % 8, l = 1;
+        unsigned two = (unsigned)(tu_rand(&st) % 2);
+        for (size_t k = 0; k < len; k++) {
+            memcpy(q + l, alpha[two ? tu_rand(&st) % 2 : tu_rand(&st) % 4], 3);
+            l += 3;
+        }
+        q[l++] = '"';
+        q[l] = '\0';
+        tdx_docset want = {0};
+        char needle[64];
+        memcpy(needle, q + 1, l - 2);
+        needle[l - 2] = '\0';
+        for (int i = 0; i < NDOCS; i++)
+            if (strstr(texts[i], needle))
+                tdx_docset_push(&want, (uint32_t)i + 1);
+        for (int limited = 0; limited < 2; limited++) {
+            tdx_query *query;
+            size_t col;
+            tdx_docset got = {0};
+            cr_assert(eq(int, tdx_query_parse(Q, q, &query, &col, &err), 0), "%s", err.msg);
+            size_t limit = limited ? 5 : 0;
+            cr_assert(eq(int, tdx_query_run(Q, query, limit, &got, NULL, &err), 0), "%s", err.msg);
+            tdx_query_free(query);
+            size_t n = limited && want.n > limit ? limit : want.n;
+            cr_assert(eq(sz, got.n, n), "%s (limit %zu): %zu docs, brute force %zu (seed %llu)", q,
+                      limit, got.n, want.n, (unsigned long long)seed);
+            for (size_t k = 0; k < n; k++)
+                cr_assert(eq(u32, got.v[k], want.v[k]), "%s: doc %zu (seed %llu)", q, k,
+                          (unsigned long long)seed);
+            tdx_docset_free(&got);
+        }
+        tdx_docset_free(&want);
+    }
+    for (int i = 0; i < NDOCS; i++)
+        free(texts[i]);
+}
+
+Test(query, phrases_over_a_tiny_alphabet_equal_brute_force, .timeout = 120)
+{
+    tiny_alphabet(0);
+}
+
+Test(query, phrases_over_a_tiny_alphabet_equal_brute_force_in_segments, .timeout = 120)
+{
+    tiny_alphabet(1);
+}
