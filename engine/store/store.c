@@ -251,7 +251,8 @@ struct tdx_rtxn {
      * words holding a fragment): the next term is often a few keys on. */
     MDB_cursor *seq;
     MDB_dbi seq_dbi;
-    int seq_at; /* seq stands on a key */
+    int seq_at;     /* seq stands on a key */
+    int seq_budget; /* steps tried before a search (see walk_blocks); 0: not set */
 };
 
 struct tdx_store_dict {
@@ -2729,6 +2730,9 @@ static int walk_keys(MDB_cursor *cur, const uint8_t *pre, size_t pl, block_fn fn
     return g == MDB_NOTFOUND ? 0 : g;
 }
 
+/* Keys stepped over at most before a lookup in key order searches instead. */
+#define SEQ_STEPS 16
+
 static int walk_blocks(tdx_rtxn *t, const uint8_t *term, size_t len, block_fn fn, void *ctx,
                        tdx_err *err)
 {
@@ -2775,12 +2779,20 @@ static int walk_blocks(tdx_rtxn *t, const uint8_t *term, size_t len, block_fn fn
          * usually reach this one, without a search from the root. */
         g = mdb_cursor_get(cur, &k, &v, MDB_GET_CURRENT);
         if (g == 0 && cmp_bytes(k.mv_data, k.mv_size, kb, (size_t)kl) < 0) {
-            for (int step = 0; g == 0 && step < 16; step++) {
+            /* The budget adapts to how far apart the terms asked are:
+             * halved after stepping failed, doubled after it reached the
+             * term, so sparse lookups (a fragment found in one word of
+             * ten) stop paying for steps that end in a search anyway. */
+            int budget = t->seq_budget ? t->seq_budget : SEQ_STEPS;
+            for (int step = 0; g == 0 && step < budget; step++) {
                 g = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
                 if (g == 0 && cmp_bytes(k.mv_data, k.mv_size, kb, (size_t)kl) >= 0)
                     break;
             }
-            if (g == 0 && cmp_bytes(k.mv_data, k.mv_size, kb, (size_t)kl) < 0)
+            int reached = g == 0 && cmp_bytes(k.mv_data, k.mv_size, kb, (size_t)kl) >= 0;
+            t->seq_budget = reached ? (budget < SEQ_STEPS ? budget * 2 : SEQ_STEPS)
+                                    : (budget > 1 ? budget / 2 : 1);
+            if (g == 0 && !reached)
                 g = MDB_NOTFOUND; /* not there yet: search */
         } else {
             g = MDB_NOTFOUND; /* behind the last term: search */
