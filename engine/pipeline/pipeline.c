@@ -1206,8 +1206,7 @@ int tdx_pipeline_run(const tdx_pipeline_opts *o, tdx_run_stats *st, tdx_err *err
             rc = tdx_err_set(err, TDX_ENOMEM, "out of memory");
     }
     for (int i = 0; rc == 0 && i < p->nworkers; i++)
-        if ((rc = worker_init(p, &p->workers[i], err)) != 0)
-            rc = tdx_err_set(err, rc, "out of memory");
+        rc = worker_init(p, &p->workers[i], err); /* it says why */
     atomic_store(&p->live_workers, p->nworkers);
     for (int i = 0; rc == 0 && i < p->nworkers; i++) {
         if (pthread_create(&p->workers[i].th, NULL, worker_main, &p->workers[i]) != 0) {
