@@ -145,7 +145,8 @@ static void assert_same_keys(const char *what, char **a, size_t na, char **b, si
     }
 }
 
-static void build_index(uint64_t seed, const char *idx, int docs)
+/* Generate notices.jsonl (and truth.tsv) with the bundled generator. */
+static void gen_corpus(uint64_t seed, int docs)
 {
     char cmd[8192];
     const char *gen = getenv("TENDERIDX_GEN");
@@ -160,9 +161,15 @@ static void build_index(uint64_t seed, const char *idx, int docs)
     cr_assert(eq(int, st, 0), "gen failed: %s", errs);
     free(out);
     free(errs);
+}
+
+static void build_index(uint64_t seed, const char *idx, int docs)
+{
+    gen_corpus(seed, docs);
+    char cmd[8192], *out, *errs;
     snprintf(cmd, sizeof cmd, "'%s' index -i '%s' -p '%s/corpus/watchlist.tsv' -j 2 -q '%s'",
              tu_tenderidx(), idx, TDX_SOURCE_ROOT, tu_path("notices.jsonl"));
-    st = tu_run(cmd, &out, &errs);
+    int st = tu_run(cmd, &out, &errs);
     cr_assert(eq(int, st, 0), "index failed (%d): %s %s", st, out, errs);
     free(out);
     free(errs);
@@ -366,14 +373,8 @@ static char *run_ok(const char *cmd)
 Test(e2e, tables_from_the_cache_index_and_query_as_built_ones, .init = setup, .fini = teardown,
      .timeout = 240)
 {
-    uint64_t seed = tu_seed("e2e-norm-cache") % 100000;
+    gen_corpus(tu_seed("e2e-norm-cache") % 100000, 300);
     char cmd[8192];
-    snprintf(cmd, sizeof cmd,
-             "'%s' --docs 300 --seed %llu --trad 0.4 --fullwidth 0.3 --plant 0.6 --variants 0.5 "
-             "--watchlist '%s/corpus/watchlist.tsv' -o '%s' -q",
-             getenv("TENDERIDX_GEN"), (unsigned long long)seed, TDX_SOURCE_ROOT,
-             tu_path("notices.jsonl"));
-    free(run_ok(cmd));
     char cache[4096]; /* tu_path's buffers are reused */
     snprintf(cache, sizeof cache, "%s", tu_path("cache"));
     const char *caches[3] = {cache, cache, ""};

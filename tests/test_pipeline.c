@@ -1477,18 +1477,26 @@ static int refuse_then_complete(const char *idx, const char *wl, const char *con
     return 1;
 }
 
+/* A corpus in one file (*in, with its watch list *wl) and the dump of an
+ * index of it made without faults; the run also warms up what ICU and LMDB
+ * keep for the process. */
+static char *reference_dump(const char *what, size_t ndocs, const char **wl, const char **in)
+{
+    one_file_corpus(what, ndocs, 400, wl, in);
+    const char *inputs[] = {*in}, *ref = tg_path("ref");
+    tdx_run_stats st;
+    tdx_err err = {0};
+    cr_assert(eq(int, lib_run(ref, *wl, inputs, 1, NULL, &st, &err), 0), "%s", err.msg);
+    return dump(ref);
+}
+
 Test(pipeline, out_of_memory_anywhere_stops_every_thread_and_leaves_a_valid_index, .timeout = 300)
 {
     uint64_t seed = tu_seed("pipeline/oom");
     uint64_t rs = seed;
-    const char *wl, *in, *ref = tg_path("ref");
-    one_file_corpus("pipeline/oom-corpus", 800, 400, &wl, &in);
+    const char *wl, *in;
+    char *want = reference_dump("pipeline/oom-corpus", 800, &wl, &in);
     const char *inputs[] = {in};
-    tdx_run_stats st;
-    tdx_err err = {0};
-    /* The reference, which also warms up what ICU and LMDB keep for the process. */
-    cr_assert(eq(int, lib_run(ref, wl, inputs, 1, NULL, &st, &err), 0), "%s", err.msg);
-    char *want = dump(ref);
     long lo = run_allocations(wl, inputs, "count");
     cr_assert(gt(long, lo, 100), "a run makes %ld allocations", lo);
     /* Fail at seeded points of a fresh index's run; most points must fault. */
@@ -1508,13 +1516,9 @@ Test(pipeline, out_of_memory_in_setup_stops_the_reader_that_started_before_it, .
      * must stop it and free what it made. */
     uint64_t seed = tu_seed("pipeline/oom-setup");
     uint64_t rs = seed;
-    const char *wl, *in, *ref = tg_path("ref");
-    one_file_corpus("pipeline/oom-setup-corpus", 400, 400, &wl, &in);
+    const char *wl, *in;
+    char *want = reference_dump("pipeline/oom-setup-corpus", 400, &wl, &in);
     const char *inputs[] = {in};
-    tdx_run_stats st;
-    tdx_err err = {0};
-    cr_assert(eq(int, lib_run(ref, wl, inputs, 1, NULL, &st, &err), 0), "%s", err.msg);
-    char *want = dump(ref);
     /* A run without documents makes setup's allocations and little more. */
     const char *empty = tg_path("empty.jsonl");
     tu_write_str(empty, "");
