@@ -3155,6 +3155,60 @@ static int src_seek_ge(tdx_poscur *c, size_t s, uint32_t doc)
     return rc ? rc : 1;
 }
 
+/* Keys src_skip reads past before it searches the source instead. */
+#define SKIP_KEYS 8
+
+/*
+ * Load the block of the source in hand holding its first doc >= doc, from
+ * the block in hand (whose docs are all below doc): 1, 0 when the source
+ * has none, or a TDX_E* code.  The next keys' first docs say which block
+ * that is, so the blocks stepped over are not decoded; past SKIP_KEYS keys
+ * the source is searched.  The cursor is left on the block loaded (or past
+ * the term's last block, with src_end set).
+ */
+static int src_skip(tdx_poscur *c, uint32_t doc)
+{
+    const uint8_t *kp;
+    size_t pl = src_key(c, c->src, &kp);
+    MDB_cursor *cu = src_cursor(c, c->src);
+    if (cu == NULL)
+        return TDX_EIO;
+    MDB_val k, v, bv = {0, NULL}; /* bv: the last block seen starting below doc */
+    uint32_t bfirst = 0;
+    for (int n = 0;; n++) {
+        int g = mdb_cursor_get(cu, &k, &v, MDB_NEXT);
+        if (g != 0 && g != MDB_NOTFOUND)
+            return TDX_EIO;
+        if (g != 0 || !is_block_of(&k, kp, pl)) {
+            /* Past the term's last block here: it is bv, if any. */
+            if (bv.mv_data == NULL) {
+                c->src_end = 1;
+                return 0;
+            }
+            int rc = poscur_load(c, &bv, bfirst);
+            c->src_end = 1;
+            return rc ? rc : c->docs.v[c->docs.n - 1] >= doc;
+        }
+        uint32_t first = tdx_be32_get((const uint8_t *)k.mv_data + pl);
+        if (first > doc && bv.mv_data != NULL) {
+            /* doc is in bv, or this block starts the answer. */
+            int rc = poscur_load(c, &bv, bfirst);
+            if (rc)
+                return rc;
+            if (c->docs.v[c->docs.n - 1] >= doc)
+                return mdb_cursor_get(cu, &k, &v, MDB_PREV) == 0 ? 1 : TDX_EIO;
+        }
+        if (first >= doc) {
+            int rc = poscur_load(c, &v, first);
+            return rc ? rc : 1;
+        }
+        bv = v;
+        bfirst = first;
+        if (n == SKIP_KEYS)
+            return src_seek_ge(c, c->src, doc); /* far ahead: search the source */
+    }
+}
+
 /*
  * Make the block in hand the term's block holding its first doc >= doc:
  * 1, 0 when the term has none, or a TDX_E* code.  Docs are asked in order,
@@ -3171,15 +3225,8 @@ static int poscur_to(tdx_poscur *c, uint32_t doc)
     int rc;
     if (c->loaded && c->src >= s) {
         s = c->src;
-        if (!c->src_end) {
-            rc = src_step(c);
-            if (rc < 0)
-                return rc;
-            if (rc == 1 && doc <= c->docs.v[c->docs.n - 1])
-                return 1;
-            if (rc == 1 && (rc = src_seek_ge(c, s, doc)) != 0)
-                return rc; /* far ahead: search the source */
-        }
+        if (!c->src_end && (rc = src_skip(c, doc)) != 0)
+            return rc;
         s++;
     }
     for (; s < c->nsrc; s++)
