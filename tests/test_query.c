@@ -2061,8 +2061,9 @@ Test(query, out_of_memory_while_loading_tables_leaves_the_context_usable, .timeo
  * Documents written with four characters only, so every bigram occurs many
  * times in a document and most phrases have near misses (their bigrams
  * present, one position off).  Substrings of 2 to 9 characters, drawn at
- * random, must find exactly the documents holding them, counted and with a
- * limit, with the postings merged and with some of them still in segments.
+ * random, alone and two ANDed (operands that share bigrams), must find
+ * exactly the documents holding them, counted and with a limit, with the
+ * postings merged and with some of them still in segments.
  */
 static void tiny_alphabet(int unmerged)
 {
@@ -2097,39 +2098,45 @@ static void tiny_alphabet(int unmerged)
     tdx_err err = {0};
     cr_assert(eq(int, tdx_qctx_open(tg_path("tiny.idx"), &Q, &err), 0), "%s", err.msg);
     for (int round = 0; round < 300; round++) {
-        char q[64] = "\"";
-        size_t len = 2 + tu_rand(&st) % 8, l = 1;
-        unsigned two = (unsigned)(tu_rand(&st) % 2);
-        for (size_t k = 0; k < len; k++) {
-            memcpy(q + l, alpha[two ? tu_rand(&st) % 2 : tu_rand(&st) % 4], 3);
-            l += 3;
+        /* A phrase, and the AND of two: their operands share bigrams. */
+        char needle[2][32], q[96];
+        for (int w = 0; w < 2; w++) {
+            size_t len = 2 + tu_rand(&st) % 8, l = 0;
+            unsigned two = (unsigned)(tu_rand(&st) % 2);
+            for (size_t k = 0; k < len; k++) {
+                memcpy(needle[w] + l, alpha[two ? tu_rand(&st) % 2 : tu_rand(&st) % 4], 3);
+                l += 3;
+            }
+            needle[w][l] = '\0';
         }
-        q[l++] = '"';
-        q[l] = '\0';
-        tdx_docset want = {0};
-        char needle[64];
-        memcpy(needle, q + 1, l - 2);
-        needle[l - 2] = '\0';
-        for (int i = 0; i < NDOCS; i++)
-            if (strstr(texts[i], needle))
-                tdx_docset_push(&want, (uint32_t)i + 1);
-        for (int limited = 0; limited < 2; limited++) {
-            tdx_query *query;
-            size_t col;
-            tdx_docset got = {0};
-            cr_assert(eq(int, tdx_query_parse(Q, q, &query, &col, &err), 0), "%s", err.msg);
-            size_t limit = limited ? 5 : 0;
-            cr_assert(eq(int, tdx_query_run(Q, query, limit, &got, NULL, &err), 0), "%s", err.msg);
-            tdx_query_free(query);
-            size_t n = limited && want.n > limit ? limit : want.n;
-            cr_assert(eq(sz, got.n, n), "%s (limit %zu): %zu docs, brute force %zu (seed %llu)", q,
-                      limit, got.n, want.n, (unsigned long long)seed);
-            for (size_t k = 0; k < n; k++)
-                cr_assert(eq(u32, got.v[k], want.v[k]), "%s: doc %zu (seed %llu)", q, k,
-                          (unsigned long long)seed);
-            tdx_docset_free(&got);
+        for (int both = 0; both < 2; both++) {
+            if (both)
+                snprintf(q, sizeof q, "\"%s\" AND \"%s\"", needle[0], needle[1]);
+            else
+                snprintf(q, sizeof q, "\"%s\"", needle[0]);
+            tdx_docset want = {0};
+            for (int i = 0; i < NDOCS; i++)
+                if (strstr(texts[i], needle[0]) && (!both || strstr(texts[i], needle[1])))
+                    tdx_docset_push(&want, (uint32_t)i + 1);
+            for (int limited = 0; limited < 2; limited++) {
+                tdx_query *query;
+                size_t col;
+                tdx_docset got = {0};
+                cr_assert(eq(int, tdx_query_parse(Q, q, &query, &col, &err), 0), "%s", err.msg);
+                size_t limit = limited ? 5 : 0;
+                cr_assert(eq(int, tdx_query_run(Q, query, limit, &got, NULL, &err), 0), "%s",
+                          err.msg);
+                tdx_query_free(query);
+                size_t n = limited && want.n > limit ? limit : want.n;
+                cr_assert(eq(sz, got.n, n), "%s (limit %zu): %zu docs, brute force %zu (seed %llu)",
+                          q, limit, got.n, want.n, (unsigned long long)seed);
+                for (size_t k = 0; k < n; k++)
+                    cr_assert(eq(u32, got.v[k], want.v[k]), "%s: doc %zu (seed %llu)", q, k,
+                              (unsigned long long)seed);
+                tdx_docset_free(&got);
+            }
+            tdx_docset_free(&want);
         }
-        tdx_docset_free(&want);
     }
     for (int i = 0; i < NDOCS; i++)
         free(texts[i]);

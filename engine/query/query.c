@@ -2134,22 +2134,63 @@ typedef struct walk_src {
     const tdx_docset *set;
     size_t at;
     int filter;     /* a bigram positions skip: it only narrows the walk */
+    double density; /* estimated share of the docs it holds */
     uint64_t asked, moved; /* times asked; times it moved the walk on */
 } walk_src;
+
+static int cmp_density(const void *a, const void *b)
+{
+    const walk_src *x = a, *y = b;
+    return x->density < y->density ? -1 : x->density > y->density;
+}
 
 /* Agreements between looks at whether the filters still narrow the walk,
  * and the share of their answers (1 / FILTER_KEEP) that must move it on. */
 #define FILTER_CHECK 1024
 #define FILTER_KEEP 16
+/* A filter found in more than this share of the docs leaves at once. */
+#define FILTER_DENSE 0.5
+
+/* Make group g of operand k, and its own groups that share g's cursor,
+ * ask an earlier walked operand's cursor for the same term, if there is
+ * one, and close g's. */
+static void share_cursor(qnode **kids, const int *walked, size_t k, qpos *g)
+{
+    if (g->shared || g->n != 1 || g->shift[0] != 0)
+        return;
+    size_t len;
+    tdx_poscur *own = g->cur[0];
+    const uint8_t *term = tdx_store_poscur_term(own, &len);
+    for (size_t e = 0; e < k; e++)
+        for (size_t j = 0; walked[e] && j < kids[e]->nqp; j++) {
+            const qpos *o = &kids[e]->qp[j];
+            size_t olen;
+            if (o->shared || o->n != 1 || o->shift[0] != 0)
+                continue;
+            const uint8_t *oterm = tdx_store_poscur_term(o->cur[0], &olen);
+            if (olen != len || memcmp(oterm, term, len) != 0)
+                continue;
+            for (size_t i = 0; i < kids[k]->nqp; i++)
+                if (kids[k]->qp[i].n == 1 && kids[k]->qp[i].cur[0] == own) {
+                    kids[k]->qp[i].cur[0] = o->cur[0];
+                    kids[k]->qp[i].shared = 1;
+                }
+            tdx_store_poscur_close(own);
+            return;
+        }
+}
 
 /*
  * Docs of a conjunction (a bare substring, or an AND) found by walking:
  * the cursors of the substrings' terms and the sets of the other operands
  * leapfrog (each is asked for its first doc at or after the highest any
  * other has reached), and a doc all of them reach is proved by positions
- * and by the other operands.  Each postings block is read once, positions
- * only for docs every term holds, and with a limit the work stops with
- * the answer.  Returns 1 (nothing written) when no operand can be walked.
+ * and by the other operands.  The rarest are asked first and the common
+ * ones only at docs every rarer one holds, so a common term's cursor skips
+ * most of its blocks unread.  Each postings block is read at most once,
+ * positions only for docs every term holds, and with a limit the work
+ * stops with the answer.  Returns 1 (nothing written) when no operand can
+ * be walked.
  */
 static int walk_conj(tdx_qctx *q, qnode **kids, size_t nk, size_t limit, tdx_docset *out,
                      tdx_qstats *st, tdx_err *err)
@@ -2175,6 +2216,11 @@ static int walk_conj(tdx_qctx *q, qnode **kids, size_t nk, size_t limit, tdx_doc
             rc = 0;
         }
     }
+    /* A term two operands share ("政府采购" AND "府采购") is read once: the
+     * later group asks the earlier one's cursor, as groups of one operand do. */
+    for (size_t k = 1; rc == 0 && k < nk; k++)
+        for (size_t j = 0; walked[k] && j < kids[k]->nqp; j++)
+            share_cursor(kids, walked, k, &kids[k]->qp[j]);
     /* The other operands as sets, once a walk is sure to happen. */
     for (size_t k = 0; rc == 0 && nwalked && k < nk; k++) {
         if (walked[k])
@@ -2204,8 +2250,35 @@ static int walk_conj(tdx_qctx *q, qnode **kids, size_t nk, size_t limit, tdx_doc
                                               : kids[k]->xcur[j - kids[k]->nqp];
         }
     st->streamed = 1;
+    /* Each source's first doc, and from its first block an estimate of how
+     * common it is: the walk asks the rarest first, since they move it
+     * furthest, and the common ones only at docs all rarer ones hold.  A
+     * filter in most docs narrows nothing worth a lookup: it leaves. */
+    uint64_t ndocs = q->info.next_doc;
+    size_t kept = 0;
+    for (size_t j = 0; j < nsrc; j++) {
+        walk_src w = src[j];
+        if (w.set) {
+            w.density = ndocs ? (double)w.set->n / (double)ndocs : 1.0;
+        } else {
+            uint32_t d;
+            int got = tdx_store_poscur_next(w.pc, 1, &d, err);
+            if (got < 0) {
+                rc = got;
+                goto done;
+            }
+            w.density = tdx_store_poscur_density(w.pc, ndocs);
+            if (w.filter && w.density > FILTER_DENSE) {
+                st->filters_dropped++;
+                continue;
+            }
+        }
+        src[kept++] = w;
+    }
+    nsrc = kept;
+    qsort(src, nsrc, sizeof *src, cmp_density);
     uint32_t doc = 1;
-    size_t i = 0, agree = 0, del_at = 0, nagreed = 0;
+    size_t i = 0, agree = 0, mover = SIZE_MAX, del_at = 0, nagreed = 0;
     while (!limit || out->n < limit) {
         uint32_t d;
         if (src[i].set) {
@@ -2222,12 +2295,13 @@ static int walk_conj(tdx_qctx *q, qnode **kids, size_t nk, size_t limit, tdx_doc
         }
         src[i].asked++;
         if (d != doc) {
+            /* Past doc: the rarer sources are asked again, from d. */
             doc = d;
-            agree = 1;
+            agree = 0;
+            mover = i;
             src[i].moved++;
-        } else {
-            agree++;
         }
+        agree++;
         if (agree == nsrc) {
             int in = !tdx_docset_has_from(&q->deleted, &del_at, doc);
             for (size_t k = 0; rc == 0 && in && k < nk; k++) {
@@ -2248,21 +2322,30 @@ static int walk_conj(tdx_qctx *q, qnode **kids, size_t nk, size_t limit, tdx_doc
                 break;
             doc++;
             agree = 0;
+            mover = SIZE_MAX;
+            i = 0;
             /* A filter that almost never moves the walk (a bigram as common
              * as the ones proving positions) only costs a lookup per doc:
              * it leaves the walk.  Filters do not take part in the proof. */
             if (++nagreed % FILTER_CHECK == 0) {
-                size_t kept = 0;
+                kept = 0;
                 for (size_t j = 0; j < nsrc; j++)
-                    if (!src[j].filter || src[j].moved * FILTER_KEEP >= src[j].asked)
-                        src[kept++] = (walk_src){src[j].pc, src[j].set, src[j].at,
-                                                 src[j].filter, 0, 0};
+                    if (!src[j].filter || src[j].moved * FILTER_KEEP >= src[j].asked) {
+                        src[kept] = src[j];
+                        src[kept].asked = src[kept].moved = 0;
+                        kept++;
+                    }
                 st->filters_dropped += (int)(nsrc - kept);
                 nsrc = kept;
-                i = nsrc - 1; /* the next source asked is the first */
             }
+            continue;
         }
-        i = (i + 1) % nsrc;
+        /* The next source: after a move the first (the rarest), then on
+         * past the one that moved the walk, which is at doc already. */
+        size_t nx = i == mover && i != 0 ? 0 : i + 1;
+        if (nx == mover)
+            nx++;
+        i = nx < nsrc ? nx : 0;
     }
 done:
     /* The cursors were for this walk; a later full evaluation makes its own. */

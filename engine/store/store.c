@@ -3282,6 +3282,25 @@ int tdx_store_poscur_get(tdx_poscur *c, uint32_t doc, const uint32_t **out_pos, 
     return 1;
 }
 
+const uint8_t *tdx_store_poscur_term(const tdx_poscur *c, size_t *out_len)
+{
+    *out_len = c->len;
+    return c->kb + 4;
+}
+
+double tdx_store_poscur_density(const tdx_poscur *c, uint64_t ndocs)
+{
+    if (!c->loaded || c->docs.n == 0)
+        return c->done ? 0.0 : 1.0;
+    /* A block cut for size spans a typical stretch of the term's docs; a
+     * shorter one is usually its only block (or its source's last). */
+    if (c->val.mv_size >= POST_BLOCK_BYTES / 2 || c->docs.n == POST_BLOCK_MAX) {
+        uint32_t span = c->docs.v[c->docs.n - 1] - c->docs.v[0] + 1;
+        return (double)c->docs.n / span;
+    }
+    return ndocs ? (double)c->docs.n / (double)ndocs : 1.0;
+}
+
 typedef struct termvec {
     tdx_buf bytes;
     uint32_t *end;

@@ -398,6 +398,14 @@ int tdx_store_poscur_get(tdx_poscur *c, uint32_t doc, const uint32_t **out_pos, 
  * pending segments (one lookup per segment from the one holding doc on).
  */
 int tdx_store_poscur_next(tdx_poscur *c, uint32_t doc, uint32_t *out, tdx_err *err);
+/**
+ * After a first tdx_store_poscur_next: an estimate, from the block in hand,
+ * of the share of the `ndocs` documents that hold the term (0 when it is in
+ * none).  Cheap; for ordering lookups, not for answers.
+ */
+double tdx_store_poscur_density(const tdx_poscur *c, uint64_t ndocs);
+/** The term of a cursor (borrowed while the cursor is open). */
+const uint8_t *tdx_store_poscur_term(const tdx_poscur *c, size_t *out_len);
 void tdx_store_poscur_close(tdx_poscur *c);
 
 /**
