@@ -1,13 +1,21 @@
 /*
- * test_common.c - varint, buffer, UTF-8, queue and budget behaviour.
+ * test_common.c - varint, buffer, UTF-8, queue and budget behaviour; the
+ * cache directory's files: last-used time, listing, pruning.
  */
 #include <criterion/criterion.h>
 #include <criterion/new/assert.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "common/alloc.h"
 #include "common/buf.h"
+#include "common/cachefile.h"
 #include "common/docset.h"
 #include "common/err.h"
 #include "common/memfind.h"
@@ -358,4 +366,352 @@ Test(common, first_error_wins)
     cr_assert(eq(str, (char *)tdx_strerror(12345), "unknown error"));
     tdx_err_clear(&e);
     cr_assert(eq(int, e.code, 0));
+}
+
+/* ---- the cache directory -------------------------------------------------- */
+
+static void tmp_setup(void)
+{
+    tu_tmpdir();
+}
+
+static void tmp_teardown(void)
+{
+    tu_tmpdir_remove();
+}
+
+/* A sealed cache file dir/name with body_len bytes of body; its size. */
+static uint64_t put_cache_file(const char *dir, const char *name, const char magic[8],
+                               size_t body_len)
+{
+    const uint64_t key[2] = {0x0123456789abcdefULL, 0xfedcba9876543210ULL};
+    tdx_buf b = TDX_BUF_INIT;
+    cr_assert(eq(int, tdx_cache_begin(&b, magic, 1, key), 0));
+    for (size_t i = 0; i < body_len; i++)
+        cr_assert(eq(int, tdx_buf_putc(&b, (uint8_t)i), 0));
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    cr_assert(eq(int, tdx_cache_store(&b, dir, path), 0));
+    tdx_buf_free(&b);
+    struct stat st;
+    cr_assert(eq(int, stat(path, &st), 0));
+    return (uint64_t)st.st_size;
+}
+
+/* Set both times of path (a link itself, not its target) to `ago` seconds
+ * before now. */
+static void set_age(const char *path, int64_t ago)
+{
+    struct timespec t[2];
+    t[0].tv_sec = t[1].tv_sec = time(NULL) - ago;
+    t[0].tv_nsec = t[1].tv_nsec = 0;
+    cr_assert(eq(int, utimensat(AT_FDCWD, path, t, AT_SYMLINK_NOFOLLOW), 0), "utimensat %s", path);
+}
+
+static int64_t mtime_of(const char *path)
+{
+    struct stat st;
+    cr_assert(eq(int, stat(path, &st), 0), "stat %s", path);
+    return (int64_t)st.st_mtim.tv_sec;
+}
+
+static int exists(const char *path)
+{
+    struct stat st;
+    return lstat(path, &st) == 0;
+}
+
+#define DAY (24 * 3600)
+
+Test(common, cache_hit_moves_mtime_forward_and_a_miss_does_not, .init = tmp_setup,
+     .fini = tmp_teardown)
+{
+    const char *dir = tu_path("cache");
+    const char *path = tu_path("cache/match-1.hsdb");
+    put_cache_file(dir, "match-1.hsdb", "TDXHSDB", 100);
+    set_age(path, 40 * DAY);
+    int64_t old = mtime_of(path);
+    const uint64_t key[2] = {0x0123456789abcdefULL, 0xfedcba9876543210ULL};
+    const uint64_t other[2] = {1, 2};
+    uint8_t *f = NULL;
+    const uint8_t *body;
+    size_t len;
+    /* A miss (another key) is not a use. */
+    cr_assert(eq(int, tdx_cache_load(path, "TDXHSDB", 1, other, &f, &body, &len), -1));
+    cr_assert(eq(i64, mtime_of(path), old));
+    int64_t before = (int64_t)time(NULL);
+    cr_assert(eq(int, tdx_cache_load(path, "TDXHSDB", 1, key, &f, &body, &len), 0));
+    cr_assert(eq(sz, len, 100));
+    tdx_free(f);
+    cr_assert(ge(i64, mtime_of(path), before), "mtime %lld, load at %lld",
+              (long long)mtime_of(path), (long long)before);
+}
+
+/* The directory of the listing and pruning tests: ours and foreign files. */
+typedef struct cache_fixture {
+    const char *dir;
+    uint64_t match_bytes, norm_bytes, old_match_bytes;
+} cache_fixture;
+
+static const char *const foreign[] = {
+    "norm-x.tab",          /* right name, a watch list's magic */
+    "match-y.hsdb",        /* right name, too short for a magic */
+    "notes.txt",           /* a magic, but not our name */
+    "match-sub.hsdb/keep", /* a directory with our name */
+    "sub/norm-z.tab",      /* one of ours, but in a subdirectory */
+    ".cache-ab",           /* temporary names that mkstemp does not make */
+    ".cache-abc12!",       /* */
+    ".cache-dir123",       /* a directory with a temporary name */
+    "norm-link.tab",       /* a link to one of ours */
+};
+
+static cache_fixture make_fixture(void)
+{
+    cache_fixture fx;
+    fx.dir = tu_tmpdir();
+    fx.match_bytes =
+        put_cache_file(fx.dir, "match-0123456789abcdef0123456789abcdef.hsdb", "TDXHSDB", 1000);
+    fx.norm_bytes =
+        put_cache_file(fx.dir, "norm-00000000000000000000000000000001.tab", "TDXNORM", 300);
+    fx.old_match_bytes = put_cache_file(fx.dir, "match-old.hsdb", "TDXHSDB", 50);
+    put_cache_file(fx.dir, "norm-x.tab", "TDXHSDB", 10);
+    tu_write_str(tu_path("match-y.hsdb"), "TDX");
+    tu_write_str(tu_path("notes.txt"), "TDXNORM\0 not ours either");
+    cr_assert(eq(int, mkdir(tu_path("match-sub.hsdb"), 0777), 0));
+    tu_write_str(tu_path("match-sub.hsdb/keep"), "x");
+    put_cache_file(tu_path("sub"), "norm-z.tab", "TDXNORM", 10);
+    tu_write_str(tu_path(".cache-ab"), "half");
+    tu_write_str(tu_path(".cache-abc12!"), "half");
+    cr_assert(eq(int, mkdir(tu_path(".cache-dir123"), 0777), 0));
+    cr_assert(
+        eq(int, symlink("norm-00000000000000000000000000000001.tab", tu_path("norm-link.tab")), 0));
+    tu_write_str(tu_path(".cache-abc123"), "a live writer");
+    tu_write_str(tu_path(".cache-Old999"), "a killed writer");
+    /* Foreign files are old, so only their not being ours keeps them. */
+    for (size_t i = 0; i < sizeof foreign / sizeof foreign[0]; i++)
+        set_age(tu_path(foreign[i]), 400 * DAY);
+    set_age(tu_path("match-old.hsdb"), 31 * DAY);
+    set_age(tu_path("norm-00000000000000000000000000000001.tab"), 8 * DAY);
+    set_age(tu_path(".cache-abc123"), 5 * 60);
+    set_age(tu_path(".cache-Old999"), 2 * 3600);
+    return fx;
+}
+
+static void expect_foreign_files_remain(void)
+{
+    for (size_t i = 0; i < sizeof foreign / sizeof foreign[0]; i++)
+        cr_expect(exists(tu_path(foreign[i])), "%s was removed", foreign[i]);
+}
+
+Test(common, cache_list_reports_our_files_with_kind_size_and_time, .init = tmp_setup,
+     .fini = tmp_teardown)
+{
+    cache_fixture fx = make_fixture();
+    tdx_cache_entry *e = NULL;
+    size_t n = 0;
+    tdx_err err = {0};
+    cr_assert(eq(int, tdx_cache_list(fx.dir, &e, &n, &err), 0), "%s", err.msg);
+    static const struct {
+        const char *name;
+        tdx_cache_kind kind;
+    } want[] = {
+        {".cache-Old999", TDX_CACHE_PARTIAL},
+        {".cache-abc123", TDX_CACHE_PARTIAL},
+        {"match-0123456789abcdef0123456789abcdef.hsdb", TDX_CACHE_WATCHLIST},
+        {"match-old.hsdb", TDX_CACHE_WATCHLIST},
+        {"norm-00000000000000000000000000000001.tab", TDX_CACHE_NORMALIZER},
+    };
+    cr_assert(eq(sz, n, sizeof want / sizeof want[0]));
+    for (size_t i = 0; i < n; i++) {
+        cr_expect(eq(str, e[i].name, (char *)want[i].name));
+        cr_expect(eq(int, e[i].kind, want[i].kind), "%s", e[i].name);
+        struct stat st;
+        cr_assert(eq(int, stat(tu_path(e[i].name), &st), 0));
+        cr_expect(eq(u64, e[i].bytes, (uint64_t)st.st_size), "%s", e[i].name);
+        cr_expect(eq(i64, e[i].mtime_s, (int64_t)st.st_mtim.tv_sec), "%s", e[i].name);
+    }
+    /* Sizes as written: header, body, checksum. */
+    cr_expect(eq(u64, e[2].bytes, 8 + 4 + 16 + 1000 + 8));
+    cr_expect(eq(u64, e[2].bytes, fx.match_bytes));
+    cr_expect(eq(u64, e[4].bytes, fx.norm_bytes));
+    cr_expect(eq(u64, e[0].bytes, strlen("a killed writer")));
+    tdx_free(e);
+}
+
+Test(common, cache_list_of_a_missing_directory_is_empty_and_of_a_file_an_error, .init = tmp_setup,
+     .fini = tmp_teardown)
+{
+    tdx_cache_entry *e = (tdx_cache_entry *)1;
+    size_t n = 99;
+    tdx_err err = {0};
+    cr_assert(eq(int, tdx_cache_list(tu_path("nowhere/cache"), &e, &n, &err), 0));
+    cr_assert(eq(sz, n, 0));
+    cr_assert(eq(ptr, e, NULL));
+    /* Not a directory: an error naming it and the reason (also as root,
+     * which a mode of 000 would not stop). */
+    const char *file = tu_path("plain");
+    tu_write_str(file, "x");
+    n = 99;
+    cr_assert(eq(int, tdx_cache_list(file, &e, &n, &err), TDX_EIO));
+    cr_assert(eq(sz, n, 99), "out-parameters are written only on success");
+    char want[4200];
+    snprintf(want, sizeof want, "cannot read cache directory '%s': %s", file, strerror(ENOTDIR));
+    cr_assert(eq(str, err.msg, want));
+    tdx_err_clear(&err);
+    cr_assert(eq(int, tdx_cache_list(NULL, &e, &n, &err), TDX_EINVAL));
+    tdx_cache_prune_result r;
+    cr_assert(eq(int, tdx_cache_prune(file, 0, 0, NULL, NULL, &r, NULL), TDX_EIO));
+    cr_assert(eq(int, tdx_cache_prune(file, 0, 0, NULL, NULL, NULL, NULL), TDX_EINVAL));
+}
+
+Test(common, cache_list_out_of_memory_returns_enomem_and_leaves_no_list, .init = tmp_setup,
+     .fini = tmp_teardown)
+{
+    cache_fixture fx = make_fixture();
+    int rc = TDX_ENOMEM;
+    long k;
+    for (k = 0; rc != 0; k++) {
+        tdx_cache_entry *e = NULL;
+        size_t n = 99;
+        tdx_err err = {0};
+        tdx_alloc_fail_after(k);
+        rc = tdx_cache_list(fx.dir, &e, &n, &err);
+        tdx_alloc_fail_after(-1);
+        if (rc) {
+            cr_assert(eq(int, rc, TDX_ENOMEM), "allocation %ld: %s", k, err.msg);
+            cr_assert(eq(sz, n, 99));
+            cr_assert(eq(ptr, e, NULL));
+        } else {
+            cr_assert(eq(sz, n, 5));
+            tdx_free(e);
+        }
+    }
+    cr_assert(k > 1);
+}
+
+typedef struct seen {
+    char names[16][256];
+    int errnums[16];
+    size_t n;
+} seen;
+
+static void note(void *ctx, const tdx_cache_entry *e, int errnum)
+{
+    seen *s = ctx;
+    cr_assert(s->n < 16);
+    snprintf(s->names[s->n], sizeof s->names[0], "%s", e->name);
+    s->errnums[s->n++] = errnum;
+}
+
+static int saw(const seen *s, const char *name)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (strcmp(s->names[i], name) == 0)
+            return 1;
+    return 0;
+}
+
+Test(common, cache_prune_by_age_removes_only_old_files_of_ours, .init = tmp_setup,
+     .fini = tmp_teardown)
+{
+    cache_fixture fx = make_fixture();
+    /* A dry run first: the same decisions, nothing removed. */
+    seen dry = {0}, wet = {0};
+    tdx_cache_prune_result d, r;
+    tdx_err err = {0};
+    cr_assert(eq(int,
+                 tdx_cache_prune(fx.dir, 30 * DAY, TDX_CACHE_PRUNE_DRY_RUN, note, &dry, &d, &err),
+                 0),
+              "%s", err.msg);
+    cr_assert(exists(tu_path("match-old.hsdb")));
+    cr_assert(exists(tu_path(".cache-Old999")));
+    cr_assert(eq(int, tdx_cache_prune(fx.dir, 30 * DAY, 0, note, &wet, &r, &err), 0), "%s",
+              err.msg);
+    /* Gone: the 31-day-old watch list and the 2-hour-old partial write. */
+    uint64_t partial = strlen("a killed writer");
+    for (int pass = 0; pass < 2; pass++) {
+        const tdx_cache_prune_result *x = pass ? &r : &d;
+        const seen *s = pass ? &wet : &dry;
+        cr_expect(eq(sz, x->removed, 2), "pass %d", pass);
+        cr_expect(eq(u64, x->removed_bytes, fx.old_match_bytes + partial), "pass %d", pass);
+        cr_expect(eq(sz, x->kept, 3), "pass %d", pass);
+        cr_expect(eq(u64, x->kept_bytes, fx.match_bytes + fx.norm_bytes + strlen("a live writer")),
+                  "pass %d", pass);
+        cr_expect(eq(sz, x->failed, 0));
+        cr_expect(eq(sz, s->n, 2));
+        cr_expect(saw(s, "match-old.hsdb") && saw(s, ".cache-Old999"), "pass %d", pass);
+        cr_expect(eq(int, s->errnums[0] | s->errnums[1], 0));
+    }
+    cr_expect(exists(tu_path("match-old.hsdb")) == 0);
+    cr_expect(exists(tu_path(".cache-Old999")) == 0);
+    cr_expect(exists(tu_path("match-0123456789abcdef0123456789abcdef.hsdb")));
+    cr_expect(exists(tu_path("norm-00000000000000000000000000000001.tab")));
+    /* Five minutes old: maybe a live writer's, kept whatever the cutoff. */
+    cr_expect(exists(tu_path(".cache-abc123")));
+    expect_foreign_files_remain();
+
+    /* A week: the 8-day-old tables go too; the fresh watch list and the
+     * young partial write stay even with a cutoff of 0. */
+    cr_assert(eq(int, tdx_cache_prune(fx.dir, 7 * DAY, 0, NULL, NULL, &r, &err), 0));
+    cr_expect(eq(sz, r.removed, 1));
+    cr_expect(exists(tu_path("norm-00000000000000000000000000000001.tab")) == 0);
+    set_age(tu_path("match-0123456789abcdef0123456789abcdef.hsdb"), -3600);
+    cr_assert(eq(int, tdx_cache_prune(fx.dir, 0, 0, NULL, NULL, &r, &err), 0));
+    cr_expect(eq(sz, r.removed, 0), "a file dated in the future is young");
+    cr_expect(eq(sz, r.kept, 2));
+    expect_foreign_files_remain();
+}
+
+Test(common, cache_prune_all_removes_every_file_of_ours_and_nothing_else, .init = tmp_setup,
+     .fini = tmp_teardown)
+{
+    cache_fixture fx = make_fixture();
+    tdx_cache_prune_result d, r;
+    tdx_err err = {0};
+    unsigned all = TDX_CACHE_PRUNE_ALL;
+    cr_assert(eq(
+        int, tdx_cache_prune(fx.dir, 0, all | TDX_CACHE_PRUNE_DRY_RUN, NULL, NULL, &d, &err), 0));
+    tdx_cache_entry *e;
+    size_t n;
+    cr_assert(eq(int, tdx_cache_list(fx.dir, &e, &n, &err), 0));
+    cr_assert(eq(sz, n, 5), "a dry run removes nothing");
+    tdx_free(e);
+    cr_assert(eq(int, tdx_cache_prune(fx.dir, 0, all, NULL, NULL, &r, &err), 0));
+    uint64_t bytes = fx.match_bytes + fx.norm_bytes + fx.old_match_bytes + strlen("a live writer") +
+                     strlen("a killed writer");
+    cr_expect(eq(sz, r.removed, 5));
+    cr_expect(eq(u64, r.removed_bytes, bytes));
+    cr_expect(eq(sz, r.kept, 0));
+    cr_expect(eq(sz, d.removed, r.removed));
+    cr_expect(eq(u64, d.removed_bytes, r.removed_bytes));
+    cr_assert(eq(int, tdx_cache_list(fx.dir, &e, &n, &err), 0));
+    cr_expect(eq(sz, n, 0));
+    expect_foreign_files_remain();
+}
+
+Test(common, cache_prune_reports_a_file_it_cannot_remove_and_goes_on, .init = tmp_setup,
+     .fini = tmp_teardown)
+{
+    /* Root may unlink from a read-only directory: nothing to see then. */
+    if (geteuid() == 0)
+        cr_skip_test("running as root");
+    cache_fixture fx = make_fixture();
+    cr_assert(eq(int, mkdir(tu_path("ro"), 0777), 0));
+    uint64_t b = put_cache_file(tu_path("ro"), "norm-a.tab", "TDXNORM", 5);
+    put_cache_file(tu_path("ro"), "norm-b.tab", "TDXNORM", 5);
+    cr_assert(eq(int, chmod(tu_path("ro"), 0555), 0));
+    seen s = {0};
+    tdx_cache_prune_result r;
+    tdx_err err = {0};
+    int rc = tdx_cache_prune(tu_path("ro"), 0, TDX_CACHE_PRUNE_ALL, note, &s, &r, &err);
+    chmod(tu_path("ro"), 0755);
+    cr_assert(eq(int, rc, 0), "%s", err.msg);
+    cr_expect(eq(sz, r.failed, 2));
+    cr_expect(eq(u64, r.failed_bytes, 2 * b));
+    cr_expect(eq(sz, r.removed, 0));
+    cr_assert(eq(sz, s.n, 2));
+    cr_expect(eq(int, s.errnums[0], EACCES));
+    cr_expect(eq(int, s.errnums[1], EACCES));
+    cr_expect(exists(tu_path("ro/norm-a.tab")));
+    (void)fx;
 }
