@@ -45,6 +45,7 @@ int cmd_watchlist(int argc, char **argv);
 int cmd_hits(int argc, char **argv);
 int cmd_dump(int argc, char **argv);
 int cmd_check(int argc, char **argv);
+int cmd_cache(int argc, char **argv);
 
 /** Write s[0..len) as a JSON string literal (quotes included). */
 void cli_json_str(FILE *f, const char *s, size_t len);

@@ -23,6 +23,7 @@ static const command commands[] = {
     {"watchlist", cmd_watchlist, "check a watch list: errors, counts, compile cost"},
     {"dump", cmd_dump, "print the logical content of an index"},
     {"check", cmd_check, "verify the integrity of an index"},
+    {"cache", cmd_cache, "list or prune the cache directory"},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
@@ -36,7 +37,8 @@ static void usage(FILE *f)
     fprintf(f, "\nRun 'tenderidx COMMAND --help' for the options of one command.\n\n"
                "Exit codes:\n"
                "  0  success\n"
-               "  1  partial: the job finished but some inputs were rejected\n"
+               "  1  partial: the job finished but some inputs were rejected (cache\n"
+               "     prune: some files could not be removed)\n"
                "  2  usage error\n"
                "  3  fatal error: the job could not be done\n");
 }
