@@ -157,16 +157,14 @@ int tdx_cache_load(const char *path, const char magic[8], uint32_t format, const
 
 /* ---- looking after the directory ------------------------------------------ */
 
-/* The sealed files tenderidx writes: name and magic.  The magics are
- * CACHE_MAGIC of match/match.c and NORM_CACHE_MAGIC of
- * normalize/norm_cache.c, repeated because common/ knows no stage. */
+/* The sealed files tenderidx writes: name and magic (cachefile.h). */
 static const struct {
     const char *prefix, *suffix;
     char magic[8];
     tdx_cache_kind kind;
 } sealed[] = {
-    {"match-", ".hsdb", "TDXHSDB", TDX_CACHE_WATCHLIST},
-    {"norm-", ".tab", "TDXNORM", TDX_CACHE_NORMALIZER},
+    {"match-", ".hsdb", TDX_CACHE_MAGIC_WATCHLIST, TDX_CACHE_WATCHLIST},
+    {"norm-", ".tab", TDX_CACHE_MAGIC_NORMALIZER, TDX_CACHE_NORMALIZER},
 };
 
 static int has_affixes(const char *name, const char *prefix, const char *suffix)

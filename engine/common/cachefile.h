@@ -45,6 +45,11 @@
  */
 void tdx_cache_dir(const char *opt, char *out, size_t cap);
 
+/* The kinds of sealed file tenderidx writes, by magic (and file name:
+ * match-<key>.hsdb, norm-<key>.tab); tdx_cache_list knows them by both. */
+#define TDX_CACHE_MAGIC_WATCHLIST  "TDXHSDB" /* match/match.c: a compiled watch list */
+#define TDX_CACHE_MAGIC_NORMALIZER "TDXNORM" /* normalize/norm_cache.c: tables */
+
 /** Start a cache file in b (reset first): magic, format, key. 0 or ENOMEM. */
 int tdx_cache_begin(tdx_buf *b, const char magic[8], uint32_t format, const uint64_t key[2]);
 

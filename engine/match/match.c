@@ -529,7 +529,7 @@ static int compile_all(tdx_matcher *m, tdx_err *err)
 /* ---- the cache ------------------------------------------------------------ */
 
 #define CACHE_FORMAT 3u
-#define CACHE_MAGIC  "TDXHSDB"
+#define CACHE_MAGIC  TDX_CACHE_MAGIC_WATCHLIST
 
 static int cache_key(const tdx_matcher *m, uint64_t out[2])
 {

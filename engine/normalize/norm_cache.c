@@ -46,7 +46,7 @@
 #include <unicode/uchar.h>
 
 #define NORM_CACHE_FORMAT 1u
-#define NORM_CACHE_MAGIC  "TDXNORM"
+#define NORM_CACHE_MAGIC  TDX_CACHE_MAGIC_NORMALIZER
 #define NCLASS            0x110000
 
 static int cache_key(unsigned steps, uint64_t out[2])
