@@ -1121,7 +1121,8 @@ static void expect_same(const char *what, const tdx_docset *got, const tdx_docse
               "seed %llu: query [%s]: %zu docs, brute force %zu; first difference: doc %u "
               "%s (normalized text: %s)",
               (unsigned long long)seed, what, got->n, want->n, doc,
-              doc == g ? "returned but should not be" : "missing", doc ? O[doc - 1].norm : "");
+              doc == g ? "returned but should not be" : "missing",
+              doc && doc <= nO ? O[doc - 1].norm : "(not a generated document)");
 }
 
 typedef struct leaf_counts {
@@ -1560,6 +1561,87 @@ Test(query, walks_drop_filters_that_never_narrow_them_and_stay_exact, .timeout =
     for (size_t i = 0; i < N; i++)
         free(texts[i]);
     free(texts);
+}
+
+/* Text of doc i for the fragment test: a digit word holding "153" in two
+ * docs of three, a common phrase in all, a rare one in few (or, in the
+ * second part, in all). */
+static char *fragment_text(size_t i, int rare_everywhere)
+{
+    tdx_buf t = TDX_BUF_INIT;
+    char w[64];
+    snprintf(w, sizeof w, "常见短语 编号 a%zu%s%zub ", i * 7, i % 3 ? "153" : "", i % 10);
+    cr_assert(eq(int, tdx_buf_puts(&t, w), 0));
+    if (rare_everywhere || i % 200 == 7)
+        cr_assert(eq(int, tdx_buf_puts(&t, "稀有短语 "), 0));
+    snprintf(w, sizeof w, "采购公告 n%zu", i);
+    cr_assert(eq(int, tdx_buf_puts(&t, w), 0));
+    return (char *)t.p;
+}
+
+/*
+ * An AND of a phrase and a digit fragment ("153" stands for every word
+ * holding it): when the phrase is rare the walk checks the fragment in the
+ * text of the few docs it finds, when it is common the fragment's words
+ * are read, and when the phrase's first block said rare but the walk keeps
+ * finding docs (its other docs in segments not yet merged) the words are
+ * read after all.  Every answer equals brute force.
+ */
+Test(query, fragments_beside_a_phrase_are_checked_in_the_text_only_when_that_is_cheap,
+     .timeout = 120)
+{
+    enum { N1 = 600, N2 = 1500 };
+    const char *wl = tg_path("watch.tsv"), *idx = tg_path("idx");
+    tu_write_str(wl, "none\tnone\tzzzzqqqq\n");
+    char *texts[N1 + N2];
+    for (int part = 0; part < 2; part++) {
+        const char *in = tg_path(part ? "b.jsonl" : "a.jsonl");
+        FILE *f = fopen(in, "w");
+        cr_assert(f != NULL);
+        for (size_t i = part ? N1 : 0; i < (part ? N1 + N2 : N1); i++) {
+            texts[i] = fragment_text(i, part);
+            fprintf(f, "{\"id\":\"f%zu\",\"text\":\"%s\"}\n", i, texts[i]);
+        }
+        fclose(f);
+        tdx_run_stats st;
+        /* The second part stays in segments: the phrase's first block is
+         * the main tree's, with its few docs. */
+        index_file(idx, wl, in, part ? IX_REPLACE : 0, &st);
+        cr_assert(eq(u64, st.added, part ? N2 : N1));
+        tdx_err err = {0};
+        if (Q)
+            tdx_qctx_close(Q);
+        cr_assert(eq(int, tdx_qctx_open(idx, &Q, &err), 0), "%s", err.msg);
+        size_t n = part ? N1 + N2 : N1;
+        static const char *const phrases[] = {"稀有短语", "常见短语"};
+        for (int c = 0; c < 2; c++) {
+            char q[64];
+            snprintf(q, sizeof q, "\"%s\" AND 153", phrases[c]);
+            tdx_docset want = {0}, got = {0};
+            for (size_t i = 0; i < n; i++)
+                if (strstr(texts[i], phrases[c]) && strstr(texts[i], "153"))
+                    cr_assert(eq(int, tdx_docset_push(&want, (uint32_t)i + 1), 0));
+            tdx_qstats qst;
+            run_query(q, 0, &got, &qst);
+            expect_same(q, &got, &want, 0);
+            cr_assert(gt(sz, want.n, 0), "%s: nothing to compare", q);
+            cr_assert(qst.streamed, "%s was not walked", q);
+            if (c == 1) {
+                cr_assert(eq(u64, qst.text_checked, 0), "%s: a common phrase's docs were read", q);
+            } else if (part == 0) {
+                cr_assert(gt(u64, qst.text_checked, 0), "%s: the fragment's words were read", q);
+                cr_assert(le(u64, qst.text_checked, 3));
+                cr_assert(eq(int, qst.text_gave_up, 0));
+            } else {
+                cr_assert(eq(int, qst.text_gave_up, 1), "%s: %llu docs read, never gave up", q,
+                          (unsigned long long)qst.text_checked);
+            }
+            tdx_docset_free(&want);
+            tdx_docset_free(&got);
+        }
+    }
+    for (size_t i = 0; i < N1 + N2; i++)
+        free(texts[i]);
 }
 
 Test(query, random_queries_equal_brute_force_over_stored_text, .timeout = 240)

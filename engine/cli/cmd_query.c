@@ -241,6 +241,11 @@ static int run(tdx_qctx *q, tdx_query *query, const char *qtext, const qopts *o)
         tdx_query_leaves(q, query, explain_leaf, NULL, &err);
         fprintf(stderr, "  %s sure from postings, %s candidates verified (by positions or text)\n",
                 cli_num(st.sure), cli_num(st.verified));
+        if (st.text_checked)
+            fprintf(stderr,
+                    "  %s documents checked for a Latin or digit fragment in their text%s\n",
+                    cli_num(st.text_checked),
+                    st.text_gave_up ? " (then its words' postings, being cheaper)" : "");
     }
     if (o->sort) {
         const uint32_t *dates;

@@ -2098,11 +2098,15 @@ static int walk_setup(tdx_qctx *q, qnode *n, int *out_exact, tdx_err *err)
     int exact = 0, posexact = 0;
     if (tdx_query_terms((const uint8_t *)n->str, n->len, terms, QTERMS_MAX, &nt, &exact,
                         &posexact) ||
-        nt == 0 || !(exact || posexact))
+        nt == 0)
         return 1;
     for (size_t i = 0; i < nt; i++)
-        if ((terms[i].term[0] == TDX_TERM_WORD && terms[i].part != TDX_PART_EXACT) ||
-            !tdx_term_positional(terms[i].term[0]))
+        if (terms[i].term[0] == TDX_TERM_WORD && terms[i].part != TDX_PART_EXACT)
+            return 2;
+    if (!(exact || posexact))
+        return 1;
+    for (size_t i = 0; i < nt; i++)
+        if (!tdx_term_positional(terms[i].term[0]))
             return 1;
     int rc = setup_positions(q, n, terms, nt, err);
     if (rc || n->qp == NULL)
@@ -2180,6 +2184,21 @@ static void share_cursor(qnode **kids, const int *walked, size_t k, qpos *g)
         }
 }
 
+/* A walk checks a fragment operand in the text of the docs it finds
+ * (each a read and a normalization, 10-15 us; reading every word that
+ * holds a digit fragment takes 5-15 ms on 1M notices) when its rarest term
+ * is in at most TEXT_CHECK_DOCS docs, and reads the fragment's words after
+ * all if it has checked four times that many. */
+#define TEXT_CHECK_DOCS 256
+
+/* Does doc id's normalized text hold substring n? */
+static int text_holds(tdx_qctx *q, const qnode *n, uint32_t id, int *out, tdx_err *err)
+{
+    int rc = doc_norm(q, id, err);
+    *out = rc == 0 && memmem(q->nout.text.p, q->nout.text.len, n->str, n->len) != NULL;
+    return rc;
+}
+
 /*
  * Docs of a conjunction (a bare substring, or an AND) found by walking:
  * the cursors of the substrings' terms and the sets of the other operands
@@ -2197,10 +2216,12 @@ static int walk_conj(tdx_qctx *q, qnode **kids, size_t nk, size_t limit, tdx_doc
 {
     if (!q->info.grams)
         return 1;
+    /* walked[k]: 0 a set, 1 proved by positions, 2 exact from its terms
+     * alone, 3 a fragment checked in the text of each doc the walk finds */
     int *walked = tdx_calloc(nk, sizeof *walked);
     if (walked == NULL)
         return tdx_err_set(err, TDX_ENOMEM, "out of memory");
-    size_t nsrc = 0, nwalked = 0;
+    size_t nsrc = 0, nwalked = 0, ntext = 0;
     int rc = 0;
     for (size_t k = 0; rc == 0 && k < nk; k++) {
         qnode *n = kids[k];
@@ -2213,36 +2234,26 @@ static int walk_conj(tdx_qctx *q, qnode **kids, size_t nk, size_t limit, tdx_doc
             nwalked++;
             nsrc += n->nqp + n->nxcur;
         } else if (rc > 0) {
+            walked[k] = rc == 2 ? -1 : 0; /* -1: a fragment, maybe checked in the text */
             rc = 0;
         }
     }
     /* A term two operands share ("政府采购" AND "府采购") is read once: the
      * later group asks the earlier one's cursor, as groups of one operand do. */
     for (size_t k = 1; rc == 0 && k < nk; k++)
-        for (size_t j = 0; walked[k] && j < kids[k]->nqp; j++)
+        for (size_t j = 0; walked[k] > 0 && j < kids[k]->nqp; j++)
             share_cursor(kids, walked, k, &kids[k]->qp[j]);
-    /* The other operands as sets, once a walk is sure to happen. */
-    for (size_t k = 0; rc == 0 && nwalked && k < nk; k++) {
-        if (walked[k])
-            continue;
-        rc = eval_node(q, kids[k], err);
-        nsrc++;
-    }
     walk_src *src = NULL;
     if (rc == 0 && nwalked) {
-        src = tdx_calloc(nsrc, sizeof *src);
+        src = tdx_calloc(nsrc + nk, sizeof *src);
         if (src == NULL)
             rc = tdx_err_set(err, TDX_ENOMEM, "out of memory");
     }
     if (rc || nwalked == 0)
         goto done;
-    /* Sets first: usually the rarest, and free to ask. */
     nsrc = 0;
     for (size_t k = 0; k < nk; k++)
-        if (!walked[k])
-            src[nsrc++].set = &kids[k]->P;
-    for (size_t k = 0; k < nk; k++)
-        for (size_t j = 0; walked[k] && j < kids[k]->nqp + kids[k]->nxcur; j++) {
+        for (size_t j = 0; walked[k] > 0 && j < kids[k]->nqp + kids[k]->nxcur; j++) {
             if (j < kids[k]->nqp && kids[k]->qp[j].shared)
                 continue; /* its cursor is walked once, by its first group */
             src[nsrc].filter = j >= kids[k]->nqp;
@@ -2250,32 +2261,47 @@ static int walk_conj(tdx_qctx *q, qnode **kids, size_t nk, size_t limit, tdx_doc
                                               : kids[k]->xcur[j - kids[k]->nqp];
         }
     st->streamed = 1;
-    /* Each source's first doc, and from its first block an estimate of how
+    /* Each cursor's first doc, and from its first block an estimate of how
      * common it is: the walk asks the rarest first, since they move it
      * furthest, and the common ones only at docs all rarer ones hold.  A
      * filter in most docs narrows nothing worth a lookup: it leaves. */
     uint64_t ndocs = q->info.next_doc;
     size_t kept = 0;
+    double rarest = 1.0;
     for (size_t j = 0; j < nsrc; j++) {
         walk_src w = src[j];
-        if (w.set) {
-            w.density = ndocs ? (double)w.set->n / (double)ndocs : 1.0;
-        } else {
-            uint32_t d;
-            int got = tdx_store_poscur_next(w.pc, 1, &d, err);
-            if (got < 0) {
-                rc = got;
-                goto done;
-            }
-            w.density = tdx_store_poscur_density(w.pc, ndocs);
-            if (w.filter && w.density > FILTER_DENSE) {
-                st->filters_dropped++;
-                continue;
-            }
+        uint32_t d;
+        int got = tdx_store_poscur_next(w.pc, 1, &d, err);
+        if (got < 0) {
+            rc = got;
+            goto done;
         }
+        w.density = tdx_store_poscur_density(w.pc, ndocs);
+        if (w.filter && w.density > FILTER_DENSE) {
+            st->filters_dropped++;
+            continue;
+        }
+        if (w.density < rarest)
+            rarest = w.density;
         src[kept++] = w;
     }
     nsrc = kept;
+    /* The other operands as sets - but a Latin or digit fragment stands for
+     * every word holding it (reading them all takes milliseconds), so when
+     * the walk will find few docs it is checked in their text instead. */
+    for (size_t k = 0; k < nk; k++) {
+        if (walked[k] > 0)
+            continue;
+        if (walked[k] < 0 && rarest * (double)ndocs <= TEXT_CHECK_DOCS) {
+            walked[k] = 3;
+            continue;
+        }
+        walked[k] = 0;
+        if ((rc = eval_node(q, kids[k], err)) != 0)
+            goto done;
+        src[nsrc].set = &kids[k]->P;
+        src[nsrc++].density = ndocs ? (double)kids[k]->P.n / (double)ndocs : 1.0;
+    }
     qsort(src, nsrc, sizeof *src, cmp_density);
     uint32_t doc = 1;
     size_t i = 0, agree = 0, mover = SIZE_MAX, del_at = 0, nagreed = 0;
@@ -2305,12 +2331,30 @@ static int walk_conj(tdx_qctx *q, qnode **kids, size_t nk, size_t limit, tdx_doc
         if (agree == nsrc) {
             int in = !tdx_docset_has_from(&q->deleted, &del_at, doc);
             for (size_t k = 0; rc == 0 && in && k < nk; k++) {
-                if (walked[k] == 2)
+                if (walked[k] >= 2)
                     continue;
                 st->candidates++;
                 st->verified++;
                 rc = walked[k] ? positions_hold(kids[k], doc, &in, err)
                                : eval_doc(q, kids[k], doc, &in, err);
+            }
+            /* Fragments last, in the text: the dearest check. */
+            int texted = 0;
+            for (size_t k = 0; rc == 0 && in && k < nk; k++)
+                if (walked[k] == 3) {
+                    texted = 1;
+                    rc = text_holds(q, kids[k], doc, &in, err);
+                }
+            st->text_checked += (uint64_t)texted;
+            /* Far more docs than the estimate: the fragments' sets are
+             * cheaper now. */
+            if (rc == 0 && texted && ++ntext == TEXT_CHECK_DOCS * 4) {
+                st->text_gave_up = 1;
+                for (size_t k = 0; rc == 0 && k < nk; k++)
+                    if (walked[k] == 3) {
+                        rc = eval_node(q, kids[k], err);
+                        walked[k] = 0;
+                    }
             }
             if (rc)
                 break;

@@ -71,6 +71,8 @@ typedef struct tdx_qstats {
     int streamed;        /* the docs came from a walk of term cursors */
     int scanned;         /* the docs came from reading the first documents (limit set) */
     int filters_dropped; /* bigram filters a walk stopped asking (they never narrowed it) */
+    uint64_t text_checked; /* docs a walk checked a fragment operand in by their text */
+    int text_gave_up;      /* ... until there were too many: the fragments' sets took over */
 } tdx_qstats;
 
 /**
