@@ -2034,6 +2034,14 @@ static int near_holds(tdx_qctx *q, const qnode *n, uint32_t id, int *out, tdx_er
     return rc;
 }
 
+/* Does doc id's normalized text hold substring n? */
+static int text_holds(tdx_qctx *q, const qnode *n, uint32_t id, int *out, tdx_err *err)
+{
+    int rc = doc_norm(q, id, err);
+    *out = rc == 0 && memmem(q->nout.text.p, q->nout.text.len, n->str, n->len) != NULL;
+    return rc;
+}
+
 static int eval_doc(tdx_qctx *q, qnode *n, uint32_t id, int *out, tdx_err *err)
 {
     if (n->exact) {
@@ -2051,11 +2059,7 @@ static int eval_doc(tdx_qctx *q, qnode *n, uint32_t id, int *out, tdx_err *err)
     int rc = 0;
     switch (n->kind) {
     case N_SUB:
-        if (n->qp)
-            return positions_hold(n, id, out, err);
-        rc = doc_norm(q, id, err);
-        *out = rc == 0 && memmem(q->nout.text.p, q->nout.text.len, n->str, n->len) != NULL;
-        return rc;
+        return n->qp ? positions_hold(n, id, out, err) : text_holds(q, n, id, out, err);
     case N_REGEX: {
         occvec o = {0};
         rc = leaf_occurrences(q, n, id, &o, err);
@@ -2166,7 +2170,7 @@ static void share_cursor(qnode **kids, const int *walked, size_t k, qpos *g)
     tdx_poscur *own = g->cur[0];
     const uint8_t *term = tdx_store_poscur_term(own, &len);
     for (size_t e = 0; e < k; e++)
-        for (size_t j = 0; walked[e] && j < kids[e]->nqp; j++) {
+        for (size_t j = 0; walked[e] > 0 && j < kids[e]->nqp; j++) {
             const qpos *o = &kids[e]->qp[j];
             size_t olen;
             if (o->shared || o->n != 1 || o->shift[0] != 0)
@@ -2191,14 +2195,6 @@ static void share_cursor(qnode **kids, const int *walked, size_t k, qpos *g)
  * all if it has checked four times that many. */
 #define TEXT_CHECK_DOCS 256
 
-/* Does doc id's normalized text hold substring n? */
-static int text_holds(tdx_qctx *q, const qnode *n, uint32_t id, int *out, tdx_err *err)
-{
-    int rc = doc_norm(q, id, err);
-    *out = rc == 0 && memmem(q->nout.text.p, q->nout.text.len, n->str, n->len) != NULL;
-    return rc;
-}
-
 /*
  * Docs of a conjunction (a bare substring, or an AND) found by walking:
  * the cursors of the substrings' terms and the sets of the other operands
@@ -2221,7 +2217,7 @@ static int walk_conj(tdx_qctx *q, qnode **kids, size_t nk, size_t limit, tdx_doc
     int *walked = tdx_calloc(nk, sizeof *walked);
     if (walked == NULL)
         return tdx_err_set(err, TDX_ENOMEM, "out of memory");
-    size_t nsrc = 0, nwalked = 0, ntext = 0;
+    size_t nsrc = 0, nwalked = 0;
     int rc = 0;
     for (size_t k = 0; rc == 0 && k < nk; k++) {
         qnode *n = kids[k];
@@ -2348,7 +2344,7 @@ static int walk_conj(tdx_qctx *q, qnode **kids, size_t nk, size_t limit, tdx_doc
             st->text_checked += (uint64_t)texted;
             /* Far more docs than the estimate: the fragments' sets are
              * cheaper now. */
-            if (rc == 0 && texted && ++ntext == TEXT_CHECK_DOCS * 4) {
+            if (rc == 0 && texted && st->text_checked == TEXT_CHECK_DOCS * 4) {
                 st->text_gave_up = 1;
                 for (size_t k = 0; rc == 0 && k < nk; k++)
                     if (walked[k] == 3) {
@@ -2432,13 +2428,12 @@ static int scan_first(tdx_qctx *q, qnode *n, size_t limit, tdx_docset *out, tdx_
             return 1;
         if (tdx_docset_has_from(&q->deleted, &del_at, id))
             continue;
-        int rc = doc_norm(q, id, err);
+        int in, rc = text_holds(q, n, id, &in, err);
         if (rc)
             return rc;
         read++;
         st->verified++;
-        if (memmem(q->nout.text.p, q->nout.text.len, n->str, n->len) &&
-            tdx_docset_push(out, id))
+        if (in && tdx_docset_push(out, id))
             return tdx_err_set(err, TDX_ENOMEM, "out of memory");
     }
     if (out->n < limit && id < q->info.next_doc)
