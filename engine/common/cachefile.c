@@ -167,6 +167,19 @@ static const struct {
     {"norm-", ".tab", TDX_CACHE_MAGIC_NORMALIZER, TDX_CACHE_NORMALIZER},
 };
 
+int tdx_cache_path(const char *dir, tdx_cache_kind kind, const uint64_t key[2], char *out,
+                   size_t cap)
+{
+    for (size_t i = 0; i < sizeof sealed / sizeof sealed[0]; i++)
+        if (sealed[i].kind == kind) {
+            int n =
+                snprintf(out, cap, "%s/%s%016llx%016llx%s", dir, sealed[i].prefix,
+                         (unsigned long long)key[0], (unsigned long long)key[1], sealed[i].suffix);
+            return n > 0 && (size_t)n < cap ? 0 : -1;
+        }
+    return -1;
+}
+
 static int has_affixes(const char *name, const char *prefix, const char *suffix)
 {
     size_t n = strlen(name), p = strlen(prefix), s = strlen(suffix);

@@ -79,6 +79,16 @@ typedef enum tdx_cache_kind {
     TDX_CACHE_PARTIAL,       /* .cache-XXXXXX: a write under way, or one cut short */
 } tdx_cache_kind;
 
+/**
+ * The path of the sealed file of `kind` (TDX_CACHE_WATCHLIST or
+ * TDX_CACHE_NORMALIZER) with this key in dir, into out[0..cap): its
+ * name is the kind's prefix, the key in hex and the kind's suffix
+ * (match-<key>.hsdb, norm-<key>.tab), as tdx_cache_list knows them.  0, or
+ * -1 when the kind has no such file or the path does not fit.
+ */
+int tdx_cache_path(const char *dir, tdx_cache_kind kind, const uint64_t key[2], char *out,
+                   size_t cap);
+
 /** Temporary files this old (seconds) belong to no live writer. */
 #define TDX_CACHE_PARTIAL_MAX_AGE_S 3600
 

@@ -665,8 +665,7 @@ int tdx_match_compile(const tdx_watchlist *wl, const tdx_match_opts *opts, tdx_m
     uint64_t key[2];
     tdx_cache_dir(opts ? opts->cache_dir : NULL, dir, sizeof dir);
     if (rc == 0 && dir[0] && cache_key(m, key) == 0 &&
-        snprintf(path, sizeof path, "%s/match-%016llx%016llx.hsdb", dir, (unsigned long long)key[0],
-                 (unsigned long long)key[1]) < (int)sizeof path)
+        tdx_cache_path(dir, TDX_CACHE_WATCHLIST, key, path, sizeof path) == 0)
         m->info.from_cache = cache_load(m, path, key) == 0;
     else
         path[0] = '\0';

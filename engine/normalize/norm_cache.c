@@ -70,13 +70,6 @@ static int cache_key(unsigned steps, uint64_t out[2])
     return 0;
 }
 
-static int cache_path(const char *dir, const uint64_t key[2], char *out, size_t cap)
-{
-    int n = snprintf(out, cap, "%s/norm-%016llx%016llx.tab", dir, (unsigned long long)key[0],
-                     (unsigned long long)key[1]);
-    return n > 0 && (size_t)n < cap ? 0 : -1;
-}
-
 /* ---- writing ----------------------------------------------------------------- */
 
 static int put_u64(tdx_buf *b, uint64_t v)
@@ -218,7 +211,8 @@ int tdx_norm_create_cached(unsigned steps, const char *cache_dir, const char *ex
     uint64_t key[2];
     tdx_cache_dir(cache_dir, dir, sizeof dir);
     if (dir[0] == '\0' || (steps & ~(unsigned)TDX_NORM_ALL) || out_norm == NULL ||
-        cache_key(steps, key) != 0 || cache_path(dir, key, path, sizeof path) != 0)
+        cache_key(steps, key) != 0 ||
+        tdx_cache_path(dir, TDX_CACHE_NORMALIZER, key, path, sizeof path) != 0)
         return tdx_norm_create(steps, out_norm, err);
 
     uint8_t *file = NULL;
