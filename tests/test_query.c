@@ -15,6 +15,7 @@
 #include <criterion/criterion.h>
 #include <criterion/new/assert.h>
 #include <ctype.h>
+#include <lmdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1641,6 +1642,119 @@ Test(query, fragments_beside_a_phrase_are_checked_in_the_text_only_when_that_is_
         }
     }
     for (size_t i = 0; i < N1 + N2; i++)
+        free(texts[i]);
+}
+
+/* Words over a six-symbol alphabet between 中, 国 and spaces: any fragment
+ * of three or more symbols is in many words, at their starts, ends and
+ * middles. */
+static char *trigram_text(uint64_t *r)
+{
+    tdx_buf t = TDX_BUF_INIT;
+    size_t nw = 3 + tu_rand(r) % 25;
+    for (size_t w = 0; w < nw; w++) {
+        static const char *const sep[] = {" ", "中", "国"};
+        cr_assert(eq(int, tdx_buf_puts(&t, sep[tu_rand(r) % 3]), 0));
+        size_t len = 1 + tu_rand(r) % 10;
+        for (size_t k = 0; k < len; k++)
+            cr_assert(eq(int, tdx_buf_putc(&t, "0123ab"[tu_rand(r) % 6]), 0));
+    }
+    return (char *)t.p;
+}
+
+/* Remove meta "trigrams", as an index written before them lacks it. */
+static void forget_trigrams(const char *idx)
+{
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    cr_assert(eq(int, mdb_env_create(&env), 0));
+    cr_assert(eq(int, mdb_env_set_maxdbs(env, 64), 0));
+    cr_assert(eq(int, mdb_env_set_mapsize(env, (size_t)1 << 30), 0));
+    cr_assert(eq(int, mdb_env_open(env, idx, 0, 0644), 0));
+    cr_assert(eq(int, mdb_txn_begin(env, NULL, 0, &txn), 0));
+    cr_assert(eq(int, mdb_dbi_open(txn, "meta", 0, &dbi), 0));
+    MDB_val k = {8, (void *)"trigrams"};
+    cr_assert(eq(int, mdb_del(txn, dbi, &k, NULL), 0));
+    cr_assert(eq(int, mdb_txn_commit(txn), 0));
+    mdb_env_close(env);
+}
+
+/*
+ * Latin and digit fragments ("0755" in "10755a") through their trigrams:
+ * a lone fragment of three or more, at a word's start (中0a1), end (0a1国)
+ * or whole (中0a1国), counted and with limits, equal brute force; with
+ * documents added in segments not yet merged; then on the index as one
+ * written before trigrams (no meta record: the word list answers), and
+ * after documents are added to it (they get no trigrams).
+ */
+Test(query, word_fragments_through_trigrams_equal_brute_force, .timeout = 120)
+{
+    enum { NQ = 120 };
+    static const size_t upto[] = {400, 600, 600, 750};
+    uint64_t seed = tu_seed("query/trigrams"), r = seed;
+    const char *wl = tg_path("watch.tsv"), *idx = tg_path("idx");
+    tu_write_str(wl, "none\tnone\tzzzzqqqq\n");
+    char *texts[750];
+    for (int stage = 0; stage < 4; stage++) {
+        size_t from = stage ? upto[stage - 1] : 0, n = upto[stage];
+        if (Q) {
+            tdx_qctx_close(Q);
+            Q = NULL;
+        }
+        if (stage == 2)
+            forget_trigrams(idx);
+        if (n > from) {
+            const char *in = tg_path("t.jsonl");
+            FILE *f = fopen(in, "w");
+            cr_assert(f != NULL);
+            for (size_t i = from; i < n; i++) {
+                texts[i] = trigram_text(&r);
+                fprintf(f, "{\"id\":\"t%zu\",\"text\":\"%s\"}\n", i, texts[i]);
+            }
+            fclose(f);
+            tdx_run_stats st;
+            index_file(idx, wl, in, stage == 1 ? IX_REPLACE : 0, &st);
+            cr_assert(eq(u64, st.added, n - from));
+        }
+        tdx_err err = {0};
+        cr_assert(eq(int, tdx_qctx_open(idx, &Q, &err), 0), "%s", err.msg);
+        int tri = stage < 2;
+        uint64_t qr = seed ^ 0x7219a;
+        for (size_t k = 0; k < NQ; k++) {
+            char frag[16], q[80], want_s[64];
+            size_t fl = 1 + tu_rand(&qr) % 7;
+            for (size_t i = 0; i < fl; i++)
+                frag[i] = "0123ab"[tu_rand(&qr) % 6];
+            frag[fl] = 0;
+            unsigned form = (unsigned)(tu_rand(&qr) % 4);
+            snprintf(want_s, sizeof want_s, "%s%s%s", form & 1 ? "中" : "", frag,
+                     form & 2 ? "国" : "");
+            snprintf(q, sizeof q, "\"%s\"", want_s);
+            tdx_docset want = {0}, got = {0};
+            for (size_t i = 0; i < n; i++)
+                if (strstr(texts[i], want_s))
+                    cr_assert(eq(int, tdx_docset_push(&want, (uint32_t)i + 1), 0));
+            static const size_t limits[] = {0, 1, 7, 20};
+            for (size_t li = 0; li < 4; li++) {
+                tdx_qstats qst;
+                run_query(q, limits[li], &got, &qst);
+                tdx_docset cut = want;
+                if (limits[li] && cut.n > limits[li])
+                    cut.n = limits[li];
+                char what[160];
+                snprintf(what, sizeof what, "%s limit %zu stage %d", q, limits[li], stage);
+                expect_same(what, &got, &cut, seed);
+                if (!tri)
+                    cr_assert(eq(u64, qst.trigram_frags, 0), "%s: trigrams read", what);
+                else if (form == 0 && fl == 3 && limits[li] == 0)
+                    cr_assert(gt(u64, qst.trigram_frags, 0), "%s: the word list was read", what);
+            }
+            tdx_docset_free(&want);
+            tdx_docset_free(&got);
+        }
+    }
+    for (size_t i = 0; i < 750; i++)
         free(texts[i]);
 }
 

@@ -528,7 +528,7 @@ static void verify_postings(tdx_rtxn *t, model *m)
     tdx_docset got = {0};
     /* Every class: the dictionary is the model's distinct terms. */
     size_t i = 0;
-    for (const char *cls = "bcefpuw"; *cls; cls++) {
+    for (const char *cls = "bcefptuw"; *cls; cls++) {
         termlist tl = {0};
         cr_assert(eq(int, tdx_store_terms(t, (uint8_t)*cls, NULL, 0, collect_term, &tl, &err), 0),
                   "%s", err.msg);

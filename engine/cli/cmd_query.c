@@ -246,6 +246,12 @@ static int run(tdx_qctx *q, tdx_query *query, const char *qtext, const qopts *o)
                     "  %s documents checked for a Latin or digit fragment in their text%s\n",
                     cli_num(st.text_checked),
                     st.text_gave_up ? " (then its words' postings, being cheaper)" : "");
+        if (st.trigram_frags)
+            fprintf(stderr,
+                    "  %s Latin or digit fragment%s found through %s 3-character lists, "
+                    "not the word list\n",
+                    cli_num(st.trigram_frags), st.trigram_frags > 1 ? "s" : "",
+                    st.trigram_frags > 1 ? "their" : "its");
     }
     if (o->sort) {
         const uint32_t *dates;

@@ -18,6 +18,10 @@
  *     stable, so within a key documents and positions stay in order and a
  *     run of equal (key, doc) is that document's position list; unigrams
  *     take one such pass.
+ * Trigrams of ASCII words take a path of their own: a word byte is one of
+ * 62 symbols, so a trigram is a code below 62^3, numbered in byte order;
+ * a last-document table per code keeps one (code, doc) pair per document,
+ * and emit counting-sorts the pairs by code (stable: docs stay in order).
  * Everything else (words, fields, entity/category/pattern ids, and grams
  * of characters beyond 65535 distinct ones in a batch) goes through a
  * general path: an open-addressing table from term bytes to a dense id,
@@ -64,6 +68,12 @@ typedef struct triple {
     uint32_t pos; /* character offset; NO_POS for non-positional terms */
 } triple;
 
+/* Trigram codes: 62 symbols ('0'-'9', 'A'-'Z', 'a'-'z', in byte order). */
+#define TRI_SYMS  62u
+#define TRI_CODES (TRI_SYMS * TRI_SYMS * TRI_SYMS)
+static const char tri_sym_byte[TRI_SYMS + 1] =
+    "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
 #define MAX_RANKS 65535u
 #define NO_RANK UINT32_MAX
 #define NO_POS UINT32_MAX
@@ -90,6 +100,14 @@ struct tdx_gram_builder {
     size_t nuni, cap_uni;
     triple *bi;           /* (rank1 << 16 | rank2, doc, pos): every occurrence */
     size_t nbi, cap_bi;
+    /* trigram path */
+    int tri_on;
+    uint8_t tri_sym[256]; /* word byte -> symbol */
+    uint32_t *tri_last;   /* [TRI_CODES] code -> last doc + 1; after the sort, run starts */
+    uint32_t *tri_cnt;    /* [TRI_CODES] code -> entries */
+    pair *tri;            /* (code, doc), one per document; sorted by code once emitted */
+    pair *tri_sorted;
+    size_t ntri, cap_tri, cap_tri_sorted;
     /* emit scratch */
     triple *tmp; /* radix scratch; after the sort, the sorted unigrams (as pairs) */
     size_t cap_tmp;
@@ -125,11 +143,16 @@ int tdx_gram_builder_create(tdx_gram_builder **out_b, tdx_err *err)
     b->bi_cnt = tdx_calloc(MAX_RANKS, sizeof *b->bi_cnt);
     b->ord = tdx_calloc(MAX_RANKS, sizeof *b->ord);
     b->ord_cp = tdx_calloc(MAX_RANKS, sizeof *b->ord_cp);
+    b->tri_last = tdx_calloc(TRI_CODES, sizeof *b->tri_last);
+    b->tri_cnt = tdx_calloc(TRI_CODES, sizeof *b->tri_cnt);
     if (!b->tab || !b->astral || !b->rank_bmp || !b->rank_cp || !b->uni_last || !b->uni_cnt ||
-        !b->bi_cnt || !b->ord || !b->ord_cp) {
+        !b->bi_cnt || !b->ord || !b->ord_cp || !b->tri_last || !b->tri_cnt) {
         tdx_gram_builder_free(b);
         return tdx_err_set(err, TDX_ENOMEM, "out of memory");
     }
+    for (uint32_t i = 0; i < TRI_SYMS; i++)
+        b->tri_sym[(uint8_t)tri_sym_byte[i]] = (uint8_t)i;
+    b->tri_on = 1;
     tdx_gram_builder_reset(b);
     *out_b = b;
     return 0;
@@ -159,6 +182,10 @@ void tdx_gram_builder_free(tdx_gram_builder *b)
     tdx_free(b->sorted_gen);
     tdx_free(b->docbuf);
     tdx_free(b->tkey);
+    tdx_free(b->tri_last);
+    tdx_free(b->tri_cnt);
+    tdx_free(b->tri);
+    tdx_free(b->tri_sorted);
     tdx_free(b);
 }
 
@@ -177,8 +204,22 @@ void tdx_gram_builder_reset(tdx_gram_builder *b)
     b->nranks = 0;
     b->nuni = 0;
     b->nbi = 0;
+    /* Clear only the codes in use (the tables are 930 KB each); an emit
+     * has used all of tri_last for the sort. */
+    if (b->emitted && b->ntri)
+        memset(b->tri_last, 0, TRI_CODES * sizeof *b->tri_last);
+    for (size_t i = 0; i < b->ntri; i++) {
+        b->tri_last[b->tri[i].term] = 0;
+        b->tri_cnt[b->tri[i].term] = 0;
+    }
+    b->ntri = 0;
     b->emitted = 0;
     b->emitted_terms = 0;
+}
+
+void tdx_gram_builder_set_trigrams(tdx_gram_builder *b, int on)
+{
+    b->tri_on = on;
 }
 
 size_t tdx_gram_nterms(const tdx_gram_builder *b)
@@ -328,6 +369,29 @@ static inline int is_word_byte(uint8_t c)
     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
 
+/* The trigrams of word w[0..len), len >= 3: one pair per code and document. */
+static int add_trigrams(tdx_gram_builder *b, uint32_t doc, const uint8_t *w, size_t len)
+{
+    if (tdx_grow((void **)&b->tri, &b->cap_tri, b->ntri + len, sizeof *b->tri, 4096))
+        return TDX_ENOMEM;
+    pair *out = b->tri + b->ntri;
+    uint32_t *last = b->tri_last, *cnt = b->tri_cnt, mark = doc + 1;
+    uint32_t code = (uint32_t)b->tri_sym[w[0]] * TRI_SYMS + b->tri_sym[w[1]];
+    for (size_t i = 2; i < len; i++) {
+        code = (code % (TRI_SYMS * TRI_SYMS)) * TRI_SYMS + b->tri_sym[w[i]];
+        /* Branch-free as for unigrams: the entry is written always and kept
+         * on the document's first sight of the code. */
+        uint32_t first = last[code] != mark;
+        last[code] = mark;
+        cnt[code] += first;
+        out->term = code;
+        out->doc = doc;
+        out += first;
+    }
+    b->ntri = (size_t)(out - b->tri);
+    return 0;
+}
+
 /* Rank of a code point, assigned on first sight; NO_RANK when the batch
  * already has MAX_RANKS distinct characters. */
 static inline uint32_t rank_of(tdx_gram_builder *b, uint32_t cp)
@@ -426,6 +490,8 @@ int tdx_gram_add_text(tdx_gram_builder *b, uint32_t doc, const uint8_t *text, si
                 while (p < end && is_word_byte(*p))
                     p++;
                 rc = add_word(b, doc, w, (size_t)(p - w), pos);
+                if (rc == 0 && b->tri_on && p - w >= 3)
+                    rc = add_trigrams(b, doc, w, (size_t)(p - w));
                 pos += (uint32_t)(p - w);
             } else {
                 p++;
@@ -698,43 +764,73 @@ static int emit_entries(tdx_gram_builder *b, const triple *e, size_t n, int posi
     return 0;
 }
 
-/* Cursor over the sorted gram entries (bigrams then unigrams). */
+/* Trigram pairs sorted by code: a counting sort, stable, through tri_last
+ * (no longer needed for adding) as the run starts. */
+static void sort_trigrams(tdx_gram_builder *b)
+{
+    uint32_t acc = 0, *at = b->tri_last;
+    for (uint32_t c = 0; c < TRI_CODES; c++) {
+        at[c] = acc;
+        acc += b->tri_cnt[c];
+    }
+    for (size_t i = 0; i < b->ntri; i++)
+        b->tri_sorted[at[b->tri[i].term]++] = b->tri[i];
+}
+
+/* Cursor over the sorted gram entries (bigrams, trigrams, unigrams: the
+ * order of their class bytes). */
+enum { STAGE_BI, STAGE_TRI, STAGE_UNI, STAGE_DONE };
+
 typedef struct gram_cursor {
     const tdx_gram_builder *b;
     size_t i;     /* position in the current array */
-    int stage;    /* 0 bigrams, 1 unigrams, 2 done */
+    int stage;    /* STAGE_* */
     uint8_t key[12];
     size_t klen;
     size_t run_end; /* end of the current run of equal terms */
 } gram_cursor;
 
+/* The pairs of a pair stage (trigrams or unigrams) and their count. */
+static const pair *stage_pairs(const tdx_gram_builder *b, int stage, size_t *n)
+{
+    *n = stage == STAGE_TRI ? b->ntri : b->nuni;
+    return stage == STAGE_TRI ? b->tri_sorted : sorted_uni(b);
+}
+
 static void gram_cursor_fill(gram_cursor *g)
 {
     const tdx_gram_builder *b = g->b;
     for (;;) {
-        if (g->stage > 1)
+        if (g->stage >= STAGE_DONE)
             return;
-        size_t n = g->stage == 0 ? b->nbi : b->nuni;
+        size_t n;
+        const pair *ps = stage_pairs(b, g->stage, &n);
+        if (g->stage == STAGE_BI)
+            n = b->nbi;
         if (g->i >= n) {
             g->stage++;
             g->i = 0;
             continue;
         }
-        const pair *us = sorted_uni(b);
-        uint32_t t = g->stage == 0 ? b->bi[g->i].term : us[g->i].term;
+        uint32_t t = g->stage == STAGE_BI ? b->bi[g->i].term : ps[g->i].term;
         size_t j = g->i + 1;
-        if (g->stage == 0)
+        if (g->stage == STAGE_BI)
             while (j < n && b->bi[j].term == t)
                 j++;
         else
-            while (j < n && us[j].term == t)
+            while (j < n && ps[j].term == t)
                 j++;
         g->run_end = j;
         g->klen = 0;
-        if (g->stage == 0) {
+        if (g->stage == STAGE_BI) {
             g->key[g->klen++] = TDX_TERM_BIGRAM;
             g->klen += tdx_utf8_encode(g->key + g->klen, b->ord_cp[t >> 16]);
             g->klen += tdx_utf8_encode(g->key + g->klen, b->ord_cp[t & 0xFFFF]);
+        } else if (g->stage == STAGE_TRI) {
+            g->key[g->klen++] = TDX_TERM_TRIGRAM;
+            g->key[g->klen++] = (uint8_t)tri_sym_byte[t / (TRI_SYMS * TRI_SYMS)];
+            g->key[g->klen++] = (uint8_t)tri_sym_byte[t / TRI_SYMS % TRI_SYMS];
+            g->key[g->klen++] = (uint8_t)tri_sym_byte[t % TRI_SYMS];
         } else {
             g->key[g->klen++] = TDX_TERM_UNIGRAM;
             g->klen += tdx_utf8_encode(g->key + g->klen, b->ord_cp[t]);
@@ -749,14 +845,17 @@ static int emit_gram_run(tdx_gram_builder *b, gram_cursor *g, tdx_postings *out)
     if (rc)
         return rc;
     size_t n = g->run_end - g->i;
-    if (g->stage == 0) {
+    if (g->stage == STAGE_BI) {
         rc = emit_entries(b, b->bi + g->i, n, 1, out);
     } else {
-        /* Unigrams arrive once per document: their docs as they are. */
+        /* Unigrams and trigrams arrive once per document: their docs as
+         * they are. */
         if (tdx_grow((void **)&b->docbuf, &b->cap_docbuf, n + 1, sizeof *b->docbuf, 1024))
             return TDX_ENOMEM;
+        size_t np;
+        const pair *ps = stage_pairs(b, g->stage, &np);
         for (size_t j = 0; j < n; j++)
-            b->docbuf[j] = sorted_uni(b)[g->i + j].doc;
+            b->docbuf[j] = ps[g->i + j].doc;
         rc = tdx_postings_add_docs(out, b->docbuf, n);
     }
     g->i = g->run_end;
@@ -775,7 +874,10 @@ int tdx_gram_emit(tdx_gram_builder *b, tdx_postings *out, tdx_err *err)
         tdx_grow((void **)&b->tmp, &b->cap_tmp, need + 1, sizeof *b->tmp, 65536) ||
         tdx_grow((void **)&b->start, &b->cap_start, (nt > 2 * 65536 ? nt : 2 * 65536) + 1,
                  sizeof *b->start, 65536) ||
-        tdx_grow((void **)&b->sorted_gen, &b->cap_sorted, b->ngen + 1, sizeof *b->sorted_gen, 4096))
+        tdx_grow((void **)&b->sorted_gen, &b->cap_sorted, b->ngen + 1, sizeof *b->sorted_gen,
+                 4096) ||
+        tdx_grow((void **)&b->tri_sorted, &b->cap_tri_sorted, b->ntri + 1, sizeof *b->tri_sorted,
+                 4096))
         return tdx_err_set(err, TDX_ENOMEM, "out of memory");
     if (!b->emitted) {
         /* 1. Ranks renumbered in code-point order: key order is byte order. */
@@ -786,12 +888,14 @@ int tdx_gram_emit(tdx_gram_builder *b, tdx_postings *out, tdx_err *err)
             b->ord[b->order[o]] = (uint32_t)o;
             b->ord_cp[o] = b->rank_cp[b->order[o]];
         }
-        /* 2. Both arrays sorted by term (bigrams in bi, unigrams in tmp). */
+        /* 2. The arrays sorted by term (bigrams in bi, unigrams in tmp,
+         * trigrams in tri_sorted). */
         sort_grams(b);
+        sort_trigrams(b);
         b->emitted = 1;
     }
     /* The output holds at most every entry: reserve once. */
-    if (tdx_postings_reserve(out, U + nt + b->nbi, b->nuni + b->nbi + b->ngen))
+    if (tdx_postings_reserve(out, U + nt + b->nbi + b->ntri, b->nuni + b->nbi + b->ngen + b->ntri))
         return tdx_err_set(err, TDX_ENOMEM, "out of memory");
     /* 3. General-path terms: counting sort of entries by id, ids by bytes. */
     uint32_t *tstart = b->start;
@@ -809,9 +913,9 @@ int tdx_gram_emit(tdx_gram_builder *b, tdx_postings *out, tdx_err *err)
     gram_cursor g = {b, 0, 0, {0}, 0, 0};
     gram_cursor_fill(&g);
     size_t k = 0;
-    while (rc == 0 && (g.stage < 2 || k < nt)) {
+    while (rc == 0 && (g.stage < STAGE_DONE || k < nt)) {
         int take_gram;
-        if (g.stage >= 2) {
+        if (g.stage >= STAGE_DONE) {
             take_gram = 0;
         } else if (k >= nt) {
             take_gram = 1;

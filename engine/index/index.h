@@ -7,6 +7,12 @@
  *   'b' cp1 cp2       every pair of adjacent non-ASCII characters
  *   'w' word          every maximal run of ASCII letters and digits
  *                     (lower-case once normalized), cut at TDX_WORD_MAX bytes
+ *   't' abc           every 3 consecutive bytes of such a run (builders
+ *                     with trigrams on, the default): one entry per
+ *                     document, no positions.  A fragment of a word ("153"
+ *                     in "0755153") is then one list, or an intersection,
+ *                     where the word dictionary may hold it in thousands of
+ *                     words
  *   'f' name 0x1f v   a metadata field with its normalized value
  *   'e' / 'c' / 'p'   entity, category and pattern ids (4 bytes big-endian)
  * ASCII punctuation and spaces are not indexed.  Bigrams and words carry
@@ -46,6 +52,7 @@ enum {
     TDX_TERM_ENTITY = 'e',
     TDX_TERM_FIELD = 'f',
     TDX_TERM_PATTERN = 'p',
+    TDX_TERM_TRIGRAM = 't',
     TDX_TERM_UNIGRAM = 'u',
     TDX_TERM_WORD = 'w',
 };
@@ -56,6 +63,12 @@ int tdx_gram_builder_create(tdx_gram_builder **out_b, tdx_err *err);
 void tdx_gram_builder_free(tdx_gram_builder *b);
 /** Forget all terms (keeps memory). */
 void tdx_gram_builder_reset(tdx_gram_builder *b);
+/**
+ * Whether tdx_gram_add_text adds 't' terms (on after create).  An index
+ * whose earlier documents have none must not get them for new ones: its
+ * readers cannot tell which documents a trigram list covers.
+ */
+void tdx_gram_builder_set_trigrams(tdx_gram_builder *b, int on);
 
 /**
  * Make room for a batch of about text_bytes of normalized text, so adding

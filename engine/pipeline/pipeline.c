@@ -137,6 +137,7 @@ struct run {
     tdx_store_dict *dict; /* set before the first batch is dispatched, then fixed */
     int dict_tried;       /* reader thread */
     int grams;
+    int trigrams; /* the builders add 't' terms (the index has them) */
     size_t batch_bytes;
     int nworkers;
     worker *workers;
@@ -755,6 +756,8 @@ static int worker_init(run *p, worker *w, tdx_err *err)
     int rc = tdx_norm_ctx_create(p->norm, &w->nctx, err);
     rc = rc ? rc : tdx_match_scratch_create(p->matcher, &w->scratch, err);
     rc = rc ? rc : tdx_gram_builder_create(&w->gb, err);
+    if (rc == 0)
+        tdx_gram_builder_set_trigrams(w->gb, p->trigrams);
     /* The compression context waits for the first batch: the dictionary of a
      * new index is only known then. */
     return rc;
@@ -970,6 +973,7 @@ static int choose_settings(run *p, unsigned *steps, tdx_err *err)
     if (rc)
         return rc;
     p->grams = !o->no_grams;
+    p->trigrams = p->grams;
     tdx_rtxn *t;
     rc = tdx_store_read_begin(p->store, &t, err);
     if (rc)
@@ -994,6 +998,7 @@ static int choose_settings(run *p, unsigned *steps, tdx_err *err)
                            o->index_path);
     *steps = info.norm_steps;
     p->grams = info.grams;
+    p->trigrams = info.trigrams; /* an index from before trigrams gets none */
     return 0;
 }
 

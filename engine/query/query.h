@@ -73,6 +73,8 @@ typedef struct tdx_qstats {
     int filters_dropped; /* bigram filters a walk stopped asking (they never narrowed it) */
     uint64_t text_checked; /* docs a walk checked a fragment operand in by their text */
     int text_gave_up;      /* ... until there were too many: the fragments' sets took over */
+    uint64_t trigram_frags; /* word fragments answered from trigrams (their list, or the
+                               text of their candidates) instead of the word list */
 } tdx_qstats;
 
 /**

@@ -18,6 +18,13 @@
  *     "normalizer"  tdx_norm_identity() of the normalizer the index uses
  *     "norm_steps"  vint step bits
  *     "grams"       "1" full profile (gram index), "0" entity-only
+ *     "trigrams"    "1": every document of the full profile has its 't'
+ *                   terms (written when the index is created; an index
+ *                   from before them has none, and gets none: a reader
+ *                   could not tell which documents a list covers.  An
+ *                   older tenderidx ignores the record, so adding to such
+ *                   an index with one would leave its new documents out
+ *                   of the trigram lists)
  *     "wl_hash"     16 lower-case hex digits of the watch-list hash
  *     "wl_source"   path of the watch list the index was created with
  *     "post"        "a" or "b": which of post.a / post.b is the main postings
@@ -705,6 +712,8 @@ static int write_schema(MDB_txn *txn, tdx_store *s, const tdx_store_schema *sc)
         rc = meta_put_str(txn, s, "normalizer", sc->normalizer);
     if (rc == 0)
         rc = meta_put_str(txn, s, "grams", sc->grams ? "1" : "0");
+    if (rc == 0 && sc->grams)
+        rc = meta_put_str(txn, s, "trigrams", "1");
     if (rc == 0)
         rc = meta_put_str(txn, s, "wl_hash", h);
     if (rc == 0)
@@ -2191,6 +2200,9 @@ int tdx_store_get_info(tdx_rtxn *t, tdx_store_info *out, tdx_err *err)
     k = mval("grams", 5);
     out->grams = mdb_get(t->txn, s->dbi[DB_META], &k, &v) == 0 && v.mv_size == 1 &&
                  *(const char *)v.mv_data == '1';
+    k = mval("trigrams", 8);
+    out->trigrams = out->grams && mdb_get(t->txn, s->dbi[DB_META], &k, &v) == 0 && v.mv_size == 1 &&
+                    *(const char *)v.mv_data == '1';
     k = mval("wl_hash", 7);
     if (mdb_get(t->txn, s->dbi[DB_META], &k, &v) == 0 && v.mv_size == 16) {
         char h[17];
@@ -4626,7 +4638,7 @@ static void term_text(tdx_buf *b, const uint8_t *t, size_t n)
         esc(b, t + 1, n - 1);
 }
 
-static const uint8_t term_classes[] = {'b', 'c', 'e', 'f', 'p', 'u', 'w'};
+static const uint8_t term_classes[] = {'b', 'c', 'e', 'f', 'p', 't', 'u', 'w'};
 
 typedef struct term_walk {
     tdx_rtxn *t;

@@ -305,6 +305,7 @@ typedef struct tdx_store_info {
     char normalizer[256];
     unsigned norm_steps;
     int grams;
+    int trigrams; /* every document has its 't' terms (index/index.h) */
     uint64_t wl_hash;
     char wl_source[1024];
     uint64_t docs;       /* live documents */
