@@ -1691,11 +1691,11 @@ static void forget_trigrams(const char *idx)
 Test(query, word_fragments_through_trigrams_equal_brute_force, .timeout = 120)
 {
     enum { NQ = 120 };
-    static const size_t upto[] = {400, 600, 600, 750};
+    static const size_t upto[] = {1500, 2100, 2100, 2400};
     uint64_t seed = tu_seed("query/trigrams"), r = seed;
     const char *wl = tg_path("watch.tsv"), *idx = tg_path("idx");
     tu_write_str(wl, "none\tnone\tzzzzqqqq\n");
-    char *texts[750];
+    char *texts[2400];
     for (int stage = 0; stage < 4; stage++) {
         size_t from = stage ? upto[stage - 1] : 0, n = upto[stage];
         if (Q) {
@@ -1754,7 +1754,7 @@ Test(query, word_fragments_through_trigrams_equal_brute_force, .timeout = 120)
             tdx_docset_free(&got);
         }
     }
-    for (size_t i = 0; i < 750; i++)
+    for (size_t i = 0; i < 2400; i++)
         free(texts[i]);
 }
 

@@ -548,6 +548,25 @@ static void verify_postings(tdx_rtxn *t, model *m)
                       j - i);
             for (size_t x = 0; x < got.n; x++)
                 cr_assert(eq(u32, got.v[x], m->post[i + x].id));
+            /* Up to a doc: the prefix, whatever blocks and segments hold it. */
+            for (size_t x = 0; x <= got.n && x < 4; x++) {
+                size_t at = x == 3 ? got.n : (got.n * x) / 3;
+                uint32_t upto = at < got.n ? m->post[i + at].id - (x & 1) : UINT32_MAX - 1;
+                tdx_docset pre = {0};
+                cr_assert(
+                    eq(int,
+                       tdx_store_postings_upto(t, terms[k].term, terms[k].len, upto, &pre, &err),
+                       0),
+                    "%s", err.msg);
+                size_t want = 0;
+                while (want < j - i && m->post[i + want].id <= upto)
+                    want++;
+                cr_assert(eq(sz, pre.n, want), "class %c term %zu up to %u: %zu docs, want %zu",
+                          *cls, k, upto, pre.n, want);
+                for (size_t y = 0; y < pre.n; y++)
+                    cr_assert(eq(u32, pre.v[y], m->post[i + y].id));
+                tdx_docset_free(&pre);
+            }
             uint64_t cnt = 0;
             cr_assert(
                 eq(int, tdx_store_postings_count(t, terms[k].term, terms[k].len, &cnt, &err), 0));

@@ -376,9 +376,11 @@ static int add_trigrams(tdx_gram_builder *b, uint32_t doc, const uint8_t *w, siz
         return TDX_ENOMEM;
     pair *out = b->tri + b->ntri;
     uint32_t *last = b->tri_last, *cnt = b->tri_cnt, mark = doc + 1;
-    uint32_t code = (uint32_t)b->tri_sym[w[0]] * TRI_SYMS + b->tri_sym[w[1]];
+    uint32_t s0 = b->tri_sym[w[0]], s1 = b->tri_sym[w[1]];
     for (size_t i = 2; i < len; i++) {
-        code = (code % (TRI_SYMS * TRI_SYMS)) * TRI_SYMS + b->tri_sym[w[i]];
+        uint32_t s2 = b->tri_sym[w[i]], code = (s0 * TRI_SYMS + s1) * TRI_SYMS + s2;
+        s0 = s1;
+        s1 = s2;
         /* Branch-free as for unigrams: the entry is written always and kept
          * on the document's first sight of the code. */
         uint32_t first = last[code] != mark;

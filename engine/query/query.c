@@ -1453,53 +1453,72 @@ static int frag_in_text(const uint8_t *text, size_t tlen, const uint8_t *f, size
 
 /* Trigrams read at most per fragment, rarest first. */
 #define TRI_MAX 16
+/* A trigram list is read while it is at most this many times as long as
+ * the candidates left: a document in a list costs a few nanoseconds, a
+ * candidate checked in its text 10-15 us. */
+#define TRI_SKIP_RATIO 1000
 
 typedef struct tri_plan {
-    uint8_t term[4];
-    uint64_t count;
+    uint8_t term[TRI_MAX][4];
+    uint64_t count[TRI_MAX];
+    size_t n;
+    int exact; /* the one list is the answer: 3 bytes anywhere in a word */
 } tri_plan;
 
-static int cmp_tri_plan(const void *a, const void *b)
+/* The trigrams of word fragment f[0..len) (len >= 3) with their counts,
+ * rarest first. */
+static int tri_plan_make(tdx_qctx *q, const uint8_t *f, size_t len, int part, tri_plan *pl,
+                         tdx_err *err)
 {
-    const tri_plan *x = a, *y = b;
-    return x->count < y->count ? -1 : x->count > y->count;
-}
-
-/*
- * Docs that may hold word fragment f[0..len) (len >= 3, the index has
- * trigrams): those holding its trigrams, read rarest first while the next
- * is not many times as common as the docs left.  For three bytes it is the
- * answer for a fragment anywhere in a word (*out_exact = 1).
- */
-static int tri_candidates(tdx_qctx *q, const uint8_t *f, size_t len, int part, tdx_docset *out,
-                          int *out_exact, tdx_err *err)
-{
-    tri_plan plan[TRI_MAX];
-    size_t np = 0;
     int rc = 0;
-    out->n = 0;
+    pl->n = 0;
     /* Spread over the fragment when it has more trigrams than are read. */
     size_t ntri = len - 2, step = (ntri + TRI_MAX - 1) / TRI_MAX;
-    for (size_t i = 0; rc == 0 && i < ntri && np < TRI_MAX; i += step) {
+    for (size_t i = 0; rc == 0 && i < ntri && pl->n < TRI_MAX; i += step) {
         size_t at = i + step >= ntri ? ntri - 1 : i; /* the last one read ends the fragment */
-        plan[np].term[0] = TDX_TERM_TRIGRAM;
-        memcpy(plan[np].term + 1, f + at, 3);
-        rc = tdx_store_postings_count(q->t, plan[np].term, 4, &plan[np].count, err);
-        np++;
+        uint8_t t[4] = {TDX_TERM_TRIGRAM, f[at], f[at + 1], f[at + 2]};
+        uint64_t c = 0;
+        rc = tdx_store_postings_count(q->t, t, 4, &c, err);
+        size_t k = pl->n++; /* inserted by count */
+        for (; k > 0 && pl->count[k - 1] > c; k--) {
+            pl->count[k] = pl->count[k - 1];
+            memcpy(pl->term[k], pl->term[k - 1], 4);
+        }
+        pl->count[k] = c;
+        memcpy(pl->term[k], t, 4);
     }
-    if (rc)
-        return rc;
-    qsort(plan, np, sizeof *plan, cmp_tri_plan);
+    pl->exact = len == 3 && part == TDX_PART_INFIX;
+    return rc;
+}
+
+/* Docs of trigram lists read at most for one fragment (about 1.5 ms),
+ * past its first list. */
+#define TRI_READ_DOCS 262144
+
+/*
+ * Docs up to `upto` holding the plan's trigrams: the candidates of its
+ * fragment.  After the first, a list is read while the candidates are more
+ * than `enough`, its share of docs up to `upto` is not many times as many
+ * as they, and the docs read stay within TRI_READ_DOCS.
+ */
+static int tri_read(tdx_qctx *q, const tri_plan *pl, uint32_t upto, size_t enough, tdx_docset *out,
+                    tdx_err *err)
+{
     tdx_docset tmp = {0};
-    for (size_t i = 0; rc == 0 && i < np; i++) {
-        if (i && (out->n == 0 || plan[i].count > SKIP_RATIO * out->n))
+    int rc = 0;
+    double part = upto >= q->info.next_doc ? 1.0 : (double)upto / (double)q->info.next_doc;
+    double read = (double)pl->count[0] * part;
+    out->n = 0;
+    for (size_t i = 0; rc == 0 && i < pl->n; i++) {
+        double more = (double)pl->count[i] * part;
+        if (i && (out->n <= enough || more > TRI_SKIP_RATIO * (double)out->n ||
+                  (read += more) > TRI_READ_DOCS))
             break;
-        rc = tdx_store_postings(q->t, plan[i].term, 4, i ? &tmp : out, err);
+        rc = tdx_store_postings_upto(q->t, pl->term[i], 4, upto, i ? &tmp : out, err);
         if (rc == 0 && i && and_into(out, &tmp))
             rc = tdx_err_set(err, TDX_ENOMEM, "out of memory");
     }
     tdx_docset_free(&tmp);
-    *out_exact = len == 3 && part == TDX_PART_INFIX;
     return rc;
 }
 
@@ -1520,8 +1539,15 @@ static int tri_postings(tdx_qctx *q, const tdx_qterm *t, tdx_docset *out, tdx_er
     if (!q->info.trigrams || flen < 3)
         return 1;
     tdx_docset cand = {0};
-    int exact = 0;
-    int rc = tri_candidates(q, f, flen, t->part, &cand, &exact, err);
+    tri_plan pl;
+    int rc = tri_plan_make(q, f, flen, t->part, &pl, err);
+    if (rc)
+        return rc;
+    /* Candidates too many to check even in the rarest list: the word list. */
+    if (!pl.exact && pl.count[0] > TRI_READ_DOCS)
+        return 1;
+    rc = tri_read(q, &pl, UINT32_MAX, TRI_CHECK_DOCS, &cand, err);
+    int exact = pl.exact;
     if (rc == 0 && !exact && drop_deleted(q, &cand))
         rc = tdx_err_set(err, TDX_ENOMEM, "out of memory");
     if (rc == 0 && !exact && cand.n > TRI_CHECK_DOCS)
@@ -2533,12 +2559,11 @@ done:
 #define SCAN_FIRST_DOCS 256
 
 /*
- * The trigram candidates of substring n when it is one word fragment of 3
- * bytes or more ("0755", "xiangli"): 0 with *cand set, 1 when it is not
- * one (or the index has no trigrams), 2 when the list is the answer itself
- * (the sets then give it at once).
+ * The trigram plan of substring n when it is one word fragment of 3 bytes
+ * or more ("0755", "xiangli"): 0 with *pl set, 1 when it is not one (or
+ * the index has no trigrams).
  */
-static int fragment_candidates(tdx_qctx *q, const qnode *n, tdx_docset *cand, tdx_err *err)
+static int fragment_plan(tdx_qctx *q, const qnode *n, tri_plan *pl, tdx_err *err)
 {
     tdx_qterm t[2];
     size_t nt = 0;
@@ -2547,65 +2572,121 @@ static int fragment_candidates(tdx_qctx *q, const qnode *n, tdx_docset *cand, td
         tdx_query_terms((const uint8_t *)n->str, n->len, t, 2, &nt, &exact, &posexact) || nt != 1 ||
         t[0].term[0] != TDX_TERM_WORD || t[0].part == TDX_PART_EXACT || t[0].len < 4)
         return 1;
-    int rc = tri_candidates(q, t[0].term + 1, (size_t)t[0].len - 1, t[0].part, cand, &exact, err);
-    return rc ? rc : exact ? 2 : 0;
+    return tri_plan_make(q, t[0].term + 1, (size_t)t[0].len - 1, t[0].part, pl, err);
 }
 
-/*
- * Docs read in id order, from cand or (cand NULL) every document, checking
- * n in their text until `limit` hold it.  Returns 1 when SCAN_FIRST_DOCS
- * reads did not find them, or (every document) when a quarter of the way
- * there were fewer than half the hits that pace needs: the substring is
- * too rare for this, leave it to the sets.
- */
-static int scan_docs(tdx_qctx *q, qnode *n, const tdx_docset *cand, size_t limit, tdx_docset *out,
-                     tdx_qstats *st, tdx_err *err)
+/* Check substring n in doc id's text for a scan: a hit joins out. */
+static int scan_check(tdx_qctx *q, qnode *n, uint32_t id, tdx_docset *out, tdx_qstats *st,
+                      tdx_err *err)
 {
-    size_t read = 0, del_at = 0;
-    size_t end = cand ? cand->n : q->info.next_doc ? (size_t)q->info.next_doc - 1 : 0;
-    for (size_t i = 0; i < end && out->n < limit; i++) {
-        uint32_t id = cand ? cand->v[i] : (uint32_t)i + 1;
-        if (read == SCAN_FIRST_DOCS || (!cand && read == SCAN_FIRST_DOCS / 4 && out->n * 8 < limit))
-            return 1;
-        if (tdx_docset_has_from(&q->deleted, &del_at, id))
-            continue;
-        int in, rc = text_holds(q, n, id, &in, err);
-        if (rc)
-            return rc;
-        read++;
-        st->verified++;
-        if (in && tdx_docset_push(out, id))
-            return tdx_err_set(err, TDX_ENOMEM, "out of memory");
-    }
-    st->scanned = 1;
+    int in, rc = text_holds(q, n, id, &in, err);
+    if (rc)
+        return rc;
+    st->verified++;
+    if (in && tdx_docset_push(out, id))
+        return tdx_err_set(err, TDX_ENOMEM, "out of memory");
     return 0;
 }
 
 /*
  * The first `limit` docs of a substring the walk cannot take (a Latin or
  * digit fragment such as "20" stands for every word holding it, perhaps
- * hundreds of thousands), read from the text of its trigram candidates,
- * or of the first documents: a fragment that common shows up in a few of
- * them.  Docs are read in id order, so the first `limit` found are the
- * answer's first.  Returns 1 (nothing written) when that did not find them.
+ * hundreds of thousands), read from the first documents' text: a fragment
+ * that common shows up in a few of them.  Docs are read in id order, so
+ * the first `limit` found are the answer's first.  Returns 1 (nothing
+ * written) when SCAN_FIRST_DOCS documents did not hold enough.
+ */
+static int scan_first_docs(tdx_qctx *q, qnode *n, size_t limit, tdx_docset *out, tdx_qstats *st,
+                           tdx_err *err)
+{
+    size_t read = 0, del_at = 0;
+    uint32_t id = 1;
+    for (; id < q->info.next_doc && read < SCAN_FIRST_DOCS && out->n < limit; id++) {
+        /* A quarter of the way, fewer than half the hits that pace needs:
+         * the fragment is too rare for this, leave it to the sets. */
+        if (read == SCAN_FIRST_DOCS / 4 && out->n * 8 < limit)
+            return 1;
+        if (tdx_docset_has_from(&q->deleted, &del_at, id))
+            continue;
+        int rc = scan_check(q, n, id, out, st, err);
+        if (rc)
+            return rc;
+        read++;
+    }
+    if (out->n < limit && id < q->info.next_doc)
+        return 1;
+    st->scanned = 1;
+    return 0;
+}
+
+/* The first window of a fragment's trigram lists a limited query reads
+ * (in docs, at least): then 8 times as far each time until it is done. */
+#define TRI_WINDOW_MIN 1024
+
+/*
+ * The first `limit` docs of a lone word fragment from its trigram lists,
+ * read up to a growing doc id: where `limit` answers would be found, four
+ * times over, if it were as common as its rarest trigram.  The candidates
+ * of each window are checked in their text (none to check when the one
+ * list is the answer).  Returns 1 when SCAN_FIRST_DOCS checks did not find
+ * them.
+ */
+static int scan_trigrams(tdx_qctx *q, qnode *n, const tri_plan *pl, size_t limit, tdx_docset *out,
+                         tdx_qstats *st, tdx_err *err)
+{
+    uint64_t ndocs = q->info.next_doc;
+    uint64_t hi = pl->count[0] ? ndocs * 4 * limit / pl->count[0] : ndocs;
+    if (hi < TRI_WINDOW_MIN)
+        hi = TRI_WINDOW_MIN;
+    uint32_t lo = 0; /* docs up to lo are done */
+    size_t read = 0, del_at = 0;
+    tdx_docset cand = {0};
+    int rc = 0;
+    while (rc == 0) {
+        uint32_t upto = hi >= ndocs ? UINT32_MAX : (uint32_t)hi;
+        rc = tri_read(q, pl, upto, 0, &cand, err);
+        for (size_t i = 0; rc == 0 && i < cand.n && out->n < limit; i++) {
+            uint32_t id = cand.v[i];
+            if (id <= lo || tdx_docset_has_from(&q->deleted, &del_at, id))
+                continue;
+            if (pl->exact) {
+                if (tdx_docset_push(out, id))
+                    rc = tdx_err_set(err, TDX_ENOMEM, "out of memory");
+            } else if (read++ == SCAN_FIRST_DOCS) {
+                rc = 1;
+            } else {
+                rc = scan_check(q, n, id, out, st, err);
+            }
+        }
+        if (out->n >= limit || upto == UINT32_MAX)
+            break;
+        lo = upto;
+        hi *= 8;
+    }
+    tdx_docset_free(&cand);
+    if (rc == 0) {
+        st->scanned = 1;
+        q->trigram_frags++;
+    }
+    return rc;
+}
+
+/*
+ * The first `limit` docs of a substring the walk cannot take: from its
+ * trigram lists when it is a lone word fragment of 3 bytes or more and the
+ * index has them, else from the first documents.  Returns 1 (nothing
+ * written) when that did not find them: the sets then answer.
  */
 static int scan_first(tdx_qctx *q, qnode *n, size_t limit, tdx_docset *out, tdx_qstats *st,
                       tdx_err *err)
 {
     if (limit > SCAN_FIRST_DOCS / 4)
         return 1;
-    tdx_docset cand = {0};
-    int rc = fragment_candidates(q, n, &cand, err);
-    if (rc == 0) {
-        rc = scan_docs(q, n, &cand, limit, out, st, err);
-        q->trigram_frags += rc == 0;
-    } else if (rc == 1) {
-        rc = scan_docs(q, n, NULL, limit, out, st, err);
-    } else if (rc == 2) {
-        rc = 1; /* one list is the answer: the sets are quicker than any reading */
-    }
-    tdx_docset_free(&cand);
-    return rc;
+    tri_plan pl;
+    int rc = fragment_plan(q, n, &pl, err);
+    if (rc == 0)
+        return scan_trigrams(q, n, &pl, limit, out, st, err);
+    return rc < 0 ? rc : scan_first_docs(q, n, limit, out, st, err);
 }
 
 static int query_run(tdx_qctx *q, tdx_query *query, size_t limit, tdx_docset *out, tdx_qstats *st,

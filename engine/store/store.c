@@ -2696,8 +2696,8 @@ static MDB_dbi route(const tdx_rtxn *t, const uint8_t *term, size_t len, uint32_
 /*
  * Visit every block of a term in doc order: its blocks in the main tree,
  * then its blocks in each segment that may hold it.  fn gets the value and
- * the block's first doc; a nonzero return (a TDX_E* code) stops the walk
- * and is returned.
+ * the block's first doc; a nonzero return stops the walk: a TDX_E* code
+ * is returned, WALK_STOP (the walk has what it needs) gives 0.
  */
 typedef int (*block_fn)(void *ctx, const MDB_val *v, uint32_t first);
 
@@ -2731,6 +2731,8 @@ static int walk_keys(MDB_cursor *cur, const uint8_t *pre, size_t pl, block_fn fn
 
 /* Keys stepped over at most before a lookup in key order searches instead. */
 #define SEQ_STEPS 16
+/* A block_fn's code to end a walk early, without error. */
+#define WALK_STOP 1
 
 static int walk_blocks(tdx_rtxn *t, const uint8_t *term, size_t len, block_fn fn, void *ctx,
                        tdx_err *err)
@@ -2754,7 +2756,7 @@ static int walk_blocks(tdx_rtxn *t, const uint8_t *term, size_t len, block_fn fn
         if (g)
             return lmdb_err(err, g, "cannot read postings");
         if (rc)
-            return postings_err(err, rc);
+            return rc == WALK_STOP ? 0 : postings_err(err, rc);
     }
     MDB_cursor *cur;
     int kept = t->seq != NULL && t->seq_dbi == main;
@@ -2831,28 +2833,39 @@ static int walk_blocks(tdx_rtxn *t, const uint8_t *term, size_t len, block_fn fn
     }
     if (sc)
         mdb_cursor_close(sc);
-    return rc ? postings_err(err, rc) : 0;
+    return rc == WALK_STOP ? 0 : rc ? postings_err(err, rc) : 0;
 }
 
 typedef struct docs_walk {
     tdx_docset *out;
     int positional;
+    uint32_t upto;
 } docs_walk;
 
 static int docs_block(void *ctx, const MDB_val *v, uint32_t first)
 {
     docs_walk *w = ctx;
+    if (first > w->upto)
+        return WALK_STOP; /* blocks come in doc order: the rest are later */
     return decode_block(v, first, w->positional, w->out, NULL, NULL);
 }
 
-int tdx_store_postings(tdx_rtxn *t, const uint8_t *term, size_t len, tdx_docset *out,
-                       tdx_err *err)
+int tdx_store_postings_upto(tdx_rtxn *t, const uint8_t *term, size_t len, uint32_t upto,
+                            tdx_docset *out, tdx_err *err)
 {
     out->n = 0;
     if (len == 0 || len > 500)
         return 0;
-    docs_walk w = {out, tdx_term_positional(term[0])};
-    return walk_blocks(t, term, len, docs_block, &w, err);
+    docs_walk w = {out, tdx_term_positional(term[0]), upto};
+    int rc = walk_blocks(t, term, len, docs_block, &w, err);
+    while (rc == 0 && out->n && out->v[out->n - 1] > upto)
+        out->n--;
+    return rc;
+}
+
+int tdx_store_postings(tdx_rtxn *t, const uint8_t *term, size_t len, tdx_docset *out, tdx_err *err)
+{
+    return tdx_store_postings_upto(t, term, len, UINT32_MAX, out, err);
 }
 
 static int count_block(void *ctx, const MDB_val *v, uint32_t first)

@@ -373,6 +373,13 @@ int tdx_store_find_key(tdx_rtxn *t, const char *key, size_t len, uint32_t *out_i
  */
 int tdx_store_postings(tdx_rtxn *t, const uint8_t *term, size_t len, tdx_docset *out,
                        tdx_err *err);
+/**
+ * The documents up to `upto` of a term's postings, as tdx_store_postings:
+ * blocks that start after it are not read (a list's first docs, for the
+ * first answers of a query with a limit).
+ */
+int tdx_store_postings_upto(tdx_rtxn *t, const uint8_t *term, size_t len, uint32_t upto,
+                            tdx_docset *out, tdx_err *err);
 /** Number of documents in a term's postings (reads block headers only). */
 int tdx_store_postings_count(tdx_rtxn *t, const uint8_t *term, size_t len, uint64_t *out_n,
                              tdx_err *err);
