@@ -1254,6 +1254,7 @@ Test(pipeline, cli_outputs_parse_and_agree_with_the_library, .timeout = 120)
     cr_assert(eq(dbl, jget(&v, "hits")->num, (double)hits));
     cr_assert(eq(dbl, jget(&v, "rejects")->num, 0));
     cr_assert(eq(str, jget(&v, "profile")->s, "full"));
+    cr_assert(jget(&v, "trigrams")->t == 'b' && jget(&v, "trigrams")->num == 1);
     cr_assert(jget(&v, "bytes")->num > 0 && jget(&v, "index_bytes")->num > 0);
     jv_free(&v);
     free(out);

@@ -96,11 +96,11 @@ int cmd_stats(int argc, char **argv)
                ",\"duplicates\":%" PRIu64 ",\"deleted\":%" PRIu64 ",\"rejects\":%" PRIu64
                ",\"index_bytes\":%" PRIu64 ",\"size_ratio\":%.3f,\"segments\":%" PRIu64
                ",\"merging\":%s,\"deferred\":%" PRIu64
-               ",\"profile\":\"%s\",\"format\":%u,\"normalizer\":",
+               ",\"profile\":\"%s\",\"trigrams\":%s,\"format\":%u,\"normalizer\":",
                in.docs, in.bytes, in.npatterns, in.nentities, in.ncategories, in.hits,
                in.duplicates, in.deleted, in.rejects, in.file_bytes, ratio, in.segments,
                in.merging ? "true" : "false", in.deferred, in.grams ? "full" : "entity-only",
-               in.format);
+               in.trigrams ? "true" : "false", in.format);
         cli_json_str(stdout, in.normalizer, strlen(in.normalizer));
         printf(",\"watchlist\":");
         cli_json_str(stdout, in.wl_source, strlen(in.wl_source));
@@ -117,7 +117,11 @@ int cmd_stats(int argc, char **argv)
     printf("replaced     %s\n", cli_num(in.deleted));
     printf("rejected     %s\n", cli_num(in.rejects));
     printf("index size   %s (%.2f x text)\n", cli_bytes(in.file_bytes), ratio);
-    printf("profile      %s\n", in.grams ? "full (gram index: any substring)" : "entity-only");
+    printf("profile      %s\n", !in.grams     ? "entity-only"
+                                : in.trigrams ? "full (gram index: any substring)"
+                                              : "full (gram index: any substring; built before "
+                                                "Latin and digit trigrams, so such fragments go "
+                                                "through the word list: rebuild for speed)");
     printf("segments     %s unmerged%s\n", cli_num(in.segments),
            in.merging ? " (a merge stopped part-way: 'tenderidx index -i INDEX --merge' "
                         "or the next run finishes it)"

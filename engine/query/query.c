@@ -1497,12 +1497,11 @@ static int tri_plan_make(tdx_qctx *q, const uint8_t *f, size_t len, int part, tr
 
 /*
  * Docs up to `upto` holding the plan's trigrams: the candidates of its
- * fragment.  After the first, a list is read while the candidates are more
- * than `enough`, its share of docs up to `upto` is not many times as many
- * as they, and the docs read stay within TRI_READ_DOCS.
+ * fragment.  After the first, a list is read while its share of docs up to
+ * `upto` is not many times as many as the candidates left, and the docs
+ * read stay within TRI_READ_DOCS.
  */
-static int tri_read(tdx_qctx *q, const tri_plan *pl, uint32_t upto, size_t enough, tdx_docset *out,
-                    tdx_err *err)
+static int tri_read(tdx_qctx *q, const tri_plan *pl, uint32_t upto, tdx_docset *out, tdx_err *err)
 {
     tdx_docset tmp = {0};
     int rc = 0;
@@ -1511,7 +1510,7 @@ static int tri_read(tdx_qctx *q, const tri_plan *pl, uint32_t upto, size_t enoug
     out->n = 0;
     for (size_t i = 0; rc == 0 && i < pl->n; i++) {
         double more = (double)pl->count[i] * part;
-        if (i && (out->n <= enough || more > TRI_SKIP_RATIO * (double)out->n ||
+        if (i && (out->n == 0 || more > TRI_SKIP_RATIO * (double)out->n ||
                   (read += more) > TRI_READ_DOCS))
             break;
         rc = tdx_store_postings_upto(q->t, pl->term[i], 4, upto, i ? &tmp : out, err);
@@ -1546,7 +1545,7 @@ static int tri_postings(tdx_qctx *q, const tdx_qterm *t, tdx_docset *out, tdx_er
     /* Candidates too many to check even in the rarest list: the word list. */
     if (!pl.exact && pl.count[0] > TRI_READ_DOCS)
         return 1;
-    rc = tri_read(q, &pl, UINT32_MAX, TRI_CHECK_DOCS, &cand, err);
+    rc = tri_read(q, &pl, UINT32_MAX, &cand, err);
     int exact = pl.exact;
     if (rc == 0 && !exact && drop_deleted(q, &cand))
         rc = tdx_err_set(err, TDX_ENOMEM, "out of memory");
@@ -2644,7 +2643,7 @@ static int scan_trigrams(tdx_qctx *q, qnode *n, const tri_plan *pl, size_t limit
     int rc = 0;
     while (rc == 0) {
         uint32_t upto = hi >= ndocs ? UINT32_MAX : (uint32_t)hi;
-        rc = tri_read(q, pl, upto, 0, &cand, err);
+        rc = tri_read(q, pl, upto, &cand, err);
         for (size_t i = 0; rc == 0 && i < cand.n && out->n < limit; i++) {
             uint32_t id = cand.v[i];
             if (id <= lo || tdx_docset_has_from(&q->deleted, &del_at, id))

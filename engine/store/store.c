@@ -97,7 +97,7 @@
  *               be32(seg) term 0x00 be32(first doc id) -> block as in post.a/b,
  *               cut by the same limits; seg = first doc id the batch added
  *
- * Terms are a class byte followed by bytes (see index/index.h): 'u' 'b'
+ * Terms are a class byte followed by bytes (see index/index.h): 'u' 'b' 't'
  * 'w' 'f' never contain 0x00; 'e' 'c' 'p' are fixed length (class + be32),
  * so "term 0x00" never makes one term's keys interleave with another's.
  *
