@@ -71,8 +71,7 @@ typedef struct triple {
 /* Trigram codes: 62 symbols ('0'-'9', 'A'-'Z', 'a'-'z', in byte order). */
 #define TRI_SYMS  62u
 #define TRI_CODES (TRI_SYMS * TRI_SYMS * TRI_SYMS)
-static const char tri_sym_byte[TRI_SYMS + 1] =
-    "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+static const char tri_sym_byte[TRI_SYMS + 1] = TDX_WORD_BYTES;
 
 #define MAX_RANKS 65535u
 #define NO_RANK UINT32_MAX

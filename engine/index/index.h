@@ -57,6 +57,9 @@ enum {
     TDX_TERM_WORD = 'w',
 };
 
+/* The bytes of words, in byte order: the symbols trigram terms are made of. */
+#define TDX_WORD_BYTES "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
 typedef struct tdx_gram_builder tdx_gram_builder;
 
 int tdx_gram_builder_create(tdx_gram_builder **out_b, tdx_err *err);
