@@ -1316,7 +1316,7 @@ Test(index, trigrams_are_added_only_when_on)
         tdx_gram_builder *b = NULL;
         cr_assert(eq(int, tdx_gram_builder_create(&b, NULL), 0));
         if (!on)
-            tdx_gram_builder_set_trigrams(b, 0);
+            tdx_gram_builder_set_trigrams(b, 0, 0);
         cr_assert(eq(int, tdx_gram_add_text(b, 0, (const uint8_t *)text, strlen(text)), 0));
         tdx_postings post;
         tdx_postings_init(&post);
@@ -1337,4 +1337,75 @@ Test(index, trigrams_are_added_only_when_on)
         tdx_postings_free(&post);
         tdx_gram_builder_free(b);
     }
+}
+
+/*
+ * A batch's bound on trigram entries: past it a document keeps the
+ * trigrams it has and is listed under TDX_TRIGRAM_CUT.  Every trigram of a
+ * document's words is in its list or the document is listed as cut; no
+ * more pairs than the bound are kept; documents under it are complete.
+ */
+Test(index, a_batch_bound_cuts_trigrams_and_lists_the_documents)
+{
+    enum { NDOC = 40, MAXP = 3000 };
+    uint64_t r = tu_seed("index/trigram-cut");
+    char *texts[NDOC];
+    tdx_gram_builder *b = NULL;
+    cr_assert(eq(int, tdx_gram_builder_create(&b, NULL), 0));
+    tdx_gram_builder_set_trigrams(b, 1, MAXP);
+    for (uint32_t d = 0; d < NDOC; d++) {
+        /* Words of 1-40 random word bytes: up to one new trigram a byte. */
+        size_t n = 0, len = 200 + tu_rand(&r) % 1200;
+        texts[d] = malloc(len + 1);
+        while (n < len) {
+            size_t wl = 1 + tu_rand(&r) % 40;
+            for (size_t k = 0; k < wl && n < len; k++)
+                texts[d][n++] = TDX_WORD_BYTES[tu_rand(&r) % 62];
+            if (n < len)
+                texts[d][n++] = ' ';
+        }
+        texts[d][n] = 0;
+        cr_assert(eq(int, tdx_gram_add_text(b, d, (const uint8_t *)texts[d], n), 0));
+    }
+    tdx_postings post;
+    tdx_postings_init(&post);
+    cr_assert(eq(int, tdx_gram_emit(b, &post, NULL), 0));
+    int cut[NDOC] = {0};
+    size_t pairs = 0, ncut = 0;
+    for (size_t t = 0; t < post.nterms; t++) {
+        tdx_span sp = tdx_postings_term(&post, t);
+        size_t e0 = tdx_postings_ent_begin(&post, t), e1 = post.ent_end[t];
+        if (sp.len == 1 && sp.p[0] == 't') {
+            for (size_t e = e0; e < e1; e++)
+                cut[post.docs[e]] = 1;
+            ncut = e1 - e0;
+        } else if (sp.p[0] == 't') {
+            pairs += e1 - e0;
+        }
+    }
+    cr_assert(le(sz, pairs, MAXP));
+    cr_assert(gt(sz, ncut, 0), "the bound was never reached");
+    cr_assert(lt(sz, ncut, NDOC), "the bound cut every document");
+    for (uint32_t d = 0; d < NDOC; d++) {
+        const char *s = texts[d];
+        for (size_t i = 0; s[i] && s[i + 1] && s[i + 2]; i++) {
+            if (s[i] == ' ' || s[i + 1] == ' ' || s[i + 2] == ' ')
+                continue;
+            uint8_t key[4] = {'t', (uint8_t)s[i], (uint8_t)s[i + 1], (uint8_t)s[i + 2]};
+            int found = 0;
+            for (size_t t = 0; t < post.nterms && !found; t++) {
+                tdx_span sp = tdx_postings_term(&post, t);
+                if (cmp_bytes(sp.p, sp.len, key, 4) != 0)
+                    continue;
+                for (size_t e = tdx_postings_ent_begin(&post, t); e < post.ent_end[t]; e++)
+                    found |= post.docs[e] == d;
+                break;
+            }
+            cr_assert(found || cut[d], "doc %u: trigram %.3s missing and the doc not cut", d,
+                      s + i);
+        }
+        free(texts[d]);
+    }
+    tdx_postings_free(&post);
+    tdx_gram_builder_free(b);
 }

@@ -25,7 +25,9 @@
 #include "common/docset.h"
 #include "normalize/normalize.h"
 #include "pipeline/pipeline.h"
+#include "index/index.h"
 #include "query/query.h"
+#include "store/store.h"
 #include "testutil.h"
 #include "tgen.h"
 
@@ -1662,6 +1664,43 @@ static char *trigram_text(uint64_t *r)
     return (char *)t.p;
 }
 
+/* A text of random word bytes, words of 1-40: a trigram a byte or so, so
+ * that a batch's bound on them cuts such documents short.  Digits and
+ * lower-case letters only, which normalizing leaves as they are (brute
+ * force reads the text as written). */
+static char *random_word_text(uint64_t *r)
+{
+    tdx_buf t = TDX_BUF_INIT;
+    size_t len = 1000 + tu_rand(r) % 1000;
+    while (t.len < len) {
+        size_t wl = 1 + tu_rand(r) % 40;
+        for (size_t k = 0; k < wl; k++) {
+            size_t c = tu_rand(r) % 36;
+            cr_assert(eq(int, tdx_buf_putc(&t, TDX_WORD_BYTES[c < 10 ? c : c + 26]), 0));
+        }
+        cr_assert(eq(int, tdx_buf_putc(&t, ' '), 0));
+    }
+    return (char *)t.p;
+}
+
+/* Documents listed as having their trigrams cut short. */
+static size_t trigram_cut_docs(const char *idx)
+{
+    tdx_store_opts so = {1, 0, 0, 0};
+    tdx_store *st = NULL;
+    tdx_rtxn *t = NULL;
+    tdx_docset d = {0};
+    tdx_err err = {0};
+    cr_assert(eq(int, tdx_store_open(idx, &so, &st, &err), 0), "%s", err.msg);
+    cr_assert(eq(int, tdx_store_read_begin(st, &t, &err), 0), "%s", err.msg);
+    cr_assert(eq(int, tdx_store_postings(t, (const uint8_t *)TDX_TRIGRAM_CUT, 1, &d, &err), 0));
+    size_t n = d.n;
+    tdx_docset_free(&d);
+    tdx_store_read_end(t);
+    tdx_store_close(st);
+    return n;
+}
+
 /* Remove meta "trigrams", as an index written before them lacks it. */
 static void forget_trigrams(const char *idx)
 {
@@ -1685,7 +1724,9 @@ static void forget_trigrams(const char *idx)
  * a lone fragment of two (the trigrams that start or end with it, and the
  * word itself) or more, at a word's start (中0a1), end (0a1国)
  * or whole (中0a1国), counted and with limits, equal brute force; with
- * documents added in segments not yet merged; then on the index as one
+ * documents added in segments not yet merged, a third of them random
+ * Latin text whose trigrams the batches' bound cuts short (those are
+ * checked in their text); then on the index as one
  * written before trigrams (no meta record: the word list answers), and
  * after documents are added to it (they get no trigrams).
  */
@@ -1710,7 +1751,7 @@ Test(query, word_fragments_through_trigrams_equal_brute_force, .timeout = 120)
             FILE *f = fopen(in, "w");
             cr_assert(f != NULL);
             for (size_t i = from; i < n; i++) {
-                texts[i] = trigram_text(&r);
+                texts[i] = stage == 1 && i % 3 == 0 ? random_word_text(&r) : trigram_text(&r);
                 fprintf(f, "{\"id\":\"t%zu\",\"text\":\"%s\"}\n", i, texts[i]);
             }
             fclose(f);
@@ -1718,6 +1759,8 @@ Test(query, word_fragments_through_trigrams_equal_brute_force, .timeout = 120)
             index_file(idx, wl, in, stage == 1 ? IX_REPLACE : 0, &st);
             cr_assert(eq(u64, st.added, n - from));
         }
+        if (stage == 1)
+            cr_assert(gt(sz, trigram_cut_docs(idx), 0), "no document had its trigrams cut");
         tdx_err err = {0};
         cr_assert(eq(int, tdx_qctx_open(idx, &Q, &err), 0), "%s", err.msg);
         int tri = stage < 2;
@@ -1727,6 +1770,18 @@ Test(query, word_fragments_through_trigrams_equal_brute_force, .timeout = 120)
             size_t fl = 1 + tu_rand(&qr) % 7;
             for (size_t i = 0; i < fl; i++)
                 frag[i] = "0123ab"[tu_rand(&qr) % 6];
+            /* Every third query after the random documents came: a piece of
+             * a word of one of them, found in few others if any. */
+            if (n > upto[0] && k % 3 == 0) {
+                const char *src = texts[upto[0] + 3 * (tu_rand(&qr) % ((upto[1] - upto[0]) / 3))];
+                size_t at = tu_rand(&qr) % strlen(src), l = 0;
+                while (l < 3 + k % 5 && isalnum((unsigned char)src[at + l]))
+                    l++;
+                memcpy(frag, src + at, l);
+                fl = l ? l : 1;
+                if (!l)
+                    frag[0] = '0';
+            }
             frag[fl] = 0;
             unsigned form = (unsigned)(tu_rand(&qr) % 4);
             snprintf(want_s, sizeof want_s, "%s%s%s", form & 1 ? "中" : "", frag,

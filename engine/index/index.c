@@ -101,6 +101,8 @@ struct tdx_gram_builder {
     size_t nbi, cap_bi;
     /* trigram path */
     int tri_on;
+    size_t tri_max;       /* pairs a batch keeps at most (0: no bound) */
+    uint32_t tri_cut;     /* last doc + 1 listed under TDX_TRIGRAM_CUT */
     uint8_t tri_sym[256]; /* word byte -> symbol */
     uint32_t *tri_last;   /* [TRI_CODES] code -> last doc + 1; after the sort, run starts */
     uint32_t *tri_cnt;    /* [TRI_CODES] code -> entries */
@@ -212,13 +214,15 @@ void tdx_gram_builder_reset(tdx_gram_builder *b)
         b->tri_cnt[b->tri[i].term] = 0;
     }
     b->ntri = 0;
+    b->tri_cut = 0;
     b->emitted = 0;
     b->emitted_terms = 0;
 }
 
-void tdx_gram_builder_set_trigrams(tdx_gram_builder *b, int on)
+void tdx_gram_builder_set_trigrams(tdx_gram_builder *b, int on, size_t max_pairs)
 {
     b->tri_on = on;
+    b->tri_max = max_pairs;
 }
 
 size_t tdx_gram_nterms(const tdx_gram_builder *b)
@@ -368,9 +372,19 @@ static inline int is_word_byte(uint8_t c)
     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
 
-/* The trigrams of word w[0..len), len >= 3: one pair per code and document. */
+static int add_general(tdx_gram_builder *b, uint32_t doc, const uint8_t *term, size_t len,
+                       uint32_t pos);
+
+/* The trigrams of word w[0..len), len >= 3: one pair per code and document;
+ * past the batch's bound, the document under TDX_TRIGRAM_CUT instead. */
 static int add_trigrams(tdx_gram_builder *b, uint32_t doc, const uint8_t *w, size_t len)
 {
+    if (b->tri_max && b->ntri + len - 2 > b->tri_max) {
+        if (b->tri_cut == doc + 1)
+            return 0;
+        b->tri_cut = doc + 1;
+        return add_general(b, doc, (const uint8_t *)TDX_TRIGRAM_CUT, 1, NO_POS);
+    }
     if (tdx_grow((void **)&b->tri, &b->cap_tri, b->ntri + len, sizeof *b->tri, 4096))
         return TDX_ENOMEM;
     pair *out = b->tri + b->ntri;

@@ -9,7 +9,8 @@
  *                     (lower-case once normalized), cut at TDX_WORD_MAX bytes
  *   't' abc           every 3 consecutive bytes of such a run (builders
  *                     with trigrams on, the default): one entry per
- *                     document, no positions.  A fragment of a word ("153"
+ *                     document, no positions ('t' alone: the documents
+ *                     whose trigrams were cut short).  A fragment of a word ("153"
  *                     in "0755153") is then one list, or an intersection,
  *                     where the word dictionary may hold it in thousands of
  *                     words
@@ -69,9 +70,16 @@ void tdx_gram_builder_reset(tdx_gram_builder *b);
 /**
  * Whether tdx_gram_add_text adds 't' terms (on after create).  An index
  * whose earlier documents have none must not get them for new ones: its
- * readers cannot tell which documents a trigram list covers.
+ * readers cannot tell which documents a trigram list covers.  max_pairs
+ * (0: no bound) bounds the trigram entries of a batch: a document whose
+ * words would pass it keeps the trigrams it has and is listed under the
+ * term TDX_TRIGRAM_CUT instead of getting more; readers check such
+ * documents in their text.  Text of random Latin runs (base64) has a
+ * trigram per byte, notices about 90 a document.
  */
-void tdx_gram_builder_set_trigrams(tdx_gram_builder *b, int on);
+void tdx_gram_builder_set_trigrams(tdx_gram_builder *b, int on, size_t max_pairs);
+/* The term of the documents whose trigrams a batch's bound cut short. */
+#define TDX_TRIGRAM_CUT "t"
 
 /**
  * Make room for a batch of about text_bytes of normalized text, so adding

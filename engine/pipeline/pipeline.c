@@ -757,7 +757,9 @@ static int worker_init(run *p, worker *w, tdx_err *err)
     rc = rc ? rc : tdx_match_scratch_create(p->matcher, &w->scratch, err);
     rc = rc ? rc : tdx_gram_builder_create(&w->gb, err);
     if (rc == 0)
-        tdx_gram_builder_set_trigrams(w->gb, p->trigrams);
+        /* Half a pair a byte: notices take a tenth of that, random
+         * Latin text (base64) twice (engine/README, "Trigrams"). */
+        tdx_gram_builder_set_trigrams(w->gb, p->trigrams, p->batch_bytes / 2);
     /* The compression context waits for the first batch: the dictionary of a
      * new index is only known then. */
     return rc;

@@ -1527,6 +1527,45 @@ static int tri_read(tdx_qctx *q, const tri_plan *pl, uint32_t upto, tdx_docset *
 #define TRI_CHECK_DOCS 256
 
 /*
+ * out = the docs of cand whose text holds word fragment f as `part` asks:
+ * all of them checked, or (exact: cand is the answer but for the
+ * documents whose trigrams were cut short) only those.  Returns 1 when
+ * there are more than TRI_CHECK_DOCS to check.  cand is consumed.
+ */
+static int tri_finish(tdx_qctx *q, tdx_docset *cand, int exact, const uint8_t *f, size_t flen,
+                      int part, tdx_docset *out, tdx_err *err)
+{
+    tdx_docset cut = {0};
+    int rc = tdx_store_postings(q->t, (const uint8_t *)TDX_TRIGRAM_CUT, 1, &cut, err);
+    if (rc == 0 && exact && cut.n == 0) {
+        tdx_docset_free(out);
+        *out = *cand;
+        *cand = (tdx_docset){0};
+        goto done;
+    }
+    if (rc == 0 && (union_into(cand, &cut) || drop_deleted(q, cand) || drop_deleted(q, &cut)))
+        rc = tdx_err_set(err, TDX_ENOMEM, "out of memory");
+    if (rc == 0 && (exact ? cut.n : cand->n) > TRI_CHECK_DOCS)
+        rc = 1;
+    size_t at = 0;
+    for (size_t i = 0; rc == 0 && i < cand->n; i++) {
+        uint32_t id = cand->v[i];
+        int in = 1;
+        if (!exact || tdx_docset_has_from(&cut, &at, id)) {
+            rc = doc_norm(q, id, err);
+            in = rc == 0 && frag_in_text(q->nout.text.p, q->nout.text.len, f, flen, part);
+        }
+        if (rc == 0 && in && tdx_docset_push(out, id))
+            rc = tdx_err_set(err, TDX_ENOMEM, "out of memory");
+    }
+done:
+    q->trigram_frags += rc == 0;
+    tdx_docset_free(&cut);
+    tdx_docset_free(cand);
+    return rc;
+}
+
+/*
  * Docs with a word holding two bytes f: a word of three bytes or more holds
  * them exactly when one of its trigrams starts or ends with them, and the
  * only shorter one is the word f itself.  The union of up to 125 lists
@@ -1555,11 +1594,12 @@ static int pair_postings(tdx_qctx *q, const uint8_t *f, tdx_docset *out, tdx_err
         if (rc == 0 && tdx_docbits_add(&acc, &tmp))
             rc = tdx_err_set(err, TDX_ENOMEM, "out of memory");
     }
-    if (rc == 0 && tdx_docbits_take(&acc, out))
+    if (rc == 0 && tdx_docbits_take(&acc, &tmp))
         rc = tdx_err_set(err, TDX_ENOMEM, "out of memory");
-    q->trigram_frags += rc == 0;
-    tdx_docset_free(&tmp);
     tdx_docbits_free(&acc);
+    if (rc == 0)
+        return tri_finish(q, &tmp, 1, f, 2, TDX_PART_INFIX, out, err);
+    tdx_docset_free(&tmp);
     return rc;
 }
 
@@ -1585,24 +1625,8 @@ static int tri_postings(tdx_qctx *q, const tdx_qterm *t, tdx_docset *out, tdx_er
     if (!pl.exact && pl.count[0] > TRI_READ_DOCS)
         return 1;
     rc = tri_read(q, &pl, UINT32_MAX, &cand, err);
-    int exact = pl.exact;
-    if (rc == 0 && !exact && drop_deleted(q, &cand))
-        rc = tdx_err_set(err, TDX_ENOMEM, "out of memory");
-    if (rc == 0 && !exact && cand.n > TRI_CHECK_DOCS)
-        rc = 1;
-    for (size_t i = 0; rc == 0 && !exact && i < cand.n; i++) {
-        uint32_t id = cand.v[i];
-        rc = doc_norm(q, id, err);
-        if (rc == 0 && frag_in_text(q->nout.text.p, q->nout.text.len, f, flen, t->part) &&
-            tdx_docset_push(out, id))
-            rc = tdx_err_set(err, TDX_ENOMEM, "out of memory");
-    }
-    q->trigram_frags += rc == 0;
-    if (rc == 0 && exact) {
-        tdx_docset_free(out);
-        *out = cand;
-        return 0;
-    }
+    if (rc == 0)
+        return tri_finish(q, &cand, pl.exact, f, flen, t->part, out, err);
     tdx_docset_free(&cand);
     return rc;
 }
@@ -2677,17 +2701,26 @@ static int scan_trigrams(tdx_qctx *q, qnode *n, const tri_plan *pl, size_t limit
     if (hi < TRI_WINDOW_MIN)
         hi = TRI_WINDOW_MIN;
     uint32_t lo = 0; /* docs up to lo are done */
-    size_t read = 0, del_at = 0;
-    tdx_docset cand = {0};
-    int rc = 0;
+    size_t read = 0, del_at = 0, cut_at = 0;
+    tdx_docset cand = {0}, cut = {0}, win = {0};
+    /* Documents whose trigrams were cut short are candidates everywhere. */
+    int rc = tdx_store_postings(q->t, (const uint8_t *)TDX_TRIGRAM_CUT, 1, &cut, err);
     while (rc == 0) {
         uint32_t upto = hi >= ndocs ? UINT32_MAX : (uint32_t)hi;
         rc = tri_read(q, pl, upto, &cand, err);
+        if (rc == 0 && cut.n) {
+            win.n = 0;
+            for (size_t i = 0; i < cut.n && cut.v[i] <= upto && rc == 0; i++)
+                if (tdx_docset_push(&win, cut.v[i]))
+                    rc = tdx_err_set(err, TDX_ENOMEM, "out of memory");
+            if (rc == 0 && union_into(&cand, &win))
+                rc = tdx_err_set(err, TDX_ENOMEM, "out of memory");
+        }
         for (size_t i = 0; rc == 0 && i < cand.n && out->n < limit; i++) {
             uint32_t id = cand.v[i];
             if (id <= lo || tdx_docset_has_from(&q->deleted, &del_at, id))
                 continue;
-            if (pl->exact) {
+            if (pl->exact && !tdx_docset_has_from(&cut, &cut_at, id)) {
                 if (tdx_docset_push(out, id))
                     rc = tdx_err_set(err, TDX_ENOMEM, "out of memory");
             } else if (read++ == SCAN_FIRST_DOCS) {
@@ -2702,6 +2735,8 @@ static int scan_trigrams(tdx_qctx *q, qnode *n, const tri_plan *pl, size_t limit
         hi *= 8;
     }
     tdx_docset_free(&cand);
+    tdx_docset_free(&cut);
+    tdx_docset_free(&win);
     if (rc == 0) {
         st->scanned = 1;
         q->trigram_frags++;

@@ -100,6 +100,8 @@
  * Terms are a class byte followed by bytes (see index/index.h): 'u' 'b' 't'
  * 'w' 'f' never contain 0x00; 'e' 'c' 'p' are fixed length (class + be32),
  * so "term 0x00" never makes one term's keys interleave with another's.
+ * 't' followed by nothing is a term too: the documents whose trigrams a
+ * batch's bound cut short (index/index.h), which readers check in the text.
  *
  * Why segments: inserting each batch's blocks into the term-major tree
  * lands them in the middle of every term's key range, and LMDB splits pages
