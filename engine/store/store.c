@@ -4881,6 +4881,11 @@ typedef struct check_ctx {
     size_t np, ne, nc;
     uint64_t next_doc;
     const uint8_t *deleted; /* bitmap by id */
+    /* trigrams against a sample of the words (check_word_trigrams) */
+    int trigrams;
+    tdx_docset cut, tri_docs;
+    uint64_t tri_taken;
+    unsigned tri_shift;
 } check_ctx;
 
 static int problem(check_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -4896,10 +4901,55 @@ static int problem(check_ctx *c, const char *fmt, ...)
     return emit(&c->o);
 }
 
+/*
+ * A sample of the words against the trigram lists: each trigram of a word
+ * lists every doc of the word, unless the doc is listed as cut short (the
+ * term 't' alone, walked before the words).  The sample thins as it grows:
+ * a word is taken when the hash of its bytes has `tri_shift` low zero
+ * bits, one more every 64 words taken, so millions of words cost a few
+ * hundred.  The lists are read up to the word's last doc.
+ */
+static int check_word_trigrams(term_walk *w, check_ctx *c, const uint8_t *word, size_t wl)
+{
+    const tdx_docset *d = &w->docs;
+    if (d->n == 0 || (tdx_hash64(word, wl) & ((UINT64_C(1) << c->tri_shift) - 1)) != 0)
+        return 0;
+    if (++c->tri_taken % 64 == 0 && c->tri_shift < 63)
+        c->tri_shift++;
+    for (size_t i = 0; i + 3 <= wl; i++) {
+        uint8_t tt[4] = {'t', word[i], word[i + 1], word[i + 2]};
+        int rc = tdx_store_postings_upto(w->t, tt, 4, d->v[d->n - 1], &c->tri_docs, w->err);
+        if (rc)
+            return rc;
+        size_t a = 0, b = 0;
+        for (size_t k = 0; k < d->n; k++) {
+            uint32_t doc = d->v[k];
+            while (a < c->tri_docs.n && c->tri_docs.v[a] < doc)
+                a++;
+            while (b < c->cut.n && c->cut.v[b] < doc)
+                b++;
+            if ((a < c->tri_docs.n && c->tri_docs.v[a] == doc) ||
+                (b < c->cut.n && c->cut.v[b] == doc))
+                continue;
+            problem(c, "trigrams: '%.3s' of the word '%.*s' does not list doc %u",
+                    (const char *)word + i, (int)(wl < 80 ? wl : 80), (const char *)word, doc);
+            return 0; /* one problem a word */
+        }
+    }
+    return 0;
+}
+
 static int check_term(term_walk *w, const uint8_t *term, size_t len)
 {
     check_ctx *c = w->ctx;
     const tdx_docset *d = &w->docs;
+    if (c->trigrams && len == 1 && term[0] == 't' && tdx_docset_copy(&c->cut, d))
+        return tdx_err_set(w->err, TDX_ENOMEM, "out of memory");
+    if (c->trigrams && len >= 4 && term[0] == WORD_CLASS) {
+        int rc = check_word_trigrams(w, c, term + 1, len - 1);
+        if (rc)
+            return rc;
+    }
     if (d->n && d->v[d->n - 1] >= c->next_doc)
         problem(c, "term %c: postings name doc %u beyond the last doc %" PRIu64, term[0],
                 d->v[d->n - 1], c->next_doc - 1);
@@ -5091,6 +5141,7 @@ int tdx_store_check(tdx_rtxn *t, tdx_line_fn fn, void *ctx, uint64_t *out_proble
     if (rc)
         return rc;
     c.next_doc = info.next_doc;
+    c.trigrams = info.trigrams;
     tdx_store_schema_view sv;
     rc = tdx_store_get_schema(t, &sv, err);
     if (rc) {
@@ -5366,6 +5417,8 @@ done:
             sets[kk][i].cap = 0;
             tdx_docset_free(&sets[kk][i]);
         }
+    tdx_docset_free(&c.cut);
+    tdx_docset_free(&c.tri_docs);
     tdx_free(c.per_pattern);
     tdx_free(c.per_entity);
     tdx_free(c.per_category);
