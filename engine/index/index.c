@@ -367,11 +367,6 @@ static int add_word(tdx_gram_builder *b, uint32_t doc, const uint8_t *w, size_t 
     }
 }
 
-static inline int is_word_byte(uint8_t c)
-{
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-
 static int add_general(tdx_gram_builder *b, uint32_t doc, const uint8_t *term, size_t len,
                        uint32_t pos);
 
@@ -500,9 +495,9 @@ int tdx_gram_add_text(tdx_gram_builder *b, uint32_t doc, const uint8_t *text, si
         if (c < 0x80) {
             prev = NO_RANK;
             prev_cp = -1;
-            if (is_word_byte(c)) {
+            if (tdx_is_word_byte(c)) {
                 const uint8_t *w = p;
-                while (p < end && is_word_byte(*p))
+                while (p < end && tdx_is_word_byte(*p))
                     p++;
                 rc = add_word(b, doc, w, (size_t)(p - w), pos);
                 if (rc == 0 && b->tri_on && p - w >= 3)
@@ -805,10 +800,15 @@ typedef struct gram_cursor {
     size_t run_end; /* end of the current run of equal terms */
 } gram_cursor;
 
-/* The pairs of a pair stage (trigrams or unigrams) and their count. */
-static const pair *stage_pairs(const tdx_gram_builder *b, int stage, size_t *n)
+/* The entries of a stage, and the sorted pairs of a pair stage (trigrams
+ * or unigrams). */
+static size_t stage_len(const tdx_gram_builder *b, int stage)
 {
-    *n = stage == STAGE_TRI ? b->ntri : b->nuni;
+    return stage == STAGE_BI ? b->nbi : stage == STAGE_TRI ? b->ntri : b->nuni;
+}
+
+static const pair *stage_pairs(const tdx_gram_builder *b, int stage)
+{
     return stage == STAGE_TRI ? b->tri_sorted : sorted_uni(b);
 }
 
@@ -818,10 +818,8 @@ static void gram_cursor_fill(gram_cursor *g)
     for (;;) {
         if (g->stage >= STAGE_DONE)
             return;
-        size_t n;
-        const pair *ps = stage_pairs(b, g->stage, &n);
-        if (g->stage == STAGE_BI)
-            n = b->nbi;
+        size_t n = stage_len(b, g->stage);
+        const pair *ps = stage_pairs(b, g->stage);
         if (g->i >= n) {
             g->stage++;
             g->i = 0;
@@ -867,8 +865,7 @@ static int emit_gram_run(tdx_gram_builder *b, gram_cursor *g, tdx_postings *out)
          * they are. */
         if (tdx_grow((void **)&b->docbuf, &b->cap_docbuf, n + 1, sizeof *b->docbuf, 1024))
             return TDX_ENOMEM;
-        size_t np;
-        const pair *ps = stage_pairs(b, g->stage, &np);
+        const pair *ps = stage_pairs(b, g->stage);
         for (size_t j = 0; j < n; j++)
             b->docbuf[j] = ps[g->i + j].doc;
         rc = tdx_postings_add_docs(out, b->docbuf, n);
@@ -991,9 +988,9 @@ int tdx_query_terms(const uint8_t *q, size_t len, tdx_qterm *out, size_t cap, si
         uint8_t c = *p;
         if (c < 0x80) {
             prev = NULL;
-            if (is_word_byte(c)) {
+            if (tdx_is_word_byte(c)) {
                 const uint8_t *w = p;
-                while (p < end && is_word_byte(*p))
+                while (p < end && tdx_is_word_byte(*p))
                     p++;
                 size_t wl = (size_t)(p - w);
                 uint8_t part = (uint8_t)((w == q ? TDX_PART_SUFFIX : 0) |

@@ -61,6 +61,12 @@ enum {
 /* The bytes of words, in byte order: the symbols trigram terms are made of. */
 #define TDX_WORD_BYTES "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
+/* Is c one of TDX_WORD_BYTES (a byte of a 'w' term)? */
+static inline int tdx_is_word_byte(uint8_t c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
 typedef struct tdx_gram_builder tdx_gram_builder;
 
 int tdx_gram_builder_create(tdx_gram_builder **out_b, tdx_err *err);

@@ -1422,18 +1422,7 @@ static int word_visit(void *ctx, const uint8_t *term, size_t len)
 
 /* ---- trigrams of word fragments ---- */
 
-/* Reading a term many times as common as the candidates left costs more
- * than the false candidates it would remove (eval_substring, tri_candidates). */
-#ifndef SKIP_RATIO
-#define SKIP_RATIO 8
-#endif
-
 static int doc_norm(tdx_qctx *q, uint32_t id, tdx_err *err);
-
-static inline int is_word_byte(uint8_t c)
-{
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
 
 /* Does text hold fragment f as `part` asks (TDX_PART_*): anywhere in a
  * word, at a word's start, at its end, or as the whole word? */
@@ -1441,8 +1430,8 @@ static int frag_in_text(const uint8_t *text, size_t tlen, const uint8_t *f, size
 {
     const uint8_t *p = text, *end = text + tlen, *hit;
     while ((hit = tdx_memfind(p, (size_t)(end - p), f, flen)) != NULL) {
-        int starts = hit == text || !is_word_byte(hit[-1]);
-        int ends = hit + flen == end || !is_word_byte(hit[flen]);
+        int starts = hit == text || !tdx_is_word_byte(hit[-1]);
+        int ends = hit + flen == end || !tdx_is_word_byte(hit[flen]);
         if ((part != TDX_PART_PREFIX && part != TDX_PART_EXACT) || starts)
             if ((part != TDX_PART_SUFFIX && part != TDX_PART_EXACT) || ends)
                 return 1;
@@ -1881,6 +1870,10 @@ static int cmp_plan(const void *a, const void *b)
     const qt_plan *x = a, *y = b;
     return x->count < y->count ? -1 : x->count > y->count;
 }
+
+#ifndef SKIP_RATIO
+#define SKIP_RATIO 8
+#endif
 
 static int eval_substring(tdx_qctx *q, qnode *n, tdx_err *err)
 {
@@ -2702,20 +2695,17 @@ static int scan_trigrams(tdx_qctx *q, qnode *n, const tri_plan *pl, size_t limit
         hi = TRI_WINDOW_MIN;
     uint32_t lo = 0; /* docs up to lo are done */
     size_t read = 0, del_at = 0, cut_at = 0;
-    tdx_docset cand = {0}, cut = {0}, win = {0};
+    tdx_docset cand = {0}, cut = {0};
     /* Documents whose trigrams were cut short are candidates everywhere. */
     int rc = tdx_store_postings(q->t, (const uint8_t *)TDX_TRIGRAM_CUT, 1, &cut, err);
     while (rc == 0) {
         uint32_t upto = hi >= ndocs ? UINT32_MAX : (uint32_t)hi;
         rc = tri_read(q, pl, upto, &cand, err);
-        if (rc == 0 && cut.n) {
-            win.n = 0;
-            for (size_t i = 0; i < cut.n && cut.v[i] <= upto && rc == 0; i++)
-                if (tdx_docset_push(&win, cut.v[i]))
-                    rc = tdx_err_set(err, TDX_ENOMEM, "out of memory");
-            if (rc == 0 && union_into(&cand, &win))
-                rc = tdx_err_set(err, TDX_ENOMEM, "out of memory");
-        }
+        /* The window's share of them: a prefix of the list, read in place. */
+        tdx_docset win = {
+            cut.v, upto == UINT32_MAX ? cut.n : tdx_u32_gallop(cut.v, cut.n, 0, upto + 1), 0};
+        if (rc == 0 && win.n && union_into(&cand, &win))
+            rc = tdx_err_set(err, TDX_ENOMEM, "out of memory");
         for (size_t i = 0; rc == 0 && i < cand.n && out->n < limit; i++) {
             uint32_t id = cand.v[i];
             if (id <= lo || tdx_docset_has_from(&q->deleted, &del_at, id))
@@ -2736,7 +2726,6 @@ static int scan_trigrams(tdx_qctx *q, qnode *n, const tri_plan *pl, size_t limit
     }
     tdx_docset_free(&cand);
     tdx_docset_free(&cut);
-    tdx_docset_free(&win);
     if (rc == 0) {
         st->scanned = 1;
         q->trigram_frags++;

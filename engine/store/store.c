@@ -4924,12 +4924,7 @@ static int check_word_trigrams(term_walk *w, check_ctx *c, const uint8_t *word, 
         size_t a = 0, b = 0;
         for (size_t k = 0; k < d->n; k++) {
             uint32_t doc = d->v[k];
-            while (a < c->tri_docs.n && c->tri_docs.v[a] < doc)
-                a++;
-            while (b < c->cut.n && c->cut.v[b] < doc)
-                b++;
-            if ((a < c->tri_docs.n && c->tri_docs.v[a] == doc) ||
-                (b < c->cut.n && c->cut.v[b] == doc))
+            if (tdx_docset_has_from(&c->tri_docs, &a, doc) || tdx_docset_has_from(&c->cut, &b, doc))
                 continue;
             problem(c, "trigrams: '%.3s' of the word '%.*s' does not list doc %u",
                     (const char *)word + i, (int)(wl < 80 ? wl : 80), (const char *)word, doc);
