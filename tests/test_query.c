@@ -556,6 +556,26 @@ static void build(uint64_t seed, size_t ndocs, size_t avg_len)
     build_with(seed, ndocs, avg_len, 0);
 }
 
+/* Index texts[from .. to) (ids "t<i>") into tg_path("idx") with watch list
+ * wl, then (re)open Q on it. */
+static void index_texts(const char *wl, char *const *texts, size_t from, size_t to, int flags)
+{
+    const char *in = tg_path("texts.jsonl"), *idx = tg_path("idx");
+    FILE *f = fopen(in, "w");
+    cr_assert(f != NULL);
+    for (size_t i = from; i < to; i++)
+        fprintf(f, "{\"id\":\"t%zu\",\"text\":\"%s\"}\n", i, texts[i]);
+    fclose(f);
+    tdx_run_stats st;
+    index_file(idx, wl, in, flags, &st);
+    cr_assert(eq(u64, st.added, to - from));
+    if (Q)
+        tdx_qctx_close(Q);
+    Q = NULL;
+    tdx_err err = {0};
+    cr_assert(eq(int, tdx_qctx_open(idx, &Q, &err), 0), "%s", err.msg);
+}
+
 /* ---- queries as trees, written out as text and evaluated by brute force ------- */
 
 enum { Q_SUB, Q_ENT, Q_CAT, Q_PAT, Q_FIELD, Q_DATE, Q_REGEX, Q_NEAR, Q_AND, Q_OR, Q_NOT };
@@ -1128,6 +1148,20 @@ static void expect_same(const char *what, const tdx_docset *got, const tdx_docse
               doc && doc <= nO ? O[doc - 1].norm : "(not a generated document)");
 }
 
+/* Run query q with a limit (0: none) and compare its answer with the
+ * first `limit` docs of want; `what` gets the query, limit and tag. */
+static void expect_limited(const char *q, size_t limit, const tdx_docset *want, const char *tag,
+                           uint64_t seed, tdx_docset *got, tdx_qstats *qst, char *what,
+                           size_t what_cap)
+{
+    run_query(q, limit, got, qst);
+    tdx_docset part = *want;
+    if (limit && part.n > limit)
+        part.n = limit;
+    snprintf(what, what_cap, "%s limit %zu%s", q, limit, tag);
+    expect_same(what, got, &part, seed);
+}
+
 typedef struct leaf_counts {
     uint64_t v[64];
     size_t n;
@@ -1505,11 +1539,8 @@ static void substring_limits(uint64_t seed, int nqueries, int merged)
 Test(query, walks_drop_filters_that_never_narrow_them_and_stay_exact, .timeout = 120)
 {
     uint64_t rs = tu_seed("query/walk-filters");
-    const char *wl = tg_path("watch.tsv"), *in = tg_path("docs.jsonl"), *idx = tg_path("idx");
-    FILE *f = fopen(wl, "w");
-    cr_assert(f != NULL);
-    fputs("NVIDIA A100\tchip\tA100\n", f);
-    fclose(f);
+    const char *wl = tg_path("watch.tsv");
+    tu_write_str(wl, "NVIDIA A100\tchip\tA100\n");
     /* Pieces: the phrase, its bigrams apart (all of 采购 代理 机构 without
      * 采购代理机构), and a rare run 工程学院项目 among common 工程 学院 项目. */
     static const char *const pieces[] = {"采购代理机构", "采购人", "代理费", "机构名称", "工程",
@@ -1517,8 +1548,6 @@ Test(query, walks_drop_filters_that_never_narrow_them_and_stay_exact, .timeout =
     enum { N = 3000 };
     char **texts = calloc(N, sizeof *texts);
     cr_assert(texts != NULL);
-    f = fopen(in, "w");
-    cr_assert(f != NULL);
     for (size_t i = 0; i < N; i++) {
         tdx_buf t = TDX_BUF_INIT;
         size_t np = 6 + tg_below(&rs, 10);
@@ -1534,14 +1563,8 @@ Test(query, walks_drop_filters_that_never_narrow_them_and_stay_exact, .timeout =
         snprintf(no, sizeof no, " n%zu", i);
         cr_assert(eq(int, tdx_buf_puts(&t, no), 0));
         texts[i] = (char *)t.p;
-        fprintf(f, "{\"id\":\"w%zu\",\"text\":\"%s\"}\n", i, texts[i]);
     }
-    fclose(f);
-    tdx_run_stats st;
-    index_file(idx, wl, in, 0, &st);
-    cr_assert(eq(u64, st.added, N));
-    tdx_err err = {0};
-    cr_assert(eq(int, tdx_qctx_open(idx, &Q, &err), 0), "%s", err.msg);
+    index_texts(wl, texts, 0, N, 0);
     /* The last two repeat a bigram (项目, 工程): one cursor serves both. */
     static const char *const qs[] = {"采购代理机构", "工程学院项目", "项目工程项目", "工程工程"};
     for (size_t k = 0; k < 4; k++) {
@@ -1594,27 +1617,15 @@ Test(query, fragments_beside_a_phrase_are_checked_in_the_text_only_when_that_is_
      .timeout = 120)
 {
     enum { N1 = 600, N2 = 1500 };
-    const char *wl = tg_path("watch.tsv"), *idx = tg_path("idx");
+    const char *wl = tg_path("watch.tsv");
     tu_write_str(wl, "none\tnone\tzzzzqqqq\n");
     char *texts[N1 + N2];
     for (int part = 0; part < 2; part++) {
-        const char *in = tg_path(part ? "b.jsonl" : "a.jsonl");
-        FILE *f = fopen(in, "w");
-        cr_assert(f != NULL);
-        for (size_t i = part ? N1 : 0; i < (part ? N1 + N2 : N1); i++) {
+        for (size_t i = part ? N1 : 0; i < (part ? N1 + N2 : N1); i++)
             texts[i] = fragment_text(i, part);
-            fprintf(f, "{\"id\":\"f%zu\",\"text\":\"%s\"}\n", i, texts[i]);
-        }
-        fclose(f);
-        tdx_run_stats st;
         /* The second part stays in segments: the phrase's first block is
          * the main tree's, with its few docs. */
-        index_file(idx, wl, in, part ? IX_REPLACE : 0, &st);
-        cr_assert(eq(u64, st.added, part ? N2 : N1));
-        tdx_err err = {0};
-        if (Q)
-            tdx_qctx_close(Q);
-        cr_assert(eq(int, tdx_qctx_open(idx, &Q, &err), 0), "%s", err.msg);
+        index_texts(wl, texts, part ? N1 : 0, part ? N1 + N2 : N1, part ? IX_REPLACE : 0);
         size_t n = part ? N1 + N2 : N1;
         static const char *const phrases[] = {"稀有短语", "常见短语"};
         for (int c = 0; c < 2; c++) {
@@ -1647,7 +1658,72 @@ Test(query, fragments_beside_a_phrase_are_checked_in_the_text_only_when_that_is_
         free(texts[i]);
 }
 
-/* Words over a six-symbol alphabet between 中, 国 and spaces: any fragment
+/*
+ * A Latin fragment beside a common phrase, which the walk cannot leave to
+ * the text of a few docs: its trigram lists narrow the walk and the docs
+ * found are checked in the text ("yzw3", 1 doc in 10); a fragment in every
+ * doc gives up on the text at once by the pace of its checks ("xyzw"); a
+ * three-letter one is its list ("zw3").  Every answer, whole and limited,
+ * equals brute force.
+ */
+Test(query, fragments_beside_a_common_phrase_are_narrowed_by_their_trigrams, .timeout = 120)
+{
+    enum { N = 1500 };
+    const char *wl = tg_path("watch.tsv");
+    tu_write_str(wl, "none\tnone\tzzzzqqqq\n");
+    char *texts[N];
+    for (size_t i = 0; i < N; i++) {
+        char w[128];
+        snprintf(w, sizeof w, "常见短语 k%zu 编号 xyzw%zu v%zu%s", i * 13, i % 10, i,
+                 i % 97 == 5 ? " 稀有短语" : "");
+        texts[i] = strdup(w);
+    }
+    index_texts(wl, texts, 0, N, 0);
+    static const struct {
+        const char *phrase, *frag;
+        int checks; /* 0: none; 1: some, all through; 2: gave up */
+    } cases[] = {
+        {"常见短语", "yzw3", 1},
+        {"常见短语", "xyzw", 2},
+        {"常见短语", "zw3", 0},
+        {"稀有短语", "yzw5", 1},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+        char q[64];
+        snprintf(q, sizeof q, "\"%s\" AND \"%s\"", cases[c].phrase, cases[c].frag);
+        tdx_docset want = {0}, got = {0};
+        for (size_t i = 0; i < N; i++)
+            if (strstr(texts[i], cases[c].phrase) && strstr(texts[i], cases[c].frag))
+                cr_assert(eq(int, tdx_docset_push(&want, (uint32_t)i + 1), 0));
+        cr_assert(gt(sz, want.n, 0), "%s: nothing to compare", q);
+        static const size_t limits[] = {0, 1, 7, 20};
+        for (size_t li = 0; li < 4; li++) {
+            tdx_qstats qst;
+            char what[96];
+            expect_limited(q, limits[li], &want, "", 0, &got, &qst, what, sizeof what);
+            cr_assert(qst.streamed, "%s was not walked", what);
+            if (limits[li])
+                continue;
+            if (c < 3)
+                cr_assert(gt(u64, qst.trigram_frags, 0), "%s: its words were read", what);
+            if (cases[c].checks == 0)
+                cr_assert(eq(u64, qst.text_checked, 0), "%s: docs read for an exact list", what);
+            else
+                cr_assert(gt(u64, qst.text_checked, 0), "%s: no doc checked", what);
+            cr_assert(eq(int, qst.text_gave_up, cases[c].checks == 2),
+                      "%s: %llu docs checked in the text", what,
+                      (unsigned long long)qst.text_checked);
+            if (cases[c].checks == 2)
+                cr_assert(lt(u64, qst.text_checked, 4 * 256), "%s: the pace went unseen", what);
+        }
+        tdx_docset_free(&want);
+        tdx_docset_free(&got);
+    }
+    for (size_t i = 0; i < N; i++)
+        free(texts[i]);
+}
+
+/* Words over a six-symbol alphabet between 中, 国, 中国 and spaces: any fragment
  * of three or more symbols is in many words, at their starts, ends and
  * middles. */
 static char *trigram_text(uint64_t *r)
@@ -1655,8 +1731,8 @@ static char *trigram_text(uint64_t *r)
     tdx_buf t = TDX_BUF_INIT;
     size_t nw = 3 + tu_rand(r) % 25;
     for (size_t w = 0; w < nw; w++) {
-        static const char *const sep[] = {" ", "中", "国"};
-        cr_assert(eq(int, tdx_buf_puts(&t, sep[tu_rand(r) % 3]), 0));
+        static const char *const sep[] = {" ", "中", "国", "中国"};
+        cr_assert(eq(int, tdx_buf_puts(&t, sep[tu_rand(r) % 4]), 0));
         size_t len = 1 + tu_rand(r) % 10;
         for (size_t k = 0; k < len; k++)
             cr_assert(eq(int, tdx_buf_putc(&t, "0123ab"[tu_rand(r) % 6]), 0));
@@ -1738,6 +1814,7 @@ Test(query, word_fragments_through_trigrams_equal_brute_force, .timeout = 120)
     const char *wl = tg_path("watch.tsv"), *idx = tg_path("idx");
     tu_write_str(wl, "none\tnone\tzzzzqqqq\n");
     char *texts[2400];
+    size_t frag_walks = 0; /* ANDs whose fragment narrowed the walk */
     for (int stage = 0; stage < 4; stage++) {
         size_t from = stage ? upto[stage - 1] : 0, n = upto[stage];
         if (Q) {
@@ -1764,6 +1841,8 @@ Test(query, word_fragments_through_trigrams_equal_brute_force, .timeout = 120)
         tdx_err err = {0};
         cr_assert(eq(int, tdx_qctx_open(idx, &Q, &err), 0), "%s", err.msg);
         int tri = stage < 2;
+        char stage_tag[16];
+        snprintf(stage_tag, sizeof stage_tag, " stage %d", stage);
         uint64_t qr = seed ^ 0x7219a;
         for (size_t k = 0; k < NQ; k++) {
             char frag[16], q[80], want_s[64];
@@ -1794,22 +1873,36 @@ Test(query, word_fragments_through_trigrams_equal_brute_force, .timeout = 120)
             static const size_t limits[] = {0, 1, 7, 20};
             for (size_t li = 0; li < 4; li++) {
                 tdx_qstats qst;
-                run_query(q, limits[li], &got, &qst);
-                tdx_docset cut = want;
-                if (limits[li] && cut.n > limits[li])
-                    cut.n = limits[li];
                 char what[160];
-                snprintf(what, sizeof what, "%s limit %zu stage %d", q, limits[li], stage);
-                expect_same(what, &got, &cut, seed);
+                expect_limited(q, limits[li], &want, stage_tag, seed, &got, &qst, what,
+                               sizeof what);
                 if (!tri)
                     cr_assert(eq(u64, qst.trigram_frags, 0), "%s: trigrams read", what);
                 else if (form == 0 && (fl == 2 || fl == 3) && limits[li] == 0)
                     cr_assert(gt(u64, qst.trigram_frags, 0), "%s: the word list was read", what);
             }
+            /* Beside a bigram in most documents, which a walk reads:
+             * the fragment narrows it by its trigrams' candidates, whose
+             * false ones the text removes. */
+            char qa[96];
+            snprintf(qa, sizeof qa, "%s AND 中国", q);
+            tdx_docset wand = {0};
+            for (size_t i = 0; i < n; i++)
+                if (strstr(texts[i], want_s) && strstr(texts[i], "中国"))
+                    cr_assert(eq(int, tdx_docset_push(&wand, (uint32_t)i + 1), 0));
+            for (size_t li = 0; li < 4; li += 3) {
+                tdx_qstats qst;
+                char what[160];
+                expect_limited(qa, limits[li], &wand, stage_tag, seed, &got, &qst, what,
+                               sizeof what);
+                frag_walks += tri && form == 0 && fl > 3 && qst.trigram_frags && qst.text_checked;
+            }
+            tdx_docset_free(&wand);
             tdx_docset_free(&want);
             tdx_docset_free(&got);
         }
     }
+    cr_assert(gt(sz, frag_walks, 10), "fragments narrowed %zu walks", frag_walks);
     for (size_t i = 0; i < 2400; i++)
         free(texts[i]);
 }

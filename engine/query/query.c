@@ -2402,6 +2402,66 @@ static void share_cursor(qnode **kids, const int *walked, size_t k, qpos *g)
  * all if it has checked four times that many. */
 #define TEXT_CHECK_DOCS 256
 
+static int fragment_plan(tdx_qctx *q, const qnode *n, tri_plan *pl, tdx_err *err);
+
+/*
+ * A fragment operand of a walk ("2020" AND "阳市气象") through its trigram
+ * lists instead of every word holding it (10 ms for "2020" on 1M
+ * notices): 0 with *cand the docs that may hold it, which the walk checks
+ * in their text when it reaches them; 2 when the one list is its exact
+ * answer (n is then evaluated); 1 when the lists cannot serve (no trigram
+ * plan, or a list too long to read).  The walk takes the words after all
+ * when its text checks are bound to cost more (text_pace_lost).
+ */
+static int frag_walk_set(tdx_qctx *q, qnode *n, tdx_docset *cand, tdx_err *err)
+{
+    tri_plan pl;
+    int rc = fragment_plan(q, n, &pl, err);
+    if (rc)
+        return rc;
+    if (pl.count[0] > TRI_READ_DOCS)
+        return 1;
+    tdx_docset cut = {0};
+    rc = tri_read(q, &pl, UINT32_MAX, cand, err);
+    rc = rc ? rc : tdx_store_postings(q->t, (const uint8_t *)TDX_TRIGRAM_CUT, 1, &cut, err);
+    if (rc == 0 && pl.exact && cut.n == 0) {
+        tdx_docset was = n->P;
+        n->P = *cand;
+        *cand = was;
+        if (drop_deleted(q, &n->P) || set_exact(n))
+            rc = tdx_err_set(err, TDX_ENOMEM, "out of memory");
+        n->evaluated = rc == 0;
+        rc = rc ? rc : 2;
+    } else if (rc == 0 && union_into(cand, &cut)) {
+        rc = tdx_err_set(err, TDX_ENOMEM, "out of memory");
+    }
+    q->trigram_frags += rc == 0 || rc == 2;
+    tdx_docset_free(&cut);
+    return rc;
+}
+
+/* Checks at least made before the pace of a walk's text checks is judged. */
+#define TEXT_PACE_MIN (TEXT_CHECK_DOCS / 4)
+
+/*
+ * Has a walk that checked `checked` docs in their text by doc id `doc`,
+ * with `found` answers of the `limit` wanted (0: all), passed or is it
+ * bound to pass TEXT_CHECK_DOCS * 4 checks, at its pace so far?
+ */
+static int text_pace_lost(uint64_t checked, uint32_t doc, uint64_t ndocs, size_t found,
+                          size_t limit)
+{
+    double cap = TEXT_CHECK_DOCS * 4;
+    if (checked >= cap)
+        return 1;
+    if (checked < TEXT_PACE_MIN || doc == 0)
+        return 0;
+    double to_end = (double)checked * (double)ndocs / (double)doc;
+    double to_limit =
+        limit ? (double)checked * (double)limit / (double)(found ? found : 1) : to_end;
+    return (to_end < to_limit ? to_end : to_limit) > cap;
+}
+
 /*
  * Docs of a conjunction (a bare substring, or an AND) found by walking:
  * the cursors of the substrings' terms and the sets of the other operands
@@ -2425,6 +2485,7 @@ static int walk_conj(tdx_qctx *q, qnode **kids, size_t nk, size_t limit, tdx_doc
     if (walked == NULL)
         return tdx_err_set(err, TDX_ENOMEM, "out of memory");
     size_t nsrc = 0, nwalked = 0;
+    tdx_docset *cands = NULL; /* fragments' trigram candidates, by operand */
     int rc = 0;
     for (size_t k = 0; rc == 0 && k < nk; k++) {
         qnode *n = kids[k];
@@ -2499,6 +2560,24 @@ static int walk_conj(tdx_qctx *q, qnode **kids, size_t nk, size_t limit, tdx_doc
             walked[k] = 3;
             continue;
         }
+        /* Its trigrams' candidates narrow the walk, and the docs found
+         * are checked in the text. */
+        if (walked[k] < 0) {
+            if (cands == NULL && (cands = tdx_calloc(nk, sizeof *cands)) == NULL) {
+                rc = tdx_err_set(err, TDX_ENOMEM, "out of memory");
+                goto done;
+            }
+            rc = frag_walk_set(q, kids[k], &cands[k], err);
+            if (rc < 0)
+                goto done;
+            if (rc == 0) {
+                walked[k] = 3;
+                src[nsrc].set = &cands[k];
+                src[nsrc++].density = ndocs ? (double)cands[k].n / (double)ndocs : 1.0;
+                continue;
+            }
+            rc = 0;
+        }
         walked[k] = 0;
         if ((rc = eval_node(q, kids[k], err)) != 0)
             goto done;
@@ -2549,14 +2628,20 @@ static int walk_conj(tdx_qctx *q, qnode **kids, size_t nk, size_t limit, tdx_doc
                     rc = text_holds(q, kids[k], doc, &in, err);
                 }
             st->text_checked += (uint64_t)texted;
-            /* Far more docs than the estimate: the fragments' sets are
-             * cheaper now. */
-            if (rc == 0 && texted && st->text_checked == TEXT_CHECK_DOCS * 4) {
+            /* Far more docs than the estimate, or bound to be at this
+             * pace: the fragments' sets are cheaper now. */
+            if (rc == 0 && texted && text_pace_lost(st->text_checked, doc, ndocs, out->n, limit)) {
                 st->text_gave_up = 1;
                 for (size_t k = 0; rc == 0 && k < nk; k++)
                     if (walked[k] == 3) {
                         rc = eval_node(q, kids[k], err);
                         walked[k] = 0;
+                        /* Its answer narrows the walk instead of its candidates. */
+                        for (size_t j = 0; rc == 0 && cands && j < nsrc; j++)
+                            if (src[j].set == &cands[k]) {
+                                src[j].set = &kids[k]->P;
+                                src[j].at = 0;
+                            }
                     }
             }
             if (rc)
@@ -2603,6 +2688,9 @@ done:
             kids[k]->nqp = 0;
             xcur_free(kids[k]);
         }
+    for (size_t k = 0; cands && k < nk; k++)
+        tdx_docset_free(&cands[k]);
+    tdx_free(cands);
     tdx_free(src);
     tdx_free(walked);
     if (rc == 0 && nwalked == 0)
