@@ -1719,6 +1719,19 @@ Test(query, fragments_beside_a_common_phrase_are_narrowed_by_their_trigrams, .ti
         tdx_docset_free(&want);
         tdx_docset_free(&got);
     }
+    /* One bigram's list, wanted whole, is read as a list; a walk stops at
+     * a limit. */
+    tdx_docset all = {0}, got = {0};
+    for (size_t i = 0; i < N; i++)
+        cr_assert(eq(int, tdx_docset_push(&all, (uint32_t)i + 1), 0));
+    for (size_t limit = 0; limit < 10; limit += 7) {
+        tdx_qstats qst;
+        char what[64];
+        expect_limited("常见", limit, &all, "", 0, &got, &qst, what, sizeof what);
+        cr_assert(eq(int, qst.streamed, limit > 0), "%s: walked %d", what, qst.streamed);
+    }
+    tdx_docset_free(&all);
+    tdx_docset_free(&got);
     for (size_t i = 0; i < N; i++)
         free(texts[i]);
 }

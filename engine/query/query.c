@@ -2842,6 +2842,16 @@ static int scan_first(tdx_qctx *q, qnode *n, size_t limit, tdx_docset *out, tdx_
 static int query_run(tdx_qctx *q, tdx_query *query, size_t limit, tdx_docset *out, tdx_qstats *st,
                      tdx_err *err);
 
+/* Is substring n's answer the list of one term (a bigram, a whole word)? */
+static int sub_one_list(const qnode *n)
+{
+    tdx_qterm t[2];
+    size_t nt = 0;
+    int exact = 0, posexact = 0;
+    return tdx_query_terms((const uint8_t *)n->str, n->len, t, 2, &nt, &exact, &posexact) == 0 &&
+           nt == 1 && exact;
+}
+
 int tdx_query_run(tdx_qctx *q, tdx_query *query, size_t limit, tdx_docset *out,
                   tdx_qstats *st, tdx_err *err)
 {
@@ -2860,7 +2870,11 @@ static int query_run(tdx_qctx *q, tdx_query *query, size_t limit, tdx_docset *ou
                      tdx_err *err)
 {
     qnode *root = query->root;
-    if (!root->evaluated && (root->kind == N_SUB || root->kind == N_AND)) {
+    /* A substring that is one list, wanted whole, is read as a list: a
+     * walk would ask its cursor doc by doc (信息 in 360k of 1M notices:
+     * 5.8 ms walked, 0.8 ms read). */
+    if (!root->evaluated &&
+        (root->kind == N_AND || (root->kind == N_SUB && (limit || !sub_one_list(root))))) {
         int rc = root->kind == N_SUB ? walk_conj(q, &root, 1, limit, out, st, err)
                                      : walk_conj(q, root->kids, root->nkids, limit, out, st, err);
         if (rc <= 0)
