@@ -1451,11 +1451,13 @@ Test(query, not_binds_tighter_than_and_and_and_than_or)
 static qn *regex_leaf(const char *re);
 
 /* Random queries: tdx_query_run against brute force, with and without a limit. */
-static void differential(uint64_t seed, int nqueries)
+/* Returns the docs whose NEAR positions decided (tdx_qstats.near_positions). */
+static uint64_t differential(uint64_t seed, int nqueries)
 {
     uint64_t rs = seed ^ 0x5eed;
     tdx_docset got = {0}, want = {0}, lim = {0};
     size_t nonempty = 0, inexact = 0;
+    uint64_t near_pos = 0;
     for (int i = 0; i < nqueries; i++) {
         qn *n = gen_tree(&rs, 1 + (int)tg_below(&rs, 4));
         tdx_buf b = TDX_BUF_INIT;
@@ -1467,6 +1469,7 @@ static void differential(uint64_t seed, int nqueries)
         expect_same(text, &got, &want, seed);
         nonempty += got.n > 0;
         inexact += st.candidates > 0;
+        near_pos += st.near_positions;
         /* A limit only shortens the answer. */
         size_t limit = 1 + tg_below(&rs, 6);
         run_query(text, limit, &lim, NULL);
@@ -1498,6 +1501,7 @@ static void differential(uint64_t seed, int nqueries)
     tdx_docset_free(&got);
     tdx_docset_free(&want);
     tdx_docset_free(&lim);
+    return near_pos;
 }
 
 /* Bare substrings with a limit: the first docs, found by walking term
@@ -1736,6 +1740,72 @@ Test(query, fragments_beside_a_common_phrase_are_narrowed_by_their_trigrams, .ti
         free(texts[i]);
 }
 
+/*
+ * NEAR of phrases and bigrams decided by positions: texts of a few dense
+ * pieces put each operand many times in a document, at every distance and
+ * in both orders, overlapping too; every distance from 0 to 8 against
+ * brute force over character offsets.
+ */
+Test(query, near_by_positions_equals_brute_force_at_every_distance, .timeout = 120)
+{
+    enum { N = 600 };
+    static const char *const pieces[] = {"采购", "公告", "项目", "大学", "甲", "乙", "丙"};
+    static const char *const ops[] = {"采购",         "公告",         "甲乙",      "购公",
+                                      "\"采购公告\"", "\"项目大学\"", "\"丙采购\""};
+    uint64_t rs = tu_seed("query/near-positions");
+    const char *wl = tg_path("watch.tsv");
+    tu_write_str(wl, "none\tnone\tzzzzqqqq\n");
+    char *texts[N];
+    for (size_t i = 0; i < N; i++) {
+        tdx_buf t = TDX_BUF_INIT;
+        size_t np = 4 + tg_below(&rs, 40);
+        for (size_t k = 0; k < np; k++)
+            cr_assert(eq(int, tdx_buf_puts(&t, pieces[tg_below(&rs, 7)]), 0));
+        texts[i] = (char *)t.p;
+    }
+    index_texts(wl, texts, 0, N, 0);
+    uint64_t decided = 0;
+    tdx_docset want = {0}, got = {0};
+    for (size_t a = 0; a < 7; a++)
+        for (size_t b = 0; b < 7; b++)
+            for (unsigned d = 0; d <= 8; d += 1 + (a + b) % 2) {
+                /* Operands without quotes, as brute force finds them; every
+                 * character is three bytes. */
+                char x[16], y[16], q[64];
+                snprintf(x, sizeof x, "%s", ops[a] + (ops[a][0] == '"'));
+                snprintf(y, sizeof y, "%s", ops[b] + (ops[b][0] == '"'));
+                x[strcspn(x, "\"")] = 0;
+                y[strcspn(y, "\"")] = 0;
+                size_t lx = strlen(x) / 3, ly = strlen(y) / 3;
+                want.n = 0;
+                for (size_t i = 0; i < N; i++) {
+                    const char *t = texts[i];
+                    int near = 0;
+                    for (const char *p = strstr(t, x); p && !near; p = strstr(p + 3, x))
+                        for (const char *r = strstr(t, y); r && !near; r = strstr(r + 3, y)) {
+                            long xs = (p - t) / 3, ys = (r - t) / 3;
+                            long gap = xs <= ys ? ys - (xs + (long)lx) : xs - (ys + (long)ly);
+                            near = gap <= (long)d;
+                        }
+                    if (near)
+                        cr_assert(eq(int, tdx_docset_push(&want, (uint32_t)i + 1), 0));
+                }
+                snprintf(q, sizeof q, "NEAR(%s, %s, %u)", ops[a], ops[b], d);
+                tdx_qstats st;
+                run_query(q, 0, &got, &st);
+                expect_same(q, &got, &want, 0);
+                decided += st.near_positions;
+                cr_assert(eq(u64, st.verified, st.near_positions), "%s: %llu docs read", q,
+                          (unsigned long long)(st.verified - st.near_positions));
+            }
+    cr_assert(gt(u64, decided, 1000), "%llu docs decided by positions",
+              (unsigned long long)decided);
+    tdx_docset_free(&want);
+    tdx_docset_free(&got);
+    for (size_t i = 0; i < N; i++)
+        free(texts[i]);
+}
+
 /* Words over a six-symbol alphabet between 中, 国, 中国 and spaces: any fragment
  * of three or more symbols is in many words, at their starts, ends and
  * middles. */
@@ -1924,7 +1994,8 @@ Test(query, random_queries_equal_brute_force_over_stored_text, .timeout = 240)
 {
     uint64_t seed = tu_seed("query/differential");
     build(seed, 700, 360);
-    differential(seed, 400);
+    /* Some NEARs were decided by positions, the rest in the text. */
+    cr_expect(gt(u64, differential(seed, 400), 0), "no NEAR was decided by positions");
     substring_limits(seed, 400, 1);
 }
 
@@ -2357,7 +2428,8 @@ Test(query, out_of_memory_at_any_allocation_fails_cleanly, .timeout = 120)
 {
     build(tu_seed("query/oom"), 60, 300);
     const char *text = "(entity:深圳大学 OR gpu OR \"Web Services\") NOT NEAR(server, cat:chip, 5) "
-                       "/h[18]00|rack/ OR buyer:深圳大学 date:2020.. OR 数据中心 OR gp";
+                       "/h[18]00|rack/ OR buyer:深圳大学 date:2020.. OR 数据中心 OR gp "
+                       "OR NEAR(数据, 中心, 3)";
     /* Warm up: the context loads its tables and grows its buffers once. */
     tdx_err err = {0};
     cr_assert(eq(int, query_work(text, &err), 0), "%s", err.msg);

@@ -246,6 +246,9 @@ static int run(tdx_qctx *q, tdx_query *query, const char *qtext, const qopts *o)
                     "  %s documents checked for a Latin or digit fragment in their text%s\n",
                     cli_num(st.text_checked),
                     st.text_gave_up ? " (then its words' postings, being cheaper)" : "");
+        if (st.near_positions)
+            fprintf(stderr, "  %s documents' NEAR decided by positions, without their text\n",
+                    cli_num(st.near_positions));
         if (st.trigram_frags)
             fprintf(stderr,
                     "  %s Latin or digit fragment%s found through %s 3-character lists, "

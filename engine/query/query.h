@@ -75,6 +75,7 @@ typedef struct tdx_qstats {
     int text_gave_up;      /* ... until there were too many: the fragments' sets took over */
     uint64_t trigram_frags; /* word fragments answered from trigrams (their list, or the
                                text of their candidates) instead of the word list */
+    uint64_t near_positions; /* docs a NEAR was decided in by positions, not the text */
 } tdx_qstats;
 
 /**
