@@ -66,6 +66,7 @@ typedef struct qnode {
     tdx_watchlist *rwl;
     tdx_matcher *rm;
     tdx_match_scratch *rs;
+    struct qnode *pre; /* N_REGEX: substrings its matches need (an AND / OR tree), or NULL */
     /* evaluation */
     tdx_docset S, P;
     size_t s_at, p_at; /* where eval_doc's last lookups in S and P ended */
@@ -354,6 +355,7 @@ static void node_free(qnode *n)
     tdx_match_scratch_free(n->rs);
     tdx_match_free(n->rm);
     tdx_watchlist_free(n->rwl);
+    node_free(n->pre);
     tdx_docset_free(&n->S);
     tdx_docset_free(&n->P);
     tdx_free(n);
@@ -427,6 +429,12 @@ static int perr(parser *p, size_t pos, int code, const char *fmt, ...)
     tdx_err_vset(p->err, code, fmt, ap);
     va_end(ap);
     return code;
+}
+
+/* The code of the error perr recorded (a step that failed has called it). */
+static int failed_code(const parser *p)
+{
+    return p->err && p->err->code ? p->err->code : TDX_ENOMEM;
 }
 
 static int is_space_at(const char *s, size_t len, size_t i, size_t *adv)
@@ -959,6 +967,379 @@ static int extended_mode(const char *re)
     return 0;
 }
 
+/* ---- regex prefilter ---- */
+
+/*
+ * The text a regex's matches need, for candidates from the gram index: the
+ * regex is cut into its top-level branches, each branch into runs of
+ * literal characters and small classes ([18], \d), and each run expands to
+ * the strings it may match (h[18]00: h100, h800).  The candidates are the
+ * documents holding, for some branch, one string of each of its runs: an
+ * OR over branches of an AND over runs of an OR over strings, evaluated
+ * like any query (/a100|h100/, /[ah]100/ and /nvidia.{0,20}a100/ no longer
+ * read every document).  Anything else in the regex (., groups, other
+ * escapes, anchors) ends a run, and an atom a quantifier may leave out
+ * ends it before itself: the strings stay required.  A branch without a
+ * run of 2 bytes or more leaves the regex without candidates (every
+ * document is read).
+ */
+#define RX_CLASS_MAX    10 /* characters of a class expanded */
+#define RX_EXPAND_MAX   32 /* strings a run expands to */
+#define RX_STR_MAX      48 /* bytes of one */
+#define RX_RUNS_MAX     4  /* runs kept per branch, longest first */
+#define RX_BRANCHES_MAX 16
+
+typedef struct rx_atom {
+    char c[RX_CLASS_MAX][4];
+    uint8_t l[RX_CLASS_MAX];
+    size_t n;
+} rx_atom;
+
+typedef struct rx_run {
+    char s[RX_EXPAND_MAX][RX_STR_MAX];
+    uint8_t l[RX_EXPAND_MAX];
+    size_t n;
+    size_t minlen; /* bytes of its shortest string */
+} rx_run;
+
+/* The end of a group starting at re[i] == '(': the index of its ')', or
+ * of the terminating NUL. */
+static size_t rx_group_end(const char *re, size_t i)
+{
+    int depth = 0;
+    for (; re[i]; i++) {
+        if (re[i] == '\\' && re[i + 1]) {
+            i = escape_end(re, i);
+        } else if (re[i] == '[') {
+            i++;
+            if (re[i] == '^')
+                i++;
+            if (re[i] == ']')
+                i++;
+            while (re[i] && re[i] != ']')
+                i += re[i] == '\\' && re[i + 1] ? 2 : 1;
+            if (!re[i])
+                return i;
+        } else if (re[i] == '(') {
+            depth++;
+        } else if (re[i] == ')' && --depth == 0) {
+            return i;
+        }
+    }
+    return i;
+}
+
+/* One character at re[i] if it is plain text (a letter, a digit, or a
+ * non-ASCII character): its bytes, else 0. */
+static size_t rx_plain(const char *re, size_t i)
+{
+    unsigned char c = (unsigned char)re[i];
+    if (c < 0x80)
+        return isalnum(c) ? 1 : 0;
+    size_t k = 1;
+    while (k < 4 && ((unsigned char)re[i + k] & 0xC0) == 0x80)
+        k++;
+    return k;
+}
+
+static int rx_atom_add(rx_atom *a, const char *c, size_t l)
+{
+    for (size_t i = 0; i < a->n; i++)
+        if (a->l[i] == l && memcmp(a->c[i], c, l) == 0)
+            return 0;
+    if (a->n == RX_CLASS_MAX)
+        return -1;
+    memcpy(a->c[a->n], c, l);
+    a->l[a->n++] = (uint8_t)l;
+    return 0;
+}
+
+/* A class at re[i] == '[' as the characters it may be: returns the index
+ * of its ']' with *a filled, or with a->n = 0 when it is not small and
+ * plain (negated, escapes, wide ranges). */
+static size_t rx_class(const char *re, size_t i, rx_atom *a)
+{
+    a->n = 0;
+    size_t k = i + 1;
+    int ok = re[k] != '^';
+    if (re[k] == '^')
+        k++;
+    if (re[k] == ']')
+        k++, ok = 0;
+    while (re[k] && re[k] != ']') {
+        if (re[k] == '\\' && re[k + 1]) {
+            ok = 0;
+            k = escape_end(re, k) + 1;
+            continue;
+        }
+        size_t l = rx_plain(re, k);
+        if (l == 1 && re[k + 1] == '-' && re[k + 2] && re[k + 2] != ']') {
+            char lo = re[k], hi = re[k + 2];
+            int same = (isdigit((unsigned char)lo) && isdigit((unsigned char)hi)) ||
+                       (islower((unsigned char)lo) && islower((unsigned char)hi)) ||
+                       (isupper((unsigned char)lo) && isupper((unsigned char)hi));
+            if (!same || hi < lo)
+                ok = 0;
+            for (char c = lo; ok && c <= hi; c++)
+                if (rx_atom_add(a, &c, 1))
+                    ok = 0;
+            k += 3;
+            continue;
+        }
+        if (l == 0 || rx_atom_add(a, re + k, l))
+            ok = 0;
+        k += l ? l : 1;
+    }
+    if (!ok || !re[k])
+        a->n = 0;
+    return re[k] ? k : k - 1;
+}
+
+/* A quantifier at re[i]: 0 none, else its length, with *optional set when
+ * it allows no repeat at all. */
+static size_t rx_quant(const char *re, size_t i, int *optional)
+{
+    size_t k = i;
+    *optional = 0;
+    if (re[k] == '?' || re[k] == '*') {
+        *optional = 1;
+        k++;
+    } else if (re[k] == '+') {
+        k++;
+    } else if (re[k] == '{' && isdigit((unsigned char)re[k + 1])) {
+        size_t j = k + 1;
+        unsigned long m = strtoul(re + j, NULL, 10);
+        while (isdigit((unsigned char)re[j]) || re[j] == ',')
+            j++;
+        if (re[j] != '}')
+            return 0;
+        *optional = m == 0;
+        k = j + 1;
+    } else {
+        return 0;
+    }
+    if (re[k] == '?' || re[k] == '+') /* lazy, possessive */
+        k++;
+    return k - i;
+}
+
+/* Append atom a to run r (every string times every character): 0, or -1
+ * when the run would pass its bounds (it is left as it was). */
+static int rx_extend(rx_run *r, const rx_atom *a)
+{
+    if (r->n * a->n > RX_EXPAND_MAX)
+        return -1;
+    for (size_t i = 0; i < r->n; i++)
+        if (r->l[i] + 4 > RX_STR_MAX)
+            return -1;
+    size_t n = r->n;
+    for (size_t j = a->n; j-- > 0;)
+        for (size_t i = 0; i < n; i++) {
+            size_t d = j * n + i;
+            if (d != i) {
+                memcpy(r->s[d], r->s[i], r->l[i]);
+                r->l[d] = r->l[i];
+            }
+            memcpy(r->s[d] + r->l[d], a->c[j], a->l[j]);
+            r->l[d] = (uint8_t)(r->l[d] + a->l[j]);
+        }
+    r->n = n * a->n;
+    return 0;
+}
+
+/* Keep run r (when it has at least 2 bytes in each string) among a
+ * branch's longest RX_RUNS_MAX, and start an empty one. */
+static void rx_keep(rx_run *runs, size_t *nruns, rx_run *r)
+{
+    size_t m = r->n ? RX_STR_MAX : 0;
+    for (size_t i = 0; i < r->n; i++)
+        if (r->l[i] < m)
+            m = r->l[i];
+    r->minlen = m;
+    if (m >= 2) {
+        size_t at = *nruns < RX_RUNS_MAX ? (*nruns)++ : RX_RUNS_MAX;
+        if (at == RX_RUNS_MAX) { /* full: replace the shortest, if shorter */
+            size_t w = 0;
+            for (size_t i = 1; i < RX_RUNS_MAX; i++)
+                if (runs[i].minlen < runs[w].minlen)
+                    w = i;
+            at = runs[w].minlen < m ? w : RX_RUNS_MAX;
+        }
+        if (at < RX_RUNS_MAX)
+            runs[at] = *r;
+    }
+    r->n = 1;
+    r->l[0] = 0;
+}
+
+/* The runs of branch re[a .. b). */
+static size_t rx_branch_runs(const char *re, size_t a, size_t b, rx_run *runs)
+{
+    size_t nruns = 0;
+    rx_run *r = tdx_malloc(sizeof *r);
+    if (r == NULL)
+        return SIZE_MAX;
+    r->n = 1;
+    r->l[0] = 0;
+    for (size_t i = a; i < b;) {
+        rx_atom at;
+        at.n = 0;
+        size_t next, l;
+        if (re[i] == '\\' && re[i + 1] == 'd') {
+            for (char c = '0'; c <= '9'; c++)
+                rx_atom_add(&at, &c, 1);
+            next = i + 2;
+        } else if (re[i] == '\\' && re[i + 1]) {
+            next = escape_end(re, i) + 1;
+        } else if (re[i] == '[') {
+            next = rx_class(re, i, &at) + 1;
+        } else if (re[i] == '(') {
+            next = rx_group_end(re, i) + 1;
+        } else if ((l = rx_plain(re, i)) != 0) {
+            rx_atom_add(&at, re + i, l);
+            next = i + l;
+        } else {
+            next = i + 1;
+        }
+        if (next > b)
+            next = b;
+        int optional = 0;
+        size_t ql = next < b ? rx_quant(re, next, &optional) : 0;
+        if (at.n && !optional && rx_extend(r, &at) != 0) {
+            rx_keep(runs, &nruns, r); /* too long or too many: a new run */
+            rx_extend(r, &at);
+        }
+        if (at.n == 0 || optional || ql)
+            rx_keep(runs, &nruns, r); /* a repeat or a gap ends the run */
+        i = next + ql;
+    }
+    rx_keep(runs, &nruns, r);
+    tdx_free(r);
+    return nruns;
+}
+
+/* Run r as a node: one substring, or an OR of them (normalized; strings
+ * that normalize alike are one). */
+static int rx_run_node(parser *p, const rx_run *r, qnode **out)
+{
+    qnode *o = r->n > 1 ? new_node(p, N_OR) : NULL;
+    if (r->n > 1 && o == NULL)
+        return failed_code(p);
+    for (size_t i = 0; i < r->n; i++) {
+        qnode *k = new_node(p, N_SUB);
+        if (k == NULL || norm_text(p, r->s[i], r->l[i], &k->str, &k->len)) {
+            node_free(k);
+            node_free(o);
+            return failed_code(p);
+        }
+        int dup = 0;
+        for (size_t j = 0; o && j < o->nkids && !dup; j++)
+            dup = o->kids[j]->len == k->len && memcmp(o->kids[j]->str, k->str, k->len) == 0;
+        if (dup || k->len == 0) {
+            node_free(k);
+            continue;
+        }
+        if (o == NULL) {
+            *out = k;
+            return 0;
+        }
+        if (add_kid(p, o, k)) {
+            node_free(o);
+            return failed_code(p);
+        }
+    }
+    if (o && o->nkids == 0) {
+        node_free(o);
+        o = NULL;
+    }
+    *out = o;
+    return 0;
+}
+
+/* *out = the candidates' query of regex re (see above), or NULL. */
+static int regex_prefilter(parser *p, const char *re, qnode **out)
+{
+    *out = NULL;
+    size_t bounds[RX_BRANCHES_MAX + 1], nb = 0, depth = 0;
+    bounds[nb++] = 0;
+    size_t i = 0;
+    for (; re[i]; i++) {
+        if (re[i] == '\\' && re[i + 1]) {
+            i = escape_end(re, i);
+        } else if (re[i] == '[') {
+            rx_atom a;
+            i = rx_class(re, i, &a);
+        } else if (re[i] == '(') {
+            depth++;
+        } else if (re[i] == ')') {
+            depth -= depth > 0;
+        } else if (re[i] == '|' && depth == 0) {
+            if (nb == RX_BRANCHES_MAX)
+                return 0;
+            bounds[nb++] = i + 1;
+        }
+    }
+    rx_run *runs = tdx_malloc(RX_RUNS_MAX * sizeof *runs);
+    qnode *any = new_node(p, N_OR);
+    if (runs == NULL || any == NULL) {
+        tdx_free(runs);
+        node_free(any);
+        return runs ? failed_code(p) : perr(p, p->tok.pos, TDX_ENOMEM, "out of memory");
+    }
+    int rc = 0, whole = 1;
+    for (size_t k = 0; rc == 0 && whole && k < nb; k++) {
+        size_t b = k + 1 < nb ? bounds[k + 1] - 1 : i;
+        size_t nr = rx_branch_runs(re, bounds[k], b, runs);
+        if (nr == SIZE_MAX) {
+            rc = perr(p, p->tok.pos, TDX_ENOMEM, "out of memory");
+            break;
+        }
+        /* Runs of 3 bytes or more when the branch has them: two-byte
+         * fragments stand for many documents. */
+        size_t best = 0;
+        for (size_t j = 0; j < nr; j++)
+            best = runs[j].minlen > best ? runs[j].minlen : best;
+        qnode *all = new_node(p, N_AND);
+        if (all == NULL) {
+            rc = failed_code(p);
+            break;
+        }
+        for (size_t j = 0; rc == 0 && j < nr; j++) {
+            if (runs[j].minlen < 3 && best >= 3)
+                continue;
+            qnode *rn = NULL;
+            rc = rx_run_node(p, &runs[j], &rn);
+            if (rc == 0 && rn)
+                rc = add_kid(p, all, rn);
+        }
+        if (rc == 0 && all->nkids == 0)
+            whole = 0; /* a branch that needs no text: every document */
+        if (rc == 0 && whole && all->nkids == 1) {
+            qnode *only = all->kids[0];
+            all->nkids = 0;
+            node_free(all);
+            rc = add_kid(p, any, only);
+        } else if (rc == 0 && whole) {
+            rc = add_kid(p, any, all);
+        } else {
+            node_free(all);
+        }
+    }
+    tdx_free(runs);
+    if (rc || !whole || any->nkids == 0) {
+        node_free(any);
+        return rc;
+    }
+    if (any->nkids == 1) {
+        *out = any->kids[0];
+        any->nkids = 0;
+        node_free(any);
+    } else {
+        *out = any;
+    }
+    return 0;
+}
+
 static qnode *leaf_regex(parser *p)
 {
     token *t = &p->tok;
@@ -1009,72 +1390,14 @@ static qnode *leaf_regex(parser *p)
         return NULL;
     }
     n->display = tdx_strndup(p->s + t->pos, t->end - t->pos);
-    /* A required literal, for candidates from the gram index: the longest
-     * run of plain characters at the top level, outside classes, not made
-     * optional by a quantifier.  Anything unusual just ends the run. */
-    const char *re = t->val;
-    size_t best_s = 0, best_l = 0, run_s = 0, run_l = 0;
-    int top_alt = 0, depth = 0;
-    for (size_t i = 0;; i++) {
-        char c = re[i];
-        int lit = c && depth == 0 && (isalnum((unsigned char)c) || (unsigned char)c >= 0x80);
-        if (lit) {
-            if (run_l == 0)
-                run_s = i;
-            run_l++;
-            continue;
-        }
-        if (run_l && (c == '?' || c == '*' || c == '{'))
-            run_l--; /* the last character may be absent */
-        if (run_l > best_l) {
-            best_s = run_s;
-            best_l = run_l;
-        }
-        run_l = 0;
-        if (!c)
-            break;
-        if (c == '\\' && re[i + 1]) {
-            i = escape_end(re, i);
-        } else if (c == '{') {
-            /* A counted repetition: its digits are not text. */
-            size_t k = i + 1;
-            while (isdigit((unsigned char)re[k]) || re[k] == ',')
-                k++;
-            if (re[k] == '}')
-                i = k;
-        } else if (c == '[') {
-            size_t k = i + 1;
-            if (re[k] == '^')
-                k++;
-            if (re[k] == ']')
-                k++;
-            while (re[k] && re[k] != ']') {
-                if (re[k] == '\\' && re[k + 1])
-                    k++;
-                k++;
-            }
-            i = re[k] ? k : k - 1;
-        } else if (c == '(') {
-            depth++;
-        } else if (c == ')') {
-            depth--;
-        } else if (c == '|' && depth == 0) {
-            top_alt = 1;
-        }
+    if (n->display == NULL) {
+        node_free(n);
+        perr(p, t->pos, TDX_ENOMEM, "out of memory");
+        return NULL;
     }
-    /* Multi-byte characters: keep the run on character boundaries. */
-    while (best_l && ((unsigned char)re[best_s + best_l - 1] & 0xC0) == 0xC0)
-        best_l--;
-    while (best_l && best_s + best_l < strlen(re) &&
-           ((unsigned char)re[best_s + best_l] & 0xC0) == 0x80)
-        best_l--;
-    if (!top_alt && !extended_mode(re) && best_l >= 2) {
-        size_t nl;
-        if (norm_text(p, re + best_s, best_l, &n->str, &nl)) {
-            node_free(n);
-            return NULL;
-        }
-        n->len = nl;
+    if (!extended_mode(t->val) && regex_prefilter(p, t->val, &n->pre)) {
+        node_free(n);
+        return NULL;
     }
     return n;
 }
@@ -2029,16 +2352,11 @@ static int eval_node(tdx_qctx *q, qnode *n, tdx_err *err)
         break;
     }
     case N_REGEX:
-        if (n->str && q->info.grams) {
-            qnode tmp;
-            memset(&tmp, 0, sizeof tmp);
-            tmp.kind = N_SUB;
-            tmp.str = n->str;
-            tmp.len = n->len;
-            rc = eval_substring(q, &tmp, err);
-            n->P = tmp.P;
+        if (n->pre && q->info.grams) {
             /* Only the candidates are wanted: the regex decides on the text. */
-            qpos_free(tmp.qp, tmp.nqp);
+            rc = eval_node(q, n->pre, err);
+            if (rc == 0 && tdx_docset_copy(&n->P, &n->pre->P))
+                rc = TDX_ENOMEM;
         } else {
             rc = load_live(q, err);
             if (rc == 0 && tdx_docset_copy(&n->P, &q->live))
