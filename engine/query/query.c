@@ -972,25 +972,27 @@ static int extended_mode(const char *re)
 /*
  * The text a regex's matches need, for candidates from the gram index: the
  * regex is cut into its top-level branches, each branch into runs of
- * literal characters and small classes ([18], \d), and each run expands to
- * the strings it may match (h[18]00: h100, h800).  The candidates are the
- * documents holding, for some branch, one string of each of its runs: an
- * OR over branches of an AND over runs of an OR over strings, evaluated
- * like any query (/a100|h100/, /[ah]100/ and /nvidia.{0,20}a100/ no longer
- * read every document).  Anything else in the regex (., groups, other
- * escapes, anchors) ends a run, and an atom a quantifier may leave out
- * ends it before itself: the strings stay required.  A branch without a
+ * literal characters, small classes ([18], \d) and groups of plain
+ * branches ((a|h)), and each run expands to the strings it may match
+ * (h[18]00: h100, h800).  The candidates are the documents holding, for
+ * some branch, one string of each of its runs: an OR over branches of an
+ * AND over runs of an OR over strings, evaluated like any query
+ * (/a100|h100/, /[ah]100/ and /nvidia.{0,20}a100/ no longer read every
+ * document).  Anything else in the regex (., other groups, other escapes,
+ * anchors) ends a run, and an atom a quantifier may leave out ends it
+ * before itself: the strings stay required.  A branch without a
  * run of 2 bytes or more leaves the regex without candidates (every
  * document is read).
  */
-#define RX_CLASS_MAX    10 /* characters of a class expanded */
+#define RX_CLASS_MAX    10 /* characters of a class, or branches of a group, expanded */
+#define RX_ATOM_MAX     16 /* bytes of one of them */
 #define RX_EXPAND_MAX   32 /* strings a run expands to */
-#define RX_STR_MAX      48 /* bytes of one */
+#define RX_STR_MAX      64 /* bytes of one */
 #define RX_RUNS_MAX     4  /* runs kept per branch, longest first */
 #define RX_BRANCHES_MAX 16
 
 typedef struct rx_atom {
-    char c[RX_CLASS_MAX][4];
+    char c[RX_CLASS_MAX][RX_ATOM_MAX];
     uint8_t l[RX_CLASS_MAX];
     size_t n;
 } rx_atom;
@@ -1095,6 +1097,32 @@ static size_t rx_class(const char *re, size_t i, rx_atom *a)
     return re[k] ? k : k - 1;
 }
 
+/* A group at re[i] == '(' whose branches are plain text ((a|h), (?:nvidia|
+ * 英伟达)) as the strings it may match: returns the index of its ')' with
+ * *a filled, or with a->n = 0 when it is anything else. */
+static size_t rx_group(const char *re, size_t i, rx_atom *a)
+{
+    size_t end = rx_group_end(re, i), k = i + 1;
+    a->n = 0;
+    if (re[k] == '?' && re[k + 1] == ':')
+        k += 2;
+    else if (re[k] == '?')
+        return end; /* a lookaround, flags, a named group */
+    int ok = re[end] == ')';
+    while (ok && k <= end) {
+        size_t s = k, l;
+        while (k < end && (l = rx_plain(re, k)) != 0)
+            k += l;
+        if (k == s || k - s > RX_ATOM_MAX || (re[k] != '|' && k != end) ||
+            rx_atom_add(a, re + s, k - s))
+            ok = 0;
+        k++;
+    }
+    if (!ok)
+        a->n = 0;
+    return end;
+}
+
 /* A quantifier at re[i]: 0 none, else its length, with *optional set when
  * it allows no repeat at all. */
 static size_t rx_quant(const char *re, size_t i, int *optional)
@@ -1130,7 +1158,7 @@ static int rx_extend(rx_run *r, const rx_atom *a)
     if (r->n * a->n > RX_EXPAND_MAX)
         return -1;
     for (size_t i = 0; i < r->n; i++)
-        if (r->l[i] + 4 > RX_STR_MAX)
+        if (r->l[i] + RX_ATOM_MAX > RX_STR_MAX)
             return -1;
     size_t n = r->n;
     for (size_t j = a->n; j-- > 0;)
@@ -1194,7 +1222,7 @@ static size_t rx_branch_runs(const char *re, size_t a, size_t b, rx_run *runs)
         } else if (re[i] == '[') {
             next = rx_class(re, i, &at) + 1;
         } else if (re[i] == '(') {
-            next = rx_group_end(re, i) + 1;
+            next = rx_group(re, i, &at) + 1;
         } else if ((l = rx_plain(re, i)) != 0) {
             rx_atom_add(&at, re + i, l);
             next = i + l;
