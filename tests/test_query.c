@@ -2131,6 +2131,42 @@ Test(query, regexes_whose_required_text_is_hard_to_see_find_every_match)
     tdx_docset_free(&want);
 }
 
+static void on_regex(void *ctx, const char *regex, const char *needs)
+{
+    (void)regex;
+    snprintf(ctx, 256, "%s", needs ? needs : "(every document)");
+}
+
+/* What each regex's candidates must hold, as `query --explain` says it. */
+Test(query, regex_candidates_are_explained)
+{
+    build(tu_seed("query/regex-explain"), 20, 100);
+    static const char *const cases[][2] = {
+        {"/h[18]00/", "h100 | h800"},
+        {"/H100/", "h100"},
+        {"/nvidia.{0,20}(a|h)100/", "nvidia + (a100 | h100)"},
+        {"/gpu+s|[深浅]圳?大学/", "gpu | ((深 | 浅) + 大学)"},
+        {"/ab?c|gpu/", "(every document)"},
+        {"/\\d+号/", "0号 | 1号 | 2号 | 3号 | 4号 | 5号 | 6号 | 7号 | 8号 | 9号"},
+        {"/x{2}yz/", "xyz"},
+        {"/a[0-9]+bc/", "0bc | 1bc | 2bc | 3bc | 4bc | 5bc | 6bc | 7bc | 8bc | 9bc"},
+        {"/(?i)h100|(?:ab|cd)ef/", "h100 | (abef | cdef)"},
+        {"/h1\\s/", "h1"},
+        {"/[a-c]{2}/", "(every document)"},
+        {"/(?x) h 1 0 0/", "(every document)"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        tdx_query *query = NULL;
+        tdx_err err = {0};
+        cr_assert(eq(int, tdx_query_parse(Q, cases[i][0], &query, NULL, &err), 0), "%s: %s",
+                  cases[i][0], err.msg);
+        char got[256] = "";
+        cr_assert(eq(int, tdx_query_regexes(query, on_regex, got), 0));
+        cr_expect(eq(str, got, (char *)cases[i][1]), "%s", cases[i][0]);
+        tdx_query_free(query);
+    }
+}
+
 Test(query, an_entity_only_index_answers_every_query_from_the_text, .timeout = 120)
 {
     uint64_t seed = tu_seed("query/no-grams");

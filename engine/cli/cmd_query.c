@@ -204,6 +204,18 @@ static void explain_leaf(void *ctx, const char *leaf, uint64_t docs, int exact)
             exact ? "" : " (after verification)");
 }
 
+static void explain_regex(void *ctx, const char *regex, const char *needs)
+{
+    (void)ctx;
+    if (needs)
+        fprintf(stderr, "  %s is run over the documents holding %s\n", regex, needs);
+    else
+        fprintf(stderr,
+                "  %s is run over every document: some branch of it holds no text the index "
+                "has\n",
+                regex);
+}
+
 static int cmp_date_asc(const void *a, const void *b, void *ctx)
 {
     const uint32_t *d = ctx;
@@ -240,6 +252,8 @@ static int run(tdx_qctx *q, tdx_query *query, const char *qtext, const qopts *o)
     if (o->explain) {
         fprintf(stderr, "query: %s\n", qtext);
         tdx_query_leaves(q, query, explain_leaf, NULL, &err);
+        if (!tdx_query_scans_all(q, query))
+            tdx_query_regexes(query, explain_regex, NULL);
         fprintf(stderr, "  %s sure from postings, %s candidates verified (by positions or text)\n",
                 cli_num(st.sure), cli_num(st.verified));
         if (st.text_checked)

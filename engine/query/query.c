@@ -979,8 +979,9 @@ static int extended_mode(const char *re)
  * AND over runs of an OR over strings, evaluated like any query
  * (/a100|h100/, /[ah]100/ and /nvidia.{0,20}a100/ no longer read every
  * document).  Anything else in the regex (., other groups, other escapes,
- * anchors) ends a run, and an atom a quantifier may leave out ends it
- * before itself: the strings stay required.  A branch without a
+ * anchors) ends a run, an atom a quantifier may leave out ends it before
+ * itself, and one it repeats ends a run after its first copy and starts
+ * the next with its last: the strings stay required.  A branch without a
  * run of 2 bytes or more leaves the regex without candidates (every
  * document is read).
  */
@@ -1239,6 +1240,9 @@ static size_t rx_branch_runs(const char *re, size_t a, size_t b, rx_run *runs)
         }
         if (at.n == 0 || optional || ql)
             rx_keep(runs, &nruns, r); /* a repeat or a gap ends the run */
+        /* The last of the repeats is next to what follows: a run again. */
+        if (at.n && !optional && ql)
+            rx_extend(r, &at);
         i = next + ql;
     }
     rx_keep(runs, &nruns, r);
@@ -3422,6 +3426,45 @@ static int leaves_walk(tdx_qctx *q, qnode *n, tdx_leaf_fn fn, void *ctx, tdx_err
 int tdx_query_leaves(tdx_qctx *q, tdx_query *query, tdx_leaf_fn fn, void *ctx, tdx_err *err)
 {
     return leaves_walk(q, query->root, fn, ctx, err);
+}
+
+/* The prefilter tree n as text: leaves as they are, | between an OR's
+ * kids, + between an AND's, nested ones in parentheses. */
+static int pre_text(const qnode *n, tdx_buf *b, int nested)
+{
+    if (n->kind == N_SUB)
+        return tdx_buf_append(b, n->str, n->len);
+    int rc = nested ? tdx_buf_putc(b, '(') : 0;
+    for (size_t i = 0; rc == 0 && i < n->nkids; i++) {
+        if (i)
+            rc = tdx_buf_puts(b, n->kind == N_OR ? " | " : " + ");
+        rc = rc ? rc : pre_text(n->kids[i], b, 1);
+    }
+    return rc ? rc : nested ? tdx_buf_putc(b, ')') : 0;
+}
+
+static int regexes_walk(const qnode *n, tdx_regex_fn fn, void *ctx)
+{
+    for (size_t i = 0; i < n->nkids; i++) {
+        int rc = regexes_walk(n->kids[i], fn, ctx);
+        if (rc)
+            return rc;
+    }
+    if (n->kind != N_REGEX)
+        return 0;
+    tdx_buf b = TDX_BUF_INIT;
+    if (n->pre && (pre_text(n->pre, &b, 0) || tdx_buf_putc(&b, 0))) {
+        tdx_buf_free(&b);
+        return TDX_ENOMEM;
+    }
+    fn(ctx, n->display ? n->display : "?", n->pre ? (const char *)b.p : NULL);
+    tdx_buf_free(&b);
+    return 0;
+}
+
+int tdx_query_regexes(const tdx_query *query, tdx_regex_fn fn, void *ctx)
+{
+    return regexes_walk(query->root, fn, ctx);
 }
 
 /* ---- highlights ---- */

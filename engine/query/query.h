@@ -89,6 +89,15 @@ int tdx_query_run(tdx_qctx *q, tdx_query *query, size_t limit, tdx_docset *out,
 typedef void (*tdx_leaf_fn)(void *ctx, const char *leaf, uint64_t docs, int exact);
 int tdx_query_leaves(tdx_qctx *q, tdx_query *query, tdx_leaf_fn fn, void *ctx, tdx_err *err);
 
+/**
+ * For `--explain`: each regex of the query as written, with the text its
+ * candidates must hold ("h100 | h800", "nvidia + (a100 | h100)": | either,
+ * + both), or NULL when the regex is run over every document.  0 or
+ * TDX_ENOMEM.
+ */
+typedef void (*tdx_regex_fn)(void *ctx, const char *regex, const char *needs);
+int tdx_query_regexes(const tdx_query *query, tdx_regex_fn fn, void *ctx);
+
 /* ---- reading results ---- */
 
 typedef struct tdx_qdoc {
