@@ -251,7 +251,8 @@ static int run(tdx_qctx *q, tdx_query *query, const char *qtext, const qopts *o)
     int more = !need_all && limit && docs.n > limit;
     if (o->explain) {
         fprintf(stderr, "query: %s\n", qtext);
-        tdx_query_leaves(q, query, explain_leaf, NULL, &err);
+        if (tdx_query_leaves(q, query, explain_leaf, NULL, &err))
+            fprintf(stderr, "tenderidx query: cannot count the terms: %s\n", err.msg);
         if (!tdx_query_scans_all(q, query))
             tdx_query_regexes(query, explain_regex, NULL);
         fprintf(stderr, "  %s sure from postings, %s candidates verified (by positions or text)\n",
@@ -341,8 +342,8 @@ static int run(tdx_qctx *q, tdx_query *query, const char *qtext, const qopts *o)
     }
     if (docs.n == 0) {
         fprintf(stderr, "tenderidx query: no document matches %s\n", qtext);
-        if (!o->explain)
-            tdx_query_leaves(q, query, explain_leaf, NULL, &err);
+        if (!o->explain && tdx_query_leaves(q, query, explain_leaf, NULL, &err))
+            fprintf(stderr, "tenderidx query: cannot count the terms: %s\n", err.msg);
         tdx_docset_free(&docs);
         return TDX_EXIT_OK;
     }

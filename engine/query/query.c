@@ -340,6 +340,25 @@ static void xcur_free(qnode *n)
     n->nxcur = 0;
 }
 
+/* Forget what evaluating n and its kids left (sets, cursors, where
+ * lookups ended): a cursor only goes forward, so a second evaluation of
+ * the same query (a run, then --explain's leaf counts) needs new ones. */
+static void node_reset(qnode *n)
+{
+    if (n == NULL)
+        return;
+    qpos_free(n->qp, n->nqp);
+    n->qp = NULL;
+    n->nqp = 0;
+    xcur_free(n);
+    n->S.n = n->P.n = 0;
+    n->s_at = n->p_at = 0;
+    n->exact = n->evaluated = 0;
+    node_reset(n->pre);
+    for (size_t i = 0; i < n->nkids; i++)
+        node_reset(n->kids[i]);
+}
+
 static void node_free(qnode *n)
 {
     if (n == NULL)
@@ -3333,6 +3352,7 @@ int tdx_query_run(tdx_qctx *q, tdx_query *query, size_t limit, tdx_docset *out,
     memset(st, 0, sizeof *st);
     out->n = 0;
     q->trigram_frags = q->near_positions = 0;
+    node_reset(query->root);
     int rc = query_run(q, query, limit, out, st, err);
     st->trigram_frags = q->trigram_frags;
     st->near_positions = q->near_positions;
@@ -3425,6 +3445,7 @@ static int leaves_walk(tdx_qctx *q, qnode *n, tdx_leaf_fn fn, void *ctx, tdx_err
 
 int tdx_query_leaves(tdx_qctx *q, tdx_query *query, tdx_leaf_fn fn, void *ctx, tdx_err *err)
 {
+    node_reset(query->root);
     return leaves_walk(q, query->root, fn, ctx, err);
 }
 
