@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job on the bundled defaults: install what is missing, build,
 # generate the sample corpus of tender notices, index it against the bundled
-# watch list, and ask three questions.
+# watch list, and ask four questions.
 #
 #   scripts/demo.sh            5,000 notices (about 12 MB)
 #   DOCS=100000 scripts/demo.sh
@@ -50,6 +50,11 @@ q3='cat:chip AND (cat:cloud OR cat:intermediary)'
 say "$tdx query -i $out/index.tdx --facet year --facet entity --count '$q3'"
 echo "# Chips bought through a cloud provider or an import agent: how many, which years, which names"
 "$tdx" query -i "$out/index.tdx" --facet year --facet entity --count "$q3" | sed -n 1,40p  # sed reads to the end: no SIGPIPE
+
+q4='/[ah][18]00/ AND (租赁 OR 云服务)'
+say "$tdx query -i $out/index.tdx --count --explain '$q4'"
+echo "# Any A100, H100, A800 or H800 in a rental or cloud-service notice, and how the index answered"
+"$tdx" query -i "$out/index.tdx" --count --explain "$q4" 2>&1
 
 printf '\nIndex: %s   Corpus: %s   Ground truth: %s\n' "$out/index.tdx" "$out/notices.jsonl" \
   "$out/truth.tsv"
