@@ -2164,6 +2164,7 @@ Test(query, regex_candidates_are_explained)
         {"/h1\\s/", "h1"},
         {"/[a-c]{2}/", "(every document)"},
         {"/(?x) h 1 0 0/", "(every document)"},
+        {"/\\Q[ab]100\\E/", "(every document)"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         tdx_query *query = NULL;

@@ -1446,7 +1446,9 @@ static qnode *leaf_regex(parser *p)
         perr(p, t->pos, TDX_ENOMEM, "out of memory");
         return NULL;
     }
-    if (!extended_mode(t->val) && regex_prefilter(p, t->val, &n->pre)) {
+    /* (?x) makes spaces no text, and \Q..\E makes classes and groups text:
+     * the regex is then left to every document. */
+    if (!extended_mode(t->val) && !strstr(t->val, "\\Q") && regex_prefilter(p, t->val, &n->pre)) {
         node_free(n);
         return NULL;
     }
