@@ -419,3 +419,42 @@ Test(e2e, tables_from_the_cache_index_and_query_as_built_ones, .init = setup, .f
         free(ans[1]);
     }
 }
+
+/* `query --explain` from the shell: every term of the query is listed
+ * (phrases proved by positions during the run included), its counts line
+ * up in display columns whatever the script, and a regex says what its
+ * candidates must hold. */
+Test(e2e, explain_lists_every_term_aligned_with_what_each_regex_needs, .init = setup,
+     .fini = teardown, .timeout = 120)
+{
+    build_index(tu_seed("e2e-explain") % 100000, tu_path("x.tdx"), 300);
+    static const char *const leaves[] = {"采购", "\"项目编号\"", "\"公告\"", "/h[18]00|gpu/"};
+    char cmd[8192], *out, *errs;
+    snprintf(cmd, sizeof cmd, "'%s' query -i '%s' --count --explain '(%s OR %s) AND %s AND %s'",
+             tu_tenderidx(), tu_path("x.tdx"), leaves[0], leaves[1], leaves[2], leaves[3]);
+    int st = tu_run(cmd, &out, &errs);
+    cr_assert(eq(int, st, 0), "%s: %s", cmd, errs);
+    size_t col = 0;
+    for (size_t i = 0; i < sizeof leaves / sizeof *leaves; i++) {
+        char want[64];
+        snprintf(want, sizeof want, "\n  %s ", leaves[i]);
+        const char *line = strstr(errs, want);
+        cr_assert(line != NULL, "%s is not listed:\n%s", leaves[i], errs);
+        line++;
+        const char *docs = strstr(line, " documents");
+        cr_assert(docs != NULL && memchr(line, '\n', (size_t)(docs - line)) == NULL, "%s", errs);
+        const char *count = docs;
+        while (count > line && count[-1] != ' ')
+            count--;
+        size_t w = tdx_text_width(line, (size_t)(count - line));
+        if (i == 0)
+            col = w;
+        cr_expect(eq(sz, w, col), "the count of %s starts at column %zu, not %zu:\n%s", leaves[i],
+                  w, col, errs);
+    }
+    cr_expect(strstr(errs, "/h[18]00|gpu/ is run over the documents holding h100 | h800 | gpu") !=
+                  NULL,
+              "%s", errs);
+    free(out);
+    free(errs);
+}

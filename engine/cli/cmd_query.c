@@ -200,7 +200,9 @@ static void build_snippets(const snip_state *s, int bold, tdx_buf *out, int json
 static void explain_leaf(void *ctx, const char *leaf, uint64_t docs, int exact)
 {
     (void)ctx;
-    fprintf(stderr, "  %-40s %s documents%s\n", leaf, cli_num(docs),
+    /* Padded by display columns: a Chinese character takes two. */
+    size_t w = tdx_text_width(leaf, strlen(leaf));
+    fprintf(stderr, "  %s%*s %s documents%s\n", leaf, w < 40 ? (int)(40 - w) : 0, "", cli_num(docs),
             exact ? "" : " (after verification)");
 }
 

@@ -1365,7 +1365,15 @@ static int regex_prefilter(parser *p, const char *re, qnode **out)
         }
         if (rc == 0 && all->nkids == 0)
             whole = 0; /* a branch that needs no text: every document */
-        if (rc == 0 && whole && all->nkids == 1) {
+        if (rc == 0 && whole && all->nkids == 1 && all->kids[0]->kind == N_OR) {
+            /* One run of several strings: they join the OR of branches. */
+            qnode * or = all->kids[0];
+            for (size_t j = 0; rc == 0 && j < or->nkids; j++) {
+                rc = add_kid(p, any, or->kids[j]);
+                or->kids[j] = NULL;
+            }
+            node_free(all);
+        } else if (rc == 0 && whole && all->nkids == 1) {
             qnode *only = all->kids[0];
             all->nkids = 0;
             node_free(all);
