@@ -3398,7 +3398,8 @@ static int query_run(tdx_qctx *q, tdx_query *query, size_t limit, tdx_docset *ou
         size_t n = limit && limit < root->S.n ? limit : root->S.n;
         if (tdx_docset_reserve(out, n))
             return tdx_err_set(err, TDX_ENOMEM, "out of memory");
-        memcpy(out->v, root->S.v, n * sizeof *out->v);
+        if (n) /* both may be NULL then */
+            memcpy(out->v, root->S.v, n * sizeof *out->v);
         out->n = n;
         return 0;
     }
@@ -3760,7 +3761,8 @@ int tdx_query_facet(tdx_qctx *q, const tdx_docset *docs, const char *by, tdx_fac
     }
     /* Time facets read best in time order; the others by count. */
     int by_time = strcmp(by, "year") == 0 || strcmp(by, "month") == 0 || strcmp(by, "day") == 0;
-    qsort(a.v, a.n, sizeof *a.v, by_time ? cmp_facet_value : cmp_facet);
+    if (a.n) /* a.v may be NULL then */
+        qsort(a.v, a.n, sizeof *a.v, by_time ? cmp_facet_value : cmp_facet);
     *out = a.v;
     *n = a.n;
     return 0;

@@ -540,7 +540,8 @@ static int push_dir(tdx_reader *r, const char *path)
         tdx_free(lv->path);
         return rc;
     }
-    qsort(lv->names, lv->n, sizeof *lv->names, cmp_names);
+    if (lv->n) /* names may be NULL then */
+        qsort(lv->names, lv->n, sizeof *lv->names, cmp_names);
     lv->dev = st.st_dev;
     lv->ino = st.st_ino;
     r->ndirs++;

@@ -1738,7 +1738,8 @@ static void ents_place(flush_ent *e, size_t n, const tdx_buf *kb)
 {
     for (size_t i = 0; i < n; i++)
         e[i].k = kb->p + (uintptr_t)e[i].k;
-    qsort(e, n, sizeof *e, cmp_flush_ent);
+    if (n) /* e may be NULL then */
+        qsort(e, n, sizeof *e, cmp_flush_ent);
 }
 
 /* The sets as entries, each table's sorted: hashes [0, *nh), keys after
