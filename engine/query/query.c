@@ -340,6 +340,15 @@ static void xcur_free(qnode *n)
     n->nxcur = 0;
 }
 
+/* Close n's positions cursors and a walk's filter cursors. */
+static void cursors_free(qnode *n)
+{
+    qpos_free(n->qp, n->nqp);
+    n->qp = NULL;
+    n->nqp = 0;
+    xcur_free(n);
+}
+
 /* Forget what evaluating n and its kids left (sets, cursors, where
  * lookups ended): a cursor only goes forward, so a second evaluation of
  * the same query (a run, then --explain's leaf counts) needs new ones. */
@@ -347,10 +356,7 @@ static void node_reset(qnode *n)
 {
     if (n == NULL)
         return;
-    qpos_free(n->qp, n->nqp);
-    n->qp = NULL;
-    n->nqp = 0;
-    xcur_free(n);
+    cursors_free(n);
     n->S.n = n->P.n = 0;
     n->s_at = n->p_at = 0;
     n->exact = n->evaluated = 0;
@@ -426,13 +432,18 @@ typedef struct parser {
     int failed;
 } parser;
 
+/* Characters of UTF-8 text s[0..len): the bytes that start one. */
+static size_t utf8_chars(const char *s, size_t len)
+{
+    size_t c = 0;
+    for (size_t i = 0; i < len; i++)
+        c += ((uint8_t)s[i] & 0xC0) != 0x80;
+    return c;
+}
+
 static size_t col_of(const char *s, size_t pos)
 {
-    size_t col = 1;
-    for (size_t i = 0; i < pos; i++)
-        if (((unsigned char)s[i] & 0xC0) != 0x80)
-            col++;
-    return col;
+    return 1 + utf8_chars(s, pos);
 }
 
 static int perr(parser *p, size_t pos, int code, const char *fmt, ...)
@@ -1024,33 +1035,6 @@ typedef struct rx_run {
     size_t minlen; /* bytes of its shortest string */
 } rx_run;
 
-/* The end of a group starting at re[i] == '(': the index of its ')', or
- * of the terminating NUL. */
-static size_t rx_group_end(const char *re, size_t i)
-{
-    int depth = 0;
-    for (; re[i]; i++) {
-        if (re[i] == '\\' && re[i + 1]) {
-            i = escape_end(re, i);
-        } else if (re[i] == '[') {
-            i++;
-            if (re[i] == '^')
-                i++;
-            if (re[i] == ']')
-                i++;
-            while (re[i] && re[i] != ']')
-                i += re[i] == '\\' && re[i + 1] ? 2 : 1;
-            if (!re[i])
-                return i;
-        } else if (re[i] == '(') {
-            depth++;
-        } else if (re[i] == ')' && --depth == 0) {
-            return i;
-        }
-    }
-    return i;
-}
-
 /* One character at re[i] if it is plain text (a letter, a digit, or a
  * non-ASCII character): its bytes, else 0. */
 static size_t rx_plain(const char *re, size_t i)
@@ -1115,6 +1099,26 @@ static size_t rx_class(const char *re, size_t i, rx_atom *a)
     if (!ok || !re[k])
         a->n = 0;
     return re[k] ? k : k - 1;
+}
+
+/* The end of a group starting at re[i] == '(': the index of its ')', or
+ * of the terminating NUL. */
+static size_t rx_group_end(const char *re, size_t i)
+{
+    int depth = 0;
+    for (; re[i]; i++) {
+        if (re[i] == '\\' && re[i + 1]) {
+            i = escape_end(re, i);
+        } else if (re[i] == '[') {
+            rx_atom a;
+            i = rx_class(re, i, &a);
+        } else if (re[i] == '(') {
+            depth++;
+        } else if (re[i] == ')' && --depth == 0) {
+            return i;
+        }
+    }
+    return i;
 }
 
 /* A group at re[i] == '(' whose branches are plain text ((a|h), (?:nvidia|
@@ -1898,6 +1902,13 @@ static int tri_read(tdx_qctx *q, const tri_plan *pl, uint32_t upto, tdx_docset *
     return rc;
 }
 
+/* The documents whose trigrams a batch's bound cut short (term "t"): a
+ * candidate of every fragment. */
+static int trigram_cut(tdx_qctx *q, tdx_docset *cut, tdx_err *err)
+{
+    return tdx_store_postings(q->t, (const uint8_t *)TDX_TRIGRAM_CUT, 1, cut, err);
+}
+
 /* Candidates a fragment's words are checked for in the text, at most,
  * before its dictionary path is taken instead (10-15 us a document, against
  * a scan of the word list: 4 ms for 2.6M words). */
@@ -1913,7 +1924,7 @@ static int tri_finish(tdx_qctx *q, tdx_docset *cand, int exact, const uint8_t *f
                       int part, tdx_docset *out, tdx_err *err)
 {
     tdx_docset cut = {0};
-    int rc = tdx_store_postings(q->t, (const uint8_t *)TDX_TRIGRAM_CUT, 1, &cut, err);
+    int rc = trigram_cut(q, &cut, err);
     if (rc == 0 && exact && cut.n == 0) {
         tdx_docset_free(out);
         *out = *cand;
@@ -2609,19 +2620,8 @@ static int leaf_occurrences(tdx_qctx *q, const qnode *n, uint32_t id, occvec *ou
 /* Characters of normalized text between byte offsets a <= b. */
 static size_t chars_between(tdx_qctx *q, uint32_t a, uint32_t b)
 {
-    size_t c = 0;
-    for (uint32_t i = a; i < b && i < q->nout.text.len; i++)
-        c += (q->nout.text.p[i] & 0xC0) != 0x80;
-    return c;
-}
-
-/* Characters of UTF-8 string s[0..len). */
-static uint32_t utf8_chars(const char *s, size_t len)
-{
-    uint32_t c = 0;
-    for (size_t i = 0; i < len; i++)
-        c += ((uint8_t)s[i] & 0xC0) != 0x80;
-    return c;
+    size_t end = b < q->nout.text.len ? b : q->nout.text.len;
+    return a < end ? utf8_chars((const char *)q->nout.text.p + a, end - a) : 0;
 }
 
 /*
@@ -2919,7 +2919,7 @@ static int frag_walk_set(tdx_qctx *q, qnode *n, double found, tdx_docset *cand, 
         return 1;
     tdx_docset cut = {0};
     rc = tri_read(q, &pl, UINT32_MAX, cand, err);
-    rc = rc ? rc : tdx_store_postings(q->t, (const uint8_t *)TDX_TRIGRAM_CUT, 1, &cut, err);
+    rc = rc ? rc : trigram_cut(q, &cut, err);
     if (rc == 0 && pl.exact && cut.n == 0) {
         tdx_docset was = n->P;
         n->P = *cand;
@@ -3183,12 +3183,8 @@ static int walk_conj(tdx_qctx *q, qnode **kids, size_t nk, size_t limit, tdx_doc
 done:
     /* The cursors were for this walk; a later full evaluation makes its own. */
     for (size_t k = 0; k < nk; k++)
-        if (walked[k] || kids[k]->xcur) {
-            qpos_free(kids[k]->qp, kids[k]->nqp);
-            kids[k]->qp = NULL;
-            kids[k]->nqp = 0;
-            xcur_free(kids[k]);
-        }
+        if (walked[k] || kids[k]->xcur)
+            cursors_free(kids[k]);
     for (size_t k = 0; cands && k < nk; k++)
         tdx_docset_free(&cands[k]);
     tdx_free(cands);
@@ -3286,7 +3282,7 @@ static int scan_trigrams(tdx_qctx *q, qnode *n, const tri_plan *pl, size_t limit
     size_t read = 0, del_at = 0, cut_at = 0;
     tdx_docset cand = {0}, cut = {0};
     /* Documents whose trigrams were cut short are candidates everywhere. */
-    int rc = tdx_store_postings(q->t, (const uint8_t *)TDX_TRIGRAM_CUT, 1, &cut, err);
+    int rc = trigram_cut(q, &cut, err);
     while (rc == 0) {
         uint32_t upto = hi >= ndocs ? UINT32_MAX : (uint32_t)hi;
         rc = tri_read(q, pl, upto, &cand, err);
