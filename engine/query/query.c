@@ -1101,22 +1101,37 @@ static size_t rx_class(const char *re, size_t i, rx_atom *a)
     return re[k] ? k : k - 1;
 }
 
+/*
+ * Step over the syntax at re[i]: an escape or a class whole, one byte
+ * else, a parenthesis counted in *depth (a ')' with none open counts
+ * nothing).  Returns the index of the last byte stepped over: i itself
+ * for one byte, so a '|' there is syntax, not an escaped or class one.
+ */
+static size_t rx_step(const char *re, size_t i, size_t *depth)
+{
+    if (re[i] == '\\' && re[i + 1])
+        return escape_end(re, i);
+    if (re[i] == '[') {
+        rx_atom a;
+        return rx_class(re, i, &a);
+    }
+    if (re[i] == '(')
+        ++*depth;
+    else if (re[i] == ')' && *depth)
+        --*depth;
+    return i;
+}
+
 /* The end of a group starting at re[i] == '(': the index of its ')', or
  * of the terminating NUL. */
 static size_t rx_group_end(const char *re, size_t i)
 {
-    int depth = 0;
+    size_t depth = 0;
     for (; re[i]; i++) {
-        if (re[i] == '\\' && re[i + 1]) {
-            i = escape_end(re, i);
-        } else if (re[i] == '[') {
-            rx_atom a;
-            i = rx_class(re, i, &a);
-        } else if (re[i] == '(') {
-            depth++;
-        } else if (re[i] == ')' && --depth == 0) {
+        size_t was = depth;
+        i = rx_step(re, i, &depth);
+        if (depth < was && depth == 0)
             return i;
-        }
     }
     return i;
 }
@@ -1319,16 +1334,9 @@ static int regex_prefilter(parser *p, const char *re, qnode **out)
     bounds[nb++] = 0;
     size_t i = 0;
     for (; re[i]; i++) {
-        if (re[i] == '\\' && re[i + 1]) {
-            i = escape_end(re, i);
-        } else if (re[i] == '[') {
-            rx_atom a;
-            i = rx_class(re, i, &a);
-        } else if (re[i] == '(') {
-            depth++;
-        } else if (re[i] == ')') {
-            depth -= depth > 0;
-        } else if (re[i] == '|' && depth == 0) {
+        size_t at = i;
+        i = rx_step(re, i, &depth);
+        if (i == at && re[i] == '|' && depth == 0) {
             if (nb == RX_BRANCHES_MAX)
                 return 0;
             bounds[nb++] = i + 1;
