@@ -1855,7 +1855,7 @@ static char *random_word_text(uint64_t *r)
 /* Documents listed as having their trigrams cut short. */
 static size_t trigram_cut_docs(const char *idx)
 {
-    tdx_store_opts so = {1, 0, 0, 0};
+    tdx_store_opts so = {1, 0, 0, 0, 0};
     tdx_store *st = NULL;
     tdx_rtxn *t = NULL;
     tdx_docset d = {0};

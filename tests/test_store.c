@@ -61,9 +61,12 @@ static tdx_store_schema schema(void)
     return s;
 }
 
+/* The format of the indexes a test creates: 0 (the current one) or 2. */
+static int new_format;
+
 static tdx_store *open_store(const char *dir, int readonly, size_t map_size)
 {
-    tdx_store_opts o = {readonly, !readonly, map_size, 0};
+    tdx_store_opts o = {readonly, !readonly, map_size, 0, new_format};
     tdx_store *s = NULL;
     tdx_err err = {0};
     int rc = tdx_store_open(dir, &o, &s, &err);
@@ -675,7 +678,7 @@ static void verify(tdx_store *s, model *m)
     cr_assert(eq(int, tdx_store_read_begin(s, &t, &err), 0));
     tdx_store_info in;
     cr_assert(eq(int, tdx_store_get_info(t, &in, &err), 0));
-    cr_assert(eq(u32, in.format, TDX_STORE_FORMAT));
+    cr_assert(eq(u32, in.format, new_format ? (uint32_t)new_format : TDX_STORE_FORMAT));
     cr_assert(eq(str, in.normalizer, "test-normalizer 1"));
     cr_assert(eq(u32, in.norm_steps, 7));
     cr_assert(eq(int, in.grams, 1));
@@ -1244,7 +1247,7 @@ Test(store, merge_in_small_steps_can_stop_anywhere_and_resume)
     char *ref = dump(s);
     tdx_store_close(s);
     /* A chunk of a few bytes: every step merges about one term. */
-    tdx_store_opts o = {0, 0, 0, 64};
+    tdx_store_opts o = {0, 0, 0, 64, 0};
     tdx_err err = {0};
     cr_assert(eq(int, tdx_store_open(dir, &o, &s, &err), 0), "%s", err.msg);
     int done = 0, pending = 0;
@@ -1307,7 +1310,7 @@ Test(store, a_merge_prepared_ahead_gives_the_same_index_used_or_not)
     model_free(&m);
     /* The same documents, and merge steps of about one term each. */
     const char *dir = tu_path("prep");
-    tdx_store_opts o = {0, 1, 0, 64};
+    tdx_store_opts o = {0, 1, 0, 64, 0};
     tdx_err err = {0};
     cr_assert(eq(int, tdx_store_open(dir, &o, &s, &err), 0), "%s", err.msg);
     tdx_store_schema sc = schema();
@@ -1885,6 +1888,87 @@ static size_t expect_blocks_within_limits(const char *dir, const char *table, si
     return largest;
 }
 
+/* LEB128, byte by byte: the test's own reading of the format. */
+static uint64_t leb(const uint8_t **p, const uint8_t *end)
+{
+    uint64_t v = 0;
+    for (int sh = 0;; sh += 7) {
+        cr_assert(lt(ptr, (void *)*p, (void *)end), "a varint runs past the block");
+        uint8_t b = *(*p)++;
+        v |= (uint64_t)(b & 0x7f) << sh;
+        if (!(b & 0x80))
+            return v;
+    }
+}
+
+/*
+ * Every positional block of table (keys: pre bytes, term, 0x00, be32) read
+ * by the grammar at the top of store.c: n, n-1 deltas, in format 3 (n-1)/16
+ * checkpoints, n payloads that end the block; each checkpoint is the bytes
+ * of its group's payloads.  Returns how many blocks hold checkpoints.
+ */
+static size_t expect_block_grammar(const char *dir, const char *table, size_t pre, int format)
+{
+    raw_cur rc0 = raw_cursor(dir, table);
+    MDB_val k, v;
+    size_t with = 0;
+    int rc = mdb_cursor_get(rc0.cur, &k, &v, MDB_FIRST);
+    for (; rc == 0; rc = mdb_cursor_get(rc0.cur, &k, &v, MDB_NEXT)) {
+        uint8_t cls = ((const uint8_t *)k.mv_data)[pre];
+        if (cls != 'b' && cls != 'w')
+            continue;
+        const uint8_t *p = v.mv_data, *end = p + v.mv_size;
+        uint64_t n = leb(&p, end);
+        for (uint64_t i = 1; i < n; i++)
+            cr_assert(gt(u64, leb(&p, end), 0));
+        uint64_t ck[64];
+        size_t nck = format == 3 ? (size_t)(n - 1) / 16 : 0;
+        cr_assert(le(sz, nck, 64));
+        for (size_t j = 0; j < nck; j++)
+            ck[j] = leb(&p, end);
+        with += nck > 0;
+        const uint8_t *group = p;
+        for (uint64_t i = 0; i < n; i++) {
+            if (i && i % 16 == 0 && i / 16 <= nck) {
+                cr_assert(eq(u64, ck[i / 16 - 1], (uint64_t)(p - group)),
+                          "checkpoint %" PRIu64 " of a block of %" PRIu64, i / 16, n);
+                group = p;
+            }
+            uint64_t h = leb(&p, end);
+            uint64_t more = h & 1 ? leb(&p, end) : 0;
+            for (uint64_t j = 0; j < more; j++)
+                cr_assert(gt(u64, leb(&p, end), 0));
+        }
+        cr_assert(eq(ptr, (void *)p, (void *)end), "payloads end the block");
+    }
+    cr_assert(eq(int, rc, MDB_NOTFOUND));
+    raw_cursor_close(&rc0);
+    return with;
+}
+
+/* A checkpoint one byte off (b中文's first block): check reports the block. */
+static void expect_bad_checkpoint_checked(const char *dir)
+{
+    static const uint8_t term[] = "b中文";
+    uint8_t key[600], val[4096];
+    size_t klen = 0;
+    size_t vlen =
+        raw_first(dir, main_table(dir), term, sizeof term - 1, key, &klen, val, sizeof val);
+    const uint8_t *p = val, *end = val + vlen;
+    uint64_t n = leb(&p, end);
+    cr_assert(gt(u64, n, 16));
+    for (uint64_t i = 1; i < n; i++)
+        leb(&p, end);
+    uint8_t *ck = val + (p - val);
+    cr_assert(lt(u8, *ck, 0x7e), "a one-byte checkpoint");
+    (*ck)++;
+    raw_set(dir, main_table(dir), key, klen, val, vlen);
+    lines l = {0};
+    cr_assert(gt(u64, check_problems_at(dir, &l), 0));
+    cr_assert(strstr(l.p, "checkpoints that do not fit") != NULL, "%s", l.p);
+    free(l.p);
+}
+
 static void positions_text(size_t i, uint64_t *r, char *text, size_t cap)
 {
     size_t len = 0;
@@ -1898,50 +1982,71 @@ static void positions_text(size_t i, uint64_t *r, char *text, size_t cap)
     snprintf(text + len, cap - len, " x%zu", i); /* no two texts alike */
 }
 
+/*
+ * In both formats (3: positional blocks with checkpoints, 2: without, as an
+ * older tenderidx wrote them), positions read alike whatever the strides;
+ * every block follows the format's grammar, and format 3's blocks of more
+ * than 16 docs hold checkpoints.
+ */
 Test(store, positions_cursor_steps_and_skips_through_blocks_and_segments)
 {
-    const char *dir = tu_path("idx");
-    tdx_store *s = new_index(dir);
-    enum { N = 3000 };
-    uint64_t r = 5;
-    sdoc **ptr = sdocs_make(N, &r, "p", positions_text);
-    model m;
-    model_init(&m);
-    write_both(s, &m, ptr, 1200, 0);
-    write_both(s, &m, ptr + 1200, 1000, 0);
-    merge_ok(s);
-    /* Segments: a long one, one doc without the term (2201 % 4 == 1: a
-     * segment the term skips), single docs, then the rest. */
-    write_both(s, &m, ptr + 2200, 1, 0);
-    write_both(s, &m, ptr + 2201, 1, 0);
-    write_both(s, &m, ptr + 2202, 1, 0);
-    write_both(s, &m, ptr + 2203, 500, 0);
-    write_both(s, &m, ptr + 2703, N - 2703, 0);
-    cr_assert(eq(sz, pending(s), 5));
-    poscur_walk_check(s, N, 1);
-    verify(s, &m); /* doc lists through segments of several blocks a term */
-    /* Half-merged (terms below the merge's split key in the new tree, the
-     * rest in the old one, both with segments), step after step. */
-    tdx_store_close(s);
-    /* Segments are cut into blocks as the main tree is. */
-    cr_assert(gt(sz, expect_blocks_within_limits(dir, "postseg", 4), 1500));
-    tdx_store_opts o = {0, 0, 0, 64};
-    tdx_err err = {0};
-    cr_assert(eq(int, tdx_store_open(dir, &o, &s, &err), 0), "%s", err.msg);
-    int done = 0;
-    size_t steps = 0;
-    while (!done) {
-        cr_assert(eq(int, tdx_store_merge_step(s, &done, &err), 0), "%s", err.msg);
-        if (steps++ % 4 == 0)
-            poscur_walk_check(s, N, 10 + steps);
+    for (new_format = 2; new_format <= 3; new_format++) {
+        const char *dir = tu_path(new_format == 2 ? "idx2" : "idx3");
+        tdx_store *s = new_index(dir);
+        enum { N = 3000 };
+        uint64_t r = 5;
+        sdoc **ptr = sdocs_make(N, &r, "p", positions_text);
+        model m;
+        model_init(&m);
+        write_both(s, &m, ptr, 1200, 0);
+        write_both(s, &m, ptr + 1200, 1000, 0);
+        merge_ok(s);
+        /* Segments: a long one, one doc without the term (2201 % 4 == 1: a
+         * segment the term skips), single docs, then the rest. */
+        write_both(s, &m, ptr + 2200, 1, 0);
+        write_both(s, &m, ptr + 2201, 1, 0);
+        write_both(s, &m, ptr + 2202, 1, 0);
+        write_both(s, &m, ptr + 2203, 500, 0);
+        write_both(s, &m, ptr + 2703, N - 2703, 0);
+        cr_assert(eq(sz, pending(s), 5));
+        poscur_walk_check(s, N, 1);
+        verify(s, &m); /* doc lists through segments of several blocks a term */
+        /* Half-merged (terms below the merge's split key in the new tree, the
+         * rest in the old one, both with segments), step after step. */
+        tdx_store_close(s);
+        /* Segments are cut into blocks as the main tree is. */
+        cr_assert(gt(sz, expect_blocks_within_limits(dir, "postseg", 4), 1500));
+        size_t with = expect_block_grammar(dir, "postseg", 4, new_format);
+        cr_assert(new_format == 3 ? with > 0 : with == 0, "%zu blocks with checkpoints", with);
+        tdx_store_opts o = {0, 0, 0, 64, 0};
+        tdx_err err = {0};
+        cr_assert(eq(int, tdx_store_open(dir, &o, &s, &err), 0), "%s", err.msg);
+        tdx_rtxn *t = NULL;
+        tdx_store_info in;
+        cr_assert(eq(int, tdx_store_read_begin(s, &t, &err), 0));
+        cr_assert(eq(int, tdx_store_get_info(t, &in, &err), 0));
+        cr_assert(eq(u32, in.format, (uint32_t)new_format));
+        tdx_store_read_end(t);
+        int done = 0;
+        size_t steps = 0;
+        while (!done) {
+            cr_assert(eq(int, tdx_store_merge_step(s, &done, &err), 0), "%s", err.msg);
+            if (steps++ % 4 == 0)
+                poscur_walk_check(s, N, 10 + steps);
+        }
+        cr_assert(gt(sz, steps, 3), "only %zu merge steps", steps);
+        poscur_walk_check(s, N, 2);
+        verify(s, &m);
+        expect_clean(s);
+        tdx_store_close(s);
+        cr_assert(gt(sz, expect_blocks_within_limits(dir, main_table(dir), 0), 1500));
+        with = expect_block_grammar(dir, main_table(dir), 0, new_format);
+        cr_assert(new_format == 3 ? with > 0 : with == 0, "%zu blocks with checkpoints", with);
+        if (new_format == 3)
+            expect_bad_checkpoint_checked(dir);
+        model_free(&m);
+        sdocs_free(ptr, N);
     }
-    cr_assert(gt(sz, steps, 3), "only %zu merge steps", steps);
-    poscur_walk_check(s, N, 2);
-    verify(s, &m);
-    tdx_store_close(s);
-    cr_assert(gt(sz, expect_blocks_within_limits(dir, main_table(dir), 0), 1500));
-    model_free(&m);
-    sdocs_free(ptr, N);
 }
 
 /* Sum of the value sizes of table db. */
@@ -1987,7 +2092,7 @@ Test(store, merge_steps_cut_inside_a_term_larger_than_a_step)
     write_both(s, &m, ptr + 4500, N - 4500, 0);
     char *ref = dump(s);
     tdx_store_close(s);
-    tdx_store_opts o = {0, 0, 0, CHUNK};
+    tdx_store_opts o = {0, 0, 0, CHUNK, 0};
     tdx_err err = {0};
     int done = 0;
     size_t steps = 0, in_term = 0, before = 0, most = 0;
@@ -2152,7 +2257,7 @@ Test(store, reader_adopts_a_map_grown_by_another_process)
     if (pid == 0) {
         /* The child writes 3 MB, growing the map past the reader's. */
         tdx_store *w = NULL;
-        tdx_store_opts o = {0, 0, 1 << 20, 0};
+        tdx_store_opts o = {0, 0, 1 << 20, 0, 0};
         if (tdx_store_open(dir, &o, &w, NULL))
             _exit(2);
         enum { N = 30 };
@@ -2526,15 +2631,21 @@ Test(store, other_format_version_is_eformat)
 {
     const char *dir = tu_path("idx");
     tdx_store_close(new_index(dir));
-    raw_set(dir, "meta", "format", 6, "3", 1);
+    raw_set(dir, "meta", "format", 6, "4", 1);
     for (int ro = 0; ro < 2; ro++) {
-        tdx_store_opts o = {ro, 0, 0, 0};
+        tdx_store_opts o = {ro, 0, 0, 0, 0};
         tdx_store *s = NULL;
         tdx_err err = {0};
         cr_assert(eq(int, tdx_store_open(dir, &o, &s, &err), TDX_EFORMAT));
         cr_assert(eq(ptr, s, NULL));
-        cr_assert(strstr(err.msg, "format '3'") != NULL, "%s", err.msg);
+        cr_assert(strstr(err.msg, "format '4'") != NULL, "%s", err.msg);
     }
+    /* Only formats 2 and 3 can be made. */
+    tdx_store_opts o = {0, 1, 0, 0, 1};
+    tdx_store *s = NULL;
+    tdx_err err = {0};
+    cr_assert(eq(int, tdx_store_open(tu_path("f1"), &o, &s, &err), TDX_EINVAL));
+    cr_assert(eq(ptr, s, NULL));
 }
 
 /* A block past the limits still reads; only check finds it, in the main
@@ -2567,6 +2678,7 @@ Test(store, check_finds_postings_blocks_beyond_the_limits)
  * segments it is refused with the way out. */
 Test(store, format_1_without_segments_is_read_and_upgraded)
 {
+    new_format = 2; /* format 1's blocks are format 2's */
     char val[16];
     uint8_t key[16];
     for (int merged = 0; merged < 2; merged++) {
@@ -2574,7 +2686,7 @@ Test(store, format_1_without_segments_is_read_and_upgraded)
         small_index(dir, merged);
         raw_set(dir, "meta", "format", 6, "1", 1);
         for (int ro = 1; ro >= 0; ro--) {
-            tdx_store_opts o = {ro, 0, 0, 0};
+            tdx_store_opts o = {ro, 0, 0, 0, 0};
             tdx_store *s = NULL;
             tdx_err err = {0};
             int rc = tdx_store_open(dir, &o, &s, &err);
@@ -2600,7 +2712,7 @@ Test(store, non_index_paths_are_clear_errors)
 {
     tdx_store *s = NULL;
     tdx_err err = {0};
-    tdx_store_opts ro = {1, 0, 0, 0}, rw = {0, 0, 0, 0};
+    tdx_store_opts ro = {1, 0, 0, 0, 0}, rw = {0, 0, 0, 0, 0};
     /* Nothing there. */
     cr_assert(eq(int, tdx_store_open(tu_path("none"), &ro, &s, &err), TDX_ENOTFOUND));
     cr_assert(strstr(err.msg, "none") != NULL, "%s", err.msg);
@@ -2966,7 +3078,7 @@ Test(store, an_open_that_runs_out_of_memory_leaves_no_empty_index_directory)
     /* The directory is made before anything is allocated; a failure then
      * must not leave a directory that later runs take for an index. */
     const char *dir = tu_path("oom-open");
-    tdx_store_opts o = {0, 1, 0, 0};
+    tdx_store_opts o = {0, 1, 0, 0, 0};
     tdx_store *s = NULL;
     tdx_err err = {0};
     tdx_alloc_fail_after(0);

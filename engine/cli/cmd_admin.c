@@ -48,7 +48,7 @@ static int parse_common(const char *cmd, int argc, char **argv, const char **ind
 static int open_read(const char *cmd, const char *path, tdx_store **s, tdx_rtxn **t)
 {
     tdx_err err = {0};
-    tdx_store_opts o = {1, 0, 0, 0};
+    tdx_store_opts o = {1, 0, 0, 0, 0};
     int rc = tdx_store_open(path, &o, s, &err);
     if (rc == 0) {
         rc = tdx_store_read_begin(*s, t, &err);
@@ -122,6 +122,12 @@ int cmd_stats(int argc, char **argv)
                                               : "full (gram index: any substring; built before "
                                                 "Latin and digit trigrams, so such fragments go "
                                                 "through the word list: rebuild for speed)");
+    if (in.format < TDX_STORE_FORMAT)
+        printf("format       %u (phrases beside common words are faster in format %d: rebuild "
+               "for speed)\n",
+               in.format, TDX_STORE_FORMAT);
+    else
+        printf("format       %u\n", in.format);
     printf("segments     %s unmerged%s\n", cli_num(in.segments),
            in.merging ? " (a merge stopped part-way: 'tenderidx index -i INDEX --merge' "
                         "or the next run finishes it)"

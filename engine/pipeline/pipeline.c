@@ -1058,7 +1058,7 @@ int tdx_pipeline_merge(const tdx_pipeline_opts *o, tdx_run_stats *st, tdx_err *e
     run P;
     run *p = &P;
     run_start(p, o, st);
-    tdx_store_opts so = {0, 0, 0, 0};
+    tdx_store_opts so = {0, 0, 0, 0, 0};
     size_t before = 0;
     int pending = 0;
     int rc = tdx_store_open(o->index_path, &so, &p->store, err);
@@ -1123,7 +1123,7 @@ int tdx_pipeline_run(const tdx_pipeline_opts *o, tdx_run_stats *st, tdx_err *err
      * (a pooled batch's memory is what its successor will use). */
     p->max_pool = slots;
 
-    tdx_store_opts so = {0, 1, 0, 0};
+    tdx_store_opts so = {0, 1, 0, 0, o->store_format};
     rc = tdx_store_open(o->index_path, &so, &p->store, err);
     /* A commit every 8 batches at most, and every 2 s: readers and a
      * resumed run are at most that far behind. */

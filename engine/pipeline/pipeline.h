@@ -77,6 +77,7 @@ typedef struct tdx_pipeline_opts {
     int replace;            /* re-index changed content under an existing key */
     int no_merge;           /* leave postings segments unmerged at the end */
     int merge;              /* merge at the end even when the new segments are small */
+    int store_format;       /* a new index's format (tdx_store_opts.format); 0: current */
     tdx_reader_opts reader; /* on_file is set by the pipeline */
     const char *cache_dir;  /* compiled watch lists, normalizer tables; NULL default, "" off */
     volatile sig_atomic_t *stop; /* set asynchronously (SIGINT): finish the batch in hand, commit, stop */

@@ -138,7 +138,7 @@ int tdx_qctx_open(const char *index_path, tdx_qctx **out_q, tdx_err *err)
     if (q == NULL)
         return tdx_err_set(err, TDX_ENOMEM, "out of memory");
     tdx_norm_out_init(&q->nout);
-    tdx_store_opts so = {1, 0, 0, 0};
+    tdx_store_opts so = {1, 0, 0, 0, 0};
     int rc = tdx_store_open(index_path, &so, &q->s, err);
     if (rc == 0)
         rc = tdx_store_read_begin(q->s, &q->t, err);

@@ -6,15 +6,17 @@
  * same environment read-only and read through tdx_rtxn snapshots, which
  * never block the writer (LMDB MVCC).
  *
- * ON-DISK FORMAT, version 2 (meta "format" = "2").  One LMDB environment
+ * ON-DISK FORMAT, version 3 (meta "format" = "3").  One LMDB environment
  * (a directory holding data.mdb and lock.mdb) with these named databases.
  * be32 = 4-byte big-endian unsigned; vint = unsigned LEB128 varint;
  * lbytes = vint length followed by that many bytes; doc ids start at 1.
  *
  *   meta        key: ASCII name
- *     "format"      "2" (format 1 differed only in postseg's layout; an index
- *                   of format 1 without pending segments is marked 2 when
- *                   opened to write, and read as 2)
+ *     "format"      "3"; "2" differs only in its positional blocks, which have
+ *                   no checkpoints (an index keeps its format: format 2 is
+ *                   read and written as such; format 1 differed only in
+ *                   postseg's layout, and one without pending segments is
+ *                   marked 2 when opened to write, and read as 2)
  *     "normalizer"  tdx_norm_identity() of the normalizer the index uses
  *     "norm_steps"  vint step bits
  *     "grams"       "1" full profile (gram index), "0" entity-only
@@ -81,9 +83,13 @@
  *   post.a / post.b   main postings, term-major:
  *               term 0x00 be32(first doc id) -> block:
  *                 vint n, n-1 x vint (doc[i] - doc[i-1]), then for bigram and word
- *                 terms ('b', 'w') n positions payloads back to back, one per doc
- *                 (format in common/postings.h); columnar, so reading doc lists
- *                 never touches positions
+ *                 terms ('b', 'w'):
+ *                   (n-1)/16 x vint checkpoint: the bytes of the payloads of
+ *                   entries 16j .. 16j+15, for j = 0 .. (n-1)/16 - 1 (format 3)
+ *                   n positions payloads back to back, one per doc
+ *                   (format in common/postings.h)
+ *                 columnar, so reading doc lists never touches positions, and
+ *                 a positions lookup starts at its entry's group of 16
  *               blocks of one term are consecutive and ascending; at most
  *               POST_BLOCK_MAX docs and POST_BLOCK_BYTES bytes per block (a
  *               block may exceed the byte limit only with a single entry)
@@ -160,6 +166,13 @@
  * take whole overflow pages each, and positions made many blocks land just
  * above a page boundary.  Blocks stay under this size (past one entry). */
 #define POST_BLOCK_BYTES 1900
+/* Format 3: a positional block of more than POST_CK entries holds, between
+ * its doc deltas and its payloads, one checkpoint per POST_CK entries past
+ * the first group: the bytes of each group's payloads, so that a positions
+ * cursor asked for entry e starts at e's group instead of stepping over
+ * every payload before it. */
+#define POST_CK          16
+#define POST_NCK         ((POST_BLOCK_MAX - 1) / POST_CK)
 #define DATES_PER_BLOCK 1024
 #define DEFAULT_MAP_SIZE ((size_t)16 << 30)
 /* Bytes of postings one merge transaction writes at most.  It bounds the
@@ -206,6 +219,7 @@ struct tdx_store {
     MDB_dbi dbi[NDBS];
     int readonly;
     int no_words; /* no "words" table (read-only open of an older index) */
+    int ckpt;     /* format 3: positional blocks hold payload checkpoints */
     size_t map_size;
     size_t merge_chunk;
     struct tdx_mprod *mprod; /* the merge's producer thread, while a merge runs */
@@ -611,8 +625,15 @@ int tdx_store_open(const char *path, const tdx_store_opts *opts, tdx_store **out
     MDB_val k = mval("format", 6), v;
     int grc = mdb_get(txn, s->dbi[DB_META], &k, &v);
     if (grc == MDB_NOTFOUND && !s->readonly) {
+        int fmt = opts->format ? opts->format : TDX_STORE_FORMAT;
+        if (fmt != 2 && fmt != TDX_STORE_FORMAT) {
+            mdb_txn_abort(txn);
+            tdx_err_set(err, TDX_EINVAL, "cannot create an index of format %d", fmt);
+            goto fail;
+        }
         char f[16];
-        snprintf(f, sizeof f, "%d", TDX_STORE_FORMAT);
+        snprintf(f, sizeof f, "%d", fmt);
+        s->ckpt = fmt >= 3;
         grc = meta_put_str(txn, s, "format", f);
         if (grc == 0)
             grc = meta_put_str(txn, s, "post", "a");
@@ -644,12 +665,16 @@ int tdx_store_open(const char *path, const tdx_store_opts *opts, tdx_store **out
                             path, path);
             goto fail;
         }
+    } else if (v.mv_size == 1 && *(const char *)v.mv_data == '2') {
+        s->ckpt = 0; /* read and written as it is: blocks without checkpoints */
     } else if (v.mv_size != 1 || *(const char *)v.mv_data != '0' + TDX_STORE_FORMAT) {
         mdb_txn_abort(txn);
         tdx_err_set(err, TDX_EFORMAT,
-                    "index '%s' has format '%.*s'; this tenderidx reads format %d", path,
+                    "index '%s' has format '%.*s'; this tenderidx reads formats 2 and %d", path,
                     (int)v.mv_size, (const char *)v.mv_data, TDX_STORE_FORMAT);
         goto fail;
+    } else {
+        s->ckpt = 1;
     }
     rc = mdb_txn_commit(txn);
     if (rc) {
@@ -1113,6 +1138,7 @@ typedef struct block_sink {
     MDB_dbi dbi;
     tdx_buf *buf;
     size_t written; /* bytes of keys and values put */
+    int ckpt;       /* positional blocks get checkpoints (format 3) */
 } block_sink;
 
 static int sink_lmdb(block_sink *k, const MDB_val *key, const MDB_val *val, int ref)
@@ -1145,7 +1171,8 @@ static int sink_put(block_sink *k, const MDB_val *key, const MDB_val *val, int r
 /*
  * Put one term's entries into the sink as postings blocks, in key order: key
  * prefix (the segment id, or nothing) term 0x00 be32(first doc), value a
- * block (vint n, n-1 doc deltas, the entries' positions back to back).
+ * block (vint n, n-1 doc deltas, in format 3 the checkpoints of a positional
+ * block, the entries' positions back to back).
  * Entry i's payload is pay[(i ? ends[i-1] : begin) .. ends[i]).  A block
  * takes at most POST_BLOCK_MAX docs and, past its first entry, at most
  * POST_BLOCK_BYTES of value; the cut is made from the payload lengths, so
@@ -1165,28 +1192,40 @@ static int put_blocks(block_sink *sink, const uint8_t *prefix, size_t plen, cons
     memcpy(kb + plen, term, tlen);
     kb[plen + tlen] = 0;
     size_t kl = plen + tlen + 5;
+    int ck = sink->ckpt && tdx_term_positional(term[0]);
     size_t i = 0;
     while (i < ndocs) {
-        /* Count what fits, then encode. */
-        size_t n = 0, bytes = TDX_VARINT_MAX;
+        /* Count what fits, then encode.  group: the payload bytes of the
+         * entries since the last multiple of POST_CK, whose checkpoint the
+         * next entry adds. */
+        size_t n = 0, bytes = TDX_VARINT_MAX, group = 0;
         uint32_t at = i ? ends[i - 1] : begin;
         while (i + n < ndocs && n < POST_BLOCK_MAX) {
             size_t e = i + n;
             size_t pl = ends[e] - (e ? ends[e - 1] : begin);
+            int opens = n % POST_CK == 0;
             size_t add = (n ? tdx_varint_len(docs[e] - docs[e - 1]) : 0) + pl;
+            if (ck && n && opens)
+                add += tdx_varint_len(group);
             if (n && bytes + add > POST_BLOCK_BYTES)
                 break;
             bytes += add;
+            group = opens ? pl : group + pl;
             n++;
         }
         uint32_t pend = ends[i + n - 1];
+        size_t nck = ck ? (n - 1) / POST_CK : 0;
         tdx_buf_reset(val);
-        if (tdx_buf_grow(val, n * TDX_VARINT_MAX + (pend - at)))
+        if (tdx_buf_grow(val, (n + nck) * TDX_VARINT_MAX + (pend - at)))
             return ENOMEM;
         uint8_t *w = val->p;
         w += tdx_varint_put(w, n);
         for (size_t j = 1; j < n; j++)
             w += tdx_varint_put(w, docs[i + j] - docs[i + j - 1]);
+        for (size_t j = 0; j < nck; j++) {
+            size_t g0 = i + j * POST_CK, g1 = g0 + POST_CK - 1;
+            w += tdx_varint_put(w, ends[g1] - (g0 ? ends[g0 - 1] : begin));
+        }
         /* The block's positions are contiguous: one copy. */
         if (pend > at)
             memcpy(w, pay + at, pend - at);
@@ -1614,7 +1653,7 @@ static int write_batch_txn(tdx_store *s, const tdx_store_batch *b, int replace,
     const tdx_postings *p = b->post;
     uint8_t segkey[4];
     tdx_be32_put(segkey, seg);
-    block_sink sink = {sink_lmdb, txn, s->dbi[DB_POSTSEG], NULL, 0};
+    block_sink sink = {sink_lmdb, txn, s->dbi[DB_POSTSEG], NULL, 0, s->ckpt};
     if (rc == 0 && seg && p &&
         tdx_grow((void **)&w->ids, &w->cap_ids, p->nentries + 1, sizeof *w->ids, 1024))
         rc = ENOMEM;
@@ -2194,7 +2233,7 @@ int tdx_store_get_info(tdx_rtxn *t, tdx_store_info *out, tdx_err *err)
 {
     memset(out, 0, sizeof *out);
     tdx_store *s = t->s;
-    out->format = TDX_STORE_FORMAT;
+    out->format = s->ckpt ? TDX_STORE_FORMAT : 2;
     MDB_val k = mval("normalizer", 10), v;
     if (mdb_get(t->txn, s->dbi[DB_META], &k, &v) == 0)
         snprintf(out->normalizer, sizeof out->normalizer, "%.*s", (int)v.mv_size,
@@ -2609,15 +2648,33 @@ static size_t skip_positions(rd *r)
     return r->bad ? 0 : (size_t)(r->p - start);
 }
 
+/* How a block's payloads are laid out (decode_block). */
+enum { BLK_DOCS = 0, BLK_POS = 1, BLK_POS_CK = 2 };
+
+static int blk_mode(const tdx_store *s, int positional)
+{
+    return positional ? (s->ckpt ? BLK_POS_CK : BLK_POS) : BLK_DOCS;
+}
+
+/* Where a block's payloads start and, in format 3, where each group of
+ * POST_CK entries' payloads starts: group j at ck[j] (ck[0] = off). */
+typedef struct blk_pay {
+    size_t off;
+    size_t nck; /* checkpoints: groups 1 .. nck */
+    uint32_t ck[POST_NCK + 1];
+} blk_pay;
+
 /*
  * Append the docs of one postings block to out.  A block is columnar: the
- * count, the doc deltas, then (positional terms only) every entry's
+ * count, the doc deltas, in mode BLK_POS_CK the checkpoints of a block of
+ * more than POST_CK entries, then (positional modes only) every entry's
  * positions back to back.  The first doc is `base` (from the key) and n-1
- * deltas follow.  When `pays` is given the positions are walked and each
- * entry's place recorded; otherwise they are not read.
+ * deltas follow.  When `pays` is given the positions are walked, each
+ * entry's place recorded and the checkpoints checked against them;
+ * otherwise they are not read.  bp, when given, gets where they start.
  */
-static int decode_block(const MDB_val *v, uint32_t base, int positional, tdx_docset *out,
-                        pay_vec *pays, size_t *pay_off)
+static int decode_block(const MDB_val *v, uint32_t base, int mode, tdx_docset *out, pay_vec *pays,
+                        blk_pay *bp)
 {
     rd r = {v->mv_data, (const uint8_t *)v->mv_data + v->mv_size, 0};
     uint64_t n = rd_vint(&r);
@@ -2641,18 +2698,33 @@ static int decode_block(const MDB_val *v, uint32_t base, int positional, tdx_doc
         dst[i] = last;
     }
     out->n += (size_t)n;
-    if (pay_off)
-        *pay_off = (size_t)(r.p - (const uint8_t *)v->mv_data);
-    if (!positional && r.p != r.end)
+    blk_pay local;
+    if (bp == NULL)
+        bp = &local;
+    bp->nck = mode == BLK_POS_CK && n <= POST_BLOCK_MAX ? (size_t)(n - 1) / POST_CK : 0;
+    uint64_t glen[POST_NCK];
+    for (size_t j = 0; j < bp->nck; j++)
+        glen[j] = rd_vint(&r);
+    const uint8_t *base_p = v->mv_data;
+    bp->off = (size_t)(r.p - base_p);
+    bp->ck[0] = (uint32_t)bp->off;
+    for (size_t j = 0; j < bp->nck; j++) {
+        if (r.bad || glen[j] == 0 || glen[j] > v->mv_size - bp->ck[j])
+            return TDX_ECORRUPT;
+        bp->ck[j + 1] = bp->ck[j] + (uint32_t)glen[j];
+    }
+    if (mode == BLK_DOCS && r.p != r.end)
         return TDX_ECORRUPT;
     if (pays == NULL)
-        return positional && r.p >= r.end ? TDX_ECORRUPT : 0;
+        return mode != BLK_DOCS && r.p >= r.end ? TDX_ECORRUPT : 0;
     if (tdx_grow((void **)&pays->v, &pays->cap, pays->n + n, sizeof *pays->v, 64))
         return TDX_ENOMEM;
     for (uint64_t i = 0; i < n; i++) {
-        size_t at = (size_t)(r.p - (const uint8_t *)v->mv_data);
-        size_t plen = positional ? skip_positions(&r) : 0;
-        if (positional && plen == 0)
+        size_t at = (size_t)(r.p - base_p);
+        if (i && i % POST_CK == 0 && i / POST_CK <= bp->nck && at != bp->ck[i / POST_CK])
+            return TDX_ECORRUPT; /* a checkpoint that is not where its group starts */
+        size_t plen = mode != BLK_DOCS ? skip_positions(&r) : 0;
+        if (mode != BLK_DOCS && plen == 0)
             return TDX_ECORRUPT;
         pays->v[pays->n].off = (uint32_t)at;
         pays->v[pays->n].len = (uint32_t)plen;
@@ -2841,7 +2913,7 @@ static int walk_blocks(tdx_rtxn *t, const uint8_t *term, size_t len, block_fn fn
 
 typedef struct docs_walk {
     tdx_docset *out;
-    int positional;
+    int mode; /* blk_mode */
     uint32_t upto;
 } docs_walk;
 
@@ -2850,7 +2922,7 @@ static int docs_block(void *ctx, const MDB_val *v, uint32_t first)
     docs_walk *w = ctx;
     if (first > w->upto)
         return WALK_STOP; /* blocks come in doc order: the rest are later */
-    return decode_block(v, first, w->positional, w->out, NULL, NULL);
+    return decode_block(v, first, w->mode, w->out, NULL, NULL);
 }
 
 int tdx_store_postings_upto(tdx_rtxn *t, const uint8_t *term, size_t len, uint32_t upto,
@@ -2859,7 +2931,7 @@ int tdx_store_postings_upto(tdx_rtxn *t, const uint8_t *term, size_t len, uint32
     out->n = 0;
     if (len == 0 || len > 500)
         return 0;
-    docs_walk w = {out, tdx_term_positional(term[0]), upto};
+    docs_walk w = {out, blk_mode(t->s, tdx_term_positional(term[0])), upto};
     int rc = walk_blocks(t, term, len, docs_block, &w, err);
     while (rc == 0 && out->n && out->v[out->n - 1] > upto)
         out->n--;
@@ -2933,6 +3005,7 @@ struct tdx_poscur {
      * first ndec entries have been read. */
     size_t ndec;
     size_t pay_next; /* where the payload of entry ndec starts */
+    blk_pay bp;      /* where the block's payloads and their groups start */
     uint32_t *pos;
     size_t npos, cap_pos;
 };
@@ -2995,7 +3068,8 @@ static int poscur_load(tdx_poscur *c, const MDB_val *v, uint32_t first)
     c->ndec = 0;
     c->npos = 0;
     /* Positions are decoded when a doc is asked for (poscur_decode). */
-    int rc = decode_block(v, first, 1, &c->docs, NULL, &c->pay_next);
+    int rc = decode_block(v, first, blk_mode(c->t->s, 1), &c->docs, NULL, &c->bp);
+    c->pay_next = c->bp.off;
     c->loaded = rc == 0;
     return rc;
 }
@@ -3010,6 +3084,12 @@ static int poscur_load(tdx_poscur *c, const MDB_val *v, uint32_t first)
  */
 static int poscur_decode(tdx_poscur *c, size_t upto)
 {
+    size_t g = upto / POST_CK;
+    if (g && g <= c->bp.nck && g * POST_CK > c->ndec) {
+        /* Start at the group of entry upto (format 3's checkpoints). */
+        c->ndec = g * POST_CK;
+        c->pay_next = c->bp.ck[g];
+    }
     const uint8_t *base = c->val.mv_data, *end = base + c->val.mv_size;
     const uint8_t *p = base + c->pay_next;
     uint64_t h, m = 0;
@@ -3843,12 +3923,12 @@ static void pending_free(pending *pe)
 }
 
 /* Decode a block into pe, keeping each entry's payload bytes. */
-static int pending_add_block(pending *pe, const MDB_val *v, uint32_t first_doc, int positional)
+static int pending_add_block(pending *pe, const MDB_val *v, uint32_t first_doc, int mode)
 {
+    int positional = mode != BLK_DOCS;
     size_t n0 = pe->docs.n;
     pe->spans.n = 0;
-    int rc =
-        decode_block(v, first_doc, positional, &pe->docs, positional ? &pe->spans : NULL, NULL);
+    int rc = decode_block(v, first_doc, mode, &pe->docs, positional ? &pe->spans : NULL, NULL);
     if (rc)
         return rc;
     if (tdx_grow((void **)&pe->pay_end, &pe->cap_end, pe->docs.n, sizeof *pe->pay_end, 256))
@@ -4035,7 +4115,7 @@ static int produce_chunk(tdx_store *s, MDB_txn *txn, const mplan *pl, mchunk *c)
         tdx_free(rt.segs);
         return rc == TDX_ENOMEM ? ENOMEM : MDB_CORRUPTED;
     }
-    block_sink sink = {sink_buf, NULL, 0, &c->kv, 0};
+    block_sink sink = {sink_buf, NULL, 0, &c->kv, 0, s->ckpt};
     size_t nst = rt.nsegs + 1;
     mstream *st = tdx_calloc(nst, sizeof *st);
     pending pend;
@@ -4108,7 +4188,7 @@ static int produce_chunk(tdx_store *s, MDB_txn *txn, const mplan *pl, mchunk *c)
         }
         pend.docs.n = 0;
         tdx_buf_reset(&pend.pay);
-        int positional = tdx_term_positional(cur_term[0]);
+        int mode = blk_mode(s, tdx_term_positional(cur_term[0]));
         int cut = 0;
         /* A short block met while nothing is collected waits here: if it
          * turns out to be the term's only one it is copied as it is, else
@@ -4159,11 +4239,11 @@ static int produce_chunk(tdx_store *s, MDB_txn *txn, const mplan *pl, mchunk *c)
                     }
                     int drc = 0;
                     if (dv.mv_data) {
-                        drc = pending_add_block(&pend, &dv, dfirst, positional);
+                        drc = pending_add_block(&pend, &dv, dfirst, mode);
                         dv.mv_data = NULL;
                     }
                     if (drc == 0)
-                        drc = pending_add_block(&pend, &v, first, positional);
+                        drc = pending_add_block(&pend, &v, first, mode);
                     if (drc)
                         rc = drc == TDX_ENOMEM ? ENOMEM : MDB_CORRUPTED;
                     continue;
@@ -5089,7 +5169,10 @@ static int check_blocks(tdx_rtxn *t, check_ctx *c)
 {
     MDB_dbi trees[3] = {t->post, t->dst, t->s->dbi[DB_POSTSEG]};
     uint64_t bad = 0;
-    for (int i = 0; i < 3; i++) {
+    tdx_docset docs = {0};
+    pay_vec pays = {0};
+    int rc = 0;
+    for (int i = 0; rc == 0 && i < 3; i++) {
         if (i == 1 && !t->merging)
             continue;
         size_t pre = i == 2 ? 4 : 0;
@@ -5110,15 +5193,33 @@ static int check_blocks(tdx_rtxn *t, check_ctx *c)
                 what = "a doc count out of range";
             else if (n > 1 && v.mv_size > POST_BLOCK_BYTES)
                 what = "more bytes than a block may hold";
+            else if (tdx_term_positional(kp[pre])) {
+                /* Its positions parse, one per doc, and end the block; its
+                 * checkpoints (format 3) fall where their groups start. */
+                docs.n = 0;
+                pays.n = 0;
+                int drc = decode_block(&v, tdx_be32_get(kp + k.mv_size - 4), blk_mode(t->s, 1),
+                                       &docs, &pays, NULL);
+                if (drc == TDX_ENOMEM) {
+                    rc = drc;
+                    break;
+                }
+                if (drc)
+                    what = "positions or checkpoints that do not fit its docs";
+            }
             if (what == NULL || ++bad > 10)
                 continue;
             problem(c, "postings block %zu of %s (%zu bytes, %" PRIu64 " docs): %s", (size_t)bad,
                     i == 2 ? "a segment" : "the main tree", v.mv_size, n, what);
         }
         mdb_cursor_close(cur);
-        if (g != MDB_NOTFOUND)
-            return TDX_EIO;
+        if (rc == 0 && g != MDB_NOTFOUND)
+            rc = TDX_EIO;
     }
+    tdx_docset_free(&docs);
+    tdx_free(pays.v);
+    if (rc)
+        return rc;
     if (bad > 10)
         problem(c, "%" PRIu64 " more postings blocks like these", bad - 10);
     return 0;
@@ -5398,8 +5499,13 @@ int tdx_store_check(tdx_rtxn *t, tdx_line_fn fn, void *ctx, uint64_t *out_proble
             rc = 0;
         }
     }
-    if (rc == 0 && check_blocks(t, &c))
-        problem(&c, "postings: unreadable");
+    if (rc == 0) {
+        int brc = check_blocks(t, &c);
+        if (brc == TDX_ENOMEM)
+            rc = tdx_err_set(err, brc, "out of memory");
+        else if (brc)
+            problem(&c, "postings: unreadable");
+    }
     if (rc == 0 && words_listed(t) && check_words(t, &c))
         problem(&c, "word list: unreadable");
     for (int kk = 0; kk < 3 && rc == 0; kk++)

@@ -29,7 +29,7 @@
 #include "../common/err.h"
 #include "../common/postings.h"
 
-#define TDX_STORE_FORMAT 2
+#define TDX_STORE_FORMAT 3
 
 typedef struct tdx_store tdx_store;
 
@@ -41,6 +41,9 @@ typedef struct tdx_store_opts {
     int create;      /* create the index directory if it does not exist */
     size_t map_size; /* initial map size in bytes; 0: default (grows on demand) */
     size_t merge_chunk; /* postings bytes per merge transaction; 0: default (8 MiB) */
+    int format;         /* format of an index created now: 0 = TDX_STORE_FORMAT; 2 = the
+                           format without position checkpoints, which an older tenderidx
+                           reads (an existing index keeps the format it has) */
 } tdx_store_opts;
 
 /**
