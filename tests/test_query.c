@@ -509,10 +509,11 @@ static void oracle_load(void)
     tdx_free(hits);
 }
 
-enum { IX_REPLACE = 1, IX_NO_GRAMS = 2 };
+enum { IX_REPLACE = 1, IX_NO_GRAMS = 2, IX_FORMAT2 = 4 };
 
 /* Index one file into idx.  IX_REPLACE: re-index changed keys and leave the
- * segments unmerged; IX_NO_GRAMS: the entity-only profile. */
+ * segments unmerged; IX_NO_GRAMS: the entity-only profile; IX_FORMAT2: a new
+ * index of format 2 (positional blocks without checkpoints). */
 static void index_file(const char *idx, const char *wl, const char *in, int flags,
                        tdx_run_stats *st)
 {
@@ -528,6 +529,7 @@ static void index_file(const char *idx, const char *wl, const char *in, int flag
     o.replace = (flags & IX_REPLACE) != 0;
     o.no_merge = o.replace; /* then queries read unmerged segments too */
     o.no_grams = (flags & IX_NO_GRAMS) != 0;
+    o.store_format = flags & IX_FORMAT2 ? 2 : 0;
     o.cache_dir = "";
     tdx_err err = {0};
     cr_assert(eq(int, tdx_pipeline_run(&o, st, &err), 0), "%s", err.msg);
@@ -2599,9 +2601,10 @@ Test(query, out_of_memory_while_loading_tables_leaves_the_context_usable, .timeo
  * present, one position off).  Substrings of 2 to 9 characters, drawn at
  * random, alone and two ANDed (operands that share bigrams), must find
  * exactly the documents holding them, counted and with a limit, with the
- * postings merged and with some of them still in segments.
+ * postings merged and with some of them still in segments, in both formats
+ * (format 3's lookups start at a checkpoint inside a block).
  */
-static void tiny_alphabet(int unmerged)
+static void tiny_alphabet(int flags)
 {
     static const char *const alpha[] = {"甲", "乙", "丙", "丁"};
     uint64_t seed = tu_seed("query tiny alphabet"), st = seed;
@@ -2628,8 +2631,7 @@ static void tiny_alphabet(int unmerged)
     fclose(f);
     tu_write_str(tg_path("tiny.tsv"), "none\tnone\tzzzzqqqq\n");
     tdx_run_stats rs;
-    index_file(tg_path("tiny.idx"), tg_path("tiny.tsv"), tg_path("tiny.jsonl"),
-               unmerged ? IX_REPLACE : 0, &rs);
+    index_file(tg_path("tiny.idx"), tg_path("tiny.tsv"), tg_path("tiny.jsonl"), flags, &rs);
     cr_assert(eq(u64, rs.added, NDOCS));
     tdx_err err = {0};
     cr_assert(eq(int, tdx_qctx_open(tg_path("tiny.idx"), &Q, &err), 0), "%s", err.msg);
@@ -2685,5 +2687,11 @@ Test(query, phrases_over_a_tiny_alphabet_equal_brute_force, .timeout = 120)
 
 Test(query, phrases_over_a_tiny_alphabet_equal_brute_force_in_segments, .timeout = 120)
 {
-    tiny_alphabet(1);
+    tiny_alphabet(IX_REPLACE);
+}
+
+/* The same in an index of format 2, which has no checkpoints to start from. */
+Test(query, phrases_over_a_tiny_alphabet_equal_brute_force_in_format_2, .timeout = 120)
+{
+    tiny_alphabet(IX_FORMAT2);
 }
