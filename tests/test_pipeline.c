@@ -871,8 +871,9 @@ Test(pipeline, memory_limit_bounds_the_data_in_flight, .timeout = 300)
 
 /* ---- the library directly -------------------------------------------------------------- */
 
-static int lib_run(const char *idx, const char *wl, const char *const *inputs, size_t n,
-                   volatile sig_atomic_t *stop, tdx_run_stats *st, tdx_err *err)
+/* Index inputs with the library; format: a new index's (0: the current one). */
+static int lib_run_opts(const char *idx, const char *wl, const char *const *inputs, size_t n,
+                        volatile sig_atomic_t *stop, int format, tdx_run_stats *st, tdx_err *err)
 {
     tdx_pipeline_opts o;
     memset(&o, 0, sizeof o);
@@ -884,7 +885,69 @@ static int lib_run(const char *idx, const char *wl, const char *const *inputs, s
     o.batch_bytes = 64 << 10;
     o.cache_dir = "";
     o.stop = stop;
+    o.store_format = format;
     return tdx_pipeline_run(&o, st, err);
+}
+
+static int lib_run(const char *idx, const char *wl, const char *const *inputs, size_t n,
+                   volatile sig_atomic_t *stop, tdx_run_stats *st, tdx_err *err)
+{
+    return lib_run_opts(idx, wl, inputs, n, stop, 0, st, err);
+}
+
+/*
+ * An index of format 2 (what a tenderidx before format 3 wrote: no
+ * checkpoints in its positional blocks) is read, added to and merged as it
+ * is: it stays format 2, `check` finds nothing, `stats` says a rebuild would
+ * be faster, and its dump and answers are those of a format-3 index of the
+ * same notices.
+ */
+Test(pipeline, a_format_2_index_is_read_and_added_to_as_it_is, .timeout = 120)
+{
+    tg_make(&C, tu_seed("pipeline/format2"), 602, 600);
+    const char *wl = tg_path("watch.tsv");
+    const char *a = tg_path("a.jsonl"), *b = tg_path("b.jsonl");
+    tg_write_watchlist(&C, wl);
+    tg_write_jsonl(&C, a, 0, 600);
+    tg_write_jsonl(&C, b, 600, 602); /* a third of a percent: a segment */
+    const char *old = tg_path("old"), *ref = tg_path("ref");
+    const char *inputs[] = {a};
+    tdx_run_stats st;
+    tdx_err err = {0};
+    cr_assert(eq(int, lib_run_opts(old, wl, inputs, 1, NULL, 2, &st, &err), 0), "%s", err.msg);
+    const char *T = tu_tenderidx();
+    /* Added to with the command line (a small run: a pending segment),
+     * then merged. */
+    index_part(old, wl, "", b, "1 postings segments pending");
+    char *out = NULL;
+    cr_assert(eq(int, sh(&out, NULL, "'%s' stats -i '%s'", T, old), 0));
+    cr_assert(strstr(out, "format       2 (") && strstr(out, "rebuild"), "%s", out);
+    free(out);
+    char *pending = answers(old);
+    cr_assert(eq(int, sh(NULL, NULL, "'%s' index -q -i '%s' --merge", T, old), 0));
+    cr_assert(eq(int, sh(&out, NULL, "'%s' stats -i '%s' --json", T, old), 0));
+    cr_assert(strstr(out, "\"format\":2,") != NULL, "%s", out);
+    free(out);
+    cr_assert(eq(
+        int, sh(NULL, NULL, "'%s' index -q --no-cache -i '%s' -p '%s' '%s' '%s'", T, ref, wl, a, b),
+        0));
+    cr_assert(eq(int, sh(&out, NULL, "'%s' stats -i '%s'", T, ref), 0));
+    cr_assert(strstr(out, "format       3\n") != NULL, "%s", out);
+    free(out);
+    /* The dumps' first line names the format; the rest is the same. */
+    check(old);
+    char *d3 = dump(ref), *d2 = dump(old);
+    cr_assert(eq(int, strncmp(d3, "format 3\n", 9), 0), "%.40s", d3);
+    cr_assert(eq(int, strncmp(d2, "format 2\n", 9), 0), "%.40s", d2);
+    same_dump(d3 + 9, d2 + 9, "format 2 added to and merged vs format 3");
+    free(d3);
+    free(d2);
+    char *want = answers(ref), *got = answers(old);
+    cr_assert(eq(str, got, want), "answers of format 2 and 3");
+    cr_assert(eq(str, pending, want), "answers of format 2 with a pending segment");
+    free(want);
+    free(got);
+    free(pending);
 }
 
 Test(pipeline, long_field_names_and_values_are_indexed)
