@@ -2983,6 +2983,49 @@ static int text_pace_lost(uint64_t checked, uint32_t doc, uint64_t ndocs, size_t
  * stops with the answer.  Returns 1 (nothing written) when no operand can
  * be walked.
  */
+/*
+ * A lone phrase proved by positions, each term one cursor (no fragment,
+ * no set), wanted whole: the store walks it in one loop
+ * (tdx_store_phrase_walk), without the general walk's calls per cursor and
+ * doc.  Counting 取售价 (133,642 of 445,711 notices): 6.8 -> 4.1 ms.  First
+ * results stay with the general walk, which drops filters that do not
+ * narrow it (first 20 of the bench's substrings: p99 0.31-0.37 -> 0.52 ms
+ * through this loop).
+ */
+static int phrase_walkable(qnode **kids, const int *walked, size_t nk, const walk_src *src,
+                           size_t nsrc)
+{
+    if (nk != 1 || walked[0] != 1 || kids[0]->nqp == 0 || kids[0]->nqp > TDX_PHRASE_TERMS_MAX)
+        return 0;
+    for (size_t j = 0; j < nsrc; j++)
+        if (src[j].set || src[j].pc == NULL)
+            return 0;
+    for (size_t i = 0; i < kids[0]->nqp; i++)
+        if (kids[0]->qp[i].n != 1 || kids[0]->qp[i].shift[0] != 0)
+            return 0;
+    return 1;
+}
+
+static int phrase_walk(tdx_qctx *q, qnode *n, const walk_src *src, size_t nsrc, size_t limit,
+                       tdx_docset *out, tdx_qstats *st, tdx_err *err)
+{
+    tdx_poscur *c[QTERMS_MAX * 2], *pc[TDX_PHRASE_TERMS_MAX];
+    uint32_t off[TDX_PHRASE_TERMS_MAX];
+    if (nsrc > QTERMS_MAX * 2)
+        return tdx_err_set(err, TDX_ELIMIT, "too many terms");
+    for (size_t j = 0; j < nsrc; j++)
+        c[j] = src[j].pc;
+    for (size_t i = 0; i < n->nqp; i++) {
+        pc[i] = n->qp[i].cur[0];
+        off[i] = n->qp[i].off;
+    }
+    uint64_t checks = 0;
+    int rc = tdx_store_phrase_walk(c, nsrc, pc, off, n->nqp, &q->deleted, limit, out, &checks, err);
+    st->candidates += checks;
+    st->verified += checks;
+    return rc;
+}
+
 static int walk_conj(tdx_qctx *q, qnode **kids, size_t nk, size_t limit, tdx_docset *out,
                      tdx_qstats *st, tdx_err *err)
 {
@@ -3094,6 +3137,10 @@ static int walk_conj(tdx_qctx *q, qnode **kids, size_t nk, size_t limit, tdx_doc
         src[nsrc++].density = ndocs ? (double)kids[k]->P.n / (double)ndocs : 1.0;
     }
     qsort(src, nsrc, sizeof *src, cmp_density);
+    if (limit == 0 && phrase_walkable(kids, walked, nk, src, nsrc)) {
+        rc = phrase_walk(q, kids[0], src, nsrc, limit, out, st, err);
+        goto done;
+    }
     uint32_t doc = 1;
     size_t i = 0, agree = 0, mover = SIZE_MAX, del_at = 0, nagreed = 0;
     while (!limit || out->n < limit) {

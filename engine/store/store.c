@@ -3390,6 +3390,105 @@ int tdx_store_poscur_get(tdx_poscur *c, uint32_t doc, const uint32_t **out_pos, 
     return 1;
 }
 
+/* Positions of the entry in hand (the doc the cursor was just moved to). */
+static int poscur_here(tdx_poscur *c, const uint32_t **pos, size_t *n)
+{
+    size_t lo = c->at;
+    if (lo + 1 < c->ndec)
+        return TDX_EINVAL;
+    if (lo >= c->ndec) {
+        int rc = poscur_decode(c, lo);
+        if (rc)
+            return rc;
+    }
+    *pos = c->pos;
+    *n = c->npos;
+    return 0;
+}
+
+int tdx_store_phrase_walk(tdx_poscur *const *c, size_t nc, tdx_poscur *const *pc,
+                          const uint32_t *off, size_t k, const tdx_docset *skip, size_t limit,
+                          tdx_docset *out, uint64_t *checks, tdx_err *err)
+{
+    if (nc == 0 || k == 0 || k > TDX_PHRASE_TERMS_MAX)
+        return tdx_err_set(err, TDX_EINVAL, "no phrase to walk");
+    const uint32_t *pos[TDX_PHRASE_TERMS_MAX];
+    size_t np[TDX_PHRASE_TERMS_MAX], at[TDX_PHRASE_TERMS_MAX];
+    uint32_t doc = 1;
+    size_t i = 0, agree = 0, del_at = 0;
+    uint64_t nchecks = 0;
+    int rc = 0;
+    while (!limit || out->n < limit) {
+        tdx_poscur *x = c[i];
+        if (doc < x->last_asked) {
+            rc = tdx_err_set(err, TDX_EINVAL, "positions asked out of order");
+            break;
+        }
+        x->last_asked = doc;
+        int got = poscur_to(x, doc);
+        if (got <= 0) {
+            rc = got ? postings_err(err, got) : 0;
+            break;
+        }
+        uint32_t d = x->docs.v[poscur_gallop(x, doc)];
+        i = i + 1 == nc ? 0 : i + 1;
+        if (d != doc) {
+            doc = d;
+            agree = 1;
+        } else {
+            agree++;
+        }
+        if (agree < nc)
+            continue;
+        /* Every cursor is at doc: the phrase's terms' positions. */
+        agree = 0;
+        if (!tdx_docset_has_from(skip, &del_at, doc)) {
+            nchecks++;
+            size_t anchor = 0;
+            for (size_t j = 0; rc == 0 && j < k; j++) {
+                rc = poscur_here(pc[j], &pos[j], &np[j]);
+                at[j] = 0;
+                if (np[j] < np[anchor])
+                    anchor = j;
+            }
+            if (rc) {
+                rc = rc == TDX_ENOMEM
+                         ? tdx_err_set(err, rc, "out of memory")
+                         : tdx_err_set(err, TDX_ECORRUPT, "positions of a term are corrupt");
+                break;
+            }
+            int hit = 0;
+            for (size_t a = 0; !hit && a < np[anchor]; a++) {
+                if (pos[anchor][a] < off[anchor])
+                    continue;
+                uint32_t start = pos[anchor][a] - off[anchor];
+                size_t j;
+                for (j = 0; j < k; j++) {
+                    if (j == anchor)
+                        continue;
+                    uint32_t want = start + off[j];
+                    at[j] = tdx_u32_gallop(pos[j], np[j], at[j], want);
+                    if (at[j] == np[j] || pos[j][at[j]] != want)
+                        break;
+                }
+                if (j == k)
+                    hit = 1;
+                else if (at[j] == np[j])
+                    break; /* no later start can hold term j */
+            }
+            if (hit && tdx_docset_push(out, doc)) {
+                rc = tdx_err_set(err, TDX_ENOMEM, "out of memory");
+                break;
+            }
+        }
+        if (doc == UINT32_MAX)
+            break;
+        doc++;
+    }
+    *checks += nchecks;
+    return rc;
+}
+
 const uint8_t *tdx_store_poscur_term(const tdx_poscur *c, size_t *out_len)
 {
     *out_len = c->len;
