@@ -54,6 +54,42 @@ static inline size_t tdx_u32_gallop(const uint32_t *v, size_t n, size_t lo, uint
     }
     return lo;
 }
+/*
+ * Phrase matching over sorted position lists: term i's positions are
+ * pos[i][0 .. np[i]) and its offset in the phrase off[i].  From the anchor
+ * term's position *j on, the next start s (an anchor position minus
+ * off[anchor]) at which every term i holds s + off[i]: 1 with *start set
+ * and *j past it, 0 when there is none.  at[0 .. k) (zeroed before the first
+ * call) carries each term's search on, since starts ascend.
+ */
+static inline int tdx_phrase_next(const uint32_t *const *pos, const size_t *np, const uint32_t *off,
+                                  size_t k, size_t anchor, size_t *j, size_t *at, uint32_t *start)
+{
+    for (; *j < np[anchor]; (*j)++) {
+        uint32_t p = pos[anchor][*j];
+        if (p < off[anchor])
+            continue;
+        uint32_t s = p - off[anchor];
+        size_t i;
+        for (i = 0; i < k; i++) {
+            if (i == anchor)
+                continue;
+            uint32_t want = s + off[i];
+            at[i] = tdx_u32_gallop(pos[i], np[i], at[i], want);
+            if (at[i] == np[i])
+                return 0; /* no later start can hold term i */
+            if (pos[i][at[i]] != want)
+                break;
+        }
+        if (i == k) {
+            (*j)++;
+            *start = s;
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /** 1 if id is in d (binary search). */
 int tdx_docset_has(const tdx_docset *d, uint32_t id);
 /**

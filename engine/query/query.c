@@ -2239,35 +2239,24 @@ static int positions_match(qnode *n, uint32_t id, tdx_docset *starts, int *out, 
         if (i == 0 || g->nv < n->qp[anchor].nv)
             anchor = i;
     }
-    /* Every start the rarest term allows, checked against the others.
-     * Starts ascend, so each term's search goes on from where it was. */
-    size_t at[QTERMS_MAX];
-    for (size_t i = 0; i < n->nqp; i++)
+    /* Every start the rarest term allows, checked against the others. */
+    const uint32_t *pos[QTERMS_MAX];
+    size_t np[QTERMS_MAX], at[QTERMS_MAX];
+    uint32_t off[QTERMS_MAX];
+    for (size_t i = 0; i < n->nqp; i++) {
+        pos[i] = n->qp[i].v;
+        np[i] = n->qp[i].nv;
+        off[i] = n->qp[i].off;
         at[i] = 0;
-    const qpos *a = &n->qp[anchor];
-    for (size_t j = 0; j < a->nv; j++) {
-        if (a->v[j] < a->off)
-            continue;
-        uint32_t start = a->v[j] - a->off;
-        size_t i;
-        for (i = 0; i < n->nqp; i++) {
-            if (i == anchor)
-                continue;
-            const qpos *g = &n->qp[i];
-            uint32_t want = start + g->off;
-            at[i] = tdx_u32_gallop(g->v, g->nv, at[i], want);
-            if (at[i] == g->nv)
-                return 0; /* no later start can hold this term */
-            if (g->v[at[i]] != want)
-                break;
-        }
-        if (i == n->nqp) {
-            *out = 1;
-            if (starts == NULL)
-                return 0;
-            if (tdx_docset_push(starts, start))
-                return tdx_err_set(err, TDX_ENOMEM, "out of memory");
-        }
+    }
+    size_t j = 0;
+    uint32_t start;
+    while (tdx_phrase_next(pos, np, off, n->nqp, anchor, &j, at, &start)) {
+        *out = 1;
+        if (starts == NULL)
+            return 0;
+        if (tdx_docset_push(starts, start))
+            return tdx_err_set(err, TDX_ENOMEM, "out of memory");
     }
     return 0;
 }

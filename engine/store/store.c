@@ -3457,25 +3457,9 @@ int tdx_store_phrase_walk(tdx_poscur *const *c, size_t nc, tdx_poscur *const *pc
                          : tdx_err_set(err, TDX_ECORRUPT, "positions of a term are corrupt");
                 break;
             }
-            int hit = 0;
-            for (size_t a = 0; !hit && a < np[anchor]; a++) {
-                if (pos[anchor][a] < off[anchor])
-                    continue;
-                uint32_t start = pos[anchor][a] - off[anchor];
-                size_t j;
-                for (j = 0; j < k; j++) {
-                    if (j == anchor)
-                        continue;
-                    uint32_t want = start + off[j];
-                    at[j] = tdx_u32_gallop(pos[j], np[j], at[j], want);
-                    if (at[j] == np[j] || pos[j][at[j]] != want)
-                        break;
-                }
-                if (j == k)
-                    hit = 1;
-                else if (at[j] == np[j])
-                    break; /* no later start can hold term j */
-            }
+            size_t a = 0;
+            uint32_t start;
+            int hit = tdx_phrase_next(pos, np, off, k, anchor, &a, at, &start);
             if (hit && tdx_docset_push(out, doc)) {
                 rc = tdx_err_set(err, TDX_ENOMEM, "out of memory");
                 break;
