@@ -2961,18 +2961,6 @@ static int text_pace_lost(uint64_t checked, uint32_t doc, uint64_t ndocs, size_t
 }
 
 /*
- * Docs of a conjunction (a bare substring, or an AND) found by walking:
- * the cursors of the substrings' terms and the sets of the other operands
- * leapfrog (each is asked for its first doc at or after the highest any
- * other has reached), and a doc all of them reach is proved by positions
- * and by the other operands.  The rarest are asked first and the common
- * ones only at docs every rarer one holds, so a common term's cursor skips
- * most of its blocks unread.  Each postings block is read at most once,
- * positions only for docs every term holds, and with a limit the work
- * stops with the answer.  Returns 1 (nothing written) when no operand can
- * be walked.
- */
-/*
  * A lone phrase proved by positions, each term one cursor (no fragment,
  * no set), wanted whole: the store walks it in one loop
  * (tdx_store_phrase_walk), without the general walk's calls per cursor and
@@ -3015,6 +3003,18 @@ static int phrase_walk(tdx_qctx *q, qnode *n, const walk_src *src, size_t nsrc, 
     return rc;
 }
 
+/*
+ * Docs of a conjunction (a bare substring, or an AND) found by walking:
+ * the cursors of the substrings' terms and the sets of the other operands
+ * leapfrog (each is asked for its first doc at or after the highest any
+ * other has reached), and a doc all of them reach is proved by positions
+ * and by the other operands.  The rarest are asked first and the common
+ * ones only at docs every rarer one holds, so a common term's cursor skips
+ * most of its blocks unread.  Each postings block is read at most once,
+ * positions only for docs every term holds, and with a limit the work
+ * stops with the answer.  Returns 1 (nothing written) when no operand can
+ * be walked.
+ */
 static int walk_conj(tdx_qctx *q, qnode **kids, size_t nk, size_t limit, tdx_docset *out,
                      tdx_qstats *st, tdx_err *err)
 {

@@ -3351,35 +3351,41 @@ static size_t poscur_gallop(tdx_poscur *c, uint32_t doc)
     return c->at;
 }
 
-int tdx_store_poscur_next(tdx_poscur *c, uint32_t doc, uint32_t *out, tdx_err *err)
+/* tdx_store_poscur_next without the words: 1, 0, TDX_EINVAL (asked out of
+ * order) or poscur_to's code. */
+static inline int poscur_next(tdx_poscur *c, uint32_t doc, uint32_t *out)
 {
     if (doc < c->last_asked)
-        return tdx_err_set(err, TDX_EINVAL, "positions asked out of order");
+        return TDX_EINVAL;
     c->last_asked = doc;
     int rc = poscur_to(c, doc);
     if (rc <= 0)
-        return rc ? postings_err(err, rc) : 0;
+        return rc;
     *out = c->docs.v[poscur_gallop(c, doc)];
     return 1;
 }
 
-int tdx_store_poscur_get(tdx_poscur *c, uint32_t doc, const uint32_t **out_pos, size_t *out_n,
-                         tdx_err *err)
+static int poscur_next_err(tdx_err *err, int rc)
 {
-    if (doc < c->last_asked)
-        return tdx_err_set(err, TDX_EINVAL, "positions asked out of order");
-    c->last_asked = doc;
-    int rc = poscur_to(c, doc);
-    if (rc <= 0)
-        return rc ? postings_err(err, rc) : 0;
-    /* Gallop from where the last lookup ended: docs come in order. */
-    size_t lo = poscur_gallop(c, doc);
-    if (c->docs.v[lo] != doc)
-        return 0;
+    return rc == TDX_EINVAL ? tdx_err_set(err, rc, "positions asked out of order")
+                            : postings_err(err, rc);
+}
+
+int tdx_store_poscur_next(tdx_poscur *c, uint32_t doc, uint32_t *out, tdx_err *err)
+{
+    int rc = poscur_next(c, doc, out);
+    return rc < 0 ? poscur_next_err(err, rc) : rc;
+}
+
+/* Positions of the entry in hand (c->at, the doc the cursor was moved to):
+ * 0, or a TDX_E* code said in err. */
+static int poscur_here(tdx_poscur *c, const uint32_t **out_pos, size_t *out_n, tdx_err *err)
+{
+    size_t lo = c->at;
     if (lo + 1 < c->ndec)
         return tdx_err_set(err, TDX_EINVAL, "positions asked out of order");
     if (lo >= c->ndec) {
-        rc = poscur_decode(c, lo);
+        int rc = poscur_decode(c, lo);
         if (rc == TDX_ENOMEM)
             return tdx_err_set(err, rc, "out of memory");
         if (rc)
@@ -3387,23 +3393,21 @@ int tdx_store_poscur_get(tdx_poscur *c, uint32_t doc, const uint32_t **out_pos, 
     }
     *out_pos = c->pos;
     *out_n = c->npos;
-    return 1;
+    return 0;
 }
 
-/* Positions of the entry in hand (the doc the cursor was just moved to). */
-static int poscur_here(tdx_poscur *c, const uint32_t **pos, size_t *n)
+int tdx_store_poscur_get(tdx_poscur *c, uint32_t doc, const uint32_t **out_pos, size_t *out_n,
+                         tdx_err *err)
 {
-    size_t lo = c->at;
-    if (lo + 1 < c->ndec)
-        return TDX_EINVAL;
-    if (lo >= c->ndec) {
-        int rc = poscur_decode(c, lo);
-        if (rc)
-            return rc;
-    }
-    *pos = c->pos;
-    *n = c->npos;
-    return 0;
+    /* Gallops from where the last lookup ended: docs come in order. */
+    uint32_t d;
+    int rc = poscur_next(c, doc, &d);
+    if (rc <= 0)
+        return rc ? poscur_next_err(err, rc) : 0;
+    if (d != doc)
+        return 0;
+    rc = poscur_here(c, out_pos, out_n, err);
+    return rc ? rc : 1;
 }
 
 int tdx_store_phrase_walk(tdx_poscur *const *c, size_t nc, tdx_poscur *const *pc,
@@ -3419,18 +3423,12 @@ int tdx_store_phrase_walk(tdx_poscur *const *c, size_t nc, tdx_poscur *const *pc
     uint64_t nchecks = 0;
     int rc = 0;
     while (!limit || out->n < limit) {
-        tdx_poscur *x = c[i];
-        if (doc < x->last_asked) {
-            rc = tdx_err_set(err, TDX_EINVAL, "positions asked out of order");
-            break;
-        }
-        x->last_asked = doc;
-        int got = poscur_to(x, doc);
+        uint32_t d;
+        int got = poscur_next(c[i], doc, &d);
         if (got <= 0) {
-            rc = got ? postings_err(err, got) : 0;
+            rc = got ? poscur_next_err(err, got) : 0;
             break;
         }
-        uint32_t d = x->docs.v[poscur_gallop(x, doc)];
         i = i + 1 == nc ? 0 : i + 1;
         if (d != doc) {
             doc = d;
@@ -3446,17 +3444,13 @@ int tdx_store_phrase_walk(tdx_poscur *const *c, size_t nc, tdx_poscur *const *pc
             nchecks++;
             size_t anchor = 0;
             for (size_t j = 0; rc == 0 && j < k; j++) {
-                rc = poscur_here(pc[j], &pos[j], &np[j]);
+                rc = poscur_here(pc[j], &pos[j], &np[j], err);
                 at[j] = 0;
-                if (np[j] < np[anchor])
+                if (rc == 0 && np[j] < np[anchor])
                     anchor = j;
             }
-            if (rc) {
-                rc = rc == TDX_ENOMEM
-                         ? tdx_err_set(err, rc, "out of memory")
-                         : tdx_err_set(err, TDX_ECORRUPT, "positions of a term are corrupt");
+            if (rc)
                 break;
-            }
             size_t a = 0;
             uint32_t start;
             int hit = tdx_phrase_next(pos, np, off, k, anchor, &a, at, &start);
