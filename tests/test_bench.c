@@ -13,8 +13,7 @@
  * said so.  It takes 15 s on the two-core development machine when it is
  * quiet, and took up to 110 s while other builds kept its load near 12.
  */
-#include <criterion/criterion.h>
-#include <criterion/new/assert.h>
+#include "tassert.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -4,8 +4,7 @@
  * files that are not tenderidx's: the table, JSON lines, pruning by age
  * and --all, exit codes and usage errors.
  */
-#include <criterion/criterion.h>
-#include <criterion/new/assert.h>
+#include "tassert.h"
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>

@@ -2,8 +2,7 @@
  * test_cli_watchlist.c - `tenderidx watchlist check`: diagnostics with
  * file:line:col, counts per category, JSON output, exit codes.
  */
-#include <criterion/criterion.h>
-#include <criterion/new/assert.h>
+#include "tassert.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

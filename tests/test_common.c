@@ -2,8 +2,7 @@
  * test_common.c - varint, buffer, UTF-8, queue and budget behaviour; the
  * cache directory's files: last-used time, listing, pruning.
  */
-#include <criterion/criterion.h>
-#include <criterion/new/assert.h>
+#include "tassert.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>

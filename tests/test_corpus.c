@@ -10,8 +10,7 @@
  * left out here (their entities only hold regexes); gen --verify covers
  * them.
  */
-#include <criterion/criterion.h>
-#include <criterion/new/assert.h>
+#include "tassert.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -3,8 +3,7 @@
  * the index valid at its last commit.  The index lives on a small tmpfs
  * mounted for the test (skipped where mounting is not allowed).
  */
-#include <criterion/criterion.h>
-#include <criterion/new/assert.h>
+#include "tassert.h"
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>

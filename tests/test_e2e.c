@@ -4,8 +4,7 @@
  * binary, and check query answers against the generator's ground truth and
  * against brute force over the stored text.
  */
-#include <criterion/criterion.h>
-#include <criterion/new/assert.h>
+#include "tassert.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

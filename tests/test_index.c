@@ -12,8 +12,7 @@
  *     returned terms (soundness), and when the cut claims to be exact the
  *     documents satisfying the terms are exactly those containing the query.
  */
-#include <criterion/criterion.h>
-#include <criterion/new/assert.h>
+#include "tassert.h"
 #include <jemalloc/jemalloc.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -2,8 +2,7 @@
  * test_match.c - watch-list parsing, diagnostics, the boundary rule, the
  * matcher against a naive matcher, the database cache, error paths.
  */
-#include <criterion/criterion.h>
-#include <criterion/new/assert.h>
+#include "tassert.h"
 #include <jemalloc/jemalloc.h>
 #include <stdio.h>
 #include <stdlib.h>

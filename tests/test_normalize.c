@@ -5,8 +5,7 @@
  * offset map's properties, invalid UTF-8, each step switch, idempotence on
  * real text, error paths and an out-of-memory loop.
  */
-#include <criterion/criterion.h>
-#include <criterion/new/assert.h>
+#include "tassert.h"
 #include <criterion/parameterized.h>
 #include <dirent.h>
 #include <pthread.h>

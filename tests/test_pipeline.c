@@ -9,8 +9,7 @@
  * library.  Indexes are compared with `tenderidx dump` and every step ends
  * with `tenderidx check`.
  */
-#include <criterion/criterion.h>
-#include <criterion/new/assert.h>
+#include "tassert.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>

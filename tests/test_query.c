@@ -12,8 +12,7 @@
  * watch-list aliases with the boundary rule (a small handwritten matcher
  * for the watch list's simple regexes).
  */
-#include <criterion/criterion.h>
-#include <criterion/new/assert.h>
+#include "tassert.h"
 #include <ctype.h>
 #include <lmdb.h>
 #include <stdio.h>
@@ -667,6 +666,24 @@ static char *spliced_piece(uint64_t *rs)
     return NULL;
 }
 
+/* n characters of t from character i (control characters as spaces). */
+static char *piece_at(const char *t, size_t i, size_t n)
+{
+    tdx_buf b = TDX_BUF_INIT;
+    const char *s = tg_char_at(t, i);
+    for (size_t k = 0; k < n && *s; k++) {
+        size_t l = tg_clen(s);
+        if (l == 1 && (unsigned char)*s < 0x20)
+            tdx_buf_putc(&b, ' ');
+        else
+            tdx_buf_append(&b, s, l);
+        s += l;
+    }
+    char *r = tg_strdup(b.p ? (const char *)b.p : "");
+    tdx_buf_free(&b);
+    return r;
+}
+
 /* A random piece of some document's original text, or random characters. */
 static char *random_piece(uint64_t *rs)
 {
@@ -681,15 +698,8 @@ static char *random_piece(uint64_t *rs)
         size_t want = r < 6   ? 1 + tg_below(rs, 6)
                       : r < 9 ? 7 + tg_below(rs, 8)
                               : 15 + tg_below(rs, 30);
-        const char *s = tg_char_at(t, tg_below(rs, (uint32_t)nc));
-        for (size_t i = 0; i < want && *s; i++) {
-            size_t l = tg_clen(s);
-            if (l == 1 && (unsigned char)*s < 0x20)
-                tdx_buf_putc(&b, ' ');
-            else
-                tdx_buf_append(&b, s, l);
-            s += l;
-        }
+        tdx_buf_free(&b);
+        return piece_at(t, tg_below(rs, (uint32_t)nc), want);
     } else if (tg_chance(rs, 50)) {
         tg_filler(&b, rs, 1 + tg_below(rs, 3), tg_chance(rs, 30), 0);
     } else {
@@ -701,24 +711,51 @@ static char *random_piece(uint64_t *rs)
     return r;
 }
 
+/* A substring leaf for piece v (taken), or NULL when v normalizes to
+ * nothing worth asking. */
+static qn *sub_of(char *v)
+{
+    size_t nl;
+    char *nv = nstr(v, strlen(v), &nl);
+    if (nl == 0 || (nl == 1 && nv[0] == ' ')) {
+        free(v);
+        free(nv);
+        return NULL;
+    }
+    qn *n = qn_new(Q_SUB);
+    n->sub = nv;
+    n->sublen = nl;
+    n->text = word_or_quoted("", v);
+    free(v);
+    return n;
+}
+
 static qn *gen_sub(uint64_t *rs)
 {
     for (;;) {
-        char *v = random_piece(rs);
-        size_t nl;
-        char *nv = nstr(v, strlen(v), &nl);
-        if (nl == 0 || (nl == 1 && nv[0] == ' ')) {
-            free(v);
-            free(nv);
-            continue;
-        }
-        qn *n = qn_new(Q_SUB);
-        n->sub = nv;
-        n->sublen = nl;
-        n->text = word_or_quoted("", v);
-        free(v);
-        return n;
+        qn *n = sub_of(random_piece(rs));
+        if (n)
+            return n;
     }
+}
+
+/* Two pieces of 2-4 characters from one document, the second starting up
+ * to 40 characters after the first: a NEAR that holds somewhere, and that
+ * positions decide when both are CJK. */
+static int gen_near_pair(uint64_t *rs, qn **a, qn **b)
+{
+    const char *t = C.docs[tg_below(rs, (uint32_t)C.ndocs)].text;
+    size_t nc = tg_nchars(t);
+    if (nc < 50)
+        return 0;
+    size_t i = tg_below(rs, (uint32_t)(nc - 48)), j = i + 1 + tg_below(rs, 40);
+    *a = sub_of(piece_at(t, i, 2 + tg_below(rs, 3)));
+    *b = sub_of(piece_at(t, j, 2 + tg_below(rs, 3)));
+    if (*a && *b)
+        return 1;
+    qn_free(*a);
+    qn_free(*b);
+    return 0;
 }
 
 /* Entities whose name is v, else whose normalized name is v normalized. */
@@ -943,6 +980,21 @@ static qn *gen_positional(uint64_t *rs)
     return r < 6 ? gen_sub(rs) : gen_named(rs, r < 8 ? Q_ENT : r < 9 ? Q_CAT : Q_PAT);
 }
 
+/* A NEAR; in pair_pct% of them, of two pieces of one document. */
+static qn *gen_near(uint64_t *rs, uint32_t pair_pct)
+{
+    qn *n = qn_new(Q_NEAR);
+    n->nk = 2;
+    if (!tg_chance(rs, pair_pct) || !gen_near_pair(rs, &n->k[0], &n->k[1])) {
+        n->k[0] = gen_positional(rs);
+        n->k[1] = gen_positional(rs);
+    }
+    n->near = tg_below(rs, 4) ? tg_below(rs, 12) : tg_below(rs, 200);
+    n->text = tg_printf("NEAR(%s,%s%s, %u)", n->k[0]->text, tg_chance(rs, 50) ? " " : "",
+                        n->k[1]->text, n->near);
+    return n;
+}
+
 static qn *gen_leaf(uint64_t *rs)
 {
     uint32_t r = tg_below(rs, 100);
@@ -960,14 +1012,7 @@ static qn *gen_leaf(uint64_t *rs)
         return gen_date(rs);
     if (r < 94)
         return gen_regex(rs);
-    qn *n = qn_new(Q_NEAR);
-    n->nk = 2;
-    n->k[0] = gen_positional(rs);
-    n->k[1] = gen_positional(rs);
-    n->near = tg_below(rs, 4) ? tg_below(rs, 12) : tg_below(rs, 200);
-    n->text = tg_printf("NEAR(%s,%s%s, %u)", n->k[0]->text, tg_chance(rs, 50) ? " " : "",
-                        n->k[1]->text, n->near);
-    return n;
+    return gen_near(rs, 50);
 }
 
 static qn *gen_tree(uint64_t *rs, int depth)
@@ -1461,7 +1506,9 @@ static uint64_t differential(uint64_t seed, int nqueries)
     size_t nonempty = 0, inexact = 0;
     uint64_t near_pos = 0;
     for (int i = 0; i < nqueries; i++) {
-        qn *n = gen_tree(&rs, 1 + (int)tg_below(&rs, 4));
+        /* One query in ten a lone NEAR, mostly of two pieces of a document,
+         * so that some are decided by positions whatever the seed. */
+        qn *n = i % 10 == 5 ? gen_near(&rs, 90) : gen_tree(&rs, 1 + (int)tg_below(&rs, 4));
         tdx_buf b = TDX_BUF_INIT;
         write_query(&b, &rs, n, 1);
         const char *text = (const char *)b.p;
@@ -1816,6 +1863,65 @@ Test(query, near_by_positions_equals_brute_force_at_every_distance, .timeout = 1
     tdx_docset_free(&got);
     for (size_t i = 0; i < N; i++)
         free(texts[i]);
+}
+
+/* Characters of UTF-8 text t before p. */
+static long chars_before(const char *t, const char *p)
+{
+    long n = 0;
+    for (; t < p; t++)
+        n += ((unsigned char)*t & 0xC0) != 0x80;
+    return n;
+}
+
+/*
+ * NEAR of a phrase and an ASCII fragment that sits inside longer words, at
+ * its start, in its middle and at its end: a word's position is where the
+ * word starts, so the fragment's occurrences must come from the text.
+ * Every distance from 0 to 40 against brute force over character offsets.
+ */
+Test(query, near_of_a_word_fragment_counts_from_the_fragment)
+{
+    static const char *const texts[] = {
+        "编号1 件商同维 serverfdabdd7adfbef6bdaaea2acecfe2bf 建要",
+        "编号2 件商同 2ace 建要",
+        "编号3 2acex 件商同 建要",
+        "编号4 件商同 xx2ace 建要 yy2aceyy 件商同",
+        "编号5 件商同"
+        " abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijklmn2ace",
+        "编号6 件商供同 2ace",
+    };
+    enum { N = sizeof texts / sizeof *texts };
+    const char *wl = tg_path("watch.tsv");
+    tu_write_str(wl, "none\tnone\tzzzzqqqq\n");
+    char *t[N];
+    for (size_t i = 0; i < N; i++)
+        t[i] = (char *)texts[i];
+    index_texts(wl, t, 0, N, 0);
+    static const char *const frags[] = {"2ace", "server", "2acecfe2bf", "yy"};
+    tdx_docset want = {0}, got = {0};
+    for (size_t f = 0; f < sizeof frags / sizeof *frags; f++)
+        for (unsigned d = 0; d <= 40; d++) {
+            const char *x = "件商同", *y = frags[f];
+            long lx = 3, ly = (long)strlen(y);
+            want.n = 0;
+            for (size_t i = 0; i < N; i++) {
+                int near = 0;
+                for (const char *p = strstr(t[i], x); p && !near; p = strstr(p + 1, x))
+                    for (const char *r = strstr(t[i], y); r && !near; r = strstr(r + 1, y)) {
+                        long xs = chars_before(t[i], p), ys = chars_before(t[i], r);
+                        near = (xs <= ys ? ys - (xs + lx) : xs - (ys + ly)) <= (long)d;
+                    }
+                if (near)
+                    cr_assert(eq(int, tdx_docset_push(&want, (uint32_t)i + 1), 0));
+            }
+            char q[64];
+            snprintf(q, sizeof q, "NEAR(件商同, %s, %u)", y, d);
+            run_query(q, 0, &got, NULL);
+            expect_same(q, &got, &want, 0);
+        }
+    tdx_docset_free(&want);
+    tdx_docset_free(&got);
 }
 
 /* Words over a six-symbol alphabet between 中, 国, 中国 and spaces: any fragment

@@ -5,8 +5,7 @@
  * (zip, tar, gzip, bzip2, xz, zstd, iconv) or libarchive's writer, so the
  * reader is checked against independent producers.
  */
-#include <criterion/criterion.h>
-#include <criterion/new/assert.h>
+#include "tassert.h"
 
 #include <fcntl.h>
 #include <stdarg.h>

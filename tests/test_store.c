@@ -6,8 +6,7 @@
  * independence of the dump; map growth; snapshots; damaged values written
  * straight into the LMDB environment; schema checks; error paths.
  */
-#include <criterion/criterion.h>
-#include <criterion/new/assert.h>
+#include "tassert.h"
 #include <errno.h>
 #include <jemalloc/jemalloc.h>
 #include <lmdb.h>

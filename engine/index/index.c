@@ -944,6 +944,8 @@ int tdx_gram_emit(tdx_gram_builder *b, tdx_postings *out, tdx_err *err)
         } else {
             uint32_t id = b->order[k++];
             const term_rec *r = &b->terms[id];
+            if (r->nent == 0)
+                continue; /* its add ran out of memory after the lookup */
             const uint8_t *t = b->strs.p + r->str_off;
             rc = tdx_postings_add_term(out, t, r->str_len);
             uint32_t end = tstart[id], beg = end - r->nent;

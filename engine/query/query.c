@@ -2667,8 +2667,8 @@ static int near_positional(const qnode *k)
 }
 
 /*
- * Cursors for a NEAR's operands that are one indexed term (a bigram, a
- * whole word), whose answer is their list and which have none: with them
+ * Cursors for a NEAR's operands that are one indexed term (a bigram),
+ * whose answer is their list and which have none: with them
  * and those of the substrings proved by positions, near_holds needs no
  * text.
  */
@@ -2686,8 +2686,12 @@ static int near_setup(tdx_qctx *q, qnode *n, tdx_err *err)
         int exact = 0, posexact = 0;
         if (k->qp != NULL)
             continue;
+        /* A word fragment's positions are its words' starts, not its own
+         * (NEAR(件商同, 2ace, 4) met "2ace" inside a word 28 characters
+         * away): its occurrences come from the text. */
         if (tdx_query_terms((const uint8_t *)k->str, k->len, t, 2, &nt, &exact, &posexact) ||
-            nt != 1 || !exact || !tdx_term_positional(t[0].term[0]))
+            nt != 1 || !exact || !tdx_term_positional(t[0].term[0]) ||
+            (t[0].term[0] == TDX_TERM_WORD && t[0].part != TDX_PART_EXACT))
             return 0;
         int rc = setup_positions(q, k, t, nt, err);
         if (rc)
