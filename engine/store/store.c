@@ -2686,6 +2686,25 @@ static int decode_block(const MDB_val *v, uint32_t base, int mode, tdx_docset *o
     uint32_t last = out->n ? out->v[out->n - 1] : 0;
     uint32_t *dst = out->v + out->n;
     for (uint64_t i = 0; i < n; i++) {
+        /* A common term's deltas are mostly one byte each: eight at a time
+         * when none has its high bit set and none is 0.  Each adds at most
+         * 127, so the run's last doc is the only one to bound. */
+        while (i > 0 && n - i >= 8 && r.end - r.p >= 8) {
+            uint64_t w;
+            memcpy(&w, r.p, 8);
+            const uint64_t hi = 0x8080808080808080ULL, lo = 0x0101010101010101ULL;
+            if ((w & hi) || ((w - lo) & ~w & hi))
+                break;
+            for (int k = 0; k < 8; k++)
+                dst[i + k] = (uint32_t)(cur += r.p[k]);
+            if (cur > UINT32_MAX)
+                return TDX_ECORRUPT;
+            r.p += 8;
+            i += 8;
+            last = dst[i - 1];
+        }
+        if (i == n)
+            break;
         if (i > 0) {
             uint64_t d = rd_vint(&r);
             if (d == 0)
