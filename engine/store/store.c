@@ -3429,50 +3429,68 @@ int tdx_store_poscur_get(tdx_poscur *c, uint32_t doc, const uint32_t **out_pos, 
     return rc ? rc : 1;
 }
 
-int tdx_store_phrase_walk(tdx_poscur *const *c, size_t nc, tdx_poscur *const *pc,
-                          const uint32_t *off, size_t k, const tdx_docset *skip, size_t limit,
-                          tdx_docset *out, uint64_t *checks, tdx_err *err)
+/* Does phrase ph hold at the doc its cursors are at?  1, 0, or a TDX_E*
+ * code said in err. */
+static int phrase_here(const tdx_phrase *ph, tdx_err *err)
 {
-    if (nc == 0 || k == 0 || k > TDX_PHRASE_TERMS_MAX)
-        return tdx_err_set(err, TDX_EINVAL, "no phrase to walk");
     const uint32_t *pos[TDX_PHRASE_TERMS_MAX];
     size_t np[TDX_PHRASE_TERMS_MAX], at[TDX_PHRASE_TERMS_MAX];
+    size_t anchor = 0;
+    for (size_t j = 0; j < ph->k; j++) {
+        int rc = poscur_here(ph->pc[j], &pos[j], &np[j], err);
+        if (rc)
+            return rc;
+        if (np[j] == 0)
+            return 0;
+        at[j] = 0;
+        if (np[j] < np[anchor])
+            anchor = j;
+    }
+    size_t a = 0;
+    uint32_t start;
+    return tdx_phrase_next(pos, np, ph->off, ph->k, anchor, &a, at, &start);
+}
+
+int tdx_store_phrase_walk(tdx_poscur *const *c, size_t nc, const tdx_phrase *ph, size_t nph,
+                          const tdx_docset *skip, size_t limit, tdx_docset *out, uint64_t *checks,
+                          tdx_err *err)
+{
+    if (nc == 0)
+        return tdx_err_set(err, TDX_EINVAL, "no cursor to walk");
+    for (size_t p = 0; p < nph; p++)
+        if (ph[p].k == 0 || ph[p].k > TDX_PHRASE_TERMS_MAX)
+            return tdx_err_set(err, TDX_EINVAL, "a phrase of no terms or too many");
     uint32_t doc = 1;
-    size_t i = 0, agree = 0, del_at = 0;
+    size_t del_at = 0;
     uint64_t nchecks = 0;
     int rc = 0;
+    /* The rarest cursor leads: each of its docs is asked of the others in
+     * turn, and one that passes it moves the lead on from there. */
     while (!limit || out->n < limit) {
-        uint32_t d;
-        int got = poscur_next(c[i], doc, &d);
+        int got = poscur_next(c[0], doc, &doc);
+        size_t j = 1;
+        while (got > 0 && j < nc) {
+            uint32_t d;
+            got = poscur_next(c[j], doc, &d);
+            if (got > 0 && d != doc)
+                got = poscur_next(c[0], d, &doc), j = 0;
+            j++;
+        }
         if (got <= 0) {
             rc = got ? poscur_next_err(err, got) : 0;
             break;
         }
-        i = i + 1 == nc ? 0 : i + 1;
-        if (d != doc) {
-            doc = d;
-            agree = 1;
-        } else {
-            agree++;
-        }
-        if (agree < nc)
-            continue;
-        /* Every cursor is at doc: the phrase's terms' positions. */
-        agree = 0;
+        /* Every cursor is at doc: each phrase in turn, until one fails. */
         if (!tdx_docset_has_from(skip, &del_at, doc)) {
-            nchecks++;
-            size_t anchor = 0;
-            for (size_t j = 0; rc == 0 && j < k; j++) {
-                rc = poscur_here(pc[j], &pos[j], &np[j], err);
-                at[j] = 0;
-                if (rc == 0 && np[j] < np[anchor])
-                    anchor = j;
+            int hit = 1;
+            for (size_t p = 0; hit == 1 && p < nph; p++) {
+                nchecks++;
+                hit = phrase_here(&ph[p], err);
             }
-            if (rc)
+            if (hit < 0) {
+                rc = hit;
                 break;
-            size_t a = 0;
-            uint32_t start;
-            int hit = tdx_phrase_next(pos, np, off, k, anchor, &a, at, &start);
+            }
             if (hit && tdx_docset_push(out, doc)) {
                 rc = tdx_err_set(err, TDX_ENOMEM, "out of memory");
                 break;

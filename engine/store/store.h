@@ -416,17 +416,24 @@ int tdx_store_poscur_next(tdx_poscur *c, uint32_t doc, uint32_t *out, tdx_err *e
  */
 double tdx_store_poscur_density(const tdx_poscur *c, uint64_t ndocs);
 #define TDX_PHRASE_TERMS_MAX 64
+/** A phrase: term j (positions cursor pc[j]) at start + off[j] for one start. */
+typedef struct tdx_phrase {
+    tdx_poscur *const *pc;
+    const uint32_t *off;
+    size_t k; /* 1 .. TDX_PHRASE_TERMS_MAX */
+} tdx_phrase;
 /**
  * The docs, ascending, in which every cursor of c[0..nc) has an entry (they
- * lead the walk in that order: the rarest first) and a phrase holds: term j
- * (positions cursor pc[j], one of c or sharing one) at start + off[j] for one
- * start; k at most TDX_PHRASE_TERMS_MAX.  Docs in skip (ascending) are left out; at most limit (0:
- * all) are appended to out; *checks counts the docs whose positions were read.  The cursors are
- * consumed (asked in order from doc 1).  0 or a TDX_E* code.
+ * lead the walk in that order: the rarest first) and every phrase of
+ * ph[0..nph) holds, each checked in turn until one fails (nph 0: the docs
+ * all cursors share).  A phrase's cursors are among c, or share one of them.
+ * Docs in skip (ascending) are left out; at most limit (0: all) are appended
+ * to out; *checks counts the phrase checks made.  The cursors are consumed
+ * (asked in order from doc 1).  0 or a TDX_E* code.
  */
-int tdx_store_phrase_walk(tdx_poscur *const *c, size_t nc, tdx_poscur *const *pc,
-                          const uint32_t *off, size_t k, const tdx_docset *skip, size_t limit,
-                          tdx_docset *out, uint64_t *checks, tdx_err *err);
+int tdx_store_phrase_walk(tdx_poscur *const *c, size_t nc, const tdx_phrase *ph, size_t nph,
+                          const tdx_docset *skip, size_t limit, tdx_docset *out, uint64_t *checks,
+                          tdx_err *err);
 /** The term of a cursor (borrowed while the cursor is open). */
 const uint8_t *tdx_store_poscur_term(const tdx_poscur *c, size_t *out_len);
 void tdx_store_poscur_close(tdx_poscur *c);
