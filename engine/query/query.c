@@ -2846,8 +2846,8 @@ static int cmp_density(const void *a, const void *b)
 
 /* Agreements between looks at whether the filters still narrow the walk,
  * and the share of their answers (1 / FILTER_KEEP) that must move it on. */
-#define FILTER_CHECK 1024
-#define FILTER_KEEP 16
+#define FILTER_CHECK TDX_WALK_FILTER_CHECK
+#define FILTER_KEEP  TDX_WALK_FILTER_KEEP
 /* A filter found in more than this share of the docs leaves at once. */
 #define FILTER_DENSE 0.5
 
@@ -2994,11 +2994,14 @@ static int phrase_walkable(qnode **kids, const int *walked, size_t nk, const wal
 static int phrase_walk(tdx_qctx *q, qnode **kids, const int *walked, size_t nk, const walk_src *src,
                        size_t nsrc, tdx_docset *out, tdx_qstats *st, tdx_err *err)
 {
-    tdx_poscur *c[QTERMS_MAX * 2];
-    if (nsrc > QTERMS_MAX * 2)
+    tdx_poscur *c[TDX_WALK_CURSORS_MAX];
+    unsigned char filter[TDX_WALK_CURSORS_MAX];
+    if (nsrc > TDX_WALK_CURSORS_MAX)
         return tdx_err_set(err, TDX_ELIMIT, "too many terms");
-    for (size_t j = 0; j < nsrc; j++)
+    for (size_t j = 0; j < nsrc; j++) {
         c[j] = src[j].pc;
+        filter[j] = (unsigned char)src[j].filter;
+    }
     size_t nterms = 0;
     for (size_t k = 0; k < nk; k++)
         nterms += walked[k] == 1 ? kids[k]->nqp : 0;
@@ -3021,10 +3024,11 @@ static int phrase_walk(tdx_qctx *q, qnode **kids, const int *walked, size_t nk, 
         }
         nph++;
     }
-    uint64_t checks = 0;
-    rc = tdx_store_phrase_walk(c, nsrc, ph, nph, &q->deleted, 0, out, &checks, err);
-    st->candidates += checks;
-    st->verified += checks;
+    tdx_walk_stats ws = {0, 0};
+    rc = tdx_store_phrase_walk(c, filter, nsrc, ph, nph, &q->deleted, 0, out, &ws, err);
+    st->candidates += ws.checks;
+    st->verified += ws.checks;
+    st->filters_dropped += (int)ws.filters_dropped;
 done:
     tdx_free(ph);
     tdx_free(pc);

@@ -3451,12 +3451,22 @@ static int phrase_here(const tdx_phrase *ph, tdx_err *err)
     return tdx_phrase_next(pos, np, ph->off, ph->k, anchor, &a, at, &start);
 }
 
-int tdx_store_phrase_walk(tdx_poscur *const *c, size_t nc, const tdx_phrase *ph, size_t nph,
-                          const tdx_docset *skip, size_t limit, tdx_docset *out, uint64_t *checks,
-                          tdx_err *err)
+int tdx_store_phrase_walk(tdx_poscur *const *cin, const unsigned char *filter, size_t nc,
+                          const tdx_phrase *ph, size_t nph, const tdx_docset *skip, size_t limit,
+                          tdx_docset *out, tdx_walk_stats *ws, tdx_err *err)
 {
-    if (nc == 0)
-        return tdx_err_set(err, TDX_EINVAL, "no cursor to walk");
+    if (nc == 0 || nc > TDX_WALK_CURSORS_MAX)
+        return tdx_err_set(err, TDX_EINVAL, "no cursor to walk, or too many");
+    tdx_poscur *c[TDX_WALK_CURSORS_MAX];
+    unsigned char filt[TDX_WALK_CURSORS_MAX];
+    uint64_t asked[TDX_WALK_CURSORS_MAX], moved[TDX_WALK_CURSORS_MAX], agreed = 0;
+    int nfilters = 0;
+    for (size_t j = 0; j < nc; j++) {
+        c[j] = cin[j];
+        filt[j] = filter && filter[j];
+        nfilters += filt[j];
+        asked[j] = moved[j] = 0;
+    }
     for (size_t p = 0; p < nph; p++)
         if (ph[p].k == 0 || ph[p].k > TDX_PHRASE_TERMS_MAX)
             return tdx_err_set(err, TDX_EINVAL, "a phrase of no terms or too many");
@@ -3472,13 +3482,30 @@ int tdx_store_phrase_walk(tdx_poscur *const *c, size_t nc, const tdx_phrase *ph,
         while (got > 0 && j < nc) {
             uint32_t d;
             got = poscur_next(c[j], doc, &d);
-            if (got > 0 && d != doc)
+            asked[j]++;
+            if (got > 0 && d != doc) {
+                moved[j]++;
                 got = poscur_next(c[0], d, &doc), j = 0;
+            }
             j++;
         }
         if (got <= 0) {
             rc = got ? poscur_next_err(err, got) : 0;
             break;
+        }
+        /* A filter that almost never moves the walk only costs a lookup
+         * per doc: it leaves (the lead stays, being the rarest). */
+        if (nfilters && ++agreed % TDX_WALK_FILTER_CHECK == 0) {
+            size_t kept = 1;
+            for (size_t f = 1; f < nc; f++)
+                if (!filt[f] || moved[f] * TDX_WALK_FILTER_KEEP >= asked[f]) {
+                    c[kept] = c[f];
+                    filt[kept] = filt[f];
+                    asked[kept] = moved[kept] = 0;
+                    kept++;
+                }
+            ws->filters_dropped += nc - kept;
+            nc = kept;
         }
         /* Every cursor is at doc: each phrase in turn, until one fails. */
         if (!tdx_docset_has_from(skip, &del_at, doc)) {
@@ -3500,7 +3527,7 @@ int tdx_store_phrase_walk(tdx_poscur *const *c, size_t nc, const tdx_phrase *ph,
             break;
         doc++;
     }
-    *checks += nchecks;
+    ws->checks += nchecks;
     return rc;
 }
 

@@ -422,18 +422,30 @@ typedef struct tdx_phrase {
     const uint32_t *off;
     size_t k; /* 1 .. TDX_PHRASE_TERMS_MAX */
 } tdx_phrase;
+/* A walk takes at most this many cursors; every TDX_WALK_FILTER_CHECK
+ * docs all of them hold, a filter cursor that moved the walk on in fewer
+ * than 1 / TDX_WALK_FILTER_KEEP of its lookups leaves it. */
+#define TDX_WALK_CURSORS_MAX  512
+#define TDX_WALK_FILTER_CHECK 1024
+#define TDX_WALK_FILTER_KEEP  16
+typedef struct tdx_walk_stats {
+    uint64_t checks;          /* phrase checks made */
+    uint64_t filters_dropped; /* filter cursors that left the walk */
+} tdx_walk_stats;
 /**
  * The docs, ascending, in which every cursor of c[0..nc) has an entry (they
  * lead the walk in that order: the rarest first) and every phrase of
  * ph[0..nph) holds, each checked in turn until one fails (nph 0: the docs
  * all cursors share).  A phrase's cursors are among c, or share one of them.
- * Docs in skip (ascending) are left out; at most limit (0: all) are appended
- * to out; *checks counts the phrase checks made.  The cursors are consumed
- * (asked in order from doc 1).  0 or a TDX_E* code.
+ * Cursors flagged in filter (NULL: none) only narrow the walk, and leave it
+ * when they do not.  Docs in skip (ascending) are left out; at most limit
+ * (0: all) are appended to out; ws counts the checks and the filters that
+ * left.  The cursors are consumed (asked in order from doc 1).  0 or a
+ * TDX_E* code.
  */
-int tdx_store_phrase_walk(tdx_poscur *const *c, size_t nc, const tdx_phrase *ph, size_t nph,
-                          const tdx_docset *skip, size_t limit, tdx_docset *out, uint64_t *checks,
-                          tdx_err *err);
+int tdx_store_phrase_walk(tdx_poscur *const *c, const unsigned char *filter, size_t nc,
+                          const tdx_phrase *ph, size_t nph, const tdx_docset *skip, size_t limit,
+                          tdx_docset *out, tdx_walk_stats *ws, tdx_err *err);
 /** The term of a cursor (borrowed while the cursor is open). */
 const uint8_t *tdx_store_poscur_term(const tdx_poscur *c, size_t *out_len);
 void tdx_store_poscur_close(tdx_poscur *c);
