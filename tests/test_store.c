@@ -1787,6 +1787,56 @@ Test(store, long_postings_lists_span_full_blocks)
  * merged, answers exactly what the text says: doc i (id i+1) holds 中文 at
  * characters a + 3j for j < k when i % 4 != 1.
  */
+/*
+ * The phrase walk over b文乙 (the lead) and a filter: b中文 is in every doc
+ * that b文乙 is in (i % 4 != 1), so it never moves the walk and leaves it
+ * after TDX_WALK_FILTER_CHECK docs; b甲中 is missing from one doc in seven
+ * of those (i % 7 == 0) and stays.  The answers are the docs all hold,
+ * filters flagged or not.
+ */
+static void phrase_walk_filter_check(tdx_store *s, size_t n)
+{
+    static const char *const terms[] = {"b文乙", "b中文", "b甲中"};
+    tdx_err err = {0};
+    tdx_rtxn *t = NULL;
+    cr_assert(eq(int, tdx_store_read_begin(s, &t, &err), 0));
+    for (int second = 1; second <= 2; second++)
+        for (int flagged = 0; flagged < 2; flagged++) {
+            tdx_poscur *c[2];
+            for (int k = 0; k < 2; k++) {
+                const char *tm = terms[k ? second : 0];
+                cr_assert(eq(int,
+                             tdx_store_poscur_open(t, (const uint8_t *)tm, strlen(tm), &c[k], &err),
+                             0));
+            }
+            static const unsigned char filter[] = {0, 1};
+            tdx_docset got = {0}, skip = {0};
+            tdx_walk_stats ws = {0, 0};
+            cr_assert(eq(int,
+                         tdx_store_phrase_walk(c, flagged ? filter : NULL, 2, NULL, 0, &skip, 0,
+                                               &got, &ws, &err),
+                         0),
+                      "%s", err.msg);
+            size_t k = 0;
+            for (size_t i = 0; i < n; i++) {
+                if (i % 4 == 1 || (second == 2 && i % 7 == 0))
+                    continue;
+                cr_assert(lt(sz, k, got.n), "%s: doc %zu missing", terms[second], i + 1);
+                cr_assert(eq(u32, got.v[k], (uint32_t)i + 1), "%s: answer %zu", terms[second], k);
+                k++;
+            }
+            cr_assert(eq(sz, k, got.n), "%s: extra docs", terms[second]);
+            cr_assert(gt(sz, k, TDX_WALK_FILTER_CHECK));
+            cr_assert(eq(u64, ws.filters_dropped, (uint64_t)(flagged && second == 1)),
+                      "%s flagged %d", terms[second], flagged);
+            cr_assert(eq(u64, ws.checks, 0));
+            tdx_docset_free(&got);
+            for (int j = 0; j < 2; j++)
+                tdx_store_poscur_close(c[j]);
+        }
+    tdx_store_read_end(t);
+}
+
 static void poscur_walk_check(tdx_store *s, size_t n, uint64_t seed)
 {
     static const uint8_t term[] = "b中文";
@@ -2063,6 +2113,7 @@ Test(store, positions_cursor_steps_and_skips_through_blocks_and_segments)
         }
         cr_assert(gt(sz, steps, 3), "only %zu merge steps", steps);
         poscur_walk_check(s, N, 2);
+        phrase_walk_filter_check(s, N);
         verify(s, &m);
         expect_clean(s);
         tdx_store_close(s);
