@@ -2844,11 +2844,9 @@ static int cmp_density(const void *a, const void *b)
     return x->density < y->density ? -1 : x->density > y->density;
 }
 
-/* Agreements between looks at whether the filters still narrow the walk,
- * and the share of their answers (1 / FILTER_KEEP) that must move it on. */
-#define FILTER_CHECK TDX_WALK_FILTER_CHECK
-#define FILTER_KEEP  TDX_WALK_FILTER_KEEP
-/* A filter found in more than this share of the docs leaves at once. */
+/* Filters that do not narrow the walk leave it by the store's rule
+ * (TDX_WALK_FILTER_CHECK, tdx_walk_filter_narrows); one found in more
+ * than this share of the docs leaves at once. */
 #define FILTER_DENSE 0.5
 
 /* Make group g of operand k, and its own groups that share g's cursor,
@@ -3238,10 +3236,10 @@ static int walk_conj(tdx_qctx *q, qnode **kids, size_t nk, size_t limit, tdx_doc
             /* A filter that almost never moves the walk (a bigram as common
              * as the ones proving positions) only costs a lookup per doc:
              * it leaves the walk.  Filters do not take part in the proof. */
-            if (++nagreed % FILTER_CHECK == 0) {
+            if (++nagreed % TDX_WALK_FILTER_CHECK == 0) {
                 kept = 0;
                 for (size_t j = 0; j < nsrc; j++)
-                    if (!src[j].filter || src[j].moved * FILTER_KEEP >= src[j].asked) {
+                    if (!src[j].filter || tdx_walk_filter_narrows(src[j].moved, src[j].asked)) {
                         src[kept] = src[j];
                         src[kept].asked = src[kept].moved = 0;
                         kept++;

@@ -3440,8 +3440,6 @@ static int phrase_here(const tdx_phrase *ph, tdx_err *err)
         int rc = poscur_here(ph->pc[j], &pos[j], &np[j], err);
         if (rc)
             return rc;
-        if (np[j] == 0)
-            return 0;
         at[j] = 0;
         if (np[j] < np[anchor])
             anchor = j;
@@ -3498,13 +3496,14 @@ int tdx_store_phrase_walk(tdx_poscur *const *cin, const unsigned char *filter, s
         if (nfilters && ++agreed % TDX_WALK_FILTER_CHECK == 0) {
             size_t kept = 1;
             for (size_t f = 1; f < nc; f++)
-                if (!filt[f] || moved[f] * TDX_WALK_FILTER_KEEP >= asked[f]) {
+                if (!filt[f] || tdx_walk_filter_narrows(moved[f], asked[f])) {
                     c[kept] = c[f];
                     filt[kept] = filt[f];
                     asked[kept] = moved[kept] = 0;
                     kept++;
                 }
             ws->filters_dropped += nc - kept;
+            nfilters -= (int)(nc - kept);
             nc = kept;
         }
         /* Every cursor is at doc: each phrase in turn, until one fails. */

@@ -428,6 +428,12 @@ typedef struct tdx_phrase {
 #define TDX_WALK_CURSORS_MAX  512
 #define TDX_WALK_FILTER_CHECK 1024
 #define TDX_WALK_FILTER_KEEP  16
+/* Does a filter cursor that moved the walk on `moved` times in `asked`
+ * lookups still narrow it? */
+static inline int tdx_walk_filter_narrows(uint64_t moved, uint64_t asked)
+{
+    return moved * TDX_WALK_FILTER_KEEP >= asked;
+}
 typedef struct tdx_walk_stats {
     uint64_t checks;          /* phrase checks made */
     uint64_t filters_dropped; /* filter cursors that left the walk */
