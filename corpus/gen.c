@@ -42,6 +42,7 @@
 #include "out.h"
 
 int wlgen_main(int argc, char **argv);
+int textgen_main(int argc, char **argv);
 
 #ifndef TDX_CORPUS_DIR
 #define TDX_CORPUS_DIR "corpus"
@@ -1435,6 +1436,8 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: gen [OPTIONS]            generate tender notices\n"
             "       gen watchlist [OPTIONS]  generate a watch list (gen watchlist --help)\n"
+            "       gen text [OPTIONS]       free prose with real text's term diversity (gen text "
+            "--help)\n"
             "\n"
             "Writes realistic Chinese public-procurement notices, deterministically per\n"
             "--seed, planting names from a watch list, and the exact ground truth of where\n"
@@ -1480,51 +1483,6 @@ static int parse_share(const char *s, double *out)
     errno = 0;
     double v = strtod(s, &e);
     if (errno || *e || v < 0 || v > 1)
-        return -1;
-    *out = v;
-    return 0;
-}
-
-static int parse_size(const char *s, uint64_t *out)
-{
-    char *e;
-    errno = 0;
-    double v = strtod(s, &e);
-    if (errno || v < 0 || e == s)
-        return -1;
-    switch (*e) {
-    case 'k':
-    case 'K':
-        v *= 1e3;
-        e++;
-        break;
-    case 'm':
-    case 'M':
-        v *= 1e6;
-        e++;
-        break;
-    case 'g':
-    case 'G':
-        v *= 1e9;
-        e++;
-        break;
-    default:
-        break;
-    }
-    if (*e == 'B' || *e == 'b')
-        e++;
-    if (*e)
-        return -1;
-    *out = (uint64_t)v;
-    return 0;
-}
-
-static int parse_u64(const char *s, uint64_t *out)
-{
-    char *e;
-    errno = 0;
-    unsigned long long v = strtoull(s, &e, 0);
-    if (errno || *e || e == s || *s == '-')
         return -1;
     *out = v;
     return 0;
@@ -1634,6 +1592,8 @@ int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "watchlist") == 0)
         return wlgen_main(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "text") == 0)
+        return textgen_main(argc - 1, argv + 1);
     gen G;
     memset(&G, 0, sizeof G);
     opts *o = &G.o;
@@ -1686,17 +1646,17 @@ int main(int argc, char **argv)
         int bad = 0;
         switch (c) {
         case 'n':
-            bad = parse_u64(optarg, &o->docs);
+            bad = gen_parse_u64(optarg, &o->docs);
             docs_given = 1;
             break;
         case 'b':
-            bad = parse_size(optarg, &o->bytes);
+            bad = gen_parse_size(optarg, &o->bytes);
             break;
         case 's':
-            bad = parse_u64(optarg, &o->seed);
+            bad = gen_parse_u64(optarg, &o->seed);
             break;
         case O_FIRST:
-            bad = parse_u64(optarg, &o->first);
+            bad = gen_parse_u64(optarg, &o->first);
             break;
         case 'w':
             o->watchlist = optarg;

@@ -77,6 +77,10 @@ void *gen_realloc(void *p, size_t n);
 char *gen_strndup(const char *s, size_t n);
 /** tdx_buf append that dies on failure. */
 void gen_put(tdx_buf *b, const void *p, size_t n);
+/** A size with an optional k/M/G suffix (powers of 1000) and B: 0, or -1. */
+int gen_parse_size(const char *s, uint64_t *out);
+/** A non-negative integer (decimal, 0x hex): 0, or -1. */
+int gen_parse_u64(const char *s, uint64_t *out);
 
 /* ---- a string -> uint32 map (open addressing; keys copied) --------------- */
 

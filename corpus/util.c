@@ -8,6 +8,7 @@
  */
 #include "gen.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -266,4 +267,49 @@ void gen_to_fullwidth(const char *s, size_t len, tdx_buf *out)
             gen_put(out, &c, 1);
         }
     }
+}
+
+int gen_parse_size(const char *s, uint64_t *out)
+{
+    char *e;
+    errno = 0;
+    double v = strtod(s, &e);
+    if (errno || v < 0 || e == s)
+        return -1;
+    switch (*e) {
+    case 'k':
+    case 'K':
+        v *= 1e3;
+        e++;
+        break;
+    case 'm':
+    case 'M':
+        v *= 1e6;
+        e++;
+        break;
+    case 'g':
+    case 'G':
+        v *= 1e9;
+        e++;
+        break;
+    default:
+        break;
+    }
+    if (*e == 'B' || *e == 'b')
+        e++;
+    if (*e)
+        return -1;
+    *out = (uint64_t)v;
+    return 0;
+}
+
+int gen_parse_u64(const char *s, uint64_t *out)
+{
+    char *e;
+    errno = 0;
+    unsigned long long v = strtoull(s, &e, 0);
+    if (errno || *e || e == s || *s == '-')
+        return -1;
+    *out = v;
+    return 0;
 }

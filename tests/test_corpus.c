@@ -41,6 +41,14 @@ static int run_gen(const char *args, char **err)
     return tu_run(cmd, NULL, err);
 }
 
+/* gen OPTS -o TMPDIR/NAME, which must succeed. */
+static void gen_ok(const char *opts, const char *name)
+{
+    char args[2048];
+    snprintf(args, sizeof args, "%s -o '%s'", opts, tu_path(name));
+    cr_assert(eq(int, run_gen(args, NULL), 0), "gen %s", args);
+}
+
 /* ---- a small JSON Lines reader: the fields the test needs -------------- */
 
 static void put_utf8(char **o, unsigned cp)
@@ -604,15 +612,11 @@ Test(corpus, html_pages_show_the_notice_text_the_truth_points_into, .init = setu
 Test(corpus, compressed_and_archived_output_unpacks_to_the_same_notices, .init = setup,
      .fini = teardown)
 {
-    char args[2048], cmd[4096];
-    snprintf(args, sizeof args, "-n 80 -s 2 -q -o '%s'", tu_path("p.jsonl"));
-    cr_assert(eq(int, run_gen(args, NULL), 0));
-    snprintf(args, sizeof args, "-n 80 -s 2 -q --compress gz -o '%s'", tu_path("p.jsonl.gz"));
-    cr_assert(eq(int, run_gen(args, NULL), 0));
-    snprintf(args, sizeof args, "-n 80 -s 2 -q --compress tar -o '%s'", tu_path("p.tar"));
-    cr_assert(eq(int, run_gen(args, NULL), 0));
-    snprintf(args, sizeof args, "-n 80 -s 2 -q --compress zst -o '%s'", tu_path("p.jsonl.zst"));
-    cr_assert(eq(int, run_gen(args, NULL), 0));
+    char cmd[4096];
+    gen_ok("-n 80 -s 2 -q", "p.jsonl");
+    gen_ok("-n 80 -s 2 -q --compress gz", "p.jsonl.gz");
+    gen_ok("-n 80 -s 2 -q --compress tar", "p.tar");
+    gen_ok("-n 80 -s 2 -q --compress zst", "p.jsonl.zst");
     snprintf(cmd, sizeof cmd, "gzip -dc '%s' | cmp - '%s'", tu_path("p.jsonl.gz"),
              tu_path("p.jsonl"));
     cr_assert(eq(int, tu_run(cmd, NULL, NULL), 0), "gz stream differs");
@@ -625,4 +629,108 @@ Test(corpus, compressed_and_archived_output_unpacks_to_the_same_notices, .init =
                   (unsigned char)z[2] == 0x2F && (unsigned char)z[3] == 0xFD,
               "not a zstd frame");
     free(z);
+}
+
+/* ---- gen text ------------------------------------------------------------------ */
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Distinct pairs of adjacent CJK characters in the "text" fields of a JSON
+ * Lines file, counted by sorting: the yardstick of term diversity. */
+static size_t distinct_cjk_bigrams(const char *jsonl)
+{
+    size_t n = 0, cap = 1 << 16;
+    uint64_t *v = malloc(cap * sizeof *v);
+    for (const char *line = jsonl; *line;) {
+        const char *nl = strchr(line, '\n');
+        char *text = json_get(line, "text", NULL);
+        uint32_t prev = 0;
+        for (const unsigned char *p = (const unsigned char *)text; p && *p;) {
+            uint32_t cp = 0;
+            if ((*p & 0xF0) == 0xE0 && p[1] && p[2]) {
+                cp = (uint32_t)(*p & 0x0F) << 12 | (uint32_t)(p[1] & 0x3F) << 6 | (p[2] & 0x3F);
+                p += 3;
+            } else {
+                p++;
+            }
+            int cjk = cp >= 0x4E00 && cp <= 0x9FFF;
+            if (cjk && prev) {
+                if (n == cap)
+                    v = realloc(v, (cap *= 2) * sizeof *v);
+                v[n++] = (uint64_t)prev << 32 | cp;
+            }
+            prev = cjk ? cp : 0;
+        }
+        free(text);
+        line = nl ? nl + 1 : line + strlen(line);
+    }
+    qsort(v, n, sizeof *v, cmp_u64);
+    size_t d = 0;
+    for (size_t i = 0; i < n; i++)
+        d += i == 0 || v[i] != v[i - 1];
+    free(v);
+    return d;
+}
+
+Test(corpus, gen_text_is_deterministic_prefix_stable_and_as_diverse_as_prose, .init = setup,
+     .fini = teardown)
+{
+    gen_ok("text -n 200 -s 5", "a.jsonl");
+    gen_ok("text -n 200 -s 5", "b.jsonl");
+    gen_ok("text -n 120 -s 5", "p.jsonl");
+    gen_ok("text -n 200 -s 6", "c.jsonl");
+    size_t la, lb, lp, lc;
+    char *a = tu_read_file(tu_path("a.jsonl"), &la), *b = tu_read_file(tu_path("b.jsonl"), &lb);
+    char *p = tu_read_file(tu_path("p.jsonl"), &lp), *c = tu_read_file(tu_path("c.jsonl"), &lc);
+    cr_assert(la > 100000 && la == lb && memcmp(a, b, la) == 0, "same seed, different output");
+    cr_assert(lt(sz, lp, la));
+    cr_assert(memcmp(a, p, lp) == 0, "a document depends on how many are asked for");
+    cr_assert(la != lc || memcmp(a, c, la) != 0, "another seed gave the same output");
+
+    /* Every line a document: id, a valid date, a title that opens the text. */
+    size_t lines = 0;
+    for (const char *line = a; *line; lines++) {
+        char *id = json_get(line, "id", NULL), *date = json_get(line, "date", NULL);
+        char *title = json_get(line, "title", NULL), *text = json_get(line, "text", NULL);
+        cr_assert(id && date && title && text, "line %zu lacks a field", lines + 1);
+        int y, m, d;
+        cr_assert(eq(int, sscanf(date, "%4d-%2d-%2d", &y, &m, &d), 3));
+        cr_assert(y >= 2019 && y <= 2026 && m >= 1 && m <= 12 && d >= 1 && d <= 31, "%s", date);
+        cr_assert(gt(sz, strlen(title), 0));
+        cr_assert(strncmp(text, title, strlen(title)) == 0, "the title does not open the text");
+        free(id);
+        free(date);
+        free(title);
+        free(text);
+        line = strchr(line, '\n') + 1;
+    }
+    cr_assert(eq(sz, lines, 200));
+
+    /* What it is for: far more distinct terms than notices of the same size. */
+    char opts[64];
+    snprintf(opts, sizeof opts, "-b %zu -s 5 -q", la);
+    gen_ok(opts, "n.jsonl");
+    char *notices = tu_read_file(tu_path("n.jsonl"), NULL);
+    size_t dp = distinct_cjk_bigrams(a), dn = distinct_cjk_bigrams(notices);
+    cr_assert(gt(sz, dp, 5 * dn), "prose %zu distinct bigrams, notices %zu", dp, dn);
+    free(notices);
+    free(a);
+    free(b);
+    free(p);
+    free(c);
+
+    /* --bytes stops after the document that reaches it. */
+    gen_ok("text -b 50k -s 5", "s.jsonl");
+    size_t ls;
+    char *s = tu_read_file(tu_path("s.jsonl"), &ls);
+    cr_assert(ls >= 50000 && ls < 50000 + 8000, "%zu bytes", ls);
+    free(s);
+    char *err = NULL;
+    cr_assert(eq(int, run_gen("text --lexicon 0", &err), 2));
+    cr_assert(strstr(err, "--lexicon") != NULL, "%s", err);
+    free(err);
 }
