@@ -47,6 +47,7 @@ Sizes and repetitions (defaults: full / quick):
   --ingest-size SIZE   generated ingest corpus (1G / 2M)
   --query-docs N       documents of the query index (1000000 / 2000)
   --sweep-size SIZE    corpus slice for the pattern-count sweep (256M / all)
+  --prose-size SIZE    \`gen text\` prose indexed at real text's term diversity (256M / 2M; 0: skip)
   --stages-mb N        text for the stage peers (64 / 2)
   --runs N             timed runs of every series (3 / 2)
   --nq N               queries drawn per class (1000 / 60)
@@ -64,7 +65,7 @@ EOF
 
 quick=0 publish=1
 corpus=() watchlist="" out="" builddir="" gen="" seed=20240611
-ingest_size="" query_docs="" sweep_size="" stages_mb="" runs="" nq="" budget="" names=""
+ingest_size="" query_docs="" sweep_size="" prose_size="" stages_mb="" runs="" nq="" budget="" names=""
 while (($#)); do
   case $1 in
     --quick) quick=1 ;;
@@ -77,6 +78,7 @@ while (($#)); do
     --ingest-size) ingest_size=$2; shift ;;
     --query-docs) query_docs=$2; shift ;;
     --sweep-size) sweep_size=$2; shift ;;
+    --prose-size) prose_size=$2; shift ;;
     --stages-mb) stages_mb=$2; shift ;;
     --runs) runs=$2; shift ;;
     --nq) nq=$2; shift ;;
@@ -91,18 +93,18 @@ done
 
 # Sizes given on the command line, for RESULTS.md (a scaled-down full run says so).
 given=()
-for o in ingest_size query_docs sweep_size stages_mb runs nq budget names; do
+for o in ingest_size query_docs sweep_size prose_size stages_mb runs nq budget names; do
   if [[ -n ${!o} ]]; then given+=("--${o//_/-} ${!o}"); fi
 done
 if ((quick)); then
   mode=quick
-  : "${ingest_size:=2M}" "${query_docs:=2000}" "${sweep_size:=0}" "${stages_mb:=2}"
+  : "${ingest_size:=2M}" "${query_docs:=2000}" "${sweep_size:=0}" "${stages_mb:=2}" "${prose_size:=2M}"
   : "${runs:=2}" "${nq:=60}" "${budget:=6}" "${names:=1000}"
   sweep_counts=(100 1000 10000)
   rg_queries=5
 else
   mode=full
-  : "${ingest_size:=1G}" "${query_docs:=1000000}" "${sweep_size:=256M}" "${stages_mb:=64}"
+  : "${ingest_size:=1G}" "${query_docs:=1000000}" "${sweep_size:=256M}" "${stages_mb:=64}" "${prose_size:=256M}"
   : "${runs:=3}" "${nq:=1000}" "${budget:=60}" "${names:=10000}"
   sweep_counts=(100 1000 10000 50000)
   rg_queries=10
@@ -123,6 +125,7 @@ to_bytes() { # 1G, 256M, 4k, 1000 -> bytes
 }
 ingest_bytes=$(to_bytes "$ingest_size")
 sweep_bytes=$(to_bytes "$sweep_size")
+prose_bytes=$(to_bytes "$prose_size")
 
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
@@ -520,6 +523,44 @@ if ((have_wlgen)); then
   done
   rm -rf "$idx_dir/sweep"
   run_cache=$cache
+fi
+
+# ---------------------------------------------------------------- prose
+# Generated notices repeat a grammar's phrases: a gigabyte of them holds about 15,000
+# distinct bigrams, where a few megabytes of prose hold hundreds of thousands.  A batch's
+# postings have a list per distinct term, and the writer and the merge pay per list, so
+# the full profile is run again, one worker, on `gen text` prose (Zipf characters and
+# words: the term diversity of real text, not its language).
+mark_load prose
+if ((${#corpus[@]} == 0 && prose_bytes > 0)) && "$gen" text --docs 1 >/dev/null 2>&1; then
+  prose=$corpus_dir/prose.jsonl
+  "$gen" text --bytes "$prose_bytes" --seed "$seed" -o "$prose" || die "prose generation failed"
+  prose_in=$(fsize "$prose")
+  put prose.mb "$(calc "$prose_in / 1e6" 1)"
+  say "prose: full profile, 1 worker thread, $runs runs on ${R[prose.mb]:-} MB of gen text"
+  run_index full 1 "$idx_dir/prose" "$main_list" "prose-warm" "$prose"
+  walls=() cpus=() rsss=()
+  declare -A st=()
+  for ((r = 1; r <= runs; r++)); do
+    run_index full 1 "$idx_dir/prose" "$main_list" "prose-$r" "$prose"
+    walls+=("$run_wall"); cpus+=("$run_cpu"); rsss+=("$run_rss_kb")
+    for s in "${stage_names[@]}"; do st[$s]+=" $(jq -r ".stages.$s" "$run_stats")"; done
+  done
+  put prose.docs "$(jq -r '.added' "$run_stats")"
+  put prose.mbps_med "$(calc "$prose_in / 1e6 / $(median "${walls[@]}")" 1)"
+  put prose.mbps_cpu "$(calc "$prose_in / 1e6 / $(median "${cpus[@]}")" 1)"
+  put prose.rss_mib "$(calc "$(maximum "${rsss[@]}") / 1024" 0)"
+  for s in "${stage_names[@]}"; do
+    # shellcheck disable=SC2086
+    put "prose.stage.$s" "$(median ${st[$s]})"
+  done
+  unset st
+  "$tdx" stats --json -i "$idx_dir/prose" >"$log/prose.index.json"
+  put prose.size_ratio "$(calc "$(jq -r '.index_bytes' "$log/prose.index.json") / $prose_in" 3)"
+  say "  ${R[prose.mbps_med]:-} MB/s median, ${R[prose.mbps_cpu]:-} MB per CPU-second, index ${R[prose.size_ratio]:-} x its input"
+  rm -rf "$idx_dir/prose"
+elif ((${#corpus[@]} == 0 && prose_bytes > 0)); then
+  skip "the corpus generator has no 'text' command ($gen): prose is not indexed"
 fi
 
 # ---------------------------------------------------------------- the query index
@@ -1094,6 +1135,22 @@ results=$out/RESULTS.md
       [[ -n ${R[sweep.$n.mbps_med]:-} ]] || continue
       echo "| $n | ${R[sweep.$n.compile_ms]:--} | ${R[sweep.$n.mbps_med]:--} | ${R[sweep.$n.mbps_best]:--} | ${R[sweep.$n.mbps_cpu]:--} | ${R[sweep.$n.match_mbps]:--} | ${R[sweep.$n.hits]:--} | ${R[sweep.$n.rss_mib]:--} |"
     done
+    echo
+  fi
+
+  if [[ -n ${R[prose.mbps_med]:-} ]]; then
+    echo "## Ingest of prose (full profile, 1 worker thread, ${R[prose.mb]:--} MB of \`gen text\`)"
+    echo
+    echo "Generated notices repeat a grammar's phrases (about 15,000 distinct bigrams in a gigabyte);"
+    echo "\`gen text\` writes prose with the term diversity of real text (hundreds of thousands of"
+    echo "distinct bigrams in a few megabytes).  The writer and the merge pay per distinct term of a"
+    echo "batch, so this is the figure to expect on archives of varied text.  Stage seconds as above."
+    echo
+    echo "| corpus | MB/s median | MB per CPU-s | terms | compress | write | merge | index / input | peak RSS MiB |"
+    echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+    k=ingest.full.1
+    echo "| notices (above, ${R[corpus.a_mb]:--} MB) | ${R[$k.mbps_med]:--} | ${R[$k.mbps_cpu]:--} | ${R[$k.stage.terms]:--} | ${R[$k.stage.compress]:--} | ${R[$k.stage.write]:--} | ${R[$k.stage.merge]:--} | ${R[$k.size_ratio]:--} | ${R[$k.rss_mib]:--} |"
+    echo "| prose (${R[prose.mb]:--} MB) | ${R[prose.mbps_med]:--} | ${R[prose.mbps_cpu]:--} | ${R[prose.stage.terms]:--} | ${R[prose.stage.compress]:--} | ${R[prose.stage.write]:--} | ${R[prose.stage.merge]:--} | ${R[prose.size_ratio]:--} | ${R[prose.rss_mib]:--} |"
     echo
   fi
 
