@@ -150,6 +150,10 @@ minimum() { printf '%s\n' "$@" | sort -g | head -1; }
 maximum() { printf '%s\n' "$@" | sort -g | tail -1; }
 elapsed() { calc "$EPOCHREALTIME - $1" 3; }
 # a/b with a guard; "-" when either is missing or b is 0
+# A stage's seconds and the text MB per second it reaches: stage_speed TEXT_BYTES SECONDS.
+stage_speed() {
+  if [[ -z ${1:-} || -z ${2:-} ]]; then echo -; else echo "$2 s ($(ratio "$(calc "$1 / 1e6" 1)" "$2") MB/s)"; fi
+}
 ratio() { if [[ -z ${1:-} || -z ${2:-} ]]; then echo -; else awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) print "-"; else printf "%.3g", a / b }'; fi; }
 fsize() { stat -c %s "$1"; }
 
@@ -547,6 +551,7 @@ if ((${#corpus[@]} == 0 && prose_bytes > 0)) && "$gen" text --docs 1 >/dev/null 
     for s in "${stage_names[@]}"; do st[$s]+=" $(jq -r ".stages.$s" "$run_stats")"; done
   done
   put prose.docs "$(jq -r '.added' "$run_stats")"
+  put prose.text_bytes "$(jq -r '.bytes_read' "$run_stats")"
   put prose.mbps_med "$(calc "$prose_in / 1e6 / $(median "${walls[@]}")" 1)"
   put prose.mbps_cpu "$(calc "$prose_in / 1e6 / $(median "${cpus[@]}")" 1)"
   put prose.rss_mib "$(calc "$(maximum "${rsss[@]}") / 1024" 0)"
@@ -1103,8 +1108,7 @@ results=$out/RESULTS.md
       k=ingest.$prof.$t
       printf '| %s | %s |' "$prof" "$t"
       for s in "${stage_names[@]}"; do
-        sec=${R[$k.stage.$s]:-}
-        printf ' %s s (%s MB/s) |' "$sec" "$(ratio "$(calc "${R[$k.text_bytes]:-} / 1e6" 1)" "$sec")"
+        printf ' %s |' "$(stage_speed "${R[$k.text_bytes]:-}" "${R[$k.stage.$s]:-}")"
       done
       echo
     done
@@ -1144,13 +1148,19 @@ results=$out/RESULTS.md
     echo "Generated notices repeat a grammar's phrases (about 15,000 distinct bigrams in a gigabyte);"
     echo "\`gen text\` writes prose with the term diversity of real text (hundreds of thousands of"
     echo "distinct bigrams in a few megabytes).  The writer and the merge pay per distinct term of a"
-    echo "batch, so this is the figure to expect on archives of varied text.  Stage seconds as above."
+    echo "batch, so this is the figure to expect on archives of varied text.  Stages as in the table"
+    echo "above: seconds (median of the runs) and document text MB per stage-second."
     echo
     echo "| corpus | MB/s median | MB per CPU-s | terms | compress | write | merge | index / input | peak RSS MiB |"
     echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
-    k=ingest.full.1
-    echo "| notices (above, ${R[corpus.a_mb]:--} MB) | ${R[$k.mbps_med]:--} | ${R[$k.mbps_cpu]:--} | ${R[$k.stage.terms]:--} | ${R[$k.stage.compress]:--} | ${R[$k.stage.write]:--} | ${R[$k.stage.merge]:--} | ${R[$k.size_ratio]:--} | ${R[$k.rss_mib]:--} |"
-    echo "| prose (${R[prose.mb]:--} MB) | ${R[prose.mbps_med]:--} | ${R[prose.mbps_cpu]:--} | ${R[prose.stage.terms]:--} | ${R[prose.stage.compress]:--} | ${R[prose.stage.write]:--} | ${R[prose.stage.merge]:--} | ${R[prose.size_ratio]:--} | ${R[prose.rss_mib]:--} |"
+    for k in ingest.full.1 prose; do
+      if [[ $k == prose ]]; then name="prose (${R[prose.mb]:--} MB)"; else name="notices (above, ${R[corpus.a_mb]:--} MB)"; fi
+      row="| $name | ${R[$k.mbps_med]:--} | ${R[$k.mbps_cpu]:--}"
+      for s in terms compress write merge; do
+        row+=" | $(stage_speed "${R[$k.text_bytes]:-}" "${R[$k.stage.$s]:-}")"
+      done
+      echo "$row | ${R[$k.size_ratio]:--} | ${R[$k.rss_mib]:--} |"
+    done
     echo
   fi
 
