@@ -47,7 +47,7 @@ Sizes and repetitions (defaults: full / quick):
   --ingest-size SIZE   generated ingest corpus (1G / 2M)
   --query-docs N       documents of the query index (1000000 / 2000)
   --sweep-size SIZE    corpus slice for the pattern-count sweep (256M / all)
-  --prose-size SIZE    \`gen text\` prose indexed at real text's term diversity (256M / 2M; 0: skip)
+  --prose-size SIZE    `gen text` prose indexed at real text's term diversity (256M / 2M; 0: skip)
   --stages-mb N        text for the stage peers (64 / 2)
   --runs N             timed runs of every series (3 / 2)
   --nq N               queries drawn per class (1000 / 60)
