@@ -2667,8 +2667,8 @@ static int near_positional(const qnode *k)
 }
 
 /*
- * Cursors for a NEAR's operands that are one indexed term (a bigram),
- * whose answer is their list and which have none: with them
+ * Cursors for a NEAR's operands that are one indexed term (a bigram, a
+ * whole word), whose answer is their list and which have none: with them
  * and those of the substrings proved by positions, near_holds needs no
  * text.
  */
