@@ -150,12 +150,12 @@ minimum() { printf '%s\n' "$@" | sort -g | head -1; }
 maximum() { printf '%s\n' "$@" | sort -g | tail -1; }
 elapsed() { calc "$EPOCHREALTIME - $1" 3; }
 # a/b with a guard; "-" when either is missing or b is 0
+ratio() { if [[ -z ${1:-} || -z ${2:-} ]]; then echo -; else awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) print "-"; else printf "%.3g", a / b }'; fi; }
+fsize() { stat -c %s "$1"; }
 # A stage's seconds and the text MB per second it reaches: stage_speed TEXT_BYTES SECONDS.
 stage_speed() {
   if [[ -z ${1:-} || -z ${2:-} ]]; then echo -; else echo "$2 s ($(ratio "$(calc "$1 / 1e6" 1)" "$2") MB/s)"; fi
 }
-ratio() { if [[ -z ${1:-} || -z ${2:-} ]]; then echo -; else awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) print "-"; else printf "%.3g", a / b }'; fi; }
-fsize() { stat -c %s "$1"; }
 
 load_now() { cut -d' ' -f1 /proc/loadavg; }
 mark_load() { put "load.$1" "$(load_now)"; }
@@ -382,48 +382,56 @@ else
   warm=("${part_a[@]}")
 fi
 
+# One measured series: --runs timed runs of the same indexing job (after the caller's
+# warm-up), their figures put under key K.  in_bytes is the inputs' size on disk.
+#   measure_series K IN_BYTES PROFILE THREADS INDEX TAG INPUTS...
+measure_series() {
+  local k=$1 in_bytes=$2 prof=$3 t=$4 idx=$5 tag=$6
+  shift 6
+  local walls=() cpus=() pcts=() rsss=() r s docs text
+  local -A st=()
+  for ((r = 1; r <= runs; r++)); do
+    run_index "$prof" "$t" "$idx" "$main_list" "$tag-$r" "$@"
+    walls+=("$run_wall"); cpus+=("$run_cpu"); pcts+=("$run_pct"); rsss+=("$run_rss_kb")
+    for s in "${stage_names[@]}"; do st[$s]+=" $(jq -r ".stages.$s" "$run_stats")"; done
+  done
+  docs=$(jq -r '.added' "$run_stats")
+  text=$(jq -r '.bytes_read' "$run_stats")
+  put "$k.docs" "$docs"
+  put "$k.text_bytes" "$text"
+  put "$k.wall_med" "$(median "${walls[@]}")"
+  put "$k.wall_min" "$(minimum "${walls[@]}")"
+  put "$k.cpu_med" "$(median "${cpus[@]}")"
+  put "$k.cpu_pct" "$(median "${pcts[@]}")"
+  put "$k.rss_mib" "$(calc "$(maximum "${rsss[@]}") / 1024" 0)"
+  put "$k.inflight_mib" "$(jq -r '.peak_inflight / 1048576 | floor' "$run_stats")"
+  put "$k.mbps_med" "$(calc "$in_bytes / 1e6 / ${R[$k.wall_med]:-}" 1)"
+  put "$k.mbps_best" "$(calc "$in_bytes / 1e6 / ${R[$k.wall_min]:-}" 1)"
+  put "$k.text_mbps_med" "$(calc "$text / 1e6 / ${R[$k.wall_med]:-}" 1)"
+  put "$k.mbps_cpu" "$(calc "$in_bytes / 1e6 / ${R[$k.cpu_med]:-}" 1)"
+  put "$k.docs_s" "$(calc "$docs / ${R[$k.wall_med]:-}" 0)"
+  for s in "${stage_names[@]}"; do
+    # shellcheck disable=SC2086
+    put "$k.stage.$s" "$(median ${st[$s]})"
+  done
+  "$tdx" stats --json -i "$idx" >"$log/$k.index.json"
+  put "$k.index_bytes" "$(jq -r '.index_bytes' "$log/$k.index.json")"
+  put "$k.size_ratio" "$(calc "${R[$k.index_bytes]:-} / $in_bytes" 3)"
+  put "$k.size_ratio_text" "$(calc "${R[$k.index_bytes]:-} / $text" 3)"
+  say "  ${R[$k.mbps_med]:-} MB/s median (${R[$k.mbps_best]:-} best), ${R[$k.mbps_cpu]:-} MB per CPU-second, ${R[$k.rss_mib]:-} MiB peak RSS, index ${R[$k.size_ratio]:-} x its input"
+}
+
 mark_load ingest
 for prof in full entity; do
   for t in "${threads_list[@]}"; do
     say "ingest: $prof profile, $t worker thread(s), $runs runs"
     run_index "$prof" "$t" "$idx_dir/warm" "$main_list" "ingest-$prof-$t-warm" "${warm[@]}"
-    walls=() cpus=() pcts=() rsss=()
-    declare -A st=()
-    for ((r = 1; r <= runs; r++)); do
-      run_index "$prof" "$t" "$idx_dir/ingest" "$main_list" "ingest-$prof-$t-$r" "${part_a[@]}"
-      walls+=("$run_wall"); cpus+=("$run_cpu"); pcts+=("$run_pct"); rsss+=("$run_rss_kb")
-      for s in "${stage_names[@]}"; do st[$s]+=" $(jq -r ".stages.$s" "$run_stats")"; done
-    done
-    k=ingest.$prof.$t
-    docs=$(jq -r '.added' "$run_stats")
-    text=$(jq -r '.bytes_read' "$run_stats")
-    put "$k.docs" "$docs"
-    put "$k.text_bytes" "$text"
-    put "$k.wall_med" "$(median "${walls[@]}")"
-    put "$k.wall_min" "$(minimum "${walls[@]}")"
-    put "$k.cpu_med" "$(median "${cpus[@]}")"
-    put "$k.cpu_pct" "$(median "${pcts[@]}")"
-    put "$k.rss_mib" "$(calc "$(maximum "${rsss[@]}") / 1024" 0)"
-    put "$k.inflight_mib" "$(jq -r '.peak_inflight / 1048576 | floor' "$run_stats")"
-    put "$k.mbps_med" "$(calc "$ingest_inputs_bytes / 1e6 / ${R[$k.wall_med]:-}" 1)"
-    put "$k.mbps_best" "$(calc "$ingest_inputs_bytes / 1e6 / ${R[$k.wall_min]:-}" 1)"
-    put "$k.text_mbps_med" "$(calc "$text / 1e6 / ${R[$k.wall_med]:-}" 1)"
-    put "$k.mbps_cpu" "$(calc "$ingest_inputs_bytes / 1e6 / ${R[$k.cpu_med]:-}" 1)"
-    put "$k.docs_s" "$(calc "$docs / ${R[$k.wall_med]:-}" 0)"
-    for s in "${stage_names[@]}"; do
-      # shellcheck disable=SC2086
-      put "$k.stage.$s" "$(median ${st[$s]})"
-    done
-    "$tdx" stats --json -i "$idx_dir/ingest" >"$log/$k.index.json"
-    put "$k.index_bytes" "$(jq -r '.index_bytes' "$log/$k.index.json")"
-    put "$k.size_ratio" "$(calc "${R[$k.index_bytes]:-} / $ingest_inputs_bytes" 3)"
-    put "$k.size_ratio_text" "$(calc "${R[$k.index_bytes]:-} / $text" 3)"
-    say "  ${R[$k.mbps_med]:-} MB/s median (${R[$k.mbps_best]:-} best), ${R[$k.mbps_cpu]:-} MB per CPU-second, ${R[$k.rss_mib]:-} MiB peak RSS"
+    measure_series "ingest.$prof.$t" "$ingest_inputs_bytes" "$prof" "$t" "$idx_dir/ingest" \
+      "ingest-$prof-$t" "${part_a[@]}"
     if [[ $prof == full && $t == "${threads_list[-1]}" ]]; then
       rm -rf "$idx_dir/a"
       mv "$idx_dir/ingest" "$idx_dir/a"
     fi
-    unset st
   done
 done
 rm -rf "$idx_dir/ingest" "$idx_dir/warm"
@@ -543,26 +551,7 @@ if ((${#corpus[@]} == 0 && prose_bytes > 0)) && "$gen" text --docs 1 >/dev/null 
   put prose.mb "$(calc "$prose_in / 1e6" 1)"
   say "prose: full profile, 1 worker thread, $runs runs on ${R[prose.mb]:-} MB of gen text"
   run_index full 1 "$idx_dir/prose" "$main_list" "prose-warm" "$prose"
-  walls=() cpus=() rsss=()
-  declare -A st=()
-  for ((r = 1; r <= runs; r++)); do
-    run_index full 1 "$idx_dir/prose" "$main_list" "prose-$r" "$prose"
-    walls+=("$run_wall"); cpus+=("$run_cpu"); rsss+=("$run_rss_kb")
-    for s in "${stage_names[@]}"; do st[$s]+=" $(jq -r ".stages.$s" "$run_stats")"; done
-  done
-  put prose.docs "$(jq -r '.added' "$run_stats")"
-  put prose.text_bytes "$(jq -r '.bytes_read' "$run_stats")"
-  put prose.mbps_med "$(calc "$prose_in / 1e6 / $(median "${walls[@]}")" 1)"
-  put prose.mbps_cpu "$(calc "$prose_in / 1e6 / $(median "${cpus[@]}")" 1)"
-  put prose.rss_mib "$(calc "$(maximum "${rsss[@]}") / 1024" 0)"
-  for s in "${stage_names[@]}"; do
-    # shellcheck disable=SC2086
-    put "prose.stage.$s" "$(median ${st[$s]})"
-  done
-  unset st
-  "$tdx" stats --json -i "$idx_dir/prose" >"$log/prose.index.json"
-  put prose.size_ratio "$(calc "$(jq -r '.index_bytes' "$log/prose.index.json") / $prose_in" 3)"
-  say "  ${R[prose.mbps_med]:-} MB/s median, ${R[prose.mbps_cpu]:-} MB per CPU-second, index ${R[prose.size_ratio]:-} x its input"
+  measure_series prose "$prose_in" full 1 "$idx_dir/prose" prose "$prose"
   rm -rf "$idx_dir/prose"
 elif ((${#corpus[@]} == 0 && prose_bytes > 0)); then
   skip "the corpus generator has no 'text' command ($gen): prose is not indexed"
