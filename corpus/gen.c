@@ -548,35 +548,10 @@ static int holds_alias(gen *G, doc *d, const char *s, size_t len)
     return G->vh.n > 0;
 }
 
-static void ymd(int32_t day, int *y, int *m, int *dd)
-{
-    /* days since 1970-01-01 -> civil date (Howard Hinnant's algorithm) */
-    int32_t z = day + 719468;
-    int32_t era = (z >= 0 ? z : z - 146096) / 146097;
-    uint32_t doe = (uint32_t)(z - era * 146097);
-    uint32_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int32_t yy = (int32_t)yoe + era * 400;
-    uint32_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    uint32_t mp = (5 * doy + 2) / 153;
-    *dd = (int)(doy - (153 * mp + 2) / 5 + 1);
-    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
-    *y = yy + (*m <= 2);
-}
-
-static int32_t days_from_civil(int y, int m, int d)
-{
-    y -= m <= 2;
-    int32_t era = (y >= 0 ? y : y - 399) / 400;
-    uint32_t yoe = (uint32_t)(y - era * 400);
-    uint32_t doy = (uint32_t)((153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1);
-    uint32_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int32_t)doe - 719468;
-}
-
 static size_t fmt_date(char *b, size_t cap, int style, int32_t day)
 {
     int y, m, dd;
-    ymd(day, &y, &m, &dd);
+    gen_ymd(day, &y, &m, &dd);
     switch (style) {
     case 1:
         return (size_t)snprintf(b, cap, "%d年%02d月%02d日", y, m, dd);
@@ -711,7 +686,7 @@ static void push_ascii_checked(gen *G, doc *d, units *out, int kind, int32_t a, 
                                                 "JC", "XJ", "CS", "TP", "DY", "GZ"};
             const char *py = GRAM_PROVS[d->prov].pinyin;
             int y, m, dd;
-            ymd(d->day[D_PUB], &y, &m, &dd);
+            gen_ymd(d->day[D_PUB], &y, &m, &dd);
             const char *c = codes[rng_below(&d->r, sizeof codes / sizeof codes[0])];
             switch (rng_below(&d->r, 4)) {
             case 0:
@@ -779,7 +754,7 @@ static void expand_gen(gen *G, doc *d, const item *it, units *out)
         break;
     case G_YEAR: {
         int y, m, dd;
-        ymd(d->day[D_PUB], &y, &m, &dd);
+        gen_ymd(d->day[D_PUB], &y, &m, &dd);
         n = (size_t)snprintf(s, sizeof s, "%d", y);
         units_push(out, gen_unit(d, s, n, NULL, 0));
         break;
@@ -1242,7 +1217,7 @@ static void make_doc(gen *G, doc *d, uint64_t index)
     d->moneystyle = (int)rng_below(&d->r, 4);
 
     /* dates: publication in 2019..2025, the others around it */
-    int32_t d0 = days_from_civil(2019, 1, 1), d1 = days_from_civil(2025, 12, 31);
+    int32_t d0 = gen_days_from_civil(2019, 1, 1), d1 = gen_days_from_civil(2025, 12, 31);
     d->day[D_PUB] = (int32_t)rng_range(&d->r, d0, d1);
     d->day[D_DEADLINE] = d->day[D_PUB] + (int32_t)rng_range(&d->r, 20, 35);
     d->day[D_SALE_END] = d->day[D_PUB] + (int32_t)rng_range(&d->r, 5, 7);
@@ -1756,7 +1731,7 @@ int main(int argc, char **argv)
         make_id(o, i, id, sizeof id);
         make_id(o, src, src_id, sizeof src_id);
         int y, m, dd;
-        ymd(d.day[D_PUB], &y, &m, &dd);
+        gen_ymd(d.day[D_PUB], &y, &m, &dd);
         snprintf(date, sizeof date, "%04d-%02d-%02d", y, m, dd);
         snprintf(url, sizeof url,
                  "http://www.ccgp-%s.gov.cn/cggg/%04d%02d/t%04d%02d%02d_%" PRIu64 ".htm",

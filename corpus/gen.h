@@ -81,6 +81,9 @@ void gen_put(tdx_buf *b, const void *p, size_t n);
 int gen_parse_size(const char *s, uint64_t *out);
 /** A non-negative integer (decimal, 0x hex): 0, or -1. */
 int gen_parse_u64(const char *s, uint64_t *out);
+/** Days since 1970-01-01 -> civil date, and back. */
+void gen_ymd(int32_t day, int *y, int *m, int *dd);
+int32_t gen_days_from_civil(int y, int m, int d);
 
 /* ---- a string -> uint32 map (open addressing; keys copied) --------------- */
 

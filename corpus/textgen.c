@@ -227,20 +227,8 @@ int textgen_main(int argc, char **argv)
     for (uint64_t i = 0; (docs == 0 || i < docs) && (docs != 0 || written < bytes); i++) {
         int32_t day;
         make_text(&lx, &zw, seed, i, &text, &title, &day);
-        /* 2019-01-01 plus day: civil date without the generator's tables. */
-        int y = 2019, m = 1, d = 1 + day;
-        static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-        for (;;) {
-            int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-            int dm = mdays[m - 1] + (m == 2 && leap);
-            if (d <= dm)
-                break;
-            d -= dm;
-            if (++m > 12) {
-                m = 1;
-                y++;
-            }
-        }
+        int y, m, d;
+        gen_ymd(gen_days_from_civil(2019, 1, 1) + day, &y, &m, &d);
         int n = fprintf(f,
                         "{\"id\":\"text-%" PRIu64 "-%08" PRIu64 "\",\"date\":\"%04d-%02d-%02d\","
                         "\"title\":\"%.*s\",\"text\":\"%.*s\"}\n",
