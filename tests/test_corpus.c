@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/utf8.h"
 #include "normalize/normalize.h"
 #include "testutil.h"
 
@@ -649,21 +650,18 @@ static size_t distinct_cjk_bigrams(const char *jsonl)
         const char *nl = strchr(line, '\n');
         char *text = json_get(line, "text", NULL);
         uint32_t prev = 0;
-        for (const unsigned char *p = (const unsigned char *)text; p && *p;) {
-            uint32_t cp = 0;
-            if ((*p & 0xF0) == 0xE0 && p[1] && p[2]) {
-                cp = (uint32_t)(*p & 0x0F) << 12 | (uint32_t)(p[1] & 0x3F) << 6 | (p[2] & 0x3F);
-                p += 3;
-            } else {
-                p++;
-            }
+        const uint8_t *p = (const uint8_t *)text, *end = p + (text ? strlen(text) : 0);
+        while (p < end) {
+            size_t l;
+            int32_t cp = tdx_utf8_decode(p, end, &l);
+            p += l;
             int cjk = cp >= 0x4E00 && cp <= 0x9FFF;
             if (cjk && prev) {
                 if (n == cap)
                     v = realloc(v, (cap *= 2) * sizeof *v);
-                v[n++] = (uint64_t)prev << 32 | cp;
+                v[n++] = (uint64_t)prev << 32 | (uint32_t)cp;
             }
-            prev = cjk ? cp : 0;
+            prev = cjk ? (uint32_t)cp : 0;
         }
         free(text);
         line = nl ? nl + 1 : line + strlen(line);
