@@ -898,7 +898,7 @@ static int lib_run(const char *idx, const char *wl, const char *const *inputs, s
  * An index of format 2 (what a tenderidx before format 3 wrote: no
  * checkpoints in its positional blocks) is read, added to and merged as it
  * is: it stays format 2, `check` finds nothing, `stats` says a rebuild would
- * be faster, and its dump and answers are those of a format-3 index of the
+ * be faster, and its dump and answers are those of a format-4 index of the
  * same notices.
  */
 Test(pipeline, a_format_2_index_is_read_and_added_to_as_it_is, .timeout = 120)
@@ -931,18 +931,18 @@ Test(pipeline, a_format_2_index_is_read_and_added_to_as_it_is, .timeout = 120)
         int, sh(NULL, NULL, "'%s' index -q --no-cache -i '%s' -p '%s' '%s' '%s'", T, ref, wl, a, b),
         0));
     cr_assert(eq(int, sh(&out, NULL, "'%s' stats -i '%s'", T, ref), 0));
-    cr_assert(strstr(out, "format       3\n") != NULL, "%s", out);
+    cr_assert(strstr(out, "format       4\n") != NULL, "%s", out);
     free(out);
     /* The dumps' first line names the format; the rest is the same. */
     check(old);
     char *d3 = dump(ref), *d2 = dump(old);
-    cr_assert(eq(int, strncmp(d3, "format 3\n", 9), 0), "%.40s", d3);
+    cr_assert(eq(int, strncmp(d3, "format 4\n", 9), 0), "%.40s", d3);
     cr_assert(eq(int, strncmp(d2, "format 2\n", 9), 0), "%.40s", d2);
-    same_dump(d3 + 9, d2 + 9, "format 2 added to and merged vs format 3");
+    same_dump(d3 + 9, d2 + 9, "format 2 added to and merged vs format 4");
     free(d3);
     free(d2);
     char *want = answers(ref), *got = answers(old);
-    cr_assert(eq(str, got, want), "answers of format 2 and 3");
+    cr_assert(eq(str, got, want), "answers of format 2 and 4");
     cr_assert(eq(str, pending, want), "answers of format 2 with a pending segment");
     free(want);
     free(got);

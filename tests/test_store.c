@@ -1206,6 +1206,140 @@ static void raw_set(const char *dir, const char *db, const void *key, size_t kle
     mdb_env_close(env);
 }
 
+/* LEB128, byte by byte: the test's own reading of the format. */
+static uint64_t leb(const uint8_t **p, const uint8_t *end)
+{
+    uint64_t v = 0;
+    for (int sh = 0;; sh += 7) {
+        cr_assert(lt(ptr, (void *)*p, (void *)end), "a varint runs past the block");
+        uint8_t b = *(*p)++;
+        v |= (uint64_t)(b & 0x7f) << sh;
+        if (!(b & 0x80))
+            return v;
+    }
+}
+
+/*
+ * The postings blocks of table (keys: pre bytes, term, 0x00, be32 first
+ * doc) in key order, read raw: a segment's shared values (key [be32 seg]
+ * term 0x00 be32(0)) opened by the grammar at the top of store.c, each
+ * entry given under the key it would have alone.  On the way it asserts
+ * what the writer promises of shared values: at most 1900 bytes, entries'
+ * terms ascending from the key's, each one block of at most 16 docs and
+ * 512 bytes.
+ */
+typedef struct raw_blocks {
+    raw_cur rc;
+    size_t pre;
+    int started, first_entry;
+    const uint8_t *gp, *ge; /* the rest of the shared value in hand */
+    uint32_t seg;
+    uint8_t kb[600];
+    size_t tlen;
+    size_t groups, entries; /* shared values and their entries seen */
+} raw_blocks;
+
+static raw_blocks raw_blocks_open(const char *dir, const char *table, size_t pre)
+{
+    raw_blocks rb;
+    memset(&rb, 0, sizeof rb);
+    rb.rc = raw_cursor(dir, table);
+    rb.pre = pre;
+    return rb;
+}
+
+static void raw_blocks_close(raw_blocks *rb)
+{
+    raw_cursor_close(&rb->rc);
+}
+
+/* Is key k (in a table whose keys have pre bytes before the term) a shared value's? */
+static int is_shared_key(const uint8_t *k, size_t kl, size_t pre)
+{
+    return pre && kl >= 10 && k[kl - 5] == 0 && tdx_be32_get(k + kl - 4) == 0;
+}
+
+/* A shared value's next entry from *p: its term over the one before in
+ * term[0 .. *tlen) (the first entry: the key's), its block's first doc
+ * less the segment id, its block. */
+static void shared_entry(const uint8_t **p, const uint8_t *end, uint8_t *term, size_t *tlen,
+                         int first_entry, uint64_t *fd, MDB_val *blk)
+{
+    uint64_t shared = leb(p, end), slen = leb(p, end);
+    if (first_entry) {
+        cr_assert(eq(u64, shared, *tlen), "the first entry is the key's term");
+        cr_assert(eq(u64, slen, 0));
+    } else {
+        cr_assert(le(u64, shared, *tlen));
+        cr_assert(gt(u64, slen, 0), "entries' terms ascend");
+        if (shared < *tlen)
+            cr_assert(gt(u8, (*p)[0], term[shared]), "entries' terms ascend");
+    }
+    cr_assert(le(u64, slen, (uint64_t)(end - *p)));
+    memcpy(term + shared, *p, slen);
+    *p += slen;
+    *tlen = shared + slen;
+    *fd = leb(p, end);
+    uint64_t blen = leb(p, end);
+    cr_assert(le(u64, blen, (uint64_t)(end - *p)));
+    cr_assert(le(u64, blen, 512), "a shared value's entry of %" PRIu64 " bytes", blen);
+    const uint8_t *q = *p;
+    cr_assert(le(u64, leb(&q, *p + blen), 16), "a shared value's entry of over 16 docs");
+    *blk = (MDB_val){(size_t)blen, (void *)*p};
+    *p += blen;
+}
+
+static int raw_blocks_next(raw_blocks *rb, MDB_val *k, MDB_val *v)
+{
+    for (;;) {
+        if (rb->gp && rb->gp < rb->ge) {
+            uint8_t *term = rb->kb + 4;
+            uint64_t fd;
+            shared_entry(&rb->gp, rb->ge, term, &rb->tlen, rb->first_entry, &fd, v);
+            term[rb->tlen] = 0;
+            tdx_be32_put(term + rb->tlen + 1, rb->seg + (uint32_t)fd);
+            *k = (MDB_val){rb->tlen + 9, rb->kb};
+            rb->first_entry = 0;
+            rb->entries++;
+            return 1;
+        }
+        MDB_val rk, rv;
+        int rc = mdb_cursor_get(rb->rc.cur, &rk, &rv, rb->started ? MDB_NEXT : MDB_FIRST);
+        rb->started = 1;
+        if (rc == MDB_NOTFOUND)
+            return 0;
+        cr_assert(eq(int, rc, 0));
+        const uint8_t *kp = rk.mv_data;
+        if (!is_shared_key(kp, rk.mv_size, rb->pre)) {
+            *k = rk;
+            *v = rv;
+            return 1;
+        }
+        cr_assert(gt(sz, rv.mv_size, 0), "a shared value holds an entry");
+        cr_assert(le(sz, rv.mv_size, 1900), "a shared value of %zu bytes", rv.mv_size);
+        rb->groups++;
+        rb->seg = tdx_be32_get(kp);
+        rb->tlen = rk.mv_size - 9;
+        memcpy(rb->kb, kp, rk.mv_size - 5);
+        rb->gp = rv.mv_data;
+        rb->ge = rb->gp + rv.mv_size;
+        rb->first_entry = 1;
+    }
+}
+
+/* A shared value of one entry into out: term (tlen bytes), block blk at
+ * the segment's first doc.  Its length. */
+static size_t shared_of_one(uint8_t *out, size_t tlen, const void *blk, size_t blen)
+{
+    size_t n = 0;
+    n += tdx_varint_put(out + n, tlen); /* shares the key's term */
+    n += tdx_varint_put(out + n, 0);
+    n += tdx_varint_put(out + n, 0);
+    n += tdx_varint_put(out + n, blen);
+    memcpy(out + n, blk, blen);
+    return n + blen;
+}
+
 /* Copy of the first record of table db (whose key starts with prefix). */
 static size_t raw_first(const char *dir, const char *db, const void *prefix, size_t plen,
                         uint8_t *key, size_t *klen, uint8_t *val, size_t vcap)
@@ -1264,6 +1398,7 @@ Test(store, merge_in_small_steps_can_stop_anywhere_and_resume)
                       (unsigned long long)seed, steps);
             free(now);
             verify(s, &m);
+            expect_clean(s); /* segments' shared values cut by a step included */
         }
         /* Stopping between steps is what a crash does: reopen and go on. */
         if (steps % 11 == 0) {
@@ -1904,14 +2039,12 @@ static void poscur_walk_check(tdx_store *s, size_t n, uint64_t seed)
  */
 static size_t expect_blocks_within_limits(const char *dir, const char *table, size_t pre)
 {
-    raw_cur rc0 = raw_cursor(dir, table);
-    MDB_cursor *cur = rc0.cur;
+    raw_blocks rb = raw_blocks_open(dir, table, pre);
     MDB_val k, v;
     uint8_t last[600];
     size_t last_len = 0, largest = 0;
     uint32_t last_first = 0;
-    int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
-    for (; rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    while (raw_blocks_next(&rb, &k, &v)) {
         cr_assert(ge(sz, k.mv_size, pre + 6));
         cr_assert(lt(sz, k.mv_size, sizeof last));
         const uint8_t *kp = k.mv_data;
@@ -1932,37 +2065,23 @@ static size_t expect_blocks_within_limits(const char *dir, const char *table, si
         if (v.mv_size > largest)
             largest = v.mv_size;
     }
-    cr_assert(eq(int, rc, MDB_NOTFOUND));
-    raw_cursor_close(&rc0);
+    raw_blocks_close(&rb);
     return largest;
-}
-
-/* LEB128, byte by byte: the test's own reading of the format. */
-static uint64_t leb(const uint8_t **p, const uint8_t *end)
-{
-    uint64_t v = 0;
-    for (int sh = 0;; sh += 7) {
-        cr_assert(lt(ptr, (void *)*p, (void *)end), "a varint runs past the block");
-        uint8_t b = *(*p)++;
-        v |= (uint64_t)(b & 0x7f) << sh;
-        if (!(b & 0x80))
-            return v;
-    }
 }
 
 /*
  * Every positional block of table (keys: pre bytes, term, 0x00, be32) read
- * by the grammar at the top of store.c: n, n-1 deltas, in format 3 (n-1)/16
+ * by the grammar at the top of store.c: n, n-1 deltas, from format 3 on (n-1)/16
  * checkpoints, n payloads that end the block; each checkpoint is the bytes
  * of its group's payloads.  Returns how many blocks hold checkpoints.
  */
-static size_t expect_block_grammar(const char *dir, const char *table, size_t pre, int format)
+static size_t expect_block_grammar(const char *dir, const char *table, size_t pre, int format,
+                                   size_t *out_shared)
 {
-    raw_cur rc0 = raw_cursor(dir, table);
+    raw_blocks rb = raw_blocks_open(dir, table, pre);
     MDB_val k, v;
     size_t with = 0;
-    int rc = mdb_cursor_get(rc0.cur, &k, &v, MDB_FIRST);
-    for (; rc == 0; rc = mdb_cursor_get(rc0.cur, &k, &v, MDB_NEXT)) {
+    while (raw_blocks_next(&rb, &k, &v)) {
         uint8_t cls = ((const uint8_t *)k.mv_data)[pre];
         if (cls != 'b' && cls != 'w')
             continue;
@@ -1971,7 +2090,7 @@ static size_t expect_block_grammar(const char *dir, const char *table, size_t pr
         for (uint64_t i = 1; i < n; i++)
             cr_assert(gt(u64, leb(&p, end), 0));
         uint64_t ck[64];
-        size_t nck = format == 3 ? (size_t)(n - 1) / 16 : 0;
+        size_t nck = format >= 3 ? (size_t)(n - 1) / 16 : 0;
         cr_assert(le(sz, nck, 64));
         for (size_t j = 0; j < nck; j++)
             ck[j] = leb(&p, end);
@@ -1990,8 +2109,9 @@ static size_t expect_block_grammar(const char *dir, const char *table, size_t pr
         }
         cr_assert(eq(ptr, (void *)p, (void *)end), "payloads end the block");
     }
-    cr_assert(eq(int, rc, MDB_NOTFOUND));
-    raw_cursor_close(&rc0);
+    if (out_shared)
+        *out_shared = rb.entries;
+    raw_blocks_close(&rb);
     return with;
 }
 
@@ -2060,15 +2180,16 @@ static void positions_text(size_t i, uint64_t *r, char *text, size_t cap)
 }
 
 /*
- * In both formats (3: positional blocks with checkpoints, 2: without, as an
- * older tenderidx wrote them), positions read alike whatever the strides;
- * every block follows the format's grammar, and format 3's blocks of more
- * than 16 docs hold checkpoints.
+ * In both formats (4: positional blocks with checkpoints, short lists of a
+ * segment in shared values; 2: neither, as an older tenderidx wrote them),
+ * positions read alike whatever the strides; every block follows the
+ * format's grammar, and format 4's blocks of more than 16 docs hold
+ * checkpoints.
  */
 Test(store, positions_cursor_steps_and_skips_through_blocks_and_segments)
 {
-    for (new_format = 2; new_format <= 3; new_format++) {
-        const char *dir = tu_path(new_format == 2 ? "idx2" : "idx3");
+    for (new_format = 2; new_format <= 4; new_format += 2) {
+        const char *dir = tu_path(new_format == 2 ? "idx2" : "idx4");
         tdx_store *s = new_index(dir);
         enum { N = 3000 };
         uint64_t r = 5;
@@ -2093,8 +2214,11 @@ Test(store, positions_cursor_steps_and_skips_through_blocks_and_segments)
         tdx_store_close(s);
         /* Segments are cut into blocks as the main tree is. */
         cr_assert(gt(sz, expect_blocks_within_limits(dir, "postseg", 4), 1500));
-        size_t with = expect_block_grammar(dir, "postseg", 4, new_format);
-        cr_assert(new_format == 3 ? with > 0 : with == 0, "%zu blocks with checkpoints", with);
+        size_t shared = 0;
+        size_t with = expect_block_grammar(dir, "postseg", 4, new_format, &shared);
+        cr_assert(new_format == 4 ? with > 0 : with == 0, "%zu blocks with checkpoints", with);
+        /* Format 4 gathers short lists into shared values; format 2 cannot. */
+        cr_assert(new_format == 4 ? shared > 100 : shared == 0, "%zu shared entries", shared);
         tdx_store_opts o = {0, 0, 0, 64, 0};
         tdx_err err = {0};
         cr_assert(eq(int, tdx_store_open(dir, &o, &s, &err), 0), "%s", err.msg);
@@ -2118,10 +2242,10 @@ Test(store, positions_cursor_steps_and_skips_through_blocks_and_segments)
         expect_clean(s);
         tdx_store_close(s);
         cr_assert(gt(sz, expect_blocks_within_limits(dir, main_table(dir), 0), 1500));
-        with = expect_block_grammar(dir, main_table(dir), 0, new_format);
-        cr_assert(new_format == 3 ? with > 0 : with == 0, "%zu blocks with checkpoints", with);
+        with = expect_block_grammar(dir, main_table(dir), 0, new_format, NULL);
+        cr_assert(new_format == 4 ? with > 0 : with == 0, "%zu blocks with checkpoints", with);
         expect_zero_delta_checked(dir);
-        if (new_format == 3)
+        if (new_format == 4)
             expect_bad_checkpoint_checked(dir);
         model_free(&m);
         sdocs_free(ptr, N);
@@ -2420,6 +2544,11 @@ typedef struct damage {
     uint32_t id;       /* be32 key, or 0: the first record */
     const char *val;
     size_t vlen; /* 0 with val: truncate the existing value to half */
+    /* In a segment, whose first key is a shared value, the damage is done
+     * to its first entry's block, which becomes the value's one entry; or
+     * else to the value itself: 1 cut to half, 2 emptied, 3 a byte short
+     * (the term read is the last entry's for 1 and 3). */
+    int whole;
 } damage;
 
 static void be32(uint8_t *p, uint32_t v)
@@ -2527,27 +2656,30 @@ static void expect_readers_see(tdx_store *s, const damage *dm, uint32_t id, cons
 Test(store, damaged_values_are_ecorrupt_and_checked)
 {
     static const damage cases[] = {
-        {"doc record truncated", "docs", 3, "", 0},
-        {"doc record garbage", "docs", 3, "\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff", 11},
-        {"doc record version 2", "docs", 3, "\x02", 1},
-        {"doc record with trailing bytes", "docs", 3, NULL, 0},
-        {"text not zstd", "text", 3, "hello world", 11},
-        {"text frame truncated", "text", 3, "", 0},
-        {"hits count too large", "hits", 3, "\xff\xff\x03", 3},
-        {"hits truncated", "hits", 3, "\x02\x01\x01", 3},
-        {"hits trailing bytes", "hits", 3, "\x00\x00", 2},
-        {"key record short", "keys", 0, "\x00\x00\x01", 3},
-        {"dates block short", "dates", 0, "\x00\x00\x00\x01", 4},
-        {"input record garbage", "inputs", 0, "\xff", 1},
-        {"pattern record garbage", "patterns", 0, "\xff\xff", 2},
-        {"entity with unknown category", "entities", 0, "\x09x", 2},
-        {"counts garbage", "meta", 0, "\xff", 1},
-        {"postings block truncated", NULL, 0, "", 0},
-        {"postings block empty", NULL, 0, "\x00", 1},
-        {"postings block repeats a doc", NULL, 0, "\x02\x00", 2},
-        {"postings block too long", NULL, 0, "\x05\x01\x01", 3},
-        {"segment block truncated", "postseg", 0, "", 0},
-        {"segment block beyond ids", "postseg", 0, "\x02\xff\xff\xff\xff\x0f\x01", 7},
+        {"doc record truncated", "docs", 3, "", 0, 0},
+        {"doc record garbage", "docs", 3, "\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff", 11, 0},
+        {"doc record version 2", "docs", 3, "\x02", 1, 0},
+        {"doc record with trailing bytes", "docs", 3, NULL, 0, 0},
+        {"text not zstd", "text", 3, "hello world", 11, 0},
+        {"text frame truncated", "text", 3, "", 0, 0},
+        {"hits count too large", "hits", 3, "\xff\xff\x03", 3, 0},
+        {"hits truncated", "hits", 3, "\x02\x01\x01", 3, 0},
+        {"hits trailing bytes", "hits", 3, "\x00\x00", 2, 0},
+        {"key record short", "keys", 0, "\x00\x00\x01", 3, 0},
+        {"dates block short", "dates", 0, "\x00\x00\x00\x01", 4, 0},
+        {"input record garbage", "inputs", 0, "\xff", 1, 0},
+        {"pattern record garbage", "patterns", 0, "\xff\xff", 2, 0},
+        {"entity with unknown category", "entities", 0, "\x09x", 2, 0},
+        {"counts garbage", "meta", 0, "\xff", 1, 0},
+        {"postings block truncated", NULL, 0, "", 0, 0},
+        {"postings block empty", NULL, 0, "\x00", 1, 0},
+        {"postings block repeats a doc", NULL, 0, "\x02\x00", 2, 0},
+        {"postings block too long", NULL, 0, "\x05\x01\x01", 3, 0},
+        {"segment block truncated", "postseg", 0, "", 0, 0},
+        {"segment block beyond ids", "postseg", 0, "\x02\xff\xff\xff\xff\x0f\x01", 7, 0},
+        {"shared value truncated", "postseg", 0, "", 0, 1},
+        {"shared value empty", "postseg", 0, "", 0, 2},
+        {"shared value's last entry past its end", "postseg", 0, "", 0, 3},
     };
     /* Two clean indexes, copied for each case: segments pending, merged. */
     for (int merged = 0; merged < 2; merged++)
@@ -2562,6 +2694,8 @@ Test(store, damaged_values_are_ecorrupt_and_checked)
         const char *table = dm->table ? dm->table : main_table(dir);
         uint8_t key[600], val[4096];
         size_t klen = 0, vlen;
+        uint8_t lterm[600]; /* a shared value's last entry's term */
+        size_t ltlen = 0, wlen = 0;
         if (strcmp(table, "inputs") == 0) {
             memcpy(key, "in/x", 4);
             klen = 4;
@@ -2577,6 +2711,30 @@ Test(store, damaged_values_are_ecorrupt_and_checked)
             } else {
                 vlen = raw_first(dir, table, NULL, 0, key, &klen, val, sizeof val);
             }
+            /* A shared value: its entries read, the first's block kept. */
+            uint8_t shared_val[sizeof val], whole_val[sizeof val];
+            size_t nent = 0;
+            int shared = segs && is_shared_key(key, klen, 4);
+            if (shared) {
+                cr_assert(lt(sz, vlen, sizeof val));
+                memcpy(whole_val, val, vlen);
+                wlen = vlen;
+                ltlen = klen - 9;
+                memcpy(lterm, key + 4, ltlen);
+                const uint8_t *gp = whole_val, *ge = whole_val + vlen;
+                MDB_val blk;
+                uint64_t fd;
+                size_t blen0 = 0;
+                for (; gp < ge; nent++) {
+                    shared_entry(&gp, ge, lterm, &ltlen, nent == 0, &fd, &blk);
+                    if (nent == 0) {
+                        memcpy(val, blk.mv_data, blk.mv_size);
+                        blen0 = blk.mv_size;
+                    }
+                }
+                cr_assert(ge(sz, nent, 2), "a shared value of %zu entries", nent);
+                vlen = blen0;
+            }
             const void *nv = dm->val;
             size_t nl = dm->vlen;
             if (dm->val == NULL) {
@@ -2587,6 +2745,13 @@ Test(store, damaged_values_are_ecorrupt_and_checked)
                 nv = val;
                 nl = vlen / 2;
             }
+            if (shared && !dm->whole) {
+                nl = shared_of_one(shared_val, klen - 9, nv, nl);
+                nv = shared_val;
+            } else if (shared) {
+                nv = whole_val;
+                nl = dm->whole == 1 ? wlen / 2 : dm->whole == 2 ? 0 : wlen - 1;
+            }
             raw_set(dir, table, key, klen, nv, nl);
         }
         /* The term whose postings were damaged, for the postings reader. */
@@ -2594,6 +2759,9 @@ Test(store, damaged_values_are_ecorrupt_and_checked)
         size_t tlen = klen;
         if (dm->table == NULL) {
             tlen = klen - 5;
+        } else if (segs && (dm->whole == 1 || dm->whole == 3)) {
+            term = lterm; /* the shared value's last entry */
+            tlen = ltlen;
         } else if (segs) {
             term = key + 4; /* be32(seg) term 0x00 be32(first) */
             tlen = klen - 9;
@@ -2710,16 +2878,16 @@ Test(store, other_format_version_is_eformat)
 {
     const char *dir = tu_path("idx");
     tdx_store_close(new_index(dir));
-    raw_set(dir, "meta", "format", 6, "4", 1);
+    raw_set(dir, "meta", "format", 6, "5", 1);
     for (int ro = 0; ro < 2; ro++) {
         tdx_store_opts o = {ro, 0, 0, 0, 0};
         tdx_store *s = NULL;
         tdx_err err = {0};
         cr_assert(eq(int, tdx_store_open(dir, &o, &s, &err), TDX_EFORMAT));
         cr_assert(eq(ptr, s, NULL));
-        cr_assert(strstr(err.msg, "format '4'") != NULL, "%s", err.msg);
+        cr_assert(strstr(err.msg, "format '5'") != NULL, "%s", err.msg);
     }
-    /* Only formats 2 and 3 can be made. */
+    /* Only formats 2 and 4 can be made. */
     tdx_store_opts o = {0, 1, 0, 0, 1};
     tdx_store *s = NULL;
     tdx_err err = {0};
@@ -2743,12 +2911,46 @@ Test(store, check_finds_postings_blocks_beyond_the_limits)
         big[0] = 0x81;
         big[1] = 0x08;
         memset(big + 2, 1, 1024);
-        raw_set(dir, table, key, klen, big, sizeof big);
+        if (is_shared_key(key, klen, merged ? 0 : 4)) {
+            /* The segment's first key is a shared value: the block as its entry. */
+            uint8_t one[sizeof big + 16];
+            raw_set(dir, table, key, klen, one, shared_of_one(one, klen - 9, big, sizeof big));
+        } else {
+            raw_set(dir, table, key, klen, big, sizeof big);
+        }
         lines l = {0};
         cr_assert(gt(u64, check_problems_at(dir, &l), 0));
         cr_assert(strstr(l.p, "a doc count out of range") != NULL, "%s", l.p);
         cr_assert(strstr(l.p, merged ? "of the main tree" : "of a segment") != NULL, "%s", l.p);
         free(l.p);
+    }
+}
+
+/* Format 3 is format 4 without shared values in its segments: opened to
+ * read it stays 3 and reads as before; opened to write it is marked 4 (its
+ * next segments may hold shared values), and answers the same. */
+Test(store, format_3_is_read_as_it_is_and_marked_4_when_written)
+{
+    const char *dir = tu_path("idx");
+    small_index(dir, 1);
+    raw_set(dir, "meta", "format", 6, "3", 1);
+    for (int ro = 1; ro >= 0; ro--) {
+        tdx_store *s = open_store(dir, ro, 0);
+        tdx_rtxn *t = NULL;
+        tdx_store_info in;
+        tdx_err err = {0};
+        cr_assert(eq(int, tdx_store_read_begin(s, &t, &err), 0));
+        cr_assert(eq(int, tdx_store_get_info(t, &in, &err), 0), "%s", err.msg);
+        cr_assert(eq(u32, in.format, ro ? 3u : 4u));
+        tdx_store_read_end(t);
+        expect_clean(s);
+        tdx_store_close(s);
+        char val[16];
+        uint8_t key[16];
+        size_t klen = 0;
+        size_t vlen = raw_first(dir, "meta", "format", 6, key, &klen, (uint8_t *)val, sizeof val);
+        cr_assert(eq(sz, vlen, 1));
+        cr_assert(eq(chr, val[0], ro ? '3' : '4'));
     }
 }
 

@@ -122,7 +122,7 @@ int cmd_stats(int argc, char **argv)
                                               : "full (gram index: any substring; built before "
                                                 "Latin and digit trigrams, so such fragments go "
                                                 "through the word list: rebuild for speed)");
-    if (in.format < TDX_STORE_FORMAT)
+    if (in.format == 2)
         printf("format       %u (phrases beside common words are faster in format %d: rebuild "
                "for speed)\n",
                in.format, TDX_STORE_FORMAT);

@@ -29,7 +29,7 @@
 #include "../common/err.h"
 #include "../common/postings.h"
 
-#define TDX_STORE_FORMAT 3
+#define TDX_STORE_FORMAT 4
 
 typedef struct tdx_store tdx_store;
 
