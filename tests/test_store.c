@@ -550,6 +550,17 @@ static void verify_postings(tdx_rtxn *t, model *m)
                       j - i);
             for (size_t x = 0; x < got.n; x++)
                 cr_assert(eq(u32, got.v[x], m->post[i + x].id));
+            /* The key after it, absent (unless the next term is that), has
+             * no docs: a term found in a shared value is that term. */
+            uint8_t after[600];
+            size_t al = terms[k].len;
+            memcpy(after, terms[k].term, al);
+            after[al++] = 1;
+            if (!(j < m->npost && cmp_bytes(m->post[j].term, m->post[j].len, after, al) == 0)) {
+                cr_assert(eq(int, tdx_store_postings(t, after, al, &got, &err), 0), "%s", err.msg);
+                cr_assert(eq(sz, got.n, 0), "class %c term %zu + 0x01: %zu docs", *cls, k, got.n);
+            }
+            cr_assert(eq(int, tdx_store_postings(t, terms[k].term, terms[k].len, &got, &err), 0));
             /* Up to a doc: the prefix, whatever blocks and segments hold it. */
             for (size_t x = 0; x <= got.n && x < 4; x++) {
                 size_t at = x == 3 ? got.n : (got.n * x) / 3;
