@@ -1230,6 +1230,30 @@ static uint64_t leb(const uint8_t **p, const uint8_t *end)
     }
 }
 
+/* A shared value, read by the test's own reading of the grammar: its
+ * entries (the next at p, entries end at end), its restarts' offsets. */
+typedef struct shared_rd {
+    const uint8_t *base, *p, *end, *rst;
+    size_t nr, i; /* restarts; the next entry's number */
+    uint8_t term[600];
+    size_t tlen;
+} shared_rd;
+
+static void shared_open(shared_rd *r, const uint8_t *key_term, size_t ktl, const void *v,
+                        size_t vlen)
+{
+    const uint8_t *b = v;
+    cr_assert(ge(sz, vlen, 4), "a shared value of %zu bytes", vlen);
+    r->nr = (size_t)(b[vlen - 2] << 8 | b[vlen - 1]);
+    cr_assert(gt(sz, r->nr, 0), "a shared value has a restart");
+    cr_assert(le(sz, 2 * r->nr + 2, vlen));
+    r->base = r->p = b;
+    r->end = r->rst = b + vlen - 2 - 2 * r->nr;
+    r->i = 0;
+    memcpy(r->term, key_term, ktl);
+    r->tlen = ktl;
+}
+
 /*
  * The postings blocks of table (keys: pre bytes, term, 0x00, be32 first
  * doc) in key order, read raw: a segment's shared values (key [be32 seg]
@@ -1242,11 +1266,10 @@ static uint64_t leb(const uint8_t **p, const uint8_t *end)
 typedef struct raw_blocks {
     raw_cur rc;
     size_t pre;
-    int started, first_entry;
-    const uint8_t *gp, *ge; /* the rest of the shared value in hand */
+    int started, in_shared;
+    shared_rd sr; /* the shared value in hand */
     uint32_t seg;
     uint8_t kb[600];
-    size_t tlen;
     size_t groups, entries; /* shared values and their entries seen */
 } raw_blocks;
 
@@ -1270,26 +1293,41 @@ static int is_shared_key(const uint8_t *k, size_t kl, size_t pre)
     return pre && kl >= 10 && k[kl - 5] == 0 && tdx_be32_get(k + kl - 4) == 0;
 }
 
-/* A shared value's next entry from *p: its term over the one before in
- * term[0 .. *tlen) (the first entry: the key's), its block's first doc
- * less the segment id, its block. */
-static void shared_entry(const uint8_t **p, const uint8_t *end, uint8_t *term, size_t *tlen,
-                         int first_entry, uint64_t *fd, MDB_val *blk)
+/* The next entry (its term in r->term, its first doc less the segment id,
+ * its block): 1, or 0 at the end.  On the way: the first entry is the
+ * key's term, each later one's is past the one before, every 16th names
+ * its term in full at its restart's offset, there are as many restarts as
+ * that, and each entry is one block of at most 16 docs and 512 bytes. */
+static int shared_next(shared_rd *r, uint64_t *fd, MDB_val *blk)
 {
+    if (r->p == r->end) {
+        cr_assert(gt(sz, r->i, 0), "a shared value holds an entry");
+        cr_assert(eq(sz, r->nr, (r->i + 15) / 16), "restarts of %zu entries", r->i);
+        return 0;
+    }
+    int restart = r->i % 16 == 0;
+    if (restart)
+        cr_assert(eq(sz, (size_t)(r->rst[2 * (r->i / 16)] << 8 | r->rst[2 * (r->i / 16) + 1]),
+                     (size_t)(r->p - r->base)),
+                  "restart %zu", r->i / 16);
+    uint8_t prev[600];
+    size_t pl = r->tlen;
+    memcpy(prev, r->term, pl);
+    const uint8_t **p = &r->p, *end = r->end;
     uint64_t shared = leb(p, end), slen = leb(p, end);
-    if (first_entry) {
-        cr_assert(eq(u64, shared, *tlen), "the first entry is the key's term");
+    if (r->i == 0) {
+        cr_assert(eq(u64, shared, r->tlen), "the first entry is the key's term");
         cr_assert(eq(u64, slen, 0));
     } else {
-        cr_assert(le(u64, shared, *tlen));
-        cr_assert(gt(u64, slen, 0), "entries' terms ascend");
-        if (shared < *tlen)
-            cr_assert(gt(u8, (*p)[0], term[shared]), "entries' terms ascend");
+        cr_assert(le(u64, shared, restart ? 0 : r->tlen), "entry %zu shares %" PRIu64, r->i,
+                  shared);
     }
     cr_assert(le(u64, slen, (uint64_t)(end - *p)));
-    memcpy(term + shared, *p, slen);
+    memcpy(r->term + shared, *p, slen);
     *p += slen;
-    *tlen = shared + slen;
+    r->tlen = shared + slen;
+    if (r->i)
+        cr_assert(lt(int, cmp_bytes(prev, pl, r->term, r->tlen), 0), "entries' terms ascend");
     *fd = leb(p, end);
     uint64_t blen = leb(p, end);
     cr_assert(le(u64, blen, (uint64_t)(end - *p)));
@@ -1298,22 +1336,25 @@ static void shared_entry(const uint8_t **p, const uint8_t *end, uint8_t *term, s
     cr_assert(le(u64, leb(&q, *p + blen), 16), "a shared value's entry of over 16 docs");
     *blk = (MDB_val){(size_t)blen, (void *)*p};
     *p += blen;
+    r->i++;
+    return 1;
 }
 
 static int raw_blocks_next(raw_blocks *rb, MDB_val *k, MDB_val *v)
 {
     for (;;) {
-        if (rb->gp && rb->gp < rb->ge) {
+        uint64_t fd;
+        if (rb->in_shared && shared_next(&rb->sr, &fd, v)) {
             uint8_t *term = rb->kb + 4;
-            uint64_t fd;
-            shared_entry(&rb->gp, rb->ge, term, &rb->tlen, rb->first_entry, &fd, v);
-            term[rb->tlen] = 0;
-            tdx_be32_put(term + rb->tlen + 1, rb->seg + (uint32_t)fd);
-            *k = (MDB_val){rb->tlen + 9, rb->kb};
-            rb->first_entry = 0;
+            size_t tl = rb->sr.tlen;
+            memcpy(term, rb->sr.term, tl);
+            term[tl] = 0;
+            tdx_be32_put(term + tl + 1, rb->seg + (uint32_t)fd);
+            *k = (MDB_val){tl + 9, rb->kb};
             rb->entries++;
             return 1;
         }
+        rb->in_shared = 0;
         MDB_val rk, rv;
         int rc = mdb_cursor_get(rb->rc.cur, &rk, &rv, rb->started ? MDB_NEXT : MDB_FIRST);
         rb->started = 1;
@@ -1326,20 +1367,17 @@ static int raw_blocks_next(raw_blocks *rb, MDB_val *k, MDB_val *v)
             *v = rv;
             return 1;
         }
-        cr_assert(gt(sz, rv.mv_size, 0), "a shared value holds an entry");
         cr_assert(le(sz, rv.mv_size, 1900), "a shared value of %zu bytes", rv.mv_size);
         rb->groups++;
         rb->seg = tdx_be32_get(kp);
-        rb->tlen = rk.mv_size - 9;
-        memcpy(rb->kb, kp, rk.mv_size - 5);
-        rb->gp = rv.mv_data;
-        rb->ge = rb->gp + rv.mv_size;
-        rb->first_entry = 1;
+        memcpy(rb->kb, kp, 4);
+        shared_open(&rb->sr, kp + 4, rk.mv_size - 9, rv.mv_data, rv.mv_size);
+        rb->in_shared = 1;
     }
 }
 
 /* A shared value of one entry into out: term (tlen bytes), block blk at
- * the segment's first doc.  Its length. */
+ * the segment's first doc, one restart.  Its length. */
 static size_t shared_of_one(uint8_t *out, size_t tlen, const void *blk, size_t blen)
 {
     size_t n = 0;
@@ -1348,7 +1386,9 @@ static size_t shared_of_one(uint8_t *out, size_t tlen, const void *blk, size_t b
     n += tdx_varint_put(out + n, 0);
     n += tdx_varint_put(out + n, blen);
     memcpy(out + n, blk, blen);
-    return n + blen;
+    n += blen;
+    memcpy(out + n, "\x00\x00\x00\x01", 4); /* restart 0 at 0; one restart */
+    return n + 4;
 }
 
 /* Copy of the first record of table db (whose key starts with prefix). */
@@ -2732,17 +2772,19 @@ Test(store, damaged_values_are_ecorrupt_and_checked)
                 wlen = vlen;
                 ltlen = klen - 9;
                 memcpy(lterm, key + 4, ltlen);
-                const uint8_t *gp = whole_val, *ge = whole_val + vlen;
+                shared_rd sr;
+                shared_open(&sr, lterm, ltlen, whole_val, vlen);
                 MDB_val blk;
                 uint64_t fd;
                 size_t blen0 = 0;
-                for (; gp < ge; nent++) {
-                    shared_entry(&gp, ge, lterm, &ltlen, nent == 0, &fd, &blk);
+                for (; shared_next(&sr, &fd, &blk); nent++) {
                     if (nent == 0) {
                         memcpy(val, blk.mv_data, blk.mv_size);
                         blen0 = blk.mv_size;
                     }
                 }
+                memcpy(lterm, sr.term, sr.tlen);
+                ltlen = sr.tlen;
                 cr_assert(ge(sz, nent, 2), "a shared value of %zu entries", nent);
                 vlen = blen0;
             }

@@ -118,6 +118,17 @@ static inline size_t tdx_varint_get32(const uint8_t *p, const uint8_t *end, uint
     return n;
 }
 
+static inline void tdx_be16_put(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)(v >> 8);
+    p[1] = (uint8_t)v;
+}
+
+static inline uint16_t tdx_be16_get(const uint8_t *p)
+{
+    return (uint16_t)(p[0] << 8 | p[1]);
+}
+
 static inline void tdx_be32_put(uint8_t *p, uint32_t v)
 {
     p[0] = (uint8_t)(v >> 24);

@@ -108,12 +108,16 @@
  *               GROUP_DOCS docs and GROUP_ENTRY_BYTES bytes share values,
  *               in term order, up to POST_BLOCK_BYTES each:
  *               be32(seg) term 0x00 be32(0) -> shared value (doc 0 is no doc):
- *                 one entry per term, the first being the key's term:
+ *                 n entries, one per term, the first being the key's term:
  *                 vint shared (bytes of the term before: the key's for
- *                 the first entry), lbytes rest of the term,
+ *                 the first entry; 0 for entries 16, 32, ...: the
+ *                 restarts), lbytes rest of the term,
  *                 vint (first doc - seg), lbytes block
+ *                 then ceil(n / 16) x be16 offset of each restart's entry,
+ *                 be16 their number
  *               the key after a shared value is past its last term, so a
- *               term is found at the key at or before it (segit_seek)
+ *               term is found at the key at or before it (segit_find): a
+ *               binary search of the restarts, then at most 16 entries
  *
  * Terms are a class byte followed by bytes (see index/index.h): 'u' 'b' 't'
  * 'w' 'f' never contain 0x00; 'e' 'c' 'p' are fixed length (class + be32),
@@ -1300,6 +1304,13 @@ static int put_blocks(block_sink *sink, const uint8_t *prefix, size_t plen, cons
  */
 #define GROUP_DOCS        16
 #define GROUP_ENTRY_BYTES 512
+/* Every GROUP_RESTART-th entry of a shared value names its term in full,
+ * and the value ends with their offsets: a lookup searches them, then
+ * reads at most GROUP_RESTART entries (a lookup that misses the term,
+ * which is most of them with many segments pending, read half the value
+ * on average, and fragment queries make thousands). */
+#define GROUP_RESTART      16
+#define GROUP_MAX_RESTARTS (POST_BLOCK_BYTES / GROUP_RESTART)
 
 typedef struct seg_group {
     block_sink *out;
@@ -1309,6 +1320,8 @@ typedef struct seg_group {
     size_t klen;
     uint8_t last[512]; /* the last entry's term */
     size_t last_len;
+    size_t n;                                 /* entries */
+    uint16_t restart[GROUP_MAX_RESTARTS + 1]; /* offsets of entries 0, 16, 32, ... */
 } seg_group;
 
 /* Put the value being filled, if any: 0 or an LMDB code. */
@@ -1316,6 +1329,16 @@ static int group_flush(seg_group *g)
 {
     if (g->val.len == 0)
         return 0;
+    /* The restarts' offsets and their number close the value. */
+    size_t nr = (g->n + GROUP_RESTART - 1) / GROUP_RESTART;
+    if (tdx_buf_grow(&g->val, 2 * nr + 2))
+        return ENOMEM;
+    uint8_t *w = g->val.p + g->val.len;
+    for (size_t i = 0; i < nr; i++, w += 2)
+        tdx_be16_put(w, g->restart[i]);
+    tdx_be16_put(w, (uint16_t)nr);
+    g->val.len += 2 * nr + 2;
+    g->n = 0;
     MDB_val k = mval(g->key, g->klen), v = mval(g->val.p, g->val.len);
     int rc = sink_put(g->out, &k, &v, 0);
     tdx_buf_reset(&g->val);
@@ -1327,8 +1350,10 @@ static int group_flush(seg_group *g)
 static int group_add(seg_group *g, const uint8_t *term, size_t tlen, uint32_t first,
                      const tdx_buf *blk)
 {
-    size_t shared = 0, add = 4 * TDX_VARINT_MAX + tlen + blk->len;
-    if (g->val.len && g->val.len + add > POST_BLOCK_BYTES) {
+    /* The entry, and the restart's offset it may add and the count. */
+    size_t shared = 0, add = 4 * TDX_VARINT_MAX + tlen + blk->len + 4;
+    size_t tail = 2 * ((g->n + GROUP_RESTART - 1) / GROUP_RESTART);
+    if (g->val.len && g->val.len + tail + add > POST_BLOCK_BYTES) {
         int rc = group_flush(g);
         if (rc)
             return rc;
@@ -1340,10 +1365,13 @@ static int group_add(seg_group *g, const uint8_t *term, size_t tlen, uint32_t fi
         tdx_be32_put(g->key + 5 + tlen, 0);
         g->klen = tlen + 9;
         shared = tlen; /* the first entry's term is the key's */
-    } else {
+    } else if (g->n % GROUP_RESTART) {
         while (shared < tlen && shared < g->last_len && term[shared] == g->last[shared])
             shared++;
     }
+    if (g->n % GROUP_RESTART == 0)
+        g->restart[g->n / GROUP_RESTART] = (uint16_t)g->val.len;
+    g->n++;
     if (tdx_buf_grow(&g->val, add))
         return ENOMEM;
     uint8_t *w = g->val.p + g->val.len;
@@ -1796,7 +1824,7 @@ static int write_batch_txn(tdx_store *s, const tdx_store_batch *b, int replace,
     uint8_t segkey[4];
     tdx_be32_put(segkey, seg);
     block_sink sink = {sink_lmdb, txn, s->dbi[DB_POSTSEG], NULL, 0, s->ckpt, 0};
-    seg_group grp = {s->groups ? &sink : NULL, seg, TDX_BUF_INIT, {0}, 0, {0}, 0};
+    seg_group grp = {s->groups ? &sink : NULL, seg, TDX_BUF_INIT, {0}, 0, {0}, 0, 0, {0}};
     if (rc == 0 && seg && p &&
         tdx_grow((void **)&w->ids, &w->cap_ids, p->nentries + 1, sizeof *w->ids, 1024))
         rc = ENOMEM;
@@ -2927,7 +2955,11 @@ static int is_block_of(const MDB_val *k, const uint8_t *kp, size_t pl)
  * term points at a buffer of 512 bytes holding the term before.
  */
 typedef struct grp_rd {
-    const uint8_t *p, *end;
+    const uint8_t *p, *end; /* the next entry; where the entries end */
+    const uint8_t *base;    /* the value */
+    const uint8_t *rst;     /* its restarts' offsets (be16 each) */
+    size_t nr;              /* their number */
+    size_t i;               /* the next entry's number */
     uint32_t seg;
     int first_entry;
     uint8_t *term;
@@ -2936,11 +2968,34 @@ typedef struct grp_rd {
     MDB_val blk;
 } grp_rd;
 
-/* The next entry: 1, 0 at the value's end, or MDB_CORRUPTED. */
+/* Start reading shared value v (its key's term in term[0..tlen)) at its
+ * first entry.  0 or MDB_CORRUPTED (its restarts do not fit it). */
+static int grp_open(grp_rd *r, const MDB_val *v, uint32_t seg, uint8_t *term, size_t tlen)
+{
+    const uint8_t *p = v->mv_data;
+    size_t nr = v->mv_size >= 4 ? tdx_be16_get(p + v->mv_size - 2) : 0;
+    if (nr == 0 || 2 * nr + 2 > v->mv_size)
+        return MDB_CORRUPTED;
+    size_t end = v->mv_size - 2 - 2 * nr;
+    *r = (grp_rd){p, p + end, p, p + end, nr, 0, seg, 1, term, tlen, 0, {0, NULL}};
+    return 0;
+}
+
+/* The next entry: 1, 0 at the value's end, or MDB_CORRUPTED.  The
+ * restarts are checked as they are passed: entry i * GROUP_RESTART
+ * starts at restart i and names its term in full, and there are as many
+ * restarts as that. */
 static int grp_next(grp_rd *r)
 {
-    if (r->p == r->end)
-        return r->first_entry ? MDB_CORRUPTED : 0; /* a shared value holds an entry */
+    if (r->p == r->end) {
+        /* a shared value holds an entry, and a restart per GROUP_RESTART */
+        int ok = !r->first_entry && r->nr == (r->i + GROUP_RESTART - 1) / GROUP_RESTART;
+        return ok ? 0 : MDB_CORRUPTED;
+    }
+    int restart = r->i % GROUP_RESTART == 0;
+    if (restart && (r->i / GROUP_RESTART >= r->nr ||
+                    tdx_be16_get(r->rst + 2 * (r->i / GROUP_RESTART)) != r->p - r->base))
+        return MDB_CORRUPTED;
     uint64_t shared, slen, fd, blen;
     size_t k = tdx_varint_get(r->p, r->end, &shared);
     if (k == 0)
@@ -2950,7 +3005,8 @@ static int grp_next(grp_rd *r)
         return MDB_CORRUPTED;
     r->p += k;
     if (shared > r->tlen || slen > 512 - shared || slen > (size_t)(r->end - r->p) ||
-        shared + slen == 0 || (r->first_entry && (shared != r->tlen || slen != 0)))
+        shared + slen == 0 || (r->first_entry && (shared != r->tlen || slen != 0)) ||
+        (restart && !r->first_entry && shared != 0))
         return MDB_CORRUPTED;
     memcpy(r->term + shared, r->p, slen);
     r->tlen = shared + slen;
@@ -2966,6 +3022,7 @@ static int grp_next(grp_rd *r)
     r->blk = mval(r->p, (size_t)blen);
     r->p += blen;
     r->first_entry = 0;
+    r->i++;
     return 1;
 }
 
@@ -3018,13 +3075,46 @@ static int segit_group(segit *it, const MDB_val *k, const MDB_val *v, const uint
     size_t tlen = k->mv_size - 9;
     if (tlen > 512)
         return MDB_CORRUPTED;
-    memcpy(it->kb, k->mv_data, 4 + tlen);
-    it->g = (grp_rd){
-        v->mv_data, (const uint8_t *)v->mv_data + v->mv_size, it->seg, 1, it->kb + 4, tlen, 0,
-        {0, NULL}};
     it->valid = it->grouped = 0;
+    grp_rd r;
+    int rc = grp_open(&r, v, it->seg, it->kb + 4, 0);
+    if (rc)
+        return rc;
+    memcpy(it->kb, k->mv_data, 4);
+    size_t start = 0;
+    if (tl && r.nr > 1) {
+        /* The last restart past the first whose entry is below target:
+         * the entries before it are too.  A restart's entry reads alone
+         * (tlen 0: it shares nothing). */
+        size_t lo = 1, hi = r.nr;
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            it->g = r;
+            it->g.first_entry = 0;
+            it->g.i = mid * GROUP_RESTART;
+            it->g.p = r.base + tdx_be16_get(r.rst + 2 * mid);
+            if (it->g.p >= r.end || (rc = grp_next(&it->g)) != 1)
+                return MDB_CORRUPTED;
+            segit_fill(it);
+            if (cmp_bytes(it->k.mv_data, it->k.mv_size, target, tl) < 0)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        start = lo - 1;
+    }
+    it->g = r;
+    it->valid = it->grouped = 0;
+    if (start) {
+        it->g.first_entry = 0;
+        it->g.i = start * GROUP_RESTART;
+        it->g.p = r.base + tdx_be16_get(r.rst + 2 * start);
+    } else {
+        memcpy(it->kb + 4, (const uint8_t *)k->mv_data + 4, tlen); /* the first entry's term */
+        it->g.tlen = tlen;
+    }
     for (;;) {
-        int rc = grp_next(&it->g);
+        rc = grp_next(&it->g);
         if (rc != 1)
             return rc;
         segit_fill(it);
@@ -3071,16 +3161,20 @@ static int segit_next(segit *it)
 }
 
 /* The segment's first entry whose key is at or after target[0..tl) (which
- * starts with the segment id).  0 or an LMDB code. */
-static int segit_seek(segit *it, const uint8_t *target, size_t tl)
+ * starts with the segment id).  When the target is a whole term's
+ * ([seg] term 0x00) and the key found is a block of that term, no shared
+ * value before it can hold entries of the term (a term has blocks of its
+ * own or an entry, not both), so none is read.  0 or an LMDB code. */
+static int segit_seek_at(segit *it, const uint8_t *target, size_t tl, int whole_term)
 {
     it->valid = it->grouped = 0;
     MDB_val k = mval(target, tl), v;
     int g = mdb_cursor_get(it->cur, &k, &v, MDB_SET_RANGE);
     if (g && g != MDB_NOTFOUND)
         return g;
-    if (g == 0 && k.mv_size == tl && memcmp(k.mv_data, target, tl) == 0)
-        return segit_take(it, g, &k, &v);
+    if (g == 0 && ((k.mv_size == tl && memcmp(k.mv_data, target, tl) == 0) ||
+                   (whole_term && is_block_of(&k, target, tl))))
+        return segit_take(it, g, &k, &v); /* a shared value starting there opens */
     /* The shared value before the key found may hold entries from target on. */
     MDB_val pk, pv;
     int pg = mdb_cursor_get(it->cur, &pk, &pv, g ? MDB_LAST : MDB_PREV);
@@ -3091,8 +3185,8 @@ static int segit_seek(segit *it, const uint8_t *target, size_t tl)
         if (rc || it->valid)
             return rc;
     }
-    if (g)
-        return 0;
+    if (g || whole_term)
+        return 0; /* a whole term's: the key found is not the term's */
     if (pg == 0) {
         g = mdb_cursor_get(it->cur, &k, &v, MDB_NEXT);
     } else {
@@ -3100,6 +3194,22 @@ static int segit_seek(segit *it, const uint8_t *target, size_t tl)
         g = mdb_cursor_get(it->cur, &k, &v, MDB_SET_RANGE);
     }
     return segit_take(it, g, &k, &v);
+}
+
+static int segit_seek(segit *it, const uint8_t *target, size_t tl)
+{
+    return segit_seek_at(it, target, tl, 0);
+}
+
+/* The term's first entry in the segment (pk: be32(seg) term 0x00, pl
+ * bytes): its own first block, or its entry in a shared value.  0
+ * (it->valid: found) or an LMDB code. */
+static int segit_find(segit *it, const uint8_t *pk, size_t pl)
+{
+    int rc = segit_seek_at(it, pk, pl, 1);
+    if (rc == 0 && it->valid && !is_block_of(&it->k, pk, pl))
+        it->valid = 0;
+    return rc;
 }
 
 /* Where a term's postings are: the main tree to read, and the segments
@@ -3258,7 +3368,7 @@ static int walk_blocks(tdx_rtxn *t, const uint8_t *term, size_t len, block_fn fn
         tdx_be32_put(sk, t->segs[i]);
         memcpy(sk + 4, kb, len + 1);
         it.seg = t->segs[i];
-        g = segit_seek(&it, sk, len + 5);
+        g = segit_find(&it, sk, len + 5);
         while (g == 0 && it.valid && is_block_of(&it.k, sk, len + 5)) {
             rc = fn(ctx, &it.v, tdx_be32_get((const uint8_t *)it.k.mv_data + len + 5));
             if (rc || it.grouped)
@@ -3577,6 +3687,27 @@ static int src_step(tdx_poscur *c)
     return 0;
 }
 
+/* The shared value (key gk, value gv) of segment source s may hold the
+ * term: its entry is then the term's one block in the source (src_end
+ * set).  1 when it holds the term's first doc >= doc, else 0, or a TDX_E*
+ * code. */
+static int src_group(tdx_poscur *c, size_t s, const MDB_val *gk, const MDB_val *gv,
+                     const uint8_t *kp, size_t pl, uint32_t doc)
+{
+    if (s < c->nmain)
+        return TDX_ECORRUPT; /* the main tree has no shared values */
+    segit it = {.seg = c->live[s - c->nmain]};
+    if (segit_group(&it, gk, gv, kp, pl))
+        return TDX_ECORRUPT;
+    if (!it.valid || !is_block_of(&it.k, kp, pl))
+        return 0;
+    int rc = poscur_load(c, &it.v, it.g.first);
+    if (rc)
+        return rc;
+    c->src_end = 1;
+    return c->docs.v[c->docs.n - 1] >= doc;
+}
+
 /* Load source s's block holding the term's first doc >= doc: 1, or 0 when
  * the source has no such doc, or a TDX_E* code. */
 static int src_seek_ge(tdx_poscur *c, size_t s, uint32_t doc)
@@ -3590,31 +3721,16 @@ static int src_seek_ge(tdx_poscur *c, size_t s, uint32_t doc)
         return TDX_EIO;
     uint8_t kb[4 + 512 + 5];
     memcpy(kb, kp, pl);
-    if (s >= c->nmain) {
-        /* In a segment the term's list may be an entry of a shared value:
-         * then it is the term's one block there. */
-        segit it = {.cur = cu, .seg = c->live[s - c->nmain]};
-        tdx_be32_put(kb + pl, 0);
-        int g = segit_seek(&it, kb, pl + 4);
-        if (g)
-            return g == MDB_CORRUPTED ? TDX_ECORRUPT : TDX_EIO;
-        if (!it.valid || !is_block_of(&it.k, kp, pl))
-            return 0;
-        if (it.grouped) {
-            int rc = poscur_load(c, &it.v, tdx_be32_get((const uint8_t *)it.k.mv_data + pl));
-            if (rc)
-                return rc;
-            c->src_end = 1;
-            return c->docs.v[c->docs.n - 1] >= doc;
-        }
-    }
     tdx_be32_put(kb + pl, doc);
     MDB_val k = mval(kb, pl + 4), v;
     int g = mdb_cursor_get(cu, &k, &v, MDB_SET_RANGE);
     if (g != 0 && g != MDB_NOTFOUND)
         return TDX_EIO;
     int here = g == 0 && is_block_of(&k, kp, pl);
-    if (here && tdx_be32_get((const uint8_t *)k.mv_data + pl) == doc) {
+    uint32_t first = here ? tdx_be32_get((const uint8_t *)k.mv_data + pl) : 0;
+    if (here && first == 0)
+        return src_group(c, s, &k, &v, kp, pl, doc); /* doc 0: the key of its shared value */
+    if (here && first == doc) {
         int rc = poscur_load(c, &v, doc);
         return rc ? rc : 1;
     }
@@ -3624,13 +3740,21 @@ static int src_seek_ge(tdx_poscur *c, size_t s, uint32_t doc)
     if (pg != 0 && pg != MDB_NOTFOUND)
         return TDX_EIO;
     if (pg == 0 && is_block_of(&pk, kp, pl)) {
-        int rc = poscur_load(c, &pv, tdx_be32_get((const uint8_t *)pk.mv_data + pl));
+        uint32_t pfirst = tdx_be32_get((const uint8_t *)pk.mv_data + pl);
+        if (pfirst == 0)
+            return src_group(c, s, &pk, &pv, kp, pl, doc);
+        int rc = poscur_load(c, &pv, pfirst);
         if (rc)
             return rc;
         return c->docs.v[c->docs.n - 1] >= doc ? 1 : src_step(c);
     }
-    if (!here)
+    if (!here) {
+        /* No block of its own: in a segment it may be an entry of the
+         * shared value before the key found. */
+        if (pg == 0 && s >= c->nmain && seg_group_key(&pk, c->live[s - c->nmain]))
+            return src_group(c, s, &pk, &pv, kp, pl, doc);
         return 0;
+    }
     /* No block before: the one found starts past doc. */
     k = mval(kb, pl + 4);
     g = mdb_cursor_get(cu, &k, &v, MDB_SET_RANGE);
