@@ -1300,7 +1300,7 @@ static int put_blocks(block_sink *sink, const uint8_t *prefix, size_t plen, cons
  * bytes, in term order, packed into values of up to POST_BLOCK_BYTES.
  * Measured on 268 MB of prose, one key a term made the segments 9.1M
  * keys, and LMDB's work per put a third of the write stage; shared values
- * made them 1.05M (engine/README, "Distinct terms cost keys").
+ * made them 1.05M (engine/README, "A segment's short lists share values").
  */
 #define GROUP_DOCS        16
 #define GROUP_ENTRY_BYTES 512
