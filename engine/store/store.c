@@ -4555,24 +4555,12 @@ static int delete_seg_range(MDB_txn *txn, MDB_dbi dbi, uint32_t seg, const uint8
     int rc = mdb_cursor_open(txn, dbi, &it.cur);
     if (rc)
         return rc;
-    MDB_val k = mval(from, flen), v;
-    int g = mdb_cursor_get(it.cur, &k, &v, MDB_SET_RANGE);
-    if (g == 0 || g == MDB_NOTFOUND) {
-        MDB_val pk, pv;
-        int pg = mdb_cursor_get(it.cur, &pk, &pv, g ? MDB_LAST : MDB_PREV);
-        if (pg == 0 && seg_group_key(&pk, seg)) {
-            k = pk; /* start at it */
-            v = pv;
-            g = 0;
-        } else if (pg == 0) {
-            g = g ? MDB_NOTFOUND : mdb_cursor_get(it.cur, &k, &v, MDB_NEXT);
-        } else if (pg == MDB_NOTFOUND && g == 0) {
-            k = mval(from, flen);
-            g = mdb_cursor_get(it.cur, &k, &v, MDB_SET_RANGE);
-        } else if (pg != MDB_NOTFOUND) {
-            g = pg;
-        }
-    }
+    /* The first entry from `from` on, and the key the cursor is on for it:
+     * its block's, or its shared value's (one left by the chunk before). */
+    MDB_val k, v;
+    int g = segit_seek(&it, from, flen);
+    if (g == 0)
+        g = it.valid ? mdb_cursor_get(it.cur, &k, &v, MDB_GET_CURRENT) : MDB_NOTFOUND;
     while (rc == 0 && g == 0) {
         if (k.mv_size < 4 || tdx_be32_get(k.mv_data) != seg ||
             cmp_bytes(k.mv_data, k.mv_size, to, tlen) >= 0)
