@@ -354,6 +354,31 @@ Test(common, budget_grants_oversized_request_only_when_idle)
     tdx_budget_destroy(&b);
 }
 
+Test(common, budget_counts_taken_and_held_bytes_without_waiting)
+{
+    tdx_budget b;
+    cr_assert(eq(int, tdx_budget_init(&b, 100), 0));
+    cr_assert(eq(int, tdx_budget_acquire(&b, 90), 0));
+    /* A batch found larger than its estimate: counted now, past the limit
+     * (a take that waited would hang here: nothing else releases). */
+    tdx_budget_take(&b, 50);
+    cr_assert(eq(sz, tdx_budget_peak(&b), 140));
+    tdx_budget_hold(&b, 80);
+    cr_assert(eq(sz, tdx_budget_peak(&b), 220));
+    tdx_budget_release(&b, 140);
+    /* Held bytes count against the limit, but with no batch in flight a
+     * request is granted still: the run slows, it never stops. */
+    cr_assert(eq(int, tdx_budget_acquire(&b, 60), 0));
+    cr_assert(eq(sz, tdx_budget_peak(&b), 220));
+    tdx_budget_release(&b, 60);
+    cr_assert(eq(int, tdx_budget_acquire(&b, 10), 0));
+    tdx_budget_take(&b, 200);
+    cr_assert(eq(sz, tdx_budget_peak(&b), 290));
+    tdx_budget_close(&b);
+    cr_assert(eq(int, tdx_budget_acquire(&b, 1), TDX_ECANCELED));
+    tdx_budget_destroy(&b);
+}
+
 Test(common, first_error_wins)
 {
     tdx_err e = {0};

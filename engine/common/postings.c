@@ -21,6 +21,12 @@ void tdx_postings_reset(tdx_postings *p)
     p->nentries = 0;
 }
 
+size_t tdx_postings_bytes(const tdx_postings *p)
+{
+    return p->terms.len + p->payload.len + p->nterms * 2 * sizeof(uint32_t) +
+           p->nentries * 2 * sizeof(uint32_t);
+}
+
 void tdx_postings_free(tdx_postings *p)
 {
     tdx_buf_free(&p->terms);

@@ -36,6 +36,8 @@ void tdx_postings_init(tdx_postings *p);
 void tdx_postings_reset(tdx_postings *p);
 void tdx_postings_free(tdx_postings *p);
 
+/** Bytes the postings hold (what is in use, not what is reserved). */
+size_t tdx_postings_bytes(const tdx_postings *p);
 /** Make room for nterms terms and nentries entries in all. */
 int tdx_postings_reserve(tdx_postings *p, size_t nterms, size_t nentries);
 /** Start a new term (must sort after the previous one).  0 or TDX_ENOMEM. */

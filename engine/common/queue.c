@@ -105,7 +105,7 @@ int tdx_budget_init(tdx_budget *b, size_t limit)
     if (limit == 0)
         return TDX_EINVAL;
     b->limit = limit;
-    b->used = b->peak = 0;
+    b->used = b->held = b->peak = 0;
     b->closed = 0;
     pthread_mutex_init(&b->mu, NULL);
     pthread_cond_init(&b->cv, NULL);
@@ -121,17 +121,37 @@ void tdx_budget_destroy(tdx_budget *b)
 int tdx_budget_acquire(tdx_budget *b, size_t n)
 {
     pthread_mutex_lock(&b->mu);
-    while (!b->closed && b->used > 0 && b->used + n > b->limit)
+    while (!b->closed && b->used > 0 && b->used + b->held + n > b->limit)
         pthread_cond_wait(&b->cv, &b->mu);
     if (b->closed) {
         pthread_mutex_unlock(&b->mu);
         return TDX_ECANCELED;
     }
     b->used += n;
-    if (b->used > b->peak)
-        b->peak = b->used;
+    if (b->used + b->held > b->peak)
+        b->peak = b->used + b->held;
     pthread_mutex_unlock(&b->mu);
     return 0;
+}
+
+/* Add n to *count (used or held) without waiting. */
+static void budget_add(tdx_budget *b, size_t *count, size_t n)
+{
+    pthread_mutex_lock(&b->mu);
+    *count += n;
+    if (b->used + b->held > b->peak)
+        b->peak = b->used + b->held;
+    pthread_mutex_unlock(&b->mu);
+}
+
+void tdx_budget_take(tdx_budget *b, size_t n)
+{
+    budget_add(b, &b->used, n);
+}
+
+void tdx_budget_hold(tdx_budget *b, size_t n)
+{
+    budget_add(b, &b->held, n);
 }
 
 void tdx_budget_release(tdx_budget *b, size_t n)

@@ -13,6 +13,14 @@
  * the batch is durable, so memory is bounded by the budget, not by corpus
  * size.  A request larger than the whole budget is granted when nothing else
  * is held, so one oversized document cannot deadlock the pipeline.
+ *
+ * Estimates are made good when the real size is known: memory found larger
+ * than what was acquired for it is taken without waiting (the holder is
+ * past the point where waiting could deadlock, and the memory exists
+ * already), and the next acquire waits for it.  Memory that stays for the
+ * whole run (a worker's builder grown past its share) is held apart: it
+ * counts against the limit, but an acquire with no batch in flight is
+ * still granted, so it can slow the pipeline but never stop it.
  */
 #ifndef TDX_COMMON_QUEUE_H
 #define TDX_COMMON_QUEUE_H
@@ -39,6 +47,7 @@ typedef struct tdx_budget {
     pthread_cond_t cv;
     size_t limit; /* fixed after init */
     size_t used;  /* guarded by mu */
+    size_t held;  /* guarded by mu: tdx_budget_hold's */
     size_t peak;  /* guarded by mu */
     int closed;   /* guarded by mu */
 } tdx_budget;
@@ -48,6 +57,10 @@ void tdx_budget_destroy(tdx_budget *b);
 /** Block until n bytes fit.  0, or TDX_ECANCELED once closed. */
 int tdx_budget_acquire(tdx_budget *b, size_t n);
 void tdx_budget_release(tdx_budget *b, size_t n);
+/** Count n more bytes in flight now, without waiting (released as usual). */
+void tdx_budget_take(tdx_budget *b, size_t n);
+/** Count n bytes held for the rest of the run; never released. */
+void tdx_budget_hold(tdx_budget *b, size_t n);
 /** Wake and fail every waiter; used on shutdown. */
 void tdx_budget_close(tdx_budget *b);
 size_t tdx_budget_peak(tdx_budget *b);

@@ -230,6 +230,15 @@ size_t tdx_gram_nterms(const tdx_gram_builder *b)
     return b->emitted_terms;
 }
 
+size_t tdx_gram_builder_bytes(const tdx_gram_builder *b)
+{
+    size_t nt = b->nterms;
+    size_t big = b->nbi > b->nuni ? b->nbi : b->nuni;
+    return nt * (sizeof(term_rec) + 2 * sizeof(term_key) + 2 * sizeof(uint32_t)) +
+           (b->tab_mask + 1) * sizeof *b->tab + b->strs.len + b->ngen * 2 * sizeof(triple) +
+           b->nuni * sizeof(pair) + (b->nbi + big) * sizeof(triple) + b->ntri * 2 * sizeof(pair);
+}
+
 static int grow_tab(tdx_gram_builder *b)
 {
     size_t nsize = (b->tab_mask + 1) * 2;

@@ -132,6 +132,13 @@ int tdx_gram_emit(tdx_gram_builder *b, tdx_postings *out, tdx_err *err);
 size_t tdx_gram_nterms(const tdx_gram_builder *b);
 
 /**
+ * Bytes the batch since the last reset has used in the builder's arrays
+ * (entries, terms, their sort buffers; valid after tdx_gram_emit), without
+ * the fixed tables every builder has: what the batch's text cost.
+ */
+size_t tdx_gram_builder_bytes(const tdx_gram_builder *b);
+
+/**
  * Query side: the terms a substring query needs.  For normalized query text
  * q, fills `out` (each term prefixed by its class byte) with terms every
  * matching document must contain, each with its offset in the query in

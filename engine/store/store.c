@@ -1166,6 +1166,7 @@ static int set_dates(MDB_txn *txn, tdx_store *s, const tdx_store_batch *b,
 
 typedef struct writer_state {
     tdx_buf rec, key;
+    size_t written; /* bytes of stored text and postings the batch put */
     uint32_t *remap;
     /* one term's kept entries: ids, and payload ends when some were dropped */
     uint32_t *ids, *ends;
@@ -1648,6 +1649,7 @@ static int write_batch_txn(tdx_store *s, const tdx_store_batch *b, int replace,
     if (rc)
         return rc;
     counts c;
+    w->written = 0;
     rc = read_counts(txn, s, &c);
     if (rc == 0 && s->pend_stale)
         rc = pend_rebuild(txn, s);
@@ -1801,6 +1803,7 @@ static int write_batch_txn(tdx_store *s, const tdx_store_batch *b, int replace,
         if (rc == 0) {
             val = mval(d->ztext, d->ztext_len);
             rc = mdb_put(txn, s->dbi[DB_TEXT], &idv, &val, MDB_APPEND);
+            w->written += d->ztext_len;
         }
         tdx_buf_reset(&w->rec);
         if (rc == 0 && encode_hits(&w->rec, d->hits, d->nhits) != 0)
@@ -1866,6 +1869,7 @@ static int write_batch_txn(tdx_store *s, const tdx_store_batch *b, int replace,
     }
     if (rc == 0)
         rc = group_flush(&grp);
+    w->written += sink.written;
     tdx_buf_free(&grp.val);
     for (size_t i = 0; rc == 0 && i < b->ninputs; i++)
         rc = put_input(txn, s, &b->inputs[i]);
@@ -2288,8 +2292,10 @@ int tdx_store_write_batch(tdx_store *s, const tdx_store_batch *b, int replace,
             break;
     }
     if (rc == 0 && s->group) {
-        for (size_t i = 0; i < b->ndocs; i++)
-            s->group_in += b->docs[i].text_len;
+        /* The pages a group dirties stay in memory until it commits: they
+         * are counted by what the batches put, since postings per byte of
+         * text vary several times over with the text. */
+        s->group_in += w.written;
         if (s->group_in >= s->group_max || tdx_now() - s->group_t0 >= s->group_secs)
             rc = group_end(s);
     }

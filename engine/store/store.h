@@ -171,8 +171,10 @@ void tdx_store_set_map_lock(tdx_store *s, pthread_mutex_t *mu);
 /**
  * Let consecutive batches share one commit.  tdx_store_write_batch then
  * writes each batch in a transaction nested in an open group and commits
- * the group once its batches hold max_bytes of document text or
- * max_seconds have passed since it began (checked after each batch).  Every
+ * the group once its batches have put max_bytes (stored text and
+ * postings, the bulk of the pages a group dirties and holds in memory until
+ * it commits) or max_seconds have passed since it began (checked after
+ * each batch).  Every
  * commit writes the pages its batches dirtied and syncs: fewer commits,
  * fewer pages written twice and fewer syncs.  Other writes (setup, merge)
  * and tdx_store_commit commit the group first; tdx_store_close drops
