@@ -1668,53 +1668,81 @@ static void words_text(size_t i, uint64_t *r, char *text, size_t cap)
     snprintf(text + len, cap - len, "doc%zu", i);
 }
 
-/* A read transaction keeps one cursor for postings lookups and steps on
- * from the last term when the next is a few keys further: lookups in key
- * order, backwards, far apart and in random order must all give what a
- * fresh transaction gives. */
+/* A read transaction keeps one cursor for postings lookups (and one per
+ * pending segment) and steps on from the last term when the next is a few
+ * keys further: lookups in key order, backwards, far apart, in random
+ * order, and in order mixed with lookups that stop early (up to a doc:
+ * some segments are not visited), absent terms and jumps back must all
+ * give what a fresh transaction gives, on a merged index and on one whose
+ * postings are twelve pending segments. */
 Test(store, postings_lookups_in_any_order_equal_fresh_lookups)
 {
-    const char *dir = tu_path("seq");
-    tdx_store *s = new_index(dir);
     uint64_t r = tu_seed("store.seqcursor");
-    enum { N = 600 };
+    enum { N = 600, BATCHES = 12 };
     sdoc **ptr = sdocs_make(N, &r, "q", words_text);
-    model m;
-    model_init(&m);
-    write_both(s, &m, ptr, N, 0);
-    merge_ok(s);
-    tdx_rtxn *t;
-    tdx_err err = {0};
-    cr_assert(eq(int, tdx_store_read_begin(s, &t, &err), 0), "%s", err.msg);
-    termlist l = {NULL, 0, 0};
-    cr_assert(eq(int, tdx_store_terms(t, 'w', NULL, 0, collect_term, &l, &err), 0), "%s", err.msg);
-    cr_assert(gt(sz, l.n, 100));
-    tdx_docset want = {0}, got = {0};
-    for (int pass = 0; pass < 4; pass++) {
-        tdx_rtxn *kept;
-        cr_assert(eq(int, tdx_store_read_begin(s, &kept, &err), 0), "%s", err.msg);
-        for (size_t j = 0; j < l.n; j++) {
-            /* ascending, descending, every 37th (far apart), random */
-            size_t i = pass == 0 ? j : pass == 1 ? l.n - 1 - j : pass == 2 ? (j * 37) % l.n
-                                                                       : rnd(&r, l.n);
-            tdx_rtxn *fresh; /* a transaction used for nothing else */
-            cr_assert(eq(int, tdx_store_read_begin(s, &fresh, &err), 0), "%s", err.msg);
-            cr_assert(eq(int, tdx_store_postings(fresh, l.v[i].term, l.v[i].len, &want, &err), 0));
-            tdx_store_read_end(fresh);
-            cr_assert(eq(int, tdx_store_postings(kept, l.v[i].term, l.v[i].len, &got, &err), 0));
-            cr_assert(eq(sz, got.n, want.n), "pass %d term %zu", pass, i);
-            cr_assert(gt(sz, got.n, 0));
-            cr_assert(eq(int, memcmp(got.v, want.v, got.n * sizeof *got.v), 0));
+    for (int segs = 0; segs < 2; segs++) {
+        const char *dir = tu_path(segs ? "seq-segs" : "seq");
+        tdx_store *s = new_index(dir);
+        model m;
+        model_init(&m);
+        if (segs) {
+            for (size_t b = 0; b < BATCHES; b++)
+                write_both(s, &m, ptr + b * (N / BATCHES), N / BATCHES, 0);
+        } else {
+            write_both(s, &m, ptr, N, 0);
+            merge_ok(s);
         }
-        tdx_store_read_end(kept);
+        tdx_rtxn *t;
+        tdx_err err = {0};
+        cr_assert(eq(int, tdx_store_read_begin(s, &t, &err), 0), "%s", err.msg);
+        size_t pending = 0;
+        cr_assert(eq(int, tdx_store_pending_segments(s, &pending, &err), 0), "%s", err.msg);
+        cr_assert(eq(sz, pending, segs ? BATCHES : 0));
+        termlist l = {NULL, 0, 0};
+        cr_assert(eq(int, tdx_store_terms(t, 'w', NULL, 0, collect_term, &l, &err), 0), "%s",
+                  err.msg);
+        cr_assert(gt(sz, l.n, 100));
+        tdx_docset want = {0}, got = {0};
+        for (int pass = 0; pass < 5; pass++) {
+            tdx_rtxn *kept;
+            cr_assert(eq(int, tdx_store_read_begin(s, &kept, &err), 0), "%s", err.msg);
+            size_t asc = 0;
+            for (size_t j = 0; j < l.n; j++) {
+                /* ascending, descending, every 37th (far apart), random,
+                 * and the mix */
+                size_t i = pass == 0   ? j
+                           : pass == 1 ? l.n - 1 - j
+                           : pass == 2 ? (j * 37) % l.n
+                                       : rnd(&r, l.n);
+                int op = pass == 4 ? (int)rnd(&r, 4) : 0;
+                if (op == 1 || op == 2)
+                    i = asc < l.n ? asc++ : l.n - 1;
+                uint8_t term[600];
+                size_t tl = l.v[i].len;
+                memcpy(term, l.v[i].term, tl);
+                if (op == 2)
+                    term[tl++] = 1; /* absent */
+                uint32_t upto = op == 1 ? (uint32_t)rnd(&r, N + 2) : UINT32_MAX;
+                tdx_rtxn *fresh; /* a transaction used for nothing else */
+                cr_assert(eq(int, tdx_store_read_begin(s, &fresh, &err), 0), "%s", err.msg);
+                cr_assert(eq(int, tdx_store_postings_upto(fresh, term, tl, upto, &want, &err), 0));
+                tdx_store_read_end(fresh);
+                cr_assert(eq(int, tdx_store_postings_upto(kept, term, tl, upto, &got, &err), 0));
+                cr_assert(eq(sz, got.n, want.n), "segments %d pass %d term %zu op %d", segs, pass,
+                          i, op);
+                cr_assert(op != 0 || got.n > 0);
+                cr_assert(eq(int, memcmp(got.v, want.v, got.n * sizeof *got.v), 0));
+            }
+            tdx_store_read_end(kept);
+        }
+        tdx_docset_free(&want);
+        tdx_docset_free(&got);
+        free(l.v);
+        tdx_store_read_end(t);
+        model_free(&m);
+        tdx_store_close(s);
     }
-    tdx_docset_free(&want);
-    tdx_docset_free(&got);
-    free(l.v);
-    tdx_store_read_end(t);
-    model_free(&m);
     sdocs_free(ptr, N);
-    tdx_store_close(s);
 }
 
 Test(store, words_holding_a_fragment_equal_the_dictionary_filtered)

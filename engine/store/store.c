@@ -116,7 +116,7 @@
  *                 then ceil(n / 16) x be16 offset of each restart's entry,
  *                 be16 their number
  *               the key after a shared value is past its last term, so a
- *               term is found at the key at or before it (segit_find): a
+ *               term is found at the key at or before it (segit_seek): a
  *               binary search of the restarts, then at most 16 entries
  *
  * Terms are a class byte followed by bytes (see index/index.h): 'u' 'b' 't'
@@ -301,7 +301,14 @@ struct tdx_rtxn {
     MDB_dbi seq_dbi;
     int seq_at;     /* seq stands on a key */
     int seq_budget; /* steps tried before a search (see walk_blocks); 0: not set */
+    /* The same for each pending segment (segs[i]: sseq[i]), and the last
+     * term they were asked for (walk_blocks). */
+    struct segseq *sseq;
+    uint8_t sseq_last[512];
+    size_t sseq_last_len; /* 0: none yet */
 };
+
+static void segseq_free(tdx_rtxn *t);
 
 struct tdx_store_dict {
     void *bytes;
@@ -2350,6 +2357,7 @@ void tdx_store_read_end(tdx_rtxn *t)
         return;
     if (t->seq)
         mdb_cursor_close(t->seq);
+    segseq_free(t);
     mdb_txn_abort(t->txn);
     tdx_free(t->segs);
     if (t->dctx)
@@ -3169,8 +3177,8 @@ static int segit_next(segit *it)
 /* The segment's first entry whose key is at or after target[0..tl) (which
  * starts with the segment id).  When the target is a whole term's
  * ([seg] term 0x00) and the key found is a block of that term, no shared
- * value before it can hold entries of the term (a term has blocks of its
- * own or an entry, not both), so none is read.  0 or an LMDB code. */
+ * value before it can hold entries from the target on (a term has blocks
+ * of its own or an entry, not both), so none is read.  0 or an LMDB code. */
 static int segit_seek_at(segit *it, const uint8_t *target, size_t tl, int whole_term)
 {
     it->valid = it->grouped = 0;
@@ -3191,8 +3199,8 @@ static int segit_seek_at(segit *it, const uint8_t *target, size_t tl, int whole_
         if (rc || it->valid)
             return rc;
     }
-    if (g || whole_term)
-        return 0; /* a whole term's: the key found is not the term's */
+    if (g)
+        return 0;
     if (pg == 0) {
         g = mdb_cursor_get(it->cur, &k, &v, MDB_NEXT);
     } else {
@@ -3205,17 +3213,6 @@ static int segit_seek_at(segit *it, const uint8_t *target, size_t tl, int whole_
 static int segit_seek(segit *it, const uint8_t *target, size_t tl)
 {
     return segit_seek_at(it, target, tl, 0);
-}
-
-/* The term's first entry in the segment (pk: be32(seg) term 0x00, pl
- * bytes): its own first block, or its entry in a shared value.  0
- * (it->valid: found) or an LMDB code. */
-static int segit_find(segit *it, const uint8_t *pk, size_t pl)
-{
-    int rc = segit_seek_at(it, pk, pl, 1);
-    if (rc == 0 && it->valid && !is_block_of(&it->k, pk, pl))
-        it->valid = 0;
-    return rc;
 }
 
 /* Where a term's postings are: the main tree to read, and the segments
@@ -3280,6 +3277,80 @@ static int walk_keys(MDB_cursor *cur, const uint8_t *pre, size_t pl, block_fn fn
 /* A block_fn's code to end a walk early, without error. */
 #define WALK_STOP 1
 
+/* The next step budget: doubled after stepping reached the term asked,
+ * halved after it did not. */
+static int seq_adapt(int budget, int reached)
+{
+    return reached ? (budget < SEQ_STEPS ? budget * 2 : SEQ_STEPS) : (budget > 1 ? budget / 2 : 1);
+}
+
+/* A pending segment's iterator kept for lookups in key order. */
+typedef struct segseq {
+    segit it;
+    int ok;     /* it stands at the first entry at or after the last term
+                 * asked, or on an entry of that term (past the segment's
+                 * end: it.valid 0): every entry before is of a term at most
+                 * that one */
+    int budget; /* as seq_budget */
+} segseq;
+
+static void segseq_free(tdx_rtxn *t)
+{
+    for (size_t i = 0; t->sseq && i < t->nsegs; i++)
+        if (t->sseq[i].it.cur)
+            mdb_cursor_close(t->sseq[i].it.cur);
+    tdx_free(t->sseq);
+    t->sseq = NULL;
+}
+
+/*
+ * Segment i's first entry of the term whose keys start with sk[0..pl)
+ * ([seg] term 0x00): 0 with *found set (the entry in hand), or an LMDB
+ * code.  A term asked after the last one (in_order) is stepped to from
+ * where that one left the iterator, within a budget, before any search:
+ * the words holding a fragment are asked in order, thousands of them, and
+ * most are not in a given segment at all.
+ */
+static int seg_lookup(tdx_rtxn *t, size_t i, const uint8_t *sk, size_t pl, int in_order, int *found)
+{
+    segseq *q = &t->sseq[i];
+    segit *it = &q->it;
+    *found = 0;
+    if (it->cur == NULL) {
+        int g = mdb_cursor_open(t->txn, t->s->dbi[DB_POSTSEG], &it->cur);
+        if (g)
+            return g;
+        it->seg = t->segs[i];
+        q->ok = 0;
+    }
+    int reached = 0;
+    if (in_order && q->ok) {
+        int budget = q->budget ? q->budget : SEQ_STEPS;
+        for (int step = 0;; step++) {
+            if (!it->valid || cmp_bytes(it->k.mv_data, it->k.mv_size, sk, pl) >= 0) {
+                reached = 1;
+                break;
+            }
+            if (step == budget)
+                break;
+            int g = segit_next(it);
+            if (g) {
+                q->ok = 0;
+                return g;
+            }
+        }
+        q->budget = seq_adapt(budget, reached);
+    }
+    if (!reached) {
+        int g = segit_seek_at(it, sk, pl, 1);
+        q->ok = g == 0;
+        if (g)
+            return g;
+    }
+    *found = it->valid && is_block_of(&it->k, sk, pl);
+    return 0;
+}
+
 static int walk_blocks(tdx_rtxn *t, const uint8_t *term, size_t len, block_fn fn, void *ctx,
                        tdx_err *err)
 {
@@ -3337,8 +3408,7 @@ static int walk_blocks(tdx_rtxn *t, const uint8_t *term, size_t len, block_fn fn
                     break;
             }
             int reached = g == 0 && cmp_bytes(k.mv_data, k.mv_size, kb, (size_t)kl) >= 0;
-            t->seq_budget = reached ? (budget < SEQ_STEPS ? budget * 2 : SEQ_STEPS)
-                                    : (budget > 1 ? budget / 2 : 1);
+            t->seq_budget = seq_adapt(budget, reached);
             if (g == 0 && !reached)
                 g = MDB_NOTFOUND; /* not there yet: search */
         } else {
@@ -3364,30 +3434,39 @@ static int walk_blocks(tdx_rtxn *t, const uint8_t *term, size_t len, block_fn fn
     /* Each segment is laid out as the main tree, its keys prefixed by its
      * id; a term there whose list is short may be an entry of a shared
      * value, its only block in the segment. */
-    segit it = {0};
+    if (t->nsegs == 0)
+        return rc == WALK_STOP ? 0 : rc ? postings_err(err, rc) : 0;
+    if (t->sseq == NULL && (t->sseq = tdx_calloc(t->nsegs, sizeof *t->sseq)) == NULL)
+        return tdx_err_set(err, TDX_ENOMEM, "out of memory");
+    /* A segment skipped for the last term (below the floor, or after a
+     * walk that stopped early) still stands where an earlier one left it:
+     * behind a term asked in order, so it steps on; a term out of order
+     * sends every segment to a search. */
+    int in_order = t->sseq_last_len && cmp_bytes(t->sseq_last, t->sseq_last_len, kb, len + 1) < 0;
+    for (size_t i = 0; !in_order && i < t->nsegs; i++)
+        t->sseq[i].ok = 0;
+    memcpy(t->sseq_last, kb, len + 1);
+    t->sseq_last_len = len + 1;
     for (size_t i = 0; rc == 0 && i < t->nsegs; i++) {
         if (t->segs[i] <= floor)
             continue;
-        if (it.cur == NULL && (g = mdb_cursor_open(t->txn, t->s->dbi[DB_POSTSEG], &it.cur)) != 0)
-            return lmdb_err(err, g, "cannot read postings");
         uint8_t sk[4 + 512 + 5];
         tdx_be32_put(sk, t->segs[i]);
         memcpy(sk + 4, kb, len + 1);
-        it.seg = t->segs[i];
-        g = segit_find(&it, sk, len + 5);
-        while (g == 0 && it.valid && is_block_of(&it.k, sk, len + 5)) {
-            rc = fn(ctx, &it.v, tdx_be32_get((const uint8_t *)it.k.mv_data + len + 5));
-            if (rc || it.grouped)
+        segit *it = &t->sseq[i].it;
+        int found;
+        g = seg_lookup(t, i, sk, len + 5, in_order, &found);
+        while (g == 0 && found && it->valid && is_block_of(&it->k, sk, len + 5)) {
+            rc = fn(ctx, &it->v, tdx_be32_get((const uint8_t *)it->k.mv_data + len + 5));
+            if (rc || it->grouped)
                 break;
-            g = segit_next(&it);
+            g = segit_next(it);
         }
         if (g) {
-            mdb_cursor_close(it.cur);
+            t->sseq[i].ok = 0;
             return lmdb_err(err, g, "cannot read postings");
         }
     }
-    if (it.cur)
-        mdb_cursor_close(it.cur);
     return rc == WALK_STOP ? 0 : rc ? postings_err(err, rc) : 0;
 }
 
