@@ -3351,6 +3351,50 @@ static int seg_lookup(tdx_rtxn *t, size_t i, const uint8_t *sk, size_t pl, int i
     return 0;
 }
 
+/*
+ * walk_blocks in the pending segments above floor (kb: the term and a 0
+ * byte).  Each segment is laid out as the main tree, its keys prefixed by
+ * its id; a term there whose list is short may be an entry of a shared
+ * value, its only block in the segment.  0, or a TDX_E* code said in err.
+ */
+static int walk_segments(tdx_rtxn *t, const uint8_t *kb, size_t len, uint32_t floor,
+                         block_fn fn, void *ctx, tdx_err *err)
+{
+    int rc = 0, g;
+    if (t->sseq == NULL && (t->sseq = tdx_calloc(t->nsegs, sizeof *t->sseq)) == NULL)
+        return tdx_err_set(err, TDX_ENOMEM, "out of memory");
+    /* A segment skipped for the last term (below the floor, or after a
+     * walk that stopped early) still stands where an earlier one left it:
+     * behind a term asked in order, so it steps on; a term out of order
+     * sends every segment to a search. */
+    int in_order = t->sseq_last_len && cmp_bytes(t->sseq_last, t->sseq_last_len, kb, len + 1) < 0;
+    for (size_t i = 0; !in_order && i < t->nsegs; i++)
+        t->sseq[i].ok = 0;
+    memcpy(t->sseq_last, kb, len + 1);
+    t->sseq_last_len = len + 1;
+    for (size_t i = 0; rc == 0 && i < t->nsegs; i++) {
+        if (t->segs[i] <= floor)
+            continue;
+        uint8_t sk[4 + 512 + 5];
+        tdx_be32_put(sk, t->segs[i]);
+        memcpy(sk + 4, kb, len + 1);
+        segit *it = &t->sseq[i].it;
+        int found;
+        g = seg_lookup(t, i, sk, len + 5, in_order, &found);
+        while (g == 0 && found && it->valid && is_block_of(&it->k, sk, len + 5)) {
+            rc = fn(ctx, &it->v, tdx_be32_get((const uint8_t *)it->k.mv_data + len + 5));
+            if (rc || it->grouped)
+                break;
+            g = segit_next(it);
+        }
+        if (g) {
+            t->sseq[i].ok = 0;
+            return lmdb_err(err, g, "cannot read postings");
+        }
+    }
+    return rc == WALK_STOP ? 0 : rc ? postings_err(err, rc) : 0;
+}
+
 static int walk_blocks(tdx_rtxn *t, const uint8_t *term, size_t len, block_fn fn, void *ctx,
                        tdx_err *err)
 {
@@ -3431,42 +3475,8 @@ static int walk_blocks(tdx_rtxn *t, const uint8_t *term, size_t len, block_fn fn
         mdb_cursor_close(cur);
     if (rc == 0 && g && g != MDB_NOTFOUND)
         return lmdb_err(err, g, "cannot read postings");
-    /* Each segment is laid out as the main tree, its keys prefixed by its
-     * id; a term there whose list is short may be an entry of a shared
-     * value, its only block in the segment. */
-    if (t->nsegs == 0)
-        return rc == WALK_STOP ? 0 : rc ? postings_err(err, rc) : 0;
-    if (t->sseq == NULL && (t->sseq = tdx_calloc(t->nsegs, sizeof *t->sseq)) == NULL)
-        return tdx_err_set(err, TDX_ENOMEM, "out of memory");
-    /* A segment skipped for the last term (below the floor, or after a
-     * walk that stopped early) still stands where an earlier one left it:
-     * behind a term asked in order, so it steps on; a term out of order
-     * sends every segment to a search. */
-    int in_order = t->sseq_last_len && cmp_bytes(t->sseq_last, t->sseq_last_len, kb, len + 1) < 0;
-    for (size_t i = 0; !in_order && i < t->nsegs; i++)
-        t->sseq[i].ok = 0;
-    memcpy(t->sseq_last, kb, len + 1);
-    t->sseq_last_len = len + 1;
-    for (size_t i = 0; rc == 0 && i < t->nsegs; i++) {
-        if (t->segs[i] <= floor)
-            continue;
-        uint8_t sk[4 + 512 + 5];
-        tdx_be32_put(sk, t->segs[i]);
-        memcpy(sk + 4, kb, len + 1);
-        segit *it = &t->sseq[i].it;
-        int found;
-        g = seg_lookup(t, i, sk, len + 5, in_order, &found);
-        while (g == 0 && found && it->valid && is_block_of(&it->k, sk, len + 5)) {
-            rc = fn(ctx, &it->v, tdx_be32_get((const uint8_t *)it->k.mv_data + len + 5));
-            if (rc || it->grouped)
-                break;
-            g = segit_next(it);
-        }
-        if (g) {
-            t->sseq[i].ok = 0;
-            return lmdb_err(err, g, "cannot read postings");
-        }
-    }
+    if (rc == 0 && t->nsegs)
+        return walk_segments(t, kb, len, floor, fn, ctx, err);
     return rc == WALK_STOP ? 0 : rc ? postings_err(err, rc) : 0;
 }
 
