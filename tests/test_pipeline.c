@@ -938,6 +938,37 @@ Test(pipeline, memory_limit_holds_on_text_of_many_distinct_words, .timeout = 300
     cr_assert(large < (128 + 80) * 1024, "peak anonymous RSS %ld kB at --memory 128M", large);
 }
 
+/*
+ * One document larger than a batch's whole share of the budget (the
+ * budget over BATCH_MEM): its batch asks for all it needs once the
+ * document is read.  It used to wait for the share it held itself, and
+ * the run hung; the timeout turns a hang into a failure.
+ */
+Test(pipeline, a_document_larger_than_the_memory_limit_allows_is_indexed, .timeout = 120)
+{
+    memrun r = memrun_setup("huge.jsonl");
+    FILE *f = fopen(r.in, "w");
+    cr_assert(f != NULL);
+    fputs("{\"id\":\"huge\",\"text\":\"", f);
+    for (int i = 0; i < 400000; i++)
+        fprintf(f, "服务器采购 H100 n%d ", i % 1000);
+    fputs("\"}\n{\"id\":\"small\",\"text\":\"小文件 H100\"}\n", f);
+    fclose(f);
+    const char *T = tu_tenderidx();
+    cr_assert(eq(int,
+                 sh(NULL, NULL, "'%s' index -q --no-cache -i '%s' -p '%s' --memory 16M '%s'", T,
+                    r.idx, r.wl, r.in),
+                 0));
+    char *out = NULL;
+    cr_assert(eq(int, sh(&out, NULL, "'%s' query -i '%s' --count 'entity:H100'", T, r.idx), 0));
+    cr_assert(eq(str, out, "2\n"));
+    free(out);
+    cr_assert(eq(int, sh(&out, NULL, "'%s' query -i '%s' --count 'n999 小文件'", T, r.idx), 0));
+    cr_assert(eq(str, out, "0\n"));
+    free(out);
+    check(r.idx);
+}
+
 /* ---- the library directly -------------------------------------------------------------- */
 
 /* Index inputs with the library; format: a new index's (0: the current one). */

@@ -357,11 +357,16 @@ static int dispatch(run *p)
         return 0;
     if (!p->dict_tried && p->dict == NULL && b->ndocs)
         train_dict(p, b);
-    /* A batch that outgrew its share (one huge document) takes the rest now. */
+    /* A batch that outgrew its share (one huge document) asks for its
+     * whole need at once, having given back what it held: a request is
+     * granted when nothing else is in flight, but not while the batch
+     * itself holds part of the budget (a document of more than the budget
+     * over BATCH_MEM waited for itself, forever). */
     size_t need = b->arena.len * BATCH_MEM;
     if (need > b->budget) {
-        if (tdx_budget_acquire(&p->budget, need - b->budget) != 0) {
-            tdx_budget_release(&p->budget, b->budget);
+        tdx_budget_release(&p->budget, b->budget);
+        b->budget = 0;
+        if (tdx_budget_acquire(&p->budget, need) != 0) {
             batch_free(b);
             return TDX_ECANCELED;
         }
