@@ -235,9 +235,12 @@ static void batch_recycle(run *p, batch *b)
     int keep = p->npool < p->max_pool;
     if (keep) {
         tdx_buf_reset(&b->arena);
-        /* A batch that outgrew the estimate (settle_memory) keeps nothing of
-         * what it grew: the pool's memory is not in the budget. */
-        if (b->outgrew) {
+        /* A batch that outgrew the estimate (settle_memory), or held a
+         * document larger than its share (dispatch), keeps nothing of what
+         * it grew: the pool's memory is not in the budget. */
+        if (b->arena.cap > 2 * p->batch_bytes)
+            tdx_buf_free(&b->arena);
+        if (b->outgrew || b->budget > 2 * p->batch_bytes * BATCH_MEM) {
             tdx_buf_free(&b->z);
             tdx_postings_free(&b->post);
             tdx_postings_init(&b->post);
