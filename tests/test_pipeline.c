@@ -831,14 +831,26 @@ static void write_corpus(uint64_t *rs, const char *path, size_t mb, int diverse)
     fclose(f);
 }
 
-/*
- * Index `in` with --memory limit and 2 workers into a fresh index at idx
- * (its stats at st): the largest anonymous RSS seen, in kB.
- */
-static long bounded_run(const char *wl, const char *in, const char *idx, const char *st,
-                        const char *limit, int small_pages)
+/* The files of a memory test: a two-line watch list, the corpus (named
+ * in), the index and its stats. */
+typedef struct memrun {
+    const char *wl, *in, *idx, *st;
+} memrun;
+
+static memrun memrun_setup(const char *in)
 {
-    cr_assert(eq(int, sh(NULL, NULL, "rm -rf '%s'", idx), 0));
+    memrun r = {tg_path("watch.tsv"), tg_path(in), tg_path("idx"), tg_path("stats.json")};
+    tu_write_str(r.wl, "H100\tchip\tH100\nNVIDIA\tvendor\tNVIDIA\n");
+    return r;
+}
+
+/*
+ * Index r->in with --memory limit and 2 workers into a fresh index at
+ * r->idx (its stats at r->st): the largest anonymous RSS seen, in kB.
+ */
+static long bounded_run(const memrun *r, const char *limit, int small_pages)
+{
+    cr_assert(eq(int, sh(NULL, NULL, "rm -rf '%s'", r->idx), 0));
     pid_t pid = fork();
     cr_assert(pid >= 0);
     if (pid == 0) {
@@ -847,9 +859,9 @@ static long bounded_run(const char *wl, const char *in, const char *idx, const c
         dup2(dn, 2);
         if (small_pages)
             setenv("MALLOC_CONF", "thp:never", 1);
-        execl(tu_tenderidx(), tu_tenderidx(), "index", "-q", "--no-cache", "-i", idx, "-p", wl,
-              "--normalize", "none", "--memory", limit, "-j", "2", "--stats-json", st, in,
-              (char *)NULL);
+        execl(tu_tenderidx(), tu_tenderidx(), "index", "-q", "--no-cache", "-i", r->idx, "-p",
+              r->wl, "--normalize", "none", "--memory", limit, "-j", "2", "--stats-json", r->st,
+              r->in, (char *)NULL);
         _exit(127);
     }
     /* Sample the process's anonymous memory while it runs. */
@@ -862,7 +874,7 @@ static long bounded_run(const char *wl, const char *in, const char *idx, const c
     }
     int exited_ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
     cr_assert(exited_ok, "status %d", status);
-    check(idx);
+    check(r->idx);
     return peak;
 }
 
@@ -878,32 +890,18 @@ static void expect_in_flight(const char *st, size_t mb)
     free(s);
 }
 
-/* The files of a memory test: a two-line watch list, the corpus (named
- * in), the index and its stats. */
-typedef struct memrun {
-    const char *wl, *in, *idx, *st;
-} memrun;
-
-static memrun memrun_setup(const char *in)
-{
-    memrun r = {tg_path("watch.tsv"), tg_path(in), tg_path("idx"), tg_path("stats.json")};
-    tu_write_str(r.wl, "H100\tchip\tH100\nNVIDIA\tvendor\tNVIDIA\n");
-    return r;
-}
-
 Test(pipeline, memory_limit_bounds_the_data_in_flight, .timeout = 300)
 {
     /* 80 MB and then 160 MB of text, much more than the 16 MiB limit;
      * ASCII and no normalization steps keep it quick. */
     uint64_t rs = tu_seed("pipeline/memory");
     memrun r = memrun_setup("big.jsonl");
-    const char *wl = r.wl, *in = r.in, *idx = r.idx, *st = r.st;
-    write_corpus(&rs, in, 80, 0);
-    long peak1 = bounded_run(wl, in, idx, st, "16M", 0);
-    expect_in_flight(st, 80);
-    write_corpus(&rs, in, 160, 0);
-    long peak2 = bounded_run(wl, in, idx, st, "16M", 0);
-    expect_in_flight(st, 160);
+    write_corpus(&rs, r.in, 80, 0);
+    long peak1 = bounded_run(&r, "16M", 0);
+    expect_in_flight(r.st, 80);
+    write_corpus(&rs, r.in, 160, 0);
+    long peak2 = bounded_run(&r, "16M", 0);
+    expect_in_flight(r.st, 160);
     /* The heap holds the budget plus a fixed overhead, not the corpus:
      * ICU, Hyperscan, the merge that ends the run (its steps are bounded;
      * measured: 44, 57 and 59 MB peaks on 40, 80 and 160 MB of text), and
@@ -927,10 +925,9 @@ Test(pipeline, memory_limit_holds_on_text_of_many_distinct_words, .timeout = 300
      * and commit groups were counted by their real sizes. */
     uint64_t rs = tu_seed("pipeline/memory-diverse");
     memrun r = memrun_setup("diverse.jsonl");
-    const char *wl = r.wl, *in = r.in, *idx = r.idx, *st = r.st;
-    write_corpus(&rs, in, 20, 1);
-    long small = bounded_run(wl, in, idx, st, "32M", 1);
-    long large = bounded_run(wl, in, idx, st, "128M", 1);
+    write_corpus(&rs, r.in, 20, 1);
+    long small = bounded_run(&r, "32M", 1);
+    long large = bounded_run(&r, "128M", 1);
     cr_assert(large - small < 120 * 1024,
               "peak anonymous RSS %ld kB at --memory 32M, %ld kB at 128M: more than the "
               "96 MB between the limits and a quarter",
