@@ -66,6 +66,24 @@ static void truth_load(truth *t, const char *path)
     free(data);
 }
 
+static void truth_free(truth *t)
+{
+    for (size_t i = 0; i < t->n; i++) {
+        free(t->v[i].key);
+        free(t->v[i].entity);
+        free(t->v[i].category);
+    }
+    free(t->v);
+}
+
+/* Free a key list of answer_keys (its own copies). */
+static void keys_free(char **keys, size_t n)
+{
+    for (size_t k = 0; k < n; k++)
+        free(keys[k]);
+    free(keys);
+}
+
 static int cmp_str(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
@@ -209,9 +227,7 @@ Test(e2e, entity_and_category_answers_equal_the_ground_truth, .init = setup, .fi
         size_t nw = truth_keys(&t, names[i], 0, &want);
         size_t ng = answer_keys(q, qt, &got);
         assert_same_keys(qt, got, ng, want, nw);
-        for (size_t k = 0; k < ng; k++)
-            free(got[k]);
-        free(got);
+        keys_free(got, ng);
         free(want);
         checked++;
     }
@@ -223,9 +239,7 @@ Test(e2e, entity_and_category_answers_equal_the_ground_truth, .init = setup, .fi
         size_t nw = truth_keys(&t, cats[c], 1, &want);
         size_t ng = answer_keys(q, qt, &got);
         assert_same_keys(qt, got, ng, want, nw);
-        for (size_t k = 0; k < ng; k++)
-            free(got[k]);
-        free(got);
+        keys_free(got, ng);
         free(want);
     }
     /* Boolean combinations, against set algebra on the truth. */
@@ -255,6 +269,16 @@ Test(e2e, entity_and_category_answers_equal_the_ground_truth, .init = setup, .fi
     assert_same_keys("cat:chip AND cat:cloud", both, nb, wb, kb);
     assert_same_keys("cat:chip OR cat:cloud", either, ne, we, ke);
     assert_same_keys("cat:chip NOT cat:cloud", chip_not_cloud, nx, wx, kx);
+    keys_free(both, nb);
+    keys_free(either, ne);
+    keys_free(chip_not_cloud, nx);
+    free(chip);
+    free(cloud);
+    free(wb);
+    free(we);
+    free(wx);
+    free(names);
+    truth_free(&t);
     tdx_qctx_close(q);
 }
 
