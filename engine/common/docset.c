@@ -21,14 +21,6 @@ int tdx_docset_reserve(tdx_docset *d, size_t extra)
     return tdx_grow((void **)&d->v, &d->cap, d->n + extra, sizeof *d->v, 64);
 }
 
-int tdx_docset_push(tdx_docset *d, uint32_t id)
-{
-    if (d->n == d->cap && tdx_docset_reserve(d, 1))
-        return TDX_ENOMEM;
-    d->v[d->n++] = id;
-    return 0;
-}
-
 int tdx_docset_copy(tdx_docset *dst, const tdx_docset *src)
 {
     dst->n = 0;

@@ -11,14 +11,24 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "err.h"
+
 typedef struct tdx_docset {
     uint32_t *v;
     size_t n, cap;
 } tdx_docset;
 
 void tdx_docset_free(tdx_docset *d);
-int tdx_docset_push(tdx_docset *d, uint32_t id);
 int tdx_docset_reserve(tdx_docset *d, size_t extra);
+/** Append id (greater than the last): 0 or TDX_ENOMEM.  Inline: walks push
+ * every answer, hundreds of thousands a query. */
+static inline int tdx_docset_push(tdx_docset *d, uint32_t id)
+{
+    if (d->n == d->cap && tdx_docset_reserve(d, 1))
+        return TDX_ENOMEM;
+    d->v[d->n++] = id;
+    return 0;
+}
 int tdx_docset_copy(tdx_docset *dst, const tdx_docset *src);
 /** out = a ∩ b (out may alias neither input). */
 int tdx_docset_and(const tdx_docset *a, const tdx_docset *b, tdx_docset *out);

@@ -3687,11 +3687,28 @@ static int poscur_decode(tdx_poscur *c, size_t upto)
     if (tdx_grow((void **)&c->pos, &c->cap_pos, (size_t)m + 1, sizeof *c->pos, 256))
         return TDX_ENOMEM;
     uint64_t v = h >> 1;
-    if (v > UINT32_MAX)
-        return TDX_ECORRUPT;
     uint32_t *w = c->pos;
     *w++ = (uint32_t)v;
-    for (uint64_t i = 0; i < m; i++) {
+    uint64_t i = 0;
+    /* Deltas of one or two bytes (all but the rarest) without a branch on
+     * their length, which varies from one to the next; a longer one, or
+     * the block's last byte, takes the checked loop below.  Each delta is
+     * below 2^14, so v is checked once, at the end. */
+    for (; i < m && end - p >= 2; i++) {
+        uint32_t b0 = p[0], b1 = p[1];
+        if (b0 & b1 & 0x80)
+            break;
+        uint32_t two = b0 >> 7;
+        uint32_t d = (b0 & 0x7f) | ((b1 << 7) & (0u - two));
+        if (d == 0)
+            return TDX_ECORRUPT;
+        p += 1 + two;
+        v += d;
+        *w++ = (uint32_t)v;
+    }
+    if (v > UINT32_MAX)
+        return TDX_ECORRUPT;
+    for (; i < m; i++) {
         uint64_t d;
         size_t k = tdx_varint_get(p, end, &d);
         if (k == 0 || d == 0)
@@ -3954,9 +3971,13 @@ static inline int poscur_next(tdx_poscur *c, uint32_t doc, uint32_t *out)
     if (doc < c->last_asked)
         return TDX_EINVAL;
     c->last_asked = doc;
-    int rc = poscur_to(c, doc);
-    if (rc <= 0)
-        return rc;
+    /* Most lookups of a walk land in the block in hand (poscur_to's first
+     * test, without the call). */
+    if (!c->loaded || c->docs.n == 0 || doc > c->docs.v[c->docs.n - 1]) {
+        int rc = poscur_to(c, doc);
+        if (rc <= 0)
+            return rc;
+    }
     *out = c->docs.v[poscur_gallop(c, doc)];
     return 1;
 }
@@ -3980,6 +4001,31 @@ static int poscur_here(tdx_poscur *c, const uint32_t **out_pos, size_t *out_n, t
     size_t lo = c->at;
     if (lo + 1 < c->ndec)
         return tdx_err_set(err, TDX_EINVAL, "positions asked out of order");
+    if (lo == c->ndec && c->cap_pos) {
+        /* The entry right after the last one read, holding one position
+         * (most entries; a dense walk asks for them in a row): its header
+         * is all of it. */
+        const uint8_t *base = c->val.mv_data, *end = base + c->val.mv_size;
+        const uint8_t *p = base + c->pay_next;
+        size_t k = 0;
+        uint32_t h = 0;
+        if (end - p >= 2 && p[0] < 0x80) {
+            h = p[0];
+            k = 1;
+        } else if (end - p >= 2 && p[1] < 0x80) {
+            h = (uint32_t)(p[0] & 0x7f) | (uint32_t)p[1] << 7;
+            k = 2;
+        }
+        if (k && !(h & 1) && (lo + 1 < c->docs.n || p + k == end)) {
+            c->pos[0] = h >> 1;
+            c->npos = 1;
+            c->ndec = lo + 1;
+            c->pay_next += k;
+            *out_pos = c->pos;
+            *out_n = 1;
+            return 0;
+        }
+    }
     if (lo >= c->ndec) {
         int rc = poscur_decode(c, lo);
         if (rc == TDX_ENOMEM)
@@ -4012,14 +4058,25 @@ static int phrase_here(const tdx_phrase *ph, tdx_err *err)
 {
     const uint32_t *pos[TDX_PHRASE_TERMS_MAX];
     size_t np[TDX_PHRASE_TERMS_MAX], at[TDX_PHRASE_TERMS_MAX];
-    size_t anchor = 0;
+    size_t anchor = 0, many = 0;
     for (size_t j = 0; j < ph->k; j++) {
         int rc = poscur_here(ph->pc[j], &pos[j], &np[j], err);
         if (rc)
             return rc;
         at[j] = 0;
+        many |= np[j] - 1;
         if (np[j] < np[anchor])
             anchor = j;
+    }
+    if (many == 0 && ph->k > 0) {
+        /* One position each (the usual case): one start to try. */
+        if (pos[0][0] < ph->off[0])
+            return 0;
+        uint32_t s = pos[0][0] - ph->off[0];
+        for (size_t j = 1; j < ph->k; j++)
+            if (pos[j][0] != s + ph->off[j])
+                return 0;
+        return 1;
     }
     size_t a = 0;
     uint32_t start;
@@ -4084,7 +4141,7 @@ int tdx_store_phrase_walk(tdx_poscur *const *cin, const unsigned char *filter, s
             nc = kept;
         }
         /* Every cursor is at doc: each phrase in turn, until one fails. */
-        if (!tdx_docset_has_from(skip, &del_at, doc)) {
+        if (skip->n == 0 || !tdx_docset_has_from(skip, &del_at, doc)) {
             int hit = 1;
             for (size_t p = 0; hit == 1 && p < nph; p++) {
                 nchecks++;
