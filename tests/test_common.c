@@ -159,16 +159,19 @@ Test(common, gallop_agrees_with_a_linear_scan_from_every_start)
 {
     uint64_t seed = tu_seed("gallop"), st = seed;
     uint32_t v[300];
-    for (int round = 0; round < 200; round++) {
+    /* Ids from 0, across 2^31 (the vector compare is signed) and up to
+     * the top of the range. */
+    const uint32_t bases[3] = {0, 0x7FFFFF80u, 0xFFFFFA00u};
+    for (int round = 0; round < 300; round++) {
         size_t n = tu_rand(&st) % 300;
-        uint32_t x = 0;
+        uint32_t base = bases[round % 3], x = base;
         for (size_t i = 0; i < n; i++) {
             x += (uint32_t)(tu_rand(&st) % 4); /* repeats as well as gaps */
             v[i] = x;
         }
         for (size_t lo = 0; lo <= n; lo++)
             for (int k = 0; k < 8; k++) {
-                uint32_t want = (uint32_t)(tu_rand(&st) % (x + 3));
+                uint32_t want = base + (uint32_t)(tu_rand(&st) % (x - base + 3));
                 size_t slow = lo;
                 while (slow < n && v[slow] < want)
                     slow++;

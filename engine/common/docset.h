@@ -13,6 +13,10 @@
 
 #include "err.h"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 typedef struct tdx_docset {
     uint32_t *v;
     size_t n, cap;
@@ -45,6 +49,29 @@ static inline size_t tdx_u32_gallop(const uint32_t *v, size_t n, size_t lo, uint
 {
     if (lo >= n || v[lo] >= x)
         return lo;
+#if defined(__SSE2__)
+    /* The next 32 first, eight at a time: a walk's steps are mostly that
+     * short, and a compare of eight costs less than the mispredicted
+     * branches of a search.  Sorted, the ones below x are a prefix.
+     * (SSE2 compares signed: both sides are offset by 2^31.) */
+    {
+        const __m128i bias = _mm_set1_epi32(INT32_MIN);
+        const __m128i xv = _mm_set1_epi32((int32_t)(x ^ 0x80000000u));
+        size_t i = lo + 1;
+        for (int r = 0; r < 4 && i + 8 <= n; r++, i += 8) {
+            __m128i a =
+                _mm_xor_si128(_mm_loadu_si128((const __m128i *)(const void *)(v + i)), bias);
+            __m128i b =
+                _mm_xor_si128(_mm_loadu_si128((const __m128i *)(const void *)(v + i + 4)), bias);
+            unsigned below = (unsigned)_mm_movemask_ps(_mm_castsi128_ps(_mm_cmplt_epi32(a, xv))) |
+                             (unsigned)_mm_movemask_ps(_mm_castsi128_ps(_mm_cmplt_epi32(b, xv)))
+                                 << 4;
+            if (below != 0xFF)
+                return i + (size_t)__builtin_ctz(~below);
+        }
+        lo = i - 1; /* v[lo] < x */
+    }
+#endif
     if (lo + 1 >= n || v[lo + 1] >= x)
         return lo + 1;
     size_t step = 2, hi = lo + 1;
