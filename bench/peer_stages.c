@@ -21,7 +21,14 @@
  *              hyperscan   bare hs_scan of the same literals (one
  *                          hs_compile_lit_multi database) and regexes
  *                          (same flags), counting matches in the callback
- * MB/s counts source bytes for normalize and normalized bytes for match.
+ *   compress   tenderidx   tdx_store_compress: one zstd frame per document with
+ *                          the dictionary a new index trains from its first
+ *                          batch (tdx_store_dict_train, same samples)
+ *              zstd        bare libzstd: a dictionary from ZDICT_trainFromBuffer
+ *                          over the same samples, ZSTD_compress_usingCDict at
+ *                          the same level, per document
+ * MB/s counts source bytes for normalize and compress, normalized bytes for
+ * match.
  * One warm-up run, then --runs runs; median and best.  Checksums over the
  * outputs keep the work honest.
  *
@@ -40,6 +47,7 @@
 #include "match/match.h"
 #include "normalize/normalize.h"
 #include "reader/reader.h"
+#include "store/store.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -47,6 +55,11 @@
 #include <unicode/unorm2.h>
 #include <unicode/ustring.h>
 #include <unicode/utrans.h>
+#include <zdict.h>
+#include <zstd.h>
+
+/* tenderidx's level for stored text (store.c TEXT_LEVEL). */
+#define ZSTD_PEER_LEVEL 3
 
 static void die(const char *what, const char *msg)
 {
@@ -314,17 +327,35 @@ static void bare_hs_free(bare_hs *h)
 
 /* ---- main ---- */
 
-enum { K_TDX_NORM, K_ICU, K_OPENCC, K_TDX_MATCH, K_HS, NK };
-static const char *const kstage[NK] = {"normalize", "normalize", "normalize", "match", "match"};
-static const char *const kname[NK] = {"tenderidx", "icu", "opencc", "tenderidx", "hyperscan"};
+enum { K_TDX_NORM, K_ICU, K_OPENCC, K_TDX_MATCH, K_HS, K_TDX_Z, K_ZSTD, NK };
+static const char *const kstage[NK] = {"normalize", "normalize", "normalize", "match",
+                                       "match",     "compress",  "compress"};
+static const char *const kname[NK] = {"tenderidx", "icu",       "opencc", "tenderidx",
+                                      "hyperscan", "tenderidx", "zstd"};
+
+/* The samples a new index trains its dictionary from (pipeline.c,
+ * train_dict): the first documents, up to 64 KB each, 8 MB in all. */
+static size_t dict_samples(const docs *d, tdx_buf *samples, size_t *sizes)
+{
+    size_t n = 0, total = 0;
+    for (size_t i = 0; i < d->n && total < ((size_t)8 << 20); i++) {
+        size_t len = d->len[i] > 65536 ? 65536 : d->len[i];
+        if (len == 0 || tdx_buf_append(samples, d->text[i], len))
+            continue;
+        sizes[n++] = len;
+        total += len;
+    }
+    return n;
+}
 
 static void usage(FILE *f)
 {
     fprintf(f, "usage: peer_stages -p WATCHLIST [--mb N] [--runs R] [--norm-out FILE]\n"
                "                   [--lits-out FILE] [--format F] [--fields MAP] INPUT...\n"
                "\n"
-               "Normalize and match stages of tenderidx beside bare ICU, OpenCC and\n"
-               "Hyperscan on the same documents (the first N MB of text, default 64).\n");
+               "Normalize, match and compress stages of tenderidx beside bare ICU,\n"
+               "OpenCC, Hyperscan and zstd on the same documents (the first N MB of\n"
+               "text, default 64).\n");
 }
 
 int main(int argc, char **argv)
@@ -433,6 +464,32 @@ int main(int argc, char **argv)
         fprintf(stderr, "peer_stages: OpenCC (libopencc.so.1.1 with t2s.json) not installed: "
                         "skipped\n");
 
+    /* Stored text: the engine's dictionary and contexts, and bare zstd's. */
+    tdx_buf samples = TDX_BUF_INIT;
+    size_t *ssizes = xrealloc(NULL, (src.n + 1) * sizeof *ssizes);
+    size_t nsamples = dict_samples(&src, &samples, ssizes);
+    tdx_store_dict *tdict = NULL;
+    tdx_store_zctx *tz;
+    if (tdx_store_dict_train(samples.p, ssizes, (unsigned)nsamples, &tdict, &err) &&
+        err.code != TDX_ENOTFOUND)
+        die("dictionary", err.msg);
+    if (tdx_store_zctx_create(tdict, &tz))
+        die("compress", "out of memory");
+    tdx_buf zout = TDX_BUF_INIT;
+    void *zdict = xrealloc(NULL, 112 * 1024);
+    size_t zdict_len =
+        ZDICT_trainFromBuffer(zdict, 112 * 1024, samples.p, ssizes, (unsigned)nsamples);
+    ZSTD_CDict *cdict =
+        ZDICT_isError(zdict_len) ? NULL : ZSTD_createCDict(zdict, zdict_len, ZSTD_PEER_LEVEL);
+    ZSTD_CCtx *cctx = ZSTD_createCCtx();
+    size_t zcap = 0;
+    for (size_t i = 0; i < src.n; i++)
+        if (ZSTD_compressBound(src.len[i]) > zcap)
+            zcap = ZSTD_compressBound(src.len[i]);
+    uint8_t *zbuf = xrealloc(NULL, zcap);
+    if (cctx == NULL)
+        die("zstd", "cannot create a context");
+
     fprintf(stderr,
             "peer_stages: %zu documents, %.1f MB of text (%.1f MB normalized), %zu "
             "patterns (%zu distinct literals, %zu regexes)\n",
@@ -479,6 +536,21 @@ int main(int argc, char **argv)
                                     0, hs.scratch, count_cb, acc) != HS_SUCCESS)
                             die("hs_scan", "failed");
                     break;
+                case K_TDX_Z:
+                    if (tdx_store_compress(tz, src.text[i], src.len[i], &zout, &err))
+                        die("compress", err.msg);
+                    h = bu_mix(h, zout.len);
+                    break;
+                case K_ZSTD: {
+                    size_t zn = cdict ? ZSTD_compress_usingCDict(cctx, zbuf, zcap, src.text[i],
+                                                                 src.len[i], cdict)
+                                      : ZSTD_compressCCtx(cctx, zbuf, zcap, src.text[i], src.len[i],
+                                                          ZSTD_PEER_LEVEL);
+                    if (ZSTD_isError(zn))
+                        die("zstd", ZSTD_getErrorName(zn));
+                    h = bu_mix(h, zn);
+                    break;
+                }
                 }
             }
             double dt = bu_now() - t0;
@@ -495,7 +567,7 @@ int main(int argc, char **argv)
     for (int k = 0; k < NK; k++) {
         if (k == K_OPENCC && !have_opencc)
             continue;
-        double bytes = k >= K_TDX_MATCH ? (double)normd.bytes : (double)src.bytes;
+        double bytes = k == K_TDX_MATCH || k == K_HS ? (double)normd.bytes : (double)src.bytes;
         double med = bu_median(secs[k], (size_t)runs), best = bu_min(secs[k], (size_t)runs);
         fprintf(stderr, "%-10s %-10s %10.1f %10.1f\n", kstage[k], kname[k], bytes / 1e6 / med,
                 bytes / 1e6 / best);
@@ -511,6 +583,15 @@ int main(int argc, char **argv)
 
     for (int k = 0; k < NK; k++)
         tdx_free(secs[k]);
+    ZSTD_freeCCtx(cctx);
+    ZSTD_freeCDict(cdict);
+    tdx_free(zbuf);
+    tdx_free(zdict);
+    tdx_buf_free(&zout);
+    tdx_store_zctx_free(tz);
+    tdx_store_dict_free(tdict);
+    tdx_buf_free(&samples);
+    tdx_free(ssizes);
     tdx_hits_free(&hits);
     if (have_opencc)
         opencc_unload(&occ);

@@ -731,7 +731,7 @@ fi
 # ---------------------------------------------------------------- stage peers
 
 mark_load stages
-say "peers: normalize and match stages beside ICU, OpenCC, Hyperscan ($stages_mb MB)"
+say "peers: normalize, match and compress stages beside ICU, OpenCC, Hyperscan, zstd ($stages_mb MB)"
 "$ps_" -p "$main_list" --mb "$stages_mb" --runs "$runs" --norm-out "$corpus_dir/stages.txt" \
   --lits-out "$wl_dir/literals.txt" "${part_a[@]}" >"$log/stages.out" 2>"$log/stages.err" \
   || die "peer_stages failed: see $log/stages.err"
@@ -866,6 +866,11 @@ done
 rrow "match MB/s: tenderidx / bare Hyperscan" "${R[stage.match.tenderidx.mbps_med]:-}" \
   "${R[stage.match.hyperscan.mbps_med]:-}" \
   "$(ratio "${R[stage.match.tenderidx.mbps_med]:-}" "${R[stage.match.hyperscan.mbps_med]:-}")" "" match_hs
+if [[ -n ${R[stage.compress.zstd.mbps_med]:-} ]]; then
+  rrow "stored text MB/s: tenderidx compress / bare zstd" "${R[stage.compress.tenderidx.mbps_med]:-}" \
+    "${R[stage.compress.zstd.mbps_med]:-}" \
+    "$(ratio "${R[stage.compress.tenderidx.mbps_med]:-}" "${R[stage.compress.zstd.mbps_med]:-}")" "" compress_zstd
+fi
 for tool in rg grep; do
   [[ -n ${R[scan.$tool.mbps]:-} ]] || continue
   rrow "watch-list scan MB/s: tenderidx match / $tool -F -f" "${R[stage.match.tenderidx.mbps_med]:-}" \
@@ -1188,7 +1193,8 @@ results=$out/RESULTS.md
   echo
   echo "| stage | contender | MB/s median | MB/s best |"
   echo "| --- | --- | --- | --- |"
-  for sc in normalize.tenderidx normalize.icu normalize.opencc match.tenderidx match.hyperscan; do
+  for sc in normalize.tenderidx normalize.icu normalize.opencc match.tenderidx match.hyperscan \
+    compress.tenderidx compress.zstd; do
     [[ -n ${R[stage.$sc.mbps_med]:-} ]] || continue
     echo "| ${sc%%.*} | ${sc#*.} | ${R[stage.$sc.mbps_med]:--} | ${R[stage.$sc.mbps_best]:--} |"
   done
@@ -1200,7 +1206,9 @@ results=$out/RESULTS.md
   echo "normalize: tenderidx = all steps with offsets; icu = the bare ICU chain (nfkc_cf, then"
   echo "Traditional-Simplified); opencc = t2s.json only.  match: tenderidx = hits with the boundary"
   echo "rule, sorted; hyperscan = hs_scan of the same databases counting matches; ripgrep and grep"
-  echo "report matching lines (documents) only, over the same normalized text."
+  echo "report matching lines (documents) only, over the same normalized text.  compress: tenderidx ="
+  echo "the stored text's zstd frames with the dictionary a new index trains; zstd = bare libzstd, a"
+  echo "ZDICT dictionary from the same samples and ZSTD_compress_usingCDict at the same level."
   echo
   for tool in rg grep; do
     [[ -n ${R[sub.$tool.n]:-} ]] || continue

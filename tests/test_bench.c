@@ -126,6 +126,8 @@ Test(bench, quick_suite_runs_end_to_end)
         "stage.normalize.icu.mbps_med",
         "stage.match.tenderidx.mbps_med",
         "stage.match.hyperscan.mbps_med",
+        "stage.compress.tenderidx.mbps_med",
+        "stage.compress.zstd.mbps_med",
         "noise.start.spread",
     };
     for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
