@@ -4007,17 +4007,10 @@ static int poscur_here(tdx_poscur *c, const uint32_t **out_pos, size_t *out_n, t
          * is all of it. */
         const uint8_t *base = c->val.mv_data, *end = base + c->val.mv_size;
         const uint8_t *p = base + c->pay_next;
-        size_t k = 0;
-        uint32_t h = 0;
-        if (end - p >= 2 && p[0] < 0x80) {
-            h = p[0];
-            k = 1;
-        } else if (end - p >= 2 && p[1] < 0x80) {
-            h = (uint32_t)(p[0] & 0x7f) | (uint32_t)p[1] << 7;
-            k = 2;
-        }
-        if (k && !(h & 1) && (lo + 1 < c->docs.n || p + k == end)) {
-            c->pos[0] = h >> 1;
+        uint64_t h;
+        size_t k = tdx_varint_get(p, end, &h);
+        if (k && !(h & 1) && (h >> 1) <= UINT32_MAX && (lo + 1 < c->docs.n || p + k == end)) {
+            c->pos[0] = (uint32_t)(h >> 1);
             c->npos = 1;
             c->ndec = lo + 1;
             c->pay_next += k;
