@@ -94,16 +94,6 @@ int tdx_docset_has(const tdx_docset *d, uint32_t id)
     return i < d->n && d->v[i] == id;
 }
 
-int tdx_docset_has_from(const tdx_docset *d, size_t *at, uint32_t id)
-{
-    size_t from = *at;
-    if (from > d->n || (from > 0 && d->v[from - 1] >= id))
-        from = 0; /* asked out of order: start over */
-    size_t i = tdx_u32_gallop(d->v, d->n, from, id);
-    *at = i;
-    return i < d->n && d->v[i] == id;
-}
-
 static int cmp_u32(const void *a, const void *b)
 {
     uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;

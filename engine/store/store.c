@@ -4134,7 +4134,7 @@ int tdx_store_phrase_walk(tdx_poscur *const *cin, const unsigned char *filter, s
             nc = kept;
         }
         /* Every cursor is at doc: each phrase in turn, until one fails. */
-        if (skip->n == 0 || !tdx_docset_has_from(skip, &del_at, doc)) {
+        if (!tdx_docset_has_from(skip, &del_at, doc)) {
             int hit = 1;
             for (size_t p = 0; hit == 1 && p < nph; p++) {
                 nchecks++;
