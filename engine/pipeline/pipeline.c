@@ -244,9 +244,10 @@ static void batch_recycle(run *p, batch *b)
             tdx_buf_free(&b->z);
             tdx_postings_free(&b->post);
             tdx_postings_init(&b->post);
+        } else {
+            tdx_buf_reset(&b->z);
+            tdx_postings_reset(&b->post);
         }
-        tdx_buf_reset(&b->z);
-        tdx_postings_reset(&b->post);
         b->ndocs = b->nkv = b->ninputs = b->nhits = 0;
         b->rejects = 0;
         b->dict = NULL;
